@@ -1,0 +1,33 @@
+/* device.h -- the only door from plain C into the CUDA runtime (tests, CLI, model code).
+   Without GLINER_HAVE_CUDA every function is still defined: gl_device_count() returns 0 and the
+   rest fail with a CHECK, so callers must test gl_device_count() first. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int  gl_device_count(void);                  /* 0 when built without CUDA or no device/driver */
+int  gl_device_name(int dev, char* buf, size_t len); /* 0 ok */
+void gl_cuda_versions(int* runtime, int* driver);    /* -1 when not built with CUDA */
+
+void* gl_dev_malloc(size_t bytes);
+void  gl_dev_free(void* p);
+void  gl_dev_upload(void* dst, const void* src, size_t bytes);
+void  gl_dev_download(void* dst, const void* src, size_t bytes);
+void  gl_dev_memset(void* dst, int value, size_t bytes);
+void  gl_dev_sync(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+void gl_cuda_lib_versions(char* buf, size_t len); /* "cublasLt N, cudnn N, nccl N" or "none" */
+#ifdef __cplusplus
+}
+#endif

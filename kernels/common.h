@@ -1,0 +1,54 @@
+/* common.h -- dtypes and scalar conversions shared by host code, CPU twins and CUDA launchers.
+   bf16 <- f32 rounds to nearest even (as torch does); NaN stays NaN (quiet). f16 conversions are
+   IEEE 754 binary16 with round-to-nearest-even, subnormals and inf handled. Plain C, no CUDA include. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    DTYPE_F32 = 0,
+    DTYPE_F16,
+    DTYPE_BF16,
+    DTYPE_F64,
+    DTYPE_I64,
+    DTYPE_I32,
+    DTYPE_I16,
+    DTYPE_I8,
+    DTYPE_U8,
+    DTYPE_BOOL,
+    DTYPE_COUNT
+} DType;
+
+size_t      dtype_size(DType t);      /* bytes per element */
+const char* dtype_name(DType t);      /* safetensors spelling: "F32", "BF16", ... */
+int         dtype_from_name(const char* s, DType* out); /* 0 ok, -1 unknown */
+int         dtype_is_float(DType t);
+
+#define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);                                              /* nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float    f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+
+#ifdef __cplusplus
+}
+#endif

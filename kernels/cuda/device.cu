@@ -1,0 +1,30 @@
+/* device.cu -- CUDA side of host/device.h: device discovery and plain memory helpers. */
+#include "../../host/device.h"
+#include "common.cuh"
+
+extern "C" int gl_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) { cudaGetLastError(); return 0; }
+    return n;
+}
+
+extern "C" int gl_device_name(int dev, char* buf, size_t len) {
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) { cudaGetLastError(); return -1; }
+    snprintf(buf, len, "%s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor, p.totalGlobalMem / 1073741824.0);
+    return 0;
+}
+
+extern "C" void gl_cuda_versions(int* runtime, int* driver) {
+    *runtime = *driver = -1;
+    cudaRuntimeGetVersion(runtime);
+    cudaDriverGetVersion(driver);
+    cudaGetLastError();
+}
+
+extern "C" void* gl_dev_malloc(size_t bytes) { void* p = NULL; CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1)); return p; }
+extern "C" void  gl_dev_free(void* p) { if (p) CUDA_CHECK(cudaFree(p)); }
+extern "C" void  gl_dev_upload(void* d, const void* s, size_t n) { CUDA_CHECK(cudaMemcpy(d, s, n, cudaMemcpyHostToDevice)); }
+extern "C" void  gl_dev_download(void* d, const void* s, size_t n) { CUDA_CHECK(cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost)); }
+extern "C" void  gl_dev_memset(void* d, int v, size_t n) { CUDA_CHECK(cudaMemset(d, v, n)); }
+extern "C" void  gl_dev_sync(void) { CUDA_CHECK(cudaDeviceSynchronize()); }

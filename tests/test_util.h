@@ -1,0 +1,79 @@
+/* test_util.h -- shared helpers for Criterion suites: seeded random data, closeness checks,
+   fixture paths and file helpers. Header-only (static) so each test executable is self-contained. */
+#pragma once
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FIXTURES GLINER_SOURCE_DIR "/tests/fixtures"
+
+/* splitmix64: tiny, seeded, reproducible across platforms */
+static inline uint64_t tu_next(uint64_t* s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline float tu_uniform(uint64_t* s) { return (float)((tu_next(s) >> 40) * (1.0 / 16777216.0)); }
+
+static inline float* rand_f32(size_t n, float lo, float hi, uint64_t seed) {
+    float* x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * tu_uniform(&seed);
+    return x;
+}
+
+/* |got-ref| <= atol + rtol*|ref| everywhere; NaN or mismatched inf fails. Prints the worst index. */
+static inline void expect_close(const float* got, const float* ref, size_t n, float atol, float rtol,
+                                const char* what) {
+    size_t bad = 0, worst = 0;
+    double worst_excess = -1;
+    for (size_t i = 0; i < n; i++) {
+        float g = got[i], r = ref[i];
+        int ok;
+        if (isnan(g) || isnan(r)) ok = isnan(g) && isnan(r);
+        else if (isinf(g) || isinf(r)) ok = g == r;
+        else ok = fabsf(g - r) <= atol + rtol * fabsf(r);
+        double excess = (isnan(g) || isinf(g)) ? INFINITY : fabs((double)g - r) - (atol + rtol * fabs(r));
+        if (!ok) {
+            if (bad < 5) cr_log_error("%s[%zu]: got %.9g ref %.9g", what, i, g, r);
+            bad++;
+        }
+        if (excess > worst_excess) { worst_excess = excess; worst = i; }
+    }
+    cr_expect(bad == 0, "%s: %zu of %zu values out of tolerance (atol %g rtol %g); worst at %zu: got %.9g ref %.9g",
+              what, bad, n, atol, rtol, worst, n ? got[worst] : 0.f, n ? ref[worst] : 0.f);
+}
+
+/* read a whole file (NUL-terminated); NULL if it cannot be read */
+static inline char* tu_read_file(const char* path, size_t* len) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char* buf = malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(buf); return NULL; }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static inline void tu_write_file(const char* path, const void* data, size_t len) {
+    FILE* f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s", path);
+    cr_assert(fwrite(data, 1, len, f) == len);
+    fclose(f);
+}
+
+/* a fresh empty directory under the build tree for one test */
+static inline void tu_tmpdir(char* out, size_t len, const char* tag) {
+    snprintf(out, len, "%s/tmp_tests/%s_%d", GLINER_BINARY_DIR, tag, (int)getpid());
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", out, out);
+    cr_assert(system(cmd) == 0);
+}
