@@ -1,0 +1,27 @@
+/* main.c -- the `gliner` command: dispatches to subcommands. Each subcommand parses its own
+   flags and prints one-line errors; library code never prints errors itself. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE* f) {
+    fprintf(f,
+            "usage: gliner <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  info MODEL_DIR       describe a checkpoint and check every tensor against its config\n"
+            "  version              print the version and the backends this build has\n"
+            "\n"
+            "`gliner <command> --help` describes a command.\n");
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    const char* cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
+    fprintf(stderr, "gliner: unknown command '%s' (expected one of: info, version)\n", cmd);
+    return 2;
+}

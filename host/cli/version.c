@@ -1,0 +1,21 @@
+/* version.c -- `gliner version`: version and the backends compiled in. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "device.h"
+
+int cli_version(int argc, char** argv) {
+    (void)argc; (void)argv;
+    char libs[256];
+    gl_cuda_lib_versions(libs, sizeof libs);
+    printf("gliner %s\n", GLINER_VERSION);
+    printf("cpu backend: fp32, OpenBLAS\n");
+#ifdef GLINER_HAVE_CUDA
+    int rt, drv;
+    gl_cuda_versions(&rt, &drv);
+    printf("cuda backend: built (runtime %d, driver %d; %s); devices: %d\n", rt, drv, libs, gl_device_count());
+#else
+    printf("cuda backend: not built\n");
+#endif
+    return 0;
+}
