@@ -73,7 +73,7 @@ static inline void tu_write_file(const char* path, const void* data, size_t len)
 /* a fresh empty directory under the build tree for one test */
 static inline void tu_tmpdir(char* out, size_t len, const char* tag) {
     snprintf(out, len, "%s/tmp_tests/%s_%d", GLINER_BINARY_DIR, tag, (int)getpid());
-    char cmd[1200];
+    char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", out, out);
     cr_assert(system(cmd) == 0);
 }

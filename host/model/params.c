@@ -1,0 +1,421 @@
+/* params.c -- builds the parameter table from a GlinerConfig, module by module, in the key
+   names of the reference (the gliner.modeling modules and the HF backbones in transformers):
+     token_rep_layer.bert_layer.model.*          text backbone (DeBERTa-v2/v3, BERT, ModernBERT)
+     token_rep_layer.bert_layer.layers_fuser.*   fuse_layers
+     token_rep_layer.projection.*                D != H
+     token_rep_layer.labels_encoder.model.*      bi-encoders' label backbone (+ labels_projection)
+     rnn.lstm.*                                  BiLSTM (num_rnn_layers)
+     span_rep_layer.span_rep_layer.*             span_mode (or TokenMarker)
+     prompt_rep_layer.*, scorer.*                heads
+     cross_fuser.layers.{l}.{j}.*                post_fusion_schema
+     decoder.decoder_layer.model.*, _enc2dec_proj.*              labels decoder (GPT-2)
+     relations_rep_layer.relation_rep_layer.*, pair_rep_layer.*  relex */
+#include "params.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+
+void params_add(ParamTable* t, const char* name, int ndim, const int64_t* shape, int optional) {
+    CHECK(ndim >= 0 && ndim <= PARAM_MAX_DIMS, "bad ndim %d for %s", ndim, name);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 256;
+        t->p = realloc(t->p, (size_t)t->cap * sizeof *t->p);
+        CHECK(t->p, "out of memory");
+    }
+    ParamSpec* s = &t->p[t->n++];
+    memset(s, 0, sizeof *s);
+    s->name = strdup(name);
+    s->ndim = ndim;
+    s->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        s->shape[i] = shape[i];
+        s->numel = shape[i] < 0 ? 0 : s->numel * (size_t)shape[i];
+    }
+    s->group = strstr(name, "token_rep_layer") ? PGROUP_ENCODER : PGROUP_OTHERS;
+    s->optional = optional;
+    if (!optional && s->numel) {
+        s->offset = t->total;
+        t->total += (s->numel + 63) / 64 * 64; /* 64 floats = 256 bytes */
+        t->num_parameters += s->numel;
+    }
+}
+
+/* printf-style name helpers keep the builders short */
+static void add(ParamTable* t, int64_t d0, int64_t d1, const char* fmt, ...) GL_PRINTF(4, 5);
+static void add(ParamTable* t, int64_t d0, int64_t d1, const char* fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int64_t shape[2] = {d0, d1};
+    params_add(t, name, d1 > 0 ? 2 : 1, shape, 0);
+}
+
+static void linear(ParamTable* t, const char* prefix, int64_t in, int64_t out, int bias) {
+    add(t, out, in, "%s.weight", prefix);
+    if (bias) add(t, out, 0, "%s.bias", prefix);
+}
+
+static void layer_norm(ParamTable* t, const char* prefix, int64_t d, int bias) {
+    add(t, d, 0, "%s.weight", prefix);
+    if (bias) add(t, d, 0, "%s.bias", prefix);
+}
+
+/* create_projection_layer(in, p, out): Linear(in, 4 out) ReLU Dropout Linear(4 out, out) */
+static void mlp4(ParamTable* t, const char* prefix, int64_t in, int64_t out) {
+    char p[512];
+    snprintf(p, sizeof p, "%s.0", prefix);
+    linear(t, p, in, 4 * out, 1);
+    snprintf(p, sizeof p, "%s.3", prefix);
+    linear(t, p, 4 * out, out, 1);
+}
+
+/* ---------------------------------------------------------------- backbones */
+
+static void deberta_v2(ParamTable* t, const char* pre, const BackboneConfig* b) {
+    char p[512];
+    int64_t H = b->hidden_size, E = b->embedding_size, A = (int64_t)b->num_attention_heads * b->attention_head_size;
+    add(t, b->vocab_size, E, "%s.embeddings.word_embeddings.weight", pre);
+    if (b->position_biased_input) add(t, b->max_position_embeddings, E, "%s.embeddings.position_embeddings.weight", pre);
+    if (b->type_vocab_size > 0) add(t, b->type_vocab_size, E, "%s.embeddings.token_type_embeddings.weight", pre);
+    if (E != H) { snprintf(p, sizeof p, "%s.embeddings.embed_proj", pre); linear(t, p, E, H, 0); }
+    snprintf(p, sizeof p, "%s.embeddings.LayerNorm", pre);
+    layer_norm(t, p, H, 1);
+    for (int l = 0; l < b->num_hidden_layers; l++) {
+        const char* parts[] = {"query_proj", "key_proj", "value_proj"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.self.%s", pre, l, parts[k]);
+            linear(t, p, H, A, 1);
+        }
+        if (b->relative_attention && !b->share_att_key) {
+            if (b->pos_c2p) { snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.self.pos_key_proj", pre, l); linear(t, p, H, A, 1); }
+            if (b->pos_p2c) { snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.self.pos_query_proj", pre, l); linear(t, p, H, A, 1); }
+        }
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.output.dense", pre, l);
+        linear(t, p, A, H, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.output.LayerNorm", pre, l);
+        layer_norm(t, p, H, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.intermediate.dense", pre, l);
+        linear(t, p, H, b->intermediate_size, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.output.dense", pre, l);
+        linear(t, p, b->intermediate_size, H, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.output.LayerNorm", pre, l);
+        layer_norm(t, p, H, 1);
+    }
+    if (b->relative_attention) {
+        int64_t span = b->max_relative_positions < 1 ? b->max_position_embeddings : b->max_relative_positions;
+        if (b->position_buckets > 0) span = b->position_buckets;
+        add(t, 2 * span, H, "%s.encoder.rel_embeddings.weight", pre);
+    }
+    if (b->norm_rel_layer_norm) { snprintf(p, sizeof p, "%s.encoder.LayerNorm", pre); layer_norm(t, p, H, 1); }
+    if (b->conv_kernel_size > 0) {
+        int64_t shape[3] = {H, H / b->conv_groups, b->conv_kernel_size};
+        snprintf(p, sizeof p, "%s.encoder.conv.conv.weight", pre);
+        params_add(t, p, 3, shape, 0);
+        add(t, H, 0, "%s.encoder.conv.conv.bias", pre);
+        snprintf(p, sizeof p, "%s.encoder.conv.LayerNorm", pre);
+        layer_norm(t, p, H, 1);
+    }
+}
+
+static void bert(ParamTable* t, const char* pre, const BackboneConfig* b) {
+    char p[512];
+    int64_t H = b->hidden_size;
+    add(t, b->vocab_size, H, "%s.embeddings.word_embeddings.weight", pre);
+    add(t, b->max_position_embeddings, H, "%s.embeddings.position_embeddings.weight", pre);
+    add(t, b->type_vocab_size, H, "%s.embeddings.token_type_embeddings.weight", pre);
+    snprintf(p, sizeof p, "%s.embeddings.LayerNorm", pre);
+    layer_norm(t, p, H, 1);
+    for (int l = 0; l < b->num_hidden_layers; l++) {
+        const char* parts[] = {"query", "key", "value"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.self.%s", pre, l, parts[k]);
+            linear(t, p, H, H, 1);
+        }
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.output.dense", pre, l);
+        linear(t, p, H, H, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.attention.output.LayerNorm", pre, l);
+        layer_norm(t, p, H, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.intermediate.dense", pre, l);
+        linear(t, p, H, b->intermediate_size, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.output.dense", pre, l);
+        linear(t, p, b->intermediate_size, H, 1);
+        snprintf(p, sizeof p, "%s.encoder.layer.%d.output.LayerNorm", pre, l);
+        layer_norm(t, p, H, 1);
+    }
+    /* BertModel's pooler: built by AutoModel, never used by GLiNER */
+    int64_t w[2] = {H, H}, bb[1] = {H};
+    snprintf(p, sizeof p, "%s.pooler.dense.weight", pre);
+    params_add(t, p, 2, w, 1);
+    snprintf(p, sizeof p, "%s.pooler.dense.bias", pre);
+    params_add(t, p, 1, bb, 1);
+}
+
+static void modernbert(ParamTable* t, const char* pre, const BackboneConfig* b) {
+    char p[512];
+    int64_t H = b->hidden_size, I = b->intermediate_size;
+    add(t, b->vocab_size, H, "%s.embeddings.tok_embeddings.weight", pre);
+    snprintf(p, sizeof p, "%s.embeddings.norm", pre);
+    layer_norm(t, p, H, b->norm_bias);
+    for (int l = 0; l < b->num_hidden_layers; l++) {
+        if (l > 0) { snprintf(p, sizeof p, "%s.layers.%d.attn_norm", pre, l); layer_norm(t, p, H, b->norm_bias); }
+        snprintf(p, sizeof p, "%s.layers.%d.attn.Wqkv", pre, l);
+        linear(t, p, H, 3 * H, b->attention_bias);
+        snprintf(p, sizeof p, "%s.layers.%d.attn.Wo", pre, l);
+        linear(t, p, H, H, b->attention_bias);
+        snprintf(p, sizeof p, "%s.layers.%d.mlp_norm", pre, l);
+        layer_norm(t, p, H, b->norm_bias);
+        snprintf(p, sizeof p, "%s.layers.%d.mlp.Wi", pre, l);
+        linear(t, p, H, 2 * I, b->mlp_bias);
+        snprintf(p, sizeof p, "%s.layers.%d.mlp.Wo", pre, l);
+        linear(t, p, I, H, b->mlp_bias);
+    }
+    snprintf(p, sizeof p, "%s.final_norm", pre);
+    layer_norm(t, p, H, b->norm_bias);
+}
+
+/* GPT2LMHeadModel: Conv1D weights are stored [in, out] */
+static void gpt2(ParamTable* t, const char* pre, const BackboneConfig* b) {
+    char p[512];
+    int64_t H = b->hidden_size, I = b->n_inner;
+    add(t, b->vocab_size, H, "%s.transformer.wte.weight", pre);
+    add(t, b->max_position_embeddings, H, "%s.transformer.wpe.weight", pre);
+    for (int l = 0; l < b->num_hidden_layers; l++) {
+        snprintf(p, sizeof p, "%s.transformer.h.%d.ln_1", pre, l);
+        layer_norm(t, p, H, 1);
+        add(t, H, 3 * H, "%s.transformer.h.%d.attn.c_attn.weight", pre, l);
+        add(t, 3 * H, 0, "%s.transformer.h.%d.attn.c_attn.bias", pre, l);
+        add(t, H, H, "%s.transformer.h.%d.attn.c_proj.weight", pre, l);
+        add(t, H, 0, "%s.transformer.h.%d.attn.c_proj.bias", pre, l);
+        snprintf(p, sizeof p, "%s.transformer.h.%d.ln_2", pre, l);
+        layer_norm(t, p, H, 1);
+        add(t, H, I, "%s.transformer.h.%d.mlp.c_fc.weight", pre, l);
+        add(t, I, 0, "%s.transformer.h.%d.mlp.c_fc.bias", pre, l);
+        add(t, I, H, "%s.transformer.h.%d.mlp.c_proj.weight", pre, l);
+        add(t, H, 0, "%s.transformer.h.%d.mlp.c_proj.bias", pre, l);
+    }
+    snprintf(p, sizeof p, "%s.transformer.ln_f", pre);
+    layer_norm(t, p, H, 1);
+    int64_t w[2] = {b->vocab_size, H};
+    snprintf(p, sizeof p, "%s.lm_head.weight", pre); /* tied to wte: may be absent from the file */
+    params_add(t, p, 2, w, 1);
+}
+
+static int backbone(ParamTable* t, const char* pre, const BackboneConfig* b, const char* what, char* err, size_t errlen) {
+    switch (b->family) {
+    case BACKBONE_DEBERTA_V2: deberta_v2(t, pre, b); return 0;
+    case BACKBONE_BERT: bert(t, pre, b); return 0;
+    case BACKBONE_MODERNBERT: modernbert(t, pre, b); return 0;
+    case BACKBONE_GPT2: gpt2(t, pre, b); return 0;
+    default:
+        return gl_set_err(err, errlen, "%s: model_type '%s' is not supported (supported: deberta-v2, bert, modernbert%s)",
+                          what, b->model_type, !strcmp(what, "labels_decoder_config") ? ", gpt2" : "");
+    }
+}
+
+static void layers_fuser(ParamTable* t, const char* pre, int64_t L, int64_t H) {
+    char p[512];
+    snprintf(p, sizeof p, "%s.squeeze", pre);
+    linear(t, p, H, 1, 1);
+    snprintf(p, sizeof p, "%s.W1", pre);
+    linear(t, p, L, L / 2, 1);
+    snprintf(p, sizeof p, "%s.W2", pre);
+    linear(t, p, L / 2, L, 1);
+    snprintf(p, sizeof p, "%s.output_projection", pre);
+    linear(t, p, H, H, 1);
+}
+
+/* ---------------------------------------------------------------- GLiNER modules */
+
+static void lstm(ParamTable* t, int64_t D, int layers) {
+    int64_t hs = D / 2;
+    for (int l = 0; l < layers; l++) {
+        int64_t in = l == 0 ? D : 2 * hs;
+        for (int rev = 0; rev < 2; rev++) {
+            const char* sfx = rev ? "_reverse" : "";
+            add(t, 4 * hs, in, "rnn.lstm.weight_ih_l%d%s", l, sfx);
+            add(t, 4 * hs, hs, "rnn.lstm.weight_hh_l%d%s", l, sfx);
+            add(t, 4 * hs, 0, "rnn.lstm.bias_ih_l%d%s", l, sfx);
+            add(t, 4 * hs, 0, "rnn.lstm.bias_hh_l%d%s", l, sfx);
+        }
+    }
+}
+
+static int span_rep(ParamTable* t, const char* mode, int64_t D, int64_t K, char* err, size_t errlen) {
+    const char* pre = "span_rep_layer.span_rep_layer";
+    char p[512];
+    if (!strcmp(mode, "markerV0") || !strcmp(mode, "token_level") || !strcmp(mode, "markerV1")) {
+        snprintf(p, sizeof p, "%s.project_start", pre); mlp4(t, p, D, D);
+        snprintf(p, sizeof p, "%s.project_end", pre); mlp4(t, p, D, D);
+        int v1 = !strcmp(mode, "markerV1");
+        if (v1) { snprintf(p, sizeof p, "%s.project_first", pre); mlp4(t, p, D, D); } /* built, never used */
+        snprintf(p, sizeof p, "%s.out_project", pre); mlp4(t, p, (v1 ? 3 : 2) * D, D);
+    } else if (!strcmp(mode, "marker")) {
+        const char* ends[] = {"project_start", "project_end"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(p, sizeof p, "%s.%s.0", pre, ends[k]); linear(t, p, D, 2 * D, 1);
+            snprintf(p, sizeof p, "%s.%s.3", pre, ends[k]); linear(t, p, 2 * D, D, 1);
+        }
+        snprintf(p, sizeof p, "%s.out_project", pre); linear(t, p, 2 * D, D, 1);
+    } else if (!strcmp(mode, "query")) {
+        add(t, D, K, "%s.query_seg", pre);
+        snprintf(p, sizeof p, "%s.project.0", pre); linear(t, p, D, D, 1);
+    } else if (!strcmp(mode, "mlp")) {
+        snprintf(p, sizeof p, "%s.mlp", pre); linear(t, p, D, D * K, 1);
+    } else if (!strcmp(mode, "cat")) {
+        add(t, 128, K, "%s.query_seg", pre);
+        snprintf(p, sizeof p, "%s.project.0", pre); linear(t, p, D + 128, D, 1);
+    } else if (!strncmp(mode, "conv_", 5) && strcmp(mode, "conv_share")) {
+        if (!strcmp(mode, "conv_conv"))
+            for (int64_t w = 2; w <= K; w++) {
+                int64_t shape[3] = {D, D, w};
+                snprintf(p, sizeof p, "%s.convs.%d.conv.weight", pre, (int)(w - 2));
+                params_add(t, p, 3, shape, 0);
+                add(t, D, 0, "%s.convs.%d.conv.bias", pre, (int)(w - 2));
+            }
+        snprintf(p, sizeof p, "%s.project.1", pre); linear(t, p, D, D, 1);
+    } else if (!strcmp(mode, "conv_share")) {
+        int64_t shape[3] = {D, D, K};
+        snprintf(p, sizeof p, "%s.conv_weigth", pre); /* sic */
+        params_add(t, p, 3, shape, 0);
+        snprintf(p, sizeof p, "%s.project.1", pre); linear(t, p, D, D, 1);
+    } else {
+        return gl_set_err(err, errlen, "span_mode '%s' is not supported", mode);
+    }
+    return 0;
+}
+
+static void scorer(ParamTable* t, int64_t D) {
+    linear(t, "scorer.proj_token", D, 2 * D, 1);
+    linear(t, "scorer.proj_label", D, 2 * D, 1);
+    linear(t, "scorer.out_mlp.0", 3 * D, 4 * D, 1);
+    linear(t, "scorer.out_mlp.3", 4 * D, 3, 1);
+}
+
+static void cross_fuser(ParamTable* t, const char* schema, int layers, int64_t D) {
+    char p[512];
+    for (int l = 0; l < layers; l++) {
+        const char* s = schema;
+        for (int j = 0; *s; j++) {
+            int self = !strncmp(s, "l2l", 3) || !strncmp(s, "t2t", 3);
+            const char* blk_common[] = {"pre_norm", "post_norm"};
+            for (int k = 0; k < 2; k++) { snprintf(p, sizeof p, "cross_fuser.layers.%d.%d.%s", l, j, blk_common[k]); layer_norm(t, p, D, 1); }
+            if (self) {
+                const char* projs[] = {"q_proj", "k_proj", "v_proj"};
+                for (int k = 0; k < 3; k++) { snprintf(p, sizeof p, "cross_fuser.layers.%d.%d.%s", l, j, projs[k]); linear(t, p, D, D, 1); }
+            } else {
+                snprintf(p, sizeof p, "cross_fuser.layers.%d.%d.v_proj", l, j);
+                linear(t, p, D, D, 1);
+            }
+            const char* attn = self ? "self_attn" : "cross_attn";
+            const char* qkv[] = {"query_layer", "key_layer", "value_layer"};
+            for (int k = 0; k < 3; k++) { snprintf(p, sizeof p, "cross_fuser.layers.%d.%d.%s.%s", l, j, attn, qkv[k]); linear(t, p, D, D, 1); }
+            s += 3;
+            if (*s == '-') s++;
+        }
+    }
+}
+
+static void mha(ParamTable* t, const char* pre, int64_t D) { /* torch.nn.MultiheadAttention */
+    add(t, 3 * D, D, "%s.in_proj_weight", pre);
+    add(t, 3 * D, 0, "%s.in_proj_bias", pre);
+    char p[512];
+    snprintf(p, sizeof p, "%s.out_proj", pre);
+    linear(t, p, D, D, 1);
+}
+
+static int relations(ParamTable* t, const GlinerConfig* c, int64_t D, char* err, size_t errlen) {
+    char m[32];
+    size_t i = 0;
+    for (; c->relations_layer[i] && i < sizeof m - 1; i++)
+        m[i] = (char)(c->relations_layer[i] >= 'A' && c->relations_layer[i] <= 'Z' ? c->relations_layer[i] + 32 : c->relations_layer[i]);
+    m[i] = 0;
+    const char* pre = "relations_rep_layer.relation_rep_layer";
+    char p[512];
+    if (!strcmp(m, "mlp")) {
+        snprintf(p, sizeof p, "%s.mlp.0", pre); linear(t, p, 2 * D, D, 1);
+        snprintf(p, sizeof p, "%s.mlp.2", pre); linear(t, p, D, 1, 1);
+    } else if (!strcmp(m, "attention") || !strcmp(m, "attn")) {
+        snprintf(p, sizeof p, "%s.attn", pre); mha(t, p, D);
+    } else if (!strcmp(m, "bilinear")) {
+        snprintf(p, sizeof p, "%s.proj", pre); linear(t, p, D, D, 1);
+    } else if (!strcmp(m, "gcn")) {
+        snprintf(p, sizeof p, "%s.gcn.linear", pre); linear(t, p, D, D, 1);
+        snprintf(p, sizeof p, "%s.proj", pre); linear(t, p, D, D, 1);
+    } else if (!strcmp(m, "gat")) {
+        snprintf(p, sizeof p, "%s.attn", pre); mha(t, p, D);
+        snprintf(p, sizeof p, "%s.linear", pre); linear(t, p, D, D, 1);
+    } /* "dot" and "none": no parameters */
+    if (c->triples_layer)
+        return gl_set_err(err, errlen, "triples_layer '%s' is not supported yet (use triples_layer null: pair_rep_layer scoring)",
+                          c->triples_layer);
+    mlp4(t, "pair_rep_layer", 2 * D, D);
+    return 0;
+}
+
+int params_build(ParamTable* t, const GlinerConfig* c, char* err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    const int64_t D = c->hidden_size, K = c->max_width;
+    const GlinerArch a = c->arch;
+    if (!c->has_encoder_config)
+        return gl_set_err(err, errlen, "no encoder_config in the config: cannot know the text encoder's shapes offline");
+    const BackboneConfig* enc = &c->encoder;
+    if (backbone(t, "token_rep_layer.bert_layer.model", enc, "encoder_config", err, errlen)) goto fail;
+    if (c->fuse_layers) layers_fuser(t, "token_rep_layer.bert_layer.layers_fuser", enc->num_hidden_layers, enc->hidden_size);
+    if (D != enc->hidden_size) linear(t, "token_rep_layer.projection", enc->hidden_size, D, 1);
+    if (arch_is_bi(a)) {
+        if (!c->has_labels_encoder_config) {
+            gl_set_err(err, errlen, "bi-encoder without labels_encoder_config: cannot know the label encoder's shapes offline");
+            goto fail;
+        }
+        const BackboneConfig* le = &c->labels_encoder_config;
+        if (backbone(t, "token_rep_layer.labels_encoder.model", le, "labels_encoder_config", err, errlen)) goto fail;
+        if (c->fuse_layers) layers_fuser(t, "token_rep_layer.labels_encoder.layers_fuser", le->num_hidden_layers, le->hidden_size);
+        if (D != le->hidden_size) linear(t, "token_rep_layer.labels_projection", le->hidden_size, D, 1);
+    }
+    /* BiLSTM: uni-encoders build it when num_rnn_layers > 0, bi-encoders when it is non-zero (never applied there) */
+    if (c->num_rnn_layers > 0) lstm(t, D, c->num_rnn_layers);
+    if (c->post_fusion_schema && *c->post_fusion_schema) cross_fuser(t, c->post_fusion_schema, c->num_post_fusion_layers, D);
+    if (arch_is_token(a)) {
+        scorer(t, D);
+        int has_span = c->represent_spans || arch_is_relex(a) || a == ARCH_UNI_TOKEN_DECODER;
+        if (has_span && span_rep(t, "token_level", D, K, err, errlen)) goto fail;
+        if (arch_is_relex(a)) mlp4(t, "prompt_rep_layer", D, D); /* token relex inherits the span relex model */
+    } else {
+        if (span_rep(t, c->span_mode, D, K, err, errlen)) goto fail;
+        mlp4(t, "prompt_rep_layer", D, D);
+    }
+    if (arch_is_decoder(a)) {
+        if (!c->has_labels_decoder_config) {
+            gl_set_err(err, errlen, "decoder model without labels_decoder_config: cannot know the decoder's shapes offline");
+            goto fail;
+        }
+        const BackboneConfig* dc = &c->labels_decoder_config;
+        if (backbone(t, "decoder.decoder_layer.model", dc, "labels_decoder_config", err, errlen)) goto fail;
+        if (D != dc->hidden_size) mlp4(t, "_enc2dec_proj", D, dc->hidden_size);
+    }
+    if (arch_is_relex(a) && relations(t, c, D, err, errlen)) goto fail;
+    int64_t pp[2] = {-1, D}; /* precomputed_prompts_mode: stored averaged prompts (C, D) */
+    params_add(t, "precomputed_prompts", 2, pp, 1);
+    return 0;
+fail:
+    params_free(t);
+    return -1;
+}
+
+void params_free(ParamTable* t) {
+    for (int i = 0; i < t->n; i++) free(t->p[i].name);
+    free(t->p);
+    memset(t, 0, sizeof *t);
+}
+
+const ParamSpec* params_find(const ParamTable* t, const char* name) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->p[i].name, name)) return &t->p[i];
+    return NULL;
+}

@@ -1,0 +1,212 @@
+/* test_gliner_config.c -- gliner_config.json: defaults, architecture choice (spec §1.3),
+   nested backbone defaults, errors with line:column, unknown keys, and the write -> read round trip. */
+#include <cjson/cJSON.h>
+
+#include "io/gliner_config.h"
+#include "test_util.h"
+
+static char err[1024];
+
+static int load(GlinerConfig* c, const char* json) {
+    return gliner_config_load_string(c, json, strlen(json), "cfg.json", err, sizeof err);
+}
+
+#define DEB "\"encoder_config\": {\"model_type\": \"deberta-v2\", \"hidden_size\": 32, \"num_hidden_layers\": 2, " \
+            "\"num_attention_heads\": 2, \"intermediate_size\": 64, \"vocab_size\": 1004, \"relative_attention\": true, " \
+            "\"position_buckets\": 8, \"pos_att_type\": [\"p2c\", \"c2p\"], \"share_att_key\": true, " \
+            "\"norm_rel_ebd\": \"layer_norm\", \"position_biased_input\": false}"
+
+Test(gliner_config, defaults_match_base_config) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{}"), 0, "%s", err);
+    cr_expect_eq(c.arch, ARCH_UNI_SPAN);
+    cr_expect_str_eq(c.model_name, "microsoft/deberta-v3-small");
+    cr_expect_eq(c.max_width, 12);
+    cr_expect_eq(c.hidden_size, 512);
+    cr_expect_float_eq(c.dropout, 0.4, 1e-12);
+    cr_expect_str_eq(c.span_mode, "markerV0");
+    cr_expect_str_eq(c.post_fusion_schema, "");
+    cr_expect_eq(c.num_post_fusion_layers, 1);
+    cr_expect_eq(c.vocab_size, -1);
+    cr_expect_eq(c.max_types, 25);
+    cr_expect_eq(c.max_len, 384);
+    cr_expect_eq(c.num_rnn_layers, 1);
+    cr_expect_eq(c.fuse_layers, 0);
+    cr_expect_eq(c.embed_ent_token, 1);
+    cr_expect_eq(c.class_token_index, -1);
+    cr_expect_str_eq(c.ent_token, "<<ENT>>");
+    cr_expect_str_eq(c.sep_token, "<<SEP>>");
+    cr_expect_eq(c.precomputed_prompts_mode, -1);
+    cr_expect_float_eq(c.blank_entity_prob, 0.1, 1e-12);
+    cr_expect_float_eq(c.decoder_loss_coef, 0.5, 1e-12);
+    cr_expect_str_eq(c.rel_token, "<<REL>>");
+    cr_expect_float_eq(c.augment_rel_drop_prob[1], 0.3, 1e-12);
+    gliner_config_free(&c);
+}
+
+/* the reference's _get_gliner_class, case by case */
+Test(gliner_config, architecture_choice) {
+    struct { const char* json; GlinerArch arch; } cases[] = {
+        {"{}", ARCH_UNI_SPAN},
+        {"{\"span_mode\": \"token_level\"}", ARCH_UNI_TOKEN},
+        {"{\"labels_encoder\": \"bge\"}", ARCH_BI_SPAN},
+        {"{\"labels_encoder\": \"bge\", \"span_mode\": \"token_level\"}", ARCH_BI_TOKEN},
+        {"{\"labels_decoder\": \"gpt2\"}", ARCH_UNI_SPAN_DECODER},
+        {"{\"labels_decoder\": \"gpt2\", \"labels_encoder\": \"bge\"}", ARCH_UNI_SPAN_DECODER},
+        {"{\"labels_decoder\": \"gpt2\", \"span_mode\": \"token_level\"}", ARCH_UNI_TOKEN_DECODER},
+        {"{\"relations_layer\": \"dot\"}", ARCH_UNI_SPAN_RELEX},
+        {"{\"relations_layer\": \"none\"}", ARCH_UNI_SPAN_RELEX}, /* the string "none" is not None */
+        {"{\"relations_layer\": null}", ARCH_UNI_SPAN},
+        {"{\"relations_layer\": \"mlp\", \"labels_decoder\": \"gpt2\"}", ARCH_UNI_SPAN_RELEX},
+        {"{\"relations_layer\": \"mlp\", \"span_mode\": \"token_level\"}", ARCH_UNI_TOKEN_RELEX},
+        /* model_type is cosmetic: class choice never reads it */
+        {"{\"model_type\": \"gliner_uni_encoder_token\"}", ARCH_UNI_SPAN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        GlinerConfig c;
+        cr_assert_eq(load(&c, cases[i].json), 0, "%s: %s", cases[i].json, err);
+        cr_expect_eq(c.arch, cases[i].arch, "%s: got %s expected %s", cases[i].json, arch_name(c.arch), arch_name(cases[i].arch));
+        gliner_config_free(&c);
+    }
+}
+
+Test(gliner_config, token_decoder_forces_represent_spans) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{\"labels_decoder\": \"x\", \"span_mode\": \"token_level\"}"), 0, "%s", err);
+    cr_expect_eq(c.represent_spans, 1);
+    gliner_config_free(&c);
+}
+
+Test(gliner_config, deberta_backbone_defaults_and_values) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{" DEB "}"), 0, "%s", err);
+    cr_assert(c.has_encoder_config);
+    BackboneConfig* b = &c.encoder;
+    cr_expect_eq(b->family, BACKBONE_DEBERTA_V2);
+    cr_expect_eq(b->hidden_size, 32);
+    cr_expect_eq(b->attention_head_size, 16);
+    cr_expect_eq(b->max_position_embeddings, 512); /* DebertaV2Config default */
+    cr_expect_float_eq(b->layer_norm_eps, 1e-7, 1e-20);
+    cr_expect(b->pos_c2p && b->pos_p2c && b->share_att_key && b->norm_rel_layer_norm && b->relative_attention);
+    cr_expect_eq(b->position_biased_input, 0);
+    cr_expect_eq(b->embedding_size, 32);
+    gliner_config_free(&c);
+    /* encoder_config without model_type defaults to deberta-v2, as BaseGLiNERConfig does */
+    cr_assert_eq(load(&c, "{\"encoder_config\": {\"hidden_size\": 64, \"num_attention_heads\": 4}}"), 0, "%s", err);
+    cr_expect_eq(c.encoder.family, BACKBONE_DEBERTA_V2);
+    cr_expect_eq(c.encoder.vocab_size, 128100);
+    cr_expect_eq(c.encoder.position_biased_input, 1);
+    gliner_config_free(&c);
+}
+
+Test(gliner_config, gpt2_names_are_mapped) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{\"labels_decoder\": \"g\", \"labels_decoder_config\": {\"n_embd\": 32, \"n_layer\": 2, "
+                          "\"n_head\": 2, \"n_positions\": 64, \"vocab_size\": 300}}"), 0, "%s", err);
+    BackboneConfig* b = &c.labels_decoder_config;
+    cr_expect_eq(b->family, BACKBONE_GPT2);
+    cr_expect_eq(b->hidden_size, 32);
+    cr_expect_eq(b->num_hidden_layers, 2);
+    cr_expect_eq(b->max_position_embeddings, 64);
+    cr_expect_eq(b->n_inner, 128);
+    cr_expect_float_eq(b->layer_norm_eps, 1e-5, 1e-15);
+    gliner_config_free(&c);
+}
+
+static void expect_error(const char* json, const char* want) {
+    GlinerConfig c;
+    cr_expect_eq(load(&c, json), -1, "accepted: %s", json);
+    cr_expect(strstr(err, want) != NULL, "error for %s was \"%s\", expected it to contain \"%s\"", json, err, want);
+}
+
+Test(gliner_config, wrong_types_have_line_and_column) {
+    expect_error("{\n  \"max_width\": \"twelve\"\n}", "cfg.json:2:16: max_width: expected an integer, found \"twelve\"");
+    expect_error("{\"hidden_size\": 1.5}", "cfg.json:1:17: hidden_size: expected an integer, found 1.5");
+    expect_error("{\"dropout\": true}", "dropout: expected a number");
+    expect_error("{\"fuse_layers\": 1}", "fuse_layers: expected true or false");
+    expect_error("{\"span_mode\": 3}", "span_mode: expected a string");
+    expect_error("{\"augment_ent_drop_prob\": [0.5]}", "augment_ent_drop_prob: expected a pair");
+    expect_error("{\"id_to_classes\": [1, 2]}", "id_to_classes: expected an object or null");
+}
+
+Test(gliner_config, out_of_range_values) {
+    expect_error("{\"max_width\": 0}", "max_width: expected an integer >= 1, found 0");
+    expect_error("{\"dropout\": 1.5}", "dropout: expected a number in [0, 1), found 1.5");
+    expect_error("{\"span_mode\": \"markerV9\"}", "span_mode: expected one of markerV0, marker");
+    expect_error("{\"post_fusion_schema\": \"l2l-x2y\"}", "post_fusion_schema: expected dash-separated blocks");
+    expect_error("{\"post_fusion_schema\": \"l2l-\"}", "trailing '-'");
+    expect_error("{\"decoder_mode\": \"beam\"}", "decoder_mode: expected null, \"prompt\" or \"span\"");
+    expect_error("{\"relations_layer\": \"transformer\"}", "relations_layer: expected null or one of none, dot");
+    expect_error("{\"words_splitter_type\": \"regex\"}", "words_splitter_type: expected one of whitespace");
+    expect_error("{\"class_token_index\": -5}", "class_token_index: expected -1 or an index >= 0");
+    expect_error("{\"blank_entity_prob\": -0.1}", "blank_entity_prob: expected a number in [0, 1]");
+    expect_error("{\"augment_rel_drop_prob\": [0.5, 0.2]}", "expected 0 <= min <= max <= 1");
+}
+
+Test(gliner_config, nested_errors_name_the_path) {
+    expect_error("{\n\"encoder_config\": {\"hidden_size\": \"big\"}}", "cfg.json:2:19: encoder_config.hidden_size: expected an integer");
+    expect_error("{\"encoder_config\": {\"hidden_size\": 30, \"num_attention_heads\": 4}}", "not a multiple of num_attention_heads");
+    expect_error("{\"encoder_config\": [1]}", "encoder_config: expected an object");
+    expect_error("{\"encoder_config\": {\"model_type\": 7}}", "encoder_config.model_type: expected a string");
+}
+
+Test(gliner_config, malformed_json) {
+    expect_error("", "cfg.json:1:1: not valid JSON");
+    expect_error("{\"a\": 1,\n \"b\": }", "cfg.json:2:7: not valid JSON");
+    expect_error("[1, 2]", "expected a JSON object at the top level");
+    expect_error("{\"a\": 1} trailing", "not valid JSON");
+    GlinerConfig c;
+    const char nul[] = "{\"a\": \0 1}";
+    cr_expect_eq(gliner_config_load_string(&c, nul, sizeof nul - 1, "cfg.json", err, sizeof err), -1);
+    cr_expect(strstr(err, "cfg.json:1:7: NUL byte") != NULL, "%s", err);
+    cr_expect_eq(gliner_config_load(&c, "/nonexistent/gliner_config.json", err, sizeof err), -1);
+    cr_expect(strstr(err, "/nonexistent/gliner_config.json: cannot open") != NULL, "%s", err);
+}
+
+Test(gliner_config, unknown_keys_warn_and_are_kept) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{\"transformers_version\": \"5.0\", \"my_extra\": 3}"), 0, "%s", err);
+    cr_expect_eq(c.n_warnings, 1); /* transformers_version is PretrainedConfig's own: no warning */
+    cJSON* out = gliner_config_to_json(&c);
+    cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(out, "my_extra")));
+    cr_expect_str_eq(cJSON_GetObjectItem(out, "transformers_version")->valuestring, "5.0");
+    cJSON_Delete(out);
+    gliner_config_free(&c);
+}
+
+/* what we write reads back to the same config, and carries the class's model_type and fields only */
+Test(gliner_config, write_read_round_trip) {
+    const char* inputs[] = {
+        "{" DEB ", \"hidden_size\": 48, \"max_width\": 5, \"post_fusion_schema\": \"l2l-l2t\", \"dropout\": 0.25}",
+        "{" DEB ", \"relations_layer\": \"mlp\", \"augment_ent_drop_prob\": [0.1, 0.2]}",
+        "{" DEB ", \"labels_encoder\": \"x\", \"labels_encoder_config\": {\"model_type\": \"bert\", \"hidden_size\": 32, "
+        "\"num_attention_heads\": 2}, \"span_mode\": \"token_level\"}",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        GlinerConfig a, b;
+        cr_assert_eq(load(&a, inputs[i]), 0, "%s", err);
+        char dir[1024], path[1100];
+        tu_tmpdir(dir, sizeof dir, "cfg_rt");
+        snprintf(path, sizeof path, "%s/gliner_config.json", dir);
+        cr_assert_eq(gliner_config_save(&a, path, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(gliner_config_load(&b, path, err, sizeof err), 0, "%s", err);
+        cJSON *ja = gliner_config_to_json(&a), *jb = gliner_config_to_json(&b);
+        cr_expect(cJSON_Compare(ja, jb, 1), "round trip changed the config (case %zu)", i);
+        cr_expect_str_eq(cJSON_GetObjectItem(ja, "model_type")->valuestring, arch_model_type(a.arch));
+        cr_expect_eq(cJSON_HasObjectItem(ja, "labels_encoder"), arch_is_bi(a.arch));
+        cr_expect_eq(cJSON_HasObjectItem(ja, "relations_layer"), arch_is_relex(a.arch));
+        cr_expect_eq(a.arch, b.arch);
+        cJSON_Delete(ja);
+        cJSON_Delete(jb);
+        gliner_config_free(&a);
+        gliner_config_free(&b);
+    }
+}
+
+Test(gliner_config, save_to_missing_directory_fails_cleanly) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{}"), 0);
+    cr_expect_eq(gliner_config_save(&c, "/nonexistent_dir_xyz/gliner_config.json", err, sizeof err), -1);
+    cr_expect(strstr(err, "cannot create") != NULL, "%s", err);
+    gliner_config_free(&c);
+}
