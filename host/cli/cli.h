@@ -3,3 +3,4 @@
 #pragma once
 int cli_info(int argc, char** argv);
 int cli_version(int argc, char** argv);
+int cli_convert(int argc, char** argv);

@@ -20,21 +20,15 @@ static int file_exists(const char* dir, const char* name) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* buffers the reference never loads (non-persistent now, persistent in old checkpoints) */
-static int is_benign_buffer(const char* name) {
-    size_t n = strlen(name);
-    const char* sfx[] = {".position_ids", ".token_type_ids", ".attn.bias", ".attn.masked_bias"};
-    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-        size_t m = strlen(sfx[i]);
-        if (n >= m && !strcmp(name + n - m, sfx[i])) return 1;
-    }
-    return 0;
-}
-
 static void fmt_shape(char* buf, size_t len, int ndim, const int64_t* shape) {
     size_t o = (size_t)snprintf(buf, len, "[");
     for (int i = 0; i < ndim && o < len; i++) o += (size_t)snprintf(buf + o, len - o, i ? ",%lld" : "%lld", (long long)shape[i]);
     if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+static void report_stderr(void* ctx, const char* msg) {
+    (void)ctx;
+    fprintf(stderr, "gliner info: %s\n", msg);
 }
 
 static const char* family_name(BackboneFamily f) {
@@ -130,35 +124,10 @@ int cli_info(int argc, char** argv) {
         return 1;
     }
 
-    int errors = 0, notes = 0;
+    int errors = params_check_file(&table, &st, path, report_stderr, NULL);
     size_t file_params = 0;
     int dtype_count[DTYPE_COUNT] = {0};
-    char s1[128], s2[128];
-    for (int i = 0; i < table.n; i++) {
-        const ParamSpec* ps = &table.p[i];
-        const TensorView* tv = st_find(&st, ps->name);
-        if (!tv) {
-            if (!ps->optional) {
-                fmt_shape(s1, sizeof s1, ps->ndim, ps->shape);
-                fprintf(stderr, "gliner info: %s: tensor '%s': missing (expected shape %s)\n", path, ps->name, s1);
-                errors++;
-            }
-            continue;
-        }
-        int same = tv->ndim == ps->ndim;
-        for (int d = 0; same && d < ps->ndim; d++) same = ps->shape[d] < 0 || ps->shape[d] == tv->shape[d];
-        if (!same) {
-            fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
-            fmt_shape(s2, sizeof s2, ps->ndim, ps->shape);
-            fprintf(stderr, "gliner info: %s: tensor '%s': shape %s, expected %s\n", path, ps->name, s1, s2);
-            errors++;
-        }
-        if (!dtype_is_float(tv->dtype)) {
-            fprintf(stderr, "gliner info: %s: tensor '%s': dtype %s, expected a float dtype (F32, F16 or BF16)\n", path,
-                    ps->name, dtype_name(tv->dtype));
-            errors++;
-        }
-    }
+    char s1[128];
     for (int i = 0; i < st.n; i++) {
         const TensorView* tv = &st.tensors[i];
         file_params += tv->numel;
@@ -167,22 +136,13 @@ int cli_info(int argc, char** argv) {
             fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
             printf("  %-70s %-5s %s\n", tv->name, dtype_name(tv->dtype), s1);
         }
-        if (params_find(&table, tv->name)) continue;
-        if (is_benign_buffer(tv->name)) {
-            notes++;
-            log_info("%s: tensor '%s' is a buffer the reference does not load; ignored", path, tv->name);
-            continue;
-        }
-        fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
-        fprintf(stderr, "gliner info: %s: tensor '%s' %s: unexpected (the config implies no such tensor)\n", path, tv->name, s1);
-        errors++;
     }
     printf("%-22s %s: %d tensors, %zu values, dtypes", "weights file", path, st.n, file_params);
     for (int d = 0; d < DTYPE_COUNT; d++)
         if (dtype_count[d]) printf(" %s x%d", dtype_name((DType)d), dtype_count[d]);
     printf("\n");
     if (errors) printf("%-22s FAILED: %d error%s (listed on stderr)\n", "check", errors, errors == 1 ? "" : "s");
-    else printf("%-22s ok: every tensor matches the config%s\n", "check", notes ? " (buffers ignored)" : "");
+    else printf("%-22s ok: every tensor matches the config\n", "check");
     st_close(&st);
     params_free(&table);
     gliner_config_free(&cfg);

@@ -11,6 +11,7 @@ static void usage(FILE* f) {
             "\n"
             "commands:\n"
             "  info MODEL_DIR       describe a checkpoint and check every tensor against its config\n"
+            "  convert IN OUT       rewrite a checkpoint with gliner.c's writers (optionally --dtype bf16)\n"
             "  version              print the version and the backends this build has\n"
             "\n"
             "`gliner <command> --help` describes a command.\n");
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
     const char* cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
-    fprintf(stderr, "gliner: unknown command '%s' (expected one of: info, version)\n", cmd);
+    fprintf(stderr, "gliner: unknown command '%s' (expected one of: info, convert, version)\n", cmd);
     return 2;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../check.h"
+#include "../io/safetensors.h"
 
 void params_add(ParamTable* t, const char* name, int ndim, const int64_t* shape, int optional) {
     CHECK(ndim >= 0 && ndim <= PARAM_MAX_DIMS, "bad ndim %d for %s", ndim, name);
@@ -418,4 +419,63 @@ const ParamSpec* params_find(const ParamTable* t, const char* name) {
     for (int i = 0; i < t->n; i++)
         if (!strcmp(t->p[i].name, name)) return &t->p[i];
     return NULL;
+}
+
+/* buffers the reference never loads (non-persistent now, persistent in old checkpoints) */
+static int is_benign_buffer(const char* name) {
+    size_t n = strlen(name);
+    const char* sfx[] = {".position_ids", ".token_type_ids", ".attn.bias", ".attn.masked_bias"};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        size_t m = strlen(sfx[i]);
+        if (n >= m && !strcmp(name + n - m, sfx[i])) return 1;
+    }
+    return 0;
+}
+
+static void fmt_shape(char* buf, size_t len, int ndim, const int64_t* shape) {
+    size_t o = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < ndim && o < len; i++) o += (size_t)snprintf(buf + o, len - o, i ? ",%lld" : "%lld", (long long)shape[i]);
+    if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+int params_check_file(const ParamTable* t, const void* safetensors, const char* path, ParamsReportFn report, void* ctx) {
+    const SafeTensors* st = safetensors;
+    char msg[1024], s1[160], s2[160];
+    int errors = 0;
+    for (int i = 0; i < t->n; i++) {
+        const ParamSpec* ps = &t->p[i];
+        const TensorView* tv = st_find(st, ps->name);
+        if (!tv) {
+            if (ps->optional) continue;
+            fmt_shape(s1, sizeof s1, ps->ndim, ps->shape);
+            snprintf(msg, sizeof msg, "%s: tensor '%s': missing (expected shape %s)", path, ps->name, s1);
+            report(ctx, msg);
+            errors++;
+            continue;
+        }
+        int same = tv->ndim == ps->ndim;
+        for (int d = 0; same && d < ps->ndim; d++) same = ps->shape[d] < 0 || ps->shape[d] == tv->shape[d];
+        if (!same) {
+            fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
+            fmt_shape(s2, sizeof s2, ps->ndim, ps->shape);
+            snprintf(msg, sizeof msg, "%s: tensor '%s': shape %s, expected %s", path, ps->name, s1, s2);
+            report(ctx, msg);
+            errors++;
+        }
+        if (!dtype_is_float(tv->dtype)) {
+            snprintf(msg, sizeof msg, "%s: tensor '%s': dtype %s, expected a float dtype (F32, F16 or BF16)", path, ps->name,
+                     dtype_name(tv->dtype));
+            report(ctx, msg);
+            errors++;
+        }
+    }
+    for (int i = 0; i < st->n; i++) {
+        const TensorView* tv = &st->tensors[i];
+        if (params_find(t, tv->name) || is_benign_buffer(tv->name)) continue;
+        fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
+        snprintf(msg, sizeof msg, "%s: tensor '%s' %s: unexpected (the config implies no such tensor)", path, tv->name, s1);
+        report(ctx, msg);
+        errors++;
+    }
+    return errors;
 }

@@ -37,3 +37,10 @@ const ParamSpec* params_find(const ParamTable* t, const char* name);
 
 /* Low-level: append one tensor (used by the module builders and tests). */
 void params_add(ParamTable* t, const char* name, int ndim, const int64_t* shape, int optional);
+
+/* Checks a weights file against the table: a required tensor missing, a tensor of the wrong shape
+   or a non-float dtype, and a tensor the table does not know (buffers the reference never loads,
+   such as *.position_ids, are skipped) each produce one message "PATH: tensor 'NAME': ..." passed
+   to report. Returns the number of errors. */
+typedef void (*ParamsReportFn)(void* ctx, const char* msg);
+int params_check_file(const ParamTable* t, const void* safetensors, const char* path, ParamsReportFn report, void* ctx);

@@ -165,3 +165,75 @@ Test(info_cli, no_weights_and_not_a_directory) {
     cr_expect_eq(run_info(f), 1);
     cr_expect(strstr(errs, "not a directory") != NULL, "%s", errs);
 }
+
+/* `gliner convert`: our writers reproduce the reference's checkpoint tensor for tensor, and the
+   result passes `gliner info`; --dtype bf16 rounds each value to nearest even. */
+static int run_cli(const char* args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "GLINER_LOG=warn '%s' %s >/dev/null 2>&1", getenv("GLINER_CLI"), args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect_same_weights(const char* a_dir, const char* b_dir, int bf16) {
+    char pa[2048], pb[2048], err[1024];
+    snprintf(pa, sizeof pa, "%s/model.safetensors", a_dir);
+    snprintf(pb, sizeof pb, "%s/model.safetensors", b_dir);
+    SafeTensors a, b;
+    cr_assert_eq(st_open(&a, pa, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(st_open(&b, pb, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(a.n, b.n);
+    for (int i = 0; i < a.n; i++) {
+        const TensorView* ta = &a.tensors[i];
+        const TensorView* tb = st_find(&b, ta->name);
+        cr_assert(tb, "%s lost in conversion", ta->name);
+        cr_expect_eq(tb->numel, ta->numel);
+        if (!bf16) {
+            cr_expect_eq(tb->dtype, ta->dtype);
+            cr_expect(memcmp(ta->data, tb->data, ta->nbytes) == 0, "%s changed", ta->name);
+        } else {
+            cr_expect_eq(tb->dtype, DTYPE_BF16);
+            const float* fa = ta->data;
+            const uint16_t* hb = tb->data;
+            size_t bad = 0;
+            for (size_t e = 0; e < ta->numel; e++) bad += f32_to_bf16(fa[e]) != hb[e];
+            cr_expect_eq(bad, 0, "%s: %zu values not rounded to nearest even", ta->name, bad);
+        }
+    }
+    st_close(&a);
+    st_close(&b);
+}
+
+Test(info_cli, convert_round_trip_and_bf16) {
+    char base[1024], out[1200], args[4096];
+    tu_tmpdir(base, sizeof base, "convert");
+    snprintf(out, sizeof out, "%s/f32", base);
+    snprintf(args, sizeof args, "convert '%s' '%s'", GOOD, out);
+    cr_assert_eq(run_cli(args), 0);
+    cr_expect_eq(run_info(out), 0, "%s", errs);
+    expect_same_weights(GOOD, out, 0);
+    char* t1 = tu_read_file(GOOD "/tokenizer.json", NULL);
+    char p[1300];
+    snprintf(p, sizeof p, "%s/tokenizer.json", out);
+    char* t2 = tu_read_file(p, NULL);
+    cr_expect(t1 && t2 && !strcmp(t1, t2), "tokenizer.json not copied byte for byte");
+    free(t1);
+    free(t2);
+    snprintf(out, sizeof out, "%s/bf16", base);
+    snprintf(args, sizeof args, "convert '%s' '%s' --dtype bf16", GOOD, out);
+    cr_assert_eq(run_cli(args), 0);
+    cr_expect_eq(run_info(out), 0, "%s", errs);
+    expect_same_weights(GOOD, out, 1);
+    /* an existing output, a bad dtype and a broken input leave nothing behind */
+    snprintf(args, sizeof args, "convert '%s' '%s'", GOOD, out);
+    cr_expect_eq(run_cli(args), 1);
+    snprintf(out, sizeof out, "%s/x", base);
+    snprintf(args, sizeof args, "convert '%s' '%s' --dtype f8", GOOD, out);
+    cr_expect_eq(run_cli(args), 2);
+    char broken[1024];
+    make_broken(broken, sizeof broken, "convert_broken", drop_one);
+    snprintf(args, sizeof args, "convert '%s' '%s'", broken, out);
+    cr_expect_eq(run_cli(args), 1);
+    struct stat sb;
+    cr_expect(stat(out, &sb) != 0, "a failed convert left %s behind", out);
+}

@@ -1,0 +1,179 @@
+/* convert.c -- `gliner convert IN_DIR OUT_DIR [--dtype f32|f16|bf16]`: reads a checkpoint directory
+   through our loaders, checks it, and writes it back with our writers (gliner_config.json and
+   model.safetensors; tokenizer and other files copied byte for byte), optionally casting the
+   weights. The output appears whole or not at all: everything is written into a temporary sibling
+   directory that is renamed to OUT_DIR at the end. scripts/check_roundtrip.py loads the result in
+   the reference package to prove that what we write, the reference reads. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cli.h"
+#include "io/gliner_config.h"
+#include "io/safetensors.h"
+#include "model/params.h"
+#include "ops.h"
+
+static void report_stderr(void* ctx, const char* msg) {
+    (void)ctx;
+    fprintf(stderr, "gliner convert: %s\n", msg);
+}
+
+static int copy_file(const char* src, const char* dst, char* err, size_t errlen) {
+    FILE* in = fopen(src, "rb");
+    if (!in) return gl_set_err(err, errlen, "%s: cannot open: %s", src, strerror(errno));
+    FILE* out = fopen(dst, "wb");
+    if (!out) { fclose(in); return gl_set_err(err, errlen, "%s: cannot create: %s", dst, strerror(errno)); }
+    char buf[1 << 16];
+    size_t n;
+    int bad = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) { bad = 1; break; }
+    bad |= ferror(in);
+    fclose(in);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0) bad = 1;
+    if (fclose(out) != 0) bad = 1;
+    return bad ? gl_set_err(err, errlen, "%s: copy to %s failed", src, dst) : 0;
+}
+
+static void remove_tree(const char* dir) {
+    DIR* d = opendir(dir);
+    if (d) {
+        struct dirent* e;
+        char p[4096];
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int parse_dtype(const char* s, DType* t) {
+    if (!strcmp(s, "f32") || !strcmp(s, "fp32") || !strcmp(s, "float32")) *t = DTYPE_F32;
+    else if (!strcmp(s, "f16") || !strcmp(s, "fp16") || !strcmp(s, "float16")) *t = DTYPE_F16;
+    else if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) *t = DTYPE_BF16;
+    else return -1;
+    return 0;
+}
+
+static void usage(FILE* f) {
+    fprintf(f, "usage: gliner convert IN_DIR OUT_DIR [--dtype f32|f16|bf16]\n"
+               "  Rewrite a checkpoint directory with gliner.c's writers (OUT_DIR must not exist).\n"
+               "  --dtype   cast every weight to this dtype (default: keep each tensor's dtype)\n");
+}
+
+int cli_convert(int argc, char** argv) {
+    const char *in = NULL, *out = NULL;
+    int have_dtype = 0;
+    DType to = DTYPE_F32;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return 0; }
+        if (!strcmp(argv[i], "--dtype")) {
+            if (i + 1 >= argc) { fprintf(stderr, "gliner convert: --dtype needs a value (f32, f16 or bf16)\n"); return 2; }
+            if (parse_dtype(argv[++i], &to)) {
+                fprintf(stderr, "gliner convert: --dtype: expected f32, f16 or bf16, found '%s'\n", argv[i]);
+                return 2;
+            }
+            have_dtype = 1;
+        } else if (argv[i][0] == '-') { fprintf(stderr, "gliner convert: unknown option '%s'\n", argv[i]); usage(stderr); return 2; }
+        else if (!in) in = argv[i];
+        else if (!out) out = argv[i];
+        else { fprintf(stderr, "gliner convert: unexpected argument '%s'\n", argv[i]); return 2; }
+    }
+    if (!in || !out) { usage(stderr); return 2; }
+    struct stat sb;
+    if (stat(out, &sb) == 0) { fprintf(stderr, "gliner convert: %s: already exists (expected a new directory name)\n", out); return 1; }
+
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/gliner_config.json", in);
+    GlinerConfig cfg;
+    if (gliner_config_load(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); return 1; }
+    ParamTable table;
+    if (params_build(&table, &cfg, err, sizeof err)) {
+        fprintf(stderr, "gliner convert: %s: %s\n", path, err);
+        gliner_config_free(&cfg);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", in);
+    SafeTensors st;
+    if (st_open(&st, path, err, sizeof err)) {
+        fprintf(stderr, "gliner convert: %s\n", err);
+        params_free(&table);
+        gliner_config_free(&cfg);
+        return 1;
+    }
+    int rc = 1;
+    char tmp[4096];
+    StTensorIn* ts = NULL;
+    void** bufs = NULL;
+    int nts = 0;
+    if (params_check_file(&table, &st, path, report_stderr, NULL)) goto done;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+    if (mkdir(tmp, 0755) != 0) { fprintf(stderr, "gliner convert: %s: cannot create: %s\n", tmp, strerror(errno)); goto done; }
+
+    /* weights: the tensors the table knows (buffers the reference never loads are dropped) */
+    ts = calloc((size_t)st.n, sizeof *ts);
+    bufs = calloc((size_t)st.n, sizeof *bufs);
+    for (int i = 0; i < st.n; i++) {
+        const TensorView* tv = &st.tensors[i];
+        if (!params_find(&table, tv->name)) continue;
+        StTensorIn* t = &ts[nts];
+        *t = (StTensorIn){tv->name, tv->dtype, tv->ndim, tv->shape, tv->data};
+        if (have_dtype && tv->dtype != to) {
+            bufs[nts] = malloc(tv->numel * dtype_size(to) + 1);
+            cast_forward_cpu(bufs[nts], to, tv->data, tv->dtype, tv->numel);
+            t->dtype = to;
+            t->data = bufs[nts];
+        }
+        nts++;
+    }
+    const char* meta[] = {"format", "pt", NULL};
+    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+    if (st_write(path, ts, nts, meta, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+    snprintf(path, sizeof path, "%s/gliner_config.json", tmp);
+    if (gliner_config_save(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+
+    /* every other regular file (tokenizer files, README...) byte for byte; pytorch_model.bin is superseded */
+    DIR* d = opendir(in);
+    if (!d) { fprintf(stderr, "gliner convert: %s: cannot list: %s\n", in, strerror(errno)); goto fail; }
+    struct dirent* e;
+    while ((e = readdir(d))) {
+        char src[4096], dst[4096];
+        snprintf(src, sizeof src, "%s/%s", in, e->d_name);
+        if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (!strcmp(e->d_name, "model.safetensors") || !strcmp(e->d_name, "gliner_config.json") ||
+            !strcmp(e->d_name, "pytorch_model.bin") || strstr(e->d_name, ".tmp."))
+            continue;
+        snprintf(dst, sizeof dst, "%s/%s", tmp, e->d_name);
+        if (copy_file(src, dst, err, sizeof err)) {
+            fprintf(stderr, "gliner convert: %s\n", err);
+            closedir(d);
+            goto fail;
+        }
+    }
+    closedir(d);
+    if (rename(tmp, out) != 0) { fprintf(stderr, "gliner convert: %s: cannot rename to %s: %s\n", tmp, out, strerror(errno)); goto fail; }
+    printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg.arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
+    rc = 0;
+    goto done;
+fail:
+    remove_tree(tmp);
+done:
+    for (int i = 0; i < nts; i++) free(bufs ? bufs[i] : NULL);
+    free(bufs);
+    free(ts);
+    st_close(&st);
+    params_free(&table);
+    gliner_config_free(&cfg);
+    return rc;
+}
