@@ -32,7 +32,7 @@ static int list_models(char names[][256], int max) {
 
 /* the reference class name recorded by make_fixtures.py, e.g. "UniEncoderSpanGLiNER" */
 static const char* manifest_class(cJSON* manifest, const char* name) {
-    cJSON* models = cJSON_GetObjectItem(manifest, "models");
+    cJSON* models = cJSON_GetObjectItem(manifest, "fixtures");
     cJSON* m = NULL;
     if (cJSON_IsObject(models)) m = cJSON_GetObjectItem(models, name);
     else if (cJSON_IsArray(models)) {

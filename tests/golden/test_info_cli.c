@@ -37,7 +37,7 @@ typedef void (*EditFn)(StTensorIn* ts, int* n, SafeTensors* src);
 static void make_broken(char* dir, size_t len, const char* tag, EditFn edit) {
     tu_tmpdir(dir, len, tag);
     char cmd[4096], err[1024], path[2048];
-    snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s'/", GOOD, dir);
+    snprintf(cmd, sizeof cmd, "cp -rL '%s'/. '%s'/", GOOD, dir);
     cr_assert_eq(system(cmd), 0);
     if (!edit) return;
     SafeTensors st;
