@@ -1,0 +1,106 @@
+/* backend.h -- the op table. The model (host/model/) is written once against it; the CPU backend
+   (kernels/cpu/, fp32, OpenBLAS, OpenMP) and the CUDA backend (kernels/cuda/) each fill it.
+   Conventions:
+   - every tensor argument is a pointer into the backend's memory (host memory for the CPU backend,
+     device memory for CUDA); `void*` because the CUDA backend may store bf16/fp16 activations.
+     Index tensors (ids, masks, span indices) are int64 as the reference collates them.
+   - argument order: outputs, inputs, weights, sizes, params (STYLE.md §3).
+   - weights use PyTorch layout: a Linear(in -> out) weight is [out, in] row-major.
+   - shapes are given in the comments with the spec's letters; all sizes are int, products size_t.
+   - ops never allocate on the hot path except through the backend's scratch (be->scratch). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernels/common.h"
+
+typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU /* exact erf */, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU } ActKind;
+
+typedef struct Backend Backend;
+
+struct Backend {
+    const char* name;  /* "cpu" or "cuda" */
+    DType       dtype; /* activation storage dtype (F32 on the CPU) */
+    void*       impl;  /* backend private state (threads, cuBLAS handle, stream, ...) */
+
+    /* ---- memory */
+    void* (*alloc)(const Backend* be, size_t bytes);               /* zero-filled */
+    void  (*free)(const Backend* be, void* p);
+    void  (*upload)(const Backend* be, void* dst, const float* src, size_t n);   /* host f32 -> backend dtype */
+    void  (*download)(const Backend* be, float* dst, const void* src, size_t n); /* backend dtype -> host f32 */
+    void  (*upload_raw)(const Backend* be, void* dst, const void* src, size_t bytes); /* int64 indices, masks */
+    void  (*sync)(const Backend* be);
+
+    /* ---- dense algebra */
+    /* y[M,N] = x[M,K] . w[N,K]^T (+ b[N]) ; b may be NULL. y must not alias x. */
+    void (*linear)(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N);
+    /* C_i = alpha * op(A_i) . op(B_i) + beta * C_i for i < batch; op = transpose when trans* is set.
+       A_i: (M,K) after op, B_i: (K,N) after op, leading dimensions and element strides between batches given. */
+    void (*gemm_batched)(const Backend* be, void* C, const void* A, const void* B, int batch, int M, int N, int K,
+                         int transA, int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
+                         int64_t strideC, float alpha, float beta);
+
+    /* ---- elementwise and normalisation */
+    void (*act)(const Backend* be, void* y, const void* x, size_t n, ActKind kind);  /* y may alias x */
+    void (*add)(const Backend* be, void* y, const void* a, const void* b, size_t n); /* y = a + b, may alias */
+    void (*scale)(const Backend* be, void* y, const void* x, float s, size_t n);     /* y = s * x, may alias */
+    /* y[M,N] = LN(x) * g + b over the last dim, biased variance; b may be NULL (ModernBERT). y may alias x. */
+    void (*layer_norm)(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps);
+    /* in-place softmax over rows of length N (M rows) */
+    void (*softmax)(const Backend* be, void* x, int M, int N);
+    /* y[i, :] = x[i, :] * mask[i] (mask int64, one per row of N); zeroes padded rows */
+    void (*mask_rows)(const Backend* be, void* y, const void* x, const int64_t* mask, int M, int N);
+
+    /* ---- embeddings and gathers */
+    /* y[n, D] = table[ids[n], :] */
+    void (*embedding)(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D);
+    /* words: W_emb[b, w] = X[b, t] where words_mask[b, t] = w + 1 (first sub-token); zeros elsewhere.
+       (B,T,D) -> (B,W,D); also writes word_mask[b, w] = (w < text_lengths[b]) as int64 */
+    void (*gather_words)(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
+                         const int64_t* text_lengths, int B, int T, int W, int D);
+    /* prompts: the k-th position t with input_ids[b,t] == token_id gives P[b,k] = X[b, t + offset]
+       (offset 0 or 1 = embed_ent_token false); C rows, zero padded; prompt_mask[b,k] = k < count_b */
+    void (*gather_prompts)(const Backend* be, void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,
+                           int64_t token_id, int offset, int B, int T, int C, int D);
+
+    /* ---- attention */
+    /* Standard scaled dot-product attention with a key padding mask (BERT, CrossFuser):
+       q,k,v,ctx (B, T, H*Dh) interleaved heads as Linear outputs are laid out; key_mask (B, T) int64 or NULL
+       (NULL = attend everything, as the CrossFuser does); scores = q.k/sqrt(Dh)*scale_mult. Tq and Tk may differ. */
+    void (*attention)(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
+                      int B, int Tq, int Tk, int H, int Dh);
+    /* DeBERTa-v2/v3 disentangled attention (spec §3.5), fused: c2p and p2c terms gathered from the
+       relative-position projections pk, pq (2A, H*Dh; NULL when that term is off). rel_bucket (length 2T-1)
+       holds bucket(r) at [r + T - 1] for r = i - j (built by deberta_rel_buckets, host/model/encoder.c);
+       c2p reads pk[clamp(bucket(i-j) + A, 0, 2A-1)], p2c reads pq[clamp(-bucket(j-i) + A, 0, 2A-1)], as the
+       reference gathers them. mask (B,T) int64: pairs with m_i*m_j == 0 are masked with float min before
+       softmax. scale s = sqrt(Dh * (1 + c2p + p2c)); content q.(k/s), position terms divided by s. */
+    void (*deberta_attention)(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                              const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
+                              int Dh, int att_span, int c2p, int p2c);
+
+    /* ---- GLiNER heads (CPU twins in kernels/cpu/, named after the op) */
+    /* Bidirectional LSTM, batch first, packed-sequence semantics: (B, W, Din) -> (B, W, 2*Hs); positions
+       w >= lengths[b] produce zeros and do not feed the recurrence. Weights per direction as torch.nn.LSTM
+       (gates i, f, g, o). dir 0 forward, 1 reverse: w_ih[dir] (4Hs, Din), w_hh[dir] (4Hs, Hs), b_ih/b_hh (4Hs). */
+    void (*lstm_bidir)(const Backend* be, void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
+                       const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W,
+                       int Din, int Hs);
+    /* markerV0/marker/markerV1 concatenation: out[b, s, :] = [start[b, i] ; end[b, j] (; extra[b])] for
+       span s = (i, j) = span_idx[b, s] * span_mask[b, s]; (B,W,D) x2 -> (B, S, 2D or 3D) */
+    void (*span_concat)(const Backend* be, void* out, const void* start, const void* end, const void* extra,
+                        const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D);
+    /* conv_* span modes, windows over the word axis with right zero padding (spec §4.8-4.9):
+       out (B, W, K, D); mode 0 max, 1 mean, 2 sum (conv_conv and conv_share use conv1d_right below) */
+    void (*span_pool)(const Backend* be, void* out, const void* x, int B, int W, int K, int D, int mode);
+    /* y[b, i, :] = sum_{u<kw} x[b, i+u, :] . w[:, :, u]^T + bias, zeros past W (right padding kw-1);
+       w (Dout, Din, kw) as torch Conv1d; bias may be NULL. y (B, W, Dout) */
+    void (*conv1d_right)(const Backend* be, void* y, const void* x, const void* w, const void* bias, int B, int W,
+                         int Din, int Dout, int kw);
+    /* logits[b, s, c] = <span_rep[b, s], prompt[b, c]> : (B,S,D) x (B,C,D) -> (B,S,C) */
+    void (*span_scores)(const Backend* be, void* logits, const void* span_rep, const void* prompt, int B, int S, int C,
+                        int D);
+};
+
+/* The CPU backend (always built). threads <= 0: OpenMP default. */
+const Backend* backend_cpu(int threads);

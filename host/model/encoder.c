@@ -1,0 +1,400 @@
+/* encoder.c -- token_rep_layer: the text backbone (+ LayersFuser) (+ projection), written once
+   against the op table (spec §3.1, §3.2, §3.5, §3.6). Mirrors gliner/modeling/encoder.py
+   (Transformer.forward, Encoder.encode_text, BiEncoder.encode_labels before pooling) and the HF
+   backbones in transformers: DebertaV2Model (modeling_deberta_v2.py) and BertModel (modeling_bert.py).
+     which = 0: token_rep_layer.bert_layer.model.*      (+ .layers_fuser)  (+ token_rep_layer.projection)
+     which = 1: token_rep_layer.labels_encoder.model.*  (+ .layers_fuser)  (+ token_rep_layer.labels_projection)
+   Shapes: input_ids, attention_mask (B,T) int64 on the host; every hidden state (B*T, H) row-major in
+   backend memory; out (B,T,D).
+   Captured stages (names of the reference fixtures' dumps, without the "<case>." prefix):
+     which 0: encoder.embeddings, encoder.layer.<l>, encoder.layers_fuser, token_rep_layer.projection,
+              encoder.rel_embeddings_normed (DeBERTa: R = LN(rel_embeddings), (2A, H))
+     which 1: labels_encoder.* the same, and labels_projection
+   No masking is applied to the output: padded rows hold what the backbone computes there (the reference
+   computes them too, and the LayersFuser's mean over T reads them). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "model.h"
+
+static ActKind act_from_name(const char* s) {
+    if (!strcmp(s, "gelu")) return ACT_GELU;
+    if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") || !strcmp(s, "gelu_fast")) return ACT_GELU_TANH;
+    if (!strcmp(s, "relu")) return ACT_RELU;
+    if (!strcmp(s, "silu") || !strcmp(s, "swish")) return ACT_SILU;
+    if (!strcmp(s, "tanh")) return ACT_TANH;
+    CHECK(0, "hidden_act '%s' is not supported (gelu, gelu_new, relu, silu, tanh)", s);
+    return ACT_NONE;
+}
+
+/* One forward's working memory: device copies of the index tensors and the per-layer buffers. */
+typedef struct {
+    const Backend* be;
+    int64_t *ids, *mask, *pos, *zeros; /* (B*T) backend memory */
+    void *q, *k, *v, *ctx;             /* (M, nh*dh) */
+    void *y, *u, *f;                   /* (M, max(H, E)), (M, H), (M, max(I, E, H)) */
+} Work;
+
+static void* balloc(const Backend* be, size_t n) { return be->alloc(be, n * dtype_size(be->dtype)); }
+
+static void work_init(Work* w, const Backend* be, const BackboneConfig* bc, const int64_t* ids, const int64_t* mask,
+                      int B, int T) {
+    memset(w, 0, sizeof *w);
+    w->be = be;
+    const size_t M = (size_t)B * T;
+    const size_t A = (size_t)bc->num_attention_heads * bc->attention_head_size, H = bc->hidden_size;
+    const size_t HE = (size_t)bc->embedding_size > H ? (size_t)bc->embedding_size : H;
+    size_t I = bc->intermediate_size;
+    if (HE > I) I = HE;
+    int64_t* pos = malloc(M * sizeof(int64_t));
+    CHECK(pos, "out of memory");
+    for (size_t i = 0; i < M; i++) pos[i] = (int64_t)(i % (size_t)T);
+    w->ids = be->alloc(be, M * sizeof(int64_t));
+    w->mask = be->alloc(be, M * sizeof(int64_t));
+    w->pos = be->alloc(be, M * sizeof(int64_t));
+    w->zeros = be->alloc(be, M * sizeof(int64_t)); /* alloc zero-fills */
+    be->upload_raw(be, w->ids, ids, M * sizeof(int64_t));
+    be->upload_raw(be, w->mask, mask, M * sizeof(int64_t));
+    be->upload_raw(be, w->pos, pos, M * sizeof(int64_t));
+    free(pos);
+    w->q = balloc(be, M * A);
+    w->k = balloc(be, M * A);
+    w->v = balloc(be, M * A);
+    w->ctx = balloc(be, M * A);
+    w->y = balloc(be, M * HE);
+    w->u = balloc(be, M * H);
+    w->f = balloc(be, M * I);
+}
+
+static void work_free(Work* w) {
+    const Backend* be = w->be;
+    void* p[] = {w->ids, w->mask, w->pos, w->zeros, w->q, w->k, w->v, w->ctx, w->y, w->u, w->f};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i]) be->free(be, p[i]);
+    memset(w, 0, sizeof *w);
+}
+
+/* The part every BERT-style layer shares after self-attention (BertSelfOutput/Intermediate/Output,
+   DebertaV2SelfOutput/Intermediate/Output):
+     u = LN(ctx . Wo^T + bo + h);  h' = LN(act(u . Wi^T + bi) . Wo2^T + bo2 + u)          (lp = layer prefix) */
+static void layer_tail(const GlinerModel* m, const char* lp, const BackboneConfig* bc, Work* w, void* h_out,
+                       const void* h_in, int M) {
+    const Backend* be = m->be;
+    const int H = bc->hidden_size, A = bc->num_attention_heads * bc->attention_head_size, I = bc->intermediate_size;
+    const float eps = (float)bc->layer_norm_eps;
+    be->linear(be, w->y, w->ctx, gliner_paramf(m, "%s.attention.output.dense.weight", lp),
+               gliner_paramf(m, "%s.attention.output.dense.bias", lp), M, A, H);
+    be->add(be, w->y, w->y, h_in, (size_t)M * H);
+    be->layer_norm(be, w->u, w->y, gliner_paramf(m, "%s.attention.output.LayerNorm.weight", lp),
+                   gliner_paramf(m, "%s.attention.output.LayerNorm.bias", lp), M, H, eps);
+    be->linear(be, w->f, w->u, gliner_paramf(m, "%s.intermediate.dense.weight", lp),
+               gliner_paramf(m, "%s.intermediate.dense.bias", lp), M, H, I);
+    be->act(be, w->f, w->f, (size_t)M * I, act_from_name(bc->hidden_act));
+    be->linear(be, w->y, w->f, gliner_paramf(m, "%s.output.dense.weight", lp), gliner_paramf(m, "%s.output.dense.bias", lp),
+               M, I, H);
+    be->add(be, w->y, w->y, w->u, (size_t)M * H);
+    be->layer_norm(be, h_out, w->y, gliner_paramf(m, "%s.output.LayerNorm.weight", lp),
+                   gliner_paramf(m, "%s.output.LayerNorm.bias", lp), M, H, eps);
+}
+
+/* ---------------------------------------------------------------- DeBERTa-v2 / v3 */
+
+/* make_log_bucket_position in float32, term by term: abs_pos / mid is a float32 division, the
+   denominator is logf of float32((Mp-1)/mid) (a Python float made a float32 tensor); the same logf
+   serves numerator and denominator so |r| = Mp-1 gives exactly 1 (spec quirk 31). */
+static int32_t deberta_bucket(int r, int buckets, int max_pos) {
+    if (buckets <= 0 || max_pos <= 0) return r;
+    const int mid = buckets / 2;
+    const int sign = (r > 0) - (r < 0);
+    const int abs_pos = (r < mid && r > -mid) ? mid - 1 : abs(r);
+    if (abs_pos <= mid) return r;
+    const float num = logf((float)abs_pos / (float)mid);
+    const float den = logf((float)((double)(max_pos - 1) / (double)mid));
+    const float log_pos = ceilf(num / den * (float)(mid - 1)) + (float)mid;
+    return (int32_t)(log_pos * (float)sign);
+}
+
+void deberta_rel_buckets(int32_t* out, int T, int position_buckets, int max_relative_positions) {
+    for (int r = -(T - 1); r <= T - 1; r++) out[r + T - 1] = deberta_bucket(r, position_buckets, max_relative_positions);
+}
+
+/* hs[0] = embeddings, hs[l+1] = layer l output; each (M, H) */
+static void deberta_forward(const GlinerModel* m, const char* pre, const BackboneConfig* bc, Work* w, void* const* hs,
+                            int B, int T, const Capture* cap, const char* cname) {
+    const Backend* be = m->be;
+    const int M = B * T, H = bc->hidden_size, E = bc->embedding_size, nh = bc->num_attention_heads;
+    const int dh = bc->attention_head_size, A = nh * dh;
+    const float eps = (float)bc->layer_norm_eps;
+    char name[160];
+    int64_t shape[3] = {B, T, H};
+    CHECK(bc->conv_kernel_size <= 0, "DeBERTa conv layers (conv_kernel_size %d) are not implemented", bc->conv_kernel_size);
+
+    /* embeddings: word (+ position) (+ token type 0) (embed_proj) -> LayerNorm -> * mask */
+    void* e = w->f; /* (M, E) */
+    be->embedding(be, e, gliner_paramf(m, "%s.embeddings.word_embeddings.weight", pre), w->ids, M, E);
+    if (bc->position_biased_input) {
+        CHECK(T <= bc->max_position_embeddings, "sequence of %d tokens, max_position_embeddings %d", T,
+              bc->max_position_embeddings);
+        be->embedding(be, w->y, gliner_paramf(m, "%s.embeddings.position_embeddings.weight", pre), w->pos, M, E);
+        be->add(be, e, e, w->y, (size_t)M * E);
+    }
+    if (bc->type_vocab_size > 0) {
+        be->embedding(be, w->y, gliner_paramf(m, "%s.embeddings.token_type_embeddings.weight", pre), w->zeros, M, E);
+        be->add(be, e, e, w->y, (size_t)M * E);
+    }
+    if (E != H) {
+        be->linear(be, w->u, e, gliner_paramf(m, "%s.embeddings.embed_proj.weight", pre), NULL, M, E, H);
+        e = w->u;
+    }
+    be->layer_norm(be, hs[0], e, gliner_paramf(m, "%s.embeddings.LayerNorm.weight", pre),
+                   gliner_paramf(m, "%s.embeddings.LayerNorm.bias", pre), M, H, eps);
+    be->mask_rows(be, hs[0], hs[0], w->mask, M, H);
+    snprintf(name, sizeof name, "%s.embeddings", cname);
+    capture(cap, name, hs[0], 3, shape);
+
+    /* relative positions: the bucket table (length 2T-1) and R = LN(rel_embeddings) (2A, H) */
+    const int rel = bc->relative_attention;
+    const int c2p = rel && bc->pos_c2p, p2c = rel && bc->pos_p2c;
+    int span = 0;
+    int32_t* bucket_dev = NULL;
+    void *R = NULL, *PK = NULL, *PQ = NULL;
+    if (rel) {
+        const int Mp = bc->max_relative_positions < 1 ? bc->max_position_embeddings : bc->max_relative_positions;
+        span = bc->position_buckets > 0 ? bc->position_buckets : Mp;
+        int32_t* bucket = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
+        CHECK(bucket, "out of memory");
+        deberta_rel_buckets(bucket, T, bc->position_buckets, Mp);
+        bucket_dev = be->alloc(be, (size_t)(2 * T - 1) * sizeof(int32_t));
+        be->upload_raw(be, bucket_dev, bucket, (size_t)(2 * T - 1) * sizeof(int32_t));
+        free(bucket);
+        const void* R0 = gliner_paramf(m, "%s.encoder.rel_embeddings.weight", pre);
+        R = balloc(be, (size_t)2 * span * H);
+        if (bc->norm_rel_layer_norm)
+            be->layer_norm(be, R, R0, gliner_paramf(m, "%s.encoder.LayerNorm.weight", pre),
+                           gliner_paramf(m, "%s.encoder.LayerNorm.bias", pre), 2 * span, H, eps);
+        else
+            be->scale(be, R, R0, 1.0f, (size_t)2 * span * H);
+        int64_t rshape[2] = {2 * span, H};
+        snprintf(name, sizeof name, "%s.rel_embeddings_normed", cname);
+        capture(cap, name, R, 2, rshape);
+        PK = c2p ? balloc(be, (size_t)2 * span * A) : NULL;
+        PQ = p2c ? balloc(be, (size_t)2 * span * A) : NULL;
+    }
+
+    for (int l = 0; l < bc->num_hidden_layers; l++) {
+        char lp[160];
+        snprintf(lp, sizeof lp, "%s.encoder.layer.%d", pre, l);
+        const void* h = hs[l];
+        be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query_proj.weight", lp),
+                   gliner_paramf(m, "%s.attention.self.query_proj.bias", lp), M, H, A);
+        be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key_proj.weight", lp),
+                   gliner_paramf(m, "%s.attention.self.key_proj.bias", lp), M, H, A);
+        be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value_proj.weight", lp),
+                   gliner_paramf(m, "%s.attention.self.value_proj.bias", lp), M, H, A);
+        /* position keys / queries: share_att_key uses the layer's own key/query projections, bias included */
+        const char* kp = bc->share_att_key ? "key_proj" : "pos_key_proj";
+        const char* qp = bc->share_att_key ? "query_proj" : "pos_query_proj";
+        if (c2p)
+            be->linear(be, PK, R, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
+                       gliner_paramf(m, "%s.attention.self.%s.bias", lp, kp), 2 * span, H, A);
+        if (p2c)
+            be->linear(be, PQ, R, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
+                       gliner_paramf(m, "%s.attention.self.%s.bias", lp, qp), 2 * span, H, A);
+        be->deberta_attention(be, w->ctx, w->q, w->k, w->v, PK, PQ, bucket_dev, w->mask, B, T, nh, dh, span, c2p, p2c);
+        layer_tail(m, lp, bc, w, hs[l + 1], h, M);
+        snprintf(name, sizeof name, "%s.layer.%d", cname, l);
+        capture(cap, name, hs[l + 1], 3, shape);
+    }
+    if (bucket_dev) be->free(be, bucket_dev);
+    if (R) be->free(be, R);
+    if (PK) be->free(be, PK);
+    if (PQ) be->free(be, PQ);
+}
+
+/* ---------------------------------------------------------------- BERT */
+
+static void bert_forward(const GlinerModel* m, const char* pre, const BackboneConfig* bc, Work* w, void* const* hs,
+                         int B, int T, const Capture* cap, const char* cname) {
+    const Backend* be = m->be;
+    const int M = B * T, H = bc->hidden_size, nh = bc->num_attention_heads, dh = H / nh;
+    const float eps = (float)bc->layer_norm_eps;
+    char name[160];
+    int64_t shape[3] = {B, T, H};
+    CHECK(T <= bc->max_position_embeddings, "sequence of %d tokens, max_position_embeddings %d", T,
+          bc->max_position_embeddings);
+
+    /* BertEmbeddings: (word + token_type[0]) + position[t], LayerNorm (no mask multiply) */
+    be->embedding(be, w->y, gliner_paramf(m, "%s.embeddings.word_embeddings.weight", pre), w->ids, M, H);
+    be->embedding(be, w->u, gliner_paramf(m, "%s.embeddings.token_type_embeddings.weight", pre), w->zeros, M, H);
+    be->add(be, w->y, w->y, w->u, (size_t)M * H);
+    be->embedding(be, w->u, gliner_paramf(m, "%s.embeddings.position_embeddings.weight", pre), w->pos, M, H);
+    be->add(be, w->y, w->y, w->u, (size_t)M * H);
+    be->layer_norm(be, hs[0], w->y, gliner_paramf(m, "%s.embeddings.LayerNorm.weight", pre),
+                   gliner_paramf(m, "%s.embeddings.LayerNorm.bias", pre), M, H, eps);
+    snprintf(name, sizeof name, "%s.embeddings", cname);
+    capture(cap, name, hs[0], 3, shape);
+
+    for (int l = 0; l < bc->num_hidden_layers; l++) {
+        char lp[160];
+        snprintf(lp, sizeof lp, "%s.encoder.layer.%d", pre, l);
+        const void* h = hs[l];
+        be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query.weight", lp),
+                   gliner_paramf(m, "%s.attention.self.query.bias", lp), M, H, H);
+        be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key.weight", lp),
+                   gliner_paramf(m, "%s.attention.self.key.bias", lp), M, H, H);
+        be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value.weight", lp),
+                   gliner_paramf(m, "%s.attention.self.value.bias", lp), M, H, H);
+        be->attention(be, w->ctx, w->q, w->k, w->v, w->mask, B, T, T, nh, dh);
+        layer_tail(m, lp, bc, w, hs[l + 1], h, M);
+        snprintf(name, sizeof name, "%s.layer.%d", cname, l);
+        capture(cap, name, hs[l + 1], 3, shape);
+    }
+}
+
+/* ---------------------------------------------------------------- LayersFuser (spec §3.2) */
+
+/* U_l = hs[l+1], l < L (the embedding output is dropped). z[b,l] = mean_t (U_l[b,t] . w_sq + b_sq) over all
+   T positions, padding included; s = sigmoid(W2 relu(W1 z + b1) + b2); F = sum_l s[b,l] U_l[b] (summed in l
+   order, as torch's sum over dim 1); out = F . Wo^T + bo. The (B, L) squeeze-excitation runs on the host. */
+static void layers_fuser_forward(const GlinerModel* m, const char* pre, void* out, void* const* hs, int L, int B, int T,
+                                 int H) {
+    const Backend* be = m->be;
+    const int M = B * T, L2 = L / 2;
+    char n[200];
+    void* z_dev = balloc(be, (size_t)M);
+    float* z = malloc((size_t)M * sizeof(float));
+    float* zbar = malloc((size_t)B * L * sizeof(float));
+    float* s = malloc((size_t)B * L * sizeof(float));
+    float* w1 = malloc(((size_t)L2 * L + L2 + (size_t)L * L2 + L) * sizeof(float) + sizeof(float));
+    CHECK(z && zbar && s && w1, "out of memory");
+    float *b1 = w1 + (size_t)L2 * L, *w2 = b1 + L2, *b2 = w2 + (size_t)L * L2;
+    snprintf(n, sizeof n, "%s.squeeze.weight", pre);
+    const void* wsq = gliner_param(m, n);
+    snprintf(n, sizeof n, "%s.squeeze.bias", pre);
+    const void* bsq = gliner_param(m, n);
+    for (int l = 0; l < L; l++) {
+        be->linear(be, z_dev, hs[l + 1], wsq, bsq, M, H, 1);
+        be->download(be, z, z_dev, (size_t)M);
+        for (int b = 0; b < B; b++) {
+            double acc = 0;
+            for (int t = 0; t < T; t++) acc += z[(size_t)b * T + t];
+            zbar[(size_t)b * L + l] = (float)acc / (float)T;
+        }
+    }
+    if (L2 > 0) {
+        snprintf(n, sizeof n, "%s.W1.weight", pre); be->download(be, w1, gliner_param(m, n), (size_t)L2 * L);
+        snprintf(n, sizeof n, "%s.W1.bias", pre);   be->download(be, b1, gliner_param(m, n), (size_t)L2);
+        snprintf(n, sizeof n, "%s.W2.weight", pre); be->download(be, w2, gliner_param(m, n), (size_t)L * L2);
+    }
+    snprintf(n, sizeof n, "%s.W2.bias", pre);
+    be->download(be, b2, gliner_param(m, n), (size_t)L);
+    for (int b = 0; b < B; b++) {
+        float hid[64];
+        CHECK(L2 <= 64, "LayersFuser over %d layers", L);
+        for (int i = 0; i < L2; i++) {
+            float a = 0.0f;
+            for (int j = 0; j < L; j++) a += zbar[(size_t)b * L + j] * w1[(size_t)i * L + j];
+            a = a + b1[i];
+            hid[i] = a > 0.0f ? a : 0.0f;
+        }
+        for (int i = 0; i < L; i++) {
+            float a = 0.0f;
+            for (int j = 0; j < L2; j++) a += hid[j] * w2[(size_t)i * L2 + j];
+            a = a + b2[i];
+            s[(size_t)b * L + i] = 1.0f / (1.0f + expf(-a));
+        }
+    }
+    /* F = sum_l s_l U_l, per example (the weights differ by b) */
+    const size_t es = dtype_size(be->dtype), TH = (size_t)T * H;
+    void* F = balloc(be, (size_t)M * H);
+    void* tmp = balloc(be, TH);
+    for (int b = 0; b < B; b++) {
+        char* Fb = (char*)F + (size_t)b * TH * es;
+        for (int l = 0; l < L; l++) {
+            const char* Ub = (const char*)hs[l + 1] + (size_t)b * TH * es;
+            if (l == 0) {
+                be->scale(be, Fb, Ub, s[(size_t)b * L], TH);
+            } else {
+                be->scale(be, tmp, Ub, s[(size_t)b * L + l], TH);
+                be->add(be, Fb, Fb, tmp, TH);
+            }
+        }
+    }
+    snprintf(n, sizeof n, "%s.output_projection.weight", pre);
+    const void* wo = gliner_param(m, n);
+    snprintf(n, sizeof n, "%s.output_projection.bias", pre);
+    be->linear(be, out, F, wo, gliner_param(m, n), M, H, H);
+    be->free(be, F);
+    be->free(be, tmp);
+    be->free(be, z_dev);
+    free(z);
+    free(zbar);
+    free(s);
+    free(w1);
+}
+
+/* ---------------------------------------------------------------- token_rep_layer */
+
+void encoder_forward(const GlinerModel* m, int which, void* out, const int64_t* input_ids, const int64_t* attention_mask,
+                     int B, int T, const Capture* cap) {
+    const Backend* be = m->be;
+    const GlinerConfig* cfg = &m->cfg;
+    CHECK(which == 0 || (arch_is_bi(cfg->arch) && cfg->has_labels_encoder_config),
+          "encoder_forward(which = 1) on a model without a labels encoder");
+    const BackboneConfig* bc = which ? &cfg->labels_encoder_config : &cfg->encoder;
+    const char* wrap = which ? "token_rep_layer.labels_encoder" : "token_rep_layer.bert_layer";
+    const char* cname = which ? "labels_encoder" : "encoder";
+    const int L = bc->num_hidden_layers, H = bc->hidden_size, D = cfg->hidden_size;
+    const size_t M = (size_t)B * T;
+    if (M == 0) return;
+    char pre[128];
+    snprintf(pre, sizeof pre, "%s.model", wrap);
+
+    Work w;
+    work_init(&w, be, bc, input_ids, attention_mask, B, T);
+    /* hidden states: every layer kept when the LayersFuser reads them, else two buffers in turn */
+    const int nbuf = cfg->fuse_layers ? L + 1 : 2;
+    void** bufs = malloc((size_t)nbuf * sizeof(void*));
+    void** hs = malloc((size_t)(L + 1) * sizeof(void*));
+    CHECK(bufs && hs, "out of memory");
+    for (int i = 0; i < nbuf; i++) bufs[i] = balloc(be, M * H);
+    for (int l = 0; l <= L; l++) hs[l] = bufs[cfg->fuse_layers ? l : l % 2];
+
+    switch (bc->family) {
+    case BACKBONE_DEBERTA_V2: deberta_forward(m, pre, bc, &w, hs, B, T, cap, cname); break;
+    case BACKBONE_BERT: bert_forward(m, pre, bc, &w, hs, B, T, cap, cname); break;
+    default: CHECK(0, "text backbone '%s' is not implemented in encoder_forward", bc->model_type);
+    }
+    int64_t shape[3] = {B, T, H};
+    char name[160];
+    const void* last = hs[L];
+    void* fused = NULL;
+    if (cfg->fuse_layers) {
+        fused = balloc(be, M * H);
+        char fp[128];
+        snprintf(fp, sizeof fp, "%s.layers_fuser", wrap);
+        layers_fuser_forward(m, fp, fused, hs, L, B, T, H);
+        snprintf(name, sizeof name, "%s.layers_fuser", cname);
+        capture(cap, name, fused, 3, shape);
+        last = fused;
+    }
+    if (D != H) {
+        const char* proj = which ? "token_rep_layer.labels_projection" : "token_rep_layer.projection";
+        snprintf(name, sizeof name, "%s.weight", proj);
+        const void* pw = gliner_param(m, name);
+        snprintf(name, sizeof name, "%s.bias", proj);
+        be->linear(be, out, last, pw, gliner_param(m, name), (int)M, H, D);
+        shape[2] = D;
+        capture(cap, which ? "labels_projection" : "token_rep_layer.projection", out, 3, shape);
+    } else {
+        be->scale(be, out, last, 1.0f, M * H); /* a copy: 1 * x is exact */
+    }
+    if (fused) be->free(be, fused);
+    for (int i = 0; i < nbuf; i++) be->free(be, bufs[i]);
+    free(bufs);
+    free(hs);
+    work_free(&w);
+}

@@ -1,0 +1,234 @@
+/* model.c -- loading a checkpoint into one parameter buffer, and gliner_forward: the reference's
+   UniEncoderSpanModel / UniEncoderTokenModel / BiEncoderSpanModel / BiEncoderTokenModel forward
+   (gliner/modeling/base.py) as a straight sequence of stages (see model.h). */
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "../io/safetensors.h"
+#include "ops.h"
+
+/* ---------------------------------------------------------------- parameters */
+
+typedef struct { char* buf; size_t len, cap; } Msgs;
+static void collect(void* ctx, const char* msg) {
+    Msgs* m = ctx;
+    if (m->len > 0) return; /* the first error is the one we report */
+    size_t n = strlen(msg);
+    m->buf = malloc(n + 1);
+    memcpy(m->buf, msg, n + 1);
+    m->len = n;
+}
+
+int gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    m->be = be;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/gliner_config.json", dir);
+    if (gliner_config_load(&m->cfg, path, err, errlen)) return -1;
+    if (params_build(&m->table, &m->cfg, err, errlen)) {
+        char e2[1024];
+        snprintf(e2, sizeof e2, "%s", err);
+        gl_set_err(err, errlen, "%s: %s", path, e2);
+        gliner_config_free(&m->cfg);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    SafeTensors st;
+    if (st_open(&st, path, err, errlen)) {
+        params_free(&m->table);
+        gliner_config_free(&m->cfg);
+        return -1;
+    }
+    Msgs msgs = {0};
+    int nerr = params_check_file(&m->table, &st, path, collect, &msgs);
+    if (nerr) {
+        gl_set_err(err, errlen, "%s%s", msgs.buf, nerr > 1 ? " (and more: run `gliner info` on the directory)" : "");
+        free(msgs.buf);
+        st_close(&st);
+        params_free(&m->table);
+        gliner_config_free(&m->cfg);
+        return -1;
+    }
+    /* stage each tensor as f32 on the host, then upload into its slot */
+    m->params = be->alloc(be, m->table.total * dtype_size(be->dtype));
+    float* stage = NULL;
+    size_t stage_n = 0;
+    for (int i = 0; i < m->table.n; i++) {
+        const ParamSpec* ps = &m->table.p[i];
+        const TensorView* tv = st_find(&st, ps->name);
+        if (ps->optional) { m->loaded_optional += tv != NULL; continue; }
+        if (tv->numel > stage_n) {
+            free(stage);
+            stage_n = tv->numel;
+            stage = malloc(stage_n * sizeof(float));
+            CHECK(stage, "out of memory");
+        }
+        /* the data may be unaligned inside the file: cast_forward_cpu reads element by element through memcpy-safe loads */
+        if (tv->dtype == DTYPE_F32) memcpy(stage, tv->data, tv->nbytes);
+        else cast_forward_cpu(stage, DTYPE_F32, tv->data, tv->dtype, tv->numel);
+        be->upload(be, (char*)m->params + ps->offset * dtype_size(be->dtype), stage, tv->numel);
+    }
+    free(stage);
+    st_close(&st);
+    return 0;
+}
+
+void gliner_model_free(GlinerModel* m) {
+    if (m->params) m->be->free(m->be, m->params);
+    m->params = NULL;
+    params_free(&m->table);
+    gliner_config_free(&m->cfg);
+}
+
+const void* gliner_param_opt(const GlinerModel* m, const char* name) {
+    const ParamSpec* ps = params_find(&m->table, name);
+    if (!ps || ps->optional) return NULL;
+    return (const char*)m->params + ps->offset * dtype_size(m->be->dtype);
+}
+
+const void* gliner_param(const GlinerModel* m, const char* name) {
+    const void* p = gliner_param_opt(m, name);
+    CHECK(p, "the parameter table has no tensor '%s' (the forward and params.c disagree)", name);
+    return p;
+}
+
+const void* gliner_paramf(const GlinerModel* m, const char* fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return gliner_param(m, name);
+}
+
+void capture(const Capture* cap, const char* name, const void* data, int ndim, const int64_t* shape) {
+    if (cap && cap->fn) cap->fn(cap->ctx, name, data, ndim, shape);
+}
+
+/* ---------------------------------------------------------------- the forward */
+
+/* bi-encoders: labels encoded as C sequences, projected token-wise, mean-pooled including [CLS]/[SEP]
+   (spec §3.8) -> (C, D) on the host, broadcast to (B, C, D) in backend memory */
+static void encode_labels(const GlinerModel* m, void* prompts, const ModelInputs* in) {
+    const Backend* be = m->be;
+    const int C = in->C_labels, Tl = in->T_labels, D = m->cfg.hidden_size;
+    void* Y = be->alloc(be, (size_t)C * Tl * D * sizeof(float));
+    encoder_forward(m, 1, Y, in->labels_input_ids, in->labels_attention_mask, C, Tl, NULL);
+    float* y = malloc((size_t)C * Tl * D * sizeof(float));
+    float* pooled = calloc((size_t)C * D, sizeof(float));
+    be->download(be, y, Y, (size_t)C * Tl * D);
+    for (int c = 0; c < C; c++) {
+        double cnt = 0;
+        for (int t = 0; t < Tl; t++) cnt += (double)in->labels_attention_mask[(size_t)c * Tl + t];
+        for (int d = 0; d < D; d++) {
+            float s = 0.0f; /* torch: (Y * mask).sum(1) in float32, then / clamp(count, 1e-9) */
+            for (int t = 0; t < Tl; t++) s += y[((size_t)c * Tl + t) * D + d] * (float)in->labels_attention_mask[(size_t)c * Tl + t];
+            pooled[(size_t)c * D + d] = s / (float)(cnt > 1e-9 ? cnt : 1e-9);
+        }
+    }
+    for (int b = 0; b < in->B; b++) be->upload(be, (char*)prompts + (size_t)b * C * D * sizeof(float), pooled, (size_t)C * D);
+    free(y);
+    free(pooled);
+    be->free(be, Y);
+}
+
+int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,
+                   size_t errlen) {
+    const Backend* be = m->be;
+    const GlinerConfig* cfg = &m->cfg;
+    const GlinerArch a = cfg->arch;
+    const int B = in->B, T = in->T, W = in->W, D = cfg->hidden_size, K = cfg->max_width;
+    const size_t es = dtype_size(be->dtype);
+    memset(out, 0, sizeof *out);
+    if (arch_is_decoder(a) || arch_is_relex(a))
+        return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
+    if (!arch_is_token(a) && in->K != K)
+        return gl_set_err(err, errlen, "span inputs built for max_width %d, the model has %d", in->K, K);
+
+    /* 1. token_rep_layer */
+    void* X = be->alloc(be, (size_t)B * T * D * es);
+    encoder_forward(m, 0, X, in->input_ids, in->attention_mask, B, T, cap);
+    int64_t sh[4] = {B, T, D};
+    capture(cap, "token_embeds", X, 3, sh);
+
+    /* 2. words and prompts */
+    void* words = be->alloc(be, (size_t)B * W * D * es);
+    int64_t* word_mask = calloc((size_t)B * W, sizeof(int64_t));
+    be->gather_words(be, words, word_mask, X, in->words_mask, in->text_lengths, B, T, W, D);
+    int C;
+    void* prompts;
+    if (arch_is_bi(a)) {
+        C = in->C_labels;
+        prompts = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
+        if (C) encode_labels(m, prompts, in);
+    } else {
+        C = 0;
+        for (int b = 0; b < B; b++) {
+            int n = 0;
+            for (int t = 0; t < T; t++) n += in->input_ids[(size_t)b * T + t] == cfg->class_token_index;
+            if (n > C) C = n;
+        }
+        prompts = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
+        be->gather_prompts(be, prompts, NULL, X, in->input_ids, cfg->class_token_index, cfg->embed_ent_token ? 0 : 1, B,
+                           T, C, D);
+    }
+    sh[0] = B; sh[1] = W; sh[2] = D;
+    capture(cap, "words_embedding", words, 3, sh);
+    sh[1] = C;
+    capture(cap, "prompts_embedding", prompts, 3, sh);
+
+    /* 3. BiLSTM (uni-encoders only: bi-encoders build it and never apply it, quirk 3) */
+    if (!arch_is_bi(a) && cfg->num_rnn_layers > 0) {
+        void* r = be->alloc(be, (size_t)B * W * D * es);
+        lstm_forward(m, r, words, in->text_lengths, B, W);
+        be->free(be, words);
+        words = r;
+        sh[1] = W;
+        capture(cap, "rnn_out", words, 3, sh);
+    }
+    /* 4. CrossFuser: applied by bi-encoders only (quirk 2) */
+    if (arch_is_bi(a) && cfg->post_fusion_schema && *cfg->post_fusion_schema && C > 0)
+        cross_fuser_forward(m, words, prompts, B, W, C);
+
+    /* 5. heads */
+    if (arch_is_token(a)) {
+        void* scores = be->alloc(be, (size_t)B * W * (C ? C : 1) * 3 * es);
+        token_scorer_forward(m, scores, words, prompts, B, W, C);
+        out->ndim = 4;
+        out->shape[0] = B; out->shape[1] = W; out->shape[2] = C; out->shape[3] = 3;
+        out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
+        be->download(be, out->logits, scores, (size_t)B * W * C * 3);
+        be->free(be, scores);
+    } else {
+        const int S = W * K;
+        void* span = be->alloc(be, (size_t)B * S * D * es);
+        span_rep_forward(m, span, words, in->span_idx, in->span_mask, B, W, S);
+        int64_t s4[4] = {B, W, K, D};
+        capture(cap, "span_rep", span, 4, s4);
+        void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
+        mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
+        sh[0] = B; sh[1] = C; sh[2] = D;
+        capture(cap, "prompt_rep", prep, 3, sh);
+        void* logits = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
+        be->span_scores(be, logits, span, prep, B, S, C, D);
+        out->ndim = 4;
+        out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
+        out->logits = malloc((size_t)B * S * (C ? C : 1) * sizeof(float));
+        be->download(be, out->logits, logits, (size_t)B * S * C);
+        be->free(be, span);
+        be->free(be, prep);
+        be->free(be, logits);
+    }
+    out->C = C;
+    capture(cap, "logits", out->logits, out->ndim, out->shape); /* host memory: the capture callback gets both kinds */
+    be->free(be, X);
+    be->free(be, words);
+    be->free(be, prompts);
+    free(word_mask);
+    return 0;
+}

@@ -1,0 +1,106 @@
+/* model.h -- a loaded GLiNER model and its forward pass, written once against the op table.
+   Parameters live in one backend buffer laid out by the ParamTable (checkpoint key names); the
+   forward mirrors the reference's inner models (gliner/modeling/base.py) module by module:
+     encoder_forward       token_rep_layer: backbone (+ LayersFuser) (+ projection)        encoder.c
+     lstm_forward          rnn: BiLSTM over words, packed-sequence semantics                heads.c
+     span_rep_forward      span_rep_layer: every span_mode                                  heads.c
+     mlp4_forward          prompt_rep_layer and every create_projection_layer               heads.c
+     cross_fuser_forward   cross_fuser (bi-encoders apply it; uni-encoders build it only)   heads.c
+     token_scorer_forward  scorer of token-level models                                      heads.c
+     gliner_forward        the whole model on a collated batch                               model.c
+   Intermediate tensors can be captured by name (the names of the reference fixtures' dumps) so the
+   golden tests check every stage. Activations are (B, T, H)-style row-major buffers in backend memory. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backend.h"
+#include "../io/gliner_config.h"
+#include "params.h"
+
+typedef struct {
+    GlinerConfig   cfg;
+    ParamTable     table;
+    const Backend* be;
+    void*          params;  /* backend memory, table.total elements of the backend dtype */
+    int            loaded_optional; /* optional tensors present in the file (tied lm_head, pooler) */
+} GlinerModel;
+
+/* Loads DIR/gliner_config.json and DIR/model.safetensors (every tensor checked against the table,
+   cast to the backend dtype). Errors name the file and the tensor. */
+int  gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* err, size_t errlen);
+void gliner_model_free(GlinerModel* m);
+
+/* Pointer to a parameter inside m->params; CHECK-fails when the table has no such tensor (a bug:
+   the table and the forward disagree). gliner_param_opt returns NULL for absent optional tensors. */
+const void* gliner_param(const GlinerModel* m, const char* name);
+const void* gliner_param_opt(const GlinerModel* m, const char* name);
+/* printf-style convenience: gliner_paramf(m, "rnn.lstm.weight_ih_l%d%s", l, sfx) */
+const void* gliner_paramf(const GlinerModel* m, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Capture: tests pass a callback that receives each named intermediate tensor (backend memory). */
+typedef void (*CaptureFn)(void* ctx, const char* name, const void* data, int ndim, const int64_t* shape);
+typedef struct {
+    CaptureFn fn;
+    void*     ctx;
+} Capture;
+void capture(const Capture* cap, const char* name, const void* data, int ndim, const int64_t* shape);
+
+/* ---------------------------------------------------------------- stages */
+
+/* token_rep_layer. which = 0: the text encoder (token_rep_layer.bert_layer + projection) -> out (B,T,D);
+   which = 1: the bi-encoder's label encoder (token_rep_layer.labels_encoder + labels_projection) -> out (B,T,D),
+   before pooling. Captures "encoder.embeddings", "encoder.layer.<l>" (which = 0 only). */
+void encoder_forward(const GlinerModel* m, int which, void* out, const int64_t* input_ids, const int64_t* attention_mask,
+                     int B, int T, const Capture* cap);
+
+/* DeBERTa relative-position buckets (make_log_bucket_position in float32, spec §3.5):
+   out[r + T - 1] = bucket(r) for r = i - j in [-(T-1), T-1] (length 2T-1), the table the
+   deberta_attention op takes; identity when position_buckets <= 0. */
+void deberta_rel_buckets(int32_t* out, int T, int position_buckets, int max_relative_positions);
+
+/* rnn: (B,W,D) -> (B,W,D) */
+void lstm_forward(const GlinerModel* m, void* out, const void* words, const int64_t* lengths, int B, int W);
+
+/* span_rep_layer for config span_mode (or token_level's TokenMarker): words (B,W,D), span_idx (B,W*K,2),
+   span_mask (B,W*K) -> out (B,W,K,D) (for token_level the spans are the given S rows: out (B,S,D)) */
+void span_rep_forward(const GlinerModel* m, void* out, const void* words, const int64_t* span_idx,
+                      const int64_t* span_mask, int B, int W, int S);
+
+/* create_projection_layer: Linear(in, 4out) ReLU Linear(4out, out) with weights "<prefix>.0.*", "<prefix>.3.*" */
+void mlp4_forward(const GlinerModel* m, const char* prefix, void* out, const void* x, int M, int in, int out_dim);
+
+/* cross_fuser: updates words (B,W,D) and prompts (B,C,D) in place, with no masks (quirk 1) */
+void cross_fuser_forward(const GlinerModel* m, void* words, void* prompts, int B, int W, int C);
+
+/* Scorer of token models: scores (B,W,C,3) from words (B,W,D) and prompts (B,C,D) */
+void token_scorer_forward(const GlinerModel* m, void* scores, const void* words, const void* prompts, int B, int W, int C);
+
+/* ---------------------------------------------------------------- the whole model */
+
+/* The reference's collated batch (spec §2.10). All index tensors are host int64 arrays. */
+typedef struct {
+    int B, T, W, K;
+    const int64_t* input_ids;      /* (B,T) */
+    const int64_t* attention_mask; /* (B,T) */
+    const int64_t* words_mask;     /* (B,T) */
+    const int64_t* text_lengths;   /* (B) */
+    const int64_t* span_idx;       /* (B,W*K,2) span models */
+    const int64_t* span_mask;      /* (B,W*K)   span models */
+    /* bi-encoders: the labels, tokenized as C independent sequences */
+    int            C_labels, T_labels;
+    const int64_t* labels_input_ids;      /* (C,Tl) */
+    const int64_t* labels_attention_mask; /* (C,Tl) */
+} ModelInputs;
+
+typedef struct {
+    float*  logits;    /* host copy: span models (B,W,K,C); token models (B,W,C,3) */
+    int64_t shape[4];
+    int     ndim;
+    int     C;         /* classes in the logits */
+} ModelOutputs;
+
+/* Runs the model; fills out->logits (malloc'd, free with free()). Returns 0 or -1 (err) for inputs
+   the architecture cannot take. */
+int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,
+                   size_t errlen);

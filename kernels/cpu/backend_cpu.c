@@ -1,0 +1,191 @@
+/* backend_cpu.c -- the CPU backend: fp32, OpenBLAS sgemm for the matrix products, OpenMP loops.
+   It fills the op table of host/backend.h. The generic ops live here; GLiNER's own ops (attention,
+   DeBERTa attention, BiLSTM, span ops) are in their own files, named <op>_forward_cpu.
+   Reductions accumulate in double where the reference's float32 result depends on order only at the
+   last ulp; that keeps results independent of the thread count. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../../host/backend.h"
+#include "../../host/check.h"
+#include "cpu_ops.h"
+
+static void* cpu_alloc(const Backend* be, size_t bytes) {
+    (void)be;
+    void* p = NULL;
+    if (posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) != 0) p = NULL;
+    CHECK(p, "out of memory allocating %zu bytes", bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+static void cpu_free(const Backend* be, void* p) { (void)be; free(p); }
+static void cpu_upload(const Backend* be, void* dst, const float* src, size_t n) { (void)be; memcpy(dst, src, n * sizeof(float)); }
+static void cpu_download(const Backend* be, float* dst, const void* src, size_t n) { (void)be; memcpy(dst, src, n * sizeof(float)); }
+static void cpu_upload_raw(const Backend* be, void* dst, const void* src, size_t bytes) { (void)be; memcpy(dst, src, bytes); }
+static void cpu_sync(const Backend* be) { (void)be; }
+
+static void cpu_linear(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
+    (void)be;
+    float* Y = y;
+    if (M == 0 || N == 0) return;
+    if (b) {
+        const float* B = b;
+        for (int i = 0; i < M; i++) memcpy(Y + (size_t)i * N, B, (size_t)N * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, b ? 1.0f : 0.0f, Y, N);
+}
+
+static void cpu_gemm_batched(const Backend* be, void* C, const void* A, const void* B, int batch, int M, int N, int K,
+                             int transA, int transB, int lda, int ldb, int ldc, int64_t sA, int64_t sB, int64_t sC,
+                             float alpha, float beta) {
+    (void)be;
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                    (const float*)A + i * sA, lda, (const float*)B + i * sB, ldb, beta, (float*)C + i * sC, ldc);
+}
+
+static void cpu_act(const Backend* be, void* y, const void* x, size_t n, ActKind kind) {
+    (void)be;
+    act_forward_cpu(y, x, n, kind);
+}
+
+static void cpu_add(const Backend* be, void* y, const void* a, const void* b, size_t n) {
+    (void)be;
+    float* Y = y;
+    const float *A = a, *B = b;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) Y[i] = A[i] + B[i];
+}
+
+static void cpu_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
+    (void)be;
+    float* Y = y;
+    const float* X = x;
+    for (size_t i = 0; i < n; i++) Y[i] = s * X[i];
+}
+
+static void cpu_layer_norm(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps) {
+    (void)be;
+    layer_norm_forward_cpu(y, x, g, b, M, N, eps);
+}
+
+static void cpu_softmax(const Backend* be, void* x, int M, int N) {
+    (void)be;
+    softmax_forward_cpu(x, M, N);
+}
+
+static void cpu_mask_rows(const Backend* be, void* y, const void* x, const int64_t* mask, int M, int N) {
+    (void)be;
+    float* Y = y;
+    const float* X = x;
+    for (int i = 0; i < M; i++) {
+        float m = (float)mask[i];
+        for (int j = 0; j < N; j++) Y[(size_t)i * N + j] = X[(size_t)i * N + j] * m;
+    }
+}
+
+static void cpu_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+    (void)be;
+    for (int i = 0; i < n; i++)
+        memcpy((float*)y + (size_t)i * D, (const float*)table + (size_t)ids[i] * D, (size_t)D * sizeof(float));
+}
+
+static void cpu_gather_words(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
+                             const int64_t* text_lengths, int B, int T, int W, int D) {
+    (void)be;
+    gather_words_forward_cpu(words, word_mask, X, words_mask, text_lengths, B, T, W, D);
+}
+
+static void cpu_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,
+                               int64_t token_id, int offset, int B, int T, int C, int D) {
+    (void)be;
+    gather_prompts_forward_cpu(P, prompt_mask, X, input_ids, token_id, offset, B, T, C, D);
+}
+
+static void cpu_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
+                          int B, int Tq, int Tk, int H, int Dh) {
+    (void)be;
+    attention_forward_cpu(ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+}
+
+static void cpu_deberta_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                                  const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
+                                  int Dh, int att_span, int c2p, int p2c) {
+    (void)be;
+    deberta_attention_forward_cpu(ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+}
+
+static void cpu_lstm_bidir(const Backend* be, void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
+                           const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W,
+                           int Din, int Hs) {
+    (void)be;
+    lstm_bidir_forward_cpu(y, x, lengths, (const float* const*)w_ih, (const float* const*)w_hh,
+                           (const float* const*)b_ih, (const float* const*)b_hh, B, W, Din, Hs);
+}
+
+static void cpu_span_concat(const Backend* be, void* out, const void* start, const void* end, const void* extra,
+                            const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D) {
+    (void)be;
+    span_concat_forward_cpu(out, start, end, extra, span_idx, span_mask, B, W, S, D);
+}
+
+static void cpu_span_pool(const Backend* be, void* out, const void* x, int B, int W, int K, int D, int mode) {
+    (void)be;
+    span_pool_forward_cpu(out, x, B, W, K, D, mode);
+}
+
+static void cpu_conv1d_right(const Backend* be, void* y, const void* x, const void* w, const void* bias, int B, int W,
+                             int Din, int Dout, int kw) {
+    (void)be;
+    conv1d_right_forward_cpu(y, x, w, bias, B, W, Din, Dout, kw);
+}
+
+static void cpu_span_scores(const Backend* be, void* logits, const void* span_rep, const void* prompt, int B, int S, int C,
+                            int D) {
+    (void)be;
+    for (int b = 0; b < B; b++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, C, D, 1.0f, (const float*)span_rep + (size_t)b * S * D, D,
+                    (const float*)prompt + (size_t)b * C * D, D, 0.0f, (float*)logits + (size_t)b * S * C, C);
+}
+
+static Backend g_cpu = {
+    .name = "cpu",
+    .dtype = DTYPE_F32,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .upload_raw = cpu_upload_raw,
+    .sync = cpu_sync,
+    .linear = cpu_linear,
+    .gemm_batched = cpu_gemm_batched,
+    .act = cpu_act,
+    .add = cpu_add,
+    .scale = cpu_scale,
+    .layer_norm = cpu_layer_norm,
+    .softmax = cpu_softmax,
+    .mask_rows = cpu_mask_rows,
+    .embedding = cpu_embedding,
+    .gather_words = cpu_gather_words,
+    .gather_prompts = cpu_gather_prompts,
+    .attention = cpu_attention,
+    .deberta_attention = cpu_deberta_attention,
+    .lstm_bidir = cpu_lstm_bidir,
+    .span_concat = cpu_span_concat,
+    .span_pool = cpu_span_pool,
+    .conv1d_right = cpu_conv1d_right,
+    .span_scores = cpu_span_scores,
+};
+
+const Backend* backend_cpu(int threads) {
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#endif
+    if (threads > 0) openblas_set_num_threads(threads);
+    return &g_cpu;
+}

@@ -1,0 +1,36 @@
+/* cpu_ops.h -- the CPU twins of every op (fp32, host memory). The op table in host/backend.h
+   points at these through kernels/cpu/backend_cpu.c; tests call them directly. Shapes use the
+   spec's letters; layouts are row-major. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../host/backend.h"
+
+/* basic_ops.c */
+void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
+void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);
+void softmax_forward_cpu(float* x, int M, int N);
+void gather_words_forward_cpu(float* words, int64_t* word_mask, const float* X, const int64_t* words_mask,
+                              const int64_t* text_lengths, int B, int T, int W, int D);
+void gather_prompts_forward_cpu(float* P, int64_t* prompt_mask, const float* X, const int64_t* input_ids, int64_t token_id,
+                                int offset, int B, int T, int C, int D);
+
+/* attention.c: q, k, v, ctx (B, T, H*Dh); key_mask (B, Tk) or NULL */
+void attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const int64_t* key_mask, int B,
+                           int Tq, int Tk, int H, int Dh);
+/* deberta_attention.c (spec §3.5) */
+void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const float* pk,
+                                   const float* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
+                                   int Dh, int att_span, int c2p, int p2c);
+
+/* lstm.c */
+void lstm_bidir_forward_cpu(float* y, const float* x, const int64_t* lengths, const float* const w_ih[2],
+                            const float* const w_hh[2], const float* const b_ih[2], const float* const b_hh[2], int B, int W,
+                            int Din, int Hs);
+/* span_ops.c */
+void span_concat_forward_cpu(float* out, const float* start, const float* end, const float* extra, const int64_t* span_idx,
+                             const int64_t* span_mask, int B, int W, int S, int D);
+void span_pool_forward_cpu(float* out, const float* x, int B, int W, int K, int D, int mode);
+void conv1d_right_forward_cpu(float* y, const float* x, const float* w, const float* bias, int B, int W, int Din, int Dout,
+                              int kw);

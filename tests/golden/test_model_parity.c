@@ -1,0 +1,148 @@
+/* test_model_parity.c -- the whole forward pass against the reference, fixture by fixture: the
+   reference's collated batch (reference/tensors.safetensors "<case>.batch.*") goes through
+   gliner_forward on the CPU backend, and every stage the reference dumped (token_embeds,
+   words_embedding, prompts_embedding, rnn_out, span_rep, prompt_rep, logits) is compared, as are the
+   logits, within 1e-5 (absolute + relative). Every encoder-only fixture with a dumped batch is run. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+
+#include "backend.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "test_util.h"
+
+#define MODELS FIXTURES "/models"
+
+/* the stored tensor for KEY, following the fixture's "same_as" links (reference/inputs.json "tensors") */
+static const cJSON* g_tensors_map;
+static const TensorView* find_ref(const SafeTensors* st, const char* key) {
+    for (int hop = 0; hop < 4 && key; hop++) {
+        const TensorView* tv = st_find(st, key);
+        if (tv) return tv;
+        const cJSON* o = cJSON_GetObjectItemCaseSensitive(g_tensors_map, key);
+        const cJSON* same = o ? cJSON_GetObjectItemCaseSensitive(o, "same_as") : NULL;
+        key = cJSON_IsString(same) ? same->valuestring : NULL;
+    }
+    return NULL;
+}
+
+typedef struct {
+    const SafeTensors* ref;
+    const char*        case_name;
+    const int64_t*     attention_mask; /* (B, T): token stages compare real tokens only */
+    int                B, T;
+    int                compared, failed;
+    const char*        model;
+} Cmp;
+
+/* token-level stages hold garbage at padded positions in both implementations (never read later) */
+static void on_capture(void* ctx, const char* name, const void* data, int ndim, const int64_t* shape) {
+    Cmp* c = ctx;
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", c->case_name, !strcmp(name, "logits") ? "output.logits" : name);
+    const TensorView* tv = find_ref(c->ref, key);
+    if (!tv || tv->dtype != DTYPE_F32) return;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    cr_expect_eq(tv->numel, n, "%s %s: %zu values, the reference has %zu", c->model, key, n, tv->numel);
+    if (tv->numel != n) { c->failed++; return; }
+    const float* got = data;
+    float* ref = malloc(n * sizeof(float));
+    memcpy(ref, tv->data, n * sizeof(float));
+    float* g = malloc(n * sizeof(float));
+    memcpy(g, got, n * sizeof(float));
+    int token_stage = ndim == 3 && shape[0] == c->B && shape[1] == c->T;
+    if (token_stage) { /* zero out padded token rows on both sides */
+        size_t D = (size_t)shape[2];
+        for (int b = 0; b < c->B; b++)
+            for (int t = 0; t < c->T; t++)
+                if (!c->attention_mask[(size_t)b * c->T + t]) {
+                    memset(ref + ((size_t)b * c->T + t) * D, 0, D * sizeof(float));
+                    memset(g + ((size_t)b * c->T + t) * D, 0, D * sizeof(float));
+                }
+    }
+    char what[300];
+    snprintf(what, sizeof what, "%s %s", c->model, key);
+    expect_close(g, ref, n, 1e-5f, 1e-5f, what);
+    c->compared++;
+    free(ref);
+    free(g);
+}
+
+static const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
+    char key[256];
+    snprintf(key, sizeof key, "%s.batch.%s", cs, name);
+    const TensorView* tv = find_ref(st, key);
+    if (tv_out) *tv_out = tv;
+    if (!tv) return NULL;
+    cr_assert_eq(tv->dtype, DTYPE_I64, "%s is not I64", key);
+    return tv->data;
+}
+
+Test(model_parity, every_encoder_only_fixture) {
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int models = 0, cases = 0, stages = 0;
+    const char* case_names[] = {"main", "per_text", "per_text_equal"};
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char dir[1024], p[1100], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
+        GlinerModel m;
+        cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
+        GlinerArch a = m.cfg.arch;
+        if (arch_is_decoder(a) || arch_is_relex(a)) { gliner_model_free(&m); continue; }
+        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+        char* js = tu_read_file(p, NULL);
+        cJSON* root = cJSON_Parse(js);
+        g_tensors_map = cJSON_GetObjectItem(root, "tensors");
+        snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+        SafeTensors st;
+        cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+        for (int ci = 0; ci < 3; ci++) {
+            const char* cs = case_names[ci];
+            const TensorView *ids_tv, *tl_tv, *si_tv, *li_tv;
+            const int64_t* ids = i64(&st, cs, "input_ids", &ids_tv);
+            if (!ids) continue;
+            ModelInputs in = {0};
+            in.B = (int)ids_tv->shape[0];
+            in.T = (int)ids_tv->shape[1];
+            in.input_ids = ids;
+            in.attention_mask = i64(&st, cs, "attention_mask", NULL);
+            in.words_mask = i64(&st, cs, "words_mask", NULL);
+            in.text_lengths = i64(&st, cs, "text_lengths", &tl_tv);
+            cr_assert(in.attention_mask && in.words_mask && in.text_lengths, "%s %s: incomplete batch", de->d_name, cs);
+            in.W = 0;
+            for (int b = 0; b < in.B; b++) in.W = in.text_lengths[b] > in.W ? (int)in.text_lengths[b] : in.W;
+            in.K = m.cfg.max_width;
+            in.span_idx = i64(&st, cs, "span_idx", &si_tv);
+            in.span_mask = i64(&st, cs, "span_mask", NULL);
+            if (!arch_is_token(a) && !in.span_idx) continue;
+            if (si_tv) in.W = (int)(si_tv->shape[1] / in.K); /* _fit_length to span_idx */
+            in.labels_input_ids = i64(&st, cs, "labels_input_ids", &li_tv);
+            in.labels_attention_mask = i64(&st, cs, "labels_attention_mask", NULL);
+            if (li_tv) { in.C_labels = (int)li_tv->shape[0]; in.T_labels = (int)li_tv->shape[1]; }
+            if (arch_is_bi(a) && !li_tv) continue;
+            Cmp c = {&st, cs, in.attention_mask, in.B, in.T, 0, 0, de->d_name};
+            Capture cap = {on_capture, &c};
+            ModelOutputs out;
+            cr_assert_eq(gliner_forward(&m, &in, &out, &cap, err, sizeof err), 0, "%s: %s", de->d_name, err);
+            char key[256];
+            snprintf(key, sizeof key, "%s.output.logits", cs);
+            if (find_ref(&st, key)) cr_expect(c.compared >= 1, "%s %s: logits not compared", de->d_name, cs);
+            stages += c.compared;
+            cases++;
+            free(out.logits);
+        }
+        models++;
+        st_close(&st);
+        cJSON_Delete(root);
+        free(js);
+        gliner_model_free(&m);
+    }
+    closedir(d);
+    cr_log_info("model parity: %d models, %d cases, %d stages compared", models, cases, stages);
+    cr_expect(models >= 20, "only %d encoder-only fixtures ran", models);
+    cr_expect(cases >= 40, "only %d cases ran", cases);
+}

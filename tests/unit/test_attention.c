@@ -1,0 +1,220 @@
+/* test_attention.c -- the two attention ops' CPU twins (kernels/cpu/attention.c, deberta_attention.c)
+   on hand-computed cases and against a naive double-precision implementation written here from the
+   formulas of spec §3.5 / §3.6 (masked keys, Tq != Tk, fully masked rows, c2p-only / p2c-only / both /
+   neither, buckets beyond the clamp range), plus the DeBERTa relative-position buckets against values
+   printed by transformers' make_log_bucket_position. */
+#include <float.h>
+
+#include "cpu/cpu_ops.h"
+#include "model/model.h"
+#include "test_util.h"
+
+/* ---------------------------------------------------------------- naive references (double) */
+
+static void softmax_d(double* r, int n) {
+    double mx = -INFINITY, s = 0;
+    for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+    for (int j = 0; j < n; j++) { r[j] = exp(r[j] - mx); s += r[j]; }
+    for (int j = 0; j < n; j++) r[j] /= s;
+}
+
+static void attention_naive(float* ctx, const float* q, const float* k, const float* v, const int64_t* km, int B, int Tq,
+                            int Tk, int H, int Dh) {
+    const int ld = H * Dh;
+    double* a = malloc((size_t)Tk * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) {
+                for (int j = 0; j < Tk; j++) {
+                    double s = 0;
+                    for (int d = 0; d < Dh; d++)
+                        s += (double)q[((size_t)b * Tq + i) * ld + h * Dh + d] * k[((size_t)b * Tk + j) * ld + h * Dh + d];
+                    s /= sqrt((double)Dh);
+                    if (km && km[(size_t)b * Tk + j] == 0) s = -(double)FLT_MAX; /* s + finfo.min == finfo.min */
+                    a[j] = s;
+                }
+                softmax_d(a, Tk);
+                for (int d = 0; d < Dh; d++) {
+                    double o = 0;
+                    for (int j = 0; j < Tk; j++) o += a[j] * v[((size_t)b * Tk + j) * ld + h * Dh + d];
+                    ctx[((size_t)b * Tq + i) * ld + h * Dh + d] = (float)o;
+                }
+            }
+    free(a);
+}
+
+static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+/* a[i,j] = (q_i.k_j + [c2p] q_i.PK[c(i,j)] + [p2c] k_j.PQ[c(j,i)']) / s, c = clamp(bucket(i-j) + A),
+   c' = clamp(-bucket(j-i) + A); masked pairs finfo.min */
+static void deberta_naive(float* ctx, const float* q, const float* k, const float* v, const float* pk, const float* pq,
+                          const int32_t* bk, const int64_t* m, int B, int T, int H, int Dh, int A, int c2p, int p2c) {
+    const int ld = H * Dh;
+    const double s = sqrt((double)Dh * (1 + c2p + p2c));
+    double* a = malloc((size_t)T * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++) {
+                const float* qi = q + ((size_t)b * T + i) * ld + h * Dh;
+                for (int j = 0; j < T; j++) {
+                    const float* kj = k + ((size_t)b * T + j) * ld + h * Dh;
+                    double x = 0;
+                    for (int d = 0; d < Dh; d++) x += (double)qi[d] * kj[d];
+                    if (c2p) {
+                        const float* p = pk + (size_t)clampi(bk[i - j + T - 1] + A, 0, 2 * A - 1) * ld + h * Dh;
+                        for (int d = 0; d < Dh; d++) x += (double)qi[d] * p[d];
+                    }
+                    if (p2c) {
+                        const float* p = pq + (size_t)clampi(-bk[j - i + T - 1] + A, 0, 2 * A - 1) * ld + h * Dh;
+                        for (int d = 0; d < Dh; d++) x += (double)kj[d] * p[d];
+                    }
+                    x /= s;
+                    if (m[(size_t)b * T + i] * m[(size_t)b * T + j] == 0) x = -(double)FLT_MAX;
+                    a[j] = x;
+                }
+                softmax_d(a, T);
+                for (int d = 0; d < Dh; d++) {
+                    double o = 0;
+                    for (int j = 0; j < T; j++) o += a[j] * v[((size_t)b * T + j) * ld + h * Dh + d];
+                    ctx[((size_t)b * T + i) * ld + h * Dh + d] = (float)o;
+                }
+            }
+    free(a);
+}
+
+/* ---------------------------------------------------------------- standard attention */
+
+Test(attention_cpu, hand_values) {
+    /* one head, Dh = 1: scores q.k = [0, ln 3] -> P = [1/4, 3/4]; v = [1, 5] -> 4. Key 1 masked -> 1. */
+    float q[1] = {1.0f}, k[2] = {0.0f, logf(3.0f)}, v[2] = {1.0f, 5.0f}, ctx[1];
+    attention_forward_cpu(ctx, q, k, v, NULL, 1, 1, 2, 1, 1);
+    cr_expect_float_eq(ctx[0], 4.0f, 1e-6f);
+    int64_t km[2] = {1, 0};
+    attention_forward_cpu(ctx, q, k, v, km, 1, 1, 2, 1, 1);
+    cr_expect_float_eq(ctx[0], 1.0f, 1e-6f);
+    /* Dh = 4: the scale is 1/2. q.k = [0, 2 ln 3] -> scaled [0, ln 3] -> 4 again */
+    float q4[4] = {1, 1, 1, 1}, k4[8] = {0, 0, 0, 0, logf(3.0f) / 2, logf(3.0f) / 2, logf(3.0f) / 2, logf(3.0f) / 2};
+    float v4[8] = {1, 1, 1, 1, 5, 5, 5, 5}, c4[4];
+    attention_forward_cpu(c4, q4, k4, v4, NULL, 1, 1, 2, 1, 4);
+    for (int d = 0; d < 4; d++) cr_expect_float_eq(c4[d], 4.0f, 1e-6f);
+}
+
+static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, uint64_t seed) {
+    const size_t nq = (size_t)B * Tq * H * Dh, nk = (size_t)B * Tk * H * Dh;
+    float* q = rand_f32(nq, -2.f, 2.f, seed);
+    float* k = rand_f32(nk, -2.f, 2.f, seed + 1);
+    float* v = rand_f32(nk, -1.f, 1.f, seed + 2);
+    int64_t* km = NULL;
+    if (masked) {
+        km = malloc((size_t)B * Tk * sizeof(int64_t));
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < Tk; j++) km[(size_t)b * Tk + j] = j < Tk - b; /* example b has b padded keys */
+        if (B > 2)
+            for (int j = 0; j < Tk; j++) km[(size_t)2 * Tk + j] = 0; /* example 2: every key masked -> uniform */
+    }
+    float* got = malloc(nq * sizeof(float));
+    float* ref = malloc(nq * sizeof(float));
+    attention_forward_cpu(got, q, k, v, km, B, Tq, Tk, H, Dh);
+    attention_naive(ref, q, k, v, km, B, Tq, Tk, H, Dh);
+    char what[96];
+    snprintf(what, sizeof what, "attention B%d Tq%d Tk%d H%d Dh%d mask%d", B, Tq, Tk, H, Dh, masked);
+    expect_close(got, ref, nq, 2e-6f, 1e-5f, what);
+    free(q); free(k); free(v); free(km); free(got); free(ref);
+}
+
+Test(attention_cpu, matches_naive_double) {
+    check_attention(2, 5, 7, 3, 4, 1, 11);   /* Tq != Tk, masked keys */
+    check_attention(3, 7, 5, 2, 8, 1, 12);   /* Tq > Tk, one example fully masked */
+    check_attention(2, 6, 6, 4, 16, 0, 13);  /* no mask (CrossFuser) */
+    check_attention(1, 1, 1, 1, 1, 0, 14);   /* smallest */
+    check_attention(2, 33, 65, 2, 32, 1, 15); /* sizes just off powers of two */
+}
+
+/* ---------------------------------------------------------------- DeBERTa attention */
+
+Test(deberta_attention_cpu, hand_values) {
+    /* T = 2, one head, Dh = 1, A = 1 (PK rows 0, 1), identity buckets: c(0,0) = 1, c(0,1) = 0, c(1,0) = 1
+       (clamped from 2), c(1,1) = 1. c2p only: s = sqrt(2). q = [1, 1], k = [0, 0], PK = [0, sqrt(2) ln 3]:
+       row 0: a = [ln 3, 0] -> P = [3/4, 1/4] -> ctx = 3/4 + 5/4 = 2; row 1: a = [ln 3, ln 3] -> 3. */
+    float q[2] = {1, 1}, k[2] = {0, 0}, v[2] = {1, 5}, pk[2] = {0, sqrtf(2.0f) * logf(3.0f)}, ctx[2];
+    int32_t bk[3] = {-1, 0, 1};
+    int64_t m[2] = {1, 1};
+    deberta_attention_forward_cpu(ctx, q, k, v, pk, NULL, bk, m, 1, 2, 1, 1, 1, 1, 0);
+    cr_expect_float_eq(ctx[0], 2.0f, 1e-6f);
+    cr_expect_float_eq(ctx[1], 3.0f, 1e-6f);
+    /* p2c only with PQ = PK and q <-> k swapped: a[i,j] = k_j . PQ[clamp(-bucket(j-i) + A)] / s, and
+       -bucket(j-i) = bucket(i-j), so the index is c(i,j) again: k = [1, 1], q = 0 gives the same [2, 3]. */
+    float q0[2] = {0, 0}, k1[2] = {1, 1};
+    deberta_attention_forward_cpu(ctx, q0, k1, v, NULL, pk, bk, m, 1, 2, 1, 1, 1, 0, 1);
+    cr_expect_float_eq(ctx[0], 2.0f, 1e-6f);
+    cr_expect_float_eq(ctx[1], 3.0f, 1e-6f);
+    /* a table that is not odd (bk = {bucket(-1), bucket(0), bucket(1)} = {-1, 0, -1}) tells the p2c gather
+       (which reads bucket(j-i)) from one that would use c(i,j): row 0, j = 0 -> -bucket(0) + 1 = 1 -> ln 3;
+       j = 1 -> -bucket(1) + 1 = 2, clamped to 1 -> ln 3: uniform -> 3 (c(0,1) = 0 would give 2). */
+    int32_t bk2[3] = {-1, 0, -1};
+    deberta_attention_forward_cpu(ctx, q0, k1, v, NULL, pk, bk2, m, 1, 2, 1, 1, 1, 0, 1);
+    cr_expect_float_eq(ctx[0], 3.0f, 1e-6f);
+    /* second token padded: row 0 sees only key 0 -> 1; row 1 is fully masked -> mean of v = 3 */
+    int64_t mp[2] = {1, 0};
+    deberta_attention_forward_cpu(ctx, q, k, v, pk, NULL, bk, mp, 1, 2, 1, 1, 1, 1, 0);
+    cr_expect_float_eq(ctx[0], 1.0f, 1e-6f);
+    cr_expect_float_eq(ctx[1], 3.0f, 1e-6f);
+}
+
+static void check_deberta(int B, int T, int H, int Dh, int A, int buckets, int maxpos, int c2p, int p2c, uint64_t seed) {
+    const int ld = H * Dh;
+    const size_t n = (size_t)B * T * ld;
+    float* q = rand_f32(n, -2.f, 2.f, seed);
+    float* k = rand_f32(n, -2.f, 2.f, seed + 1);
+    float* v = rand_f32(n, -1.f, 1.f, seed + 2);
+    float* pk = rand_f32((size_t)2 * A * ld, -2.f, 2.f, seed + 3);
+    float* pq = rand_f32((size_t)2 * A * ld, -2.f, 2.f, seed + 4);
+    int32_t* bk = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
+    deberta_rel_buckets(bk, T, buckets, maxpos);
+    int64_t* m = malloc((size_t)B * T * sizeof(int64_t));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < T - 2 * b; /* example b has 2b padded tokens */
+    float* got = malloc(n * sizeof(float));
+    float* ref = malloc(n * sizeof(float));
+    deberta_attention_forward_cpu(got, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c);
+    deberta_naive(ref, q, k, v, pk, pq, bk, m, B, T, H, Dh, A, c2p, p2c);
+    char what[128];
+    snprintf(what, sizeof what, "deberta B%d T%d H%d Dh%d A%d buckets%d c2p%d p2c%d", B, T, H, Dh, A, buckets, c2p, p2c);
+    expect_close(got, ref, n, 2e-6f, 1e-5f, what); /* every row, padded queries included (uniform) */
+    free(q); free(k); free(v); free(pk); free(pq); free(bk); free(m); free(got); free(ref);
+}
+
+Test(deberta_attention_cpu, matches_naive_double) {
+    for (int c2p = 0; c2p <= 1; c2p++)
+        for (int p2c = 0; p2c <= 1; p2c++) {
+            check_deberta(3, 9, 2, 4, 4, -1, 4, c2p, p2c, 100 + 2 * c2p + p2c);   /* identity buckets, clamped at A */
+            check_deberta(2, 37, 3, 8, 8, 8, 64, c2p, p2c, 200 + 2 * c2p + p2c);  /* log buckets (the fixtures' shape) */
+        }
+    check_deberta(1, 1, 1, 1, 2, 8, 64, 1, 1, 300);   /* T = 1 */
+    check_deberta(2, 70, 2, 16, 16, 32, 128, 1, 1, 301); /* log region and clamp */
+}
+
+/* ---------------------------------------------------------------- relative-position buckets */
+
+Test(deberta_attention_cpu, buckets_match_transformers) {
+    /* values printed by transformers make_log_bucket_position (torch 2.x, CPU) */
+    struct { int buckets, maxpos, r, want; } cases[] = {
+        {256, 512, 5, 5},     {256, 512, 128, 128}, {256, 512, 129, 129}, {256, 512, 130, 130}, {256, 512, 131, 131},
+        {256, 512, 132, 131}, {256, 512, 133, 132}, {256, 512, 134, 133}, {256, 512, 135, 133}, {256, 512, 136, 134},
+        {256, 512, 255, 192}, {256, 512, 256, 192}, {256, 512, 300, 207}, {256, 512, 510, 255}, {256, 512, 511, 255},
+        {256, 512, 512, 256}, {256, 512, 700, 284}, {256, 512, -511, -255},
+        {8, 64, 5, 5},        {8, 64, 63, 7},       {8, 64, 64, 8},       {8, 64, 73, 8},       {8, 64, -73, -8},
+        {8, 64, 255, 9},      {8, 64, 511, 10},     {8, 64, -511, -10},
+        {16, 100, 63, 14},    {16, 100, 73, 15},    {16, 100, 129, 16},   {16, 100, 300, 19},   {16, 100, 700, 21},
+        {-1, 512, 300, 300},  {-1, 512, -700, -700},
+    };
+    const int T = 701;
+    int32_t* bk = malloc((2 * T - 1) * sizeof(int32_t));
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        deberta_rel_buckets(bk, T, cases[c].buckets, cases[c].maxpos);
+        cr_expect_eq(bk[cases[c].r + T - 1], cases[c].want, "bucket(%d) with buckets %d, max %d: got %d want %d",
+                     cases[c].r, cases[c].buckets, cases[c].maxpos, bk[cases[c].r + T - 1], cases[c].want);
+        for (int r = 1; r < T; r++) cr_expect_eq(bk[-r + T - 1], -bk[r + T - 1], "bucket is odd");
+    }
+    free(bk);
+}
