@@ -10,6 +10,7 @@ static void usage(FILE* f) {
             "usage: gliner <command> [options]\n"
             "\n"
             "commands:\n"
+            "  predict              extract entities from texts (JSONL out); see `gliner predict --help`\n"
             "  info MODEL_DIR       describe a checkpoint and check every tensor against its config\n"
             "  convert IN OUT       rewrite a checkpoint with gliner.c's writers (optionally --dtype bf16)\n"
             "  version              print the version and the backends this build has\n"
@@ -21,9 +22,10 @@ int main(int argc, char** argv) {
     if (argc < 2) { usage(stderr); return 2; }
     const char* cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
-    fprintf(stderr, "gliner: unknown command '%s' (expected one of: info, convert, version)\n", cmd);
+    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, info, convert, version)\n", cmd);
     return 2;
 }

@@ -1,0 +1,354 @@
+/* gliner.c -- the inference pipeline behind host/gliner.h, as the reference's GLiNER.inference does it
+   (gliner/model.py): texts that are empty after stripping get no entities; labels are de-duplicated;
+   texts are batched (here: sorted by length first, to limit padding), collated (text/batch.c), run
+   (model/model.c), decoded (decode.c) and mapped back to code-point offsets of the original text.
+   Optional sliding window over words for long texts (off by default, as the reference truncates). */
+#include "gliner.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "check.h"
+#include "decode.h"
+#include "log.h"
+#include "model/model.h"
+#include "text/batch.h"
+#include "text/tokenizer.h"
+#include "text/words.h"
+
+struct GlinerHandle {
+    GlinerModel model;
+    Tokenizer*  tok;
+    int64_t     model_max_length;
+    Tokenizer*  label_tok; /* bi-encoders */
+    int64_t     label_max_length;
+    char        desc[512];
+};
+
+static int64_t read_model_max_length(const char* dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    FILE* f = fopen(p, "rb");
+    if (!f) return 0;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON* j = cJSON_Parse(buf);
+    cJSON* v = cJSON_GetObjectItem(j, "model_max_length");
+    int64_t r = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15 ? (int64_t)v->valuedouble : 0;
+    cJSON_Delete(j);
+    return r;
+}
+
+static int is_dir_with(const char* dir, const char* file) {
+    char p[4096];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen) {
+    *out = NULL;
+    gliner_t* g = calloc(1, sizeof *g);
+    CHECK(g, "out of memory");
+    if (gliner_model_load(&g->model, model_dir, backend_cpu(opts ? opts->threads : 0), err, errlen)) { free(g); return -1; }
+    if (opts && opts->max_len > 0) g->model.cfg.max_len = opts->max_len;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/tokenizer.json", model_dir);
+    if (tokenizer_load(&g->tok, p, err, errlen)) { gliner_free(g); return -1; }
+    g->model_max_length = read_model_max_length(model_dir);
+    if (arch_is_bi(g->model.cfg.arch)) {
+        /* the reference loads the label tokenizer by name at run time (quirk 29); we look for it in the
+           checkpoint (labels_tokenizer/) and then at config.labels_encoder as a local directory */
+        char ldir[4096];
+        snprintf(ldir, sizeof ldir, "%s/labels_tokenizer", model_dir);
+        if (!is_dir_with(ldir, "tokenizer.json") && g->model.cfg.labels_encoder)
+            snprintf(ldir, sizeof ldir, "%s", g->model.cfg.labels_encoder);
+        if (!is_dir_with(ldir, "tokenizer.json")) {
+            gl_set_err(err, errlen, "%s: bi-encoder without a label tokenizer: expected %s/labels_tokenizer/tokenizer.json "
+                       "or labels_encoder (\"%s\") to be a local directory with tokenizer.json", model_dir, model_dir,
+                       g->model.cfg.labels_encoder ? g->model.cfg.labels_encoder : "null");
+            gliner_free(g);
+            return -1;
+        }
+        snprintf(p, sizeof p, "%s/tokenizer.json", ldir);
+        if (tokenizer_load(&g->label_tok, p, err, errlen)) { gliner_free(g); return -1; }
+        g->label_max_length = read_model_max_length(ldir);
+    }
+    const BackboneConfig* e = &g->model.cfg.encoder;
+    snprintf(g->desc, sizeof g->desc, "%s, encoder %s H=%d L=%d, D=%d, span_mode %s, %zu parameters",
+             arch_name(g->model.cfg.arch), e->model_type, e->hidden_size, e->num_hidden_layers, g->model.cfg.hidden_size,
+             g->model.cfg.span_mode, g->model.table.num_parameters);
+    *out = g;
+    return 0;
+}
+
+void gliner_free(gliner_t* g) {
+    if (!g) return;
+    if (g->model.params || g->model.table.p) gliner_model_free(&g->model);
+    tokenizer_free(g->tok);
+    tokenizer_free(g->label_tok);
+    free(g);
+}
+
+const char* gliner_describe(const gliner_t* g) { return g->desc; }
+
+void gliner_results_free(gliner_result* r, int n) {
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < r[i].n; k++) free(r[i].entities[k].text);
+        free(r[i].entities);
+        r[i].entities = NULL;
+        r[i].n = 0;
+    }
+}
+
+/* ---------------------------------------------------------------- units of work */
+
+typedef struct {
+    int     text;              /* index into the caller's texts */
+    size_t  byte_off, len;     /* the slice of the text this unit covers */
+    int64_t cp_off;            /* its code-point offset */
+    int     n_words;
+} Unit;
+
+typedef struct {
+    int64_t start, end;        /* code points in the whole text */
+    size_t  bs, be;
+    int     label;
+    float   score;
+} Found;
+
+typedef struct { Found* f; int n, cap; } FoundList;
+
+static void found_push(FoundList* l, Found f) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->f = realloc(l->f, (size_t)l->cap * sizeof *l->f);
+        CHECK(l->f, "out of memory");
+    }
+    l->f[l->n++] = f;
+}
+
+static int cmp_unit_len(const void* a, const void* b) {
+    const Unit *x = a, *y = b;
+    return (x->n_words > y->n_words) - (x->n_words < y->n_words);
+}
+
+/* tokenizes the labels of a bi-encoder batch as C independent sequences (spec §3.8) */
+static int label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
+                        char* err, size_t errlen) {
+    const int32_t *pre, *suf;
+    int npre, nsuf;
+    tokenizer_special_ids(g->label_tok, &pre, &npre, &suf, &nsuf);
+    IdVec* seq = calloc((size_t)C, sizeof *seq);
+    int T = 0;
+    for (int c = 0; c < C; c++) {
+        if (tokenizer_encode_text(g->label_tok, labels[c], strlen(labels[c]), &seq[c], err, errlen)) {
+            for (int k = 0; k <= c; k++) idvec_free(&seq[k]);
+            free(seq);
+            return -1;
+        }
+        int n = seq[c].n + npre + nsuf;
+        if (g->label_max_length > 0 && n > g->label_max_length) { seq[c].n = (int)g->label_max_length - npre - nsuf; n = (int)g->label_max_length; }
+        if (n > T) T = n;
+    }
+    int32_t pad = tokenizer_pad_id(g->label_tok);
+    int64_t* ids = calloc((size_t)C * T, sizeof *ids);
+    int64_t* mask = calloc((size_t)C * T, sizeof *mask);
+    for (int c = 0; c < C; c++) {
+        int t = 0;
+        for (int k = 0; k < npre; k++, t++) { ids[(size_t)c * T + t] = pre[k]; mask[(size_t)c * T + t] = 1; }
+        for (int k = 0; k < seq[c].n; k++, t++) { ids[(size_t)c * T + t] = seq[c].ids[k]; mask[(size_t)c * T + t] = 1; }
+        for (int k = 0; k < nsuf; k++, t++) { ids[(size_t)c * T + t] = suf[k]; mask[(size_t)c * T + t] = 1; }
+        for (; t < T; t++) ids[(size_t)c * T + t] = pad < 0 ? 0 : pad;
+        idvec_free(&seq[c]);
+    }
+    free(seq);
+    *ids_out = ids;
+    *mask_out = mask;
+    *T_out = T;
+    return 0;
+}
+
+/* runs one batch of units; appends what it finds to found[text] */
+static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
+                     const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
+    const GlinerConfig* cfg = &g->model.cfg;
+    BatchItem* items = calloc((size_t)n, sizeof *items);
+    for (int i = 0; i < n; i++) {
+        items[i].text = texts[units[i].text] + units[i].byte_off;
+        items[i].len = units[i].len;
+        items[i].labels = labels[units[i].text];
+        items[i].n_labels = n_labels[units[i].text];
+    }
+    Batch b;
+    if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
+    ModelInputs in = {b.B, b.T, b.W, b.K, b.input_ids, b.attention_mask, b.words_mask, b.text_lengths, b.span_idx, NULL,
+                      0, 0, NULL, NULL};
+    int64_t* span_mask64 = NULL;
+    int64_t *lab_ids = NULL, *lab_mask = NULL;
+    if (!arch_is_token(cfg->arch)) {
+        span_mask64 = malloc((size_t)b.B * b.W * b.K * sizeof(int64_t));
+        for (size_t j = 0; j < (size_t)b.B * b.W * b.K; j++) span_mask64[j] = b.span_mask[j];
+        in.span_mask = span_mask64;
+    }
+    int rc = -1;
+    if (arch_is_bi(cfg->arch)) {
+        /* one class map shared by the batch: the labels of its first text (the API gives every text the same
+           labels, or per-text lists that must then be equal within a bi-encoder batch) */
+        for (int i = 1; i < n; i++)
+            if (b.n_labels[i] != b.n_labels[0]) {
+                gl_set_err(err, errlen, "bi-encoder: per-text label lists must be equal within a batch (use --batch-size 1)");
+                goto out;
+            }
+        if (label_inputs(g, b.labels[0], b.n_labels[0], &lab_ids, &lab_mask, &in.T_labels, err, errlen)) goto out;
+        in.C_labels = b.n_labels[0];
+        in.labels_input_ids = lab_ids;
+        in.labels_attention_mask = lab_mask;
+    }
+    ModelOutputs mo;
+    if (gliner_forward(&g->model, &in, &mo, NULL, err, errlen)) goto out;
+    DecodeOpts d = {o->threshold, o->flat_ner, o->multi_label};
+    EntityList el = {0};
+    for (int i = 0; i < n; i++) {
+        int nw = b.words[i].n, C = mo.C;
+        if (arch_is_token(cfg->arch)) decode_token_logits(&el, mo.logits + (size_t)i * b.W * C * 3, b.W, C, nw, b.n_labels[i], d);
+        else decode_span_logits(&el, mo.logits + (size_t)i * b.W * b.K * C, b.W, b.K, C, nw, b.n_labels[i], d);
+        for (int k = 0; k < el.n; k++) {
+            const WordSpan* ws = &b.words[i].w[el.e[k].start];
+            const WordSpan* we = &b.words[i].w[el.e[k].end];
+            /* labels were de-duplicated by batch_build: map the class back to the caller's label string */
+            const char* lab = b.labels[i][el.e[k].label];
+            int li = 0;
+            while (li < n_labels[units[i].text] && strcmp(labels[units[i].text][li], lab)) li++;
+            Found f = {units[i].cp_off + ws->start, units[i].cp_off + we->end, units[i].byte_off + ws->byte_start,
+                       units[i].byte_off + we->byte_end, li, el.e[k].score};
+            found_push(&found[units[i].text], f);
+        }
+    }
+    entity_list_free(&el);
+    free(mo.logits);
+    rc = 0;
+out:
+    free(lab_ids);
+    free(lab_mask);
+    free(span_mask64);
+    batch_free(&b);
+    free(items);
+    return rc;
+}
+
+/* windows: entities found in several overlapping windows are merged (same span and label: the best
+   score), then the reference's greedy selection runs again over the union */
+static void merge_windows(FoundList* l, const gliner_predict_options* o) {
+    EntityList el = {0};
+    int n = 0;
+    for (int i = 0; i < l->n; i++) {
+        int dup = -1;
+        for (int j = 0; j < n && dup < 0; j++)
+            if (l->f[j].start == l->f[i].start && l->f[j].end == l->f[i].end && l->f[j].label == l->f[i].label) dup = j;
+        if (dup >= 0) { if (l->f[i].score > l->f[dup].score) l->f[dup].score = l->f[i].score; }
+        else l->f[n++] = l->f[i];
+    }
+    l->n = n;
+    /* greedy over (start, end) in code points: decode_greedy works on any integer positions */
+    el.e = malloc((size_t)(n ? n : 1) * sizeof *el.e);
+    el.n = el.cap = n;
+    for (int i = 0; i < n; i++) el.e[i] = (Entity){(int)l->f[i].start, (int)l->f[i].end - 1, i, l->f[i].score};
+    decode_greedy(&el, o->flat_ner, o->multi_label);
+    Found* kept = malloc((size_t)(el.n ? el.n : 1) * sizeof *kept);
+    for (int i = 0; i < el.n; i++) kept[i] = l->f[el.e[i].label];
+    free(l->f);
+    l->f = kept;
+    l->n = l->cap = el.n;
+    entity_list_free(&el);
+}
+
+int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                            const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
+                            size_t errlen) {
+    gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
+    if (opts) o = *opts;
+    if (o.batch_size <= 0) o.batch_size = 8;
+    if (!(o.threshold >= 0.0f && o.threshold <= 1.0f)) return gl_set_err(err, errlen, "threshold %g: expected a number in [0, 1]", o.threshold);
+    if (o.window > 0 && o.stride <= 0) o.stride = o.window / 2 > 0 ? o.window / 2 : 1;
+    if (o.window > 0 && o.stride > o.window) return gl_set_err(err, errlen, "stride %d is larger than the window %d", o.stride, o.window);
+    memset(results, 0, (size_t)n_texts * sizeof *results);
+    Unit* units = NULL;
+    int nu = 0, cap = 0;
+    WordList wl = {0};
+    for (int i = 0; i < n_texts; i++) {
+        if (n_labels[i] <= 0) continue; /* no labels: nothing to find */
+        size_t len = strlen(texts[i]);
+        if (words_split(&wl, texts[i], len, err, errlen)) {
+            char e2[512];
+            snprintf(e2, sizeof e2, "%s", err);
+            gl_set_err(err, errlen, "text %d: %s", i, e2);
+            free(units);
+            words_free(&wl);
+            return -1;
+        }
+        if (wl.n == 0) continue; /* empty after stripping: the reference returns [] */
+        int win = o.window > 0 && wl.n > o.window ? o.window : wl.n;
+        for (int s = 0;; s += o.stride) {
+            int e = s + win < wl.n ? s + win : wl.n;
+            if (nu == cap) { cap = cap ? 2 * cap : 64; units = realloc(units, (size_t)cap * sizeof *units); }
+            units[nu++] = (Unit){i, wl.w[s].byte_start, wl.w[e - 1].byte_end - wl.w[s].byte_start, wl.w[s].start, e - s};
+            if (e >= wl.n || win == wl.n) break;
+        }
+    }
+    words_free(&wl);
+    qsort(units, (size_t)nu, sizeof *units, cmp_unit_len);
+    FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
+    int rc = 0;
+    for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
+        int n = nu - s < o.batch_size ? nu - s : o.batch_size;
+        rc = run_batch(g, texts, units + s, n, labels, n_labels, &o, found, err, errlen);
+    }
+    for (int i = 0; i < n_texts; i++) {
+        if (rc == 0) {
+            if (o.window > 0) merge_windows(&found[i], &o);
+            /* entities sorted by start as the reference returns them (stable: windows arrive in order) */
+            for (int a = 1; a < found[i].n; a++)
+                for (int b2 = a; b2 > 0 && found[i].f[b2].start < found[i].f[b2 - 1].start; b2--) {
+                    Found t = found[i].f[b2]; found[i].f[b2] = found[i].f[b2 - 1]; found[i].f[b2 - 1] = t;
+                }
+            results[i].n = found[i].n;
+            results[i].entities = calloc((size_t)(found[i].n ? found[i].n : 1), sizeof(gliner_entity));
+            for (int k = 0; k < found[i].n; k++) {
+                const Found* f = &found[i].f[k];
+                gliner_entity* e = &results[i].entities[k];
+                e->start = f->start;
+                e->end = f->end;
+                e->byte_start = f->bs;
+                e->byte_end = f->be;
+                e->text = malloc(f->be - f->bs + 1);
+                memcpy(e->text, texts[i] + f->bs, f->be - f->bs);
+                e->text[f->be - f->bs] = 0;
+                e->label = labels[i][f->label];
+                e->score = f->score;
+            }
+        }
+        free(found[i].f);
+    }
+    free(found);
+    free(units);
+    if (rc) gliner_results_free(results, n_texts);
+    return rc;
+}
+
+int gliner_predict(gliner_t* g, const char* const* texts, int n_texts, const char* const* labels, int n_labels,
+                   const gliner_predict_options* opts, gliner_result* results, char* err, size_t errlen) {
+    const char* const** per = malloc((size_t)(n_texts ? n_texts : 1) * sizeof *per);
+    int* nl = malloc((size_t)(n_texts ? n_texts : 1) * sizeof *nl);
+    for (int i = 0; i < n_texts; i++) { per[i] = labels; nl[i] = n_labels; }
+    int rc = gliner_predict_per_text(g, texts, n_texts, per, nl, opts, results, err, errlen);
+    free(per);
+    free(nl);
+    return rc;
+}

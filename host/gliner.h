@@ -1,0 +1,76 @@
+/* gliner.h -- libgliner's public C API: load a GLiNER checkpoint directory (the reference's format:
+   gliner_config.json, model.safetensors, tokenizer files) and extract entities from texts.
+   Errors are returned (0 / -1 and a message in err), never printed. Thread safety: one gliner_t per
+   thread; distinct handles may be used concurrently.
+
+   Example:
+       char err[512];
+       gliner_t* g;
+       if (gliner_load(&g, "models/gliner_small", NULL, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+       const char* texts[] = {"Barack Obama was born in Hawaii."};
+       const char* labels[] = {"person", "location"};
+       gliner_result r;
+       if (gliner_predict(g, texts, 1, labels, 2, NULL, &r, err, sizeof err) == 0) {
+           for (int i = 0; i < r.n; i++)
+               printf("%s -> %s (%.2f)\n", r.entities[i].text, r.entities[i].label, r.entities[i].score);
+           gliner_results_free(&r, 1);
+       }
+       gliner_free(g);
+*/
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct GlinerHandle gliner_t;
+
+typedef struct {
+    int threads; /* CPU threads; <= 0: the OpenMP default */
+    int max_len; /* words per text before truncation; <= 0: the checkpoint's max_len */
+} gliner_options;
+
+typedef struct {
+    int64_t start, end; /* code-point offsets into the input text, end exclusive (as the reference returns) */
+    size_t  byte_start, byte_end;
+    char*   text;       /* the entity's text (NUL-terminated copy) */
+    const char* label;  /* points into the labels given to gliner_predict */
+    float   score;
+} gliner_entity;
+
+typedef struct {
+    gliner_entity* entities;
+    int            n;
+} gliner_result;
+
+typedef struct {
+    float threshold;   /* default 0.5 */
+    int   flat_ner;    /* default 1 */
+    int   multi_label; /* default 0 */
+    int   batch_size;  /* default 8 */
+    int   window;      /* sliding window over words for long texts; 0 = off (the reference truncates) */
+    int   stride;      /* window step in words (default window / 2) */
+} gliner_predict_options;
+
+#define GLINER_PREDICT_DEFAULTS {0.5f, 1, 0, 8, 0, 0}
+
+int  gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen);
+void gliner_free(gliner_t* g);
+
+/* Same labels for every text. results: an array of n_texts results, filled on success. */
+int gliner_predict(gliner_t* g, const char* const* texts, int n_texts, const char* const* labels, int n_labels,
+                   const gliner_predict_options* opts, gliner_result* results, char* err, size_t errlen);
+/* Per-text labels: labels[i] has n_labels[i] entries. */
+int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                            const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
+                            size_t errlen);
+void gliner_results_free(gliner_result* results, int n);
+
+/* Describes the loaded model: "UniEncoderSpan, DeBERTa-v2/v3 H=768 ..." */
+const char* gliner_describe(const gliner_t* g);
+
+#ifdef __cplusplus
+}
+#endif

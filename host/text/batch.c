@@ -1,0 +1,213 @@
+/* batch.c -- see batch.h. Word ids are assigned over prompt ++ text words exactly as the HF fast
+   tokenizer does for is_split_into_words input; the words mask then counts *distinct* word ids seen
+   (a word that produced no sub-token shifts later words, as in the reference). */
+#include "batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "../log.h"
+
+static void* xcalloc(size_t n, size_t s) {
+    void* p = calloc(n ? n : 1, s);
+    CHECK(p, "out of memory");
+    return p;
+}
+
+/* de-duplicate keeping the first occurrence (dict.fromkeys) */
+static char** dedupe(const char* const* in, int n, int* out_n) {
+    char** out = xcalloc((size_t)n, sizeof *out);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < k && !dup; j++) dup = !strcmp(out[j], in[i]);
+        if (!dup) out[k++] = strdup(in[i]);
+    }
+    *out_n = k;
+    return out;
+}
+
+typedef struct { int32_t* id; int32_t* word; int n, cap; } TokSeq;
+
+static void tok_push(TokSeq* s, int32_t id, int32_t word) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->id = realloc(s->id, (size_t)s->cap * sizeof *s->id);
+        s->word = realloc(s->word, (size_t)s->cap * sizeof *s->word);
+        CHECK(s->id && s->word, "out of memory");
+    }
+    s->id[s->n] = id;
+    s->word[s->n++] = word;
+}
+
+static int encode_word(TokSeq* s, const Tokenizer* tok, const char* w, size_t len, int32_t word_id, IdVec* tmp,
+                       char* err, size_t errlen) {
+    tmp->n = 0;
+    if (tokenizer_encode_word(tok, w, len, tmp, err, errlen)) return -1;
+    for (int i = 0; i < tmp->n; i++) tok_push(s, tmp->ids[i], word_id);
+    return 0;
+}
+
+void batch_free(Batch* b) {
+    for (int i = 0; i < b->B; i++) {
+        if (b->words) words_free(&b->words[i]);
+        for (int j = 0; b->labels && j < b->n_labels[i]; j++) free(b->labels[i][j]);
+        for (int j = 0; b->relations && j < b->n_relations[i]; j++) free(b->relations[i][j]);
+        if (b->labels) free(b->labels[i]);
+        if (b->relations) free(b->relations[i]);
+    }
+    free(b->input_ids); free(b->attention_mask); free(b->words_mask); free(b->text_lengths);
+    free(b->span_idx); free(b->span_mask); free(b->words); free(b->n_words_total);
+    free(b->n_labels); free(b->n_relations); free(b->labels); free(b->relations); free(b->prompt_len);
+    memset(b, 0, sizeof *b);
+}
+
+int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const BatchItem* items, int n,
+                int64_t model_max_length, char* err, size_t errlen) {
+    memset(b, 0, sizeof *b);
+    CHECK(n > 0, "empty batch");
+    const int bi = arch_is_bi(cfg->arch), relex = arch_is_relex(cfg->arch);
+    const int precomputed = cfg->precomputed_prompts_mode == 1;
+    const int32_t ent_id = tokenizer_token_to_id(tok, cfg->ent_token), sep_id = tokenizer_token_to_id(tok, cfg->sep_token);
+    if (!bi && (ent_id < 0 || sep_id < 0))
+        return gl_set_err(err, errlen, "the tokenizer has no '%s' or '%s' token (expected GLiNER's added tokens)",
+                          cfg->ent_token, cfg->sep_token);
+    const int32_t* pre; const int32_t* suf;
+    int npre, nsuf;
+    tokenizer_special_ids(tok, &pre, &npre, &suf, &nsuf);
+    int32_t pad = tokenizer_pad_id(tok);
+    if (pad < 0) pad = 0;
+
+    b->B = n;
+    b->K = cfg->max_width;
+    b->words = xcalloc((size_t)n, sizeof *b->words);
+    b->n_words_total = xcalloc((size_t)n, sizeof(int));
+    b->n_labels = xcalloc((size_t)n, sizeof(int));
+    b->n_relations = xcalloc((size_t)n, sizeof(int));
+    b->labels = xcalloc((size_t)n, sizeof(char**));
+    b->relations = xcalloc((size_t)n, sizeof(char**));
+    b->prompt_len = xcalloc((size_t)n, sizeof(int));
+    TokSeq* seqs = xcalloc((size_t)n, sizeof *seqs);
+    IdVec tmp = {0};
+    int rc = -1;
+
+    for (int i = 0; i < n; i++) {
+        char e2[256];
+        if (words_split(&b->words[i], items[i].text, items[i].len, e2, sizeof e2)) {
+            gl_set_err(err, errlen, "text %d: %s", i, e2);
+            goto out;
+        }
+        b->n_words_total[i] = b->words[i].n;
+        if (b->words[i].n > cfg->max_len) {
+            log_warn("text %d has %d words; truncated to max_len %d (the reference truncates silently to the same length)",
+                     i, b->words[i].n, cfg->max_len);
+            b->words[i].n = cfg->max_len;
+        }
+        b->labels[i] = dedupe(items[i].labels, items[i].n_labels, &b->n_labels[i]);
+        if (relex) b->relations[i] = dedupe(items[i].relations, items[i].n_relations, &b->n_relations[i]);
+        if (b->n_labels[i] > b->C) b->C = b->n_labels[i];
+        if (b->n_relations[i] > b->R) b->R = b->n_relations[i];
+
+        /* the prompt, word by word; each prompt word gets its own word id */
+        TokSeq* s = &seqs[i];
+        int32_t wid = 0;
+        if (!bi) {
+            if (precomputed) {
+                tok_push(s, sep_id, wid++);
+            } else {
+                for (int c = 0; c < b->n_labels[i]; c++) {
+                    tok_push(s, ent_id, wid++);
+                    if (encode_word(s, tok, b->labels[i][c], strlen(b->labels[i][c]), wid++, &tmp, e2, sizeof e2)) {
+                        gl_set_err(err, errlen, "text %d: label %d: %s", i, c, e2);
+                        goto out;
+                    }
+                }
+                tok_push(s, sep_id, wid++);
+                if (relex) {
+                    int32_t rel_id = tokenizer_token_to_id(tok, cfg->rel_token);
+                    if (rel_id < 0) { gl_set_err(err, errlen, "the tokenizer has no '%s' token", cfg->rel_token); goto out; }
+                    for (int r = 0; r < b->n_relations[i]; r++) {
+                        tok_push(s, rel_id, wid++);
+                        if (encode_word(s, tok, b->relations[i][r], strlen(b->relations[i][r]), wid++, &tmp, e2, sizeof e2)) {
+                            gl_set_err(err, errlen, "text %d: relation %d: %s", i, r, e2);
+                            goto out;
+                        }
+                    }
+                    tok_push(s, sep_id, wid++);
+                }
+            }
+        }
+        b->prompt_len[i] = wid;
+        const WordList* wl = &b->words[i];
+        if (wl->n == 0) { /* an empty text: the reference collates ["[PAD]"] (spec §2.6) */
+            if (encode_word(s, tok, "[PAD]", 5, wid++, &tmp, e2, sizeof e2)) { gl_set_err(err, errlen, "text %d: %s", i, e2); goto out; }
+        }
+        for (int w = 0; w < wl->n; w++)
+            if (encode_word(s, tok, items[i].text + wl->w[w].byte_start, wl->w[w].byte_end - wl->w[w].byte_start, wid++,
+                            &tmp, e2, sizeof e2)) {
+                gl_set_err(err, errlen, "text %d: word %d: %s", i, w, e2);
+                goto out;
+            }
+        /* truncation=True: keep the first model_max_length - specials tokens */
+        if (model_max_length > 0 && model_max_length < (int64_t)1 << 40 && s->n + npre + nsuf > model_max_length) {
+            int keep = (int)(model_max_length - npre - nsuf);
+            if (keep < 0) keep = 0;
+            log_warn("text %d: %d tokens exceed the tokenizer's model_max_length %lld; the last words get no position (as in the reference)",
+                     i, s->n + npre + nsuf, (long long)model_max_length);
+            s->n = keep;
+            b->tokens_truncated++;
+        }
+        int T = npre + s->n + nsuf;
+        if (T > b->T) b->T = T;
+        int L = wl->n ? wl->n : 1;
+        if (L > b->W) b->W = L;
+    }
+
+    const int B = n, T = b->T, W = b->W, K = b->K;
+    b->input_ids = xcalloc((size_t)B * T, sizeof(int64_t));
+    b->attention_mask = xcalloc((size_t)B * T, sizeof(int64_t));
+    b->words_mask = xcalloc((size_t)B * T, sizeof(int64_t));
+    b->text_lengths = xcalloc((size_t)B, sizeof(int64_t));
+    b->span_idx = xcalloc((size_t)B * W * K * 2, sizeof(int64_t));
+    b->span_mask = xcalloc((size_t)B * W * K, sizeof(uint8_t));
+    for (int i = 0; i < B; i++) {
+        int64_t* ids = b->input_ids + (size_t)i * T;
+        int64_t* am = b->attention_mask + (size_t)i * T;
+        int64_t* wm = b->words_mask + (size_t)i * T;
+        const TokSeq* s = &seqs[i];
+        int t = 0;
+        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
+        int32_t prev = -1;
+        int seen = 0;
+        for (int k = 0; k < s->n; k++, t++) {
+            ids[t] = s->id[k];
+            am[t] = 1;
+            if (s->word[k] != prev) {
+                seen++;
+                wm[t] = seen <= b->prompt_len[i] ? 0 : seen - b->prompt_len[i];
+            }
+            prev = s->word[k];
+        }
+        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
+        for (; t < T; t++) ids[t] = pad;
+        int L = b->words[i].n ? b->words[i].n : 1;
+        b->text_lengths[i] = L;
+        /* spans (st, st+k) for st < L, k < K, valid while st+k < L (the collator keeps the indices of
+           invalid ones; the model multiplies them by the mask); rows past L*K are (0,0), masked */
+        for (int st = 0; st < L; st++)
+            for (int k = 0; k < K; k++) {
+                size_t j = (size_t)i * W * K + (size_t)st * K + k;
+                b->span_mask[j] = st + k < L;
+                b->span_idx[2 * j] = st;
+                b->span_idx[2 * j + 1] = st + k;
+            }
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < n; i++) { free(seqs[i].id); free(seqs[i].word); }
+    free(seqs);
+    idvec_free(&tmp);
+    if (rc) batch_free(b);
+    return rc;
+}
