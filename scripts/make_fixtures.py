@@ -1211,6 +1211,23 @@ def dedupe_tokenizer_files(models_root):
             f.symlink_to(os.path.relpath(target, d))
 
 
+def ship_label_tokenizers(models_root):
+    """The reference does not save a bi-encoder's label tokenizer (it loads it by name at run time,
+    spec quirk 29). gliner.c looks for it in <checkpoint>/labels_tokenizer/: link the local one there."""
+    for d in sorted(p for p in models_root.iterdir() if p.is_dir()):
+        cfg = json.loads((d / "gliner_config.json").read_text())
+        src = cfg.get("labels_encoder")
+        if not src or not Path(src).is_dir():
+            continue
+        dst = d / "labels_tokenizer"
+        dst.mkdir(exist_ok=True)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            link = dst / name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(os.path.relpath(Path(src).resolve() / name, dst.resolve()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="tests/fixtures")
@@ -1299,6 +1316,7 @@ def main():
         manifest["fixtures"][name] = entry
     dump_json(out_root / "MANIFEST.json", manifest)
     dedupe_tokenizer_files(out_root / "models")
+    ship_label_tokenizers(out_root / "models")
     for p in out_root.rglob("*"):
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
     mine = [out_root / "models", tdir, out_root / "MANIFEST.json"]
