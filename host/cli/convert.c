@@ -47,10 +47,12 @@ static void remove_tree(const char* dir) {
     if (d) {
         struct dirent* e;
         char p[4096];
+        struct stat sb;
         while ((e = readdir(d))) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
+            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
+            else unlink(p);
         }
         closedir(d);
     }
@@ -162,6 +164,26 @@ int cli_convert(int argc, char** argv) {
         }
     }
     closedir(d);
+    /* a bi-encoder's label tokenizer, which gliner.c looks for in labels_tokenizer/ */
+    char lsrc[4096], ldst[4096];
+    snprintf(lsrc, sizeof lsrc, "%s/labels_tokenizer", in);
+    if (stat(lsrc, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(ldst, sizeof ldst, "%s/labels_tokenizer", tmp);
+        DIR* ld = opendir(lsrc);
+        if (!ld || mkdir(ldst, 0755) != 0) {
+            fprintf(stderr, "gliner convert: %s: cannot copy: %s\n", lsrc, strerror(errno));
+            if (ld) closedir(ld);
+            goto fail;
+        }
+        while ((e = readdir(ld))) {
+            char src[4096], dst[4096];
+            snprintf(src, sizeof src, "%s/%s", lsrc, e->d_name);
+            if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+            snprintf(dst, sizeof dst, "%s/%s", ldst, e->d_name);
+            if (copy_file(src, dst, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); closedir(ld); goto fail; }
+        }
+        closedir(ld);
+    }
     if (rename(tmp, out) != 0) { fprintf(stderr, "gliner convert: %s: cannot rename to %s: %s\n", tmp, out, strerror(errno)); goto fail; }
     printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg.arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
     rc = 0;
