@@ -6,9 +6,9 @@
 
 typedef struct { const char* s; size_t n, i; } Scan;
 
+/* white space as cJSON skips it: every byte <= 32 (the parser we follow accepted the text) */
 static void ws(Scan* sc) {
-    while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' || sc->s[sc->i] == '\n' || sc->s[sc->i] == '\r'))
-        sc->i++;
+    while (sc->i < sc->n && (unsigned char)sc->s[sc->i] <= 32) sc->i++;
 }
 
 /* skips a string starting at '"'; returns start/len of its raw contents */
@@ -61,8 +61,9 @@ static int skip_value(Scan* sc, int depth) {
             if (skip_value(sc, depth + 1)) return -1;
         }
     }
-    while (sc->i < sc->n && !strchr(",}] \t\r\n", sc->s[sc->i])) sc->i++; /* number, true, false, null */
-    return 0;
+    size_t start = sc->i; /* number, true, false, null */
+    while (sc->i < sc->n && (unsigned char)sc->s[sc->i] > 32 && !strchr(",}]", sc->s[sc->i])) sc->i++;
+    return sc->i > start ? 0 : -1; /* no progress: not a value here (never loop) */
 }
 
 void json_offset_to_linecol(const char* text, size_t offset, int* line, int* col) {

@@ -210,3 +210,17 @@ Test(gliner_config, save_to_missing_directory_fails_cleanly) {
     cr_expect(strstr(err, "cannot create") != NULL, "%s", err);
     gliner_config_free(&c);
 }
+
+/* found by fuzzing: cJSON takes every byte <= 32 as white space; the position scanner must agree and
+   must never loop when it desynchronises (it used to spin on a '}' inside an array) */
+Test(gliner_config, control_bytes_as_white_space_do_not_hang_the_locator) {
+    size_t len;
+    char* text = tu_read_file(GLINER_SOURCE_DIR "/tests/fuzz/seeds/gliner_config/regress_json_pos_loop.json", &len);
+    cr_assert(text);
+    GlinerConfig c;
+    int rc = gliner_config_load_string(&c, text, len, "cfg.json", err, sizeof err);
+    if (rc == 0) gliner_config_free(&c);
+    free(text);
+    cr_assert_eq(load(&c, "{\x1c\"max_width\":\x13\"x\"}"), -1);
+    cr_expect(strstr(err, "cfg.json:1:16: max_width: expected an integer") != NULL, "%s", err);
+}
