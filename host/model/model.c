@@ -26,7 +26,7 @@ static void collect(void* ctx, const char* msg) {
 
 int gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* err, size_t errlen) {
     memset(m, 0, sizeof *m);
-    m->be = be;
+    m->be = m->base = be;
     char path[4096];
     snprintf(path, sizeof path, "%s/gliner_config.json", dir);
     if (gliner_config_load(&m->cfg, path, err, errlen)) return -1;
@@ -75,12 +75,18 @@ int gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* 
     }
     free(stage);
     st_close(&st);
+    m->arena = malloc(sizeof *m->arena);
+    CHECK(m->arena, "out of memory");
+    arena_init(m->arena, be);
+    m->be = &m->arena->be;
     return 0;
 }
 
 void gliner_model_free(GlinerModel* m) {
-    if (m->params) m->be->free(m->be, m->params);
+    if (m->params) m->base->free(m->base, m->params);
     m->params = NULL;
+    if (m->arena) { arena_release(m->arena); free(m->arena); m->arena = NULL; }
+    m->be = m->base;
     params_free(&m->table);
     gliner_config_free(&m->cfg);
 }
@@ -145,6 +151,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     const int B = in->B, T = in->T, W = in->W, D = cfg->hidden_size, K = cfg->max_width;
     const size_t es = dtype_size(be->dtype);
     memset(out, 0, sizeof *out);
+    if (m->arena) arena_reset(m->arena); /* the previous forward's activations are dead */
     if (arch_is_decoder(a) || arch_is_relex(a))
         return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
     if (!arch_is_token(a) && in->K != K)

@@ -16,12 +16,15 @@
 
 #include "../backend.h"
 #include "../io/gliner_config.h"
+#include "arena.h"
 #include "params.h"
 
 typedef struct {
     GlinerConfig   cfg;
     ParamTable     table;
-    const Backend* be;
+    const Backend* be;      /* what the stages use: the base backend seen through the activation arena */
+    const Backend* base;    /* the real backend (owns params and the arena's blocks) */
+    ArenaBackend*  arena;   /* reset at the start of every gliner_forward */
     void*          params;  /* backend memory, table.total elements of the backend dtype */
     int            loaded_optional; /* optional tensors present in the file (tied lm_head, pooler) */
 } GlinerModel;

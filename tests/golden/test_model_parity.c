@@ -146,3 +146,38 @@ Test(model_parity, every_encoder_only_fixture) {
     cr_expect(models >= 20, "only %d encoder-only fixtures ran", models);
     cr_expect(cases >= 40, "only %d cases ran", cases);
 }
+
+/* the activation arena: the first forward of a shape sizes it, the second of the same shape takes no
+   new block from the backend, and the results do not change */
+Test(model_parity, arena_reaches_steady_state) {
+    char dir[] = MODELS "/uni_span_deberta_markerV0", p[1100], err[1024];
+    GlinerModel m;
+    cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+    SafeTensors st;
+    cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+    g_tensors_map = NULL;
+    const TensorView *ids_tv, *si_tv;
+    ModelInputs in = {0};
+    in.input_ids = i64(&st, "main", "input_ids", &ids_tv);
+    in.B = (int)ids_tv->shape[0];
+    in.T = (int)ids_tv->shape[1];
+    in.attention_mask = i64(&st, "main", "attention_mask", NULL);
+    in.words_mask = i64(&st, "main", "words_mask", NULL);
+    in.text_lengths = i64(&st, "main", "text_lengths", NULL);
+    in.span_idx = i64(&st, "main", "span_idx", &si_tv);
+    in.span_mask = i64(&st, "main", "span_mask", NULL);
+    in.K = m.cfg.max_width;
+    in.W = (int)(si_tv->shape[1] / in.K);
+    ModelOutputs a, b;
+    cr_assert_eq(gliner_forward(&m, &in, &a, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_gt(m.arena->n_overflow, 0, "the first forward should have sized the arena");
+    cr_assert_eq(gliner_forward(&m, &in, &b, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(m.arena->n_overflow, 0, "the second forward of the same shape allocated %d blocks", m.arena->n_overflow);
+    size_t n = (size_t)a.shape[0] * a.shape[1] * a.shape[2] * a.shape[3];
+    cr_expect(memcmp(a.logits, b.logits, n * sizeof(float)) == 0, "the arena changed the results");
+    free(a.logits);
+    free(b.logits);
+    st_close(&st);
+    gliner_model_free(&m);
+}
