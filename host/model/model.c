@@ -119,28 +119,36 @@ void capture(const Capture* cap, const char* name, const void* data, int ndim, c
 /* ---------------------------------------------------------------- the forward */
 
 /* bi-encoders: labels encoded as C sequences, projected token-wise, mean-pooled including [CLS]/[SEP]
-   (spec §3.8) -> (C, D) on the host, broadcast to (B, C, D) in backend memory */
-static void encode_labels(const GlinerModel* m, void* prompts, const ModelInputs* in) {
+   (spec §3.8) -> (C, D) on the host */
+void gliner_encode_labels(const GlinerModel* m, float* pooled, const int64_t* ids, const int64_t* mask, int C, int Tl) {
     const Backend* be = m->be;
-    const int C = in->C_labels, Tl = in->T_labels, D = m->cfg.hidden_size;
-    void* Y = be->alloc(be, (size_t)C * Tl * D * sizeof(float));
-    encoder_forward(m, 1, Y, in->labels_input_ids, in->labels_attention_mask, C, Tl, NULL);
+    const int D = m->cfg.hidden_size;
+    void* Y = be->alloc(be, (size_t)C * Tl * D * dtype_size(be->dtype));
+    encoder_forward(m, 1, Y, ids, mask, C, Tl, NULL);
     float* y = malloc((size_t)C * Tl * D * sizeof(float));
-    float* pooled = calloc((size_t)C * D, sizeof(float));
     be->download(be, y, Y, (size_t)C * Tl * D);
     for (int c = 0; c < C; c++) {
         double cnt = 0;
-        for (int t = 0; t < Tl; t++) cnt += (double)in->labels_attention_mask[(size_t)c * Tl + t];
+        for (int t = 0; t < Tl; t++) cnt += (double)mask[(size_t)c * Tl + t];
         for (int d = 0; d < D; d++) {
             float s = 0.0f; /* torch: (Y * mask).sum(1) in float32, then / clamp(count, 1e-9) */
-            for (int t = 0; t < Tl; t++) s += y[((size_t)c * Tl + t) * D + d] * (float)in->labels_attention_mask[(size_t)c * Tl + t];
+            for (int t = 0; t < Tl; t++) s += y[((size_t)c * Tl + t) * D + d] * (float)mask[(size_t)c * Tl + t];
             pooled[(size_t)c * D + d] = s / (float)(cnt > 1e-9 ? cnt : 1e-9);
         }
     }
-    for (int b = 0; b < in->B; b++) be->upload(be, (char*)prompts + (size_t)b * C * D * sizeof(float), pooled, (size_t)C * D);
     free(y);
-    free(pooled);
     be->free(be, Y);
+}
+
+/* ... broadcast to (B, C, D) in backend memory */
+static void encode_labels(const GlinerModel* m, void* prompts, const ModelInputs* in) {
+    const int C = in->C_labels, D = m->cfg.hidden_size;
+    float* pooled = malloc((size_t)C * D * sizeof(float));
+    if (in->labels_embeds) memcpy(pooled, in->labels_embeds, (size_t)C * D * sizeof(float));
+    else gliner_encode_labels(m, pooled, in->labels_input_ids, in->labels_attention_mask, C, in->T_labels);
+    for (int b = 0; b < in->B; b++)
+        m->be->upload(m->be, (char*)prompts + (size_t)b * C * D * dtype_size(m->be->dtype), pooled, (size_t)C * D);
+    free(pooled);
 }
 
 int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,

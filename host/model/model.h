@@ -94,7 +94,14 @@ typedef struct {
     int            C_labels, T_labels;
     const int64_t* labels_input_ids;      /* (C,Tl) */
     const int64_t* labels_attention_mask; /* (C,Tl) */
+    const float*   labels_embeds;         /* (C,D) host: pooled label embeddings from gliner_encode_labels
+                                             (a cache); when set, the label encoder is not run */
 } ModelInputs;
+
+/* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
+   (label backbone, labels_projection, mean pool incl. [CLS]/[SEP]; spec §3.8). A fixed label set
+   needs this once: pass the result as ModelInputs.labels_embeds. */
+void gliner_encode_labels(const GlinerModel* m, float* out, const int64_t* ids, const int64_t* mask, int C, int Tl);
 
 typedef struct {
     float*  logits;    /* host copy: span models (B,W,K,C); token models (B,W,C,3) */
