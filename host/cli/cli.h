@@ -5,3 +5,4 @@ int cli_info(int argc, char** argv);
 int cli_version(int argc, char** argv);
 int cli_convert(int argc, char** argv);
 int cli_predict(int argc, char** argv);
+int cli_tokenize(int argc, char** argv);

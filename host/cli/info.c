@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "io/gliner_config.h"
+#include "io/hub.h"
 #include "io/safetensors.h"
 #include "log.h"
 #include "model/params.h"
@@ -54,6 +55,7 @@ static void print_backbone(const char* what, const BackboneConfig* b) {
 static void usage(FILE* f) {
     fprintf(f, "usage: gliner info MODEL_DIR [--list]\n"
                "  Describe a GLiNER checkpoint directory (gliner_config.json + model.safetensors + tokenizer files)\n"
+               "  or a Hugging Face Hub repo id (owner/name[@revision], downloaded once into the HF cache)\n"
                "  and check every tensor against the shapes its config implies.\n"
                "  --list   also print every tensor with its shape and dtype\n");
 }
@@ -69,6 +71,9 @@ int cli_info(int argc, char** argv) {
         else { fprintf(stderr, "gliner info: more than one MODEL_DIR given ('%s' and '%s')\n", dir, argv[i]); return 2; }
     }
     if (!dir) { usage(stderr); return 2; }
+    char resolved[4096], herr[2048];
+    if (hub_resolve(dir, resolved, sizeof resolved, herr, sizeof herr)) { fprintf(stderr, "gliner info: %s\n", herr); return 1; }
+    dir = resolved; /* a Hub repo id (owner/name[@revision]): its cached snapshot */
     struct stat sb;
     if (stat(dir, &sb) != 0) { fprintf(stderr, "gliner info: %s: %s\n", dir, strerror(errno)); return 1; }
     if (!S_ISDIR(sb.st_mode)) { fprintf(stderr, "gliner info: %s: not a directory (expected a checkpoint directory)\n", dir); return 1; }

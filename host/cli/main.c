@@ -13,6 +13,7 @@ static void usage(FILE* f) {
             "  predict              extract entities from texts (JSONL out); see `gliner predict --help`\n"
             "  info MODEL_DIR       describe a checkpoint and check every tensor against its config\n"
             "  convert IN OUT       rewrite a checkpoint with gliner.c's writers (optionally --dtype bf16)\n"
+            "  tokenize --model M   the encoder's input ids for JSONL texts on stdin (as the reference builds them)\n"
             "  version              print the version and the backends this build has\n"
             "\n"
             "`gliner <command> --help` describes a command.\n");
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
     if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
-    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, info, convert, version)\n", cmd);
+    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, info, convert, tokenize, version)\n", cmd);
     return 2;
 }

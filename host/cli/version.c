@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "device.h"
+#include "io/hub.h"
 
 int cli_version(int argc, char** argv) {
     (void)argc; (void)argv;
@@ -17,5 +18,6 @@ int cli_version(int argc, char** argv) {
 #else
     printf("cuda backend: not built\n");
 #endif
+    printf("hub downloads: %s\n", hub_can_download() ? "libcurl" : "no (built without libcurl; the HF cache still works)");
     return 0;
 }

@@ -1,0 +1,26 @@
+/* hub.h -- checkpoints named by a Hugging Face Hub repo id ("owner/name" or "owner/name@revision"),
+   fetched once into the cache huggingface_hub uses, so a cache filled by Python is reused and the
+   other way round:
+     ${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-~/.cache}/huggingface}/hub}/models--owner--name/
+         refs/<revision>            the commit the revision pointed to (when the server said: X-Repo-Commit)
+         snapshots/<commit or revision>/gliner_config.json, model.safetensors, tokenizer.json, ...
+   Files come from ${HF_ENDPOINT:-https://huggingface.co}/<owner>/<name>/resolve/<revision>/<file>
+   (redirects followed; HF_TOKEN sent as "Authorization: Bearer"). Each file is written to a temporary
+   name, its size checked against Content-Length, then renamed: a final name never holds half a file.
+   A snapshot that already has gliner_config.json, the weights and tokenizer.json is used as is, with
+   no network access (delete it to fetch again). HF_HUB_OFFLINE=1: the cache only, never the network.
+   Without libcurl at build time only the cache is available. */
+#pragma once
+#include <stddef.h>
+
+/* An existing path (directory or not), or a name that is not a repo id, is copied to out_dir unchanged
+   (the loader then reports what is wrong with it). A repo id that is not a local path is looked up in
+   the cache and, if absent, downloaded; out_dir receives the snapshot directory. Returns 0 or -1 with
+   a one-line err naming the URL and the HTTP status, or the cache directory. */
+int hub_resolve(const char* name_or_dir, char* out_dir, size_t len, char* err, size_t errlen);
+
+/* 1 if name has the shape of a Hub repo id: owner/name[@revision], letters, digits and ._- only. */
+int hub_is_repo_id(const char* name);
+
+/* 1 if this build can download (libcurl), else 0 (the cache still works). */
+int hub_can_download(void);
