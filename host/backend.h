@@ -14,6 +14,10 @@
 
 #include "../kernels/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU /* exact erf */, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU } ActKind;
 
 typedef struct Backend Backend;
@@ -104,3 +108,15 @@ struct Backend {
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */
 const Backend* backend_cpu(int threads);
+
+#ifdef GLINER_HAVE_CUDA
+/* The CUDA backend on device `device` (kernels/cuda/backend_cuda.cu): fp32 storage today, one stream and
+   one cuBLAS handle per device, created on first use. NULL when that device does not exist (no driver,
+   no GPU, or device >= gl_device_count()). Index arguments may be host or device pointers: host ones
+   are copied into device scratch inside the op (the model should upload them once per batch). */
+const Backend* backend_cuda(int device);
+#endif
+
+#ifdef __cplusplus
+}
+#endif

@@ -14,6 +14,8 @@
 #include "backend.h"
 #include "check.h"
 #include "decode.h"
+#include "device.h"
+#include "io/hub.h"
 #include "log.h"
 #include "model/model.h"
 #include "text/batch.h"
@@ -52,11 +54,41 @@ static int is_dir_with(const char* dir, const char* file) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+/* opts->device: NULL/"cpu" -> the CPU backend; "cuda" / "cuda:N" -> the CUDA backend on device N */
+static const Backend* pick_backend(const gliner_options* opts, char* err, size_t errlen) {
+    const char* dev = opts && opts->device ? opts->device : "cpu";
+    if (!strcmp(dev, "cpu")) return backend_cpu(opts ? opts->threads : 0);
+    long idx = -1;
+    if (!strcmp(dev, "cuda")) idx = 0;
+    else if (!strncmp(dev, "cuda:", 5) && dev[5] >= '0' && dev[5] <= '9') {
+        char* end;
+        idx = strtol(dev + 5, &end, 10);
+        if (*end || idx > 1024) idx = -1;
+    }
+    if (idx < 0) {
+        gl_set_err(err, errlen, "device '%s': expected cpu, cuda or cuda:N", dev);
+        return NULL;
+    }
+#ifdef GLINER_HAVE_CUDA
+    const Backend* be = backend_cuda((int)idx);
+    if (!be) gl_set_err(err, errlen, "device '%s': no CUDA device %ld on this machine (%d found)", dev, idx, gl_device_count());
+    return be;
+#else
+    gl_set_err(err, errlen, "device '%s': this build has no CUDA backend (nvcc was not found at build time)", dev);
+    return NULL;
+#endif
+}
+
 int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen) {
     *out = NULL;
+    char resolved[4096]; /* a Hub repo id (owner/name[@revision]) becomes its cached snapshot (io/hub.h) */
+    if (hub_resolve(model_dir, resolved, sizeof resolved, err, errlen)) return -1;
+    model_dir = resolved;
     gliner_t* g = calloc(1, sizeof *g);
     CHECK(g, "out of memory");
-    if (gliner_model_load(&g->model, model_dir, backend_cpu(opts ? opts->threads : 0), err, errlen)) { free(g); return -1; }
+    const Backend* be = pick_backend(opts, err, errlen);
+    if (!be) { free(g); return -1; }
+    if (gliner_model_load(&g->model, model_dir, be, err, errlen)) { free(g); return -1; }
     if (opts && opts->max_len > 0) g->model.cfg.max_len = opts->max_len;
     char p[4096];
     snprintf(p, sizeof p, "%s/tokenizer.json", model_dir);

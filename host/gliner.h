@@ -30,6 +30,7 @@ typedef struct GlinerHandle gliner_t;
 typedef struct {
     int threads; /* CPU threads; <= 0: the OpenMP default */
     int max_len; /* words per text before truncation; <= 0: the checkpoint's max_len */
+    const char* device; /* NULL or "cpu" (default), "cuda" (= "cuda:0") or "cuda:N" (builds with CUDA) */
 } gliner_options;
 
 typedef struct {

@@ -20,6 +20,59 @@ void cast_forward_cpu(void* out, DType out_t, const void* in, DType in_t, size_t
 void cast_forward_cuda(void* out, DType out_t, const void* in, DType in_t, size_t n, gl_stream_t stream);
 #endif
 
+#ifdef GLINER_HAVE_CUDA
+/* ---- the CUDA backend's launchers (kernels/cuda/<file>.cu, named after the CPU twin's file).
+   Every pointer is device memory, index tensors included (the backend copies host ones to device
+   scratch before calling). `dt` is the activation storage dtype (F32 today; bf16 is plumbed through
+   GL_DISPATCH_DTYPE in common.cuh). fp32 accumulation everywhere. Each launcher ends with
+   LAUNCH_CHECK(). `blas` is the backend's cuBLAS handle; `ws` a device workspace of the stated size. */
+typedef struct cublasContext* gl_blas_t; /* == cublasHandle_t */
+
+/* elementwise.cu. act kind: ActKind of host/backend.h */
+void act_forward_cuda(void* y, const void* x, size_t n, int kind, DType dt, gl_stream_t stream);
+void add_forward_cuda(void* y, const void* a, const void* b, size_t n, DType dt, gl_stream_t stream);
+void scale_forward_cuda(void* y, const void* x, float s, size_t n, DType dt, gl_stream_t stream);
+void mask_rows_forward_cuda(void* y, const void* x, const int64_t* mask, int M, int N, DType dt, gl_stream_t stream);
+void bias_add_forward_cuda(void* y, const void* bias, int M, int N, DType dt, gl_stream_t stream); /* y[M,N] += b[N] */
+/* layer_norm.cu, softmax.cu */
+void layer_norm_forward_cuda(void* y, const void* x, const void* g, const void* b, int M, int N, float eps, DType dt,
+                             gl_stream_t stream);
+void softmax_forward_cuda(void* x, int M, int N, DType dt, gl_stream_t stream);
+/* gathers.cu: embedding, gather_words, gather_prompts (masks may be NULL) */
+void embedding_forward_cuda(void* y, const void* table, const int64_t* ids, int n, int D, DType dt, gl_stream_t stream);
+void gather_words_forward_cuda(void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
+                               const int64_t* text_lengths, int B, int T, int W, int D, DType dt, gl_stream_t stream);
+void gather_prompts_forward_cuda(void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,
+                                 int64_t token_id, int offset, int B, int T, int C, int D, DType dt, gl_stream_t stream);
+/* gemm.cu: cuBLAS (fp32 compute, no TF32), row-major as the op table states */
+void linear_forward_cuda(void* y, const void* x, const void* w, const void* b, int M, int K, int N, DType dt,
+                         gl_blas_t blas, gl_stream_t stream);
+void gemm_batched_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K, int transA,
+                               int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
+                               int64_t strideC, float alpha, float beta, DType dt, gl_blas_t blas, gl_stream_t stream);
+void span_scores_forward_cuda(void* logits, const void* span_rep, const void* prompt, int B, int S, int C, int D,
+                              DType dt, gl_blas_t blas, gl_stream_t stream);
+/* attention.cu, deberta_attention.cu: (B, T, H*Dh) interleaved heads */
+void attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B,
+                            int Tq, int Tk, int H, int Dh, DType dt, gl_stream_t stream);
+void deberta_attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                                    const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
+                                    int H, int Dh, int att_span, int c2p, int p2c, DType dt, gl_stream_t stream);
+/* lstm.cu: ws holds lstm_bidir_workspace_cuda(B, W, Hs) bytes */
+size_t lstm_bidir_workspace_cuda(int B, int W, int Hs);
+void lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
+                             const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B,
+                             int W, int Din, int Hs, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
+/* span_ops.c twins: span_concat, span_pool, conv1d_right (ws: kw*Dout*Din elements of dt) */
+void span_concat_forward_cuda(void* out, const void* start, const void* end, const void* extra,
+                              const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D, DType dt,
+                              gl_stream_t stream);
+void span_pool_forward_cuda(void* out, const void* x, int B, int W, int K, int D, int mode, DType dt,
+                            gl_stream_t stream);
+void conv1d_right_forward_cuda(void* y, const void* x, const void* w, const void* bias, int B, int W, int Din,
+                               int Dout, int kw, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

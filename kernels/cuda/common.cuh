@@ -37,3 +37,49 @@ template <typename T> __device__ __forceinline__ T from_f32(float x);
 template <> __device__ __forceinline__ float from_f32<float>(float x) { return x; }
 template <> __device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+
+/* Storage-dtype dispatch for the activation kernels: binds T to the C++ type of `dt` and runs the
+   body. Only F32 is enabled today; bf16 storage is one more case here once its parity tests exist:
+       case DTYPE_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                          */
+#define GL_DISPATCH_DTYPE(dt, T, ...)                                                               \
+    do {                                                                                           \
+        switch (dt) {                                                                              \
+        case DTYPE_F32: { typedef float T; __VA_ARGS__; } break;                                   \
+        default: CHECK(0, "%s: storage dtype %s is not supported yet", __func__, dtype_name(dt));  \
+        }                                                                                          \
+    } while (0)
+
+/* grid size for a grid-stride loop over n items */
+static inline unsigned gl_grid(size_t n, int block) {
+    size_t g = CEIL_DIV(n, (size_t)block);
+    return (unsigned)(g > 65535u * 16u ? 65535u * 16u : (g ? g : 1));
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+/* block-wide reductions (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
+   The leading barrier lets a kernel call them back to back. */
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float sh[32];
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    return warp_sum(lane < nw ? sh[lane] : 0.0f);
+}
+__device__ __forceinline__ float block_max(float v) {
+    __shared__ float sh[32];
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    return warp_max(lane < nw ? sh[lane] : -INFINITY);
+}

@@ -1,0 +1,311 @@
+/* backend_cuda.cu -- the CUDA backend: fills the op table of host/backend.h with the launchers of
+   kernels/cuda/*.cu (declared in kernels/ops.h). One stream, one cuBLAS handle per device; every op is
+   enqueued on that stream, so ops are ordered and only download/sync wait for the device.
+   Storage dtype: F32 today (be->dtype); upload/download already convert f32 <-> the storage dtype
+   through the cast op, and every launcher takes the dtype, so bf16 storage is a change of
+   GL_DISPATCH_DTYPE (common.cuh) plus parity tests, not of this file's shape.
+   Index tensors (ids, masks, span_idx, lengths, rel buckets): the model passes some of them as host
+   pointers today (host/model/model.c gather_words/gather_prompts/span_rep/lstm). Each op asks the
+   driver which kind a pointer is (cudaPointerGetAttributes): device pointers are used as they are,
+   host ones are copied into a per-backend device scratch buffer first (stream-ordered, so reuse by
+   the next op is safe). Index outputs (word_mask, prompt_mask) that point to host memory are written
+   to scratch and copied back synchronously. The model should upload its batch's index tensors once per
+   forward; then these copies disappear. */
+#include <cublas_v2.h>
+#include <string.h>
+
+#include "../../host/backend.h"
+#include "../ops.h"
+#include "common.cuh"
+
+#define MAX_DEVICES 16
+
+typedef struct {
+    int          device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    char*        scratch; /* index tensors copied from the host, one op at a time */
+    size_t       scratch_cap, scratch_used;
+    char*        ws;      /* op workspaces (LSTM gates, conv weights, dtype staging) */
+    size_t       ws_cap;
+} CudaImpl;
+
+static Backend  g_be[MAX_DEVICES];
+static CudaImpl g_impl[MAX_DEVICES];
+
+static CudaImpl* I(const Backend* be) { return (CudaImpl*)be->impl; }
+static gl_stream_t S(const Backend* be) { return (gl_stream_t)I(be)->stream; }
+
+/* ---------------------------------------------------------------- scratch and index tensors */
+
+static void grow(CudaImpl* c, char** buf, size_t* cap, size_t bytes) {
+    if (bytes <= *cap) return;
+    CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* earlier ops may still read the old buffer */
+    if (*buf) CUDA_CHECK(cudaFree(*buf));
+    size_t n = bytes + bytes / 2 + 4096;
+    CUDA_CHECK(cudaMalloc((void**)buf, n));
+    *cap = n;
+}
+
+/* start an op that will copy at most `bytes` of index data (each piece 256-byte aligned) */
+static void idx_begin(CudaImpl* c, size_t bytes) {
+    grow(c, &c->scratch, &c->scratch_cap, bytes);
+    c->scratch_used = 0;
+}
+#define IDX_ROUND(n) (((n) + 255) / 256 * 256)
+
+static int is_device_ptr(const void* p) {
+    cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) { cudaGetLastError(); return 0; }
+    return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+}
+
+static void* idx_take(CudaImpl* c, size_t bytes) {
+    size_t n = IDX_ROUND(bytes ? bytes : 1);
+    CHECK(c->scratch_used + n <= c->scratch_cap, "index scratch overflow (%zu + %zu > %zu)", c->scratch_used, n,
+          c->scratch_cap);
+    void* p = c->scratch + c->scratch_used;
+    c->scratch_used += n;
+    return p;
+}
+
+/* a device pointer holding `bytes` of the index tensor p (NULL stays NULL) */
+template <typename T> static const T* idx_dev(CudaImpl* c, const T* p, size_t bytes) {
+    if (!p || is_device_ptr(p)) return p;
+    void* d = idx_take(c, bytes);
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream));
+    return (const T*)d;
+}
+
+/* where an index output can be written on the device; idx_out_done copies it back when p is host memory */
+template <typename T> static T* idx_out(CudaImpl* c, T* p, size_t bytes) {
+    if (!p || is_device_ptr(p)) return p;
+    return (T*)idx_take(c, bytes);
+}
+template <typename T> static void idx_out_done(CudaImpl* c, T* p, T* d, size_t bytes) {
+    if (!p || p == d || !bytes) return;
+    CUDA_CHECK(cudaMemcpyAsync(p, d, bytes, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+}
+
+static void* ws_get(CudaImpl* c, size_t bytes) {
+    grow(c, &c->ws, &c->ws_cap, bytes ? bytes : 1);
+    return c->ws;
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static void* cu_alloc(const Backend* be, size_t bytes) {
+    void* p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    CHECK(e == cudaSuccess, "cudaMalloc of %zu bytes (%.1f MiB): %s", bytes, bytes / 1048576.0, cudaGetErrorString(e));
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, I(be)->stream));
+    return p;
+}
+static void cu_free(const Backend* be, void* p) {
+    (void)be;
+    if (p) CUDA_CHECK(cudaFree(p)); /* cudaFree waits for the device: no op still reads p */
+}
+static void cu_upload(const Backend* be, void* dst, const float* src, size_t n) {
+    CudaImpl* c = I(be);
+    if (n == 0) return;
+    if (be->dtype == DTYPE_F32) {
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+        return;
+    }
+    void* stage = ws_get(c, n * sizeof(float));
+    CUDA_CHECK(cudaMemcpyAsync(stage, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+    cast_forward_cuda(dst, be->dtype, stage, DTYPE_F32, n, S(be));
+}
+static void cu_download(const Backend* be, float* dst, const void* src, size_t n) {
+    CudaImpl* c = I(be);
+    if (n == 0) return;
+    if (be->dtype == DTYPE_F32) {
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
+    } else {
+        void* stage = ws_get(c, n * sizeof(float));
+        cast_forward_cuda(stage, DTYPE_F32, src, be->dtype, n, S(be));
+        CUDA_CHECK(cudaMemcpyAsync(dst, stage, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+}
+static void cu_upload_raw(const Backend* be, void* dst, const void* src, size_t bytes) {
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, I(be)->stream));
+}
+static void cu_sync(const Backend* be) { CUDA_CHECK(cudaStreamSynchronize(I(be)->stream)); }
+
+/* ---------------------------------------------------------------- dense algebra */
+
+static void cu_linear(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
+    linear_forward_cuda(y, x, w, b, M, K, N, be->dtype, I(be)->blas, S(be));
+}
+
+static void cu_gemm_batched(const Backend* be, void* C, const void* A, const void* B, int batch, int M, int N, int K,
+                            int transA, int transB, int lda, int ldb, int ldc, int64_t sA, int64_t sB, int64_t sC,
+                            float alpha, float beta) {
+    gemm_batched_forward_cuda(C, A, B, batch, M, N, K, transA, transB, lda, ldb, ldc, sA, sB, sC, alpha, beta, be->dtype,
+                              I(be)->blas, S(be));
+}
+
+/* ---------------------------------------------------------------- elementwise and normalisation */
+
+static void cu_act(const Backend* be, void* y, const void* x, size_t n, ActKind kind) {
+    act_forward_cuda(y, x, n, (int)kind, be->dtype, S(be));
+}
+static void cu_add(const Backend* be, void* y, const void* a, const void* b, size_t n) {
+    add_forward_cuda(y, a, b, n, be->dtype, S(be));
+}
+static void cu_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
+    scale_forward_cuda(y, x, s, n, be->dtype, S(be));
+}
+static void cu_layer_norm(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps) {
+    layer_norm_forward_cuda(y, x, g, b, M, N, eps, be->dtype, S(be));
+}
+static void cu_softmax(const Backend* be, void* x, int M, int N) { softmax_forward_cuda(x, M, N, be->dtype, S(be)); }
+static void cu_mask_rows(const Backend* be, void* y, const void* x, const int64_t* mask, int M, int N) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)M * 8));
+    mask_rows_forward_cuda(y, x, idx_dev(c, mask, (size_t)M * 8), M, N, be->dtype, S(be));
+}
+
+/* ---------------------------------------------------------------- embeddings and gathers */
+
+static void cu_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)n * 8));
+    embedding_forward_cuda(y, table, idx_dev(c, ids, (size_t)n * 8), n, D, be->dtype, S(be));
+}
+
+static void cu_gather_words(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
+                            const int64_t* text_lengths, int B, int T, int W, int D) {
+    CudaImpl* c = I(be);
+    const size_t nwm = (size_t)B * T * 8, ntl = (size_t)B * 8, nout = (size_t)B * W * 8;
+    idx_begin(c, IDX_ROUND(nwm) + IDX_ROUND(ntl) + IDX_ROUND(nout));
+    int64_t* d_out = idx_out(c, word_mask, nout);
+    gather_words_forward_cuda(words, d_out, X, idx_dev(c, words_mask, nwm), idx_dev(c, text_lengths, ntl), B, T, W, D,
+                              be->dtype, S(be));
+    idx_out_done(c, word_mask, d_out, nout);
+}
+
+static void cu_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,
+                              int64_t token_id, int offset, int B, int T, int C, int D) {
+    CudaImpl* c = I(be);
+    const size_t nid = (size_t)B * T * 8, nout = (size_t)B * C * 8;
+    idx_begin(c, IDX_ROUND(nid) + IDX_ROUND(nout));
+    int64_t* d_out = idx_out(c, prompt_mask, nout);
+    gather_prompts_forward_cuda(P, d_out, X, idx_dev(c, input_ids, nid), token_id, offset, B, T, C, D, be->dtype, S(be));
+    idx_out_done(c, prompt_mask, d_out, nout);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+static void cu_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
+                         int B, int Tq, int Tk, int H, int Dh) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)B * Tk * 8));
+    attention_forward_cuda(ctx, q, k, v, idx_dev(c, key_mask, (size_t)B * Tk * 8), B, Tq, Tk, H, Dh, be->dtype, S(be));
+}
+
+static void cu_deberta_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                                 const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
+                                 int Dh, int att_span, int c2p, int p2c) {
+    CudaImpl* c = I(be);
+    const size_t nb = T > 0 ? (size_t)(2 * T - 1) * 4 : 0, nm = (size_t)B * T * 8;
+    idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
+    deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, idx_dev(c, rel_bucket, nb), idx_dev(c, mask, nm), B, T, H, Dh,
+                                   att_span, c2p, p2c, be->dtype, S(be));
+}
+
+/* ---------------------------------------------------------------- GLiNER heads */
+
+static void cu_lstm_bidir(const Backend* be, void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
+                          const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W,
+                          int Din, int Hs) {
+    CudaImpl* c = I(be);
+    if (!is_device_ptr(lengths)) /* the twin's check, while the lengths are still on the host */
+        for (int b = 0; b < B; b++)
+            CHECK(lengths[b] >= 0 && lengths[b] <= W, "lstm: length %lld of text %d outside [0, %d]", (long long)lengths[b],
+                  b, W);
+    idx_begin(c, IDX_ROUND((size_t)B * 8));
+    const int64_t* d_len = idx_dev(c, lengths, (size_t)B * 8);
+    void* ws = ws_get(c, lstm_bidir_workspace_cuda(B, W, Hs));
+    lstm_bidir_forward_cuda(y, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws, be->dtype, c->blas, S(be));
+}
+
+static void cu_span_concat(const Backend* be, void* out, const void* start, const void* end, const void* extra,
+                           const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S_, int D) {
+    CudaImpl* c = I(be);
+    const size_t ni = (size_t)B * S_ * 2 * 8, nm = (size_t)B * S_ * 8;
+    idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
+    span_concat_forward_cuda(out, start, end, extra, idx_dev(c, span_idx, ni), idx_dev(c, span_mask, nm), B, W, S_, D,
+                             be->dtype, S(be));
+}
+
+static void cu_span_pool(const Backend* be, void* out, const void* x, int B, int W, int K, int D, int mode) {
+    span_pool_forward_cuda(out, x, B, W, K, D, mode, be->dtype, S(be));
+}
+
+static void cu_conv1d_right(const Backend* be, void* y, const void* x, const void* w, const void* bias, int B, int W,
+                            int Din, int Dout, int kw) {
+    CudaImpl* c = I(be);
+    void* ws = ws_get(c, (size_t)kw * Dout * Din * dtype_size(be->dtype));
+    conv1d_right_forward_cuda(y, x, w, bias, B, W, Din, Dout, kw, ws, be->dtype, c->blas, S(be));
+}
+
+static void cu_span_scores(const Backend* be, void* logits, const void* span_rep, const void* prompt, int B, int S_, int C,
+                           int D) {
+    span_scores_forward_cuda(logits, span_rep, prompt, B, S_, C, D, be->dtype, I(be)->blas, S(be));
+}
+
+/* ---------------------------------------------------------------- the table */
+
+extern "C" const Backend* backend_cuda(int device) {
+    int n = 0;
+    if (device < 0 || device >= MAX_DEVICES || cudaGetDeviceCount(&n) != cudaSuccess || device >= n) {
+        cudaGetLastError();
+        return NULL;
+    }
+    Backend* be = &g_be[device];
+    if (be->impl) return be;
+    CudaImpl* c = &g_impl[device];
+    memset(c, 0, sizeof *c);
+    c->device = device;
+    CUDA_CHECK(cudaSetDevice(device));
+    /* a blocking stream: ordered with the legacy default stream that gl_dev_* (host/device.h) use */
+    CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamDefault));
+    cublasStatus_t st = cublasCreate(&c->blas);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasCreate: %s", cublasGetStatusString(st));
+    st = cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH); /* fp32 stays fp32: no TF32 */
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetMathMode: %s", cublasGetStatusString(st));
+    st = cublasSetStream(c->blas, c->stream);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetStream: %s", cublasGetStatusString(st));
+
+    be->name = "cuda";
+    be->dtype = DTYPE_F32;
+    be->alloc = cu_alloc;
+    be->free = cu_free;
+    be->upload = cu_upload;
+    be->download = cu_download;
+    be->upload_raw = cu_upload_raw;
+    be->sync = cu_sync;
+    be->linear = cu_linear;
+    be->gemm_batched = cu_gemm_batched;
+    be->act = cu_act;
+    be->add = cu_add;
+    be->scale = cu_scale;
+    be->layer_norm = cu_layer_norm;
+    be->softmax = cu_softmax;
+    be->mask_rows = cu_mask_rows;
+    be->embedding = cu_embedding;
+    be->gather_words = cu_gather_words;
+    be->gather_prompts = cu_gather_prompts;
+    be->attention = cu_attention;
+    be->deberta_attention = cu_deberta_attention;
+    be->lstm_bidir = cu_lstm_bidir;
+    be->span_concat = cu_span_concat;
+    be->span_pool = cu_span_pool;
+    be->conv1d_right = cu_conv1d_right;
+    be->span_scores = cu_span_scores;
+    be->impl = c; /* last: marks the entry initialised */
+    return be;
+}

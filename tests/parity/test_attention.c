@@ -1,0 +1,86 @@
+/* test_attention.c (parity) -- attention (BERT / CrossFuser) and deberta_attention (DeBERTa-v2/v3,
+   fused c2p/p2c) through backend_cuda(0) against the CPU twins (kernels/cpu/attention.c,
+   deberta_attention.c). Tolerance 1e-5 abs + 1e-4 rel (GEMM-like sums in another order). Covers T=1,
+   Tq != Tk, NULL masks, padded keys and fully masked rows (uniform rows), Dh not a multiple of 32,
+   every c2p/p2c combination, buckets from deberta_rel_buckets (log buckets and identity), a score row
+   over 48 KB of shared memory, and one big case. */
+#include "model/model.h"
+#include "parity_util.h"
+
+#ifdef GLINER_HAVE_CUDA
+static int64_t* make_mask(int B, int T, uint64_t seed, int all_masked_text) {
+    int64_t* m = malloc((size_t)B * T * 8);
+    for (int b = 0; b < B; b++) {
+        int len = 1 + (int)(tu_next(&seed) % (uint64_t)T);
+        if (b == 0) len = T;
+        if (b == all_masked_text) len = 0;
+        for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < len;
+    }
+    return m;
+}
+
+Test(attention_parity, shapes) {
+    const Backend* be = pu_cuda();
+    /* B Tq Tk H Dh masked */
+    const int shapes[][6] = {{1, 1, 1, 1, 1, 0}, {2, 7, 7, 3, 5, 1},   {3, 5, 9, 2, 64, 0},  {3, 9, 9, 2, 33, 1},
+                             {2, 128, 128, 12, 64, 1}, {1, 2, 13000, 1, 16, 1}, {4, 25, 300, 4, 32, 0}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int B = shapes[si][0], Tq = shapes[si][1], Tk = shapes[si][2], H = shapes[si][3], Dh = shapes[si][4];
+        const int masked = shapes[si][5];
+        const size_t nq = (size_t)B * Tq * H * Dh, nk = (size_t)B * Tk * H * Dh;
+        float* q = rand_f32(nq, -2.0f, 2.0f, 101 + si);
+        float* k = rand_f32(nk, -2.0f, 2.0f, 102 + si);
+        float* v = rand_f32(nk, -1.0f, 1.0f, 103 + si);
+        int64_t* m = masked ? make_mask(B, Tk, 104 + si, B > 2 ? 2 : -1) : NULL;
+        float* ref = malloc(nq * 4);
+        attention_forward_cpu(ref, q, k, v, m, B, Tq, Tk, H, Dh);
+        GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), dc = gbuf_new(be, nq * 4);
+        be->attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh);
+        char what[100];
+        snprintf(what, sizeof what, "attention B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d", B, Tq, Tk, H, Dh, masked);
+        expect_gbuf_close(&dc, ref, nq, 1e-5f, 1e-4f, what);
+        gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&dc);
+        free(q); free(k); free(v); free(m); free(ref);
+    }
+}
+
+Test(deberta_attention_parity, shapes_and_terms) {
+    const Backend* be = pu_cuda();
+    /* B T H Dh A buckets(position_buckets; 0 = identity) max_rel */
+    const int shapes[][7] = {{1, 1, 1, 1, 1, 0, 1},     {2, 7, 3, 5, 4, 0, 4},       {3, 9, 2, 33, 8, 4, 8},
+                             {2, 40, 4, 64, 16, 16, 32}, {2, 130, 12, 64, 256, 256, 512}, {1, 600, 2, 32, 64, 64, 128}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int terms = 0; terms < 4; terms++) {
+            const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3], A = shapes[si][4];
+            const int c2p = terms & 1, p2c = (terms >> 1) & 1;
+            const size_t n = (size_t)B * T * H * Dh, np = (size_t)2 * A * H * Dh;
+            float* q = rand_f32(n, -2.0f, 2.0f, 111 + si);
+            float* k = rand_f32(n, -2.0f, 2.0f, 112 + si);
+            float* v = rand_f32(n, -1.0f, 1.0f, 113 + si);
+            float* pk = rand_f32(np, -2.0f, 2.0f, 114 + si);
+            float* pq = rand_f32(np, -2.0f, 2.0f, 115 + si);
+            int32_t* bucket = malloc((size_t)(2 * T - 1) * 4);
+            deberta_rel_buckets(bucket, T, shapes[si][5], shapes[si][6]);
+            int64_t* m = make_mask(B, T, 116 + si, B > 2 ? 2 : -1);
+            float* ref = malloc(n * 4);
+            deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A, c2p, p2c);
+            GBuf dq = gbuf_f32(be, q, n), dk = gbuf_f32(be, k, n), dv = gbuf_f32(be, v, n), dc = gbuf_new(be, n * 4);
+            GBuf dpk = gbuf_f32(be, pk, np), dpq = gbuf_f32(be, pq, np);
+            GBuf db = gbuf_raw(be, bucket, (size_t)(2 * T - 1) * 4), dm = gbuf_raw(be, m, (size_t)B * T * 8);
+            /* device indices, as encoder.c passes them */
+            be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, db.ptr,
+                                  dm.ptr, B, T, H, Dh, A, c2p, p2c);
+            char what[120];
+            snprintf(what, sizeof what, "deberta_attention B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d", B, T, H, Dh, A, c2p, p2c);
+            expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
+            /* host indices */
+            be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, bucket, m,
+                                  B, T, H, Dh, A, c2p, p2c);
+            strncat(what, " (host indices)", sizeof what - strlen(what) - 1);
+            expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
+            gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&dc); gbuf_free(&dpk); gbuf_free(&dpq);
+            gbuf_free(&db); gbuf_free(&dm);
+            free(q); free(k); free(v); free(pk); free(pq); free(bucket); free(m); free(ref);
+        }
+}
+#endif

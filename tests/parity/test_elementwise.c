@@ -1,0 +1,80 @@
+/* test_elementwise.c (parity) -- act, add, scale, mask_rows through backend_cuda(0) against the CPU
+   twins (kernels/cpu/basic_ops.c, backend_cpu.c), on sizes around block multiples and one big case.
+   Tolerances: relu, add, scale, mask_rows are bit-exact (atol = rtol = 0); the transcendental
+   activations (erff, tanhf, expf: <= 2 ulp on each side) within 1e-6 abs + 1e-5 rel. */
+#include "parity_util.h"
+
+#ifdef GLINER_HAVE_CUDA
+static const size_t SIZES[] = {1, 31, 255, 257, 4097, 1000003};
+#define NSIZES (sizeof SIZES / sizeof SIZES[0])
+
+Test(elementwise_parity, act_every_kind) {
+    const Backend* be = pu_cuda();
+    for (size_t si = 0; si < NSIZES; si++) {
+        const size_t n = SIZES[si];
+        float* x = rand_f32(n, -8.0f, 8.0f, 11 + n);
+        for (int kind = ACT_NONE; kind <= ACT_SILU; kind++) {
+            float* ref = malloc(n * sizeof(float));
+            act_forward_cpu(ref, x, n, (ActKind)kind);
+            GBuf dx = gbuf_f32(be, x, n), dy = gbuf_new(be, n * sizeof(float));
+            be->act(be, dy.ptr, dx.ptr, n, (ActKind)kind);
+            char what[64];
+            snprintf(what, sizeof what, "act kind %d n=%zu", kind, n);
+            const int exact = kind == ACT_NONE || kind == ACT_RELU;
+            expect_gbuf_close(&dy, ref, n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what);
+            be->act(be, dx.ptr, dx.ptr, n, (ActKind)kind); /* in place */
+            snprintf(what, sizeof what, "act kind %d n=%zu in place", kind, n);
+            expect_gbuf_close(&dx, ref, n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what);
+            gbuf_free(&dx);
+            gbuf_free(&dy);
+            free(ref);
+        }
+        free(x);
+    }
+}
+
+Test(elementwise_parity, add_scale) {
+    const Backend* be = pu_cuda();
+    for (size_t si = 0; si < NSIZES; si++) {
+        const size_t n = SIZES[si];
+        float* a = rand_f32(n, -3.0f, 3.0f, 5 + n);
+        float* b = rand_f32(n, -3.0f, 3.0f, 6 + n);
+        float* ref = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) ref[i] = a[i] + b[i];
+        GBuf da = gbuf_f32(be, a, n), db = gbuf_f32(be, b, n), dy = gbuf_new(be, n * sizeof(float));
+        be->add(be, dy.ptr, da.ptr, db.ptr, n);
+        expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, "add");
+        be->add(be, da.ptr, da.ptr, db.ptr, n); /* y aliases a */
+        expect_gbuf_close(&da, ref, n, 0.0f, 0.0f, "add in place");
+        for (size_t i = 0; i < n; i++) ref[i] = 0.37f * b[i];
+        be->scale(be, dy.ptr, db.ptr, 0.37f, n);
+        expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, "scale");
+        be->scale(be, db.ptr, db.ptr, 0.37f, n);
+        expect_gbuf_close(&db, ref, n, 0.0f, 0.0f, "scale in place");
+        gbuf_free(&da); gbuf_free(&db); gbuf_free(&dy);
+        free(a); free(b); free(ref);
+    }
+}
+
+Test(elementwise_parity, mask_rows) {
+    const Backend* be = pu_cuda();
+    const int shapes[][2] = {{1, 1}, {3, 31}, {17, 257}, {1, 5000}, {4099, 768}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int M = shapes[si][0], N = shapes[si][1];
+        const size_t n = (size_t)M * N;
+        float* x = rand_f32(n, -2.0f, 2.0f, 3 + si);
+        int64_t* m = rand_i64((size_t)M, 0, 1, 9 + si);
+        float* ref = malloc(n * sizeof(float));
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) ref[(size_t)i * N + j] = x[(size_t)i * N + j] * (float)m[i];
+        GBuf dx = gbuf_f32(be, x, n), dy = gbuf_new(be, n * sizeof(float)), dm = gbuf_raw(be, m, (size_t)M * 8);
+        be->mask_rows(be, dy.ptr, dx.ptr, m, M, N); /* host mask: the backend copies it */
+        expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, "mask_rows (host mask)");
+        be->mask_rows(be, dx.ptr, dx.ptr, dm.ptr, M, N); /* device mask, in place */
+        expect_gbuf_close(&dx, ref, n, 0.0f, 0.0f, "mask_rows (device mask, in place)");
+        gbuf_guards(&dm, "mask_rows mask");
+        gbuf_free(&dx); gbuf_free(&dy); gbuf_free(&dm);
+        free(x); free(m); free(ref);
+    }
+}
+#endif

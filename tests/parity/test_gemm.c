@@ -1,0 +1,81 @@
+/* test_gemm.c (parity) -- linear, gemm_batched and span_scores through backend_cuda(0) (cuBLAS, fp32
+   compute, no TF32) against the CPU backend's OpenBLAS twins. Tolerance: |d| <= 1e-5*sqrt(K) + 1e-4*|ref|
+   for inputs in [-1, 1] (two fp32 summation orders over K terms). Covers K=1, M=1, sizes just off
+   multiples of 32/128, every transpose pair with padded leading dimensions, zero strides and one big case. */
+#include "parity_util.h"
+
+#ifdef GLINER_HAVE_CUDA
+Test(linear_parity, shapes) {
+    const Backend* be = pu_cuda();
+    const Backend* cpu = backend_cpu(1);
+    const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {33, 257, 129}, {1, 768, 3072}, {130, 1, 7}, {1024, 768, 3072}}; /* M K N */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        float* x = rand_f32((size_t)M * K, -1.0f, 1.0f, 71 + si);
+        float* w = rand_f32((size_t)N * K, -1.0f, 1.0f, 72 + si);
+        float* b = rand_f32((size_t)N, -1.0f, 1.0f, 73 + si);
+        for (int with_b = 0; with_b < 2; with_b++) {
+            float* ref = calloc((size_t)M * N, sizeof(float));
+            cpu->linear(cpu, ref, x, w, with_b ? b : NULL, M, K, N);
+            GBuf dx = gbuf_f32(be, x, (size_t)M * K), dw = gbuf_f32(be, w, (size_t)N * K), db = gbuf_f32(be, b, N);
+            GBuf dy = gbuf_new(be, (size_t)M * N * 4);
+            be->linear(be, dy.ptr, dx.ptr, dw.ptr, with_b ? db.ptr : NULL, M, K, N);
+            char what[80];
+            snprintf(what, sizeof what, "linear M=%d K=%d N=%d bias=%d", M, K, N, with_b);
+            expect_gbuf_close(&dy, ref, (size_t)M * N, 1e-5f * sqrtf((float)K), 1e-4f, what);
+            gbuf_free(&dx); gbuf_free(&dw); gbuf_free(&db); gbuf_free(&dy);
+            free(ref);
+        }
+        free(x); free(w); free(b);
+    }
+}
+
+Test(gemm_batched_parity, transposes_strides) {
+    const Backend* be = pu_cuda();
+    const Backend* cpu = backend_cpu(1);
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 5, 7, 9}, {2, 33, 65, 129}, {4, 128, 64, 300}}; /* batch M N K */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++)
+                for (int zeroB = 0; zeroB < 2; zeroB++) {
+                    const int bt = shapes[si][0], M = shapes[si][1], N = shapes[si][2], K = shapes[si][3];
+                    const int ar = tA ? K : M, ac = tA ? M : K, br = tB ? N : K, bc = tB ? K : N;
+                    const int lda = ac + 3, ldb = bc + 1, ldc = N + 2;
+                    const int64_t sA = (int64_t)ar * lda + 5, sB = zeroB ? 0 : (int64_t)br * ldb + 1, sC = (int64_t)M * ldc + 7;
+                    const size_t nA = (size_t)sA * bt, nB = (size_t)(zeroB ? (int64_t)br * ldb : sB * bt), nC = (size_t)sC * bt;
+                    float* A = rand_f32(nA, -1.0f, 1.0f, 81 + si);
+                    float* Bm = rand_f32(nB, -1.0f, 1.0f, 82 + si);
+                    float* C0 = rand_f32(nC, -1.0f, 1.0f, 83 + si);
+                    float* ref = malloc(nC * sizeof(float));
+                    memcpy(ref, C0, nC * sizeof(float));
+                    cpu->gemm_batched(cpu, ref, A, Bm, bt, M, N, K, tA, tB, lda, ldb, ldc, sA, sB, sC, 0.75f, 0.5f);
+                    GBuf dA = gbuf_f32(be, A, nA), dB = gbuf_f32(be, Bm, nB), dC = gbuf_f32(be, C0, nC);
+                    be->gemm_batched(be, dC.ptr, dA.ptr, dB.ptr, bt, M, N, K, tA, tB, lda, ldb, ldc, sA, sB, sC, 0.75f, 0.5f);
+                    char what[120];
+                    snprintf(what, sizeof what, "gemm_batched b=%d M=%d N=%d K=%d tA=%d tB=%d zeroB=%d", bt, M, N, K, tA, tB, zeroB);
+                    expect_gbuf_close(&dC, ref, nC, 1e-5f * sqrtf((float)K), 1e-4f, what); /* padding untouched too */
+                    gbuf_free(&dA); gbuf_free(&dB); gbuf_free(&dC);
+                    free(A); free(Bm); free(C0); free(ref);
+                }
+}
+
+Test(span_scores_parity, shapes) {
+    const Backend* be = pu_cuda();
+    const Backend* cpu = backend_cpu(1);
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 12, 1, 33}, {3, 5 * 12, 7, 64}, {2, 100 * 12, 200, 257}, {8, 384 * 12, 25, 768}}; /* B S C D */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int B = shapes[si][0], S = shapes[si][1], C = shapes[si][2], D = shapes[si][3];
+        float* sp = rand_f32((size_t)B * S * D, -1.0f, 1.0f, 91 + si);
+        float* pr = rand_f32((size_t)B * C * D, -1.0f, 1.0f, 92 + si);
+        float* ref = malloc((size_t)B * S * C * 4);
+        cpu->span_scores(cpu, ref, sp, pr, B, S, C, D);
+        GBuf ds = gbuf_f32(be, sp, (size_t)B * S * D), dp = gbuf_f32(be, pr, (size_t)B * C * D), dy = gbuf_new(be, (size_t)B * S * C * 4);
+        be->span_scores(be, dy.ptr, ds.ptr, dp.ptr, B, S, C, D);
+        char what[80];
+        snprintf(what, sizeof what, "span_scores B=%d S=%d C=%d D=%d", B, S, C, D);
+        expect_gbuf_close(&dy, ref, (size_t)B * S * C, 1e-5f * sqrtf((float)D), 1e-4f, what);
+        gbuf_free(&ds); gbuf_free(&dp); gbuf_free(&dy);
+        free(sp); free(pr); free(ref);
+    }
+}
+#endif

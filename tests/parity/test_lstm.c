@@ -1,0 +1,61 @@
+/* test_lstm.c (parity) -- lstm_bidir through backend_cuda(0) against the CPU twin (kernels/cpu/lstm.c):
+   packed-sequence semantics (lengths 0, 1, W and random; the reverse direction starts at the last real
+   word; zeros at t >= len), torch gate order i, f, g, o. Tolerance 1e-5 abs + 1e-4 rel (GEMM input
+   projection in fp32 vs the twin's double sums, carried through the recurrence). */
+#include "parity_util.h"
+
+#ifdef GLINER_HAVE_CUDA
+Test(lstm_parity, shapes_and_lengths) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 3, 2}, {3, 7, 16, 8}, {4, 50, 96, 48}, {5, 33, 65, 31}, {8, 128, 768, 384}}; /* B W Din Hs */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int B = shapes[si][0], W = shapes[si][1], Din = shapes[si][2], Hs = shapes[si][3], G = 4 * Hs;
+        const float r = 1.0f / sqrtf((float)Hs); /* torch's init range */
+        float* x = rand_f32((size_t)B * W * Din, -1.0f, 1.0f, 121 + si);
+        int64_t* len = rand_i64((size_t)B, 0, W, 122 + si);
+        len[0] = W;
+        if (B > 1) len[1] = 1;
+        if (B > 2) len[2] = 0;
+        float *wih[2], *whh[2], *bih[2], *bhh[2];
+        GBuf dwih[2], dwhh[2], dbih[2], dbhh[2];
+        const void *cwih[2], *cwhh[2], *cbih[2], *cbhh[2], *gwih[2], *gwhh[2], *gbih[2], *gbhh[2];
+        for (int d = 0; d < 2; d++) {
+            wih[d] = rand_f32((size_t)G * Din, -r, r, 130 + 4 * d + si);
+            whh[d] = rand_f32((size_t)G * Hs, -r, r, 131 + 4 * d + si);
+            bih[d] = rand_f32((size_t)G, -r, r, 132 + 4 * d + si);
+            bhh[d] = rand_f32((size_t)G, -r, r, 133 + 4 * d + si);
+            dwih[d] = gbuf_f32(be, wih[d], (size_t)G * Din);
+            dwhh[d] = gbuf_f32(be, whh[d], (size_t)G * Hs);
+            dbih[d] = gbuf_f32(be, bih[d], G);
+            dbhh[d] = gbuf_f32(be, bhh[d], G);
+            cwih[d] = wih[d]; cwhh[d] = whh[d]; cbih[d] = bih[d]; cbhh[d] = bhh[d];
+            gwih[d] = dwih[d].ptr; gwhh[d] = dwhh[d].ptr; gbih[d] = dbih[d].ptr; gbhh[d] = dbhh[d].ptr;
+        }
+        const size_t ny = (size_t)B * W * 2 * Hs;
+        float* ref = malloc(ny * 4);
+        lstm_bidir_forward_cpu(ref, x, len, (const float* const*)cwih, (const float* const*)cwhh,
+                               (const float* const*)cbih, (const float* const*)cbhh, B, W, Din, Hs);
+        GBuf dx = gbuf_f32(be, x, (size_t)B * W * Din), dy = gbuf_new(be, ny * 4), dlen = gbuf_raw(be, len, (size_t)B * 8);
+        char what[100];
+        snprintf(what, sizeof what, "lstm B=%d W=%d Din=%d Hs=%d", B, W, Din, Hs);
+        be->lstm_bidir(be, dy.ptr, dx.ptr, len, gwih, gwhh, gbih, gbhh, B, W, Din, Hs); /* host lengths */
+        expect_gbuf_close(&dy, ref, ny, 1e-5f, 1e-4f, what);
+        be->lstm_bidir(be, dy.ptr, dx.ptr, dlen.ptr, gwih, gwhh, gbih, gbhh, B, W, Din, Hs); /* device lengths */
+        strncat(what, " (device lengths)", sizeof what - strlen(what) - 1);
+        expect_gbuf_close(&dy, ref, ny, 1e-5f, 1e-4f, what);
+        float* got = gbuf_get_f32(&dy, ny);
+        size_t nonzero_pad = 0;
+        for (int b = 0; b < B; b++)
+            for (int t = (int)len[b]; t < W; t++)
+                for (int k = 0; k < 2 * Hs; k++) nonzero_pad += got[((size_t)b * W + t) * 2 * Hs + k] != 0.0f;
+        cr_expect(nonzero_pad == 0, "%s: %zu non-zero values past the lengths", what, nonzero_pad);
+        free(got);
+        for (int d = 0; d < 2; d++) {
+            gbuf_free(&dwih[d]); gbuf_free(&dwhh[d]); gbuf_free(&dbih[d]); gbuf_free(&dbhh[d]);
+            free(wih[d]); free(whh[d]); free(bih[d]); free(bhh[d]);
+        }
+        gbuf_free(&dx); gbuf_free(&dy); gbuf_free(&dlen);
+        free(x); free(len); free(ref);
+    }
+}
+#endif

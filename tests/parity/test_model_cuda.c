@@ -1,0 +1,122 @@
+/* test_model_cuda.c (parity) -- the whole model on the CUDA backend: every encoder-only fixture in
+   tests/fixtures/models/ (reference/tensors.safetensors "<case>.batch.*", the reference's collated batch)
+   goes through gliner_forward with backend_cuda(0), fp32 storage, and the logits are compared with the
+   reference's "<case>.output.logits" within 1e-4 (abs + rel), and with the CPU backend's logits within
+   1e-4. Intermediate stages are not captured here (the capture callback would get device pointers);
+   tests/golden/test_model_parity.c checks them on the CPU. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "parity_util.h"
+
+#define MODELS FIXTURES "/models"
+
+#ifdef GLINER_HAVE_CUDA
+static const cJSON* g_tensors_map;
+static const TensorView* find_ref(const SafeTensors* st, const char* key) {
+    for (int hop = 0; hop < 4 && key; hop++) {
+        const TensorView* tv = st_find(st, key);
+        if (tv) return tv;
+        const cJSON* o = cJSON_GetObjectItemCaseSensitive(g_tensors_map, key);
+        const cJSON* same = o ? cJSON_GetObjectItemCaseSensitive(o, "same_as") : NULL;
+        key = cJSON_IsString(same) ? same->valuestring : NULL;
+    }
+    return NULL;
+}
+
+static const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
+    char key[256];
+    snprintf(key, sizeof key, "%s.batch.%s", cs, name);
+    const TensorView* tv = find_ref(st, key);
+    if (tv_out) *tv_out = tv;
+    if (!tv) return NULL;
+    cr_assert_eq(tv->dtype, DTYPE_I64, "%s is not I64", key);
+    return tv->data;
+}
+
+Test(model_cuda_parity, every_encoder_only_fixture) {
+    const Backend* be = pu_cuda();
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int models = 0, cases = 0;
+    const char* case_names[] = {"main", "per_text", "per_text_equal"};
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char dir[1024], p[1100], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
+        GlinerModel m, mc;
+        cr_assert_eq(gliner_model_load(&m, dir, be, err, sizeof err), 0, "%s", err);
+        GlinerArch a = m.cfg.arch;
+        if (arch_is_decoder(a) || arch_is_relex(a)) { gliner_model_free(&m); continue; }
+        cr_assert_eq(gliner_model_load(&mc, dir, backend_cpu(0), err, sizeof err), 0, "%s", err);
+        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+        char* js = tu_read_file(p, NULL);
+        cJSON* root = cJSON_Parse(js);
+        g_tensors_map = cJSON_GetObjectItem(root, "tensors");
+        snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+        SafeTensors st;
+        cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+        for (int ci = 0; ci < 3; ci++) {
+            const char* cs = case_names[ci];
+            const TensorView *ids_tv, *tl_tv, *si_tv, *li_tv;
+            const int64_t* ids = i64(&st, cs, "input_ids", &ids_tv);
+            if (!ids) continue;
+            ModelInputs in = {0};
+            in.B = (int)ids_tv->shape[0];
+            in.T = (int)ids_tv->shape[1];
+            in.input_ids = ids;
+            in.attention_mask = i64(&st, cs, "attention_mask", NULL);
+            in.words_mask = i64(&st, cs, "words_mask", NULL);
+            in.text_lengths = i64(&st, cs, "text_lengths", &tl_tv);
+            cr_assert(in.attention_mask && in.words_mask && in.text_lengths, "%s %s: incomplete batch", de->d_name, cs);
+            for (int b = 0; b < in.B; b++) in.W = in.text_lengths[b] > in.W ? (int)in.text_lengths[b] : in.W;
+            in.K = m.cfg.max_width;
+            in.span_idx = i64(&st, cs, "span_idx", &si_tv);
+            in.span_mask = i64(&st, cs, "span_mask", NULL);
+            if (!arch_is_token(a) && !in.span_idx) continue;
+            if (si_tv) in.W = (int)(si_tv->shape[1] / in.K);
+            in.labels_input_ids = i64(&st, cs, "labels_input_ids", &li_tv);
+            in.labels_attention_mask = i64(&st, cs, "labels_attention_mask", NULL);
+            if (li_tv) { in.C_labels = (int)li_tv->shape[0]; in.T_labels = (int)li_tv->shape[1]; }
+            if (arch_is_bi(a) && !li_tv) continue;
+            ModelOutputs out, outc;
+            cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+            cr_assert_eq(gliner_forward(&mc, &in, &outc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+            size_t n = 1;
+            for (int i = 0; i < out.ndim; i++) n *= (size_t)out.shape[i];
+            char key[256], what[400];
+            snprintf(key, sizeof key, "%s.output.logits", cs);
+            const TensorView* tv = find_ref(&st, key);
+            if (tv && tv->dtype == DTYPE_F32) {
+                cr_expect_eq(tv->numel, n, "%s %s: %zu logits, the reference has %zu", de->d_name, key, n, tv->numel);
+                if (tv->numel == n) {
+                    float* ref = malloc(n * sizeof(float) + 1);
+                    memcpy(ref, tv->data, n * sizeof(float));
+                    snprintf(what, sizeof what, "%s %s (cuda vs reference)", de->d_name, key);
+                    expect_finite(out.logits, n, what);
+                    expect_close(out.logits, ref, n, 1e-4f, 1e-4f, what);
+                    free(ref);
+                }
+            }
+            snprintf(what, sizeof what, "%s %s (cuda vs cpu backend)", de->d_name, key);
+            expect_close(out.logits, outc.logits, n, 1e-4f, 1e-4f, what);
+            cases++;
+            free(out.logits);
+            free(outc.logits);
+        }
+        models++;
+        st_close(&st);
+        cJSON_Delete(root);
+        free(js);
+        gliner_model_free(&m);
+        gliner_model_free(&mc);
+    }
+    closedir(d);
+    cr_log_info("model parity (cuda): %d models, %d cases", models, cases);
+    cr_expect(models >= 20, "only %d encoder-only fixtures ran", models);
+    cr_expect(cases >= 40, "only %d cases ran", cases);
+}
+#endif

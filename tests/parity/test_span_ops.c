@@ -1,0 +1,94 @@
+/* test_span_ops.c (parity) -- span_concat, span_pool, conv1d_right through backend_cuda(0) against the
+   CPU twins (kernels/cpu/span_ops.c). span_concat and span_pool are bit-exact (copies; the twin's float
+   arithmetic in its order); conv1d_right (kw cuBLAS GEMMs vs double sums) within 1e-5*sqrt(Din*kw) abs +
+   1e-4 rel. Spans are built as the collator builds them (S = W*K, (i, i+j), masked when i+j >= W), so
+   W=1, K > W and masked spans are all covered; extra (markerV1) on and off; every pool mode. */
+#include "parity_util.h"
+
+#ifdef GLINER_HAVE_CUDA
+static void make_spans(int B, int W, int K, int64_t* idx, int64_t* mask, const int64_t* len) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < W; i++)
+            for (int j = 0; j < K; j++) {
+                size_t s = (size_t)b * W * K + (size_t)i * K + j;
+                idx[2 * s] = i;
+                idx[2 * s + 1] = i + j;
+                mask[s] = i + j < len[b];
+            }
+}
+
+Test(span_concat_parity, shapes) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int with_extra = 0; with_extra < 2; with_extra++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], D = shapes[si][3], S = W * K;
+            const int parts = with_extra ? 3 : 2;
+            int64_t* len = rand_i64((size_t)B, 1, W, 141 + si);
+            int64_t* idx = malloc((size_t)B * S * 2 * 8);
+            int64_t* mask = malloc((size_t)B * S * 8);
+            make_spans(B, W, K, idx, mask, len);
+            float* st = rand_f32((size_t)B * W * D, -1.0f, 1.0f, 142 + si);
+            float* en = rand_f32((size_t)B * W * D, -1.0f, 1.0f, 143 + si);
+            float* ex = rand_f32((size_t)B * D, -1.0f, 1.0f, 144 + si);
+            const size_t n = (size_t)B * S * parts * D;
+            float* ref = malloc(n * 4);
+            span_concat_forward_cpu(ref, st, en, with_extra ? ex : NULL, idx, mask, B, W, S, D);
+            GBuf ds = gbuf_f32(be, st, (size_t)B * W * D), de = gbuf_f32(be, en, (size_t)B * W * D);
+            GBuf dx = gbuf_f32(be, ex, (size_t)B * D), dy = gbuf_new(be, n * 4);
+            GBuf di = gbuf_raw(be, idx, (size_t)B * S * 16), dm = gbuf_raw(be, mask, (size_t)B * S * 8);
+            char what[100];
+            snprintf(what, sizeof what, "span_concat B=%d W=%d K=%d D=%d extra=%d", B, W, K, D, with_extra);
+            be->span_concat(be, dy.ptr, ds.ptr, de.ptr, with_extra ? dx.ptr : NULL, idx, mask, B, W, S, D);
+            expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+            be->span_concat(be, dy.ptr, ds.ptr, de.ptr, with_extra ? dx.ptr : NULL, di.ptr, dm.ptr, B, W, S, D);
+            strncat(what, " (device indices)", sizeof what - strlen(what) - 1);
+            expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+            gbuf_free(&ds); gbuf_free(&de); gbuf_free(&dx); gbuf_free(&dy); gbuf_free(&di); gbuf_free(&dm);
+            free(len); free(idx); free(mask); free(st); free(en); free(ex); free(ref);
+        }
+}
+
+Test(span_pool_parity, modes) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int mode = 0; mode < 3; mode++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], D = shapes[si][3];
+            const size_t n = (size_t)B * W * K * D;
+            float* x = rand_f32((size_t)B * W * D, -1.0f, 1.0f, 151 + si);
+            float* ref = malloc(n * 4);
+            span_pool_forward_cpu(ref, x, B, W, K, D, mode);
+            GBuf dx = gbuf_f32(be, x, (size_t)B * W * D), dy = gbuf_new(be, n * 4);
+            be->span_pool(be, dy.ptr, dx.ptr, B, W, K, D, mode);
+            char what[100];
+            snprintf(what, sizeof what, "span_pool B=%d W=%d K=%d D=%d mode=%d", B, W, K, D, mode);
+            expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+            gbuf_free(&dx); gbuf_free(&dy);
+            free(x); free(ref);
+        }
+}
+
+Test(conv1d_right_parity, widths) {
+    const Backend* be = pu_cuda();
+    const int shapes[][5] = {{1, 1, 1, 1, 1}, {2, 1, 5, 3, 4}, {3, 7, 33, 17, 12}, {2, 40, 64, 64, 3}, {4, 150, 768, 768, 12}}; /* B W Din Dout kw */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int with_b = 0; with_b < 2; with_b++) {
+            const int B = shapes[si][0], W = shapes[si][1], Din = shapes[si][2], Dout = shapes[si][3], kw = shapes[si][4];
+            float* x = rand_f32((size_t)B * W * Din, -1.0f, 1.0f, 161 + si);
+            float* w = rand_f32((size_t)Dout * Din * kw, -1.0f, 1.0f, 162 + si);
+            float* bias = rand_f32((size_t)Dout, -1.0f, 1.0f, 163 + si);
+            const size_t n = (size_t)B * W * Dout;
+            float* ref = malloc(n * 4);
+            conv1d_right_forward_cpu(ref, x, w, with_b ? bias : NULL, B, W, Din, Dout, kw);
+            GBuf dx = gbuf_f32(be, x, (size_t)B * W * Din), dw = gbuf_f32(be, w, (size_t)Dout * Din * kw);
+            GBuf db = gbuf_f32(be, bias, Dout), dy = gbuf_new(be, n * 4);
+            be->conv1d_right(be, dy.ptr, dx.ptr, dw.ptr, with_b ? db.ptr : NULL, B, W, Din, Dout, kw);
+            char what[100];
+            snprintf(what, sizeof what, "conv1d_right B=%d W=%d Din=%d Dout=%d kw=%d bias=%d", B, W, Din, Dout, kw, with_b);
+            expect_gbuf_close(&dy, ref, n, 1e-5f * sqrtf((float)Din * kw), 1e-4f, what);
+            gbuf_free(&dx); gbuf_free(&dw); gbuf_free(&db); gbuf_free(&dy);
+            free(x); free(w); free(bias); free(ref);
+        }
+}
+#endif
