@@ -28,8 +28,29 @@ struct GlinerHandle {
     int64_t     model_max_length;
     Tokenizer*  label_tok; /* bi-encoders */
     int64_t     label_max_length;
+    /* bi-encoders: the label set last encoded and its pooled embeddings (C, D), so a fixed label set
+       runs through the label encoder once, not once per batch */
+    char**      cache_labels;
+    int         cache_n;
+    float*      cache_embeds;
     char        desc[512];
 };
+
+static void label_cache_clear(gliner_t* g) {
+    for (int i = 0; i < g->cache_n; i++) free(g->cache_labels[i]);
+    free(g->cache_labels);
+    free(g->cache_embeds);
+    g->cache_labels = NULL;
+    g->cache_embeds = NULL;
+    g->cache_n = 0;
+}
+
+static int label_cache_hit(const gliner_t* g, char** labels, int n) {
+    if (!g->cache_embeds || n != g->cache_n) return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(labels[i], g->cache_labels[i])) return 0;
+    return 1;
+}
 
 static int64_t read_model_max_length(const char* dir) {
     char p[4096];
@@ -89,6 +110,12 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
     const Backend* be = pick_backend(opts, err, errlen);
     if (!be) { free(g); return -1; }
     if (gliner_model_load(&g->model, model_dir, be, err, errlen)) { free(g); return -1; }
+    if (strcmp(g->model.cfg.words_splitter_type, "whitespace")) {
+        gl_set_err(err, errlen, "%s/gliner_config.json: words_splitter_type \"%s\" is not supported (supported: whitespace)",
+                   model_dir, g->model.cfg.words_splitter_type);
+        gliner_free(g);
+        return -1;
+    }
     if (opts && opts->max_len > 0) g->model.cfg.max_len = opts->max_len;
     char p[4096];
     snprintf(p, sizeof p, "%s/tokenizer.json", model_dir);
@@ -125,6 +152,7 @@ void gliner_free(gliner_t* g) {
     if (g->model.params || g->model.table.p) gliner_model_free(&g->model);
     tokenizer_free(g->tok);
     tokenizer_free(g->label_tok);
+    label_cache_clear(g);
     free(g);
 }
 
@@ -220,8 +248,8 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
     }
     Batch b;
     if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
-    ModelInputs in = {b.B, b.T, b.W, b.K, b.input_ids, b.attention_mask, b.words_mask, b.text_lengths, b.span_idx, NULL,
-                      0, 0, NULL, NULL};
+    ModelInputs in = {.B = b.B, .T = b.T, .W = b.W, .K = b.K, .input_ids = b.input_ids, .attention_mask = b.attention_mask,
+                      .words_mask = b.words_mask, .text_lengths = b.text_lengths, .span_idx = b.span_idx};
     int64_t* span_mask64 = NULL;
     int64_t *lab_ids = NULL, *lab_mask = NULL;
     if (!arch_is_token(cfg->arch)) {
@@ -238,10 +266,19 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
                 gl_set_err(err, errlen, "bi-encoder: per-text label lists must be equal within a batch (use --batch-size 1)");
                 goto out;
             }
-        if (label_inputs(g, b.labels[0], b.n_labels[0], &lab_ids, &lab_mask, &in.T_labels, err, errlen)) goto out;
         in.C_labels = b.n_labels[0];
-        in.labels_input_ids = lab_ids;
-        in.labels_attention_mask = lab_mask;
+        if (!label_cache_hit(g, b.labels[0], b.n_labels[0])) {
+            int Tl;
+            if (label_inputs(g, b.labels[0], b.n_labels[0], &lab_ids, &lab_mask, &Tl, err, errlen)) goto out;
+            label_cache_clear(g);
+            g->cache_embeds = malloc((size_t)(in.C_labels ? in.C_labels : 1) * cfg->hidden_size * sizeof(float));
+            CHECK(g->cache_embeds, "out of memory");
+            gliner_encode_labels(&g->model, g->cache_embeds, lab_ids, lab_mask, in.C_labels, Tl);
+            g->cache_labels = malloc((size_t)(in.C_labels ? in.C_labels : 1) * sizeof(char*));
+            for (int c = 0; c < in.C_labels; c++) g->cache_labels[c] = strdup(b.labels[0][c]);
+            g->cache_n = in.C_labels;
+        }
+        in.labels_embeds = g->cache_embeds;
     }
     ModelOutputs mo;
     if (gliner_forward(&g->model, &in, &mo, NULL, err, errlen)) goto out;
