@@ -1,7 +1,9 @@
 /* main.c -- the `gliner` command: dispatches to subcommands. Each subcommand parses its own
    flags and prints one-line errors; library code never prints errors itself. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -20,6 +22,14 @@ static void usage(FILE* f) {
 }
 
 int main(int argc, char** argv) {
+    /* Our OpenMP loops and OpenBLAS's own threads share the cores. libgomp's default spin-wait keeps idle
+       OpenMP threads busy on the cores OpenBLAS needs (2 threads ran 2x slower than 1 here); the policy is
+       read when libgomp starts, so the command re-executes itself once with OMP_WAIT_POLICY=PASSIVE
+       unless the user chose a policy. Programs linking libgliner should set it in their environment. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv); /* returns only on failure: then run as we are */
+    }
     if (argc < 2) { usage(stderr); return 2; }
     const char* cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
