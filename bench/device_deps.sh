@@ -14,4 +14,15 @@ pkgs="libcjson1 libcjson-dev libyaml-0-2 libyaml-dev libopenblas0 libopenblas0-p
       libhttp-parser2.9 libmbedcrypto7 libmbedtls14 libmbedx509-1 libssh2-1 libffi8 libffi-dev
       pkgconf pkgconf-bin libpkgconf3"
 (cd .deps && apt-get download $pkgs)
+# The reference side of the GPU bench (bench/bench_gpu_reference.py): the pinned gliner wheel (pure Python)
+# and the pinned transformers / tokenizers (scripts/requirements.txt) -- the device image has torch and a
+# newer transformers; bench/device_check.sh installs these with --no-deps into a venv that sees the image's
+# site-packages, and falls back to the image's transformers if the pinned pair does not import there.
+PY=${PY:-$( [ -x /work/venv/bin/python ] && echo /work/venv/bin/python || echo python3)}
+mkdir -p .deps/wheels
+$PY -m pip download --no-deps -q -d .deps/wheels gliner==0.2.27
+$PY -m pip download --no-deps -q -d .deps/wheels transformers==5.1.0
+$PY -m pip download --no-deps -q -d .deps/wheels --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 tokenizers==0.22.2
+ls -la .deps/wheels
 du -sh .deps

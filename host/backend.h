@@ -3,7 +3,8 @@
    Conventions:
    - every tensor argument is a pointer into the backend's memory (host memory for the CPU backend,
      device memory for CUDA); `void*` because the CUDA backend may store bf16/fp16 activations.
-     Index tensors (ids, masks, span indices) are int64 as the reference collates them.
+     Index tensors (ids, masks, span indices) are int64 as the reference collates them; they too live in
+     backend memory (gliner_forward uploads a batch's index tensors once, host/model/model.c).
    - argument order: outputs, inputs, weights, sizes, params (STYLE.md §3).
    - weights use PyTorch layout: a Linear(in -> out) weight is [out, in] row-major.
    - shapes are given in the comments with the spec's letters; all sizes are int, products size_t.
@@ -33,6 +34,7 @@ struct Backend {
     void  (*upload)(const Backend* be, void* dst, const float* src, size_t n);   /* host f32 -> backend dtype */
     void  (*download)(const Backend* be, float* dst, const void* src, size_t n); /* backend dtype -> host f32 */
     void  (*upload_raw)(const Backend* be, void* dst, const void* src, size_t bytes); /* int64 indices, masks */
+    void  (*zero)(const Backend* be, void* p, size_t bytes);      /* memset 0 (stream-ordered on a device) */
     void  (*sync)(const Backend* be);
 
     /* ---- dense algebra */
@@ -104,17 +106,26 @@ struct Backend {
     /* logits[b, s, c] = <span_rep[b, s], prompt[b, c]> : (B,S,D) x (B,C,D) -> (B,S,C) */
     void (*span_scores)(const Backend* be, void* logits, const void* span_rep, const void* prompt, int B, int S, int C,
                         int D);
+    /* markerV0's first out_project layer split per word (an exact rewrite of Linear(2D->F) on [a_i ; e_j]):
+       out[b, s, :] = relu(A[b, i, :] + E[b, j, :] + bias) for (i, j) = span_idx[b, s] * span_mask[b, s];
+       A, E (B, W, F) are the per-word halves, bias (F) may be NULL; out (B, S, F) */
+    void (*span_pair_relu)(const Backend* be, void* out, const void* A, const void* E, const void* bias,
+                           const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F);
 };
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */
 const Backend* backend_cpu(int threads);
 
 #ifdef GLINER_HAVE_CUDA
-/* The CUDA backend on device `device` (kernels/cuda/backend_cuda.cu): fp32 storage today, one stream and
+/* The CUDA backend on device `device` (kernels/cuda/backend_cuda.cu), fp32 storage; one stream and
    one cuBLAS handle per device, created on first use. NULL when that device does not exist (no driver,
-   no GPU, or device >= gl_device_count()). Index arguments may be host or device pointers: host ones
-   are copied into device scratch inside the op (the model should upload them once per batch). */
+   no GPU, or device >= gl_device_count()). Index arguments should be device pointers (the model uploads
+   them once per batch); host ones still work: they are copied into device scratch inside the op.
+   backend_cuda_dtype: the same device with activations and weights stored as `dtype` (DTYPE_F32,
+   DTYPE_BF16 or DTYPE_F16; fp32 accumulation, fp32 softmax/LayerNorm statistics, cuBLAS GemmEx with
+   CUBLAS_COMPUTE_32F). Tables of one device share its stream, handle and scratch. NULL for another dtype. */
 const Backend* backend_cuda(int device);
+const Backend* backend_cuda_dtype(int device, DType dtype);
 #endif
 
 #ifdef __cplusplus

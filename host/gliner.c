@@ -75,10 +75,26 @@ static int is_dir_with(const char* dir, const char* file) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* opts->device: NULL/"cpu" -> the CPU backend; "cuda" / "cuda:N" -> the CUDA backend on device N */
+/* opts->device: NULL/"cpu" -> the CPU backend; "cuda" / "cuda:N" -> the CUDA backend on device N;
+   opts->dtype: NULL/"fp32", "bf16" or "fp16" storage (the CPU backend is fp32 only) */
 static const Backend* pick_backend(const gliner_options* opts, char* err, size_t errlen) {
     const char* dev = opts && opts->device ? opts->device : "cpu";
-    if (!strcmp(dev, "cpu")) return backend_cpu(opts ? opts->threads : 0);
+    const char* dts = opts && opts->dtype ? opts->dtype : "fp32";
+    DType dt;
+    if (!strcmp(dts, "fp32") || !strcmp(dts, "f32") || !strcmp(dts, "float32")) dt = DTYPE_F32;
+    else if (!strcmp(dts, "bf16") || !strcmp(dts, "bfloat16")) dt = DTYPE_BF16;
+    else if (!strcmp(dts, "fp16") || !strcmp(dts, "f16") || !strcmp(dts, "float16")) dt = DTYPE_F16;
+    else {
+        gl_set_err(err, errlen, "dtype '%s': expected fp32, bf16 or fp16", dts);
+        return NULL;
+    }
+    if (!strcmp(dev, "cpu")) {
+        if (dt != DTYPE_F32) {
+            gl_set_err(err, errlen, "dtype '%s' needs --device cuda: the CPU backend computes in fp32", dts);
+            return NULL;
+        }
+        return backend_cpu(opts ? opts->threads : 0);
+    }
     long idx = -1;
     if (!strcmp(dev, "cuda")) idx = 0;
     else if (!strncmp(dev, "cuda:", 5) && dev[5] >= '0' && dev[5] <= '9') {
@@ -91,7 +107,7 @@ static const Backend* pick_backend(const gliner_options* opts, char* err, size_t
         return NULL;
     }
 #ifdef GLINER_HAVE_CUDA
-    const Backend* be = backend_cuda((int)idx);
+    const Backend* be = backend_cuda_dtype((int)idx, dt);
     if (!be) gl_set_err(err, errlen, "device '%s': no CUDA device %ld on this machine (%d found)", dev, idx, gl_device_count());
     return be;
 #else

@@ -31,6 +31,7 @@ typedef struct {
     int threads; /* CPU threads; <= 0: the OpenMP default */
     int max_len; /* words per text before truncation; <= 0: the checkpoint's max_len */
     const char* device; /* NULL or "cpu" (default), "cuda" (= "cuda:0") or "cuda:N" (builds with CUDA) */
+    const char* dtype;  /* storage dtype on cuda: NULL or "fp32" (default), "bf16", "fp16"; cpu: fp32 only */
 } gliner_options;
 
 typedef struct {

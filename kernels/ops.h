@@ -23,8 +23,8 @@ void cast_forward_cuda(void* out, DType out_t, const void* in, DType in_t, size_
 #ifdef GLINER_HAVE_CUDA
 /* ---- the CUDA backend's launchers (kernels/cuda/<file>.cu, named after the CPU twin's file).
    Every pointer is device memory, index tensors included (the backend copies host ones to device
-   scratch before calling). `dt` is the activation storage dtype (F32 today; bf16 is plumbed through
-   GL_DISPATCH_DTYPE in common.cuh). fp32 accumulation everywhere. Each launcher ends with
+   scratch before calling). `dt` is the activation storage dtype (F32, BF16 or F16, GL_DISPATCH_DTYPE
+   in common.cuh). fp32 accumulation everywhere. Each launcher ends with
    LAUNCH_CHECK(). `blas` is the backend's cuBLAS handle; `ws` a device workspace of the stated size. */
 typedef struct cublasContext* gl_blas_t; /* == cublasHandle_t */
 
@@ -50,6 +50,11 @@ void linear_forward_cuda(void* y, const void* x, const void* w, const void* b, i
 void gemm_batched_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K, int transA,
                                int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
                                int64_t strideC, float alpha, float beta, DType dt, gl_blas_t blas, gl_stream_t stream);
+/* the same with an output dtype of its own (16-bit inputs, fp32 output: the LSTM's gate pre-activations) */
+void gemm_batched_ex_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K, int transA,
+                                  int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
+                                  int64_t strideC, float alpha, float beta, DType dt_ab, DType dt_c, gl_blas_t blas,
+                                  gl_stream_t stream);
 void span_scores_forward_cuda(void* logits, const void* span_rep, const void* prompt, int B, int S, int C, int D,
                               DType dt, gl_blas_t blas, gl_stream_t stream);
 /* attention.cu, deberta_attention.cu: (B, T, H*Dh) interleaved heads */
@@ -64,6 +69,9 @@ void lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, con
                              const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B,
                              int W, int Din, int Hs, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
 /* span_ops.c twins: span_concat, span_pool, conv1d_right (ws: kw*Dout*Din elements of dt) */
+/* marker_split.cu: span_pair_relu (backend.h) */
+void span_pair_relu_forward_cuda(void* out, const void* A, const void* E, const void* bias, const int64_t* span_idx,
+                                 const int64_t* span_mask, int B, int W, int S, int F, DType dt, gl_stream_t stream);
 void span_concat_forward_cuda(void* out, const void* start, const void* end, const void* extra,
                               const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D, DType dt,
                               gl_stream_t stream);

@@ -91,13 +91,14 @@ static void usage(FILE* f) {
             "  --stride N           window step in words (default N/2)\n"
             "  --threads N          CPU threads (default: all)\n"
             "  --device D           cpu (default), cuda or cuda:N\n"
+            "  --dtype T            storage dtype with --device cuda: fp32 (default), bf16 or fp16\n"
             "  --output FILE        write the JSONL there (atomically) instead of stdout\n");
 }
 
 int cli_predict(int argc, char** argv) {
     const char *model = NULL, *labels_arg = NULL, *file = NULL, *output = NULL;
     gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
-    gliner_options go = {0, 0, NULL};
+    gliner_options go = {0, 0, NULL, NULL};
     StrList texts = {0}, labels = {0};
     StrList* per = NULL; /* per-text labels from JSONL */
     int n_per = 0, rc = 1;
@@ -105,7 +106,7 @@ int cli_predict(int argc, char** argv) {
         const char* a = argv[i];
         int need = !strcmp(a, "--model") || !strcmp(a, "--labels") || !strcmp(a, "--threshold") || !strcmp(a, "--batch-size") ||
                    !strcmp(a, "--max-len") || !strcmp(a, "--threads") || !strcmp(a, "--file") || !strcmp(a, "--output") ||
-                   !strcmp(a, "--window") || !strcmp(a, "--stride") || !strcmp(a, "--device");
+                   !strcmp(a, "--window") || !strcmp(a, "--stride") || !strcmp(a, "--device") || !strcmp(a, "--dtype");
         if (need && i + 1 >= argc) { fprintf(stderr, "gliner predict: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--model")) model = argv[++i];
@@ -129,6 +130,7 @@ int cli_predict(int argc, char** argv) {
         else if (!strcmp(a, "--max-len")) { if (parse_int(a, argv[++i], 1, 1 << 20, &go.max_len)) return 2; }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, argv[++i], 1, 1024, &go.threads)) return 2; }
         else if (!strcmp(a, "--device")) go.device = argv[++i];
+        else if (!strcmp(a, "--dtype")) go.dtype = argv[++i];
         else if (!strcmp(a, "--window")) { if (parse_int(a, argv[++i], 1, 1 << 20, &po.window)) return 2; }
         else if (!strcmp(a, "--stride")) { if (parse_int(a, argv[++i], 1, 1 << 20, &po.stride)) return 2; }
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "gliner predict: unknown option '%s'\n", a); usage(stderr); return 2; }

@@ -9,12 +9,7 @@
 #define ALIGN 256
 
 void backend_zero(const Backend* be, void* p, size_t bytes) {
-    if (!strcmp(be->name, "cpu")) { memset(p, 0, bytes); return; }
-    static const char zeros[1 << 16];
-    for (size_t off = 0; off < bytes; off += sizeof zeros) {
-        size_t n = bytes - off < sizeof zeros ? bytes - off : sizeof zeros;
-        be->upload_raw(be, (char*)p + off, zeros, n);
-    }
+    if (bytes) be->zero(be, p, bytes);
 }
 
 static void* arena_alloc(const Backend* be, size_t bytes) {

@@ -22,5 +22,5 @@ void   arena_init(ArenaBackend* a, const Backend* base);
 /* Start of a forward: drops this forward's buffers, grows the block to the high-water mark. */
 void   arena_reset(ArenaBackend* a);
 void   arena_release(ArenaBackend* a);
-/* zero-fill through the backend (memset on the CPU, uploads of zeros elsewhere) */
+/* zero-fill through the backend's zero op (memset on the CPU, cudaMemsetAsync on its stream) */
 void   backend_zero(const Backend* be, void* p, size_t bytes);

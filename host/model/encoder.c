@@ -4,8 +4,8 @@
    backbones in transformers: DebertaV2Model (modeling_deberta_v2.py) and BertModel (modeling_bert.py).
      which = 0: token_rep_layer.bert_layer.model.*      (+ .layers_fuser)  (+ token_rep_layer.projection)
      which = 1: token_rep_layer.labels_encoder.model.*  (+ .layers_fuser)  (+ token_rep_layer.labels_projection)
-   Shapes: input_ids, attention_mask (B,T) int64 on the host; every hidden state (B*T, H) row-major in
-   backend memory; out (B,T,D).
+   Shapes: input_ids, attention_mask (B,T) int64 in backend memory (gliner_forward uploads them once per
+   batch); every hidden state (B*T, H) row-major in backend memory; out (B,T,D).
    Captured stages (names of the reference fixtures' dumps, without the "<case>." prefix):
      which 0: encoder.embeddings, encoder.layer.<l>, encoder.layers_fuser, token_rep_layer.projection,
               encoder.rel_embeddings_normed (DeBERTa: R = LN(rel_embeddings), (2A, H))
@@ -30,10 +30,13 @@ static ActKind act_from_name(const char* s) {
     return ACT_NONE;
 }
 
-/* One forward's working memory: device copies of the index tensors and the per-layer buffers. */
+/* One forward's working memory: the index tensors and the per-layer buffers. ids and mask are the
+   caller's (backend memory); pos (t for every row) and zeros (token type 0) are made here when the
+   backbone reads them. */
 typedef struct {
     const Backend* be;
-    int64_t *ids, *mask, *pos, *zeros; /* (B*T) backend memory */
+    const int64_t *ids, *mask;          /* (B*T) backend memory, not owned */
+    int64_t *pos, *zeros;               /* (B*T) backend memory or NULL */
     void *q, *k, *v, *ctx;             /* (M, nh*dh) */
     void *y, *u, *f;                   /* (M, max(H, E)), (M, H), (M, max(I, E, H)) */
 } Work;
@@ -44,22 +47,23 @@ static void work_init(Work* w, const Backend* be, const BackboneConfig* bc, cons
                       int B, int T) {
     memset(w, 0, sizeof *w);
     w->be = be;
+    w->ids = ids;
+    w->mask = mask;
     const size_t M = (size_t)B * T;
     const size_t A = (size_t)bc->num_attention_heads * bc->attention_head_size, H = bc->hidden_size;
     const size_t HE = (size_t)bc->embedding_size > H ? (size_t)bc->embedding_size : H;
     size_t I = bc->intermediate_size;
     if (HE > I) I = HE;
-    int64_t* pos = malloc(M * sizeof(int64_t));
-    CHECK(pos, "out of memory");
-    for (size_t i = 0; i < M; i++) pos[i] = (int64_t)(i % (size_t)T);
-    w->ids = be->alloc(be, M * sizeof(int64_t));
-    w->mask = be->alloc(be, M * sizeof(int64_t));
-    w->pos = be->alloc(be, M * sizeof(int64_t));
-    w->zeros = be->alloc(be, M * sizeof(int64_t)); /* alloc zero-fills */
-    be->upload_raw(be, w->ids, ids, M * sizeof(int64_t));
-    be->upload_raw(be, w->mask, mask, M * sizeof(int64_t));
-    be->upload_raw(be, w->pos, pos, M * sizeof(int64_t));
-    free(pos);
+    const int bert = bc->family == BACKBONE_BERT;
+    if (bert || bc->position_biased_input) {
+        int64_t* pos = malloc(M * sizeof(int64_t));
+        CHECK(pos, "out of memory");
+        for (size_t i = 0; i < M; i++) pos[i] = (int64_t)(i % (size_t)T);
+        w->pos = be->alloc(be, M * sizeof(int64_t));
+        be->upload_raw(be, w->pos, pos, M * sizeof(int64_t));
+        free(pos);
+    }
+    if (bert || bc->type_vocab_size > 0) w->zeros = be->alloc(be, M * sizeof(int64_t)); /* alloc zero-fills */
     w->q = balloc(be, M * A);
     w->k = balloc(be, M * A);
     w->v = balloc(be, M * A);
@@ -71,7 +75,7 @@ static void work_init(Work* w, const Backend* be, const BackboneConfig* bc, cons
 
 static void work_free(Work* w) {
     const Backend* be = w->be;
-    void* p[] = {w->ids, w->mask, w->pos, w->zeros, w->q, w->k, w->v, w->ctx, w->y, w->u, w->f};
+    void* p[] = {w->pos, w->zeros, w->q, w->k, w->v, w->ctx, w->y, w->u, w->f};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         if (p[i]) be->free(be, p[i]);
     memset(w, 0, sizeof *w);

@@ -7,7 +7,8 @@
      cross_fuser_forward   CrossFuser (layers.py) as the bi-encoders call it: query = labels,
                            key = text; no masks (quirk 1)                                       spec §5.2
      token_scorer_forward  Scorer (gliner/modeling/scorers.py)                                 spec §5.4
-   Shapes: words (B,W,D), prompts (B,C,D), span_idx (B,S,2) int64, span outputs (B,W,K,D) = (B,S,D).
+   Shapes: words (B,W,D), prompts (B,C,D), span_idx (B,S,2) int64, span outputs (B,W,K,D) = (B,S,D); index
+   tensors (span_idx, span_mask, lengths) are in backend memory like the activations.
    Dropout is the identity (inference).
    Three stages have a broadcast elementwise product that no op in the table expresses: the query
    mode (h (x) query_seg), the cat mode's [h ; q_k] rows and the Scorer's [t0 ; l0 ; t1*l1] features.

@@ -120,11 +120,23 @@ void capture(const Capture* cap, const char* name, const void* data, int ndim, c
 
 /* bi-encoders: labels encoded as C sequences, projected token-wise, mean-pooled including [CLS]/[SEP]
    (spec §3.8) -> (C, D) on the host */
+/* a host int64 index tensor copied into backend memory (from the arena inside a forward) */
+static int64_t* upload_i64(const Backend* be, const int64_t* h, size_t n) {
+    if (!h) return NULL;
+    int64_t* d = be->alloc(be, (n ? n : 1) * sizeof(int64_t));
+    be->upload_raw(be, d, h, n * sizeof(int64_t));
+    return d;
+}
+
 void gliner_encode_labels(const GlinerModel* m, float* pooled, const int64_t* ids, const int64_t* mask, int C, int Tl) {
     const Backend* be = m->be;
     const int D = m->cfg.hidden_size;
     void* Y = be->alloc(be, (size_t)C * Tl * D * dtype_size(be->dtype));
-    encoder_forward(m, 1, Y, ids, mask, C, Tl, NULL);
+    int64_t* d_ids = upload_i64(be, ids, (size_t)C * Tl);
+    int64_t* d_mask = upload_i64(be, mask, (size_t)C * Tl);
+    encoder_forward(m, 1, Y, d_ids, d_mask, C, Tl, NULL);
+    if (d_ids) be->free(be, d_ids);
+    if (d_mask) be->free(be, d_mask);
     float* y = malloc((size_t)C * Tl * D * sizeof(float));
     be->download(be, y, Y, (size_t)C * Tl * D);
     for (int c = 0; c < C; c++) {
@@ -164,17 +176,30 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
     if (!arch_is_token(a) && in->K != K)
         return gl_set_err(err, errlen, "span inputs built for max_width %d, the model has %d", in->K, K);
+    for (int b = 0; b < B; b++)
+        if (in->text_lengths[b] < 0 || in->text_lengths[b] > W)
+            return gl_set_err(err, errlen, "text_lengths[%d] = %lld outside [0, W = %d]", b, (long long)in->text_lengths[b], W);
+
+    /* 0. the batch's index tensors, uploaded once into backend memory (the arena): every op below reads
+       these copies; the host arrays stay for what the host decides (counting prompts). */
+    const int span_model = !arch_is_token(a);
+    const size_t nS = span_model ? (size_t)B * W * K : 0;
+    const int64_t* d_ids = upload_i64(be, in->input_ids, (size_t)B * T);
+    const int64_t* d_am = upload_i64(be, in->attention_mask, (size_t)B * T);
+    const int64_t* d_wm = upload_i64(be, in->words_mask, (size_t)B * T);
+    const int64_t* d_tl = upload_i64(be, in->text_lengths, (size_t)B);
+    const int64_t* d_si = span_model ? upload_i64(be, in->span_idx, nS * 2) : NULL;
+    const int64_t* d_sm = span_model ? upload_i64(be, in->span_mask, nS) : NULL;
 
     /* 1. token_rep_layer */
     void* X = be->alloc(be, (size_t)B * T * D * es);
-    encoder_forward(m, 0, X, in->input_ids, in->attention_mask, B, T, cap);
+    encoder_forward(m, 0, X, d_ids, d_am, B, T, cap);
     int64_t sh[4] = {B, T, D};
     capture(cap, "token_embeds", X, 3, sh);
 
     /* 2. words and prompts */
     void* words = be->alloc(be, (size_t)B * W * D * es);
-    int64_t* word_mask = calloc((size_t)B * W, sizeof(int64_t));
-    be->gather_words(be, words, word_mask, X, in->words_mask, in->text_lengths, B, T, W, D);
+    be->gather_words(be, words, NULL, X, d_wm, d_tl, B, T, W, D); /* the word mask is not needed at inference */
     int C;
     void* prompts;
     if (arch_is_bi(a)) {
@@ -189,8 +214,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
             if (n > C) C = n;
         }
         prompts = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
-        be->gather_prompts(be, prompts, NULL, X, in->input_ids, cfg->class_token_index, cfg->embed_ent_token ? 0 : 1, B,
-                           T, C, D);
+        be->gather_prompts(be, prompts, NULL, X, d_ids, cfg->class_token_index, cfg->embed_ent_token ? 0 : 1, B, T, C, D);
     }
     sh[0] = B; sh[1] = W; sh[2] = D;
     capture(cap, "words_embedding", words, 3, sh);
@@ -200,7 +224,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     /* 3. BiLSTM (uni-encoders only: bi-encoders build it and never apply it, quirk 3) */
     if (!arch_is_bi(a) && cfg->num_rnn_layers > 0) {
         void* r = be->alloc(be, (size_t)B * W * D * es);
-        lstm_forward(m, r, words, in->text_lengths, B, W);
+        lstm_forward(m, r, words, d_tl, B, W);
         be->free(be, words);
         words = r;
         sh[1] = W;
@@ -219,10 +243,19 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
         be->download(be, out->logits, scores, (size_t)B * W * C * 3);
         be->free(be, scores);
+    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn)) {
+        /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
+        void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
+        mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
+        out->ndim = 4;
+        out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
+        out->logits = malloc((size_t)B * W * K * (C ? C : 1) * sizeof(float));
+        markerv0_split_logits(m, out->logits, words, d_si, d_sm, prep, B, W, K, C);
+        be->free(be, prep);
     } else {
         const int S = W * K;
         void* span = be->alloc(be, (size_t)B * S * D * es);
-        span_rep_forward(m, span, words, in->span_idx, in->span_mask, B, W, S);
+        span_rep_forward(m, span, words, d_si, d_sm, B, W, S);
         int64_t s4[4] = {B, W, K, D};
         capture(cap, "span_rep", span, 4, s4);
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
@@ -244,6 +277,8 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     be->free(be, X);
     be->free(be, words);
     be->free(be, prompts);
-    free(word_mask);
+    const int64_t* idx[] = {d_ids, d_am, d_wm, d_tl, d_si, d_sm};
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
+        if (idx[i]) be->free(be, (void*)idx[i]);
     return 0;
 }

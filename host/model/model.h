@@ -53,7 +53,8 @@ void capture(const Capture* cap, const char* name, const void* data, int ndim, c
 
 /* token_rep_layer. which = 0: the text encoder (token_rep_layer.bert_layer + projection) -> out (B,T,D);
    which = 1: the bi-encoder's label encoder (token_rep_layer.labels_encoder + labels_projection) -> out (B,T,D),
-   before pooling. Captures "encoder.embeddings", "encoder.layer.<l>" (which = 0 only). */
+   before pooling. Captures "encoder.embeddings", "encoder.layer.<l>" (which = 0 only).
+   input_ids, attention_mask (B,T) int64 in backend memory (the CPU backend's memory is the host's). */
 void encoder_forward(const GlinerModel* m, int which, void* out, const int64_t* input_ids, const int64_t* attention_mask,
                      int B, int T, const Capture* cap);
 
@@ -62,11 +63,12 @@ void encoder_forward(const GlinerModel* m, int which, void* out, const int64_t* 
    deberta_attention op takes; identity when position_buckets <= 0. */
 void deberta_rel_buckets(int32_t* out, int T, int position_buckets, int max_relative_positions);
 
-/* rnn: (B,W,D) -> (B,W,D) */
+/* rnn: (B,W,D) -> (B,W,D); lengths (B) int64 in backend memory, each in [0, W] (gliner_forward checks) */
 void lstm_forward(const GlinerModel* m, void* out, const void* words, const int64_t* lengths, int B, int W);
 
 /* span_rep_layer for config span_mode (or token_level's TokenMarker): words (B,W,D), span_idx (B,W*K,2),
-   span_mask (B,W*K) -> out (B,W,K,D) (for token_level the spans are the given S rows: out (B,S,D)) */
+   span_mask (B,W*K) int64 in backend memory -> out (B,W,K,D) (for token_level the spans are the given S
+   rows: out (B,S,D)) */
 void span_rep_forward(const GlinerModel* m, void* out, const void* words, const int64_t* span_idx,
                       const int64_t* span_mask, int B, int W, int S);
 
@@ -79,9 +81,15 @@ void cross_fuser_forward(const GlinerModel* m, void* words, void* prompts, int B
 /* Scorer of token models: scores (B,W,C,3) from words (B,W,D) and prompts (B,C,D) */
 void token_scorer_forward(const GlinerModel* m, void* scores, const void* words, const void* prompts, int B, int W, int C);
 
+/* markerV0 span head + scores in the split (exact algebraic rewrite) form, logits (B, W*K, C) to the host;
+   marker_fast.c. gliner_forward uses it for markerV0 unless stages are being captured. */
+void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void* words, const int64_t* span_idx,
+                           const int64_t* span_mask, const void* prompt_rep, int B, int W, int K, int C);
+
 /* ---------------------------------------------------------------- the whole model */
 
-/* The reference's collated batch (spec §2.10). All index tensors are host int64 arrays. */
+/* The reference's collated batch (spec §2.10). All index tensors are host int64 arrays; gliner_forward
+   uploads them into backend memory once per batch and hands the stages backend pointers. */
 typedef struct {
     int B, T, W, K;
     const int64_t* input_ids;      /* (B,T) */
@@ -100,7 +108,7 @@ typedef struct {
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
    (label backbone, labels_projection, mean pool incl. [CLS]/[SEP]; spec §3.8). A fixed label set
-   needs this once: pass the result as ModelInputs.labels_embeds. */
+   needs this once: pass the result as ModelInputs.labels_embeds. ids, mask (C, Tl): host int64. */
 void gliner_encode_labels(const GlinerModel* m, float* out, const int64_t* ids, const int64_t* mask, int C, int Tl);
 
 typedef struct {

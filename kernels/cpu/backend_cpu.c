@@ -27,6 +27,7 @@ static void cpu_free(const Backend* be, void* p) { (void)be; free(p); }
 static void cpu_upload(const Backend* be, void* dst, const float* src, size_t n) { (void)be; memcpy(dst, src, n * sizeof(float)); }
 static void cpu_download(const Backend* be, float* dst, const void* src, size_t n) { (void)be; memcpy(dst, src, n * sizeof(float)); }
 static void cpu_upload_raw(const Backend* be, void* dst, const void* src, size_t bytes) { (void)be; memcpy(dst, src, bytes); }
+static void cpu_zero(const Backend* be, void* p, size_t bytes) { (void)be; if (bytes) memset(p, 0, bytes); }
 static void cpu_sync(const Backend* be) { (void)be; }
 
 static void cpu_linear(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
@@ -153,6 +154,12 @@ static void cpu_span_scores(const Backend* be, void* logits, const void* span_re
                     (const float*)prompt + (size_t)b * C * D, D, 0.0f, (float*)logits + (size_t)b * S * C, C);
 }
 
+static void cpu_span_pair_relu(const Backend* be, void* out, const void* A, const void* E, const void* bias,
+                               const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F) {
+    (void)be;
+    span_pair_relu_forward_cpu(out, A, E, bias, span_idx, span_mask, B, W, S, F);
+}
+
 static Backend g_cpu = {
     .name = "cpu",
     .dtype = DTYPE_F32,
@@ -161,6 +168,7 @@ static Backend g_cpu = {
     .upload = cpu_upload,
     .download = cpu_download,
     .upload_raw = cpu_upload_raw,
+    .zero = cpu_zero,
     .sync = cpu_sync,
     .linear = cpu_linear,
     .gemm_batched = cpu_gemm_batched,
@@ -180,6 +188,7 @@ static Backend g_cpu = {
     .span_pool = cpu_span_pool,
     .conv1d_right = cpu_conv1d_right,
     .span_scores = cpu_span_scores,
+    .span_pair_relu = cpu_span_pair_relu,
 };
 
 const Backend* backend_cpu(int threads) {

@@ -7,6 +7,10 @@
 
 #include "../../host/backend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
 void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);
@@ -34,3 +38,25 @@ void span_concat_forward_cpu(float* out, const float* start, const float* end, c
 void span_pool_forward_cpu(float* out, const float* x, int B, int W, int K, int D, int mode);
 void conv1d_right_forward_cpu(float* y, const float* x, const float* w, const float* bias, int B, int W, int Din, int Dout,
                               int kw);
+
+/* focal_loss.c: element-wise focal BCE (spec §6.1). alpha < 0 disables the alpha weighting, gamma <= 0 the
+   modulation; eps = 1e-6 and normalize_prob = 1 in every reference caller except relex adjacency (0). */
+typedef struct {
+    float alpha, gamma, prob_margin, label_smoothing, eps;
+    int   normalize_prob;
+} FocalParams;
+#define FOCAL_DEFAULT ((FocalParams){-1.0f, 0.0f, 0.0f, 0.0f, 1e-6f, 1})
+/* loss (N) may be NULL; returns the (masked) sum in double. mask (N) 0/1 or NULL = all 1. */
+double focal_loss_forward_cpu(float* loss, const float* logits, const float* targets, const uint8_t* mask, size_t n,
+                              const FocalParams* fp);
+/* dlogits[i] = dloss * mask[i] * d l_i / d logits[i] (overwrites) */
+void focal_loss_backward_cpu(float* dlogits, const float* logits, const float* targets, const uint8_t* mask, size_t n,
+                             float dloss, const FocalParams* fp);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* marker_split.c: markerV0's split out_project (see backend.h span_pair_relu) */
+void span_pair_relu_forward_cpu(float* out, const float* A, const float* E, const float* bias, const int64_t* span_idx,
+                                const int64_t* span_mask, int B, int W, int S, int F);

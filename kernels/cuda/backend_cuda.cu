@@ -1,16 +1,17 @@
 /* backend_cuda.cu -- the CUDA backend: fills the op table of host/backend.h with the launchers of
    kernels/cuda/*.cu (declared in kernels/ops.h). One stream, one cuBLAS handle per device; every op is
    enqueued on that stream, so ops are ordered and only download/sync wait for the device.
-   Storage dtype: F32 today (be->dtype); upload/download already convert f32 <-> the storage dtype
-   through the cast op, and every launcher takes the dtype, so bf16 storage is a change of
-   GL_DISPATCH_DTYPE (common.cuh) plus parity tests, not of this file's shape.
-   Index tensors (ids, masks, span_idx, lengths, rel buckets): the model passes some of them as host
-   pointers today (host/model/model.c gather_words/gather_prompts/span_rep/lstm). Each op asks the
+   Storage dtype (be->dtype): backend_cuda(d) stores fp32; backend_cuda_dtype(d, BF16 | F16) is a second
+   table over the same device state (stream, cuBLAS handle, scratch) whose activations and weights are
+   bf16/fp16: upload/download convert f32 <-> storage through the cast op (weights are converted once,
+   at load), every launcher takes the dtype (GL_DISPATCH_DTYPE, common.cuh), the GEMMs are cuBLAS GemmEx
+   with 16-bit inputs/outputs and CUBLAS_COMPUTE_32F, and every kernel accumulates in fp32.
+   Index tensors (ids, masks, span_idx, lengths, rel buckets): gliner_forward uploads a batch's index
+   tensors once (host/model/model.c) and passes device pointers. For other callers each op still asks the
    driver which kind a pointer is (cudaPointerGetAttributes): device pointers are used as they are,
-   host ones are copied into a per-backend device scratch buffer first (stream-ordered, so reuse by
-   the next op is safe). Index outputs (word_mask, prompt_mask) that point to host memory are written
-   to scratch and copied back synchronously. The model should upload its batch's index tensors once per
-   forward; then these copies disappear. */
+   host ones are copied into a per-device scratch buffer first (stream-ordered, so reuse by the next op
+   is safe). Index outputs (word_mask, prompt_mask) that point to host memory are written to scratch and
+   copied back synchronously. */
 #include <cublas_v2.h>
 #include <string.h>
 
@@ -30,7 +31,8 @@ typedef struct {
     size_t       ws_cap;
 } CudaImpl;
 
-static Backend  g_be[MAX_DEVICES];
+enum { DT_F32, DT_BF16, DT_F16, N_DT }; /* one table per storage dtype and device */
+static Backend  g_be[MAX_DEVICES][N_DT];
 static CudaImpl g_impl[MAX_DEVICES];
 
 static CudaImpl* I(const Backend* be) { return (CudaImpl*)be->impl; }
@@ -132,6 +134,9 @@ static void cu_download(const Backend* be, float* dst, const void* src, size_t n
 static void cu_upload_raw(const Backend* be, void* dst, const void* src, size_t bytes) {
     if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, I(be)->stream));
 }
+static void cu_zero(const Backend* be, void* p, size_t bytes) {
+    if (bytes) CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, I(be)->stream));
+}
 static void cu_sync(const Backend* be) { CUDA_CHECK(cudaStreamSynchronize(I(be)->stream)); }
 
 /* ---------------------------------------------------------------- dense algebra */
@@ -232,6 +237,15 @@ static void cu_lstm_bidir(const Backend* be, void* y, const void* x, const int64
     lstm_bidir_forward_cuda(y, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws, be->dtype, c->blas, S(be));
 }
 
+static void cu_span_pair_relu(const Backend* be, void* out, const void* A, const void* E, const void* bias,
+                              const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S_, int F) {
+    CudaImpl* c = I(be);
+    const size_t ni = (size_t)B * S_ * 2 * 8, nm = (size_t)B * S_ * 8;
+    idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
+    span_pair_relu_forward_cuda(out, A, E, bias, idx_dev(c, span_idx, ni), idx_dev(c, span_mask, nm), B, W, S_, F,
+                                be->dtype, S(be));
+}
+
 static void cu_span_concat(const Backend* be, void* out, const void* start, const void* end, const void* extra,
                            const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S_, int D) {
     CudaImpl* c = I(be);
@@ -259,34 +273,45 @@ static void cu_span_scores(const Backend* be, void* logits, const void* span_rep
 
 /* ---------------------------------------------------------------- the table */
 
-extern "C" const Backend* backend_cuda(int device) {
+/* the device state shared by the dtype tables of one device, created once */
+static CudaImpl* impl_get(int device) {
+    CudaImpl* c = &g_impl[device];
+    if (c->stream) return c;
+    memset(c, 0, sizeof *c);
+    c->device = device;
+    CUDA_CHECK(cudaSetDevice(device));
+    /* a blocking stream: ordered with the legacy default stream that gl_dev_* (host/device.h) use */
+    cudaStream_t stream;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamDefault));
+    cublasStatus_t st = cublasCreate(&c->blas);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasCreate: %s", cublasGetStatusString(st));
+    st = cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH); /* fp32 stays fp32: no TF32 */
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetMathMode: %s", cublasGetStatusString(st));
+    st = cublasSetStream(c->blas, stream);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetStream: %s", cublasGetStatusString(st));
+    c->stream = stream; /* last: marks the state initialised */
+    return c;
+}
+
+extern "C" const Backend* backend_cuda_dtype(int device, DType dtype) {
     int n = 0;
     if (device < 0 || device >= MAX_DEVICES || cudaGetDeviceCount(&n) != cudaSuccess || device >= n) {
         cudaGetLastError();
         return NULL;
     }
-    Backend* be = &g_be[device];
+    const int k = dtype == DTYPE_F32 ? DT_F32 : dtype == DTYPE_BF16 ? DT_BF16 : dtype == DTYPE_F16 ? DT_F16 : -1;
+    if (k < 0) return NULL;
+    Backend* be = &g_be[device][k];
     if (be->impl) return be;
-    CudaImpl* c = &g_impl[device];
-    memset(c, 0, sizeof *c);
-    c->device = device;
-    CUDA_CHECK(cudaSetDevice(device));
-    /* a blocking stream: ordered with the legacy default stream that gl_dev_* (host/device.h) use */
-    CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamDefault));
-    cublasStatus_t st = cublasCreate(&c->blas);
-    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasCreate: %s", cublasGetStatusString(st));
-    st = cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH); /* fp32 stays fp32: no TF32 */
-    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetMathMode: %s", cublasGetStatusString(st));
-    st = cublasSetStream(c->blas, c->stream);
-    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetStream: %s", cublasGetStatusString(st));
-
+    CudaImpl* c = impl_get(device);
     be->name = "cuda";
-    be->dtype = DTYPE_F32;
+    be->dtype = dtype;
     be->alloc = cu_alloc;
     be->free = cu_free;
     be->upload = cu_upload;
     be->download = cu_download;
     be->upload_raw = cu_upload_raw;
+    be->zero = cu_zero;
     be->sync = cu_sync;
     be->linear = cu_linear;
     be->gemm_batched = cu_gemm_batched;
@@ -306,6 +331,9 @@ extern "C" const Backend* backend_cuda(int device) {
     be->span_pool = cu_span_pool;
     be->conv1d_right = cu_conv1d_right;
     be->span_scores = cu_span_scores;
+    be->span_pair_relu = cu_span_pair_relu;
     be->impl = c; /* last: marks the entry initialised */
     return be;
 }
+
+extern "C" const Backend* backend_cuda(int device) { return backend_cuda_dtype(device, DTYPE_F32); }

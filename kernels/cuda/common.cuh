@@ -39,13 +39,15 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float x) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
 /* Storage-dtype dispatch for the activation kernels: binds T to the C++ type of `dt` and runs the
-   body. Only F32 is enabled today; bf16 storage is one more case here once its parity tests exist:
-       case DTYPE_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                          */
+   body. F32, BF16 and F16 storage; every kernel converts to fp32 on load (to_f32) and accumulates in
+   fp32, so the 16-bit cases differ from the fp32 twin by the storage rounding only. */
 #define GL_DISPATCH_DTYPE(dt, T, ...)                                                               \
     do {                                                                                           \
         switch (dt) {                                                                              \
         case DTYPE_F32: { typedef float T; __VA_ARGS__; } break;                                   \
-        default: CHECK(0, "%s: storage dtype %s is not supported yet", __func__, dtype_name(dt));  \
+        case DTYPE_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;                          \
+        case DTYPE_F16: { typedef __half T; __VA_ARGS__; } break;                                  \
+        default: CHECK(0, "%s: storage dtype %s is not supported", __func__, dtype_name(dt));      \
         }                                                                                          \
     } while (0)
 

@@ -28,3 +28,12 @@ extern "C" void  gl_dev_upload(void* d, const void* s, size_t n) { CUDA_CHECK(cu
 extern "C" void  gl_dev_download(void* d, const void* s, size_t n) { CUDA_CHECK(cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost)); }
 extern "C" void  gl_dev_memset(void* d, int v, size_t n) { CUDA_CHECK(cudaMemset(d, v, n)); }
 extern "C" void  gl_dev_sync(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
+extern "C" int gl_dev_mem_info(int dev, size_t* f, size_t* t) {
+    *f = *t = 0;
+    int cur = 0;
+    if (cudaGetDevice(&cur) != cudaSuccess || cudaSetDevice(dev) != cudaSuccess) { cudaGetLastError(); return -1; }
+    const cudaError_t e = cudaMemGetInfo(f, t);
+    cudaSetDevice(cur);
+    if (e != cudaSuccess) { cudaGetLastError(); return -1; }
+    return 0;
+}

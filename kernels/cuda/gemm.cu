@@ -7,8 +7,10 @@
                   a bias-add kernel (the twin adds b after the product too, up to rounding order).
      gemm_batched strided batched, same mapping.
      span_scores  logits[b] (S,C) = span_rep[b] (S,D) . prompt[b] (C,D)^T: one strided batched call.
-   Compute type CUBLAS_COMPUTE_32F with the default math mode: plain fp32, no TF32, so the results
-   differ from the twin by summation order only (~1e-6 relative for K in the hundreds). */
+   Compute type CUBLAS_COMPUTE_32F with the default math mode: in fp32 storage plain fp32, no TF32, so the
+   results differ from the twin by summation order only (~1e-6 relative for K in the hundreds); in bf16 /
+   fp16 storage the inputs are 16-bit (tensor cores), the accumulation fp32, the output rounded once.
+   gemm_batched_ex_forward_cuda lets the output dtype differ from the inputs' (the LSTM's fp32 gates). */
 #include <cublas_v2.h>
 
 #include "../ops.h"
@@ -30,19 +32,26 @@ static cudaDataType_t blas_type(DType dt) {
     return CUDA_R_32F;
 }
 
+extern "C" void gemm_batched_ex_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K,
+                                             int transA, int transB, int lda, int ldb, int ldc, int64_t strideA,
+                                             int64_t strideB, int64_t strideC, float alpha, float beta, DType dt_ab,
+                                             DType dt_c, gl_blas_t blas, gl_stream_t stream) {
+    if (batch == 0 || M == 0 || N == 0) return;
+    CHECK(K > 0, "gemm_batched_forward_cuda: K = %d (an empty product is never asked for)", K);
+    const cudaDataType_t t = blas_type(dt_ab), tc = blas_type(dt_c);
+    CUBLAS_CHECK(cublasSetStream(blas, stream));
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                            N, M, K, &alpha, B, t, ldb, strideB, A, t, lda, strideA, &beta, C, tc, ldc,
+                                            strideC, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    LAUNCH_CHECK();
+}
+
 extern "C" void gemm_batched_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K,
                                           int transA, int transB, int lda, int ldb, int ldc, int64_t strideA,
                                           int64_t strideB, int64_t strideC, float alpha, float beta, DType dt,
                                           gl_blas_t blas, gl_stream_t stream) {
-    if (batch == 0 || M == 0 || N == 0) return;
-    CHECK(dt == DTYPE_F32, "gemm_batched_forward_cuda: storage dtype %s not supported yet", dtype_name(dt));
-    CHECK(K > 0, "gemm_batched_forward_cuda: K = %d (an empty product is never asked for)", K);
-    const cudaDataType_t t = blas_type(dt);
-    CUBLAS_CHECK(cublasSetStream(blas, stream));
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                            N, M, K, &alpha, B, t, ldb, strideB, A, t, lda, strideA, &beta, C, t, ldc,
-                                            strideC, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    LAUNCH_CHECK();
+    gemm_batched_ex_forward_cuda(C, A, B, batch, M, N, K, transA, transB, lda, ldb, ldc, strideA, strideB, strideC,
+                                 alpha, beta, dt, dt, blas, stream);
 }
 
 extern "C" void linear_forward_cuda(void* y, const void* x, const void* w, const void* b, int M, int K, int N,

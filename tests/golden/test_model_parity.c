@@ -181,3 +181,59 @@ Test(model_parity, arena_reaches_steady_state) {
     st_close(&st);
     gliner_model_free(&m);
 }
+
+/* markerV0's split form (marker_fast.c, used when nothing is captured) gives the plain form's logits
+   (heads.c, used under capture) up to float reassociation, on every markerV0 fixture */
+static void ignore_capture(void* ctx, const char* name, const void* data, int ndim, const int64_t* shape) {
+    (void)ctx; (void)name; (void)data; (void)ndim; (void)shape;
+}
+
+Test(model_parity, markerV0_split_form_equals_the_plain_form) {
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char dir[1024], p[1100], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
+        GlinerModel m;
+        cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
+        if (strcmp(m.cfg.span_mode, "markerV0") || arch_is_token(m.cfg.arch) || arch_is_decoder(m.cfg.arch) ||
+            arch_is_relex(m.cfg.arch)) { gliner_model_free(&m); continue; }
+        snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+        SafeTensors st;
+        cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+        g_tensors_map = NULL;
+        const TensorView *ids_tv, *si_tv, *li_tv;
+        ModelInputs in = {0};
+        in.input_ids = i64(&st, "main", "input_ids", &ids_tv);
+        in.B = (int)ids_tv->shape[0];
+        in.T = (int)ids_tv->shape[1];
+        in.attention_mask = i64(&st, "main", "attention_mask", NULL);
+        in.words_mask = i64(&st, "main", "words_mask", NULL);
+        in.text_lengths = i64(&st, "main", "text_lengths", NULL);
+        in.span_idx = i64(&st, "main", "span_idx", &si_tv);
+        in.span_mask = i64(&st, "main", "span_mask", NULL);
+        in.labels_input_ids = i64(&st, "main", "labels_input_ids", &li_tv);
+        in.labels_attention_mask = i64(&st, "main", "labels_attention_mask", NULL);
+        if (li_tv) { in.C_labels = (int)li_tv->shape[0]; in.T_labels = (int)li_tv->shape[1]; }
+        in.K = m.cfg.max_width;
+        in.W = (int)(si_tv->shape[1] / in.K);
+        ModelOutputs plain, split;
+        Capture cap = {ignore_capture, NULL};
+        cr_assert_eq(gliner_forward(&m, &in, &plain, &cap, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(gliner_forward(&m, &in, &split, NULL, err, sizeof err), 0, "%s", err);
+        size_t cnt = (size_t)plain.shape[0] * plain.shape[1] * plain.shape[2] * plain.shape[3];
+        char what[300];
+        snprintf(what, sizeof what, "%s split vs plain logits", de->d_name);
+        expect_close(split.logits, plain.logits, cnt, 1e-5f, 1e-5f, what);
+        free(plain.logits);
+        free(split.logits);
+        st_close(&st);
+        gliner_model_free(&m);
+        n++;
+    }
+    closedir(d);
+    cr_expect_geq(n, 4, "only %d markerV0 fixtures", n);
+}

@@ -1,0 +1,216 @@
+/* loss.c -- model-level losses (spec §6.2-6.4). See loss.h. */
+#include "loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../kernels/cpu/cpu_ops.h"
+#include "../check.h"
+#include "../log.h"
+
+void loss_params_from_config(LossParams* lp, const TrainConfig* tc) {
+    *lp = LOSS_PARAMS_DEFAULT;
+    lp->alpha = (float)tc->loss_alpha;
+    lp->gamma = (float)tc->loss_gamma;
+    lp->prob_margin = (float)tc->loss_prob_margin;
+    lp->label_smoothing = (float)tc->label_smoothing;
+    lp->negatives = (float)tc->negatives;
+    const char* r = tc->loss_reduction ? tc->loss_reduction : "sum";
+    lp->reduction = !strcmp(r, "mean") ? LOSS_REDUCE_MEAN : LOSS_REDUCE_SUM;
+    if (strcmp(r, "mean") && strcmp(r, "sum"))
+        log_warn("loss_reduction '%s': supported are 'mean' and 'sum'; using 'sum' (as the reference)", r);
+    const char* m = tc->masking ? tc->masking : "none";
+    lp->masking = !strcmp(m, "global") ? LOSS_MASK_GLOBAL
+                : !strcmp(m, "label")  ? LOSS_MASK_LABEL
+                : !strcmp(m, "span")   ? LOSS_MASK_SPAN
+                                       : LOSS_MASK_NONE; /* the reference: anything else is no masking */
+}
+
+void loss_negative_mask(uint8_t* keep, const float* labels, int B, int N, int C, LossMasking masking, float negatives,
+                        uint64_t* rng) {
+    const size_t n = (size_t)B * N * C;
+    if (masking == LOSS_MASK_NONE) {
+        memset(keep, 1, n);
+        return;
+    }
+    CHECK(rng, "masking needs an RNG");
+    uint8_t* neg_class = NULL; /* label: (B, C) class has no positive in its example */
+    if (masking == LOSS_MASK_LABEL) {
+        neg_class = malloc((size_t)B * C);
+        CHECK(neg_class || B * C == 0, "out of memory");
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) {
+                float s = 0.0f; /* labels.sum(dim=1) == 0 */
+                for (int j = 0; j < N; j++) s += labels[((size_t)b * N + j) * C + c];
+                neg_class[(size_t)b * C + c] = s == 0.0f;
+            }
+    }
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < N; j++) {
+            const float* row = labels + ((size_t)b * N + j) * C;
+            int neg_row = 0;
+            if (masking == LOSS_MASK_SPAN) {
+                float s = 0.0f; /* labels.sum(dim=2) == 0 */
+                for (int c = 0; c < C; c++) s += row[c];
+                neg_row = s == 0.0f;
+            }
+            for (int c = 0; c < C; c++) {
+                int sampled = masking == LOSS_MASK_GLOBAL ? row[c] == 0.0f
+                            : masking == LOSS_MASK_LABEL  ? neg_class[(size_t)b * C + c]
+                                                          : neg_row;
+                /* torch.rand_like draws for every element; we draw only where it is used */
+                keep[((size_t)b * N + j) * C + c] = sampled ? train_rng_uniform(rng) < negatives : 1;
+            }
+        }
+    free(neg_class);
+}
+
+static float loss_span_impl(float* dlogits, const float* logits, const float* labels, const uint8_t* prompt_mask,
+                            const uint8_t* span_mask, int B, int S, int C, const LossParams* lp, int bi_quirk,
+                            uint64_t* rng, float upstream) {
+    const size_t n = (size_t)B * S * C;
+    uint8_t* m = calloc(n ? n : 1, 1);
+    CHECK(m, "out of memory");
+    loss_negative_mask(m, labels, B, S, C, lp->masking, lp->negatives, rng);
+    double n_valid = 0;
+    for (int b = 0; b < B; b++)
+        for (int s = 0; s < S; s++) {
+            const uint8_t sm = span_mask[(size_t)b * S + s] != 0;
+            n_valid += sm;
+            uint8_t* row = m + ((size_t)b * S + s) * C;
+            for (int c = 0; c < C; c++) row[c] &= sm & (prompt_mask[(size_t)b * C + c] != 0);
+        }
+    FocalParams fp = FOCAL_DEFAULT;
+    fp.alpha = lp->alpha;
+    fp.gamma = lp->gamma;
+    if (bi_quirk) { /* BiEncoderSpanModel.loss: self._loss(scores, labels, alpha, gamma, label_smoothing, ...) */
+        fp.prob_margin = lp->label_smoothing;
+        fp.label_smoothing = 0.0f;
+    } else {
+        fp.prob_margin = lp->prob_margin;
+        fp.label_smoothing = lp->label_smoothing;
+    }
+    const double sum = focal_loss_forward_cpu(NULL, logits, labels, m, n, &fp);
+    float loss, dscale;
+    if (lp->reduction == LOSS_REDUCE_MEAN) {
+        const float nv = (float)n_valid;
+        loss = nv > 0 ? (float)sum / nv : 0.0f;
+        dscale = nv > 0 ? upstream / nv : 0.0f;
+    } else {
+        loss = (float)sum;
+        dscale = upstream;
+    }
+    if (dlogits) {
+        if (dscale == 0.0f && lp->reduction == LOSS_REDUCE_MEAN) memset(dlogits, 0, n * sizeof(float));
+        else focal_loss_backward_cpu(dlogits, logits, labels, m, n, dscale, &fp);
+    }
+    free(m);
+    return upstream * loss;
+}
+
+float loss_span(float* dlogits, const float* logits, const float* labels, const uint8_t* prompt_mask,
+                const uint8_t* span_mask, int B, int S, int C, const LossParams* lp, int bi_quirk, uint64_t* rng) {
+    return loss_span_impl(dlogits, logits, labels, prompt_mask, span_mask, B, S, C, lp, bi_quirk, rng, 1.0f);
+}
+
+static float loss_token_impl(float* dlogits, const float* logits, const float* labels, const uint8_t* word_mask,
+                             const uint8_t* prompt_mask, int B, int N, int C, int L, const LossParams* lp,
+                             float upstream) {
+    const size_t n = (size_t)B * N * C * L;
+    uint8_t* m = calloc(n ? n : 1, 1);
+    CHECK(m, "out of memory");
+    double n_valid = 0;
+    for (int b = 0; b < B; b++)
+        for (int w = 0; w < N; w++)
+            for (int c = 0; c < C; c++) {
+                const uint8_t v = (word_mask[(size_t)b * N + w] != 0) & (prompt_mask[(size_t)b * C + c] != 0);
+                n_valid += v;
+                memset(m + (((size_t)b * N + w) * C + c) * L, v, (size_t)L);
+            }
+    FocalParams fp = FOCAL_DEFAULT;
+    fp.alpha = lp->alpha;
+    fp.gamma = lp->gamma;
+    fp.prob_margin = lp->prob_margin;
+    fp.label_smoothing = lp->label_smoothing;
+    const double sum = focal_loss_forward_cpu(NULL, logits, labels, m, n, &fp);
+    float loss, dscale;
+    if (lp->reduction == LOSS_REDUCE_MEAN) {
+        const float nv = (float)n_valid;
+        loss = nv > 0 ? (float)sum / nv : 0.0f;
+        dscale = nv > 0 ? upstream / nv : 0.0f;
+    } else {
+        loss = (float)sum;
+        dscale = upstream;
+    }
+    if (dlogits) {
+        if (dscale == 0.0f && lp->reduction == LOSS_REDUCE_MEAN) memset(dlogits, 0, n * sizeof(float));
+        else focal_loss_backward_cpu(dlogits, logits, labels, m, n, dscale, &fp);
+    }
+    free(m);
+    return upstream * loss;
+}
+
+float loss_token(float* dlogits, const float* logits, const float* labels, const uint8_t* word_mask,
+                 const uint8_t* prompt_mask, int B, int N, int C, int L, const LossParams* lp) {
+    return loss_token_impl(dlogits, logits, labels, word_mask, prompt_mask, B, N, C, L, lp, 1.0f);
+}
+
+int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dspan_logits, char* err,
+                size_t errlen) {
+    const GlinerArch a = cfg->arch;
+    if (arch_is_decoder(a) || arch_is_relex(a))
+        return gl_set_err(err, errlen, "%s: the training loss for this architecture is not implemented yet",
+                          arch_name(a));
+    if (!out->logits || out->ndim != 4) return gl_set_err(err, errlen, "loss: no logits");
+    const int B = in->B, C = out->C;
+    if (tg->C != C)
+        return gl_set_err(err, errlen,
+                          "loss: labels have %d classes, the logits %d\n"
+                          "  HINT: build the prompts and the labels from the same class maps", tg->C, C);
+    uint8_t* pmask = malloc((size_t)B * (C ? C : 1));
+    CHECK(pmask, "out of memory");
+    for (int b = 0; b < B; b++) {
+        int k = C; /* bi-encoders: torch.ones(B, C) */
+        if (!arch_is_bi(a)) {
+            k = 0;
+            for (int t = 0; t < in->T; t++) k += in->input_ids[(size_t)b * in->T + t] == cfg->class_token_index;
+        }
+        for (int c = 0; c < C; c++) pmask[(size_t)b * C + c] = c < k;
+    }
+    int rc = 0;
+    if (arch_is_token(a)) {
+        const int W = (int)out->shape[1];
+        uint8_t* wmask = malloc((size_t)B * (W ? W : 1));
+        CHECK(wmask, "out of memory");
+        for (int b = 0; b < B; b++)
+            for (int w = 0; w < W; w++) wmask[(size_t)b * W + w] = w < in->text_lengths[b];
+        const int spans = cfg->represent_spans && tg->span_labels;
+        if (spans && !tg->span_logits) {
+            rc = gl_set_err(err, errlen, "loss: represent_spans with span labels needs the span head's logits");
+        } else {
+            const float tc = spans ? (float)cfg->token_loss_coef : 1.0f;
+            float l = loss_token_impl(dlogits, out->logits, tg->labels, wmask, pmask, B, W, C, 3, lp, tc);
+            if (spans) {
+                uint8_t* smask = malloc((size_t)B * (tg->N ? tg->N : 1));
+                CHECK(smask, "out of memory");
+                for (size_t i = 0; i < (size_t)B * tg->N; i++) smask[i] = tg->span_mask[i] != 0;
+                /* the same loss method on (B, N, C): mean divides by Σ span_mask * prompt_mask */
+                l += loss_token_impl(dspan_logits, tg->span_logits, tg->span_labels, smask, pmask, B, tg->N, C, 1, lp,
+                                     (float)cfg->span_loss_coef);
+                free(smask);
+            }
+            *loss = l;
+        }
+        free(wmask);
+    } else {
+        const int S = (int)(out->shape[1] * out->shape[2]);
+        uint8_t* smask = malloc((size_t)B * (S ? S : 1));
+        CHECK(smask, "out of memory");
+        for (size_t i = 0; i < (size_t)B * S; i++) smask[i] = in->span_mask[i] != 0;
+        *loss = loss_span(dlogits, out->logits, tg->labels, pmask, smask, B, S, C, lp, arch_is_bi(a), rng);
+        free(smask);
+    }
+    free(pmask);
+    return rc ? -1 : 0;
+}
