@@ -9,22 +9,10 @@
 #include "backend.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define MODELS FIXTURES "/models"
-
-/* the stored tensor for KEY, following the fixture's "same_as" links (reference/inputs.json "tensors") */
-static const cJSON* g_tensors_map;
-static const TensorView* find_ref(const SafeTensors* st, const char* key) {
-    for (int hop = 0; hop < 4 && key; hop++) {
-        const TensorView* tv = st_find(st, key);
-        if (tv) return tv;
-        const cJSON* o = cJSON_GetObjectItemCaseSensitive(g_tensors_map, key);
-        const cJSON* same = o ? cJSON_GetObjectItemCaseSensitive(o, "same_as") : NULL;
-        key = cJSON_IsString(same) ? same->valuestring : NULL;
-    }
-    return NULL;
-}
 
 typedef struct {
     const SafeTensors* ref;
@@ -69,15 +57,6 @@ static void on_capture(void* ctx, const char* name, const void* data, int ndim, 
     free(g);
 }
 
-static const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
-    char key[256];
-    snprintf(key, sizeof key, "%s.batch.%s", cs, name);
-    const TensorView* tv = find_ref(st, key);
-    if (tv_out) *tv_out = tv;
-    if (!tv) return NULL;
-    cr_assert_eq(tv->dtype, DTYPE_I64, "%s is not I64", key);
-    return tv->data;
-}
 
 Test(model_parity, every_encoder_only_fixture) {
     DIR* d = opendir(MODELS);

@@ -14,31 +14,11 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "parity_util.h"
+#include "fixture_util.h"
 
 #define MODELS FIXTURES "/models"
 
 #ifdef GLINER_HAVE_CUDA
-static const cJSON* g_tensors_map;
-static const TensorView* find_ref(const SafeTensors* st, const char* key) {
-    for (int hop = 0; hop < 4 && key; hop++) {
-        const TensorView* tv = st_find(st, key);
-        if (tv) return tv;
-        const cJSON* o = cJSON_GetObjectItemCaseSensitive(g_tensors_map, key);
-        const cJSON* same = o ? cJSON_GetObjectItemCaseSensitive(o, "same_as") : NULL;
-        key = cJSON_IsString(same) ? same->valuestring : NULL;
-    }
-    return NULL;
-}
-
-static const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
-    char key[256];
-    snprintf(key, sizeof key, "%s.batch.%s", cs, name);
-    const TensorView* tv = find_ref(st, key);
-    if (tv_out) *tv_out = tv;
-    if (!tv) return NULL;
-    cr_assert_eq(tv->dtype, DTYPE_I64, "%s is not I64", key);
-    return tv->data;
-}
 
 static void run_fixtures(DType dt) {
     const Backend* be = backend_cuda_dtype(0, dt);
