@@ -9,10 +9,10 @@
 #include "io/safetensors.h"
 
 /* the current fixture's inputs.json "tensors" map (set it after parsing inputs.json; NULL = no links) */
-static const cJSON* g_tensors_map;
+static const cJSON* g_tensors_map __attribute__((unused));
 
 /* the stored tensor for KEY, following same_as links; NULL when the reference did not store it */
-static const TensorView* find_ref(const SafeTensors* st, const char* key) {
+static inline const TensorView* find_ref(const SafeTensors* st, const char* key) {
     for (int hop = 0; hop < 4 && key; hop++) {
         const TensorView* tv = st_find(st, key);
         if (tv) return tv;
@@ -24,7 +24,7 @@ static const TensorView* find_ref(const SafeTensors* st, const char* key) {
 }
 
 /* "<cs>.batch.<name>" as int64 (the generator writes I64 first, so the data is 8-byte aligned) */
-static const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
+static inline const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
     char key[256];
     snprintf(key, sizeof key, "%s.batch.%s", cs, name);
     const TensorView* tv = find_ref(st, key);
