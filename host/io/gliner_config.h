@@ -119,7 +119,9 @@ typedef struct {
 void gliner_config_init(GlinerConfig* c);
 void gliner_config_free(GlinerConfig* c);
 
-/* Reads gliner_config.json. Errors name the file, line:column and what was expected:
+/* Reads gliner_config.json into c, which it initialises itself (do not gliner_config_init first: that
+   allocation would leak); on failure c holds nothing to free. Errors name the file, line:column and
+   what was expected:
    "DIR/gliner_config.json:4:16: max_width: expected a positive integer, found \"twelve\"".
    Unknown keys get one log_warn each (PretrainedConfig's own keys are accepted silently). */
 int gliner_config_load(GlinerConfig* c, const char* path, char* err, size_t errlen);

@@ -168,8 +168,7 @@ Test(optim, adamw_three_steps_match_torch) {
 static int load_table(ParamTable* t, const char* model) {
     char path[512], err[512];
     snprintf(path, sizeof path, FIXTURES "/models/%s/gliner_config.json", model);
-    GlinerConfig c;
-    gliner_config_init(&c);
+    GlinerConfig c; /* gliner_config_load initialises it */
     if (gliner_config_load(&c, path, err, sizeof err)) { cr_log_warn("%s: %s", model, err); gliner_config_free(&c); return -1; }
     memset(t, 0, sizeof *t);
     int rc = params_build(t, &c, err, sizeof err);
