@@ -49,6 +49,35 @@ Test(span_concat_parity, shapes) {
         }
 }
 
+/* markerV0's split out_project (kernels/cpu/marker_split.c): same float order on both sides, bit-exact */
+Test(span_pair_relu_parity, shapes) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 96, 12, 2048}}; /* B W K F */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], F = shapes[si][3], S = W * K;
+            int64_t* len = rand_i64((size_t)B, 1, W, 171 + si);
+            int64_t* idx = malloc((size_t)B * S * 2 * 8);
+            int64_t* mask = malloc((size_t)B * S * 8);
+            make_spans(B, W, K, idx, mask, len);
+            float* A = rand_f32((size_t)B * W * F, -1.0f, 1.0f, 172 + si);
+            float* E = rand_f32((size_t)B * W * F, -1.0f, 1.0f, 173 + si);
+            float* bias = rand_f32((size_t)F, -0.5f, 0.5f, 174 + si);
+            const size_t n = (size_t)B * S * F;
+            float* ref = malloc(n * 4);
+            span_pair_relu_forward_cpu(ref, A, E, with_bias ? bias : NULL, idx, mask, B, W, S, F);
+            GBuf da = gbuf_f32(be, A, (size_t)B * W * F), de = gbuf_f32(be, E, (size_t)B * W * F);
+            GBuf db = gbuf_f32(be, bias, (size_t)F), dy = gbuf_new(be, n * 4);
+            GBuf di = gbuf_raw(be, idx, (size_t)B * S * 16), dm = gbuf_raw(be, mask, (size_t)B * S * 8);
+            char what[100];
+            snprintf(what, sizeof what, "span_pair_relu B=%d W=%d K=%d F=%d bias=%d", B, W, K, F, with_bias);
+            be->span_pair_relu(be, dy.ptr, da.ptr, de.ptr, with_bias ? db.ptr : NULL, di.ptr, dm.ptr, B, W, S, F);
+            expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+            gbuf_free(&da); gbuf_free(&de); gbuf_free(&db); gbuf_free(&dy); gbuf_free(&di); gbuf_free(&dm);
+            free(len); free(idx); free(mask); free(A); free(E); free(bias); free(ref);
+        }
+}
+
 Test(span_pool_parity, modes) {
     const Backend* be = pu_cuda();
     const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */

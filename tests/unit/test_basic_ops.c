@@ -126,3 +126,13 @@ Test(basic_ops_cpu, span_scores_is_a_batched_dot) {
     float r[4] = {1, 2.5f, 3, 5.5f};
     expect_close(L, r, 4, 0, 0, "span_scores");
 }
+
+Test(basic_ops_cpu, span_pair_relu_assembles_each_span) {
+    /* B=1, W=2, F=2; spans (0,0), (0,1), (1,1) masked -> (0,0) */
+    float A[4] = {1, -2, 0.5f, 3}, E[4] = {0.25f, 1, -4, 0.5f}, bias[2] = {0.5f, -0.5f}, out[6];
+    int64_t idx[6] = {0, 0, 0, 1, 1, 1}, mask[3] = {1, 1, 0};
+    be->span_pair_relu(be, out, A, E, bias, idx, mask, 1, 2, 3, 2);
+    /* (0,0): A0+E0+b = (1.75, -1.5) -> (1.75, 0); (0,1): A0+E1+b = (-2.5, 0) -> (0, 0); masked -> as (0,0) */
+    float r[6] = {1.75f, 0, 0, 0, 1.75f, 0};
+    expect_close(out, r, 6, 0, 0, "span_pair_relu");
+}
