@@ -65,6 +65,28 @@ void loss_negative_mask(uint8_t* keep, const float* labels, int B, int N, int C,
     free(neg_class);
 }
 
+/* The shared tail of every model-level loss: focal loss over the masked elements, the reference's
+   reduction (sum, or mean over n_valid: quirk 16) and, when dlogits is given, its gradient scaled by
+   upstream. Returns upstream * loss. */
+static float focal_reduce(float* dlogits, const float* logits, const float* labels, const uint8_t* m, size_t n,
+                          double n_valid, const FocalParams* fp, const LossParams* lp, float upstream) {
+    const double sum = focal_loss_forward_cpu(NULL, logits, labels, m, n, fp);
+    float loss, dscale;
+    if (lp->reduction == LOSS_REDUCE_MEAN) {
+        const float nv = (float)n_valid;
+        loss = nv > 0 ? (float)sum / nv : 0.0f;
+        dscale = nv > 0 ? upstream / nv : 0.0f;
+    } else {
+        loss = (float)sum;
+        dscale = upstream;
+    }
+    if (dlogits) {
+        if (dscale == 0.0f && lp->reduction == LOSS_REDUCE_MEAN) memset(dlogits, 0, n * sizeof(float));
+        else focal_loss_backward_cpu(dlogits, logits, labels, m, n, dscale, fp);
+    }
+    return upstream * loss;
+}
+
 static float loss_span_impl(float* dlogits, const float* logits, const float* labels, const uint8_t* prompt_mask,
                             const uint8_t* span_mask, int B, int S, int C, const LossParams* lp, int bi_quirk,
                             uint64_t* rng, float upstream) {
@@ -90,22 +112,9 @@ static float loss_span_impl(float* dlogits, const float* logits, const float* la
         fp.prob_margin = lp->prob_margin;
         fp.label_smoothing = lp->label_smoothing;
     }
-    const double sum = focal_loss_forward_cpu(NULL, logits, labels, m, n, &fp);
-    float loss, dscale;
-    if (lp->reduction == LOSS_REDUCE_MEAN) {
-        const float nv = (float)n_valid;
-        loss = nv > 0 ? (float)sum / nv : 0.0f;
-        dscale = nv > 0 ? upstream / nv : 0.0f;
-    } else {
-        loss = (float)sum;
-        dscale = upstream;
-    }
-    if (dlogits) {
-        if (dscale == 0.0f && lp->reduction == LOSS_REDUCE_MEAN) memset(dlogits, 0, n * sizeof(float));
-        else focal_loss_backward_cpu(dlogits, logits, labels, m, n, dscale, &fp);
-    }
+    const float loss = focal_reduce(dlogits, logits, labels, m, n, n_valid, &fp, lp, upstream);
     free(m);
-    return upstream * loss;
+    return loss;
 }
 
 float loss_span(float* dlogits, const float* logits, const float* labels, const uint8_t* prompt_mask,
@@ -132,22 +141,9 @@ static float loss_token_impl(float* dlogits, const float* logits, const float* l
     fp.gamma = lp->gamma;
     fp.prob_margin = lp->prob_margin;
     fp.label_smoothing = lp->label_smoothing;
-    const double sum = focal_loss_forward_cpu(NULL, logits, labels, m, n, &fp);
-    float loss, dscale;
-    if (lp->reduction == LOSS_REDUCE_MEAN) {
-        const float nv = (float)n_valid;
-        loss = nv > 0 ? (float)sum / nv : 0.0f;
-        dscale = nv > 0 ? upstream / nv : 0.0f;
-    } else {
-        loss = (float)sum;
-        dscale = upstream;
-    }
-    if (dlogits) {
-        if (dscale == 0.0f && lp->reduction == LOSS_REDUCE_MEAN) memset(dlogits, 0, n * sizeof(float));
-        else focal_loss_backward_cpu(dlogits, logits, labels, m, n, dscale, &fp);
-    }
+    const float loss = focal_reduce(dlogits, logits, labels, m, n, n_valid, &fp, lp, upstream);
     free(m);
-    return upstream * loss;
+    return loss;
 }
 
 float loss_token(float* dlogits, const float* logits, const float* labels, const uint8_t* word_mask,
