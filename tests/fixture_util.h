@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "io/safetensors.h"
 
@@ -33,4 +34,34 @@ static inline const int64_t* i64(const SafeTensors* st, const char* cs, const ch
     cr_assert_eq(tv->dtype, DTYPE_I64, "%s is not I64", key);
     cr_assert_eq((uintptr_t)tv->data % 8, 0, "%s: int64 data not 8-byte aligned in the file", key);
     return tv->data;
+}
+
+#include "model/model.h"
+
+/* The reference's collated batch of case cs ("main", "per_text", ...) as ModelInputs for a model with
+   config cfg: W fitted to span_idx as the reference's _fit_length does, bi-encoder label tokens when
+   stored. Returns 0 when the fixture has no usable batch for this architecture. */
+static inline int fx_case_inputs(const SafeTensors* st, const char* cs, const GlinerConfig* cfg, ModelInputs* in) {
+    const TensorView *ids_tv, *si_tv, *li_tv;
+    memset(in, 0, sizeof *in);
+    const int64_t* ids = i64(st, cs, "input_ids", &ids_tv);
+    if (!ids) return 0;
+    in->B = (int)ids_tv->shape[0];
+    in->T = (int)ids_tv->shape[1];
+    in->input_ids = ids;
+    in->attention_mask = i64(st, cs, "attention_mask", NULL);
+    in->words_mask = i64(st, cs, "words_mask", NULL);
+    in->text_lengths = i64(st, cs, "text_lengths", NULL);
+    cr_assert(in->attention_mask && in->words_mask && in->text_lengths, "case %s: incomplete batch", cs);
+    for (int b = 0; b < in->B; b++) in->W = in->text_lengths[b] > in->W ? (int)in->text_lengths[b] : in->W;
+    in->K = cfg->max_width;
+    in->span_idx = i64(st, cs, "span_idx", &si_tv);
+    in->span_mask = i64(st, cs, "span_mask", NULL);
+    if (!arch_is_token(cfg->arch) && !in->span_idx) return 0;
+    if (si_tv) in->W = (int)(si_tv->shape[1] / in->K); /* _fit_length to span_idx */
+    in->labels_input_ids = i64(st, cs, "labels_input_ids", &li_tv);
+    in->labels_attention_mask = i64(st, cs, "labels_attention_mask", NULL);
+    if (li_tv) { in->C_labels = (int)li_tv->shape[0]; in->T_labels = (int)li_tv->shape[1]; }
+    if (arch_is_bi(cfg->arch) && !li_tv) return 0;
+    return 1;
 }

@@ -81,28 +81,8 @@ Test(model_parity, every_encoder_only_fixture) {
         cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
         for (int ci = 0; ci < 3; ci++) {
             const char* cs = case_names[ci];
-            const TensorView *ids_tv, *tl_tv, *si_tv, *li_tv;
-            const int64_t* ids = i64(&st, cs, "input_ids", &ids_tv);
-            if (!ids) continue;
-            ModelInputs in = {0};
-            in.B = (int)ids_tv->shape[0];
-            in.T = (int)ids_tv->shape[1];
-            in.input_ids = ids;
-            in.attention_mask = i64(&st, cs, "attention_mask", NULL);
-            in.words_mask = i64(&st, cs, "words_mask", NULL);
-            in.text_lengths = i64(&st, cs, "text_lengths", &tl_tv);
-            cr_assert(in.attention_mask && in.words_mask && in.text_lengths, "%s %s: incomplete batch", de->d_name, cs);
-            in.W = 0;
-            for (int b = 0; b < in.B; b++) in.W = in.text_lengths[b] > in.W ? (int)in.text_lengths[b] : in.W;
-            in.K = m.cfg.max_width;
-            in.span_idx = i64(&st, cs, "span_idx", &si_tv);
-            in.span_mask = i64(&st, cs, "span_mask", NULL);
-            if (!arch_is_token(a) && !in.span_idx) continue;
-            if (si_tv) in.W = (int)(si_tv->shape[1] / in.K); /* _fit_length to span_idx */
-            in.labels_input_ids = i64(&st, cs, "labels_input_ids", &li_tv);
-            in.labels_attention_mask = i64(&st, cs, "labels_attention_mask", NULL);
-            if (li_tv) { in.C_labels = (int)li_tv->shape[0]; in.T_labels = (int)li_tv->shape[1]; }
-            if (arch_is_bi(a) && !li_tv) continue;
+            ModelInputs in;
+            if (!fx_case_inputs(&st, cs, &m.cfg, &in)) continue;
             Cmp c = {&st, cs, in.attention_mask, in.B, in.T, 0, 0, de->d_name};
             Capture cap = {on_capture, &c};
             ModelOutputs out;
@@ -136,18 +116,8 @@ Test(model_parity, arena_reaches_steady_state) {
     SafeTensors st;
     cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
     g_tensors_map = NULL;
-    const TensorView *ids_tv, *si_tv;
-    ModelInputs in = {0};
-    in.input_ids = i64(&st, "main", "input_ids", &ids_tv);
-    in.B = (int)ids_tv->shape[0];
-    in.T = (int)ids_tv->shape[1];
-    in.attention_mask = i64(&st, "main", "attention_mask", NULL);
-    in.words_mask = i64(&st, "main", "words_mask", NULL);
-    in.text_lengths = i64(&st, "main", "text_lengths", NULL);
-    in.span_idx = i64(&st, "main", "span_idx", &si_tv);
-    in.span_mask = i64(&st, "main", "span_mask", NULL);
-    in.K = m.cfg.max_width;
-    in.W = (int)(si_tv->shape[1] / in.K);
+    ModelInputs in;
+    cr_assert(fx_case_inputs(&st, "main", &m.cfg, &in));
     ModelOutputs a, b;
     cr_assert_eq(gliner_forward(&m, &in, &a, NULL, err, sizeof err), 0, "%s", err);
     cr_expect_gt(m.arena->n_overflow, 0, "the first forward should have sized the arena");
@@ -184,21 +154,8 @@ Test(model_parity, markerV0_split_form_equals_the_plain_form) {
         SafeTensors st;
         cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
         g_tensors_map = NULL;
-        const TensorView *ids_tv, *si_tv, *li_tv;
-        ModelInputs in = {0};
-        in.input_ids = i64(&st, "main", "input_ids", &ids_tv);
-        in.B = (int)ids_tv->shape[0];
-        in.T = (int)ids_tv->shape[1];
-        in.attention_mask = i64(&st, "main", "attention_mask", NULL);
-        in.words_mask = i64(&st, "main", "words_mask", NULL);
-        in.text_lengths = i64(&st, "main", "text_lengths", NULL);
-        in.span_idx = i64(&st, "main", "span_idx", &si_tv);
-        in.span_mask = i64(&st, "main", "span_mask", NULL);
-        in.labels_input_ids = i64(&st, "main", "labels_input_ids", &li_tv);
-        in.labels_attention_mask = i64(&st, "main", "labels_attention_mask", NULL);
-        if (li_tv) { in.C_labels = (int)li_tv->shape[0]; in.T_labels = (int)li_tv->shape[1]; }
-        in.K = m.cfg.max_width;
-        in.W = (int)(si_tv->shape[1] / in.K);
+        ModelInputs in;
+        cr_assert(fx_case_inputs(&st, "main", &m.cfg, &in), "%s: no main batch", de->d_name);
         ModelOutputs plain, split;
         Capture cap = {ignore_capture, NULL};
         cr_assert_eq(gliner_forward(&m, &in, &plain, &cap, err, sizeof err), 0, "%s", err);

@@ -50,27 +50,8 @@ static void run_fixtures(DType dt) {
         cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
         for (int ci = 0; ci < 3; ci++) {
             const char* cs = case_names[ci];
-            const TensorView *ids_tv, *tl_tv, *si_tv, *li_tv;
-            const int64_t* ids = i64(&st, cs, "input_ids", &ids_tv);
-            if (!ids) continue;
-            ModelInputs in = {0};
-            in.B = (int)ids_tv->shape[0];
-            in.T = (int)ids_tv->shape[1];
-            in.input_ids = ids;
-            in.attention_mask = i64(&st, cs, "attention_mask", NULL);
-            in.words_mask = i64(&st, cs, "words_mask", NULL);
-            in.text_lengths = i64(&st, cs, "text_lengths", &tl_tv);
-            cr_assert(in.attention_mask && in.words_mask && in.text_lengths, "%s %s: incomplete batch", de->d_name, cs);
-            for (int b = 0; b < in.B; b++) in.W = in.text_lengths[b] > in.W ? (int)in.text_lengths[b] : in.W;
-            in.K = m.cfg.max_width;
-            in.span_idx = i64(&st, cs, "span_idx", &si_tv);
-            in.span_mask = i64(&st, cs, "span_mask", NULL);
-            if (!arch_is_token(a) && !in.span_idx) continue;
-            if (si_tv) in.W = (int)(si_tv->shape[1] / in.K);
-            in.labels_input_ids = i64(&st, cs, "labels_input_ids", &li_tv);
-            in.labels_attention_mask = i64(&st, cs, "labels_attention_mask", NULL);
-            if (li_tv) { in.C_labels = (int)li_tv->shape[0]; in.T_labels = (int)li_tv->shape[1]; }
-            if (arch_is_bi(a) && !li_tv) continue;
+            ModelInputs in;
+            if (!fx_case_inputs(&st, cs, &m.cfg, &in)) continue;
             ModelOutputs out, outc;
             cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
             cr_assert_eq(gliner_forward(&mc, &in, &outc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
