@@ -13,6 +13,8 @@
 #   expected total ~480 s (8 min) with the budgets spent, less when the GPU parts run fast.
 # Here, first:   bash bench/device_deps.sh      (.debs + wheels -> .deps/, ignored by git)
 # Device call:   run(command="bash bench/device_check.sh", carry=[".deps"], timeout_s=540)
+# A shorter first look (correctness, sanitizer, end to end; no kernel labs), about 5.5 minutes:
+#   run(command="KBENCH=0 DEADLINE_S=330 SAN_S=45 E2E_S=50 REF_S=50 bash bench/device_check.sh", carry=[".deps"], timeout_s=420)
 # Dry run without a device (every GPU part prints one "no device" line):
 #   BUILD_DIR=build-gpub bash bench/device_check.sh      (reuses an existing build; seconds)
 # What comes back: $OUT/device_check.md (the table, also on stdout), $OUT/logs.tar.gz (every log, the
@@ -136,6 +138,7 @@ say '```'
 for b in layer_norm span_concat deberta_attention lstm_bidir; do
   x=$B/bench/bench_$b
   [ -x "$x" ] || { say "bench_$b: not built"; continue; }
+  [ "${KBENCH:-1}" = 0 ] && { say "bench_$b: skipped (KBENCH=0)"; continue; }
   if [ "$(left)" -le 150 ]; then say "bench_$b: skipped (deadline)"; continue; fi
   timeout 120 "$x" >"$LOG/bench_$b.log" 2>&1
   r=$?
