@@ -111,6 +111,82 @@ struct Backend {
        A, E (B, W, F) are the per-word halves, bias (F) may be NULL; out (B, S, F) */
     void (*span_pair_relu)(const Backend* be, void* out, const void* A, const void* E, const void* bias,
                            const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F);
+    /* SpanQuery / SpanCAT rows (spec §4.6-4.7), R = B*W word rows: cat = 0 (query): out (R, K, D) with
+       out[r, k, d] = h[r, d] * q[d * K + k] (query_seg (D, K)); cat = 1: out (R, K, D + 128) with
+       out[r, k, :] = [h[r, :] ; q[k * 128 .. k * 128 + 127]] (the (128, K) parameter viewed flat, quirk 21) */
+    void (*span_query_rows)(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat);
+    /* Scorer features (spec §5.4): t (B, W, 2D) = [t0 | t1], l (B, C, 2D) = [l0 | l1] ->
+       feat (B, W, C, 3D) with feat[b, w, c, :] = [t0[b, w] ; l0[b, c] ; t1[b, w] * l1[b, c]] */
+    void (*scorer_features)(const Backend* be, void* feat, const void* t, const void* l, int B, int W, int C, int D);
+    /* y[r, j] = s[r * s_stride] * x[r, j] (accumulate: y[r, j] += ...), r < R, j < n; s in backend memory
+       (the LayersFuser's per-example layer weights). y may alias x only when accumulate = 0. */
+    void (*row_scale)(const Backend* be, void* y, const void* x, const void* s, int s_stride, int R, size_t n,
+                      int accumulate);
+    /* masked mean (the bi-encoder's label pooling, spec §3.8): out[c, :] = sum_t Y[c, t, :] * mask[c, t] /
+       max(sum_t mask[c, t], 1e-9); mask NULL = all ones (a plain mean over T). Y (C, T, D) -> out (C, D) */
+    void (*mean_pool)(const Backend* be, void* out, const void* Y, const int64_t* mask, int C, int T, int D);
+
+    /* ---- backward (training, spec §12; host/train/tape.c records the forward and calls these in reverse).
+       Conventions: every gradient output ACCUMULATES (+=) into its buffer, so a tensor used twice gets both
+       contributions; a NULL gradient pointer means "not needed" and is skipped; dy / dout / dctx is d loss / d
+       (the forward's output); forward tensors are passed as the forward saw them (inputs, and the output where
+       named). Index tensors are the forward's. Sizes and params as the forward op. The caller guarantees that
+       each d* buffer overlaps no forward tensor and no other d* buffer of the same call. */
+    /* y += a * x (add's and scale's backward, gradient plumbing) */
+    void (*axpy)(const Backend* be, void* y, const void* x, float a, size_t n);
+    /* linear: dx (M,K) += dy . w ; dw (N,K) += dy^T . x ; db (N) += sum_rows dy */
+    void (*linear_bwd)(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w,
+                       int M, int K, int N);
+    /* act: dx += dy * f'(x), x the forward INPUT (for every kind, also relu/tanh/sigmoid) */
+    void (*act_bwd)(const Backend* be, void* dx, const void* dy, const void* x, size_t n, ActKind kind);
+    /* layer_norm: x the forward input; dg, db may be NULL (db always NULL when the forward had no bias) */
+    void (*layer_norm_bwd)(const Backend* be, void* dx, void* dg, void* db, const void* dy, const void* x, const void* g,
+                           int M, int N, float eps);
+    /* softmax over rows: y the forward OUTPUT */
+    void (*softmax_bwd)(const Backend* be, void* dx, const void* dy, const void* y, int M, int N);
+    /* mask_rows: dx[i, :] += dy[i, :] * mask[i] */
+    void (*mask_rows_bwd)(const Backend* be, void* dx, const void* dy, const int64_t* mask, int M, int N);
+    /* embedding: dtable[ids[i], :] += dy[i, :] (repeated ids add up) */
+    void (*embedding_bwd)(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D);
+    /* gather_words / gather_prompts: scatter-add of the gathered rows back into dX (B, T, D) */
+    void (*gather_words_bwd)(const Backend* be, void* dX, const void* dwords, const int64_t* words_mask,
+                             const int64_t* text_lengths, int B, int T, int W, int D);
+    void (*gather_prompts_bwd)(const Backend* be, void* dX, const void* dP, const int64_t* input_ids, int64_t token_id,
+                               int offset, int B, int T, int C, int D);
+    /* attention / deberta_attention: the probabilities are recomputed from the forward's inputs; dpk, dpq may be
+       NULL (or the term off) */
+    void (*attention_bwd)(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k,
+                          const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh);
+    void (*deberta_attention_bwd)(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq,
+                                  const void* dctx, const void* q, const void* k, const void* v, const void* pk,
+                                  const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
+                                  int Dh, int att_span, int c2p, int p2c);
+    /* BiLSTM: recomputes the forward's states from x; the weight gradients per direction as the forward's */
+    void (*lstm_bidir_bwd)(const Backend* be, void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2],
+                           void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths,
+                           const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2],
+                           const void* const b_hh[2], int B, int W, int Din, int Hs);
+    void (*span_concat_bwd)(const Backend* be, void* dstart, void* dend, void* dextra, const void* dout,
+                            const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D);
+    /* span_pool: x the forward input (max routes to the element torch's max_pool1d picks) */
+    void (*span_pool_bwd)(const Backend* be, void* dx, const void* dout, const void* x, int B, int W, int K, int D,
+                          int mode);
+    void (*conv1d_right_bwd)(const Backend* be, void* dx, void* dw, void* dbias, const void* dy, const void* x,
+                             const void* w, int B, int W, int Din, int Dout, int kw);
+    void (*span_scores_bwd)(const Backend* be, void* dspan_rep, void* dprompt, const void* dlogits, const void* span_rep,
+                            const void* prompt, int B, int S, int C, int D);
+    /* span_pair_relu: out the forward OUTPUT (its relu mask); masked spans read (0, 0) in the forward, so their
+       gradient lands on word 0 as the forward's gather does */
+    void (*span_pair_relu_bwd)(const Backend* be, void* dA, void* dE, void* dbias, const void* dout, const void* out,
+                               const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F);
+    void (*span_query_rows_bwd)(const Backend* be, void* dh, void* dq, const void* dout, const void* h, const void* q,
+                                int R, int D, int K, int cat);
+    void (*scorer_features_bwd)(const Backend* be, void* dt, void* dl, const void* dfeat, const void* t, const void* l,
+                                int B, int W, int C, int D);
+    /* row_scale (the accumulate form's dy also flows to the old y: the caller adds it) */
+    void (*row_scale_bwd)(const Backend* be, void* dx, void* ds, const void* dy, const void* x, const void* s,
+                          int s_stride, int R, size_t n);
+    void (*mean_pool_bwd)(const Backend* be, void* dY, const void* dout, const int64_t* mask, int C, int T, int D);
 };
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */

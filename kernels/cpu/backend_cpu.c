@@ -160,6 +160,131 @@ static void cpu_span_pair_relu(const Backend* be, void* out, const void* A, cons
     span_pair_relu_forward_cpu(out, A, E, bias, span_idx, span_mask, B, W, S, F);
 }
 
+static void cpu_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
+    (void)be;
+    span_query_rows_forward_cpu(out, h, q, R, D, K, cat);
+}
+
+static void cpu_scorer_features(const Backend* be, void* feat, const void* t, const void* l, int B, int W, int C, int D) {
+    (void)be;
+    scorer_features_forward_cpu(feat, t, l, B, W, C, D);
+}
+
+static void cpu_row_scale(const Backend* be, void* y, const void* x, const void* s, int s_stride, int R, size_t n, int accumulate) {
+    (void)be;
+    row_scale_forward_cpu(y, x, s, s_stride, R, n, accumulate);
+}
+
+static void cpu_mean_pool(const Backend* be, void* out, const void* Y, const int64_t* mask, int C, int T, int D) {
+    (void)be;
+    mean_pool_forward_cpu(out, Y, mask, C, T, D);
+}
+
+static void cpu_axpy(const Backend* be, void* y, const void* x, float a, size_t n) {
+    (void)be;
+    axpy_cpu(y, x, a, n);
+}
+
+static void cpu_linear_bwd(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w, int M, int K, int N) {
+    (void)be;
+    linear_backward_cpu(dx, dw, db, dy, x, w, M, K, N);
+}
+
+static void cpu_act_bwd(const Backend* be, void* dx, const void* dy, const void* x, size_t n, ActKind kind) {
+    (void)be;
+    act_backward_cpu(dx, dy, x, n, kind);
+}
+
+static void cpu_layer_norm_bwd(const Backend* be, void* dx, void* dg, void* db, const void* dy, const void* x, const void* g, int M, int N, float eps) {
+    (void)be;
+    layer_norm_backward_cpu(dx, dg, db, dy, x, g, M, N, eps);
+}
+
+static void cpu_softmax_bwd(const Backend* be, void* dx, const void* dy, const void* y, int M, int N) {
+    (void)be;
+    softmax_backward_cpu(dx, dy, y, M, N);
+}
+
+static void cpu_mask_rows_bwd(const Backend* be, void* dx, const void* dy, const int64_t* mask, int M, int N) {
+    (void)be;
+    mask_rows_backward_cpu(dx, dy, mask, M, N);
+}
+
+static void cpu_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D) {
+    (void)be;
+    embedding_backward_cpu(dtable, dy, ids, n, D);
+}
+
+static void cpu_gather_words_bwd(const Backend* be, void* dX, const void* dwords, const int64_t* words_mask, const int64_t* text_lengths, int B, int T, int W, int D) {
+    (void)be;
+    gather_words_backward_cpu(dX, dwords, words_mask, text_lengths, B, T, W, D);
+}
+
+static void cpu_gather_prompts_bwd(const Backend* be, void* dX, const void* dP, const int64_t* input_ids, int64_t token_id, int offset, int B, int T, int C, int D) {
+    (void)be;
+    gather_prompts_backward_cpu(dX, dP, input_ids, token_id, offset, B, T, C, D);
+}
+
+static void cpu_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+    (void)be;
+    attention_backward_cpu(dq, dk, dv, dctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+}
+
+static void cpu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c) {
+    (void)be;
+    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+}
+
+static void cpu_lstm_bidir_bwd(const Backend* be, void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2], void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths, const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W, int Din, int Hs) {
+    (void)be;
+    lstm_bidir_backward_cpu(dx, (float* const*)dw_ih, (float* const*)dw_hh, (float* const*)db_ih, (float* const*)db_hh, dy, x, lengths, (const float* const*)w_ih, (const float* const*)w_hh, (const float* const*)b_ih, (const float* const*)b_hh, B, W, Din, Hs);
+}
+
+static void cpu_span_concat_bwd(const Backend* be, void* dstart, void* dend, void* dextra, const void* dout, const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D) {
+    (void)be;
+    span_concat_backward_cpu(dstart, dend, dextra, dout, span_idx, span_mask, B, W, S, D);
+}
+
+static void cpu_span_pool_bwd(const Backend* be, void* dx, const void* dout, const void* x, int B, int W, int K, int D, int mode) {
+    (void)be;
+    span_pool_backward_cpu(dx, dout, x, B, W, K, D, mode);
+}
+
+static void cpu_conv1d_right_bwd(const Backend* be, void* dx, void* dw, void* dbias, const void* dy, const void* x, const void* w, int B, int W, int Din, int Dout, int kw) {
+    (void)be;
+    conv1d_right_backward_cpu(dx, dw, dbias, dy, x, w, B, W, Din, Dout, kw);
+}
+
+static void cpu_span_scores_bwd(const Backend* be, void* dspan_rep, void* dprompt, const void* dlogits, const void* span_rep, const void* prompt, int B, int S, int C, int D) {
+    (void)be;
+    span_scores_backward_cpu(dspan_rep, dprompt, dlogits, span_rep, prompt, B, S, C, D);
+}
+
+static void cpu_span_pair_relu_bwd(const Backend* be, void* dA, void* dE, void* dbias, const void* dout, const void* out, const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F) {
+    (void)be;
+    span_pair_relu_backward_cpu(dA, dE, dbias, dout, out, span_idx, span_mask, B, W, S, F);
+}
+
+static void cpu_span_query_rows_bwd(const Backend* be, void* dh, void* dq, const void* dout, const void* h, const void* q, int R, int D, int K, int cat) {
+    (void)be;
+    span_query_rows_backward_cpu(dh, dq, dout, h, q, R, D, K, cat);
+}
+
+static void cpu_scorer_features_bwd(const Backend* be, void* dt, void* dl, const void* dfeat, const void* t, const void* l, int B, int W, int C, int D) {
+    (void)be;
+    scorer_features_backward_cpu(dt, dl, dfeat, t, l, B, W, C, D);
+}
+
+static void cpu_row_scale_bwd(const Backend* be, void* dx, void* ds, const void* dy, const void* x, const void* s, int s_stride, int R, size_t n) {
+    (void)be;
+    row_scale_backward_cpu(dx, ds, dy, x, s, s_stride, R, n);
+}
+
+static void cpu_mean_pool_bwd(const Backend* be, void* dY, const void* dout, const int64_t* mask, int C, int T, int D) {
+    (void)be;
+    mean_pool_backward_cpu(dY, dout, mask, C, T, D);
+}
+
 static Backend g_cpu = {
     .name = "cpu",
     .dtype = DTYPE_F32,
@@ -189,6 +314,31 @@ static Backend g_cpu = {
     .conv1d_right = cpu_conv1d_right,
     .span_scores = cpu_span_scores,
     .span_pair_relu = cpu_span_pair_relu,
+    .span_query_rows = cpu_span_query_rows,
+    .scorer_features = cpu_scorer_features,
+    .row_scale = cpu_row_scale,
+    .mean_pool = cpu_mean_pool,
+    .axpy = cpu_axpy,
+    .linear_bwd = cpu_linear_bwd,
+    .act_bwd = cpu_act_bwd,
+    .layer_norm_bwd = cpu_layer_norm_bwd,
+    .softmax_bwd = cpu_softmax_bwd,
+    .mask_rows_bwd = cpu_mask_rows_bwd,
+    .embedding_bwd = cpu_embedding_bwd,
+    .gather_words_bwd = cpu_gather_words_bwd,
+    .gather_prompts_bwd = cpu_gather_prompts_bwd,
+    .attention_bwd = cpu_attention_bwd,
+    .deberta_attention_bwd = cpu_deberta_attention_bwd,
+    .lstm_bidir_bwd = cpu_lstm_bidir_bwd,
+    .span_concat_bwd = cpu_span_concat_bwd,
+    .span_pool_bwd = cpu_span_pool_bwd,
+    .conv1d_right_bwd = cpu_conv1d_right_bwd,
+    .span_scores_bwd = cpu_span_scores_bwd,
+    .span_pair_relu_bwd = cpu_span_pair_relu_bwd,
+    .span_query_rows_bwd = cpu_span_query_rows_bwd,
+    .scorer_features_bwd = cpu_scorer_features_bwd,
+    .row_scale_bwd = cpu_row_scale_bwd,
+    .mean_pool_bwd = cpu_mean_pool_bwd,
 };
 
 const Backend* backend_cpu(int threads) {

@@ -64,3 +64,52 @@ void span_pair_relu_forward_cpu(float* out, const float* A, const float* E, cons
 /* adamw.c: one torch.optim.AdamW step over a slice of the flat buffers (decoupled decay, bias correction) */
 void adamw_step_cpu(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2,
                     double eps, double wd, int step);
+
+/* extra_ops.c: the forward ops that replaced host-side assembly (backend.h) */
+void span_query_rows_forward_cpu(float* out, const float* h, const float* q, int R, int D, int K, int cat);
+void scorer_features_forward_cpu(float* feat, const float* t, const float* l, int B, int W, int C, int D);
+void row_scale_forward_cpu(float* y, const float* x, const float* s, int s_stride, int R, size_t n, int accumulate);
+void mean_pool_forward_cpu(float* out, const float* Y, const int64_t* mask, int C, int T, int D);
+
+/* ---- backward twins (backend.h "backward"): every gradient output accumulates (+=); NULL = not needed */
+/* backward_dense.c */
+void axpy_cpu(float* y, const float* x, float a, size_t n);
+void linear_backward_cpu(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int M, int K,
+                         int N);
+void act_backward_cpu(float* dx, const float* dy, const float* x, size_t n, ActKind kind);
+void layer_norm_backward_cpu(float* dx, float* dg, float* db, const float* dy, const float* x, const float* g, int M, int N,
+                             float eps);
+void softmax_backward_cpu(float* dx, const float* dy, const float* y, int M, int N);
+void mask_rows_backward_cpu(float* dx, const float* dy, const int64_t* mask, int M, int N);
+void embedding_backward_cpu(float* dtable, const float* dy, const int64_t* ids, int n, int D);
+void gather_words_backward_cpu(float* dX, const float* dwords, const int64_t* words_mask, const int64_t* text_lengths,
+                               int B, int T, int W, int D);
+void gather_prompts_backward_cpu(float* dX, const float* dP, const int64_t* input_ids, int64_t token_id, int offset, int B,
+                                 int T, int C, int D);
+void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dctx, const float* q, const float* k,
+                            const float* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh);
+void deberta_attention_backward_cpu(float* dq, float* dk, float* dv, float* dpk, float* dpq, const float* dctx,
+                                    const float* q, const float* k, const float* v, const float* pk, const float* pq,
+                                    const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
+                                    int att_span, int c2p, int p2c);
+/* backward_heads.c */
+void lstm_bidir_backward_cpu(float* dx, float* const dw_ih[2], float* const dw_hh[2], float* const db_ih[2],
+                             float* const db_hh[2], const float* dy, const float* x, const int64_t* lengths,
+                             const float* const w_ih[2], const float* const w_hh[2], const float* const b_ih[2],
+                             const float* const b_hh[2], int B, int W, int Din, int Hs);
+void span_concat_backward_cpu(float* dstart, float* dend, float* dextra, const float* dout, const int64_t* span_idx,
+                              const int64_t* span_mask, int B, int W, int S, int D);
+void span_pool_backward_cpu(float* dx, const float* dout, const float* x, int B, int W, int K, int D, int mode);
+void conv1d_right_backward_cpu(float* dx, float* dw, float* dbias, const float* dy, const float* x, const float* w, int B,
+                               int W, int Din, int Dout, int kw);
+void span_scores_backward_cpu(float* dspan_rep, float* dprompt, const float* dlogits, const float* span_rep,
+                              const float* prompt, int B, int S, int C, int D);
+void span_pair_relu_backward_cpu(float* dA, float* dE, float* dbias, const float* dout, const float* out,
+                                 const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F);
+void span_query_rows_backward_cpu(float* dh, float* dq, const float* dout, const float* h, const float* q, int R, int D,
+                                  int K, int cat);
+void scorer_features_backward_cpu(float* dt, float* dl, const float* dfeat, const float* t, const float* l, int B, int W,
+                                  int C, int D);
+void row_scale_backward_cpu(float* dx, float* ds, const float* dy, const float* x, const float* s, int s_stride, int R,
+                            size_t n);
+void mean_pool_backward_cpu(float* dY, const float* dout, const int64_t* mask, int C, int T, int D);
