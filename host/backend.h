@@ -166,6 +166,7 @@ struct Backend {
                            void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths,
                            const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2],
                            const void* const b_hh[2], int B, int W, int Din, int Hs);
+    /* span_concat: dextra != NULL exactly when the forward had extra (the row width, 2D or 3D, follows from it) */
     void (*span_concat_bwd)(const Backend* be, void* dstart, void* dend, void* dextra, const void* dout,
                             const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D);
     /* span_pool: x the forward input (max routes to the element torch's max_pool1d picks) */

@@ -262,82 +262,62 @@ static void bert_forward(const GlinerModel* m, const char* pre, const BackboneCo
 
 /* U_l = hs[l+1], l < L (the embedding output is dropped). z[b,l] = mean_t (U_l[b,t] . w_sq + b_sq) over all
    T positions, padding included; s = sigmoid(W2 relu(W1 z + b1) + b2); F = sum_l s[b,l] U_l[b] (summed in l
-   order, as torch's sum over dim 1); out = F . Wo^T + bo. The (B, L) squeeze-excitation runs on the host. */
+   order, as torch's sum over dim 1); out = F . Wo^T + bo. Every step is an op (the squeeze-excitation's
+   (B, L) work is tiny; keeping it on the backend keeps it differentiable and off the host). */
 static void layers_fuser_forward(const GlinerModel* m, const char* pre, void* out, void* const* hs, int L, int B, int T,
                                  int H) {
     const Backend* be = m->be;
     const int M = B * T, L2 = L / 2;
+    const size_t es = dtype_size(be->dtype);
     char n[200];
-    void* z_dev = balloc(be, (size_t)M);
-    float* z = malloc((size_t)M * sizeof(float));
-    float* zbar = malloc((size_t)B * L * sizeof(float));
-    float* s = malloc((size_t)B * L * sizeof(float));
-    float* w1 = malloc(((size_t)L2 * L + L2 + (size_t)L * L2 + L) * sizeof(float) + sizeof(float));
-    CHECK(z && zbar && s && w1, "out of memory");
-    float *b1 = w1 + (size_t)L2 * L, *w2 = b1 + L2, *b2 = w2 + (size_t)L * L2;
     snprintf(n, sizeof n, "%s.squeeze.weight", pre);
     const void* wsq = gliner_param(m, n);
     snprintf(n, sizeof n, "%s.squeeze.bias", pre);
     const void* bsq = gliner_param(m, n);
-    for (int l = 0; l < L; l++) {
-        be->linear(be, z_dev, hs[l + 1], wsq, bsq, M, H, 1);
-        be->download(be, z, z_dev, (size_t)M);
-        for (int b = 0; b < B; b++) {
-            double acc = 0;
-            for (int t = 0; t < T; t++) acc += z[(size_t)b * T + t];
-            zbar[(size_t)b * L + l] = (float)acc / (float)T;
-        }
-    }
+    /* zt (L, B*T): the squeeze of every layer; zbar^T (L, B) its mean over T */
+    void* zt = balloc(be, (size_t)L * M);
+    void* zbt = balloc(be, (size_t)L * B);
+    for (int l = 0; l < L; l++) be->linear(be, (char*)zt + (size_t)l * M * es, hs[l + 1], wsq, bsq, M, H, 1);
+    be->mean_pool(be, zbt, zt, NULL, L * B, T, 1);
+    /* h1 (B, L2) = relu(zbar W1^T + b1): bias rows first (ones . b1, exact), then the product on top */
+    void* s = balloc(be, (size_t)B * L);
     if (L2 > 0) {
-        snprintf(n, sizeof n, "%s.W1.weight", pre); be->download(be, w1, gliner_param(m, n), (size_t)L2 * L);
-        snprintf(n, sizeof n, "%s.W1.bias", pre);   be->download(be, b1, gliner_param(m, n), (size_t)L2);
-        snprintf(n, sizeof n, "%s.W2.weight", pre); be->download(be, w2, gliner_param(m, n), (size_t)L * L2);
+        void* ones = balloc(be, (size_t)B);
+        float* one = malloc((size_t)B * sizeof(float));
+        CHECK(one, "out of memory");
+        for (int b = 0; b < B; b++) one[b] = 1.0f;
+        be->upload(be, ones, one, (size_t)B);
+        free(one);
+        void* h1 = balloc(be, (size_t)B * L2);
+        snprintf(n, sizeof n, "%s.W1.bias", pre);
+        be->gemm_batched(be, h1, ones, gliner_param(m, n), 1, B, L2, 1, 0, 0, 1, L2, L2, 0, 0, 0, 1.0f, 0.0f);
+        snprintf(n, sizeof n, "%s.W1.weight", pre);
+        /* zbar (B, L) = zbt^T: read transposed (lda = B) */
+        be->gemm_batched(be, h1, zbt, gliner_param(m, n), 1, B, L2, L, 1, 1, B, L, L2, 0, 0, 0, 1.0f, 1.0f);
+        be->act(be, h1, h1, (size_t)B * L2, ACT_RELU);
+        snprintf(n, sizeof n, "%s.W2.weight", pre);
+        const void* w2 = gliner_param(m, n);
+        snprintf(n, sizeof n, "%s.W2.bias", pre);
+        be->linear(be, s, h1, w2, gliner_param(m, n), B, L2, L);
+        be->free(be, h1);
+        be->free(be, ones);
+    } else { /* L = 1: W1 is (0, 1), the hidden layer is empty and s = sigmoid(b2) */
+        snprintf(n, sizeof n, "%s.W2.bias", pre);
+        const void* b2 = gliner_param(m, n);
+        for (int b = 0; b < B; b++) be->scale(be, (char*)s + (size_t)b * L * es, b2, 1.0f, (size_t)L);
     }
-    snprintf(n, sizeof n, "%s.W2.bias", pre);
-    be->download(be, b2, gliner_param(m, n), (size_t)L);
-    for (int b = 0; b < B; b++) {
-        float hid[64];
-        CHECK(L2 <= 64, "LayersFuser over %d layers", L);
-        for (int i = 0; i < L2; i++) {
-            float a = 0.0f;
-            for (int j = 0; j < L; j++) a += zbar[(size_t)b * L + j] * w1[(size_t)i * L + j];
-            a = a + b1[i];
-            hid[i] = a > 0.0f ? a : 0.0f;
-        }
-        for (int i = 0; i < L; i++) {
-            float a = 0.0f;
-            for (int j = 0; j < L2; j++) a += hid[j] * w2[(size_t)i * L2 + j];
-            a = a + b2[i];
-            s[(size_t)b * L + i] = 1.0f / (1.0f + expf(-a));
-        }
-    }
-    /* F = sum_l s_l U_l, per example (the weights differ by b) */
-    const size_t es = dtype_size(be->dtype), TH = (size_t)T * H;
+    be->act(be, s, s, (size_t)B * L, ACT_SIGMOID);
+    /* F[b] = sum_l s[b, l] U_l[b], in l order */
     void* F = balloc(be, (size_t)M * H);
-    void* tmp = balloc(be, TH);
-    for (int b = 0; b < B; b++) {
-        char* Fb = (char*)F + (size_t)b * TH * es;
-        for (int l = 0; l < L; l++) {
-            const char* Ub = (const char*)hs[l + 1] + (size_t)b * TH * es;
-            if (l == 0) {
-                be->scale(be, Fb, Ub, s[(size_t)b * L], TH);
-            } else {
-                be->scale(be, tmp, Ub, s[(size_t)b * L + l], TH);
-                be->add(be, Fb, Fb, tmp, TH);
-            }
-        }
-    }
+    for (int l = 0; l < L; l++) be->row_scale(be, F, hs[l + 1], (const char*)s + (size_t)l * es, L, B, (size_t)T * H, l > 0);
     snprintf(n, sizeof n, "%s.output_projection.weight", pre);
     const void* wo = gliner_param(m, n);
     snprintf(n, sizeof n, "%s.output_projection.bias", pre);
     be->linear(be, out, F, wo, gliner_param(m, n), M, H, H);
     be->free(be, F);
-    be->free(be, tmp);
-    be->free(be, z_dev);
-    free(z);
-    free(zbar);
-    free(s);
-    free(w1);
+    be->free(be, s);
+    be->free(be, zbt);
+    be->free(be, zt);
 }
 
 /* ---------------------------------------------------------------- token_rep_layer */

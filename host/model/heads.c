@@ -10,10 +10,9 @@
    Shapes: words (B,W,D), prompts (B,C,D), span_idx (B,S,2) int64, span outputs (B,W,K,D) = (B,S,D); index
    tensors (span_idx, span_mask, lengths) are in backend memory like the activations.
    Dropout is the identity (inference).
-   Three stages have a broadcast elementwise product that no op in the table expresses: the query
-   mode (h (x) query_seg), the cat mode's [h ; q_k] rows and the Scorer's [t0 ; l0 ; t1*l1] features.
-   They are assembled on the host from downloads, exactly as torch rounds them, then uploaded; a fused
-   device op is the natural next step if those modes ever matter for speed (markerV0 does not). */
+   The query mode's h (x) query_seg rows, the cat mode's [h ; q_k] rows and the Scorer's [t0 ; l0 ; t1*l1]
+   features have their own ops (span_query_rows, scorer_features), so every stage stays in backend memory
+   and the training tape (host/train/tape.c) sees every step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +29,6 @@ static void* upload_new(const Backend* be, const float* h, size_t n) {
     void* p = act_alloc(be, n);
     be->upload(be, p, h, n);
     return p;
-}
-
-static float* download_new(const Backend* be, const void* d, size_t n) {
-    float* h = malloc((n ? n : 1) * sizeof(float));
-    CHECK(h, "out of memory");
-    be->download(be, h, d, n);
-    return h;
 }
 
 /* Linear(in, hid) ReLU Linear(hid, out) with weights "<prefix>.0.*", "<prefix>.3.*" (the reference's
@@ -122,35 +114,18 @@ static void span_marker(const GlinerModel* m, const char* mode, void* out, const
 /* SpanQuery: rep[b,i,k,:] = h[b,i,:] * query_seg[:,k] (einsum bld,ds->blsd); ReLU(Linear(rep)).
    SpanCAT: rep[b,i,k,:] = [h[b,i,:] ; q_k] with q_k = flat(query_seg)[k*128 .. k*128+127] (the
    reference views the (128, K) parameter as (K, 128) without transposing, quirk 21); ReLU(Linear(rep)).
-   The rows are built on the host (see the file comment), then one Linear as in the reference. */
+   The rows come from the span_query_rows op, then one Linear as in the reference. */
 static void span_query_cat(const GlinerModel* m, int cat, void* out, const void* words, int B, int W) {
     const Backend* be = m->be;
-    const int D = m->cfg.hidden_size, K = m->cfg.max_width, Q = cat ? 128 : D;
+    const int D = m->cfg.hidden_size, K = m->cfg.max_width;
     const int in = cat ? D + 128 : D;
     const size_t rows = (size_t)B * W * K;
-    float* h = download_new(be, words, (size_t)B * W * D);
-    float* q = download_new(be, gliner_param(m, SPAN_PRE ".query_seg"), (size_t)Q * K);
-    float* rep = malloc((rows ? rows : 1) * in * sizeof(float));
-    CHECK(rep, "out of memory");
-    for (size_t bi = 0; bi < (size_t)B * W; bi++)
-        for (int k = 0; k < K; k++) {
-            float* r = rep + (bi * K + k) * in;
-            const float* hb = h + bi * D;
-            if (cat) {
-                memcpy(r, hb, (size_t)D * sizeof(float));
-                memcpy(r + D, q + (size_t)k * 128, 128 * sizeof(float));
-            } else {
-                for (int d = 0; d < D; d++) r[d] = hb[d] * q[(size_t)d * K + k];
-            }
-        }
-    void* drep = upload_new(be, rep, rows * in);
-    be->linear(be, out, drep, gliner_param(m, SPAN_PRE ".project.0.weight"), gliner_param(m, SPAN_PRE ".project.0.bias"),
+    void* rep = act_alloc(be, rows * in);
+    be->span_query_rows(be, rep, words, gliner_param(m, SPAN_PRE ".query_seg"), B * W, D, K, cat);
+    be->linear(be, out, rep, gliner_param(m, SPAN_PRE ".project.0.weight"), gliner_param(m, SPAN_PRE ".project.0.bias"),
                (int)rows, in, D);
     be->act(be, out, out, rows * D, ACT_RELU);
-    be->free(be, drep);
-    free(h);
-    free(q);
-    free(rep);
+    be->free(be, rep);
 }
 
 /* SpanConv (conv_conv / conv_max / conv_mean / conv_sum) and ConvShare: stack [h, block_2(h), ...,
@@ -327,22 +302,9 @@ void token_scorer_forward(const GlinerModel* m, void* scores, const void* words,
                2 * D);
     be->linear(be, l, prompts, gliner_param(m, "scorer.proj_label.weight"), gliner_param(m, "scorer.proj_label.bias"), B * C,
                D, 2 * D);
-    float* th = download_new(be, t, (size_t)B * W * 2 * D);
-    float* lh = download_new(be, l, (size_t)B * C * 2 * D);
     const size_t rows = (size_t)B * W * C;
-    float* feat = malloc(rows * 3 * D * sizeof(float));
-    CHECK(feat, "out of memory");
-    for (int b = 0; b < B; b++)
-        for (int w = 0; w < W; w++)
-            for (int c = 0; c < C; c++) {
-                float* f = feat + (((size_t)b * W + w) * C + c) * 3 * D;
-                const float* tr = th + ((size_t)b * W + w) * 2 * D;
-                const float* lr = lh + ((size_t)b * C + c) * 2 * D;
-                memcpy(f, tr, (size_t)D * sizeof(float));
-                memcpy(f + D, lr, (size_t)D * sizeof(float));
-                for (int d = 0; d < D; d++) f[2 * D + d] = tr[D + d] * lr[D + d];
-            }
-    void* dfeat = upload_new(be, feat, rows * 3 * D);
+    void* dfeat = act_alloc(be, rows * 3 * D);
+    be->scorer_features(be, dfeat, t, l, B, W, C, D);
     void* h = act_alloc(be, rows * 4 * D);
     be->linear(be, h, dfeat, gliner_param(m, "scorer.out_mlp.0.weight"), gliner_param(m, "scorer.out_mlp.0.bias"), (int)rows,
                3 * D, 4 * D);
@@ -353,7 +315,4 @@ void token_scorer_forward(const GlinerModel* m, void* scores, const void* words,
     be->free(be, h);
     be->free(be, t);
     be->free(be, l);
-    free(th);
-    free(lh);
-    free(feat);
 }

@@ -128,39 +128,43 @@ static int64_t* upload_i64(const Backend* be, const int64_t* h, size_t n) {
     return d;
 }
 
-void gliner_encode_labels(const GlinerModel* m, float* pooled, const int64_t* ids, const int64_t* mask, int C, int Tl) {
+/* the labels' pooled embeddings (C, D) in backend memory: label backbone, labels_projection, then the masked
+   mean over Tl (mean_pool: (Y * mask).sum(1) / clamp(count, 1e-9)) */
+static void* labels_pooled(const GlinerModel* m, const int64_t* ids, const int64_t* mask, int C, int Tl) {
     const Backend* be = m->be;
     const int D = m->cfg.hidden_size;
-    void* Y = be->alloc(be, (size_t)C * Tl * D * dtype_size(be->dtype));
+    const size_t es = dtype_size(be->dtype);
+    void* Y = be->alloc(be, (size_t)C * Tl * D * es);
     int64_t* d_ids = upload_i64(be, ids, (size_t)C * Tl);
     int64_t* d_mask = upload_i64(be, mask, (size_t)C * Tl);
     encoder_forward(m, 1, Y, d_ids, d_mask, C, Tl, NULL);
+    void* pooled = be->alloc(be, (size_t)(C ? C : 1) * D * es);
+    be->mean_pool(be, pooled, Y, d_mask, C, Tl, D);
     if (d_ids) be->free(be, d_ids);
     if (d_mask) be->free(be, d_mask);
-    float* y = malloc((size_t)C * Tl * D * sizeof(float));
-    be->download(be, y, Y, (size_t)C * Tl * D);
-    for (int c = 0; c < C; c++) {
-        double cnt = 0;
-        for (int t = 0; t < Tl; t++) cnt += (double)mask[(size_t)c * Tl + t];
-        for (int d = 0; d < D; d++) {
-            float s = 0.0f; /* torch: (Y * mask).sum(1) in float32, then / clamp(count, 1e-9) */
-            for (int t = 0; t < Tl; t++) s += y[((size_t)c * Tl + t) * D + d] * (float)mask[(size_t)c * Tl + t];
-            pooled[(size_t)c * D + d] = s / (float)(cnt > 1e-9 ? cnt : 1e-9);
-        }
-    }
-    free(y);
     be->free(be, Y);
+    return pooled;
 }
 
-/* ... broadcast to (B, C, D) in backend memory */
+void gliner_encode_labels(const GlinerModel* m, float* pooled, const int64_t* ids, const int64_t* mask, int C, int Tl) {
+    void* p = labels_pooled(m, ids, mask, C, Tl);
+    m->be->download(m->be, pooled, p, (size_t)C * m->cfg.hidden_size);
+    m->be->free(m->be, p);
+}
+
+/* ... broadcast to (B, C, D) in backend memory. The cached embeddings (labels_embeds) are used at inference
+   only: a training forward always runs the label encoder, so its gradient flows. */
 static void encode_labels(const GlinerModel* m, void* prompts, const ModelInputs* in) {
+    const Backend* be = m->be;
     const int C = in->C_labels, D = m->cfg.hidden_size;
-    float* pooled = malloc((size_t)C * D * sizeof(float));
-    if (in->labels_embeds) memcpy(pooled, in->labels_embeds, (size_t)C * D * sizeof(float));
-    else gliner_encode_labels(m, pooled, in->labels_input_ids, in->labels_attention_mask, C, in->T_labels);
-    for (int b = 0; b < in->B; b++)
-        m->be->upload(m->be, (char*)prompts + (size_t)b * C * D * dtype_size(m->be->dtype), pooled, (size_t)C * D);
-    free(pooled);
+    const size_t es = dtype_size(be->dtype), CD = (size_t)C * D;
+    if (in->labels_embeds && !m->training) {
+        for (int b = 0; b < in->B; b++) be->upload(be, (char*)prompts + (size_t)b * CD * es, in->labels_embeds, CD);
+        return;
+    }
+    void* pooled = labels_pooled(m, in->labels_input_ids, in->labels_attention_mask, C, in->T_labels);
+    for (int b = 0; b < in->B; b++) be->scale(be, (char*)prompts + (size_t)b * CD * es, pooled, 1.0f, CD); /* copies */
+    be->free(be, pooled);
 }
 
 int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,
@@ -243,7 +247,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
         be->download(be, out->logits, scores, (size_t)B * W * C * 3);
         be->free(be, scores);
-    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn)) {
+    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !m->training) {
         /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
