@@ -24,10 +24,12 @@ static inline const TensorView* find_ref(const SafeTensors* st, const char* key)
     return NULL;
 }
 
-/* "<cs>.batch.<name>" as int64 (the generator writes I64 first, so the data is 8-byte aligned) */
+/* "<cs>.batch.<name>" as int64 (the generator writes I64 first, so the data is 8-byte aligned); cs NULL: plain
+   "<name>" (train_batch.safetensors) */
 static inline const int64_t* i64(const SafeTensors* st, const char* cs, const char* name, const TensorView** tv_out) {
     char key[256];
-    snprintf(key, sizeof key, "%s.batch.%s", cs, name);
+    if (cs) snprintf(key, sizeof key, "%s.batch.%s", cs, name);
+    else snprintf(key, sizeof key, "%s", name);
     const TensorView* tv = find_ref(st, key);
     if (tv_out) *tv_out = tv;
     if (!tv) return NULL;
@@ -38,7 +40,7 @@ static inline const int64_t* i64(const SafeTensors* st, const char* cs, const ch
 
 #include "model/model.h"
 
-/* The reference's collated batch of case cs ("main", "per_text", ...) as ModelInputs for a model with
+/* The reference's collated batch of case cs ("main", "per_text", ...; NULL: train_batch.safetensors) as ModelInputs for a model with
    config cfg: W fitted to span_idx as the reference's _fit_length does, bi-encoder label tokens when
    stored. Returns 0 when the fixture has no usable batch for this architecture. */
 static inline int fx_case_inputs(const SafeTensors* st, const char* cs, const GlinerConfig* cfg, ModelInputs* in) {

@@ -1,0 +1,80 @@
+/* step.c -- one training micro-batch (step.h). */
+#include "step.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+
+int grad_ctx_init(GradCtx* g, GlinerModel* m, char* err, size_t errlen) {
+    memset(g, 0, sizeof *g);
+    g->tape = tape_new(m->base);
+    if (!g->tape)
+        return gl_set_err(err, errlen, "training needs fp32 storage; the %s backend stores %s", m->base->name,
+                          dtype_name(m->base->dtype));
+    g->m = m;
+    g->grads = m->base->alloc(m->base, m->table.total * sizeof(float));
+    tape_set_params(g->tape, m->params, g->grads, m->table.total);
+    g->be_saved = m->be;
+    g->arena_saved = m->arena;
+    g->training_saved = m->training;
+    m->be = tape_backend(g->tape);
+    m->arena = NULL; /* the tape holds this step's activations until its reset */
+    m->training = 1;
+    return 0;
+}
+
+void grad_ctx_free(GradCtx* g) {
+    if (!g->m) return;
+    g->m->be = g->be_saved;
+    g->m->arena = g->arena_saved;
+    g->m->training = g->training_saved;
+    tape_free(g->tape);
+    g->m->base->free(g->m->base, g->grads);
+    memset(g, 0, sizeof *g);
+}
+
+void grad_ctx_zero(GradCtx* g) { g->m->base->zero(g->m->base, g->grads, g->m->table.total * sizeof(float)); }
+
+/* nn.Embedding(padding_idx = pad_token_id) never accumulates into its padding row: the word embeddings of the
+   backbones (BERT's and DeBERTa's embeddings both pass padding_idx) keep a zero gradient there, although the pad
+   positions do reach the loss (the LayersFuser's mean over T includes them). */
+static void zero_padding_rows(GradCtx* g) {
+    const GlinerModel* m = g->m;
+    const char* wraps[2] = {"token_rep_layer.bert_layer", "token_rep_layer.labels_encoder"};
+    const BackboneConfig* bcs[2] = {&m->cfg.encoder, m->cfg.has_labels_encoder_config ? &m->cfg.labels_encoder_config : NULL};
+    for (int w = 0; w < 2; w++) {
+        if (!bcs[w]) continue;
+        char name[160];
+        snprintf(name, sizeof name, "%s.model.embeddings.word_embeddings.weight", wraps[w]);
+        const ParamSpec* ps = params_find(&m->table, name);
+        const int pad = bcs[w]->pad_token_id;
+        if (!ps || ps->ndim != 2 || pad < 0 || pad >= ps->shape[0]) continue;
+        const size_t D = (size_t)ps->shape[1];
+        m->base->zero(m->base, g->grads + ps->offset + (size_t)pad * D, D * sizeof(float));
+    }
+}
+
+int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const LossParams* lp, uint64_t* rng,
+              float loss_scale, float* loss, ModelOutputs* out, char* err, size_t errlen) {
+    ModelOutputs o;
+    tape_reset(g->tape);
+    if (gliner_forward(g->m, in, &o, NULL, err, errlen)) return -1;
+    size_t n = 1;
+    for (int d = 0; d < o.ndim; d++) n *= (size_t)o.shape[d];
+    float* dlogits = malloc((n ? n : 1) * sizeof(float));
+    CHECK(dlogits, "out of memory");
+    int rc = gliner_loss(&g->m->cfg, in, &o, tg, lp, rng, loss, dlogits, NULL, err, errlen);
+    if (rc == 0) {
+        if (loss_scale != 1.0f)
+            for (size_t i = 0; i < n; i++) dlogits[i] *= loss_scale;
+        CHECK(tape_backward(g->tape, o.logits, dlogits, n) == 0, "grad_step: the logits were not downloaded");
+        zero_padding_rows(g);
+    }
+    free(dlogits);
+    tape_reset(g->tape);
+    if (out && rc == 0) *out = o;
+    else free(o.logits);
+    return rc;
+}

@@ -1,0 +1,793 @@
+/* tape.c -- the recording backend and the reverse pass (tape.h). */
+#include "tape.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+
+enum {
+    OP_LINEAR = 1, OP_GEMM, OP_ACT, OP_ADD, OP_SCALE, OP_LAYER_NORM, OP_SOFTMAX, OP_MASK_ROWS, OP_EMBEDDING,
+    OP_GATHER_WORDS, OP_GATHER_PROMPTS, OP_ATTENTION, OP_DEBERTA, OP_LSTM, OP_SPAN_CONCAT, OP_SPAN_POOL, OP_CONV1D,
+    OP_SPAN_SCORES, OP_SPAN_PAIR_RELU, OP_SPAN_QUERY_ROWS, OP_SCORER_FEATURES, OP_ROW_SCALE, OP_MEAN_POOL,
+    OP_LEAF /* upload / zero: the region's old gradient stops here */
+};
+
+#define NSLOT 12
+
+/* A tensor a record reads in its backward: `orig` is where the forward read it (its gradient lives there),
+   `val` where its value is now (orig, or a copy taken before something overwrote orig). n = elements of a
+   float tensor, 0 for index tensors (never overwritten by the model; a write over one is a bug). */
+typedef struct {
+    const void* orig;
+    const void* val;
+    size_t      n;
+} Slot;
+
+typedef struct {
+    int     op;
+    void*   y;         /* the float output (contiguous, ny elements; gemm: strided, see i[]) */
+    size_t  ny;
+    Slot    s[NSLOT];
+    int     ns;
+    int     i[12];
+    int64_t l, L[3]; /* L: gemm_batched's strides of A, B, C */
+    float   f, f2;   /* f2: gemm_batched's beta */
+} Rec;
+
+typedef struct {
+    char*  base;
+    size_t bytes;
+    char*  grad; /* NULL until a gradient reaches it */
+    int    owned; /* allocated by the tape (freed on reset); 0 for the parameters */
+} Region;
+
+typedef struct {
+    const float* host;
+    const void*  src;
+    size_t       n;
+} Download;
+
+struct Tape {
+    Backend        be; /* first member: the ops get &t->be and find the tape from it */
+    const Backend* base;
+    size_t         es;
+    Rec*           rec;
+    size_t         n_rec, cap_rec;
+    Region*        reg;
+    size_t         n_reg, cap_reg;
+    Download*      dl;
+    size_t         n_dl, cap_dl;
+    void**         snaps;
+    size_t         n_snap, cap_snap;
+    size_t         bytes;
+};
+
+#define GROW(arr, n, cap)                                                                  \
+    do {                                                                                   \
+        if ((n) == (cap)) {                                                                \
+            size_t nc_ = (cap) ? 2 * (cap) : 64;                                           \
+            void*  p_ = realloc((arr), nc_ * sizeof *(arr));                               \
+            CHECK(p_, "out of memory");                                                    \
+            (arr) = p_;                                                                    \
+            (cap) = nc_;                                                                   \
+        }                                                                                  \
+    } while (0)
+
+static Tape* TP(const Backend* be) { return (Tape*)be; }
+
+/* ---------------------------------------------------------------- regions and gradients */
+
+static Region* region_of(const Tape* t, const void* p) {
+    const char* c = p;
+    for (size_t i = t->n_reg; i-- > 0;) {
+        Region* r = &t->reg[i];
+        if (c >= r->base && c < r->base + r->bytes) return r;
+    }
+    return NULL;
+}
+
+/* the gradient location of p (created zeroed on first use); NULL for p outside every region */
+static void* grad_of(Tape* t, const void* p) {
+    if (!p) return NULL;
+    Region* r = region_of(t, p);
+    if (!r) return NULL;
+    if (!r->grad) {
+        r->grad = t->base->alloc(t->base, r->bytes);
+        t->bytes += r->bytes;
+    }
+    return r->grad + ((const char*)p - r->base);
+}
+
+/* the existing gradient of p, or NULL when none has been created (nothing flows back through p) */
+static void* grad_if(const Tape* t, const void* p) {
+    Region* r = p ? region_of(t, p) : NULL;
+    return r && r->grad ? r->grad + ((const char*)p - r->base) : NULL;
+}
+
+static void* talloc(Tape* t, size_t bytes, int owned) {
+    void* p = t->base->alloc(t->base, bytes ? bytes : 1);
+    GROW(t->reg, t->n_reg, t->cap_reg);
+    t->reg[t->n_reg++] = (Region){p, bytes ? bytes : 1, NULL, owned};
+    t->bytes += bytes;
+    return p;
+}
+
+static int overlap(const void* a, size_t na, const void* b, size_t nb) {
+    const char *x = a, *y = b;
+    return na && nb && x < y + nb && y < x + na;
+}
+
+/* ---------------------------------------------------------------- recording */
+
+static Rec* rec_new(Tape* t, int op) {
+    GROW(t->rec, t->n_rec, t->cap_rec);
+    Rec* r = &t->rec[t->n_rec++];
+    memset(r, 0, sizeof *r);
+    r->op = op;
+    return r;
+}
+
+static void slot(Rec* r, const void* p, size_t n) {
+    CHECK(r->ns < NSLOT, "tape: too many saved tensors");
+    r->s[r->ns++] = (Slot){p, p, n};
+}
+#define SAVE_IDX(r, p) slot((r), (p), 0)
+
+/* Before the forward writes [p, p + n elements): every saved float tensor whose value still lives there is
+   copied aside (its record keeps reading the copy). */
+static void before_write(Tape* t, const void* p, size_t n) {
+    const size_t bytes = n * t->es;
+    if (!bytes) return;
+    for (size_t i = 0; i < t->n_rec; i++) {
+        Rec* r = &t->rec[i];
+        for (int k = 0; k < r->ns; k++) {
+            Slot* s = &r->s[k];
+            if (s->val != s->orig) continue; /* already a private copy */
+            if (!s->n) {
+                CHECK(!overlap(s->orig, 8, p, bytes), "tape: an index tensor is overwritten by the forward");
+                continue;
+            }
+            if (!overlap(s->orig, s->n * t->es, p, bytes)) continue;
+            void* c = t->base->alloc(t->base, s->n * t->es);
+            t->base->scale(t->base, c, s->orig, 1.0f, s->n); /* 1 * x: an exact copy */
+            GROW(t->snaps, t->n_snap, t->cap_snap);
+            t->snaps[t->n_snap++] = c;
+            t->bytes += s->n * t->es;
+            /* every slot of any record that shares this value reads the same copy */
+            for (size_t j = i; j < t->n_rec; j++)
+                for (int q = 0; q < t->rec[j].ns; q++) {
+                    Slot* o = &t->rec[j].s[q];
+                    if (o->val == o->orig && o->orig == s->orig && o->n == s->n) o->val = c;
+                }
+        }
+    }
+}
+
+static void set_out(Tape* t, Rec* r, void* y, size_t n) {
+    before_write(t, y, n);
+    r->y = y;
+    r->ny = n;
+}
+
+#define V(r, k) ((r)->s[k].val)
+#define O(r, k) ((r)->s[k].orig)
+
+/* ---------------------------------------------------------------- the recording ops */
+
+static void* t_alloc(const Backend* be, size_t bytes) { return talloc(TP(be), bytes, 1); }
+static void  t_free(const Backend* be, void* p) { (void)be; (void)p; /* held until tape_reset */ }
+
+static void t_upload(const Backend* be, void* dst, const float* src, size_t n) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_LEAF);
+    set_out(t, r, dst, n);
+    t->base->upload(t->base, dst, src, n);
+}
+static void t_download(const Backend* be, float* dst, const void* src, size_t n) {
+    Tape* t = TP(be);
+    GROW(t->dl, t->n_dl, t->cap_dl);
+    t->dl[t->n_dl++] = (Download){dst, src, n};
+    t->base->download(t->base, dst, src, n);
+}
+static void t_upload_raw(const Backend* be, void* dst, const void* src, size_t bytes) {
+    Tape* t = TP(be);
+    before_write(t, dst, (bytes + t->es - 1) / t->es);
+    t->base->upload_raw(t->base, dst, src, bytes);
+}
+static void t_zero(const Backend* be, void* p, size_t bytes) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_LEAF);
+    set_out(t, r, p, bytes / t->es);
+    t->base->zero(t->base, p, bytes);
+}
+static void t_sync(const Backend* be) { TP(be)->base->sync(TP(be)->base); }
+
+static void t_linear(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_LINEAR);
+    slot(r, x, (size_t)M * K);
+    slot(r, w, (size_t)N * K);
+    slot(r, b, b ? (size_t)N : 0);
+    r->i[0] = M; r->i[1] = K; r->i[2] = N;
+    set_out(t, r, y, (size_t)M * N);
+    t->base->linear(t->base, y, x, w, b, M, K, N);
+}
+
+/* the extent (elements) a strided batched matrix touches */
+static size_t strided_extent(int batch, int rows, int cols, int ld, int64_t stride) {
+    if (batch <= 0 || rows <= 0 || cols <= 0) return 0;
+    return (size_t)(batch - 1) * (size_t)stride + (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
+}
+
+static void t_gemm_batched(const Backend* be, void* C, const void* A, const void* B, int batch, int M, int N, int K,
+                           int transA, int transB, int lda, int ldb, int ldc, int64_t sA, int64_t sB, int64_t sC,
+                           float alpha, float beta) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_GEMM);
+    /* A is (M,K) after op: stored (M rows, K cols) or, transposed, (K rows, M cols) */
+    slot(r, A, strided_extent(batch, transA ? K : M, transA ? M : K, lda, sA));
+    slot(r, B, strided_extent(batch, transB ? N : K, transB ? K : N, ldb, sB));
+    int* i = r->i;
+    i[0] = batch; i[1] = M; i[2] = N; i[3] = K; i[4] = transA; i[5] = transB; i[6] = lda; i[7] = ldb; i[8] = ldc;
+    r->L[0] = sA; r->L[1] = sB; r->L[2] = sC;
+    r->f = alpha;
+    r->f2 = beta;
+    CHECK(beta == 0.0f || beta == 1.0f, "tape: gemm_batched with beta %g (only 0 and 1 are differentiated)", beta);
+    set_out(t, r, C, strided_extent(batch, M, N, ldc, sC));
+    t->base->gemm_batched(t->base, C, A, B, batch, M, N, K, transA, transB, lda, ldb, ldc, sA, sB, sC, alpha, beta);
+}
+
+static void t_act(const Backend* be, void* y, const void* x, size_t n, ActKind kind) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_ACT);
+    slot(r, x, n);
+    r->i[0] = (int)kind;
+    set_out(t, r, y, n);
+    t->base->act(t->base, y, x, n, kind);
+}
+static void t_add(const Backend* be, void* y, const void* a, const void* b, size_t n) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_ADD);
+    /* no values needed: the slots only carry where the gradients go (n = 0 would mark them index tensors) */
+    r->s[0] = (Slot){a, a, 0};
+    r->s[1] = (Slot){b, b, 0};
+    r->i[0] = 2; /* slots in use, not saved (kept out of r->ns so before_write ignores them) */
+    set_out(t, r, y, n);
+    t->base->add(t->base, y, a, b, n);
+}
+static void t_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SCALE);
+    r->s[0] = (Slot){x, x, 0};
+    r->f = s;
+    set_out(t, r, y, n);
+    t->base->scale(t->base, y, x, s, n);
+}
+static void t_layer_norm(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_LAYER_NORM);
+    slot(r, x, (size_t)M * N);
+    slot(r, g, (size_t)N);
+    r->s[2] = (Slot){b, b, 0}; /* only where db goes */
+    r->i[0] = M; r->i[1] = N;
+    r->f = eps;
+    set_out(t, r, y, (size_t)M * N);
+    t->base->layer_norm(t->base, y, x, g, b, M, N, eps);
+}
+static void t_softmax(const Backend* be, void* x, int M, int N) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SOFTMAX);
+    r->i[0] = M; r->i[1] = N;
+    set_out(t, r, x, (size_t)M * N);
+    t->base->softmax(t->base, x, M, N);
+    slot(r, x, (size_t)M * N); /* the output, saved after the op wrote it */
+}
+static void t_mask_rows(const Backend* be, void* y, const void* x, const int64_t* mask, int M, int N) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_MASK_ROWS);
+    SAVE_IDX(r, mask);
+    r->s[1] = (Slot){x, x, 0};
+    r->i[0] = M; r->i[1] = N;
+    set_out(t, r, y, (size_t)M * N);
+    t->base->mask_rows(t->base, y, x, mask, M, N);
+}
+static void t_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_EMBEDDING);
+    SAVE_IDX(r, ids);
+    r->s[1] = (Slot){table, table, 0};
+    r->i[0] = n; r->i[1] = D;
+    set_out(t, r, y, (size_t)n * D);
+    t->base->embedding(t->base, y, table, ids, n, D);
+}
+static void t_gather_words(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
+                           const int64_t* text_lengths, int B, int T, int W, int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_GATHER_WORDS);
+    SAVE_IDX(r, words_mask);
+    SAVE_IDX(r, text_lengths);
+    r->s[2] = (Slot){X, X, 0};
+    r->i[0] = B; r->i[1] = T; r->i[2] = W; r->i[3] = D;
+    set_out(t, r, words, (size_t)B * W * D);
+    if (word_mask) before_write(t, word_mask, (size_t)B * W * 8 / t->es);
+    t->base->gather_words(t->base, words, word_mask, X, words_mask, text_lengths, B, T, W, D);
+}
+static void t_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,
+                             int64_t token_id, int offset, int B, int T, int C, int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_GATHER_PROMPTS);
+    SAVE_IDX(r, input_ids);
+    r->s[1] = (Slot){X, X, 0};
+    r->l = token_id;
+    r->i[0] = offset; r->i[1] = B; r->i[2] = T; r->i[3] = C; r->i[4] = D;
+    set_out(t, r, P, (size_t)B * C * D);
+    if (prompt_mask) before_write(t, prompt_mask, (size_t)B * C * 8 / t->es);
+    t->base->gather_prompts(t->base, P, prompt_mask, X, input_ids, token_id, offset, B, T, C, D);
+}
+static void t_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v,
+                        const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_ATTENTION);
+    slot(r, q, (size_t)B * Tq * H * Dh);
+    slot(r, k, (size_t)B * Tk * H * Dh);
+    slot(r, v, (size_t)B * Tk * H * Dh);
+    SAVE_IDX(r, key_mask);
+    r->i[0] = B; r->i[1] = Tq; r->i[2] = Tk; r->i[3] = H; r->i[4] = Dh;
+    set_out(t, r, ctx, (size_t)B * Tq * H * Dh);
+    t->base->attention(t->base, ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+}
+static void t_deberta(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                      const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
+                      int att_span, int c2p, int p2c) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_DEBERTA);
+    const size_t n = (size_t)B * T * H * Dh, np = (size_t)2 * att_span * H * Dh;
+    slot(r, q, n);
+    slot(r, k, n);
+    slot(r, v, n);
+    slot(r, pk, pk ? np : 0);
+    slot(r, pq, pq ? np : 0);
+    SAVE_IDX(r, rel_bucket);
+    SAVE_IDX(r, mask);
+    int* i = r->i;
+    i[0] = B; i[1] = T; i[2] = H; i[3] = Dh; i[4] = att_span; i[5] = c2p; i[6] = p2c;
+    set_out(t, r, ctx, n);
+    t->base->deberta_attention(t->base, ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+}
+static void t_lstm(const Backend* be, void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
+                   const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W, int Din,
+                   int Hs) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_LSTM);
+    slot(r, x, (size_t)B * W * Din);
+    SAVE_IDX(r, lengths);
+    for (int d = 0; d < 2; d++) {
+        slot(r, w_ih[d], (size_t)4 * Hs * Din);
+        slot(r, w_hh[d], (size_t)4 * Hs * Hs);
+        slot(r, b_ih[d], (size_t)4 * Hs);
+        slot(r, b_hh[d], (size_t)4 * Hs);
+    }
+    r->i[0] = B; r->i[1] = W; r->i[2] = Din; r->i[3] = Hs;
+    set_out(t, r, y, (size_t)B * W * 2 * Hs);
+    t->base->lstm_bidir(t->base, y, x, lengths, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs);
+}
+static void t_span_concat(const Backend* be, void* out, const void* start, const void* end, const void* extra,
+                          const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SPAN_CONCAT);
+    SAVE_IDX(r, span_idx);
+    SAVE_IDX(r, span_mask);
+    r->s[2] = (Slot){start, start, 0};
+    r->s[3] = (Slot){end, end, 0};
+    r->s[4] = (Slot){extra, extra, 0};
+    r->i[0] = B; r->i[1] = W; r->i[2] = S; r->i[3] = D;
+    set_out(t, r, out, (size_t)B * S * (extra ? 3 : 2) * D);
+    t->base->span_concat(t->base, out, start, end, extra, span_idx, span_mask, B, W, S, D);
+}
+static void t_span_pool(const Backend* be, void* out, const void* x, int B, int W, int K, int D, int mode) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SPAN_POOL);
+    slot(r, x, (size_t)B * W * D);
+    r->i[0] = B; r->i[1] = W; r->i[2] = K; r->i[3] = D; r->i[4] = mode;
+    set_out(t, r, out, (size_t)B * W * K * D);
+    t->base->span_pool(t->base, out, x, B, W, K, D, mode);
+}
+static void t_conv1d(const Backend* be, void* y, const void* x, const void* w, const void* bias, int B, int W, int Din,
+                     int Dout, int kw) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_CONV1D);
+    slot(r, x, (size_t)B * W * Din);
+    slot(r, w, (size_t)Dout * Din * kw);
+    r->s[2] = (Slot){bias, bias, 0};
+    r->i[0] = B; r->i[1] = W; r->i[2] = Din; r->i[3] = Dout; r->i[4] = kw;
+    set_out(t, r, y, (size_t)B * W * Dout);
+    t->base->conv1d_right(t->base, y, x, w, bias, B, W, Din, Dout, kw);
+}
+static void t_span_scores(const Backend* be, void* logits, const void* span_rep, const void* prompt, int B, int S, int C,
+                          int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SPAN_SCORES);
+    slot(r, span_rep, (size_t)B * S * D);
+    slot(r, prompt, (size_t)B * C * D);
+    r->i[0] = B; r->i[1] = S; r->i[2] = C; r->i[3] = D;
+    set_out(t, r, logits, (size_t)B * S * C);
+    t->base->span_scores(t->base, logits, span_rep, prompt, B, S, C, D);
+}
+static void t_span_pair_relu(const Backend* be, void* out, const void* A, const void* E, const void* bias,
+                             const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SPAN_PAIR_RELU);
+    SAVE_IDX(r, span_idx);
+    SAVE_IDX(r, span_mask);
+    r->s[3] = (Slot){A, A, 0};
+    r->s[4] = (Slot){E, E, 0};
+    r->s[5] = (Slot){bias, bias, 0};
+    r->i[0] = B; r->i[1] = W; r->i[2] = S; r->i[3] = F;
+    set_out(t, r, out, (size_t)B * S * F);
+    t->base->span_pair_relu(t->base, out, A, E, bias, span_idx, span_mask, B, W, S, F);
+    r->ns = 2;
+    slot(r, out, (size_t)B * S * F); /* slot 2: the output (its relu mask) */
+}
+static void t_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SPAN_QUERY_ROWS);
+    slot(r, h, (size_t)R * D);
+    slot(r, q, (size_t)(cat ? 128 : D) * K);
+    r->i[0] = R; r->i[1] = D; r->i[2] = K; r->i[3] = cat;
+    set_out(t, r, out, (size_t)R * K * (cat ? D + 128 : D));
+    t->base->span_query_rows(t->base, out, h, q, R, D, K, cat);
+}
+static void t_scorer_features(const Backend* be, void* feat, const void* tt, const void* l, int B, int W, int C, int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_SCORER_FEATURES);
+    slot(r, tt, (size_t)B * W * 2 * D);
+    slot(r, l, (size_t)B * C * 2 * D);
+    r->i[0] = B; r->i[1] = W; r->i[2] = C; r->i[3] = D;
+    set_out(t, r, feat, (size_t)B * W * C * 3 * D);
+    t->base->scorer_features(t->base, feat, tt, l, B, W, C, D);
+}
+static void t_row_scale(const Backend* be, void* y, const void* x, const void* s, int s_stride, int R, size_t n,
+                        int accumulate) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_ROW_SCALE);
+    slot(r, x, (size_t)R * n);
+    slot(r, s, (size_t)(R - 1) * s_stride + 1);
+    r->i[0] = s_stride; r->i[1] = R; r->i[2] = accumulate;
+    r->l = (int64_t)n;
+    CHECK(!accumulate || !overlap(y, (size_t)R * n * t->es, x, (size_t)R * n * t->es), "row_scale: accumulate in place");
+    set_out(t, r, y, (size_t)R * n);
+    t->base->row_scale(t->base, y, x, s, s_stride, R, n, accumulate);
+}
+static void t_mean_pool(const Backend* be, void* out, const void* Y, const int64_t* mask, int C, int T, int D) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_MEAN_POOL);
+    SAVE_IDX(r, mask);
+    r->s[1] = (Slot){Y, Y, 0};
+    r->i[0] = C; r->i[1] = T; r->i[2] = D;
+    set_out(t, r, out, (size_t)C * D);
+    t->base->mean_pool(t->base, out, Y, mask, C, T, D);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+Tape* tape_new(const Backend* base) {
+    if (!base || base->dtype != DTYPE_F32) return NULL;
+    Tape* t = calloc(1, sizeof *t);
+    CHECK(t, "out of memory");
+    t->base = base;
+    t->es = sizeof(float);
+    t->be = *base; /* the ops below replace what the forward uses; the *_bwd entries stay the base's */
+    t->be.name = "tape";
+    t->be.alloc = t_alloc;
+    t->be.free = t_free;
+    t->be.upload = t_upload;
+    t->be.download = t_download;
+    t->be.upload_raw = t_upload_raw;
+    t->be.zero = t_zero;
+    t->be.sync = t_sync;
+    t->be.linear = t_linear;
+    t->be.gemm_batched = t_gemm_batched;
+    t->be.act = t_act;
+    t->be.add = t_add;
+    t->be.scale = t_scale;
+    t->be.layer_norm = t_layer_norm;
+    t->be.softmax = t_softmax;
+    t->be.mask_rows = t_mask_rows;
+    t->be.embedding = t_embedding;
+    t->be.gather_words = t_gather_words;
+    t->be.gather_prompts = t_gather_prompts;
+    t->be.attention = t_attention;
+    t->be.deberta_attention = t_deberta;
+    t->be.lstm_bidir = t_lstm;
+    t->be.span_concat = t_span_concat;
+    t->be.span_pool = t_span_pool;
+    t->be.conv1d_right = t_conv1d;
+    t->be.span_scores = t_span_scores;
+    t->be.span_pair_relu = t_span_pair_relu;
+    t->be.span_query_rows = t_span_query_rows;
+    t->be.scorer_features = t_scorer_features;
+    t->be.row_scale = t_row_scale;
+    t->be.mean_pool = t_mean_pool;
+    return t;
+}
+
+const Backend* tape_backend(Tape* t) { return &t->be; }
+
+void tape_set_params(Tape* t, const void* params, float* grads, size_t n) {
+    for (size_t i = 0; i < t->n_reg; i++)
+        if (!t->reg[i].owned) { /* replace the previous parameter region */
+            t->reg[i] = (Region){(char*)params, n * t->es, (char*)grads, 0};
+            return;
+        }
+    GROW(t->reg, t->n_reg, t->cap_reg);
+    t->reg[t->n_reg++] = (Region){(char*)params, n * t->es, (char*)grads, 0};
+}
+
+void tape_reset(Tape* t) {
+    size_t keep = 0;
+    for (size_t i = 0; i < t->n_reg; i++) {
+        Region* r = &t->reg[i];
+        if (r->owned) {
+            t->base->free(t->base, r->base);
+            if (r->grad) t->base->free(t->base, r->grad);
+        } else {
+            t->reg[keep++] = *r;
+        }
+    }
+    t->n_reg = keep;
+    for (size_t i = 0; i < t->n_snap; i++) t->base->free(t->base, t->snaps[i]);
+    t->n_snap = 0;
+    t->n_rec = 0;
+    t->n_dl = 0;
+    t->bytes = 0;
+}
+
+void tape_free(Tape* t) {
+    if (!t) return;
+    tape_reset(t);
+    free(t->rec);
+    free(t->reg);
+    free(t->dl);
+    free(t->snaps);
+    free(t);
+}
+
+const void* tape_grad(const Tape* t, const void* p) { return grad_if(t, p); }
+size_t      tape_n_records(const Tape* t) { return t->n_rec; }
+size_t      tape_n_snapshots(const Tape* t) { return t->n_snap; }
+size_t      tape_bytes(const Tape* t) { return t->bytes; }
+
+/* ---------------------------------------------------------------- the reverse pass */
+
+/* d(output) of record r: when the output overlaps a tensor whose gradient this record writes (in-place ops),
+   the gradient is moved to scratch first and the location cleared, so the input's gradient (the previous
+   version's) can accumulate there; otherwise it is read in place and cleared after (dy_done). */
+typedef struct {
+    void* dy;
+    void* tmp;
+} Dy;
+
+static Dy dy_take(Tape* t, const Rec* r, const void* const* inputs, int n_in) {
+    Dy d = {grad_if(t, r->y), NULL};
+    if (!d.dy) return d;
+    const size_t bytes = r->ny * t->es;
+    for (int k = 0; k < n_in; k++)
+        if (inputs[k] && overlap(r->y, bytes, inputs[k], bytes)) {
+            d.tmp = t->base->alloc(t->base, bytes);
+            t->base->scale(t->base, d.tmp, d.dy, 1.0f, r->ny);
+            t->base->zero(t->base, d.dy, bytes);
+            d.dy = d.tmp;
+            break;
+        }
+    return d;
+}
+
+static void dy_done(Tape* t, const Rec* r, Dy* d) {
+    if (d->tmp) t->base->free(t->base, d->tmp);
+    else if (d->dy) t->base->zero(t->base, d->dy, r->ny * t->es);
+}
+
+static void backward_rec(Tape* t, Rec* r) {
+    const Backend* be = t->base;
+    const int* i = r->i;
+    switch (r->op) {
+    case OP_LEAF: {
+        void* g = grad_if(t, r->y);
+        if (g) be->zero(be, g, r->ny * t->es);
+        return;
+    }
+    case OP_GEMM: {
+        void* dC = grad_if(t, r->y);
+        if (!dC) return;
+        const int batch = i[0], M = i[1], N = i[2], K = i[3], tA = i[4], tB = i[5], lda = i[6], ldb = i[7], ldc = i[8];
+        const int64_t sA = r->L[0], sB = r->L[1], sC = r->L[2];
+        const float beta = r->f2, alpha = r->f;
+        void* dA = grad_of(t, O(r, 0));
+        void* dB = grad_of(t, O(r, 1));
+        CHECK(!overlap(r->y, r->ny * t->es, O(r, 0), r->s[0].n * t->es) &&
+                  !overlap(r->y, r->ny * t->es, O(r, 1), r->s[1].n * t->es),
+              "tape: gemm_batched output overlaps an input");
+        /* C = alpha op(A) op(B) (+ C): d op(A) = alpha dC op(B)^T, d op(B) = alpha op(A)^T dC.
+           Stored A is op(A) or its transpose; write the product in the stored layout. */
+        if (dA) {
+            if (!tA) /* dA (M,K) += alpha dC (M,N) . op(B)^T (N,K) */
+                be->gemm_batched(be, dA, dC, V(r, 1), batch, M, K, N, 0, !tB, ldc, ldb, lda, sC, sB, sA, alpha, 1.0f);
+            else /* stored A^T (K,M) += alpha op(B) (K,N) . dC^T (N,M) */
+                be->gemm_batched(be, dA, V(r, 1), dC, batch, K, M, N, tB, 1, ldb, ldc, lda, sB, sC, sA, alpha, 1.0f);
+        }
+        if (dB) {
+            if (!tB) /* dB (K,N) += alpha op(A)^T (K,M) . dC (M,N) */
+                be->gemm_batched(be, dB, V(r, 0), dC, batch, K, N, M, !tA, 0, lda, ldc, ldb, sA, sC, sB, alpha, 1.0f);
+            else /* stored B^T (N,K) += alpha dC^T (N,M) . op(A) (M,K) */
+                be->gemm_batched(be, dB, dC, V(r, 0), batch, N, K, M, 1, tA, ldc, lda, ldb, sC, sA, sB, alpha, 1.0f);
+        }
+        /* beta = 1: the old C's gradient is dC itself (left in place); beta = 0: clear exactly the elements
+           written (alpha = 0, beta = 0 zeroes C without reading A or B, as BLAS specifies) */
+        if (beta == 0.0f) be->gemm_batched(be, dC, dC, dC, batch, M, N, 1, 0, 0, 1, N, ldc, 0, 0, sC, 0.0f, 0.0f);
+        return;
+    }
+    default: break;
+    }
+
+    /* every other op writes a contiguous output */
+    const void* in[4] = {0};
+    int n_in = 0;
+    switch (r->op) {
+    case OP_ACT: case OP_LAYER_NORM: case OP_SPAN_POOL: case OP_CONV1D: case OP_SPAN_QUERY_ROWS:
+    case OP_ROW_SCALE: case OP_LINEAR:
+        in[n_in++] = O(r, 0); break;
+    case OP_ADD: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
+    case OP_SCALE: in[n_in++] = O(r, 0); break;
+    case OP_MASK_ROWS: in[n_in++] = O(r, 1); break;
+    case OP_ATTENTION: case OP_DEBERTA: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); in[n_in++] = O(r, 2); break;
+    case OP_SPAN_SCORES: case OP_SCORER_FEATURES: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
+    default: break;
+    }
+    if (r->op == OP_ROW_SCALE && i[2]) { /* y += s x: dy stays the old y's gradient; never in place */
+        void* dy = grad_if(t, r->y);
+        if (dy) be->row_scale_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), i[0], i[1], (size_t)r->l);
+        return;
+    }
+    Dy d = dy_take(t, r, in, n_in);
+    if (!d.dy) return;
+    const void* dy = d.dy;
+    switch (r->op) {
+    case OP_LINEAR:
+        be->linear_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), O(r, 2) ? grad_of(t, O(r, 2)) : NULL, dy, V(r, 0),
+                       V(r, 1), i[0], i[1], i[2]);
+        break;
+    case OP_ACT: be->act_bwd(be, grad_of(t, O(r, 0)), dy, V(r, 0), r->ny, (ActKind)i[0]); break;
+    case OP_ADD: {
+        void* da = grad_of(t, O(r, 0));
+        void* db = grad_of(t, O(r, 1));
+        if (da) be->axpy(be, da, dy, 1.0f, r->ny);
+        if (db) be->axpy(be, db, dy, 1.0f, r->ny);
+        break;
+    }
+    case OP_SCALE: {
+        void* dx = grad_of(t, O(r, 0));
+        if (dx) be->axpy(be, dx, dy, r->f, r->ny);
+        break;
+    }
+    case OP_LAYER_NORM:
+        be->layer_norm_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), O(r, 2) ? grad_of(t, O(r, 2)) : NULL, dy,
+                           V(r, 0), V(r, 1), i[0], i[1], r->f);
+        break;
+    case OP_SOFTMAX: {
+        /* in place: x and y are one location; dx goes where dy was (cleared by dy_take's copy) */
+        Dy d2 = d;
+        if (!d2.tmp) { /* dy_take had no inputs to compare: force the copy */
+            d2.tmp = be->alloc(be, r->ny * t->es);
+            be->scale(be, d2.tmp, d2.dy, 1.0f, r->ny);
+            be->zero(be, d2.dy, r->ny * t->es);
+            d2.dy = d2.tmp;
+        }
+        be->softmax_bwd(be, grad_of(t, r->y), d2.dy, V(r, 0), i[0], i[1]);
+        be->free(be, d2.tmp);
+        return;
+    }
+    case OP_MASK_ROWS: {
+        void* dx = grad_of(t, O(r, 1));
+        if (dx) be->mask_rows_bwd(be, dx, dy, V(r, 0), i[0], i[1]);
+        break;
+    }
+    case OP_EMBEDDING: {
+        void* dt = grad_of(t, O(r, 1));
+        if (dt) be->embedding_bwd(be, dt, dy, V(r, 0), i[0], i[1]);
+        break;
+    }
+    case OP_GATHER_WORDS: {
+        void* dX = grad_of(t, O(r, 2));
+        if (dX) be->gather_words_bwd(be, dX, dy, V(r, 0), V(r, 1), i[0], i[1], i[2], i[3]);
+        break;
+    }
+    case OP_GATHER_PROMPTS: {
+        void* dX = grad_of(t, O(r, 1));
+        if (dX) be->gather_prompts_bwd(be, dX, dy, V(r, 0), r->l, i[0], i[1], i[2], i[3], i[4]);
+        break;
+    }
+    case OP_ATTENTION:
+        be->attention_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), dy, V(r, 0), V(r, 1),
+                          V(r, 2), V(r, 3), i[0], i[1], i[2], i[3], i[4]);
+        break;
+    case OP_DEBERTA:
+        be->deberta_attention_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)),
+                                  O(r, 3) ? grad_of(t, O(r, 3)) : NULL, O(r, 4) ? grad_of(t, O(r, 4)) : NULL, dy, V(r, 0),
+                                  V(r, 1), V(r, 2), V(r, 3), V(r, 4), V(r, 5), V(r, 6), i[0], i[1], i[2], i[3], i[4], i[5],
+                                  i[6]);
+        break;
+    case OP_LSTM: {
+        void *dw_ih[2], *dw_hh[2], *db_ih[2], *db_hh[2];
+        const void *w_ih[2], *w_hh[2], *b_ih[2], *b_hh[2];
+        for (int k = 0; k < 2; k++) {
+            dw_ih[k] = grad_of(t, O(r, 2 + 4 * k)); w_ih[k] = V(r, 2 + 4 * k);
+            dw_hh[k] = grad_of(t, O(r, 3 + 4 * k)); w_hh[k] = V(r, 3 + 4 * k);
+            db_ih[k] = grad_of(t, O(r, 4 + 4 * k)); b_ih[k] = V(r, 4 + 4 * k);
+            db_hh[k] = grad_of(t, O(r, 5 + 4 * k)); b_hh[k] = V(r, 5 + 4 * k);
+        }
+        be->lstm_bidir_bwd(be, grad_of(t, O(r, 0)), dw_ih, dw_hh, db_ih, db_hh, dy, V(r, 0), V(r, 1), w_ih, w_hh, b_ih,
+                           b_hh, i[0], i[1], i[2], i[3]);
+        break;
+    }
+    case OP_SPAN_CONCAT: {
+        /* the op knows a 3-part row from dextra != NULL: the extra tensor must have a gradient location */
+        void* de = O(r, 4) ? grad_of(t, O(r, 4)) : NULL;
+        CHECK(!O(r, 4) || de, "tape: span_concat's extra tensor is not a tape allocation");
+        be->span_concat_bwd(be, grad_of(t, O(r, 2)), grad_of(t, O(r, 3)), de, dy, V(r, 0), V(r, 1), i[0], i[1], i[2],
+                            i[3]);
+        break;
+    }
+    case OP_SPAN_POOL: be->span_pool_bwd(be, grad_of(t, O(r, 0)), dy, V(r, 0), i[0], i[1], i[2], i[3], i[4]); break;
+    case OP_CONV1D:
+        be->conv1d_right_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), O(r, 2) ? grad_of(t, O(r, 2)) : NULL, dy,
+                             V(r, 0), V(r, 1), i[0], i[1], i[2], i[3], i[4]);
+        break;
+    case OP_SPAN_SCORES:
+        be->span_scores_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), i[0], i[1], i[2], i[3]);
+        break;
+    case OP_SPAN_PAIR_RELU:
+        be->span_pair_relu_bwd(be, grad_of(t, O(r, 3)), grad_of(t, O(r, 4)), O(r, 5) ? grad_of(t, O(r, 5)) : NULL, dy,
+                               V(r, 2), V(r, 0), V(r, 1), i[0], i[1], i[2], i[3]);
+        break;
+    case OP_SPAN_QUERY_ROWS:
+        be->span_query_rows_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), i[0], i[1], i[2],
+                                i[3]);
+        break;
+    case OP_SCORER_FEATURES:
+        be->scorer_features_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), i[0], i[1], i[2],
+                                i[3]);
+        break;
+    case OP_ROW_SCALE:
+        be->row_scale_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), i[0], i[1], (size_t)r->l);
+        break;
+    case OP_MEAN_POOL: {
+        void* dY = grad_of(t, O(r, 1));
+        if (dY) be->mean_pool_bwd(be, dY, dy, V(r, 0), i[0], i[1], i[2]);
+        break;
+    }
+    default: CHECK(0, "tape: no backward for op %d", r->op);
+    }
+    dy_done(t, r, &d);
+}
+
+int tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t n) {
+    const Download* dl = NULL;
+    for (size_t k = t->n_dl; k-- > 0;)
+        if (t->dl[k].host == host_out) {
+            dl = &t->dl[k];
+            break;
+        }
+    if (!dl) return -1;
+    CHECK(n <= dl->n, "tape_backward: %zu elements seeded, %zu downloaded", n, dl->n);
+    const Backend* be = t->base;
+    void* g = grad_of(t, dl->src);
+    CHECK(g, "tape_backward: the downloaded tensor is not a tape allocation");
+    void* tmp = be->alloc(be, n * t->es);
+    be->upload(be, tmp, host_dout, n);
+    be->axpy(be, g, tmp, 1.0f, n);
+    be->free(be, tmp);
+    for (size_t k = t->n_rec; k-- > 0;) backward_rec(t, &t->rec[k]);
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* tape.h -- reverse-mode differentiation of the model, recorded at the op table (spec §12).
+
+   The model's forward is written once against the op table (host/backend.h). A Tape is itself a Backend:
+   every op it is asked for runs on the base backend and is recorded (its arguments, and the tensors its
+   backward will read). tape_backward walks the records in reverse and calls the base backend's *_bwd ops,
+   so the CPU and CUDA backends train with the same model code, and every op's backward is tested on its
+   own (tests/unit/test_grad_*.c, finite differences in double).
+
+   Gradients are kept per memory location: every buffer the forward allocates through the tape gets a
+   gradient buffer of the same size on first use, the parameters get the caller's flat gradient buffer.
+   A record's backward reads d(output) from the output's location, then clears exactly the elements the
+   op wrote, so a location the forward overwrote (in-place ops, reused work buffers) passes the gradient of
+   each version to the op that produced it. A tensor that a record saved for its backward and that a later
+   op overwrites is first copied aside (copy on write), so the backward always reads the value the forward
+   used. Activations are never freed while the tape holds them: the tape's free is a no-op until
+   tape_reset.
+
+   Limits: fp32 storage only (the backward ops accumulate in the storage dtype); the model must move data
+   only through ops and upload/download (a host round trip cuts the gradient: the tape records uploads as
+   leaves). */
+#pragma once
+#include <stddef.h>
+
+#include "../backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct Tape Tape;
+
+/* base: the backend that runs the ops (fp32). NULL on an unsupported dtype. */
+Tape*          tape_new(const Backend* base);
+void           tape_free(Tape* t);
+/* The backend to run the forward with (set GlinerModel.be to it). */
+const Backend* tape_backend(Tape* t);
+/* The parameter buffer (base memory, `n` elements) and its gradient buffer (same size, base memory, zeroed by
+   the caller before each accumulation window). */
+void           tape_set_params(Tape* t, const void* params, float* grads, size_t n);
+/* Drops the records and frees every activation and gradient buffer the tape allocated. */
+void           tape_reset(Tape* t);
+/* Seeds d loss / d (a tensor the forward downloaded into host_out, n elements) with host_dout, then runs the
+   backward of every record. Parameter gradients accumulate into the buffer of tape_set_params. Returns 0, or
+   -1 when no download wrote host_out. Call once per forward (then tape_reset). */
+int            tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t n);
+/* The gradient of the location p (NULL when p is not a tape allocation or no gradient reached it yet);
+   for tests. */
+const void*    tape_grad(const Tape* t, const void* p);
+/* Counters, for tests and logs */
+size_t         tape_n_records(const Tape* t);
+size_t         tape_n_snapshots(const Tape* t);
+size_t         tape_bytes(const Tape* t); /* activations + snapshots + gradients held */
+
+#ifdef __cplusplus
+}
+#endif

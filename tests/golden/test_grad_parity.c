@@ -1,0 +1,155 @@
+/* test_grad_parity.c -- the model's parameter gradients against the reference's, fixture by fixture.
+   For every fixture model with reference/train_batch.safetensors and grads.safetensors (written by
+   scripts/make_fixtures.py: the inner model in train() mode, dropout 0, on the collated training batch, loss with
+   the model defaults, loss.backward()): the CPU forward recorded on a tape (host/train/step.c), gliner_loss with
+   the same defaults, the backward; every parameter's gradient must match within 1e-4 relative (||ours - ref|| /
+   ||ref||, per tensor), and parameters the reference left without a gradient must get exactly zero here.
+   Decoder and relex models (no training forward yet) and the represent_spans token model (its span head's
+   training forward is missing) are skipped with a log line; the test asserts how many models were checked. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+
+#include "backend.h"
+#include "fixture_util.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "test_util.h"
+#include "train/step.h"
+
+#define MODELS FIXTURES "/models"
+
+static int in_list(const cJSON* arr, const char* name) {
+    const cJSON* e;
+    cJSON_ArrayForEach(e, arr) if (cJSON_IsString(e) && !strcmp(e->valuestring, name)) return 1;
+    return 0;
+}
+
+Test(grad_parity, every_training_fixture, .timeout = 600) {
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int checked = 0, skipped = 0;
+    double worst_all = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        const char* name = de->d_name;
+        char dir[1024], p[1200], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, name);
+        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+        char* js = tu_read_file(p, NULL);
+        if (!js) continue;
+        cJSON* root = cJSON_Parse(js);
+        cr_assert(root, "%s: inputs.json", name);
+        const cJSON* train = cJSON_GetObjectItemCaseSensitive(root, "train");
+        SafeTensors sb, sg;
+        snprintf(p, sizeof p, "%s/reference/train_batch.safetensors", dir);
+        int have_b = cJSON_IsObject(train) && !cJSON_GetObjectItem(train, "error") && !st_open(&sb, p, err, sizeof err);
+        snprintf(p, sizeof p, "%s/reference/grads.safetensors", dir);
+        int have_g = have_b && !st_open(&sg, p, err, sizeof err);
+        if (!have_g) {
+            if (have_b) st_close(&sb);
+            cJSON_Delete(root);
+            free(js);
+            continue;
+        }
+        GlinerModel m;
+        cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(0), err, sizeof err), 0, "%s", err);
+        const GlinerArch a = m.cfg.arch;
+        ModelInputs in;
+        const TensorView* lab = st_find(&sb, "labels");
+        if (arch_is_decoder(a) || arch_is_relex(a) || (arch_is_token(a) && m.cfg.represent_spans)) {
+            cr_log_info("%s: skipped (%s%s: training forward not implemented)", name, arch_name(a),
+                        m.cfg.represent_spans ? ", represent_spans" : "");
+            fprintf(stderr, "grad_parity %-28s skipped (%s)\n", name, arch_name(a));
+            skipped++;
+        } else {
+            g_tensors_map = NULL;
+            cr_assert(fx_case_inputs(&sb, NULL, &m.cfg, &in), "%s: train_batch is incomplete", name);
+            cr_assert(lab && lab->dtype == DTYPE_F32, "%s: train_batch has no f32 labels", name);
+            if (arch_is_token(a)) in.W = (int)lab->shape[1];
+            float* labels = malloc(lab->nbytes);
+            memcpy(labels, lab->data, lab->nbytes);
+            LossTargets tg = {.labels = labels, .C = (int)lab->shape[2]};
+            LossParams lp = LOSS_PARAMS_DEFAULT;
+            GradCtx g;
+            cr_assert_eq(grad_ctx_init(&g, &m, err, sizeof err), 0, "%s", err);
+            float loss;
+            cr_assert_eq(grad_step(&g, &in, &tg, &lp, NULL, 1.0f, &loss, NULL, err, sizeof err), 0, "%s: %s", name, err);
+            const double ref_loss = cJSON_GetObjectItem(train, "loss")->valuedouble;
+            cr_expect(fabs(loss - ref_loss) <= 1e-4 * fabs(ref_loss), "%s: loss %.7f, the reference %.7f", name, loss,
+                      ref_loss);
+            const cJSON* no_grad = cJSON_GetObjectItem(train, "params_without_grad");
+            /* the whole model's reference gradient norm: the scale for tensors whose exact gradient is zero */
+            double g2 = 0;
+            for (int i = 0; i < m.table.n; i++) {
+                const TensorView* ref = m.table.p[i].optional ? NULL : st_find(&sg, m.table.p[i].name);
+                for (size_t k = 0; ref && k < ref->numel; k++) {
+                    float r;
+                    memcpy(&r, (const float*)ref->data + k, sizeof r);
+                    g2 += (double)r * r;
+                }
+            }
+            const double G = sqrt(g2);
+            double worst = 0;
+            const char* worst_name = "";
+            int n_ref = 0, n_zero = 0;
+            for (int i = 0; i < m.table.n; i++) {
+                const ParamSpec* ps = &m.table.p[i];
+                if (ps->optional || !ps->numel) continue;
+                const float* ours = g.grads + ps->offset;
+                const TensorView* ref = st_find(&sg, ps->name);
+                if (!ref) {
+                    cr_expect(in_list(no_grad, ps->name), "%s: %s has no reference gradient and is not listed as"
+                              " without one", name, ps->name);
+                    size_t nz = 0;
+                    for (size_t k = 0; k < ps->numel; k++) nz += ours[k] != 0.0f;
+                    cr_expect_eq(nz, 0, "%s: %s: the reference has no gradient, ours has %zu non-zeros", name,
+                                 ps->name, nz);
+                    continue;
+                }
+                cr_assert_eq(ref->numel, ps->numel, "%s: %s numel", name, ps->name);
+                cr_assert_eq(ref->dtype, DTYPE_F32, "%s: %s dtype", name, ps->name);
+                const float* rv = ref->data;
+                double num = 0, den = 0;
+                for (size_t k = 0; k < ps->numel; k++) {
+                    float r;
+                    memcpy(&r, rv + k, sizeof r); /* views need not be aligned */
+                    num += ((double)ours[k] - r) * ((double)ours[k] - r);
+                    den += (double)r * r;
+                }
+                const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+                /* Tensors whose exact gradient is zero (attention key biases: a shift of every score of a query
+                   leaves the softmax unchanged) carry only rounding noise in both implementations, so their
+                   relative error means nothing. Where the reference's tensor norm is under 1e-5 of the model's,
+                   both must agree with zero to 1e-6 of the model's gradient norm instead. */
+                if (sqrt(den) <= 1e-5 * G) {
+                    cr_expect(sqrt(num) <= 1e-6 * G, "%s: %s: reference gradient at noise level (%.3e of %.3e) but"
+                              " ours differs by %.3e", name, ps->name, sqrt(den), G, sqrt(num));
+                    n_zero++;
+                    continue;
+                }
+                if (getenv("GRAD_PARITY_VERBOSE")) fprintf(stderr, "  %-70s rel %.2e  ref %.3e\n", ps->name, rel, sqrt(den));
+                if (rel > worst) { worst = rel; worst_name = ps->name; }
+                cr_expect(rel <= 1e-4, "%s: %s: gradient rel error %.3e (|ref| %.3e)", name, ps->name, rel, sqrt(den));
+                n_ref++;
+            }
+            cr_log_info("%-28s loss %.6f (ref %.6f), %d tensors, worst rel %.2e (%s)", name, loss, ref_loss, n_ref,
+                        worst, worst_name);
+            fprintf(stderr, "grad_parity %-28s %3d tensors (+%d at noise level)  worst rel %.2e  %s\n", name, n_ref,
+                    n_zero, worst, worst_name);
+            if (worst > worst_all) worst_all = worst;
+            checked++;
+            grad_ctx_free(&g);
+            free(labels);
+        }
+        gliner_model_free(&m);
+        st_close(&sb);
+        st_close(&sg);
+        cJSON_Delete(root);
+        free(js);
+    }
+    closedir(d);
+    fprintf(stderr, "grad_parity: %d models checked, %d skipped, worst rel %.2e\n", checked, skipped, worst_all);
+    cr_expect_geq(checked, 18, "only %d fixture models had their gradients checked", checked);
+}
