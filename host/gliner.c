@@ -4,6 +4,7 @@
    (model/model.c), decoded (decode.c) and mapped back to code-point offsets of the original text.
    Optional sliding window over words for long texts (off by default, as the reference truncates). */
 #include "gliner.h"
+#include "gliner_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -22,19 +23,6 @@
 #include "text/tokenizer.h"
 #include "text/words.h"
 
-struct GlinerHandle {
-    GlinerModel model;
-    Tokenizer*  tok;
-    int64_t     model_max_length;
-    Tokenizer*  label_tok; /* bi-encoders */
-    int64_t     label_max_length;
-    /* bi-encoders: the label set last encoded and its pooled embeddings (C, D), so a fixed label set
-       runs through the label encoder once, not once per batch */
-    char**      cache_labels;
-    int         cache_n;
-    float*      cache_embeds;
-    char        desc[512];
-};
 
 static void label_cache_clear(gliner_t* g) {
     for (int i = 0; i < g->cache_n; i++) free(g->cache_labels[i]);
@@ -215,8 +203,7 @@ static int cmp_unit_len(const void* a, const void* b) {
     return (x->n_words > y->n_words) - (x->n_words < y->n_words);
 }
 
-/* tokenizes the labels of a bi-encoder batch as C independent sequences (spec §3.8) */
-static int label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
+int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
                         char* err, size_t errlen) {
     const int32_t *pre, *suf;
     int npre, nsuf;
@@ -251,6 +238,19 @@ static int label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_o
     return 0;
 }
 
+int64_t* gliner_batch_inputs(const Batch* b, const GlinerConfig* cfg, ModelInputs* in) {
+    *in = (ModelInputs){.B = b->B, .T = b->T, .W = b->W, .K = b->K, .input_ids = b->input_ids,
+                        .attention_mask = b->attention_mask, .words_mask = b->words_mask,
+                        .text_lengths = b->text_lengths, .span_idx = b->span_idx};
+    if (arch_is_token(cfg->arch)) return NULL;
+    const size_t n = (size_t)b->B * b->W * b->K;
+    int64_t* m = malloc((n ? n : 1) * sizeof(int64_t));
+    CHECK(m, "out of memory");
+    for (size_t j = 0; j < n; j++) m[j] = b->span_mask[j];
+    in->span_mask = m;
+    return m;
+}
+
 /* runs one batch of units; appends what it finds to found[text] */
 static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
                      const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
@@ -264,15 +264,9 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
     }
     Batch b;
     if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
-    ModelInputs in = {.B = b.B, .T = b.T, .W = b.W, .K = b.K, .input_ids = b.input_ids, .attention_mask = b.attention_mask,
-                      .words_mask = b.words_mask, .text_lengths = b.text_lengths, .span_idx = b.span_idx};
-    int64_t* span_mask64 = NULL;
+    ModelInputs in;
+    int64_t* span_mask64 = gliner_batch_inputs(&b, cfg, &in);
     int64_t *lab_ids = NULL, *lab_mask = NULL;
-    if (!arch_is_token(cfg->arch)) {
-        span_mask64 = malloc((size_t)b.B * b.W * b.K * sizeof(int64_t));
-        for (size_t j = 0; j < (size_t)b.B * b.W * b.K; j++) span_mask64[j] = b.span_mask[j];
-        in.span_mask = span_mask64;
-    }
     int rc = -1;
     if (arch_is_bi(cfg->arch)) {
         /* one class map shared by the batch: the labels of its first text (the API gives every text the same
@@ -285,7 +279,7 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
         in.C_labels = b.n_labels[0];
         if (!label_cache_hit(g, b.labels[0], b.n_labels[0])) {
             int Tl;
-            if (label_inputs(g, b.labels[0], b.n_labels[0], &lab_ids, &lab_mask, &Tl, err, errlen)) goto out;
+            if (gliner_label_inputs(g, b.labels[0], b.n_labels[0], &lab_ids, &lab_mask, &Tl, err, errlen)) goto out;
             label_cache_clear(g);
             g->cache_embeds = malloc((size_t)(in.C_labels ? in.C_labels : 1) * cfg->hidden_size * sizeof(float));
             CHECK(g->cache_embeds, "out of memory");

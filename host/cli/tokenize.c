@@ -104,7 +104,8 @@ static char* tokenize_line(const char* line, int index, const Tokenizer* tok, co
         gl_set_err(err, errlen, "\"relations\": expected a list of strings");
         goto out;
     }
-    BatchItem item = {jt->valuestring, strlen(jt->valuestring), labels, nl, rels, nr};
+    BatchItem item = {.text = jt->valuestring, .len = strlen(jt->valuestring), .labels = (const char* const*)labels,
+                      .n_labels = nl, .relations = (const char* const*)rels, .n_relations = nr};
     Batch b;
     char e2[1024];
     if (batch_build(&b, tok, cfg, &item, 1, mml, e2, sizeof e2)) {

@@ -94,13 +94,29 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
 
     for (int i = 0; i < n; i++) {
         char e2[256];
-        if (words_split(&b->words[i], items[i].text, items[i].len, e2, sizeof e2)) {
+        if (items[i].words) { /* given words: spans as if joined by single spaces (bytes and code points) */
+            WordList* wl = &b->words[i];
+            wl->n = wl->cap = items[i].n_words;
+            wl->w = xcalloc((size_t)wl->n, sizeof *wl->w);
+            size_t off = 0;
+            int64_t cp = 0;
+            for (int w = 0; w < wl->n; w++) {
+                const char* s = items[i].words[w];
+                const size_t len = strlen(s);
+                int64_t ncp = 0;
+                for (size_t k = 0; k < len; k++) ncp += ((unsigned char)s[k] & 0xC0) != 0x80;
+                wl->w[w] = (WordSpan){cp, cp + ncp, off, off + len};
+                off += len + 1;
+                cp += ncp + 1;
+            }
+        } else if (words_split(&b->words[i], items[i].text, items[i].len, e2, sizeof e2)) {
             gl_set_err(err, errlen, "text %d: %s", i, e2);
             goto out;
         }
         b->n_words_total[i] = b->words[i].n;
         if (b->words[i].n > cfg->max_len) {
-            log_warn("text %d has %d words; truncated to max_len %d (the reference truncates silently to the same length)",
+            if (!items[i].words) /* given words (datasets): the caller counts them */
+                log_warn("text %d has %d words; truncated to max_len %d (the reference truncates silently to the same length)",
                      i, b->words[i].n, cfg->max_len);
             b->words[i].n = cfg->max_len;
         }
@@ -144,8 +160,9 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
             if (encode_word(s, tok, "[PAD]", 5, wid++, &tmp, e2, sizeof e2)) { gl_set_err(err, errlen, "text %d: %s", i, e2); goto out; }
         }
         for (int w = 0; w < wl->n; w++)
-            if (encode_word(s, tok, items[i].text + wl->w[w].byte_start, wl->w[w].byte_end - wl->w[w].byte_start, wid++,
-                            &tmp, e2, sizeof e2)) {
+            if (items[i].words ? encode_word(s, tok, items[i].words[w], strlen(items[i].words[w]), wid++, &tmp, e2, sizeof e2)
+                               : encode_word(s, tok, items[i].text + wl->w[w].byte_start,
+                                             wl->w[w].byte_end - wl->w[w].byte_start, wid++, &tmp, e2, sizeof e2)) {
                 gl_set_err(err, errlen, "text %d: word %d: %s", i, w, e2);
                 goto out;
             }
@@ -153,8 +170,9 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
         if (model_max_length > 0 && model_max_length < (int64_t)1 << 40 && s->n + npre + nsuf > model_max_length) {
             int keep = (int)(model_max_length - npre - nsuf);
             if (keep < 0) keep = 0;
-            log_warn("text %d: %d tokens exceed the tokenizer's model_max_length %lld; the last words get no position (as in the reference)",
-                     i, s->n + npre + nsuf, (long long)model_max_length);
+            if (!items[i].words) /* datasets: the caller reports tokens_truncated */
+                log_warn("text %d: %d tokens exceed the tokenizer's model_max_length %lld; the last words get no position (as in the reference)",
+                         i, s->n + npre + nsuf, (long long)model_max_length);
             s->n = keep;
             b->tokens_truncated++;
         }

@@ -13,8 +13,12 @@
 #include "words.h"
 
 typedef struct {
-    const char*        text;        /* UTF-8, len bytes */
+    const char*        text;        /* UTF-8, len bytes (ignored when words is set) */
     size_t             len;
+    const char* const* words;       /* pre-split words (training and evaluation data: tokenized_text, str.split());
+                                       NULL = split text with the whitespace splitter. Word spans then count the
+                                       words as if joined by single spaces. */
+    int                n_words;
     const char* const* labels;      /* entity labels of this text (duplicates removed by batch_build) */
     int                n_labels;
     const char* const* relations;   /* relex only */
