@@ -11,13 +11,18 @@
    driver which kind a pointer is (cudaPointerGetAttributes): device pointers are used as they are,
    host ones are copied into a per-device scratch buffer first (stream-ordered, so reuse by the next op
    is safe). Index outputs (word_mask, prompt_mask) that point to host memory are written to scratch and
-   copied back synchronously. */
+   copied back synchronously.
+   The four assembly forwards and the backward section (launchers in kernels/cuda/grad_ops.h) are filled for
+   every storage dtype; their workspaces (attention row statistics, LSTM states, conv repacks, the fp64
+   span scatter buffer) come from the same per-device ws buffer. embedding_bwd and lstm_bidir_bwd CHECK-fail
+   on 16-bit storage (fp32 atomics / fp32 cuBLAS workspaces): training uses the fp32 table. */
 #include <cublas_v2.h>
 #include <string.h>
 
 #include "../../host/backend.h"
 #include "../ops.h"
 #include "common.cuh"
+#include "grad_ops.h"
 
 #define MAX_DEVICES 16
 
@@ -271,6 +276,181 @@ static void cu_span_scores(const Backend* be, void* logits, const void* span_rep
     span_scores_forward_cuda(logits, span_rep, prompt, B, S_, C, D, be->dtype, I(be)->blas, S(be));
 }
 
+static void cu_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
+    span_query_rows_forward_cuda(out, h, q, R, D, K, cat, be->dtype, S(be));
+}
+
+static void cu_scorer_features(const Backend* be, void* feat, const void* t, const void* l, int B, int W, int C, int D) {
+    scorer_features_forward_cuda(feat, t, l, B, W, C, D, be->dtype, S(be));
+}
+
+static void cu_row_scale(const Backend* be, void* y, const void* x, const void* s, int s_stride, int R, size_t n,
+                         int accumulate) {
+    row_scale_forward_cuda(y, x, s, s_stride, R, n, accumulate, be->dtype, S(be));
+}
+
+static void cu_mean_pool(const Backend* be, void* out, const void* Y, const int64_t* mask, int C, int T, int D) {
+    CudaImpl* c = I(be);
+    const size_t nm = mask ? (size_t)C * T * 8 : 0;
+    idx_begin(c, IDX_ROUND(nm));
+    mean_pool_forward_cuda(out, Y, idx_dev(c, mask, nm), C, T, D, be->dtype, S(be));
+}
+
+/* ---------------------------------------------------------------- backward (training) */
+
+static void cu_axpy(const Backend* be, void* y, const void* x, float a, size_t n) {
+    axpy_backward_cuda(y, x, a, n, be->dtype, S(be));
+}
+
+static void cu_linear_bwd(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w,
+                          int M, int K, int N) {
+    linear_backward_cuda(dx, dw, db, dy, x, w, M, K, N, be->dtype, I(be)->blas, S(be));
+}
+
+static void cu_act_bwd(const Backend* be, void* dx, const void* dy, const void* x, size_t n, ActKind kind) {
+    act_backward_cuda(dx, dy, x, n, (int)kind, be->dtype, S(be));
+}
+
+static void cu_layer_norm_bwd(const Backend* be, void* dx, void* dg, void* db, const void* dy, const void* x,
+                              const void* g, int M, int N, float eps) {
+    void* ws = ws_get(I(be), layer_norm_backward_workspace_cuda(M));
+    layer_norm_backward_cuda(dx, dg, db, dy, x, g, M, N, eps, ws, be->dtype, S(be));
+}
+
+static void cu_softmax_bwd(const Backend* be, void* dx, const void* dy, const void* y, int M, int N) {
+    softmax_backward_cuda(dx, dy, y, M, N, be->dtype, S(be));
+}
+
+static void cu_mask_rows_bwd(const Backend* be, void* dx, const void* dy, const int64_t* mask, int M, int N) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)M * 8));
+    mask_rows_backward_cuda(dx, dy, idx_dev(c, mask, (size_t)M * 8), M, N, be->dtype, S(be));
+}
+
+static void cu_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)n * 8));
+    embedding_backward_cuda(dtable, dy, idx_dev(c, ids, (size_t)n * 8), n, D, be->dtype, S(be));
+}
+
+static void cu_gather_words_bwd(const Backend* be, void* dX, const void* dwords, const int64_t* words_mask,
+                                const int64_t* text_lengths, int B, int T, int W, int D) {
+    CudaImpl* c = I(be);
+    const size_t nwm = (size_t)B * T * 8;
+    idx_begin(c, IDX_ROUND(nwm));
+    (void)text_lengths; /* the gradient does not depend on it (only the forward's word_mask does) */
+    gather_words_backward_cuda(dX, dwords, idx_dev(c, words_mask, nwm), NULL, B, T, W, D, be->dtype, S(be));
+}
+
+static void cu_gather_prompts_bwd(const Backend* be, void* dX, const void* dP, const int64_t* input_ids,
+                                  int64_t token_id, int offset, int B, int T, int C, int D) {
+    CudaImpl* c = I(be);
+    const size_t nid = (size_t)B * T * 8;
+    idx_begin(c, IDX_ROUND(nid));
+    gather_prompts_backward_cuda(dX, dP, idx_dev(c, input_ids, nid), token_id, offset, B, T, C, D, be->dtype, S(be));
+}
+
+static void cu_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q,
+                             const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H,
+                             int Dh) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)B * Tk * 8));
+    const int64_t* d_mask = idx_dev(c, key_mask, (size_t)B * Tk * 8);
+    void* ws = ws_get(c, attention_backward_workspace_cuda(B, Tq, H));
+    attention_backward_cuda(dq, dk, dv, dctx, q, k, v, d_mask, B, Tq, Tk, H, Dh, ws, be->dtype, S(be));
+}
+
+static void cu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq,
+                                     const void* dctx, const void* q, const void* k, const void* v, const void* pk,
+                                     const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
+                                     int H, int Dh, int att_span, int c2p, int p2c) {
+    CudaImpl* c = I(be);
+    const size_t nb = T > 0 ? (size_t)(2 * T - 1) * 4 : 0, nm = (size_t)B * T * 8;
+    idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
+    const int32_t* d_bucket = idx_dev(c, rel_bucket, nb);
+    const int64_t* d_mask = idx_dev(c, mask, nm);
+    void* ws = ws_get(c, deberta_attention_backward_workspace_cuda(B, T, H, att_span, c2p, p2c));
+    deberta_attention_backward_cuda(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, d_bucket, d_mask, B, T, H, Dh,
+                                    att_span, c2p, p2c, ws, be->dtype, S(be));
+}
+
+static void cu_lstm_bidir_bwd(const Backend* be, void* dx, void* const dw_ih[2], void* const dw_hh[2],
+                              void* const db_ih[2], void* const db_hh[2], const void* dy, const void* x,
+                              const int64_t* lengths, const void* const w_ih[2], const void* const w_hh[2],
+                              const void* const b_ih[2], const void* const b_hh[2], int B, int W, int Din, int Hs) {
+    CudaImpl* c = I(be);
+    if (!is_device_ptr(lengths))
+        for (int b = 0; b < B; b++)
+            CHECK(lengths[b] >= 0 && lengths[b] <= W, "lstm: length %lld of text %d outside [0, %d]", (long long)lengths[b],
+                  b, W);
+    idx_begin(c, IDX_ROUND((size_t)B * 8));
+    const int64_t* d_len = idx_dev(c, lengths, (size_t)B * 8);
+    void* ws = ws_get(c, lstm_bidir_backward_workspace_cuda(B, W, Hs));
+    lstm_bidir_backward_cuda(dx, dw_ih, dw_hh, db_ih, db_hh, dy, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws,
+                             be->dtype, c->blas, S(be));
+}
+
+static void cu_span_concat_bwd(const Backend* be, void* dstart, void* dend, void* dextra, const void* dout,
+                               const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S_, int D) {
+    CudaImpl* c = I(be);
+    const size_t ni = (size_t)B * S_ * 2 * 8, nm = (size_t)B * S_ * 8;
+    idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
+    const int64_t* d_idx = idx_dev(c, span_idx, ni);
+    const int64_t* d_mask = idx_dev(c, span_mask, nm);
+    void* ws = ws_get(c, span_scatter_backward_workspace_cuda(B, W, D));
+    span_concat_backward_cuda(dstart, dend, dextra, dout, d_idx, d_mask, B, W, S_, D, ws, be->dtype, S(be));
+}
+
+static void cu_span_pool_bwd(const Backend* be, void* dx, const void* dout, const void* x, int B, int W, int K, int D,
+                             int mode) {
+    span_pool_backward_cuda(dx, dout, x, B, W, K, D, mode, be->dtype, S(be));
+}
+
+static void cu_conv1d_right_bwd(const Backend* be, void* dx, void* dw, void* dbias, const void* dy, const void* x,
+                                const void* w, int B, int W, int Din, int Dout, int kw) {
+    CudaImpl* c = I(be);
+    void* ws = ws_get(c, conv1d_right_backward_workspace_cuda(B, W, Din, Dout, kw, be->dtype));
+    conv1d_right_backward_cuda(dx, dw, dbias, dy, x, w, B, W, Din, Dout, kw, ws, be->dtype, c->blas, S(be));
+}
+
+static void cu_span_scores_bwd(const Backend* be, void* dspan_rep, void* dprompt, const void* dlogits,
+                               const void* span_rep, const void* prompt, int B, int S_, int C, int D) {
+    span_scores_backward_cuda(dspan_rep, dprompt, dlogits, span_rep, prompt, B, S_, C, D, be->dtype, I(be)->blas, S(be));
+}
+
+static void cu_span_pair_relu_bwd(const Backend* be, void* dA, void* dE, void* dbias, const void* dout, const void* out,
+                                  const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S_, int F) {
+    CudaImpl* c = I(be);
+    const size_t ni = (size_t)B * S_ * 2 * 8, nm = (size_t)B * S_ * 8;
+    idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
+    const int64_t* d_idx = idx_dev(c, span_idx, ni);
+    const int64_t* d_mask = idx_dev(c, span_mask, nm);
+    void* ws = ws_get(c, span_scatter_backward_workspace_cuda(B, W, F));
+    span_pair_relu_backward_cuda(dA, dE, dbias, dout, out, d_idx, d_mask, B, W, S_, F, ws, be->dtype, S(be));
+}
+
+static void cu_span_query_rows_bwd(const Backend* be, void* dh, void* dq, const void* dout, const void* h, const void* q,
+                                   int R, int D, int K, int cat) {
+    span_query_rows_backward_cuda(dh, dq, dout, h, q, R, D, K, cat, be->dtype, S(be));
+}
+
+static void cu_scorer_features_bwd(const Backend* be, void* dt, void* dl, const void* dfeat, const void* t,
+                                   const void* l, int B, int W, int C, int D) {
+    scorer_features_backward_cuda(dt, dl, dfeat, t, l, B, W, C, D, be->dtype, S(be));
+}
+
+static void cu_row_scale_bwd(const Backend* be, void* dx, void* ds, const void* dy, const void* x, const void* s,
+                             int s_stride, int R, size_t n) {
+    row_scale_backward_cuda(dx, ds, dy, x, s, s_stride, R, n, be->dtype, S(be));
+}
+
+static void cu_mean_pool_bwd(const Backend* be, void* dY, const void* dout, const int64_t* mask, int C, int T, int D) {
+    CudaImpl* c = I(be);
+    const size_t nm = mask ? (size_t)C * T * 8 : 0;
+    idx_begin(c, IDX_ROUND(nm));
+    mean_pool_backward_cuda(dY, dout, idx_dev(c, mask, nm), C, T, D, be->dtype, S(be));
+}
+
 /* ---------------------------------------------------------------- the table */
 
 /* the device state shared by the dtype tables of one device, created once */
@@ -332,6 +512,31 @@ extern "C" const Backend* backend_cuda_dtype(int device, DType dtype) {
     be->conv1d_right = cu_conv1d_right;
     be->span_scores = cu_span_scores;
     be->span_pair_relu = cu_span_pair_relu;
+    be->span_query_rows = cu_span_query_rows;
+    be->scorer_features = cu_scorer_features;
+    be->row_scale = cu_row_scale;
+    be->mean_pool = cu_mean_pool;
+    be->axpy = cu_axpy;
+    be->linear_bwd = cu_linear_bwd;
+    be->act_bwd = cu_act_bwd;
+    be->layer_norm_bwd = cu_layer_norm_bwd;
+    be->softmax_bwd = cu_softmax_bwd;
+    be->mask_rows_bwd = cu_mask_rows_bwd;
+    be->embedding_bwd = cu_embedding_bwd;
+    be->gather_words_bwd = cu_gather_words_bwd;
+    be->gather_prompts_bwd = cu_gather_prompts_bwd;
+    be->attention_bwd = cu_attention_bwd;
+    be->deberta_attention_bwd = cu_deberta_attention_bwd;
+    be->lstm_bidir_bwd = cu_lstm_bidir_bwd;
+    be->span_concat_bwd = cu_span_concat_bwd;
+    be->span_pool_bwd = cu_span_pool_bwd;
+    be->conv1d_right_bwd = cu_conv1d_right_bwd;
+    be->span_scores_bwd = cu_span_scores_bwd;
+    be->span_pair_relu_bwd = cu_span_pair_relu_bwd;
+    be->span_query_rows_bwd = cu_span_query_rows_bwd;
+    be->scorer_features_bwd = cu_scorer_features_bwd;
+    be->row_scale_bwd = cu_row_scale_bwd;
+    be->mean_pool_bwd = cu_mean_pool_bwd;
     be->impl = c; /* last: marks the entry initialised */
     return be;
 }

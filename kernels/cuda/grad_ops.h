@@ -1,0 +1,103 @@
+/* grad_ops.h -- the CUDA launchers of the op table's newer entries (host/backend.h): the four forward ops
+   that replaced host-side assembly (extra_ops.cu) and the backward section (backward.cu,
+   backward_heads.cu, backward_attention.cu, backward_lstm.cu). Same conventions as kernels/ops.h:
+   outputs, inputs, weights, sizes, params, workspace, dtype, cuBLAS handle, stream; every pointer is
+   device memory (index tensors too: backend_cuda.cu copies host ones to scratch first).
+   Backward conventions (backend.h): every gradient output ACCUMULATES (+=); a NULL gradient pointer
+   is skipped. fp32 math everywhere; reductions that the CPU twins do in double are done in double.
+   Storage dtype: the gather-form kernels and the cuBLAS ones take every storage dtype (F32/BF16/F16);
+   embedding's scatter-add (fp32 atomicAdd straight into the table gradient) and the LSTM (fp32 workspaces
+   fed to cuBLAS) are fp32 only and CHECK-fail otherwise: training keeps fp32 gradients.
+   Plain C compatible; only .cu files and the CUDA build include it. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef GLINER_HAVE_CUDA
+/* ---- extra_ops.cu: forwards */
+void span_query_rows_forward_cuda(void* out, const void* h, const void* q, int R, int D, int K, int cat, DType dt,
+                                  gl_stream_t stream);
+void scorer_features_forward_cuda(void* feat, const void* t, const void* l, int B, int W, int C, int D, DType dt,
+                                  gl_stream_t stream);
+void row_scale_forward_cuda(void* y, const void* x, const void* s, int s_stride, int R, size_t n, int accumulate,
+                            DType dt, gl_stream_t stream);
+void mean_pool_forward_cuda(void* out, const void* Y, const int64_t* mask, int C, int T, int D, DType dt,
+                            gl_stream_t stream);
+
+/* ---- backward.cu: dense / encoder-side */
+void axpy_backward_cuda(void* y, const void* x, float a, size_t n, DType dt, gl_stream_t stream);
+/* db[n] += sum_m dy[m, n] * (gate == NULL || gate[m, n] > 0), double accumulation, deterministic */
+void colsum_backward_cuda(void* db, const void* dy, const void* gate, int M, int N, DType dt, gl_stream_t stream);
+void linear_backward_cuda(void* dx, void* dw, void* db, const void* dy, const void* x, const void* w, int M, int K,
+                          int N, DType dt, gl_blas_t blas, gl_stream_t stream);
+void act_backward_cuda(void* dx, const void* dy, const void* x, size_t n, int kind, DType dt, gl_stream_t stream);
+/* ws: layer_norm_backward_workspace_cuda(M) bytes (row mean / rstd for the dg, db column pass) */
+size_t layer_norm_backward_workspace_cuda(int M);
+void layer_norm_backward_cuda(void* dx, void* dg, void* db, const void* dy, const void* x, const void* g, int M, int N,
+                              float eps, void* ws, DType dt, gl_stream_t stream);
+void softmax_backward_cuda(void* dx, const void* dy, const void* y, int M, int N, DType dt, gl_stream_t stream);
+void mask_rows_backward_cuda(void* dx, const void* dy, const int64_t* mask, int M, int N, DType dt, gl_stream_t stream);
+void embedding_backward_cuda(void* dtable, const void* dy, const int64_t* ids, int n, int D, DType dt,
+                             gl_stream_t stream); /* fp32 only (atomicAdd) */
+void gather_words_backward_cuda(void* dX, const void* dwords, const int64_t* words_mask, const int64_t* text_lengths,
+                                int B, int T, int W, int D, DType dt, gl_stream_t stream);
+void gather_prompts_backward_cuda(void* dX, const void* dP, const int64_t* input_ids, int64_t token_id, int offset,
+                                  int B, int T, int C, int D, DType dt, gl_stream_t stream);
+
+/* ---- backward_attention.cu: ws holds *_backward_workspace_cuda(...) bytes */
+size_t attention_backward_workspace_cuda(int B, int Tq, int H);
+void attention_backward_cuda(void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k,
+                             const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, void* ws,
+                             DType dt, gl_stream_t stream);
+size_t deberta_attention_backward_workspace_cuda(int B, int T, int H, int att_span, int c2p, int p2c);
+void deberta_attention_backward_cuda(void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx,
+                                     const void* q, const void* k, const void* v, const void* pk, const void* pq,
+                                     const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
+                                     int att_span, int c2p, int p2c, void* ws, DType dt, gl_stream_t stream);
+
+/* ---- backward_lstm.cu (fp32 only): ws holds lstm_bidir_backward_workspace_cuda(B, W, Hs) bytes */
+size_t lstm_bidir_backward_workspace_cuda(int B, int W, int Hs);
+void lstm_bidir_backward_cuda(void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2],
+                              void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths,
+                              const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2],
+                              const void* const b_hh[2], int B, int W, int Din, int Hs, void* ws, DType dt,
+                              gl_blas_t blas, gl_stream_t stream);
+
+/* ---- backward_heads.cu: GLiNER heads. span_concat and span_pair_relu scatter through an fp64 workspace of
+   span_scatter_backward_workspace_cuda(B, W, D or F) bytes */
+size_t span_scatter_backward_workspace_cuda(int B, int W, int F);
+void span_concat_backward_cuda(void* dstart, void* dend, void* dextra, const void* dout, const int64_t* span_idx,
+                               const int64_t* span_mask, int B, int W, int S, int D, void* ws, DType dt,
+                               gl_stream_t stream);
+void span_pool_backward_cuda(void* dx, const void* dout, const void* x, int B, int W, int K, int D, int mode, DType dt,
+                             gl_stream_t stream);
+/* ws: conv1d_right_backward_workspace_cuda(B, W, Din, Dout, kw, dt) bytes */
+size_t conv1d_right_backward_workspace_cuda(int B, int W, int Din, int Dout, int kw, DType dt);
+void conv1d_right_backward_cuda(void* dx, void* dw, void* dbias, const void* dy, const void* x, const void* w, int B,
+                                int W, int Din, int Dout, int kw, void* ws, DType dt, gl_blas_t blas,
+                                gl_stream_t stream);
+void span_scores_backward_cuda(void* dspan_rep, void* dprompt, const void* dlogits, const void* span_rep,
+                               const void* prompt, int B, int S, int C, int D, DType dt, gl_blas_t blas,
+                               gl_stream_t stream);
+void span_pair_relu_backward_cuda(void* dA, void* dE, void* dbias, const void* dout, const void* out,
+                                  const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F,
+                                  void* ws, DType dt, gl_stream_t stream);
+void span_query_rows_backward_cuda(void* dh, void* dq, const void* dout, const void* h, const void* q, int R, int D,
+                                   int K, int cat, DType dt, gl_stream_t stream);
+void scorer_features_backward_cuda(void* dt_, void* dl, const void* dfeat, const void* t, const void* l, int B, int W,
+                                   int C, int D, DType dt, gl_stream_t stream);
+void row_scale_backward_cuda(void* dx, void* ds, const void* dy, const void* x, const void* s, int s_stride, int R,
+                             size_t n, DType dt, gl_stream_t stream);
+void mean_pool_backward_cuda(void* dY, const void* dout, const int64_t* mask, int C, int T, int D, DType dt,
+                             gl_stream_t stream);
+#endif
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,778 @@
+/* test_grad_ops.c (parity) -- the op table's newer entries through backend_cuda(0) (fp32) against their CPU
+   twins: the four forward ops of kernels/cpu/extra_ops.c (bit-exact: copies and single roundings) and every
+   backward op of kernels/cpu/backward_dense.c / backward_heads.c.
+   Backward outputs accumulate, so each gradient buffer starts from the same random prior on both sides (the
+   device copy sits between guard bytes that must survive) and the twin adds into its host copy. A second call
+   with some gradient pointers NULL checks the skips. Tolerances (|got-ref| <= atol + rtol |ref|):
+   elementwise ops and gathers rtol 1e-5 (atomics and double-vs-fp32 sums differ in the last bits only);
+   GEMMs, attention, LSTM and other long reductions rtol 1e-4 with an atol scaled to the summed terms.
+   Shapes cover single elements, sizes off every block multiple, masked spans and keys, K > W, kw > W,
+   duplicate sources (embedding ids, prompt rows), fully masked texts and one larger case per op. */
+#include "model/model.h"
+#include "parity_util.h"
+
+#ifdef GLINER_HAVE_CUDA
+/* a gradient output: the same random prior on both sides, the twin accumulates into ref */
+typedef struct {
+    float* ref;
+    GBuf   g;
+    size_t n;
+} Grad;
+
+static Grad grad_new(const Backend* be, size_t n, uint64_t seed) {
+    Grad o;
+    o.n = n;
+    o.ref = rand_f32(n ? n : 1, -0.5f, 0.5f, seed);
+    o.g = gbuf_f32(be, o.ref, n);
+    return o;
+}
+static void grad_check(Grad* o, float atol, float rtol, const char* what) {
+    expect_gbuf_close(&o->g, o->ref, o->n, atol, rtol, what);
+}
+static void grad_free(Grad* o) {
+    gbuf_free(&o->g);
+    free(o->ref);
+}
+static int64_t* rand_mask01(size_t n, float p_one, uint64_t seed) {
+    int64_t* m = malloc((n ? n : 1) * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) m[i] = tu_uniform(&seed) < p_one;
+    return m;
+}
+/* spans as the collator builds them: S = W*K, (i, i+j), masked when i+j >= len[b] */
+static void make_spans(int B, int W, int K, int64_t* idx, int64_t* mask, uint64_t seed) {
+    for (int b = 0; b < B; b++) {
+        int len = 1 + (int)(tu_next(&seed) % (uint64_t)W);
+        if (b == 0) len = W;
+        for (int i = 0; i < W; i++)
+            for (int j = 0; j < K; j++) {
+                size_t s = (size_t)b * W * K + (size_t)i * K + j;
+                idx[2 * s] = i;
+                idx[2 * s + 1] = i + j;
+                mask[s] = i + j < len;
+            }
+    }
+}
+#define NSHAPES(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ============================================================================ forward: extra_ops.c */
+
+Test(extra_ops_parity, span_query_rows) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {7, 33, 12}, {5, 130, 3}, {600, 768, 12}}; /* R D K */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int cat = 0; cat < 2; cat++) {
+            const int R = shapes[si][0], D = shapes[si][1], K = shapes[si][2], in = cat ? D + 128 : D;
+            const size_t nq = cat ? (size_t)128 * K : (size_t)D * K, n = (size_t)R * K * in;
+            float* h = rand_f32((size_t)R * D, -1.0f, 1.0f, 201 + si);
+            float* q = rand_f32(nq, -1.0f, 1.0f, 202 + si);
+            float* ref = malloc(n * 4);
+            span_query_rows_forward_cpu(ref, h, q, R, D, K, cat);
+            GBuf dh = gbuf_f32(be, h, (size_t)R * D), dq = gbuf_f32(be, q, nq), dy = gbuf_new(be, n * 4);
+            be->span_query_rows(be, dy.ptr, dh.ptr, dq.ptr, R, D, K, cat);
+            char what[100];
+            snprintf(what, sizeof what, "span_query_rows R=%d D=%d K=%d cat=%d", R, D, K, cat);
+            expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+            gbuf_free(&dh); gbuf_free(&dq); gbuf_free(&dy);
+            free(h); free(q); free(ref);
+        }
+}
+
+Test(extra_ops_parity, scorer_features) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 7, 5, 33}, {3, 1, 30, 8}, {2, 100, 25, 256}}; /* B W C D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int B = shapes[si][0], W = shapes[si][1], C = shapes[si][2], D = shapes[si][3];
+        const size_t nt = (size_t)B * W * 2 * D, nl = (size_t)B * C * 2 * D, n = (size_t)B * W * C * 3 * D;
+        float* t = rand_f32(nt, -1.0f, 1.0f, 211 + si);
+        float* l = rand_f32(nl, -1.0f, 1.0f, 212 + si);
+        float* ref = malloc(n * 4);
+        scorer_features_forward_cpu(ref, t, l, B, W, C, D);
+        GBuf dt = gbuf_f32(be, t, nt), dl = gbuf_f32(be, l, nl), dy = gbuf_new(be, n * 4);
+        be->scorer_features(be, dy.ptr, dt.ptr, dl.ptr, B, W, C, D);
+        char what[100];
+        snprintf(what, sizeof what, "scorer_features B=%d W=%d C=%d D=%d", B, W, C, D);
+        expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+        gbuf_free(&dt); gbuf_free(&dl); gbuf_free(&dy);
+        free(t); free(l); free(ref);
+    }
+}
+
+Test(extra_ops_parity, row_scale) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {7, 33, 1}, {12, 1000, 3}, {5, 70000, 0}}; /* R n s_stride */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            const int R = shapes[si][0], ss = shapes[si][2];
+            const size_t n = (size_t)shapes[si][1], tot = (size_t)R * n, ns = (size_t)(R - 1) * ss + 1;
+            float* x = rand_f32(tot, -1.0f, 1.0f, 221 + si);
+            float* s = rand_f32(ns, -2.0f, 2.0f, 222 + si);
+            float* y0 = rand_f32(tot, -1.0f, 1.0f, 223 + si);
+            float* ref = malloc(tot * 4);
+            memcpy(ref, y0, tot * 4);
+            row_scale_forward_cpu(ref, x, s, ss, R, n, accumulate);
+            GBuf dx = gbuf_f32(be, x, tot), ds = gbuf_f32(be, s, ns);
+            GBuf dy = accumulate ? gbuf_f32(be, y0, tot) : gbuf_new(be, tot * 4);
+            be->row_scale(be, dy.ptr, dx.ptr, ds.ptr, ss, R, n, accumulate);
+            char what[100];
+            snprintf(what, sizeof what, "row_scale R=%d n=%zu s_stride=%d accumulate=%d", R, n, ss, accumulate);
+            expect_gbuf_close(&dy, ref, tot, 0.0f, 0.0f, what);
+            gbuf_free(&dx); gbuf_free(&ds); gbuf_free(&dy);
+            free(x); free(s); free(y0); free(ref);
+        }
+}
+
+Test(extra_ops_parity, mean_pool) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {5, 7, 33}, {25, 16, 768}, {3, 512, 257}}; /* C T D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int masked = 0; masked < 2; masked++) {
+            const int C = shapes[si][0], T = shapes[si][1], D = shapes[si][2];
+            const size_t ny = (size_t)C * T * D, n = (size_t)C * D;
+            float* Y = rand_f32(ny, -1.0f, 1.0f, 231 + si);
+            int64_t* m = masked ? rand_mask01((size_t)C * T, 0.6f, 232 + si) : NULL;
+            if (m && C > 1)
+                for (int t = 0; t < T; t++) m[(size_t)T + t] = 0; /* a label with no token: den = 1e-9 */
+            float* ref = malloc(n * 4);
+            mean_pool_forward_cpu(ref, Y, m, C, T, D);
+            GBuf dY = gbuf_f32(be, Y, ny), dy = gbuf_new(be, n * 4);
+            be->mean_pool(be, dy.ptr, dY.ptr, m, C, T, D); /* host mask */
+            char what[100];
+            snprintf(what, sizeof what, "mean_pool C=%d T=%d D=%d mask=%d", C, T, D, masked);
+            expect_gbuf_close(&dy, ref, n, 0.0f, 0.0f, what);
+            gbuf_free(&dY); gbuf_free(&dy);
+            free(Y); free(m); free(ref);
+        }
+}
+
+/* ============================================================================ backward: dense */
+
+Test(grad_ops_parity, axpy) {
+    const Backend* be = pu_cuda();
+    const size_t sizes[] = {1, 1000, (1u << 20) + 3};
+    for (size_t si = 0; si < NSHAPES(sizes); si++) {
+        const size_t n = sizes[si];
+        const float a = si == 1 ? -0.75f : 1.0f;
+        float* x = rand_f32(n, -1.0f, 1.0f, 301 + si);
+        Grad y = grad_new(be, n, 302 + si);
+        GBuf dx = gbuf_f32(be, x, n);
+        axpy_cpu(y.ref, x, a, n);
+        be->axpy(be, y.g.ptr, dx.ptr, a, n);
+        char what[80];
+        snprintf(what, sizeof what, "axpy n=%zu a=%g", n, a);
+        grad_check(&y, 1e-7f, 1e-6f, what);
+        grad_free(&y); gbuf_free(&dx); free(x);
+    }
+}
+
+Test(grad_ops_parity, linear) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 65, 17}, {257, 768, 130}, {1024, 96, 384}}; /* M K N */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int partial = 0; partial < 2; partial++) {
+            const int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+            float* dy = rand_f32((size_t)M * N, -1.0f, 1.0f, 311 + si);
+            float* x = rand_f32((size_t)M * K, -1.0f, 1.0f, 312 + si);
+            float* w = rand_f32((size_t)N * K, -1.0f, 1.0f, 313 + si);
+            Grad gx = grad_new(be, (size_t)M * K, 314 + si), gw = grad_new(be, (size_t)N * K, 315 + si);
+            Grad gb = grad_new(be, (size_t)N, 316 + si);
+            GBuf ddy = gbuf_f32(be, dy, (size_t)M * N), dxx = gbuf_f32(be, x, (size_t)M * K);
+            GBuf dw = gbuf_f32(be, w, (size_t)N * K);
+            /* partial: dx only, then (dw, db) only */
+            linear_backward_cpu(gx.ref, partial ? NULL : gw.ref, partial ? NULL : gb.ref, dy, x, w, M, K, N);
+            be->linear_bwd(be, gx.g.ptr, partial ? NULL : gw.g.ptr, partial ? NULL : gb.g.ptr, ddy.ptr, dxx.ptr, dw.ptr,
+                           M, K, N);
+            if (partial) {
+                linear_backward_cpu(NULL, gw.ref, gb.ref, dy, x, w, M, K, N);
+                be->linear_bwd(be, NULL, gw.g.ptr, gb.g.ptr, ddy.ptr, dxx.ptr, dw.ptr, M, K, N);
+            }
+            char what[100];
+            snprintf(what, sizeof what, "linear_bwd M=%d K=%d N=%d partial=%d dx", M, K, N, partial);
+            grad_check(&gx, 1e-5f * sqrtf((float)N), 1e-4f, what);
+            what[strlen(what) - 2] = 0;
+            strcat(what, "dw");
+            grad_check(&gw, 1e-5f * sqrtf((float)M), 1e-4f, what);
+            what[strlen(what) - 2] = 0;
+            strcat(what, "db");
+            grad_check(&gb, 1e-6f * sqrtf((float)M), 1e-5f, what);
+            grad_free(&gx); grad_free(&gw); grad_free(&gb);
+            gbuf_free(&ddy); gbuf_free(&dxx); gbuf_free(&dw);
+            free(dy); free(x); free(w);
+        }
+}
+
+Test(grad_ops_parity, act) {
+    const Backend* be = pu_cuda();
+    const size_t n = 100003;
+    const char* names[] = {"none", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu"};
+    for (int kind = ACT_NONE; kind <= ACT_SILU; kind++) {
+        float* x = rand_f32(n, -6.0f, 6.0f, 321 + kind);
+        x[0] = 0.0f; /* relu's kink: no gradient at 0 */
+        float* dy = rand_f32(n, -1.0f, 1.0f, 322 + kind);
+        Grad gx = grad_new(be, n, 323 + kind);
+        GBuf dxx = gbuf_f32(be, x, n), ddy = gbuf_f32(be, dy, n);
+        act_backward_cpu(gx.ref, dy, x, n, (ActKind)kind);
+        be->act_bwd(be, gx.g.ptr, ddy.ptr, dxx.ptr, n, (ActKind)kind);
+        char what[80];
+        snprintf(what, sizeof what, "act_bwd %s", names[kind]);
+        grad_check(&gx, 2e-6f, 1e-5f, what);
+        grad_free(&gx); gbuf_free(&dxx); gbuf_free(&ddy);
+        free(x); free(dy);
+    }
+}
+
+Test(grad_ops_parity, layer_norm) {
+    const Backend* be = pu_cuda();
+    const int shapes[][2] = {{1, 1}, {3, 7}, {64, 768}, {5, 1025}, {2048, 384}}; /* M N */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int partial = 0; partial < 2; partial++) {
+            const int M = shapes[si][0], N = shapes[si][1];
+            const float eps = si == 2 ? 1e-7f : 1e-5f;
+            float* x = rand_f32((size_t)M * N, -2.0f, 2.0f, 331 + si);
+            float* g = rand_f32((size_t)N, 0.5f, 1.5f, 332 + si);
+            float* dy = rand_f32((size_t)M * N, -1.0f, 1.0f, 333 + si);
+            Grad gx = grad_new(be, (size_t)M * N, 334 + si), gg = grad_new(be, N, 335 + si), gb = grad_new(be, N, 336 + si);
+            GBuf dxx = gbuf_f32(be, x, (size_t)M * N), dg = gbuf_f32(be, g, N), ddy = gbuf_f32(be, dy, (size_t)M * N);
+            /* partial: (dx, dg) without db, then db alone */
+            layer_norm_backward_cpu(gx.ref, gg.ref, partial ? NULL : gb.ref, dy, x, g, M, N, eps);
+            be->layer_norm_bwd(be, gx.g.ptr, gg.g.ptr, partial ? NULL : gb.g.ptr, ddy.ptr, dxx.ptr, dg.ptr, M, N, eps);
+            if (partial) {
+                layer_norm_backward_cpu(NULL, NULL, gb.ref, dy, x, g, M, N, eps);
+                be->layer_norm_bwd(be, NULL, NULL, gb.g.ptr, ddy.ptr, dxx.ptr, dg.ptr, M, N, eps);
+            }
+            char what[100];
+            snprintf(what, sizeof what, "layer_norm_bwd M=%d N=%d partial=%d", M, N, partial);
+            grad_check(&gx, 1e-5f, 1e-4f, what);
+            grad_check(&gg, 1e-5f * sqrtf((float)M), 1e-4f, what);
+            grad_check(&gb, 1e-6f * sqrtf((float)M), 1e-5f, what);
+            grad_free(&gx); grad_free(&gg); grad_free(&gb);
+            gbuf_free(&dxx); gbuf_free(&dg); gbuf_free(&ddy);
+            free(x); free(g); free(dy);
+        }
+}
+
+Test(grad_ops_parity, softmax) {
+    const Backend* be = pu_cuda();
+    const int shapes[][2] = {{1, 1}, {7, 13}, {100, 1000}, {3, 70000}}; /* M N */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int M = shapes[si][0], N = shapes[si][1];
+        float* y = rand_f32((size_t)M * N, -4.0f, 4.0f, 341 + si);
+        softmax_forward_cpu(y, M, N);
+        float* dy = rand_f32((size_t)M * N, -1.0f, 1.0f, 342 + si);
+        Grad gx = grad_new(be, (size_t)M * N, 343 + si);
+        GBuf dyy = gbuf_f32(be, y, (size_t)M * N), ddy = gbuf_f32(be, dy, (size_t)M * N);
+        softmax_backward_cpu(gx.ref, dy, y, M, N);
+        be->softmax_bwd(be, gx.g.ptr, ddy.ptr, dyy.ptr, M, N);
+        char what[80];
+        snprintf(what, sizeof what, "softmax_bwd M=%d N=%d", M, N);
+        grad_check(&gx, 1e-7f, 1e-5f, what);
+        grad_free(&gx); gbuf_free(&dyy); gbuf_free(&ddy);
+        free(y); free(dy);
+    }
+}
+
+Test(grad_ops_parity, mask_rows) {
+    const Backend* be = pu_cuda();
+    const int shapes[][2] = {{1, 1}, {37, 33}, {4096, 768}}; /* M N */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int M = shapes[si][0], N = shapes[si][1];
+        int64_t* m = rand_mask01((size_t)M, 0.7f, 351 + si);
+        float* dy = rand_f32((size_t)M * N, -1.0f, 1.0f, 352 + si);
+        Grad gx = grad_new(be, (size_t)M * N, 353 + si);
+        GBuf ddy = gbuf_f32(be, dy, (size_t)M * N), dm = gbuf_raw(be, m, (size_t)M * 8);
+        mask_rows_backward_cpu(gx.ref, dy, m, M, N);
+        be->mask_rows_bwd(be, gx.g.ptr, ddy.ptr, dm.ptr, M, N);
+        char what[80];
+        snprintf(what, sizeof what, "mask_rows_bwd M=%d N=%d", M, N);
+        grad_check(&gx, 1e-7f, 1e-6f, what);
+        grad_free(&gx); gbuf_free(&ddy); gbuf_free(&dm);
+        free(m); free(dy);
+    }
+}
+
+Test(grad_ops_parity, embedding) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {50, 1000, 33}, {30000, 4096, 768}}; /* V n D: repeated ids */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int V = shapes[si][0], n = shapes[si][1], D = shapes[si][2];
+        int64_t* ids = rand_i64((size_t)n, 0, V - 1, 361 + si);
+        float* dy = rand_f32((size_t)n * D, -1.0f, 1.0f, 362 + si);
+        Grad gt = grad_new(be, (size_t)V * D, 363 + si);
+        GBuf ddy = gbuf_f32(be, dy, (size_t)n * D);
+        embedding_backward_cpu(gt.ref, dy, ids, n, D);
+        be->embedding_bwd(be, gt.g.ptr, ddy.ptr, ids, n, D); /* host ids */
+        char what[80];
+        snprintf(what, sizeof what, "embedding_bwd V=%d n=%d D=%d", V, n, D);
+        grad_check(&gt, 1e-5f, 1e-5f, what);
+        grad_free(&gt); gbuf_free(&ddy);
+        free(ids); free(dy);
+    }
+}
+
+Test(grad_ops_parity, gather_words) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 20, 9, 33}, {8, 300, 200, 768}}; /* B T W D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int B = shapes[si][0], T = shapes[si][1], W = shapes[si][2], D = shapes[si][3];
+        int64_t* wm = calloc((size_t)B * T, 8);
+        int64_t* tl = malloc((size_t)B * 8);
+        uint64_t seed = 371 + si;
+        for (int b = 0; b < B; b++) { /* first sub-tokens marked w+1 in order, continuation tokens 0 */
+            int w = 0;
+            for (int t = 1; t < T && w < W; t++)
+                if (tu_uniform(&seed) < 0.7f) wm[(size_t)b * T + t] = ++w;
+            tl[b] = w;
+            if (b == 1 && T > 3) wm[(size_t)b * T + T - 1] = 1; /* a repeated word: the last token wins */
+            if (b == 2 && T > 3) wm[(size_t)b * T + T - 2] = W + 5; /* out of range: ignored */
+        }
+        float* dwd = rand_f32((size_t)B * W * D, -1.0f, 1.0f, 372 + si);
+        Grad gX = grad_new(be, (size_t)B * T * D, 373 + si);
+        GBuf dd = gbuf_f32(be, dwd, (size_t)B * W * D), dwm = gbuf_raw(be, wm, (size_t)B * T * 8);
+        gather_words_backward_cpu(gX.ref, dwd, wm, tl, B, T, W, D);
+        be->gather_words_bwd(be, gX.g.ptr, dd.ptr, dwm.ptr, tl, B, T, W, D);
+        char what[80];
+        snprintf(what, sizeof what, "gather_words_bwd B=%d T=%d W=%d D=%d", B, T, W, D);
+        grad_check(&gX, 0.0f, 0.0f, what);
+        grad_free(&gX); gbuf_free(&dd); gbuf_free(&dwm);
+        free(wm); free(tl); free(dwd);
+    }
+}
+
+Test(grad_ops_parity, gather_prompts) {
+    const Backend* be = pu_cuda();
+    const int64_t tok = 7;
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 30, 5, 33}, {8, 256, 25, 768}}; /* B T C D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int offset = 0; offset < 2; offset++) {
+            const int B = shapes[si][0], T = shapes[si][1], C = shapes[si][2], D = shapes[si][3];
+            int64_t* ids = rand_i64((size_t)B * T, 0, 40, 381 + si);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++)
+                    if (ids[(size_t)b * T + t] % 5 == 0) ids[(size_t)b * T + t] = tok;
+            if (T >= 2) ids[T - 2] = ids[T - 1] = tok; /* with offset 1 both read token T-1 */
+            float* dP = rand_f32((size_t)B * C * D, -1.0f, 1.0f, 382 + si);
+            Grad gX = grad_new(be, (size_t)B * T * D, 383 + si);
+            GBuf dd = gbuf_f32(be, dP, (size_t)B * C * D), di = gbuf_raw(be, ids, (size_t)B * T * 8);
+            gather_prompts_backward_cpu(gX.ref, dP, ids, tok, offset, B, T, C, D);
+            be->gather_prompts_bwd(be, gX.g.ptr, dd.ptr, di.ptr, tok, offset, B, T, C, D);
+            char what[80];
+            snprintf(what, sizeof what, "gather_prompts_bwd B=%d T=%d C=%d D=%d offset=%d", B, T, C, D, offset);
+            grad_check(&gX, 1e-7f, 1e-6f, what);
+            grad_free(&gX); gbuf_free(&dd); gbuf_free(&di);
+            free(ids); free(dP);
+        }
+}
+
+/* ============================================================================ backward: attention */
+
+static int64_t* att_mask(int B, int T, uint64_t seed, int all_masked_text) {
+    int64_t* m = malloc((size_t)B * T * 8);
+    for (int b = 0; b < B; b++) {
+        int len = 1 + (int)(tu_next(&seed) % (uint64_t)T);
+        if (b == 0) len = T;
+        if (b == all_masked_text) len = 0;
+        for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < len;
+    }
+    return m;
+}
+
+Test(grad_ops_parity, attention) {
+    const Backend* be = pu_cuda();
+    /* B Tq Tk H Dh masked */
+    const int shapes[][6] = {{1, 1, 1, 1, 1, 0}, {2, 7, 7, 3, 5, 1}, {3, 5, 9, 2, 64, 0}, {3, 9, 9, 2, 33, 1},
+                             {2, 128, 128, 12, 64, 1}, {1, 3, 3000, 1, 16, 1}, {4, 300, 25, 4, 32, 0}};
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int partial = 0; partial < 2; partial++) {
+            const int B = shapes[si][0], Tq = shapes[si][1], Tk = shapes[si][2], H = shapes[si][3], Dh = shapes[si][4];
+            const size_t nq = (size_t)B * Tq * H * Dh, nk = (size_t)B * Tk * H * Dh;
+            float* q = rand_f32(nq, -2.0f, 2.0f, 401 + si);
+            float* k = rand_f32(nk, -2.0f, 2.0f, 402 + si);
+            float* v = rand_f32(nk, -1.0f, 1.0f, 403 + si);
+            float* dc = rand_f32(nq, -1.0f, 1.0f, 404 + si);
+            int64_t* m = shapes[si][5] ? att_mask(B, Tk, 405 + si, B > 2 ? 2 : -1) : NULL;
+            Grad gq = grad_new(be, nq, 406 + si), gk = grad_new(be, nk, 407 + si), gv = grad_new(be, nk, 408 + si);
+            GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), ddc = gbuf_f32(be, dc, nq);
+            /* partial: dq alone, then (dk, dv) */
+            attention_backward_cpu(gq.ref, partial ? NULL : gk.ref, partial ? NULL : gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh);
+            be->attention_bwd(be, gq.g.ptr, partial ? NULL : gk.g.ptr, partial ? NULL : gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr,
+                              dv.ptr, m, B, Tq, Tk, H, Dh);
+            if (partial) {
+                attention_backward_cpu(NULL, gk.ref, gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh);
+                be->attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh);
+            }
+            char what[120];
+            snprintf(what, sizeof what, "attention_bwd B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d partial=%d", B, Tq, Tk, H, Dh,
+                     shapes[si][5], partial);
+            grad_check(&gq, 1e-5f, 1e-4f, what);
+            grad_check(&gk, 1e-5f, 1e-4f, what);
+            grad_check(&gv, 1e-5f, 1e-4f, what);
+            grad_free(&gq); grad_free(&gk); grad_free(&gv);
+            gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&ddc);
+            free(q); free(k); free(v); free(dc); free(m);
+        }
+}
+
+Test(grad_ops_parity, deberta_attention) {
+    const Backend* be = pu_cuda();
+    /* B T H Dh A buckets(position_buckets; 0 = identity) max_rel */
+    const int shapes[][7] = {{1, 1, 1, 1, 1, 0, 1},      {2, 7, 3, 5, 4, 0, 4},          {3, 9, 2, 33, 8, 4, 8},
+                             {2, 40, 4, 64, 16, 16, 32}, {2, 130, 12, 64, 256, 256, 512}, {1, 300, 2, 32, 64, 64, 128}};
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int terms = 0; terms < 4; terms++) {
+            const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3], A = shapes[si][4];
+            const int c2p = terms & 1, p2c = (terms >> 1) & 1, partial = terms == 3 && si % 2 == 1;
+            const size_t n = (size_t)B * T * H * Dh, np = (size_t)2 * A * H * Dh;
+            float* q = rand_f32(n, -2.0f, 2.0f, 411 + si);
+            float* k = rand_f32(n, -2.0f, 2.0f, 412 + si);
+            float* v = rand_f32(n, -1.0f, 1.0f, 413 + si);
+            float* pk = rand_f32(np, -2.0f, 2.0f, 414 + si);
+            float* pq = rand_f32(np, -2.0f, 2.0f, 415 + si);
+            float* dc = rand_f32(n, -1.0f, 1.0f, 416 + si);
+            int32_t* bucket = malloc((size_t)(2 * T - 1) * 4);
+            deberta_rel_buckets(bucket, T, shapes[si][5], shapes[si][6]);
+            int64_t* m = att_mask(B, T, 417 + si, B > 2 ? 2 : -1);
+            Grad gq = grad_new(be, n, 418 + si), gk = grad_new(be, n, 419 + si), gv = grad_new(be, n, 420 + si);
+            Grad gpk = grad_new(be, np, 421 + si), gpq = grad_new(be, np, 422 + si);
+            GBuf dq = gbuf_f32(be, q, n), dk = gbuf_f32(be, k, n), dv = gbuf_f32(be, v, n), ddc = gbuf_f32(be, dc, n);
+            GBuf dpk = gbuf_f32(be, pk, np), dpq = gbuf_f32(be, pq, np);
+            GBuf db = gbuf_raw(be, bucket, (size_t)(2 * T - 1) * 4), dm = gbuf_raw(be, m, (size_t)B * T * 8);
+            const float *cpk = c2p ? pk : NULL, *cpq = p2c ? pq : NULL;
+            const void *gpkp = c2p ? dpk.ptr : NULL, *gpqp = p2c ? dpq.ptr : NULL;
+            if (!partial) {
+                deberta_attention_backward_cpu(gq.ref, gk.ref, gv.ref, gpk.ref, gpq.ref, dc, q, k, v, cpk, cpq, bucket, m,
+                                               B, T, H, Dh, A, c2p, p2c);
+                be->deberta_attention_bwd(be, gq.g.ptr, gk.g.ptr, gv.g.ptr, gpk.g.ptr, gpq.g.ptr, ddc.ptr, dq.ptr, dk.ptr,
+                                          dv.ptr, gpkp, gpqp, db.ptr, dm.ptr, B, T, H, Dh, A, c2p, p2c);
+            } else { /* (dq, dpq) then (dk, dv, dpk), host indices */
+                deberta_attention_backward_cpu(gq.ref, NULL, NULL, NULL, gpq.ref, dc, q, k, v, cpk, cpq, bucket, m, B, T, H,
+                                               Dh, A, c2p, p2c);
+                be->deberta_attention_bwd(be, gq.g.ptr, NULL, NULL, NULL, gpq.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, gpkp,
+                                          gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c);
+                deberta_attention_backward_cpu(NULL, gk.ref, gv.ref, gpk.ref, NULL, dc, q, k, v, cpk, cpq, bucket, m, B, T,
+                                               H, Dh, A, c2p, p2c);
+                be->deberta_attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, gpk.g.ptr, NULL, ddc.ptr, dq.ptr, dk.ptr, dv.ptr,
+                                          gpkp, gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c);
+            }
+            char what[140];
+            snprintf(what, sizeof what, "deberta_attention_bwd B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d partial=%d", B, T, H,
+                     Dh, A, c2p, p2c, partial);
+            grad_check(&gq, 1e-5f, 1e-4f, what);
+            grad_check(&gk, 1e-5f, 1e-4f, what);
+            grad_check(&gv, 1e-5f, 1e-4f, what);
+            grad_check(&gpk, 1e-5f * sqrtf((float)B * T), 1e-4f, what); /* untouched when c2p is off */
+            grad_check(&gpq, 1e-5f * sqrtf((float)B * T), 1e-4f, what);
+            grad_free(&gq); grad_free(&gk); grad_free(&gv); grad_free(&gpk); grad_free(&gpq);
+            gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&ddc); gbuf_free(&dpk); gbuf_free(&dpq);
+            gbuf_free(&db); gbuf_free(&dm);
+            free(q); free(k); free(v); free(pk); free(pq); free(dc); free(bucket); free(m);
+        }
+}
+
+/* ============================================================================ backward: heads */
+
+Test(grad_ops_parity, lstm_bidir) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 3, 2}, {3, 7, 16, 8}, {4, 50, 96, 48}, {5, 33, 65, 31}, {4, 64, 256, 128}}; /* B W Din Hs */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int B = shapes[si][0], W = shapes[si][1], Din = shapes[si][2], Hs = shapes[si][3], G = 4 * Hs;
+        const float r = 1.0f / sqrtf((float)Hs);
+        float* x = rand_f32((size_t)B * W * Din, -1.0f, 1.0f, 501 + si);
+        float* dy = rand_f32((size_t)B * W * 2 * Hs, -1.0f, 1.0f, 502 + si);
+        int64_t* len = rand_i64((size_t)B, 0, W, 503 + si);
+        len[0] = W;
+        if (B > 1) len[1] = 1;
+        if (B > 2) len[2] = 0;
+        float *wih[2], *whh[2], *bih[2], *bhh[2];
+        GBuf dwih[2], dwhh[2], dbih[2], dbhh[2];
+        Grad gwih[2], gwhh[2], gbih[2], gbhh[2];
+        const float *cw[4][2];
+        const void *dw[4][2];
+        float *rg[4][2];
+        void *dg[4][2];
+        for (int d = 0; d < 2; d++) {
+            wih[d] = rand_f32((size_t)G * Din, -r, r, 510 + 8 * d + si);
+            whh[d] = rand_f32((size_t)G * Hs, -r, r, 511 + 8 * d + si);
+            bih[d] = rand_f32((size_t)G, -r, r, 512 + 8 * d + si);
+            bhh[d] = rand_f32((size_t)G, -r, r, 513 + 8 * d + si);
+            dwih[d] = gbuf_f32(be, wih[d], (size_t)G * Din);
+            dwhh[d] = gbuf_f32(be, whh[d], (size_t)G * Hs);
+            dbih[d] = gbuf_f32(be, bih[d], G);
+            dbhh[d] = gbuf_f32(be, bhh[d], G);
+            gwih[d] = grad_new(be, (size_t)G * Din, 514 + 8 * d + si);
+            gwhh[d] = grad_new(be, (size_t)G * Hs, 515 + 8 * d + si);
+            gbih[d] = grad_new(be, G, 516 + 8 * d + si);
+            gbhh[d] = grad_new(be, G, 517 + 8 * d + si);
+            cw[0][d] = wih[d]; cw[1][d] = whh[d]; cw[2][d] = bih[d]; cw[3][d] = bhh[d];
+            dw[0][d] = dwih[d].ptr; dw[1][d] = dwhh[d].ptr; dw[2][d] = dbih[d].ptr; dw[3][d] = dbhh[d].ptr;
+            rg[0][d] = gwih[d].ref; rg[1][d] = gwhh[d].ref; rg[2][d] = gbih[d].ref; rg[3][d] = gbhh[d].ref;
+            dg[0][d] = gwih[d].g.ptr; dg[1][d] = gwhh[d].g.ptr; dg[2][d] = gbih[d].g.ptr; dg[3][d] = gbhh[d].g.ptr;
+        }
+        if (si == 1) { /* skips: no dW_hh for the reverse direction, no db_ih at all */
+            rg[1][1] = NULL; dg[1][1] = NULL;
+            rg[2][0] = rg[2][1] = NULL; dg[2][0] = dg[2][1] = NULL;
+        }
+        Grad gx = grad_new(be, (size_t)B * W * Din, 530 + si);
+        GBuf dxx = gbuf_f32(be, x, (size_t)B * W * Din), ddy = gbuf_f32(be, dy, (size_t)B * W * 2 * Hs);
+        GBuf dlen = gbuf_raw(be, len, (size_t)B * 8);
+        lstm_bidir_backward_cpu(gx.ref, rg[0], rg[1], rg[2], rg[3], dy, x, len, cw[0], cw[1], cw[2], cw[3], B, W, Din, Hs);
+        be->lstm_bidir_bwd(be, gx.g.ptr, dg[0], dg[1], dg[2], dg[3], ddy.ptr, dxx.ptr, si % 2 ? (const int64_t*)dlen.ptr : len,
+                           dw[0], dw[1], dw[2], dw[3], B, W, Din, Hs);
+        char what[100];
+        snprintf(what, sizeof what, "lstm_bidir_bwd B=%d W=%d Din=%d Hs=%d dx", B, W, Din, Hs);
+        grad_check(&gx, 1e-5f, 1e-4f, what);
+        const char* names[4] = {"dw_ih", "dw_hh", "db_ih", "db_hh"};
+        Grad* all[4] = {gwih, gwhh, gbih, gbhh};
+        for (int p = 0; p < 4; p++)
+            for (int d = 0; d < 2; d++) {
+                snprintf(what, sizeof what, "lstm_bidir_bwd B=%d W=%d Din=%d Hs=%d %s[%d]", B, W, Din, Hs, names[p], d);
+                grad_check(&all[p][d], 1e-5f * sqrtf((float)B * W), 1e-4f, what); /* a skipped one keeps its prior */
+            }
+        for (int d = 0; d < 2; d++) {
+            gbuf_free(&dwih[d]); gbuf_free(&dwhh[d]); gbuf_free(&dbih[d]); gbuf_free(&dbhh[d]);
+            grad_free(&gwih[d]); grad_free(&gwhh[d]); grad_free(&gbih[d]); grad_free(&gbhh[d]);
+            free(wih[d]); free(whh[d]); free(bih[d]); free(bhh[d]);
+        }
+        grad_free(&gx); gbuf_free(&dxx); gbuf_free(&ddy); gbuf_free(&dlen);
+        free(x); free(dy); free(len);
+    }
+}
+
+Test(grad_ops_parity, span_concat) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int with_extra = 0; with_extra < 2; with_extra++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], D = shapes[si][3], S = W * K;
+            const int parts = with_extra ? 3 : 2;
+            int64_t* idx = malloc((size_t)B * S * 16);
+            int64_t* mask = malloc((size_t)B * S * 8);
+            make_spans(B, W, K, idx, mask, 601 + si);
+            const size_t n = (size_t)B * S * parts * D;
+            float* dout = rand_f32(n, -1.0f, 1.0f, 602 + si);
+            Grad gs = grad_new(be, (size_t)B * W * D, 603 + si), ge = grad_new(be, (size_t)B * W * D, 604 + si);
+            Grad gx = grad_new(be, (size_t)B * D, 605 + si);
+            GBuf dd = gbuf_f32(be, dout, n), di = gbuf_raw(be, idx, (size_t)B * S * 16), dm = gbuf_raw(be, mask, (size_t)B * S * 8);
+            /* without extra, dextra is NULL by the op's contract; with it and si odd, dstart is skipped */
+            const int skip_start = with_extra && si % 2;
+            span_concat_backward_cpu(skip_start ? NULL : gs.ref, ge.ref, with_extra ? gx.ref : NULL, dout, idx, mask, B, W,
+                                     S, D);
+            be->span_concat_bwd(be, skip_start ? NULL : gs.g.ptr, ge.g.ptr, with_extra ? gx.g.ptr : NULL, dd.ptr, di.ptr,
+                                dm.ptr, B, W, S, D);
+            char what[100];
+            snprintf(what, sizeof what, "span_concat_bwd B=%d W=%d K=%d D=%d extra=%d", B, W, K, D, with_extra);
+            grad_check(&gs, 1e-6f, 1e-5f, what);
+            grad_check(&ge, 1e-6f, 1e-5f, what);
+            grad_check(&gx, 1e-6f, 1e-5f, what);
+            grad_free(&gs); grad_free(&ge); grad_free(&gx);
+            gbuf_free(&dd); gbuf_free(&di); gbuf_free(&dm);
+            free(idx); free(mask); free(dout);
+        }
+}
+
+Test(grad_ops_parity, span_pool) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int mode = 0; mode < 3; mode++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], D = shapes[si][3];
+            const size_t nx = (size_t)B * W * D, n = nx * K;
+            float* x = rand_f32(nx, -1.0f, 1.0f, 611 + si);
+            if (nx > 8) x[3] = x[(size_t)3 + D < nx ? 3 + D : 3]; /* a tie: the first maximum takes the gradient */
+            float* dout = rand_f32(n, -1.0f, 1.0f, 612 + si);
+            Grad gx = grad_new(be, nx, 613 + si);
+            GBuf dxx = gbuf_f32(be, x, nx), dd = gbuf_f32(be, dout, n);
+            span_pool_backward_cpu(gx.ref, dout, x, B, W, K, D, mode);
+            be->span_pool_bwd(be, gx.g.ptr, dd.ptr, dxx.ptr, B, W, K, D, mode);
+            char what[100];
+            snprintf(what, sizeof what, "span_pool_bwd B=%d W=%d K=%d D=%d mode=%d", B, W, K, D, mode);
+            grad_check(&gx, 1e-6f, 1e-5f, what);
+            grad_free(&gx); gbuf_free(&dxx); gbuf_free(&dd);
+            free(x); free(dout);
+        }
+}
+
+Test(grad_ops_parity, conv1d_right) {
+    const Backend* be = pu_cuda();
+    const int shapes[][5] = {{1, 1, 1, 1, 1}, {2, 1, 5, 3, 4}, {3, 7, 33, 17, 12}, {2, 40, 64, 64, 3}, {4, 150, 256, 256, 12}}; /* B W Din Dout kw */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int partial = 0; partial < 2; partial++) {
+            const int B = shapes[si][0], W = shapes[si][1], Din = shapes[si][2], Dout = shapes[si][3], kw = shapes[si][4];
+            const size_t nx = (size_t)B * W * Din, nw = (size_t)Dout * Din * kw, ny = (size_t)B * W * Dout;
+            float* x = rand_f32(nx, -1.0f, 1.0f, 621 + si);
+            float* w = rand_f32(nw, -1.0f, 1.0f, 622 + si);
+            float* dy = rand_f32(ny, -1.0f, 1.0f, 623 + si);
+            Grad gx = grad_new(be, nx, 624 + si), gw = grad_new(be, nw, 625 + si), gb = grad_new(be, Dout, 626 + si);
+            GBuf dxx = gbuf_f32(be, x, nx), dww = gbuf_f32(be, w, nw), ddy = gbuf_f32(be, dy, ny);
+            conv1d_right_backward_cpu(gx.ref, partial ? NULL : gw.ref, gb.ref, dy, x, w, B, W, Din, Dout, kw);
+            be->conv1d_right_bwd(be, gx.g.ptr, partial ? NULL : gw.g.ptr, gb.g.ptr, ddy.ptr, dxx.ptr, dww.ptr, B, W, Din,
+                                 Dout, kw);
+            if (partial) {
+                conv1d_right_backward_cpu(NULL, gw.ref, NULL, dy, x, w, B, W, Din, Dout, kw);
+                be->conv1d_right_bwd(be, NULL, gw.g.ptr, NULL, ddy.ptr, dxx.ptr, dww.ptr, B, W, Din, Dout, kw);
+            }
+            char what[120];
+            snprintf(what, sizeof what, "conv1d_right_bwd B=%d W=%d Din=%d Dout=%d kw=%d partial=%d", B, W, Din, Dout, kw,
+                     partial);
+            grad_check(&gx, 1e-5f * sqrtf((float)Dout * kw), 1e-4f, what);
+            grad_check(&gw, 1e-5f * sqrtf((float)B * W), 1e-4f, what);
+            grad_check(&gb, 1e-6f * sqrtf((float)B * W), 1e-5f, what);
+            grad_free(&gx); grad_free(&gw); grad_free(&gb);
+            gbuf_free(&dxx); gbuf_free(&dww); gbuf_free(&ddy);
+            free(x); free(w); free(dy);
+        }
+}
+
+Test(grad_ops_parity, span_scores) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 12, 5, 33}, {3, 480, 25, 256}, {2, 4608, 60, 512}}; /* B S C D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int partial = 0; partial < 2; partial++) {
+            const int B = shapes[si][0], S = shapes[si][1], C = shapes[si][2], D = shapes[si][3];
+            const size_t nr = (size_t)B * S * D, np = (size_t)B * C * D, nl = (size_t)B * S * C;
+            float* rep = rand_f32(nr, -1.0f, 1.0f, 631 + si);
+            float* pr = rand_f32(np, -1.0f, 1.0f, 632 + si);
+            float* dl = rand_f32(nl, -1.0f, 1.0f, 633 + si);
+            Grad gr = grad_new(be, nr, 634 + si), gp = grad_new(be, np, 635 + si);
+            GBuf drep = gbuf_f32(be, rep, nr), dpr = gbuf_f32(be, pr, np), ddl = gbuf_f32(be, dl, nl);
+            span_scores_backward_cpu(gr.ref, partial ? NULL : gp.ref, dl, rep, pr, B, S, C, D);
+            be->span_scores_bwd(be, gr.g.ptr, partial ? NULL : gp.g.ptr, ddl.ptr, drep.ptr, dpr.ptr, B, S, C, D);
+            if (partial) {
+                span_scores_backward_cpu(NULL, gp.ref, dl, rep, pr, B, S, C, D);
+                be->span_scores_bwd(be, NULL, gp.g.ptr, ddl.ptr, drep.ptr, dpr.ptr, B, S, C, D);
+            }
+            char what[100];
+            snprintf(what, sizeof what, "span_scores_bwd B=%d S=%d C=%d D=%d partial=%d", B, S, C, D, partial);
+            grad_check(&gr, 1e-5f * sqrtf((float)C), 1e-4f, what);
+            grad_check(&gp, 1e-5f * sqrtf((float)S), 1e-4f, what);
+            grad_free(&gr); grad_free(&gp);
+            gbuf_free(&drep); gbuf_free(&dpr); gbuf_free(&ddl);
+            free(rep); free(pr); free(dl);
+        }
+}
+
+Test(grad_ops_parity, span_pair_relu) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {4, 96, 12, 1024}}; /* B W K F */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], F = shapes[si][3], S = W * K;
+            int64_t* idx = malloc((size_t)B * S * 16);
+            int64_t* mask = malloc((size_t)B * S * 8);
+            make_spans(B, W, K, idx, mask, 641 + si);
+            float* A = rand_f32((size_t)B * W * F, -1.0f, 1.0f, 642 + si);
+            float* E = rand_f32((size_t)B * W * F, -1.0f, 1.0f, 643 + si);
+            float* bias = rand_f32((size_t)F, -0.5f, 0.5f, 644 + si);
+            const size_t n = (size_t)B * S * F;
+            float* out = malloc(n * 4);
+            span_pair_relu_forward_cpu(out, A, E, with_bias ? bias : NULL, idx, mask, B, W, S, F);
+            float* dout = rand_f32(n, -1.0f, 1.0f, 645 + si);
+            Grad ga = grad_new(be, (size_t)B * W * F, 646 + si), ge = grad_new(be, (size_t)B * W * F, 647 + si);
+            Grad gb = grad_new(be, (size_t)F, 648 + si);
+            GBuf dd = gbuf_f32(be, dout, n), dout_f = gbuf_f32(be, out, n);
+            GBuf di = gbuf_raw(be, idx, (size_t)B * S * 16), dm = gbuf_raw(be, mask, (size_t)B * S * 8);
+            span_pair_relu_backward_cpu(ga.ref, ge.ref, with_bias ? gb.ref : NULL, dout, out, idx, mask, B, W, S, F);
+            be->span_pair_relu_bwd(be, ga.g.ptr, ge.g.ptr, with_bias ? gb.g.ptr : NULL, dd.ptr, dout_f.ptr, di.ptr, dm.ptr,
+                                   B, W, S, F);
+            char what[100];
+            snprintf(what, sizeof what, "span_pair_relu_bwd B=%d W=%d K=%d F=%d bias=%d", B, W, K, F, with_bias);
+            grad_check(&ga, 1e-6f, 1e-5f, what);
+            grad_check(&ge, 1e-6f, 1e-5f, what);
+            grad_check(&gb, 1e-6f * sqrtf((float)B * S), 1e-5f, what);
+            grad_free(&ga); grad_free(&ge); grad_free(&gb);
+            gbuf_free(&dd); gbuf_free(&dout_f); gbuf_free(&di); gbuf_free(&dm);
+            free(idx); free(mask); free(A); free(E); free(bias); free(out); free(dout);
+        }
+}
+
+Test(grad_ops_parity, span_query_rows) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {7, 33, 12}, {5, 130, 3}, {600, 768, 12}}; /* R D K */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int cat = 0; cat < 2; cat++) {
+            const int R = shapes[si][0], D = shapes[si][1], K = shapes[si][2], in = cat ? D + 128 : D;
+            const size_t nq = cat ? (size_t)128 * K : (size_t)D * K, n = (size_t)R * K * in;
+            float* h = rand_f32((size_t)R * D, -1.0f, 1.0f, 651 + si);
+            float* q = rand_f32(nq, -1.0f, 1.0f, 652 + si);
+            float* dout = rand_f32(n, -1.0f, 1.0f, 653 + si);
+            Grad gh = grad_new(be, (size_t)R * D, 654 + si), gq = grad_new(be, nq, 655 + si);
+            GBuf dh = gbuf_f32(be, h, (size_t)R * D), dq = gbuf_f32(be, q, nq), dd = gbuf_f32(be, dout, n);
+            span_query_rows_backward_cpu(gh.ref, gq.ref, dout, h, q, R, D, K, cat);
+            be->span_query_rows_bwd(be, gh.g.ptr, gq.g.ptr, dd.ptr, dh.ptr, dq.ptr, R, D, K, cat);
+            char what[100];
+            snprintf(what, sizeof what, "span_query_rows_bwd R=%d D=%d K=%d cat=%d", R, D, K, cat);
+            grad_check(&gh, 1e-6f, 1e-5f, what);
+            grad_check(&gq, 1e-6f * sqrtf((float)R), 1e-5f, what);
+            grad_free(&gh); grad_free(&gq);
+            gbuf_free(&dh); gbuf_free(&dq); gbuf_free(&dd);
+            free(h); free(q); free(dout);
+        }
+}
+
+Test(grad_ops_parity, scorer_features) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {2, 7, 5, 33}, {3, 1, 30, 8}, {2, 100, 25, 256}}; /* B W C D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int B = shapes[si][0], W = shapes[si][1], C = shapes[si][2], D = shapes[si][3];
+        const size_t nt = (size_t)B * W * 2 * D, nl = (size_t)B * C * 2 * D, n = (size_t)B * W * C * 3 * D;
+        float* t = rand_f32(nt, -1.0f, 1.0f, 661 + si);
+        float* l = rand_f32(nl, -1.0f, 1.0f, 662 + si);
+        float* df = rand_f32(n, -1.0f, 1.0f, 663 + si);
+        Grad gt = grad_new(be, nt, 664 + si), gl = grad_new(be, nl, 665 + si);
+        GBuf dt = gbuf_f32(be, t, nt), dl = gbuf_f32(be, l, nl), dd = gbuf_f32(be, df, n);
+        scorer_features_backward_cpu(gt.ref, gl.ref, df, t, l, B, W, C, D);
+        be->scorer_features_bwd(be, gt.g.ptr, gl.g.ptr, dd.ptr, dt.ptr, dl.ptr, B, W, C, D);
+        char what[100];
+        snprintf(what, sizeof what, "scorer_features_bwd B=%d W=%d C=%d D=%d", B, W, C, D);
+        grad_check(&gt, 1e-6f, 1e-5f, what);
+        grad_check(&gl, 1e-6f, 1e-5f, what);
+        grad_free(&gt); grad_free(&gl);
+        gbuf_free(&dt); gbuf_free(&dl); gbuf_free(&dd);
+        free(t); free(l); free(df);
+    }
+}
+
+Test(grad_ops_parity, row_scale) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {7, 33, 1}, {12, 1000, 3}, {5, 70000, 0}}; /* R n s_stride */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int R = shapes[si][0], ss = shapes[si][2];
+        const size_t n = (size_t)shapes[si][1], tot = (size_t)R * n, ns = (size_t)(R - 1) * ss + 1;
+        float* x = rand_f32(tot, -1.0f, 1.0f, 671 + si);
+        float* s = rand_f32(ns, -2.0f, 2.0f, 672 + si);
+        float* dy = rand_f32(tot, -1.0f, 1.0f, 673 + si);
+        Grad gx = grad_new(be, tot, 674 + si), gs = grad_new(be, ns, 675 + si);
+        GBuf dxx = gbuf_f32(be, x, tot), dss = gbuf_f32(be, s, ns), ddy = gbuf_f32(be, dy, tot);
+        row_scale_backward_cpu(gx.ref, gs.ref, dy, x, s, ss, R, n);
+        be->row_scale_bwd(be, gx.g.ptr, gs.g.ptr, ddy.ptr, dxx.ptr, dss.ptr, ss, R, n);
+        char what[100];
+        snprintf(what, sizeof what, "row_scale_bwd R=%d n=%zu s_stride=%d", R, n, ss);
+        grad_check(&gx, 1e-7f, 1e-6f, what);
+        grad_check(&gs, 1e-5f * sqrtf((float)tot), 1e-5f, what);
+        grad_free(&gx); grad_free(&gs);
+        gbuf_free(&dxx); gbuf_free(&dss); gbuf_free(&ddy);
+        free(x); free(s); free(dy);
+    }
+}
+
+Test(grad_ops_parity, mean_pool) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {5, 7, 33}, {25, 16, 768}, {3, 512, 257}}; /* C T D */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int masked = 0; masked < 2; masked++) {
+            const int C = shapes[si][0], T = shapes[si][1], D = shapes[si][2];
+            int64_t* m = masked ? rand_mask01((size_t)C * T, 0.6f, 681 + si) : NULL;
+            if (m && C > 1)
+                for (int t = 0; t < T; t++) m[(size_t)T + t] = 0;
+            float* dout = rand_f32((size_t)C * D, -1.0f, 1.0f, 682 + si);
+            Grad gY = grad_new(be, (size_t)C * T * D, 683 + si);
+            GBuf dd = gbuf_f32(be, dout, (size_t)C * D);
+            GBuf dm = gbuf_raw(be, m, m ? (size_t)C * T * 8 : 0);
+            mean_pool_backward_cpu(gY.ref, dout, m, C, T, D);
+            be->mean_pool_bwd(be, gY.g.ptr, dd.ptr, m ? (const int64_t*)dm.ptr : NULL, C, T, D);
+            char what[100];
+            snprintf(what, sizeof what, "mean_pool_bwd C=%d T=%d D=%d mask=%d", C, T, D, masked);
+            grad_check(&gY, 1e-7f, 1e-6f, what);
+            grad_free(&gY); gbuf_free(&dd); gbuf_free(&dm);
+            free(m); free(dout);
+        }
+}
+#endif
