@@ -4,9 +4,7 @@
    weights. The output appears whole or not at all: everything is written into a temporary sibling
    directory that is renamed to OUT_DIR at the end. scripts/check_roundtrip.py loads the result in
    the reference package to prove that what we write, the reference reads. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 #include "check.h"
 #include "cli.h"
 #include "io/gliner_config.h"
+#include "io/model_dir.h"
 #include "io/safetensors.h"
 #include "model/params.h"
 #include "ops.h"
@@ -25,38 +24,10 @@ static void report_stderr(void* ctx, const char* msg) {
     fprintf(stderr, "gliner convert: %s\n", msg);
 }
 
-static int copy_file(const char* src, const char* dst, char* err, size_t errlen) {
-    FILE* in = fopen(src, "rb");
-    if (!in) return gl_set_err(err, errlen, "%s: cannot open: %s", src, strerror(errno));
-    FILE* out = fopen(dst, "wb");
-    if (!out) { fclose(in); return gl_set_err(err, errlen, "%s: cannot create: %s", dst, strerror(errno)); }
-    char buf[1 << 16];
-    size_t n;
-    int bad = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) { bad = 1; break; }
-    bad |= ferror(in);
-    fclose(in);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) bad = 1;
-    if (fclose(out) != 0) bad = 1;
-    return bad ? gl_set_err(err, errlen, "%s: copy to %s failed", src, dst) : 0;
-}
-
-static void remove_tree(const char* dir) {
-    DIR* d = opendir(dir);
-    if (d) {
-        struct dirent* e;
-        char p[4096];
-        struct stat sb;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-            else unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+/* what convert copies as is: everything but the files it rewrites (pytorch_model.bin is superseded) */
+static int keep_file(const char* name) {
+    return strcmp(name, "model.safetensors") && strcmp(name, "gliner_config.json") && strcmp(name, "pytorch_model.bin") &&
+           !strstr(name, ".tmp.");
 }
 
 static int parse_dtype(const char* s, DType* t) {
@@ -145,51 +116,14 @@ int cli_convert(int argc, char** argv) {
     snprintf(path, sizeof path, "%s/gliner_config.json", tmp);
     if (gliner_config_save(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
 
-    /* every other regular file (tokenizer files, README...) byte for byte; pytorch_model.bin is superseded */
-    DIR* d = opendir(in);
-    if (!d) { fprintf(stderr, "gliner convert: %s: cannot list: %s\n", in, strerror(errno)); goto fail; }
-    struct dirent* e;
-    while ((e = readdir(d))) {
-        char src[4096], dst[4096];
-        snprintf(src, sizeof src, "%s/%s", in, e->d_name);
-        if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        if (!strcmp(e->d_name, "model.safetensors") || !strcmp(e->d_name, "gliner_config.json") ||
-            !strcmp(e->d_name, "pytorch_model.bin") || strstr(e->d_name, ".tmp."))
-            continue;
-        snprintf(dst, sizeof dst, "%s/%s", tmp, e->d_name);
-        if (copy_file(src, dst, err, sizeof err)) {
-            fprintf(stderr, "gliner convert: %s\n", err);
-            closedir(d);
-            goto fail;
-        }
-    }
-    closedir(d);
-    /* a bi-encoder's label tokenizer, which gliner.c looks for in labels_tokenizer/ */
-    char lsrc[4096], ldst[4096];
-    snprintf(lsrc, sizeof lsrc, "%s/labels_tokenizer", in);
-    if (stat(lsrc, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(ldst, sizeof ldst, "%s/labels_tokenizer", tmp);
-        DIR* ld = opendir(lsrc);
-        if (!ld || mkdir(ldst, 0755) != 0) {
-            fprintf(stderr, "gliner convert: %s: cannot copy: %s\n", lsrc, strerror(errno));
-            if (ld) closedir(ld);
-            goto fail;
-        }
-        while ((e = readdir(ld))) {
-            char src[4096], dst[4096];
-            snprintf(src, sizeof src, "%s/%s", lsrc, e->d_name);
-            if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-            snprintf(dst, sizeof dst, "%s/%s", ldst, e->d_name);
-            if (copy_file(src, dst, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); closedir(ld); goto fail; }
-        }
-        closedir(ld);
-    }
+    /* every other regular file (tokenizer files, README...) byte for byte, and labels_tokenizer/ */
+    if (md_copy_files(in, tmp, keep_file, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
     if (rename(tmp, out) != 0) { fprintf(stderr, "gliner convert: %s: cannot rename to %s: %s\n", tmp, out, strerror(errno)); goto fail; }
     printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg.arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
     rc = 0;
     goto done;
 fail:
-    remove_tree(tmp);
+    md_remove_tree(tmp);
 done:
     for (int i = 0; i < nts; i++) free(bufs ? bufs[i] : NULL);
     free(bufs);
