@@ -1,0 +1,685 @@
+#!/usr/bin/env python
+"""Reference-side training fixtures for gliner.c (issue #6 "training").
+
+Runs the REAL reference trainer -- `gliner.training.Trainer` (a `transformers.Trainer` subclass) with
+`gliner.training.TrainingArguments` built by `GLiNER.create_training_args`, exactly the objects
+`GLiNER.train_model` / the repository's `train.py` build -- for 20 optimizer steps on tiny fixture models
+and records, per optimizer step, everything a re-implementation needs to replay the run:
+
+    tests/fixtures/train/data.json               the 40 training examples (shared by every model)
+    tests/fixtures/train/<model>/steps.safetensors
+    tests/fixtures/train/<model>/info.json
+
+Run from the repository root (offline, CPU, deterministic; reruns are byte-identical):
+
+    /work/venv/bin/python scripts/make_train_fixtures.py [--out tests/fixtures/train] [--only a,b]
+
+Needs `accelerate` (the HF Trainer refuses to run without it; pinned in scripts/requirements.txt).
+
+Start point
+-----------
+`GLiNER.from_pretrained("tests/fixtures/models/<model>")` (the existing fixture weights, not copied here),
+cast to float32 as train.py does. Every dropout of these models is 0 (GLiNER `dropout` and the backbone
+`hidden_dropout_prob` / `attention_probs_dropout_prob`): the script asserts that every `nn.Dropout` module has
+p == 0, so model.train() mode (which the Trainer sets) is numerically the same as eval mode apart from that.
+
+Data
+----
+The first 40 examples of /work/shared/data/gliner_train_sample/sample_data.json, each `tokenized_text`
+truncated to the first MAX_WORDS (24) words (keeps the fixture small; all fixtures have max_len 64, and the
+BERT tokenizer's 128-subword truncation never triggers: asserted), entities kept only when they end inside
+the truncated text. Labels keep the data's own case. Batch size 2, no shuffling (the sampler is replaced
+by a SequentialSampler), so step i (0-based) trains on examples 2i and 2i+1: 20 steps = exactly one epoch,
+every step a different batch.
+
+Fixed class set: each example gets `"ner_labels"` = the sorted union of the gold labels of the two examples in
+its batch (so both examples of a batch share one list: required for the bi-encoder, whose label encoder sees
+one list per batch). The data collator is the model's own `_create_data_collator()` (what train_model uses),
+called as `collator(batch, entity_types=[ex["ner_labels"] for ex in batch])`; with explicit entity_types the
+reference maps classes with `make_mapping` (ids 1.. in list order) and draws no random numbers at all
+(batch_generate_class_mappings -- random negatives, `random.randint` neg ratio, `random.shuffle` -- is not
+called). For the uni-encoder models the script also checks that the reference's default path
+(`collator(batch)` reading `ner_labels` itself) yields identical tensors.
+Loss masking is "none" (no torch.rand), negatives 1.0: nothing random enters a step.
+
+Trainer settings (TrainingArguments via GLiNER.create_training_args; see info.json "training_args" for the
+full dump): optim adamw_torch (torch.optim.AdamW, betas (0.9, 0.999), eps 1e-8, weight decay decoupled,
+foreach/fused None -> the single-tensor loop on CPU), learning_rate (encoder groups) 5e-5, weight_decay 0.1,
+others_lr 1e-4, others_weight_decay 0.3 -> four groups in this order: [non-encoder decay (others_lr,
+others_wd), non-encoder no-decay (others_lr, 0), encoder decay (learning_rate, weight_decay), encoder no-decay
+(learning_rate, 0)], "encoder" = name contains "token_rep_layer", "no-decay" = inside an nn.LayerNorm or name
+contains "bias". lr_scheduler_type linear, warmup_ratio 0.1 (transformers 5.1 copies it into warmup_steps=0.1
+-> ceil(20*0.1) = 2 warm-up steps: multipliers 0, 0.5, then (20-t)/18), max_grad_norm 1.0,
+gradient_accumulation_steps 1, per_device_train_batch_size 2, focal_loss_alpha 0.75 / gamma 0 /
+prob_margin 0 / label_smoothing 0 (the configs/*.yaml loss values), loss_reduction "sum", negatives 1.0,
+masking "none", bf16 False (fp32; train.py passes bf16=True, which on CPU autocasts to bfloat16),
+use_cpu True, seed 42, logging_steps 1, no checkpoint saving. dataloader_num_workers is create_training_args'
+default 1 (collation runs in a worker process; that only changes where the deterministic collator runs).
+
+Why these rates: the learning rates are the HF default (5e-5) and 2x that for the head, so the two groups
+differ; the weight decays are large so that decay is visible in 20 steps (lr*wd*|p| per step). Larger rates
+(1e-4/3e-4 and up) drive the bi_span_bert fixture -- whose logits start at |x| ~ 20 -- into the focal loss's
+eps clamp (p < 1e-6 for positives): its gradient becomes exactly 0 after a few steps and the run is useless
+as a fixture. With these rates every step of every model keeps a gradient norm > 100 (so clipping to 1.0 is
+active at every step: the loss is a sum over ~100-300 spans x classes). Per step info.json records
+max_abs_logit, n_clamped (loss elements inside the eps clamp, whose gradient is exactly 0) and
+min_clamp_distance (closest |logit - clamp threshold| in logit units; >= 0.03 here, far above float noise).
+
+What is recorded (per optimizer step i = 0..19)
+------------------------------------------------
+* step<i>.<name>: every tensor of the batch the model's forward received (after Trainer._prepare_inputs),
+  captured inside Trainer.compute_loss: input_ids, attention_mask, words_mask, text_lengths, labels, and
+  span_idx / span_mask (span models), token_type_ids (BERT), labels_input_ids / labels_attention_mask
+  (bi-encoder: the label-encoder tokenization of the batch's class list, shape [C, T]). To fit the 400 KB
+  budget, integer tensors are stored in the smallest of U8 / I16 / I32 / I64 that holds all their values
+  (same dtype for a name across steps; the model got int64, span_mask bool) and labels -- float32 0/1
+  targets -- as U8; values are exact. info.json "batch_tensors" lists stored and reference dtypes. The
+  Python-list extras token_lengths / word_lengths the collator adds (= attention_mask.sum(-1), text_lengths)
+  are not stored.
+* loss [20] F32: the loss tensor compute_loss returned, i.e. exactly the tensor `accelerator.backward` was
+  called on (gradient_accumulation_steps == 1: the reference divides by GA only when GA > 1). It is computed
+  with the parameters BEFORE that step's optimizer update. It is the model's loss with reduction "sum":
+  sum over batch x spans (or words x {start,end,inside} for token level) x classes of the alpha-weighted
+  BCE-with-logits, masked by span_mask / text length and by the class mask -- no division by batch size.
+* grad_norm [20] F32: the value `accelerator.clip_grad_norm_(model.parameters(), 1.0)` returned = total
+  L2 norm of all gradients BEFORE clipping (torch.nn.utils.clip_grad_norm_, scale min(1, 1/(norm+1e-6))).
+* grad_norm_clipped [20] F32: the same norm recomputed in on_pre_optimizer_step, i.e. after clipping.
+* lr [20, 4] F64: param_group["lr"] of the 4 groups read in on_pre_optimizer_step, i.e. the rates the
+  optimizer.step() of that step used (the scheduler steps after optimizer.step()).
+* final.<param> F32: final values after the 20th update of some parameters: every GLiNER-head parameter
+  (outside the HF backbones) with at most FINAL_MAX_NUMEL (128) elements, the head matrices in FINAL_EXTRA
+  and the text-backbone tensors in FINAL_BACKBONE (one of each parameter group). info.json
+  "final_param_stats" has, for EVERY parameter, [float64 sum, float64 sum of squares, max |final - initial|].
+Parameter names are the inner model's state-dict names (the Trainer's GLiNER wrapper adds "model.";
+stripped here, as in tests/fixtures/optim/decay.json).
+
+Verification (all asserted): every model is trained twice from a fresh load and all recorded tensors, batches
+and final parameters are bit-identical; the per-step loss / grad norm / lr equal the Trainer's own logs
+(logging_steps = 1) bit for bit; and a plain loop without the Trainer -- the STORED batches cast back to the
+dtypes the model got (token_lengths / word_lengths omitted) -> model(**batch, loss kwargs).loss -> backward ->
+torch.nn.utils.clip_grad_norm_ -> torch.optim.AdamW with the four groups -> transformers.get_scheduler
+("linear", warm-up ceil(0.1*20)) -- reproduces every loss, grad norm, lr and ALL final parameters bit for bit
+(replay_plain_loop): the fixture is complete, and the Trainer adds nothing numerically beyond that loop.
+
+Trainer vs. a plain loop (things a re-implementation must copy)
+----------------------------------------------------------------
+* Order inside one optimizer step: forward+loss -> backward -> clip_grad_norm_ (over model.parameters();
+  parameters whose .grad is None are skipped; coef = max_norm / (total_norm + 1e-6) clamped to 1, all grads
+  multiplied by it) -> optimizer.step() -> lr_scheduler.step() -> model.zero_grad().
+  So the loss of step i is computed with the weights after i updates, and step 0 runs with lr multiplier 0
+  (linear warm-up starts at 0): AdamW still updates exp_avg / exp_avg_sq and its step count (so step 1 uses
+  bias corrections for t = 2), and weight decay multiplies by (1 - 0*wd) = 1: parameters do not move at step 0.
+* Parameters that never get a gradient (info.json "params_without_grad") are skipped by AdamW entirely, weight
+  decay included: the BERT poolers, and -- a reference quirk -- the whole BiLSTM of BiEncoderSpan models
+  (BiEncoderSpanModel.forward never calls self.rnn although the module exists and is saved).
+* Logged loss: transformers adds training_step's return value to tr_loss for every micro-batch and logs
+  tr_loss / (optimizer steps since the last log); with GA > 1 training_step divides each micro-batch loss by
+  GA before backward and returns that, so the logged value is the mean micro-batch loss averaged over the
+  logged optimizer steps (NaN/inf losses are replaced by the running average: logging_nan_inf_filter).
+  With GA = 1 and logging_steps = 1 (here) the logged loss equals the step loss bit for bit (asserted).
+  The final "train_loss" metric is the mean of all step losses. In transformers 5.1 the logged
+  learning_rate is read BEFORE lr_scheduler.step() (= the lr of that update; 4.x logged the next step's).
+* num_items_in_batch: the Trainer counts labels != -100 and passes it to training_step; the GLiNER Trainer
+  ignores it (the loss is the model's own "sum").
+* Parameter groups: create_training_args turns others_lr=0 / others_weight_decay=0 into learning_rate /
+  weight_decay (`or`), so a real zero head decay is impossible through it; the encoder groups carry no "lr"
+  key and inherit the optimizer default lr = learning_rate.
+* The bi-encoder span loss passes label_smoothing positionally into _loss's prob_margin slot (and drops
+  prob_margin); the token-level loss ignores `masking`. Both are inert with the zeros used here.
+"""
+
+import os
+import sys
+
+if os.environ.get("PYTHONHASHSEED") != "0":  # set iteration order must not depend on hash randomisation
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("ACCELERATE_USE_CPU", "1")
+
+import argparse
+import copy
+import json
+import math
+import random
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+warnings.filterwarnings("ignore")
+torch.set_num_threads(2)
+torch.use_deterministic_algorithms(True, warn_only=True)
+
+import accelerate  # noqa: E402
+import tokenizers  # noqa: E402
+import transformers  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+from torch.utils.data import SequentialSampler  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+
+import gliner  # noqa: E402
+from gliner import GLiNER  # noqa: E402
+from gliner.training import Trainer  # noqa: E402
+
+transformers.logging.set_verbosity_error()
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path("/work/shared/data/gliner_train_sample/sample_data.json")
+MODELS = ["uni_span_deberta_markerV0", "uni_span_bert_markerV0", "uni_token_deberta", "bi_span_bert"]
+N_EXAMPLES = 40
+MAX_WORDS = 24
+BATCH = 2
+STEPS = 20
+FINAL_MAX_NUMEL = 128  # every GLiNER-head parameter this small (biases, ...) is stored in full
+BACKBONES = ("token_rep_layer.bert_layer.", "token_rep_layer.labels_encoder.")
+# from the backbone(s): these (name suffixes; text encoder only) -- encoder group, decay and no-decay
+FINAL_BACKBONE = ["embeddings.LayerNorm.weight", "encoder.layer.1.output.LayerNorm.bias",
+                  "encoder.layer.1.attention.output.dense.weight", "encoder.layer.1.attention.output.dense.bias"]
+# plus these larger ones when the model has them (a head matrix, an LSTM matrix, a backbone matrix)
+FINAL_EXTRA = [
+    "rnn.lstm.weight_hh_l0",  # non-encoder, decay
+    "scorer.out_mlp.3.weight",  # token-level scorer, non-encoder, decay
+    "token_rep_layer.labels_projection.weight",  # bi-encoder, encoder group, decay
+]
+
+HPARAMS = dict(
+    learning_rate=5e-5,
+    weight_decay=0.1,
+    others_lr=1e-4,
+    others_weight_decay=0.3,
+    focal_loss_alpha=0.75,
+    focal_loss_gamma=0.0,
+    focal_loss_prob_margin=0.0,
+    loss_reduction="sum",
+    negatives=1.0,
+    masking="none",
+    lr_scheduler_type="linear",
+    warmup_ratio=0.1,
+    per_device_train_batch_size=BATCH,
+    per_device_eval_batch_size=BATCH,
+    max_grad_norm=1.0,
+    max_steps=STEPS,
+    save_steps=1000,
+    logging_steps=1,
+    use_cpu=True,
+    bf16=False,
+    report_to="none",
+    # beyond create_training_args' own parameters (passed through **kwargs):
+    gradient_accumulation_steps=1,
+    seed=42,
+    save_strategy="no",
+    disable_tqdm=True,
+)
+
+VERSIONS = {
+    "gliner": gliner.__version__,
+    "torch": torch.__version__,
+    "transformers": transformers.__version__,
+    "accelerate": accelerate.__version__,
+    "tokenizers": tokenizers.__version__,
+    "numpy": np.__version__,
+    "python": sys.version.split()[0],
+    "torch_num_threads": torch.get_num_threads(),
+}
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def strip(name):
+    return name[len("model."):] if name.startswith("model.") else name
+
+
+def load_examples():
+    raw = json.load(open(DATA, encoding="utf-8"))[:N_EXAMPLES]
+    out = []
+    for ex in raw:
+        words = list(ex["tokenized_text"][:MAX_WORDS])
+        ner = [[int(s), int(e), str(lab)] for s, e, lab in ex["ner"] if int(e) < len(words)]
+        out.append({"tokenized_text": words, "ner": ner})
+    for b in range(0, len(out), BATCH):
+        group = out[b:b + BATCH]
+        types = sorted({lab for ex in group for _, _, lab in ex["ner"]})
+        for ex in group:
+            ex["ner_labels"] = list(types)
+    return out
+
+
+@torch.no_grad()
+def logit_stats(inputs, outputs):
+    """max |logit| over the elements that enter the loss, and how many of them sit in the focal loss's eps
+    clamp (p < 1e-6 for a positive target, 1 - p < 1e-6 for a negative one: zero gradient there)."""
+    lg = outputs.logits.detach().float()
+    labels = inputs["labels"].float()
+    cmask = outputs.prompts_embedding_mask.detach().bool()  # (B, C)
+    B, C = cmask.shape
+    if lg.dim() == 4 and lg.shape[-1] == 3 and "span_mask" not in inputs:  # token level (B, W, C, 3)
+        W = lg.shape[1]
+        wmask = torch.arange(W).view(1, W) < inputs["text_lengths"].view(-1, 1).cpu()
+        valid = wmask.view(B, W, 1, 1) & cmask.view(B, 1, C, 1)
+    else:  # span level (B, L, K, C)
+        smask = inputs["span_mask"].bool().view(B, -1)
+        lg = lg.view(B, -1, lg.shape[-1])
+        labels = labels.view(B, -1, labels.shape[-1])
+        valid = smask.view(B, -1, 1) & cmask.view(B, 1, C)
+    valid = valid.expand_as(lg)
+    p = torch.sigmoid(lg)
+    clamped = ((labels > 0.5) & (p < 1e-6)) | ((labels < 0.5) & ((1.0 - p) < 1e-6))
+    thr = math.log(1e-6 / (1.0 - 1e-6))  # logit where p == 1e-6 (-13.8155); 1 - p == 1e-6 at -thr
+    dist = torch.where(labels > 0.5, (lg - thr).abs(), (-thr - lg).abs())
+    return {"max_abs_logit": round(float(lg[valid].abs().max()), 6), "n_clamped": int((clamped & valid).sum()),
+            "min_clamp_distance": round(float(dist[valid].min()), 6), "n_loss_elements": int(valid.sum())}
+
+
+class FixedTypesCollator:
+    """The model's own training collator, called with the batch's fixed class list."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, batch):
+        return self.collator(batch, entity_types=[list(ex["ner_labels"]) for ex in batch])
+
+
+class RecordingTrainer(Trainer):
+    """gliner.training.Trainer with a sequential sampler; records what compute_loss saw and returned."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.rec_batches, self.rec_losses, self.rec_logit_stats = [], [], []
+
+    def _get_train_sampler(self, train_dataset=None):
+        return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training:
+            self.rec_batches.append(
+                {k: v.detach().cpu().clone() for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+            )
+            self.rec_losses.append(loss.detach().cpu().clone())
+            self.rec_logit_stats.append(logit_stats(inputs, outputs))
+        return (loss, outputs) if return_outputs else loss
+
+
+class StepRecorder(TrainerCallback):
+    def __init__(self):
+        self.lrs, self.clipped_norms, self.logs, self.no_grad = [], [], [], None
+
+    def on_pre_optimizer_step(self, args, state, control, **kw):
+        opt = kw["optimizer"]
+        self.lrs.append([float(g["lr"]) for g in opt.param_groups])
+        model = kw["model"]
+        if self.no_grad is None:
+            self.no_grad = [strip(n) for n, p in model.named_parameters() if p.grad is None]
+        grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
+        self.clipped_norms.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self.logs.append({"step": state.global_step, **{k: logs[k] for k in ("loss", "grad_norm", "learning_rate") if k in logs}})
+
+
+def check_dropouts(model):
+    found = []
+    for n, m in model.named_modules():
+        if isinstance(m, torch.nn.Dropout) or "dropout" in type(m).__name__.lower():
+            p = float(getattr(m, "p", getattr(m, "drop_prob", 0.0)))
+            found.append((n, p))
+            assert p == 0.0, f"dropout {n} has p={p}"
+    return len(found)
+
+
+def run_once(model_dir, examples, out_tmp):
+    seed_all(0)
+    model = GLiNER.from_pretrained(str(model_dir), local_files_only=True).to(dtype=torch.float32)
+    n_dropout = check_dropouts(model)
+    init = {strip(n): p.detach().clone() for n, p in model.named_parameters()}
+    args = type(model).create_training_args(output_dir=str(out_tmp), **HPARAMS)
+    base_collator = model._create_data_collator()
+    collator = FixedTypesCollator(base_collator)
+    rec = StepRecorder()
+    trainer = RecordingTrainer(
+        model=model,
+        args=args,
+        train_dataset=examples,
+        data_collator=collator,
+        processing_class=model.data_processor.transformer_tokenizer,
+        callbacks=[rec],
+    )
+    trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+    norms = []
+    orig_clip = trainer.accelerator.clip_grad_norm_
+
+    def clip_and_record(parameters, max_norm, *a, **kw):
+        n = orig_clip(parameters, max_norm, *a, **kw)
+        norms.append(n.detach().cpu().clone() if isinstance(n, torch.Tensor) else torch.tensor(float(n)))
+        return n
+
+    trainer.accelerator.clip_grad_norm_ = clip_and_record
+    out = trainer.train()
+    assert len(trainer.rec_losses) == STEPS and len(norms) == STEPS and len(rec.lrs) == STEPS, (
+        len(trainer.rec_losses), len(norms), len(rec.lrs))
+    opt = trainer.optimizer
+    id2name = {id(p): strip(n) for n, p in model.named_parameters()}
+    groups = []
+    for gi, g in enumerate(opt.param_groups):
+        groups.append({
+            "group": ["others_decay", "others_no_decay", "encoder_decay", "encoder_no_decay"][gi],
+            "lr_base": float(g.get("initial_lr", g["lr"])),
+            "weight_decay": float(g["weight_decay"]),
+            "num_params": len(g["params"]),
+            "num_elements": int(sum(p.numel() for p in g["params"])),
+        })
+        if g["weight_decay"] == 0.0:  # the decay groups are "all the others" (see tests/fixtures/optim/decay.json)
+            groups[-1]["names"] = [id2name[id(p)] for p in g["params"]]
+    opt_info = {
+        "class": f"{type(opt.optimizer if hasattr(opt, 'optimizer') else opt).__module__}."
+        f"{type(opt.optimizer if hasattr(opt, 'optimizer') else opt).__name__}",
+        "defaults": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opt.defaults.items()
+                     if isinstance(v, (int, float, bool, str, tuple, type(None)))},
+        "groups": groups,
+        "scheduler": type(trainer.lr_scheduler).__name__,
+        "warmup_steps": args.get_warmup_steps(STEPS),
+    }
+    final = {strip(n): p.detach().cpu().clone() for n, p in model.named_parameters()}
+    return {
+        "batches": trainer.rec_batches,
+        "losses": trainer.rec_losses,
+        "logit_stats": trainer.rec_logit_stats,
+        "norms": norms,
+        "clipped_norms": rec.clipped_norms,
+        "lrs": rec.lrs,
+        "logs": rec.logs,
+        "no_grad": rec.no_grad,
+        "init": init,
+        "final": final,
+        "args": args,
+        "optimizer": opt_info,
+        "train_output": {k: v for k, v in out.metrics.items() if "runtime" not in k and "per_second" not in k},
+        "model": model,
+        "base_collator": base_collator,
+        "n_dropout_modules": n_dropout,
+    }
+
+
+def storage_dtype(values):
+    """Smallest of U8 / I16 / I32 / I64 that holds every value (the fixture budget is 400 KB)."""
+    lo = min(int(v.min()) for v in values if v.numel())
+    hi = max(int(v.max()) for v in values if v.numel())
+    for dt, a, b in [(torch.uint8, 0, 255), (torch.int16, -32768, 32767), (torch.int32, -(2 ** 31), 2 ** 31 - 1)]:
+        if a <= lo and hi <= b:
+            return dt
+    return torch.int64
+
+
+def tensors_of(r):
+    t = {}
+    names = sorted({k for b in r["batches"] for k in b})
+    dtypes = {}
+    for k in names:
+        vals = [b[k] for b in r["batches"] if k in b]
+        if k == "labels":  # float32 0/1 targets (asserted in build): stored exactly as U8
+            assert all(set(torch.unique(v).tolist()) <= {0.0, 1.0} for v in vals)
+            dtypes[k] = torch.uint8
+        elif vals[0].is_floating_point():
+            dtypes[k] = torch.float32
+        else:
+            dtypes[k] = storage_dtype([v.to(torch.int64) for v in vals])
+    for i, b in enumerate(r["batches"]):
+        for k, v in b.items():
+            t[f"step{i}.{k}"] = v.to(dtypes[k]).contiguous()
+    t["loss"] = torch.stack([x.reshape(()) for x in r["losses"]]).to(torch.float32)
+    t["grad_norm"] = torch.stack([x.reshape(()) for x in r["norms"]]).to(torch.float32)
+    t["grad_norm_clipped"] = torch.stack([x.reshape(()) for x in r["clipped_norms"]]).to(torch.float32)
+    t["lr"] = torch.tensor(r["lrs"], dtype=torch.float64)
+    for n, v in r["final"].items():
+        in_backbone = n.startswith(BACKBONES)
+        if (not in_backbone and (v.numel() <= FINAL_MAX_NUMEL or n in FINAL_EXTRA)) or (
+                n.startswith(BACKBONES[0]) and any(n.endswith(x) for x in FINAL_BACKBONE)):
+            t[f"final.{n}"] = v.detach().cpu().to(torch.float32).contiguous()
+    return t
+
+
+def identical(a, b):
+    if sorted(a) != sorted(b):
+        return False
+    return all(a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
+
+
+def jsonable_args(args):
+    d = args.to_dict()
+    out = {}
+    for k, v in sorted(d.items()):
+        if k in ("output_dir", "logging_dir") or k.startswith("_"):
+            continue
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str, bool)) for x in v):
+            out[k] = list(v)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def replay_plain_loop(model_dir, t, batch_dtypes):
+    """Independent replay without the Trainer: the stored batches (cast back to the dtypes the model got;
+    token_lengths / word_lengths left out) through model(**batch, loss kwargs) -> backward ->
+    clip_grad_norm_ -> torch.optim.AdamW with the four groups built here -> transformers.get_scheduler.
+    Returns per-step losses, norms, lrs and the final parameters."""
+    from transformers import get_scheduler
+    from transformers.trainer_pt_utils import get_parameter_names
+
+    seed_all(0)
+    model = GLiNER.from_pretrained(str(model_dir), local_files_only=True).to(dtype=torch.float32)
+    hp = HPARAMS
+    decay = [n for n in get_parameter_names(model, [torch.nn.LayerNorm]) if "bias" not in n]
+    named = list(model.named_parameters())
+    enc = {n for n, _ in named if "token_rep_layer" in n}
+    sel = lambda d, e: [p for n, p in named if (n in decay) == d and (n in enc) == e]  # noqa: E731
+    groups = [
+        {"params": sel(True, False), "weight_decay": hp["others_weight_decay"], "lr": hp["others_lr"]},
+        {"params": sel(False, False), "weight_decay": 0.0, "lr": hp["others_lr"]},
+        {"params": sel(True, True), "weight_decay": hp["weight_decay"]},
+        {"params": sel(False, True), "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=hp["learning_rate"], betas=(0.9, 0.999), eps=1e-8,
+                            weight_decay=hp["weight_decay"])
+    sch = get_scheduler("linear", opt, num_warmup_steps=math.ceil(STEPS * hp["warmup_ratio"]),
+                        num_training_steps=STEPS)
+    model.train()
+    losses, norms, lrs = [], [], []
+    for i in range(STEPS):
+        batch = {k: t[f"step{i}.{k}"].to(dt) for k, dt in batch_dtypes.items() if f"step{i}.{k}" in t}
+        loss = model(**batch, alpha=hp["focal_loss_alpha"], gamma=hp["focal_loss_gamma"],
+                     rel_alpha=hp["focal_loss_alpha"], rel_gamma=hp["focal_loss_gamma"],
+                     prob_margin=hp["focal_loss_prob_margin"], label_smoothing=0.0,
+                     reduction=hp["loss_reduction"], negatives=hp["negatives"], masking=hp["masking"]).loss
+        loss.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), hp["max_grad_norm"]).detach().clone())
+        lrs.append([float(g["lr"]) for g in opt.param_groups])
+        losses.append(loss.detach().clone())
+        opt.step()
+        sch.step()
+        model.zero_grad()
+    final = {strip(n): p.detach().clone() for n, p in model.named_parameters()}
+    return losses, norms, lrs, final
+
+
+def dump_json(path, obj):
+    """indent=1, but lists of scalars on one line."""
+    txt = json.dumps(obj, ensure_ascii=False, indent=1)
+    txt = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", txt)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(txt + "\n")
+
+
+def build(name, examples, out_root):
+    model_dir = ROOT / "tests" / "fixtures" / "models" / name
+    with tempfile.TemporaryDirectory() as tmp:
+        r1 = run_once(model_dir, examples, Path(tmp) / "a")
+        r2 = run_once(model_dir, examples, Path(tmp) / "b")
+    t1, t2 = tensors_of(r1), tensors_of(r2)
+    assert identical(t1, t2), f"{name}: two runs differ"
+    full1 = {f"final_all.{k}": v for k, v in r1["final"].items()}
+    full2 = {f"final_all.{k}": v for k, v in r2["final"].items()}
+    assert identical(full1, full2), f"{name}: final parameters of two runs differ"
+    b1 = {f"{i}.{k}": v for i, b in enumerate(r1["batches"]) for k, v in b.items()}
+    b2 = {f"{i}.{k}": v for i, b in enumerate(r2["batches"]) for k, v in b.items()}
+    assert identical(b1, b2), f"{name}: batches of two runs differ"
+    # a plain loop on the STORED batches reproduces the Trainer bit for bit (the fixture is complete)
+    batch_dtypes = {k: v.dtype for k, v in r1["batches"][0].items()}
+    p_losses, p_norms, p_lrs, p_final = replay_plain_loop(model_dir, t1, batch_dtypes)
+    assert all(torch.equal(a.reshape(()), b.reshape(())) for a, b in zip(p_losses, r1["losses"])), (name, "replay loss")
+    assert all(torch.equal(a.reshape(()), b.reshape(())) for a, b in zip(p_norms, r1["norms"])), (name, "replay norm")
+    assert p_lrs == r1["lrs"], (name, "replay lr")
+    assert all(torch.equal(p_final[k], v) for k, v in r1["final"].items()), (name, "replay final params")
+    assert len(r1["logs"]) == STEPS
+    for i, lg in enumerate(r1["logs"]):  # the Trainer's own log == what compute_loss returned
+        assert lg["step"] == i + 1
+        assert lg["loss"] == float(r1["losses"][i]), (name, i, lg["loss"], float(r1["losses"][i]))
+        assert lg["grad_norm"] == float(r1["norms"][i]), (name, i)
+        assert lg["learning_rate"] == r1["lrs"][i][0], (name, i)
+    # the collated batches must hold every word (no subword truncation) and match the examples
+    steps_info = []
+    for i, b in enumerate(r1["batches"]):
+        idx = list(range(i * BATCH, (i + 1) * BATCH))
+        exs = [examples[j] for j in idx]
+        wl = [len(e["tokenized_text"]) for e in exs]
+        assert b["text_lengths"].view(-1).tolist() == wl, (name, i)
+        assert [int(b["words_mask"][k].max()) for k in range(len(exs))] == wl, (name, i, "subword truncation")
+        # uni-encoder: the reference's default collation (reading "ner_labels" itself) gives the same batch
+        if "labels_input_ids" not in b:
+            seed_all(i)
+            plain = r1["base_collator"](copy.deepcopy(exs))
+            for k, v in b.items():
+                assert torch.equal(plain[k].cpu(), v), (name, i, k, "default collation differs")
+        steps_info.append({
+            "step": i,
+            "examples": idx,
+            "entity_types": exs[0]["ner_labels"],
+            "loss": float(r1["losses"][i]),
+            "grad_norm": float(r1["norms"][i]),
+            "lr": r1["lrs"][i],
+            **r1["logit_stats"][i],
+        })
+    init, final = r1["init"], r1["final"]
+    stats = {}
+    for n, v in final.items():
+        v64 = v.to(torch.float64)
+        stats[n] = [float(f"{x:.10g}") for x in (v64.sum(), (v64 * v64).sum(), (v - init[n]).abs().max())]
+    b0 = r1["batches"][0]
+    batch_tensors = {
+        k: {"stored": str(t1[f"step0.{k}"].dtype).replace("torch.", ""),
+            "reference": str(b0[k].dtype).replace("torch.", ""),
+            "step0_shape": list(b0[k].shape)}
+        for k in sorted(b0)
+    }
+    model = r1["model"]
+    cfg = model.config
+    info = {
+        "generator": "scripts/make_train_fixtures.py",
+        "command": "/work/venv/bin/python scripts/make_train_fixtures.py",
+        "reference": "urchade/GLiNER 0.2.27 (gliner.training.Trainer + GLiNER.create_training_args)",
+        "versions": VERSIONS,
+        "model": name,
+        "class": type(model).__name__,
+        "start_point": os.path.relpath(model_dir, ROOT),
+        "start_point_note": "GLiNER.from_pretrained(start_point, local_files_only=True).to(float32); weights not copied",
+        "data": "../data.json (examples[i]; step s uses examples 2s, 2s+1; entity types = examples[*].ner_labels)",
+        "num_steps": STEPS,
+        "batch_size": BATCH,
+        "hparams": HPARAMS,
+        "training_args": jsonable_args(r1["args"]),
+        "optimizer": r1["optimizer"],
+        "params_without_grad": r1["no_grad"],
+        "params_without_grad_note": "never receive a gradient (unused by the forward); AdamW skips them, so "
+                                    "weight decay does not touch them either: they stay at their initial values",
+        "train_output_metrics": r1["train_output"],
+        "dropout_modules_all_p0": r1["n_dropout_modules"],
+        "config_highlights": {k: getattr(cfg, k, None) for k in
+                              ("span_mode", "max_width", "max_len", "max_types", "hidden_size", "dropout",
+                               "class_token_index", "labels_encoder", "words_splitter_type")},
+        "loss_definition": (
+            "model(**batch, alpha=0.75, gamma=0, prob_margin=0, label_smoothing=0, reduction='sum', negatives=1.0, "
+            "masking='none').loss in train() mode with all dropouts 0, computed with the parameters before "
+            "that step's update; sum (not mean) over the batch of the masked per-element focal/BCE terms; "
+            "this exact tensor is what backward() ran on (gradient_accumulation_steps = 1)"),
+        "grad_norm_definition": "total L2 norm of all parameter gradients before clipping "
+                                "(accelerator.clip_grad_norm_ return value); grad_norm_clipped is the norm after",
+        "lr_definition": "param_groups[g]['lr'] at optimizer.step() of that step, groups in optimizer order "
+                         "(see optimizer.groups)",
+        "steps": steps_info,
+        "batch_tensors": batch_tensors,
+        "batch_tensors_note": "steps.safetensors key step<i>.<name>; integers stored in the smallest type that holds "
+                              "them (values exact), labels (0/1 float32 targets) as U8; 'reference' = dtype the model got",
+        "other_tensors": {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
+                          for k, v in t1.items() if not k.startswith(("step", "final."))},
+        "final_tensors_note": "final.<param>: every GLiNER-head parameter with <= 128 elements, "
+                              "FINAL_EXTRA and FINAL_BACKBONE of the script (text backbone only)",
+        "final_param_stats_columns": ["sum", "sum_of_squares", "max_abs_change_from_start"],
+        "final_param_stats": stats,
+        "verification": "trained twice from a fresh load: every stored tensor, every batch and every final parameter "
+                        "bit-identical; per-step loss / grad_norm / learning_rate equal the Trainer's own logs "
+                        "(logging_steps=1); a plain loop (model(**stored batch) -> backward -> clip_grad_norm_ -> "
+                        "torch AdamW with the 4 groups -> get_scheduler('linear')) on the stored batches reproduces "
+                        "every loss, grad norm, lr and final parameter bit for bit",
+    }
+    mdir = out_root / name
+    mdir.mkdir(parents=True, exist_ok=True)
+    save_file(dict(sorted(t1.items())), str(mdir / "steps.safetensors"), metadata={"format": "pt"})
+    dump_json(mdir / "info.json", info)
+    losses = [round(float(x), 4) for x in r1["losses"]]
+    print(f"[{name}] losses {losses[:3]} ... {losses[-3:]}  grad_norm[0] {float(r1['norms'][0]):.4f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "train"))
+    ap.add_argument("--only", default="", help="comma-separated model names")
+    ap.add_argument("--lr", type=float, default=None, help="override learning_rate (experiments only)")
+    ap.add_argument("--others-lr", type=float, default=None, help="override others_lr (experiments only)")
+    args = ap.parse_args()
+    if args.lr is not None:
+        HPARAMS["learning_rate"] = args.lr
+    if args.others_lr is not None:
+        HPARAMS["others_lr"] = args.others_lr
+    out_root = Path(args.out)
+    out_root.mkdir(parents=True, exist_ok=True)
+    examples = load_examples()
+    assert len(examples) == BATCH * STEPS
+    with open(out_root / "data.json", "w", encoding="utf-8") as f:
+        json.dump({
+            "source": "/work/shared/data/gliner_train_sample/sample_data.json, first 40 examples",
+            "max_words": MAX_WORDS,
+            "note": "tokenized_text truncated to max_words; entities kept when end < len; ner_labels = sorted union "
+                    "of the gold labels of the example's batch (batch size 2, sequential)",
+            "examples": examples,
+        }, f, ensure_ascii=False, indent=None, separators=(",", ":"))
+        f.write("\n")
+    only = set(filter(None, args.only.split(",")))
+    for name in MODELS:
+        if only and name not in only:
+            continue
+        build(name, examples, out_root)
+    for p in out_root.rglob("*"):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    total = sum(p.stat().st_size for p in out_root.rglob("*") if p.is_file())
+    print(f"size of {out_root}: {total / 1024:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()
