@@ -203,6 +203,8 @@ const Backend* backend_cpu(int threads);
    CUBLAS_COMPUTE_32F). Tables of one device share its stream, handle and scratch. NULL for another dtype. */
 const Backend* backend_cuda(int device);
 const Backend* backend_cuda_dtype(int device, DType dtype);
+/* the stream the ops of a CUDA table run on (a cudaStream_t), for kernels outside the table (training) */
+struct CUstream_st* backend_cuda_stream(const Backend* be);
 #endif
 
 #ifdef __cplusplus

@@ -54,7 +54,7 @@ static inline int fx_case_inputs(const SafeTensors* st, const char* cs, const Gl
     in->attention_mask = i64(st, cs, "attention_mask", NULL);
     in->words_mask = i64(st, cs, "words_mask", NULL);
     in->text_lengths = i64(st, cs, "text_lengths", NULL);
-    cr_assert(in->attention_mask && in->words_mask && in->text_lengths, "case %s: incomplete batch", cs);
+    cr_assert(in->attention_mask && in->words_mask && in->text_lengths, "case %s: incomplete batch", cs ? cs : "train_batch");
     for (int b = 0; b < in->B; b++) in->W = in->text_lengths[b] > in->W ? (int)in->text_lengths[b] : in->W;
     in->K = cfg->max_width;
     in->span_idx = i64(st, cs, "span_idx", &si_tv);

@@ -6,3 +6,4 @@ int cli_version(int argc, char** argv);
 int cli_convert(int argc, char** argv);
 int cli_predict(int argc, char** argv);
 int cli_tokenize(int argc, char** argv);
+int cli_train(int argc, char** argv);

@@ -43,6 +43,8 @@ static CudaImpl g_impl[MAX_DEVICES];
 static CudaImpl* I(const Backend* be) { return (CudaImpl*)be->impl; }
 static gl_stream_t S(const Backend* be) { return (gl_stream_t)I(be)->stream; }
 
+extern "C" struct CUstream_st* backend_cuda_stream(const Backend* be) { return (struct CUstream_st*)I(be)->stream; }
+
 /* ---------------------------------------------------------------- scratch and index tensors */
 
 static void grow(CudaImpl* c, char** buf, size_t* cap, size_t bytes) {

@@ -1,0 +1,615 @@
+/* trainer.c -- the training loop (trainer.h). */
+#include "trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../check.h"
+#include "../decode.h"
+#include "../gliner_internal.h"
+#include "../io/train_config.h"
+#include "../log.h"
+#include "checkpoint.h"
+#include "data.h"
+#include "eval.h"
+#include "labels.h"
+#include "loss.h"
+#include "optim.h"
+#include "step.h"
+#ifdef GLINER_HAVE_CUDA
+#include "../../kernels/cuda/train_kernels.h"
+#endif
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    TrainOptions     o;
+    TrainConfig      tc;
+    gliner_t*        g;
+    GlinerModel*     m;
+    TrainData        data;
+    EvalData         eval;
+    EvalLabels       eval_labels;
+    int              have_eval, eval_flat;
+    Optimizer        opt;
+    GradCtx          gc;
+    TrainState       st;
+    LossParams       lp;
+    SchedType        sched;
+    int64_t          total_steps, warmup, eval_every;
+    int              batch;
+    uint64_t*        rng; /* st.rng[0]: class sampling and loss masking */
+    size_t*          order;
+    int64_t          order_epoch;
+    float*           params_host; /* the master weights on the host (= m->params on the CPU backend) */
+    float*           grads_host;
+    int              on_host;
+    char             outdir[4096], model_src[4096];
+#ifdef GLINER_HAVE_CUDA
+    /* a CUDA backend: AdamW state, the norm and workspaces on the device; t->opt.m / .v are the host copies the
+       checkpoints read and write */
+    float *         dm, *dv, *dnorm;
+    void *          ws_adam, *ws_norm;
+    TrainSegment*   segs;
+    int             nseg;
+#endif
+    FILE*            jlog; /* OUTDIR/train_log.jsonl */
+    FILE*            tlog; /* OUTDIR/train.log: every progress and event line */
+} Trainer;
+
+static void state_to_host(Trainer* t);
+static void state_to_device(Trainer* t);
+
+/* a line on stderr and in train.log */
+static void say(Trainer* t, const char* fmt, ...) GL_PRINTF(2, 3);
+static void say(Trainer* t, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", buf);
+    if (t->tlog) {
+        fprintf(t->tlog, "%s\n", buf);
+        fflush(t->tlog);
+    }
+}
+
+/* ---------------------------------------------------------------- data order */
+
+/* the epoch's order: Fisher-Yates over the records with splitmix64 seeded by (data_seed, epoch) */
+static void epoch_order(Trainer* t, int64_t epoch) {
+    if (t->order && t->order_epoch == epoch) return;
+    const size_t n = t->data.n;
+    if (!t->order) t->order = malloc(n * sizeof *t->order);
+    CHECK(t->order, "out of memory");
+    for (size_t i = 0; i < n; i++) t->order[i] = i;
+    uint64_t s = t->st.data_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(epoch + 1));
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(train_rng_next(&s) % i);
+        size_t tmp = t->order[i - 1];
+        t->order[i - 1] = t->order[j];
+        t->order[j] = tmp;
+    }
+    t->order_epoch = epoch;
+}
+
+/* the next batch's records (advances epoch/position) */
+static int next_batch(Trainer* t, const TrainExample** ex) {
+    if (t->st.position >= (int64_t)t->data.n) {
+        t->st.epoch_index++;
+        t->st.position = 0;
+    }
+    epoch_order(t, t->st.epoch_index);
+    int n = 0;
+    while (n < t->batch && t->st.position < (int64_t)t->data.n) ex[n++] = &t->data.ex[t->order[t->st.position++]];
+    return n;
+}
+
+/* ---------------------------------------------------------------- one micro-batch */
+
+typedef struct {
+    Batch    b;
+    int64_t* span_mask64;
+    int64_t *lab_ids, *lab_mask;
+    float*   labels;
+    ClassMap maps[1024];
+    int      n;
+    ModelInputs in;
+    LossTargets tg;
+} MicroBatch;
+
+static void mb_free(MicroBatch* mb) {
+    batch_free(&mb->b);
+    free(mb->span_mask64);
+    free(mb->lab_ids);
+    free(mb->lab_mask);
+    free(mb->labels);
+    for (int i = 0; i < mb->n; i++) classmap_free(&mb->maps[i]);
+    memset(mb, 0, sizeof *mb);
+}
+
+static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, int n, char* err, size_t errlen) {
+    memset(mb, 0, sizeof *mb);
+    const GlinerConfig* cfg = &t->m->cfg;
+    CHECK(n <= 1024, "batch of %d", n);
+    mb->n = n;
+    TrainExample* exs = malloc((size_t)n * sizeof *exs);
+    BatchItem* items = calloc((size_t)n, sizeof *items);
+    CHECK(exs && items, "out of memory");
+    for (int i = 0; i < n; i++) exs[i] = *ex[i];
+    if (arch_is_bi(cfg->arch)) classmap_sample_bi(mb->maps, exs, n, cfg->max_types, t->rng);
+    else classmap_sample_uni(mb->maps, exs, n, cfg->max_types, cfg->max_neg_type_ratio, t->rng);
+    for (int i = 0; i < n; i++) {
+        items[i].words = exs[i].words;
+        items[i].n_words = exs[i].n_words;
+        items[i].labels = (const char* const*)mb->maps[i].names;
+        items[i].n_labels = mb->maps[i].n;
+    }
+    int rc = -1;
+    if (batch_build(&mb->b, t->g->tok, cfg, items, n, t->g->model_max_length, err, errlen)) goto out;
+    mb->span_mask64 = gliner_batch_inputs(&mb->b, cfg, &mb->in);
+    int C;
+    if (arch_is_token(cfg->arch)) {
+        int W;
+        mb->labels = labels_token_build(exs, mb->maps, n, cfg->max_len, &W, &C);
+        if (W != mb->b.W) { gl_set_err(err, errlen, "token labels for %d words, the batch has %d", W, mb->b.W); goto out; }
+    } else {
+        int S;
+        mb->labels = labels_span_build(exs, mb->maps, n, cfg->max_width, cfg->max_len, &S, &C);
+        if (S != mb->b.W * mb->b.K) {
+            gl_set_err(err, errlen, "span labels for %d spans, the batch has %d", S, mb->b.W * mb->b.K);
+            goto out;
+        }
+    }
+    if (arch_is_bi(cfg->arch)) {
+        int Tl;
+        if (gliner_label_inputs(t->g, mb->maps[0].names, mb->maps[0].n, &mb->lab_ids, &mb->lab_mask, &Tl, err, errlen))
+            goto out;
+        mb->in.C_labels = mb->maps[0].n;
+        mb->in.T_labels = Tl;
+        mb->in.labels_input_ids = mb->lab_ids;
+        mb->in.labels_attention_mask = mb->lab_mask;
+    }
+    mb->tg = (LossTargets){.labels = mb->labels, .C = C};
+    rc = 0;
+out:
+    free(items);
+    free(exs);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* the model in inference mode for the duration of an evaluation */
+static void model_infer_mode(Trainer* t, int on) {
+    GlinerModel* m = t->m;
+    if (on) {
+        m->be = t->gc.be_saved;
+        m->arena = t->gc.arena_saved;
+        m->training = 0;
+    } else {
+        m->be = tape_backend(t->gc.tape);
+        m->arena = NULL;
+        m->training = 1;
+    }
+}
+
+static int evaluate(Trainer* t, EvalScores* out, char* err, size_t errlen) {
+    const GlinerConfig* cfg = &t->m->cfg;
+    const size_t n = t->o.eval_limit > 0 && (size_t)t->o.eval_limit < t->eval.n ? (size_t)t->o.eval_limit : t->eval.n;
+    EvalCounts c = {0};
+    model_infer_mode(t, 1);
+    const int bs = t->batch;
+    int rc = 0;
+    const DecodeOpts d = {(float)(t->o.threshold > 0 ? t->o.threshold : 0.5), t->eval_flat, 0};
+    EntityList el = {0};
+    EvalSpan* pred = NULL;
+    int pred_cap = 0;
+    for (size_t s = 0; s < n && !rc; s += (size_t)bs) {
+        const int k = (int)(n - s < (size_t)bs ? n - s : (size_t)bs);
+        BatchItem* items = calloc((size_t)k, sizeof *items);
+        for (int i = 0; i < k; i++) {
+            const EvalExample* e = &t->eval.ex[s + i];
+            items[i].words = e->words;
+            items[i].n_words = e->n_words;
+            items[i].labels = (const char* const*)t->eval_labels.names;
+            items[i].n_labels = t->eval_labels.n;
+        }
+        Batch b;
+        if (batch_build(&b, t->g->tok, cfg, items, k, t->g->model_max_length, err, errlen)) {
+            free(items);
+            rc = -1;
+            break;
+        }
+        ModelInputs in;
+        int64_t* sm = gliner_batch_inputs(&b, cfg, &in);
+        int64_t *lids = NULL, *lmask = NULL;
+        if (arch_is_bi(cfg->arch)) {
+            int Tl;
+            if (gliner_label_inputs(t->g, b.labels[0], b.n_labels[0], &lids, &lmask, &Tl, err, errlen)) rc = -1;
+            in.C_labels = b.n_labels[0];
+            in.T_labels = Tl;
+            in.labels_input_ids = lids;
+            in.labels_attention_mask = lmask;
+        }
+        ModelOutputs mo;
+        if (!rc && gliner_forward(t->m, &in, &mo, NULL, err, errlen)) rc = -1;
+        for (int i = 0; i < k && !rc; i++) {
+            const int nw = b.words[i].n, C = mo.C;
+            if (arch_is_token(cfg->arch))
+                decode_token_logits(&el, mo.logits + (size_t)i * b.W * C * 3, b.W, C, nw, b.n_labels[i], d);
+            else
+                decode_span_logits(&el, mo.logits + (size_t)i * b.W * b.K * C, b.W, b.K, C, nw, b.n_labels[i], d);
+            if (el.n > pred_cap) {
+                pred_cap = el.n * 2;
+                pred = realloc(pred, (size_t)pred_cap * sizeof *pred);
+                CHECK(pred, "out of memory");
+            }
+            for (int q = 0; q < el.n; q++) pred[q] = (EvalSpan){el.e[q].start, el.e[q].end, b.labels[i][el.e[q].label]};
+            const EvalExample* e = &t->eval.ex[s + i];
+            eval_counts_add(&c, e->ents, e->n_ents, pred, el.n);
+        }
+        if (!rc) free(mo.logits);
+        free(sm);
+        free(lids);
+        free(lmask);
+        batch_free(&b);
+        free(items);
+    }
+    entity_list_free(&el);
+    free(pred);
+    model_infer_mode(t, 0);
+    *out = eval_scores(&c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- logs and checkpoints */
+
+static void jlog_entry(Trainer* t, const TrainLogEntry* e) {
+    if (t->jlog && train_log_write_jsonl(t->jlog, e)) log_warn("%s/train_log.jsonl: write failed", t->outdir);
+}
+
+static int save(Trainer* t, char* err, size_t errlen) {
+    if (t->o.no_save) return 0;
+    state_to_host(t);
+    CheckpointSave cs = {.outdir = t->outdir, .model_src = t->model_src, .cfg = &t->m->cfg, .table = &t->m->table,
+                         .params = t->params_host, .opt = &t->opt, .state = &t->st,
+                         .save_total_limit = t->tc.save_total_limit};
+    char path[4096];
+    if (checkpoint_save(&cs, path, sizeof path, err, errlen)) return -1;
+    say(t, "step %lld: saved %s", (long long)t->st.global_step, path);
+    return 0;
+}
+
+static void fmt_eta(char* buf, size_t n, double s) {
+    if (!isfinite(s) || s < 0) { snprintf(buf, n, "?"); return; }
+    long x = (long)(s + 0.5);
+    if (x >= 3600) snprintf(buf, n, "%ldh%02ldm", x / 3600, (x / 60) % 60);
+    else if (x >= 60) snprintf(buf, n, "%ldm%02lds", x / 60, x % 60);
+    else snprintf(buf, n, "%lds", x);
+}
+
+/* ---------------------------------------------------------------- the update */
+
+#ifdef GLINER_HAVE_CUDA
+static void dev_opt_init(Trainer* t) {
+    const Backend* be = t->m->base;
+    const ParamTable* tb = &t->m->table;
+    t->segs = calloc((size_t)tb->n, sizeof *t->segs);
+    CHECK(t->segs, "out of memory");
+    for (int i = 0; i < tb->n; i++)
+        if (!tb->p[i].optional && tb->p[i].numel) t->segs[t->nseg++] = (TrainSegment){tb->p[i].offset, tb->p[i].numel, 0, 0, 0};
+    t->dm = be->alloc(be, tb->total * sizeof(float));
+    t->dv = be->alloc(be, tb->total * sizeof(float));
+    t->dnorm = be->alloc(be, sizeof(float));
+    t->ws_adam = be->alloc(be, adamw_workspace_cuda(t->nseg));
+    t->ws_norm = be->alloc(be, grad_norm_workspace_cuda(t->nseg));
+}
+
+static void dev_opt_free(Trainer* t) {
+    const Backend* be = t->m ? t->m->base : NULL;
+    if (!be || !t->segs) return;
+    be->free(be, t->dm); be->free(be, t->dv); be->free(be, t->dnorm);
+    be->free(be, t->ws_adam); be->free(be, t->ws_norm);
+    free(t->segs);
+}
+
+/* clip + AdamW on the device; returns the gradient norm (NaN/inf: nothing updated) */
+static float dev_update(Trainer* t, double lr_mult) {
+    const Backend* be = t->m->base;
+    gl_stream_t st = (gl_stream_t)backend_cuda_stream(be);
+    int k = 0;
+    for (int i = 0; i < t->m->table.n; i++) {
+        const ParamSpec* ps = &t->m->table.p[i];
+        if (ps->optional || !ps->numel) continue;
+        t->segs[k].lr = optim_param_lr(&t->opt, i) * lr_mult;
+        t->segs[k].wd = optim_param_wd(&t->opt, i);
+        t->segs[k].skip = t->opt.frozen[i];
+        k++;
+    }
+    grad_norm_cuda(t->dnorm, t->gc.grads, t->segs, t->nseg, t->ws_norm, st);
+    float norm;
+    be->download(be, &norm, t->dnorm, 1);
+    if (!isfinite(norm)) return norm;
+    grad_clip_cuda(t->gc.grads, t->dnorm, t->tc.max_grad_norm, t->segs, t->nseg, t->ws_norm, st);
+    t->opt.step++;
+    adamw_step_cuda(t->m->params, t->gc.grads, t->dm, t->dv, NULL, DTYPE_F32, t->segs, t->nseg, t->opt.hp.beta1,
+                    t->opt.hp.beta2, t->opt.hp.eps, (int)t->opt.step, t->ws_adam, st);
+    return norm;
+}
+#endif
+
+/* gradients -> clipped gradients -> AdamW; returns the norm before clipping (non-finite: no update) */
+static float update(Trainer* t, double lr_mult) {
+#ifdef GLINER_HAVE_CUDA
+    if (!t->on_host) return dev_update(t, lr_mult);
+#endif
+    float gnorm = clip_grad_norm(t->grads_host, &t->m->table, t->opt.frozen, t->tc.max_grad_norm);
+    if (isfinite(gnorm)) optim_step(&t->opt, t->params_host, t->grads_host, lr_mult);
+    return gnorm;
+}
+
+/* the device state into the host copies a checkpoint reads (params_host, opt.m, opt.v), and back */
+static void state_to_host(Trainer* t) {
+    if (t->on_host) return;
+    const Backend* be = t->m->base;
+    be->download(be, t->params_host, t->m->params, t->m->table.total);
+#ifdef GLINER_HAVE_CUDA
+    be->download(be, t->opt.m, t->dm, t->m->table.total);
+    be->download(be, t->opt.v, t->dv, t->m->table.total);
+#endif
+}
+
+static void state_to_device(Trainer* t) {
+    if (t->on_host) return;
+    const Backend* be = t->m->base;
+    be->upload(be, t->m->params, t->params_host, t->m->table.total);
+#ifdef GLINER_HAVE_CUDA
+    be->upload(be, t->dm, t->opt.m, t->m->table.total);
+    be->upload(be, t->dv, t->opt.v, t->m->table.total);
+#endif
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static int setup(Trainer* t, char* err, size_t errlen) {
+    const TrainOptions* o = &t->o;
+    TrainConfig* tc = &t->tc;
+    if (!o->config) return gl_set_err(err, errlen, "no training config (expected: gliner train CONFIG.yaml)");
+    if (train_config_load(tc, o->config, err, errlen)) return -1;
+    const char* model = o->model ? o->model : tc->prev_path;
+    if (!model)
+        return gl_set_err(err, errlen, "%s: training.prev_path is null and no --model was given: training starts from a "
+                          "GLiNER model directory here (building a new model from model.model_name's backbone is not "
+                          "implemented yet)", o->config);
+    snprintf(t->model_src, sizeof t->model_src, "%s", model);
+    const char* out = o->output ? o->output : tc->root_dir;
+    snprintf(t->outdir, sizeof t->outdir, "%s", out);
+    if (mkdir(t->outdir, 0777) && errno != EEXIST) return gl_set_err(err, errlen, "%s: %s", t->outdir, strerror(errno));
+    char p[4200];
+    snprintf(p, sizeof p, "%s/train.log", t->outdir);
+    t->tlog = fopen(p, "a");
+    if (!t->tlog) return gl_set_err(err, errlen, "%s: %s", p, strerror(errno));
+    checkpoint_clean_stale(t->outdir);
+
+    gliner_options go = {.threads = o->threads, .device = o->device};
+    if (gliner_load(&t->g, model, &go, err, errlen)) return -1;
+    t->m = &((struct GlinerHandle*)t->g)->model;
+    const GlinerArch a = t->m->cfg.arch;
+    if (arch_is_decoder(a) || arch_is_relex(a) || (arch_is_token(a) && t->m->cfg.represent_spans))
+        return gl_set_err(err, errlen, "%s: training %s%s models is not implemented yet", model, arch_name(a),
+                          t->m->cfg.represent_spans ? " (represent_spans)" : "");
+    const char* train = o->train_data ? o->train_data : tc->train_data;
+    if (!train) return gl_set_err(err, errlen, "%s: data.train_data is missing", o->config);
+    if (train_data_load(&t->data, train, err, errlen)) return -1;
+    if (t->data.n == 0) return gl_set_err(err, errlen, "%s: no training records", train);
+    const char* ev = o->eval_data ? o->eval_data : tc->val_data_dir;
+    if (ev) {
+        if (eval_dataset_load_test(ev, &t->eval, &t->eval_labels, &t->eval_flat, err, errlen)) return -1;
+        t->have_eval = 1;
+    }
+    loss_params_from_config(&t->lp, tc);
+    if (sched_from_name(tc->scheduler_type, &t->sched))
+        return gl_set_err(err, errlen, "%s: training.scheduler_type '%s' is not supported", o->config, tc->scheduler_type);
+    t->total_steps = o->steps > 0 ? o->steps : tc->num_steps;
+    t->eval_every = o->eval_every > 0 ? o->eval_every : tc->eval_every;
+    t->batch = o->batch_size > 0 ? o->batch_size : tc->train_batch_size;
+    if (t->batch > 1024) return gl_set_err(err, errlen, "batch size %d: at most 1024", t->batch);
+    {   /* the warm-up over the run's steps (a --steps override scales a ratio warm-up, as HF does) */
+        TrainConfig tmp = *tc;
+        tmp.num_steps = t->total_steps;
+        t->warmup = sched_warmup_steps_tc(&tmp);
+    }
+    if (optim_init(&t->opt, &t->m->table, optim_hparams_from_tc(tc), tc->freeze_components, tc->n_freeze, err, errlen))
+        return -1;
+    if (grad_ctx_init(&t->gc, t->m, err, errlen)) return -1;
+    t->on_host = !strcmp(t->m->base->name, "cpu");
+    if (t->on_host) {
+        t->params_host = t->m->params;
+        t->grads_host = t->gc.grads;
+    } else {
+#ifdef GLINER_HAVE_CUDA
+        t->params_host = malloc(t->m->table.total * sizeof(float));
+        CHECK(t->params_host, "out of memory");
+        t->m->base->download(t->m->base, t->params_host, t->m->params, t->m->table.total);
+        dev_opt_init(t);
+#else
+        return gl_set_err(err, errlen, "training on the %s backend: this build has no CUDA", t->m->base->name);
+#endif
+    }
+    train_state_init(&t->st);
+    t->st.data_seed = (uint64_t)(o->seed >= 0 ? o->seed : tc->seed);
+    t->st.rng[0] = t->st.data_seed * 0x2545F4914F6CDD1Dull + 1;
+    if (o->resume) {
+        char dir[4096];
+        if (checkpoint_resolve(o->resume, dir, sizeof dir, err, errlen)) return -1;
+        TrainState st;
+        if (checkpoint_load(dir, &t->m->table, t->params_host, &t->opt, &st, err, errlen)) return -1;
+        train_state_free(&t->st);
+        t->st = st;
+        state_to_device(t);
+        say(t, "resumed from %s at step %lld (epoch %lld, example %lld of %zu)", dir, (long long)st.global_step,
+            (long long)st.epoch_index, (long long)st.position, t->data.n);
+    }
+    t->rng = &t->st.rng[0];
+    t->st.max_steps = t->total_steps;
+    t->st.train_batch_size = t->batch;
+    t->st.logging_steps = t->st.save_steps = t->st.eval_steps = t->eval_every;
+    snprintf(p, sizeof p, "%s/train_log.jsonl", t->outdir);
+    t->jlog = fopen(p, "a");
+    if (!t->jlog) return gl_set_err(err, errlen, "%s: %s", p, strerror(errno));
+    return 0;
+}
+
+static void teardown(Trainer* t) {
+    if (t->gc.m) grad_ctx_free(&t->gc);
+    if (!t->on_host) free(t->params_host);
+#ifdef GLINER_HAVE_CUDA
+    dev_opt_free(t);
+#endif
+    optim_free(&t->opt);
+    train_state_free(&t->st);
+    if (t->have_eval) {
+        eval_data_free(&t->eval);
+        eval_labels_free(&t->eval_labels);
+    }
+    train_data_free(&t->data);
+    gliner_free(t->g);
+    train_config_free(&t->tc);
+    free(t->order);
+    if (t->jlog) fclose(t->jlog);
+    if (t->tlog) fclose(t->tlog);
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
+    Trainer* t = calloc(1, sizeof *t);
+    CHECK(t, "out of memory");
+    t->o = *opts;
+    t->order_epoch = -1;
+    int rc = setup(t, err, errlen);
+    if (rc) goto done;
+    const GlinerModel* m = t->m;
+    const int accum = t->tc.gradient_accumulation_steps > 0 ? t->tc.gradient_accumulation_steps : 1;
+    const int log_every = t->o.log_every > 0 ? t->o.log_every : (int)(t->eval_every / 10 > 0 ? t->eval_every / 10 : 1);
+    say(t, "training %s (%s, %zu parameters) on %zu records of %s: %lld steps, batch %d x %d, lr %g / %g, warm-up %lld "
+        "steps (%s), %s schedule, %s, output %s",
+        t->model_src, arch_name(m->cfg.arch), m->table.num_parameters, t->data.n,
+        t->o.train_data ? t->o.train_data : t->tc.train_data, (long long)t->total_steps, t->batch, accum,
+        t->tc.lr_encoder, t->tc.lr_others, (long long)t->warmup,
+        t->tc.warmup_from == TC_WARMUP_STEPS_ABSOLUTE ? "warmup_steps" :
+        t->tc.warmup_from == TC_WARMUP_STEPS_FRACTION ? "warmup_steps as a ratio" :
+        t->tc.warmup_from == TC_WARMUP_RATIO ? "warmup_ratio" : "default ratio 0.1",
+        t->tc.scheduler_type, m->base->name, t->outdir);
+    if (t->tc.size_sup >= 0 || !t->tc.shuffle_types || !t->tc.random_drop)
+        say(t, "note: training.size_sup / shuffle_types / random_drop are read by the reference and have no effect");
+    const TrainExample* ex[1024];
+    double t0 = now_s(), t_win = t0;
+    int64_t tok_win = 0, samples_win = 0, steps_win = 0, skipped = 0, truncated = 0;
+    double loss_win = 0;
+    int loss_n = 0;
+    const int64_t start_step = t->st.global_step;
+    while (t->st.global_step < t->total_steps) {
+        grad_ctx_zero(&t->gc);
+        double loss_sum = 0;
+        int finite = 1;
+        for (int a = 0; a < accum; a++) {
+            const int n = next_batch(t, ex);
+            MicroBatch mb;
+            if (mb_build(t, &mb, ex, n, err, errlen)) { mb_free(&mb); rc = -1; goto done; }
+            float loss;
+            if (grad_step(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &loss, NULL, err, errlen)) {
+                mb_free(&mb);
+                rc = -1;
+                goto done;
+            }
+            for (size_t i = 0; i < (size_t)mb.b.B * mb.b.T; i++) tok_win += mb.b.attention_mask[i];
+            truncated += mb.b.tokens_truncated;
+            samples_win += n;
+            finite &= isfinite(loss);
+            loss_sum += loss / accum;
+            mb_free(&mb);
+        }
+        const double lr_mult = sched_lr_multiplier(t->sched, t->st.global_step, t->total_steps, t->warmup);
+        const float gnorm = finite ? update(t, lr_mult) : NAN; /* a non-finite loss: no update either */
+        finite &= isfinite(gnorm);
+        t->st.global_step++;
+        t->st.sched_step = t->st.global_step;
+        t->st.epoch = (double)t->st.epoch_index + (double)t->st.position / (double)t->data.n;
+        if (finite) {
+            loss_win += loss_sum;
+            loss_n++;
+        } else {
+            skipped++;
+            say(t, "step %lld: loss %g, gradient norm %g: not finite; the step is skipped (parameters unchanged)",
+                (long long)t->st.global_step, loss_sum, (double)gnorm);
+        }
+        steps_win++;
+        const int64_t s = t->st.global_step;
+        if (s % log_every == 0 || s == t->total_steps) {
+            const double tn = now_s(), dt = tn - t_win;
+            const double tok_s = dt > 0 ? tok_win / dt : 0, sam_s = dt > 0 ? samples_win / dt : 0;
+            const double per_step = (tn - t0) / (double)(s - start_step);
+            char eta[32];
+            fmt_eta(eta, sizeof eta, per_step * (double)(t->total_steps - s));
+            const double lr = t->tc.lr_encoder * lr_mult;
+            say(t, "step %lld/%lld  epoch %.2f  loss %.4f  lr %.3e  grad %.3f  %.0f tok/s  %.2f samples/s  ETA %s",
+                (long long)s, (long long)t->total_steps, t->st.epoch, loss_n ? loss_win / loss_n : NAN, lr, (double)gnorm,
+                tok_s, sam_s, eta);
+            TrainLogEntry e = {.step = s, .epoch = t->st.epoch, .has = TRAIN_LOG_LR | TRAIN_LOG_GRAD_NORM,
+                               .learning_rate = lr, .grad_norm = gnorm};
+            if (loss_n) { e.has |= TRAIN_LOG_LOSS; e.loss = loss_win / loss_n; }
+            train_state_log_append(&t->st, &e);
+            jlog_entry(t, &e);
+            t_win = tn;
+            tok_win = samples_win = steps_win = 0;
+            loss_win = 0;
+            loss_n = 0;
+        }
+        const int stop = t->o.stop_at > 0 && s >= t->o.stop_at;
+        if (s % t->eval_every == 0 || s == t->total_steps || stop) {
+            if (t->have_eval) {
+                EvalScores sc;
+                const double te = now_s();
+                if (evaluate(t, &sc, err, errlen)) { rc = -1; goto done; }
+                say(t, "step %lld: eval P %.2f%%  R %.2f%%  F1 %.2f%%  (%lld gold, %lld predicted, %.1f s)", (long long)s,
+                    100 * sc.precision, 100 * sc.recall, 100 * sc.f1, (long long)sc.counts.n_true,
+                    (long long)sc.counts.n_pred, now_s() - te);
+                TrainLogEntry e = {.step = s, .epoch = t->st.epoch,
+                                   .has = TRAIN_LOG_EVAL_F1 | TRAIN_LOG_EVAL_PRECISION | TRAIN_LOG_EVAL_RECALL,
+                                   .eval_f1 = sc.f1, .eval_precision = sc.precision, .eval_recall = sc.recall};
+                train_state_log_append(&t->st, &e);
+                jlog_entry(t, &e);
+                t_win += now_s() - te; /* evaluation time is not training throughput */
+            }
+            if (save(t, err, errlen)) { rc = -1; goto done; }
+        }
+        if (stop) {
+            say(t, "stopping at step %lld (--stop-at)", (long long)s);
+            break;
+        }
+    }
+    say(t, "done: %lld steps (%lld skipped) in %.1f s", (long long)(t->st.global_step - start_step), (long long)skipped,
+        now_s() - t0);
+    if (truncated)
+        say(t, "note: %lld training texts were longer than the tokenizer's model_max_length %lld tokens and were cut"
+            " (their last words get no label, as in the reference)", (long long)truncated,
+            (long long)t->g->model_max_length);
+done:
+    if (rc && t->tlog) fprintf(t->tlog, "error: %s\n", err);
+    teardown(t);
+    free(t);
+    return rc;
+}

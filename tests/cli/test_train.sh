@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# test_train.sh GLINER SRC -- `gliner train` end to end on the CPU with tiny fixture models and a small
+# training file written here:
+#   1. exact resume: 16 steps in one run equal 7 steps, a stop (--stop-at), --resume and 9 more steps, byte for
+#      byte in model.safetensors and optimizer.safetensors (the same schedule spans both);
+#   2. the run's products: checkpoint-<step>/ with the reference's files, save_total_limit honoured, train.log,
+#      train_log.jsonl (one JSON object per line), and the checkpoint loads back here (gliner info, predict);
+#   3. every architecture the trainer covers takes a few steps (uni span, uni token, bi span, bi token);
+#   4. bad input: one-line errors naming the file / record / flag, non-zero exit, no checkpoint written.
+set -u
+GLINER=$1 SRC=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+M=$SRC/tests/fixtures/models
+
+cat >"$TMP/train.json" <<'J'
+[{"tokenized_text": ["Barack", "Obama", "visited", "Paris", "in", "June", "."], "ner": [[0, 1, "person"], [3, 3, "location"], [5, 5, "date"]]},
+ {"tokenized_text": ["Apple", "hired", "Tim", "Cook", "."], "ner": [[0, 0, "organization"], [2, 3, "person"]]},
+ {"tokenized_text": ["The", "Rhine", "flows", "through", "Basel", "and", "Cologne", "."], "ner": [[1, 1, "river"], [4, 4, "location"], [6, 6, "location"]]},
+ {"tokenized_text": ["Marie", "Curie", "won", "the", "Nobel", "Prize", "in", "1903", "."], "ner": [[0, 1, "person"], [4, 5, "award"], [7, 7, "date"]]},
+ {"tokenized_text": ["Nothing", "here", "."], "ner": []},
+ {"tokenized_text": ["Siemens", "opened", "a", "plant", "in", "Munich", "last", "year", "."], "ner": [[0, 0, "organization"], [5, 5, "location"], [6, 7, "date"]]},
+ {"tokenized_text": ["Ada", "Lovelace", "wrote", "notes", "on", "the", "Analytical", "Engine", "."], "ner": [[0, 1, "person"], [6, 7, "machine"]]},
+ {"tokenized_text": ["Tokyo", "and", "Osaka", "are", "in", "Japan", "."], "ner": [[0, 0, "location"], [2, 2, "location"], [5, 5, "country"]]},
+ {"tokenized_text": ["The", "UN", "met", "on", "Monday", "."], "ner": [[1, 1, "organization"], [4, 4, "date"]]},
+ {"tokenized_text": ["Lionel", "Messi", "joined", "Inter", "Miami", "."], "ner": [[0, 1, "person"], [3, 4, "organization"]]}]
+J
+yaml() { # yaml OUT STEPS EVAL_EVERY LIMIT
+cat >"$1" <<Y
+model:
+  name: "test"
+  max_types: 6
+  max_neg_type_ratio: 1
+data:
+  root_dir: $TMP/unused
+  train_data: "$TMP/train.json"
+  val_data_dir: "none"
+training:
+  prev_path: null
+  num_steps: $2
+  train_batch_size: 3
+  eval_every: $3
+  warmup_steps: 0.1
+  scheduler_type: "cosine"
+  loss_alpha: 0.75
+  loss_gamma: 2
+  loss_reduction: "sum"
+  negatives: 1.0
+  masking: "none"
+  lr_encoder: 1e-4
+  lr_others: 5e-4
+  weight_decay_encoder: 0.01
+  weight_decay_other: 0.01
+  max_grad_norm: 1.0
+  save_total_limit: $4
+  seed: 7
+  freeze_components: null
+Y
+}
+yaml "$TMP/c.yaml" 16 5 2
+RUN="$GLINER train $TMP/c.yaml --model $M/uni_span_bert_markerV0 --threads 1"
+
+# ---- 1. exact resume
+$RUN --output "$TMP/a" >"$TMP/a.log" 2>&1 || { cat "$TMP/a.log"; fail "16-step run"; }
+$RUN --output "$TMP/b" --stop-at 7 >"$TMP/b1.log" 2>&1 || { cat "$TMP/b1.log"; fail "run stopped at 7"; }
+[ -d "$TMP/b/checkpoint-7" ] || fail "--stop-at 7 left no checkpoint-7"
+$RUN --output "$TMP/b" --resume "$TMP/b" >"$TMP/b2.log" 2>&1 || { cat "$TMP/b2.log"; fail "resumed run"; }
+grep -q "resumed from .*checkpoint-7 at step 7" "$TMP/b2.log" || fail "the resumed run does not say where it resumed"
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$TMP/a/checkpoint-16/$f" "$TMP/b/checkpoint-16/$f" || fail "resume is not exact: $f differs"
+done
+echo "ok: 16 steps == 7 + resume + 9 (model and optimizer state byte-identical)"
+
+# ---- 2. products
+for f in gliner_config.json model.safetensors tokenizer.json trainer_state.json optimizer.safetensors resume.json; do
+  [ -f "$TMP/a/checkpoint-16/$f" ] || fail "checkpoint-16 has no $f"
+done
+n=$(ls -d "$TMP/a"/checkpoint-* | wc -l)
+[ "$n" = 2 ] || fail "save_total_limit 2: $n checkpoints left ($(ls "$TMP/a"))"
+[ -d "$TMP/a/checkpoint-15" ] || fail "the two newest checkpoints should be 15 and 16: $(ls "$TMP/a")"
+ls -a "$TMP/a" | grep -q '^\.tmp' && fail "a temporary checkpoint directory was left behind"
+[ -s "$TMP/a/train.log" ] || fail "no train.log"
+grep -q "^step 16/16 .*loss .*lr .*grad .*tok/s .*ETA" "$TMP/a/train.log" || fail "no progress line for step 16 in train.log"
+nl=$(grep -c '^{"step": [0-9]*, "epoch": [0-9.]*, "loss": [0-9.e+-]*, "lr": ' "$TMP/a/train_log.jsonl")
+[ "$nl" -ge 8 ] || fail "train_log.jsonl: $nl loss lines"
+"$GLINER" info "$TMP/a/checkpoint-16" >"$TMP/info.txt" 2>&1 || { cat "$TMP/info.txt"; fail "gliner info on our checkpoint"; }
+"$GLINER" predict --model "$TMP/a/checkpoint-16" --labels person,location "Obama visited Paris" >"$TMP/p.txt" 2>&1 ||
+  { cat "$TMP/p.txt"; fail "gliner predict on our checkpoint"; }
+grep -q '"index": 0' "$TMP/p.txt" || grep -q '"index":0' "$TMP/p.txt" || fail "predict output: $(cat "$TMP/p.txt")"
+echo "ok: checkpoints, rotation, logs, and the checkpoint loads back"
+
+# ---- 3. the other architectures
+yaml "$TMP/s.yaml" 3 3 1
+for m in uni_token_deberta bi_span_bert bi_token_bert uni_span_deberta_markerV0 uni_span_fuse_layers uni_span_conv_share; do
+  "$GLINER" train "$TMP/s.yaml" --model "$M/$m" --output "$TMP/o_$m" --threads 1 >"$TMP/$m.log" 2>&1 ||
+    { cat "$TMP/$m.log"; fail "3 steps of $m"; }
+  grep -q "done: 3 steps (0 skipped)" "$TMP/$m.log" || { cat "$TMP/$m.log"; fail "$m: not 3 clean steps"; }
+  [ -f "$TMP/o_$m/checkpoint-3/model.safetensors" ] || fail "$m: no checkpoint-3"
+done
+echo "ok: token, bi-encoder, DeBERTa, LayersFuser and conv_share models train"
+
+# ---- 4. bad input
+expect_err() { # expect_err CODE PATTERN CMD...
+  local code=$1 pat=$2; shift 2
+  "$@" >"$TMP/e.out" 2>"$TMP/e.err"
+  local rc=$?
+  [ $rc = "$code" ] || { cat "$TMP/e.err"; fail "exit $rc (expected $code): $*"; }
+  [ "$(wc -l <"$TMP/e.err")" -ge 1 ] || fail "no error message: $*"
+  grep -q -- "$pat" "$TMP/e.err" || { cat "$TMP/e.err"; fail "error does not match '$pat': $*"; }
+}
+expect_err 2 "usage" "$GLINER" train
+expect_err 2 "unknown option '--bogus'" $RUN --bogus 1
+expect_err 2 "\-\-steps: expected an integer" $RUN --steps -3
+expect_err 2 "\-\-threshold: expected a number" $RUN --threshold 2
+expect_err 1 "$TMP/missing.yaml" "$GLINER" train "$TMP/missing.yaml" --model "$M/uni_span_bert_markerV0"
+printf 'training:\n  num_steps: [1\n' >"$TMP/bad.yaml"
+expect_err 1 "bad.yaml:" "$GLINER" train "$TMP/bad.yaml" --model "$M/uni_span_bert_markerV0"
+expect_err 1 "prev_path is null and no --model" "$GLINER" train "$TMP/c.yaml"
+expect_err 1 "$TMP/nope" "$GLINER" train "$TMP/c.yaml" --model "$TMP/nope" --output "$TMP/x"
+printf '[{"tokenized_text": ["a"], "ner": []}, {"tokenized_text": ["b", "c"], "ner": [[1, 0, "x"]]}]' >"$TMP/bad.json"
+expect_err 1 "record 1" $RUN --train-data "$TMP/bad.json" --output "$TMP/y"
+[ -e "$TMP/y/checkpoint-5" ] && fail "a checkpoint was written from bad data"
+expect_err 1 "$TMP/noeval" $RUN --eval-data "$TMP/noeval" --output "$TMP/z"
+echo "ok: bad flags, files and records give one-line errors"
+echo "PASS"
