@@ -113,7 +113,12 @@ int optim_init(Optimizer* o, const ParamTable* t, OptimHParams hp, char* const* 
         optim_free(o);
         return -1;
     }
-    for (int i = 0; i < t->n; i++) o->no_decay[i] = (uint8_t)optim_param_no_decay(t->p[i].name);
+    for (int i = 0; i < t->n; i++) {
+        o->no_decay[i] = (uint8_t)optim_param_no_decay(t->p[i].name);
+        /* optional tensors (a BERT pooler, a tied lm_head) have no storage in the flat buffer (offset 0 aliases
+           the first tensor) and no role in the forward: never stepped, like torch's grad-None parameters */
+        o->frozen[i] = (uint8_t)(t->p[i].optional != 0);
+    }
     for (int k = 0; k < n_freeze; k++) {
         const char* pre = optim_freeze_prefix(freeze[k]);
         int hits = 0;
@@ -125,6 +130,17 @@ int optim_init(Optimizer* o, const ParamTable* t, OptimHParams hp, char* const* 
         if (!hits) log_warn("freeze_components: component '%s' not found in this model; ignored", freeze[k]);
     }
     return 0;
+}
+
+int optim_param_unused(const GlinerConfig* cfg, const char* name) {
+    if (arch_is_bi(cfg->arch) && !strncmp(name, "rnn.", 4)) return 1;
+    if (!arch_is_bi(cfg->arch) && !strncmp(name, "cross_fuser.", 12)) return 1;
+    return !strncmp(name, "span_rep_layer.span_rep_layer.project_first.", 44);
+}
+
+void optim_skip_unused(Optimizer* o, const GlinerConfig* cfg) {
+    for (int i = 0; i < o->table->n; i++)
+        if (optim_param_unused(cfg, o->table->p[i].name)) o->frozen[i] = 1;
 }
 
 void optim_free(Optimizer* o) {
@@ -151,7 +167,7 @@ float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, dou
     double ss = 0.0;
     for (int i = 0; i < t->n; i++) {
         const ParamSpec* s = &t->p[i];
-        if ((skip && skip[i]) || s->numel == 0) continue;
+        if ((skip && skip[i]) || s->numel == 0 || s->optional) continue; /* optional: no storage (offset 0) */
         double a = 0.0;
         const float* g = grads + s->offset;
         for (size_t j = 0; j < s->numel; j++) a += (double)g[j] * (double)g[j];
@@ -164,7 +180,7 @@ float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, dou
     if (coef > 1.0f) coef = 1.0f;
     for (int i = 0; i < t->n; i++) {
         const ParamSpec* s = &t->p[i];
-        if ((skip && skip[i]) || s->numel == 0) continue;
+        if ((skip && skip[i]) || s->numel == 0 || s->optional) continue; /* optional: no storage (offset 0) */
         float* g = grads + s->offset;
         for (size_t j = 0; j < s->numel; j++) g[j] *= coef;
     }
@@ -176,7 +192,7 @@ void optim_step(Optimizer* o, float* params, const float* grads, double lr_mult)
     o->step++;
     for (int i = 0; i < t->n; i++) {
         const ParamSpec* s = &t->p[i];
-        if (o->frozen[i] || s->numel == 0) continue;
+        if (o->frozen[i] || s->numel == 0 || s->optional) continue; /* optional: no storage (offset 0) */
         size_t off = s->offset;
         adamw_step_cpu(params + off, grads + off, o->m + off, o->v + off, s->numel, optim_param_lr(o, i) * lr_mult,
                        o->hp.beta1, o->hp.beta2, o->hp.eps, optim_param_wd(o, i),

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "../io/train_config.h"
+#include "../io/gliner_config.h"
 #include "../model/params.h"
 
 #ifdef __cplusplus
@@ -74,6 +75,12 @@ typedef struct {
 int  optim_init(Optimizer* o, const ParamTable* t, OptimHParams hp, char* const* freeze, int n_freeze, char* err,
                 size_t errlen);
 void optim_free(Optimizer* o);
+/* 1 when the architecture's forward never reads tensor `name`, so torch leaves its .grad None and AdamW, weight
+   decay included, never touches it: a bi-encoder's rnn.* (quirk 3), a uni-encoder's cross_fuser.* (quirk 2),
+   markerV1's project_first (built, never called). Checked against every fixture's params_without_grad. */
+int  optim_param_unused(const GlinerConfig* cfg, const char* name);
+/* marks those tensors frozen (no update, no decay, not in the norm), as torch skips them */
+void optim_skip_unused(Optimizer* o, const GlinerConfig* cfg);
 /* the lr and weight decay of tensor i (before the schedule multiplier) */
 double optim_param_lr(const Optimizer* o, int i);
 double optim_param_wd(const Optimizer* o, int i);

@@ -433,6 +433,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     }
     if (optim_init(&t->opt, &t->m->table, optim_hparams_from_tc(tc), tc->freeze_components, tc->n_freeze, err, errlen))
         return -1;
+    optim_skip_unused(&t->opt, &t->m->cfg);
     if (grad_ctx_init(&t->gc, t->m, err, errlen)) return -1;
     t->on_host = !strcmp(t->m->base->name, "cpu");
     if (t->on_host) {

@@ -15,6 +15,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "test_util.h"
+#include "train/optim.h"
 #include "train/step.h"
 
 #define MODELS FIXTURES "/models"
@@ -99,6 +100,9 @@ Test(grad_parity, every_training_fixture, .timeout = 600) {
                 if (ps->optional || !ps->numel) continue;
                 const float* ours = g.grads + ps->offset;
                 const TensorView* ref = st_find(&sg, ps->name);
+                cr_expect_eq(optim_param_unused(&m.cfg, ps->name), !ref, "%s: %s: the optimizer %s it, the reference"
+                             " %s a gradient", name, ps->name, optim_param_unused(&m.cfg, ps->name) ? "skips" : "steps",
+                             ref ? "has" : "has no");
                 if (!ref) {
                     cr_expect(in_list(no_grad, ps->name), "%s: %s has no reference gradient and is not listed as"
                               " without one", name, ps->name);
