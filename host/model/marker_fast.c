@@ -45,13 +45,16 @@ void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void*
     }
     void* L = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
     be->span_scores(be, L, H, Q, B, S, C, F);
+    if (C) { /* + beta_c on every span: L_b += ones(S, 1) . beta_b(1, C), an exact add (one product per element) */
+        float* one = malloc((size_t)S * sizeof(float));
+        for (int s = 0; s < S; s++) one[s] = 1.0f;
+        void* ones = be->alloc(be, (size_t)S * es);
+        be->upload(be, ones, one, (size_t)S);
+        free(one);
+        be->gemm_batched(be, L, ones, beta, B, S, C, 1, 0, 0, 1, C, C, 0, C, (int64_t)S * C, 1.0f, 1.0f);
+        be->free(be, ones);
+    }
     be->download(be, logits_host, L, (size_t)B * S * C);
-    float* bh = malloc((size_t)B * (C ? C : 1) * sizeof(float));
-    be->download(be, bh, beta, (size_t)B * C);
-    for (int b = 0; b < B; b++)
-        for (size_t s = 0; s < (size_t)S; s++)
-            for (int c = 0; c < C; c++) logits_host[((size_t)b * S + s) * C + c] += bh[(size_t)b * C + c];
-    free(bh);
     be->free(be, Ps); be->free(be, Pe); be->free(be, A); be->free(be, E); be->free(be, H);
     be->free(be, Q); be->free(be, beta); be->free(be, L);
 }

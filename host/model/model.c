@@ -247,7 +247,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
         be->download(be, out->logits, scores, (size_t)B * W * C * 3);
         be->free(be, scores);
-    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !m->training) {
+    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn)) {
         /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);

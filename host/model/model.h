@@ -27,8 +27,8 @@ typedef struct {
     ArenaBackend*  arena;   /* reset at the start of every gliner_forward */
     void*          params;  /* backend memory, table.total elements of the backend dtype */
     int            loaded_optional; /* optional tensors present in the file (tied lm_head, pooler) */
-    int            training; /* 1: the forward takes the differentiable paths (host/train/): the plain markerV0
-                                head instead of the split one, and no cached label embeddings */
+    int            training; /* 1: the forward takes the differentiable paths (host/train/): no cached label
+                                embeddings */
 } GlinerModel;
 
 /* Loads DIR/gliner_config.json and DIR/model.safetensors (every tensor checked against the table,

@@ -518,7 +518,8 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         say(t, "note: training.size_sup / shuffle_types / random_drop are read by the reference and have no effect");
     const TrainExample* ex[1024];
     double t0 = now_s(), t_win = t0;
-    int64_t tok_win = 0, samples_win = 0, steps_win = 0, skipped = 0, truncated = 0;
+    int64_t tok_win = 0, samples_win = 0, steps_win = 0, skipped = 0, truncated = 0, samples_all = 0;
+    double t_side = 0; /* evaluation and checkpoint time, not training */
     double loss_win = 0;
     int loss_n = 0;
     const int64_t start_step = t->st.global_step;
@@ -539,6 +540,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             for (size_t i = 0; i < (size_t)mb.b.B * mb.b.T; i++) tok_win += mb.b.attention_mask[i];
             truncated += mb.b.tokens_truncated;
             samples_win += n;
+            samples_all += n;
             finite &= isfinite(loss);
             loss_sum += loss / accum;
             mb_free(&mb);
@@ -594,16 +596,22 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
                 train_state_log_append(&t->st, &e);
                 jlog_entry(t, &e);
                 t_win += now_s() - te; /* evaluation time is not training throughput */
+                t_side += now_s() - te;
             }
+            const double ts = now_s();
             if (save(t, err, errlen)) { rc = -1; goto done; }
+            t_win += now_s() - ts;
+            t_side += now_s() - ts;
         }
         if (stop) {
             say(t, "stopping at step %lld (--stop-at)", (long long)s);
             break;
         }
     }
-    say(t, "done: %lld steps (%lld skipped) in %.1f s", (long long)(t->st.global_step - start_step), (long long)skipped,
-        now_s() - t0);
+    const double t_all = now_s() - t0;
+    say(t, "done: %lld steps (%lld skipped) in %.1f s; training alone %.1f s, %.3f samples/s (evaluation and"
+        " checkpoints %.1f s)", (long long)(t->st.global_step - start_step), (long long)skipped, t_all, t_all - t_side,
+        samples_all / (t_all - t_side), t_side);
     if (truncated)
         say(t, "note: %lld training texts were longer than the tokenizer's model_max_length %lld tokens and were cut"
             " (their last words get no label, as in the reference)", (long long)truncated,

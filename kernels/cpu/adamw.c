@@ -24,6 +24,8 @@ void adamw_step_cpu(float* p, const float* g, float* m, float* v, size_t n, doub
     const double bc2 = 1.0 - pow(b2, (double)step);
     const float step_size = (float)(-(lr_d / bc1));
     const float bc2_sqrt = (float)sqrt(bc2);
+    /* element-wise: threads change nothing in the result */
+#pragma omp parallel for schedule(static) if (n > (1u << 16))
     for (size_t i = 0; i < n; i++) {
         float pi = p[i], gi = g[i];
         if (wd != 0.0) pi = pi * decay;
