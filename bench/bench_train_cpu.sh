@@ -24,5 +24,5 @@ OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 $PY bench/bench_train_reference.py -
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD): $STEPS steps, batch $BATCH, $THREADS threads"
   grep -E "eval P|done:" $OUT/ours.log | sed 's/^/gliner.c: /'
-  $PY -c "import json; d=json.load(open('$OUT/reference.json')); print('reference:', {k: d[k] for k in d if k in ('f1','precision','recall','samples_per_s','train_s','final_loss','eval_s')})"
+  $PY -c "import json; d=json.load(open('$OUT/reference.json')); e=d['eval']; print('reference: F1 %.4f P %.4f R %.4f; train %.1f s, %.3f samples/s; final loss %.4f; eval %.1f s' % (e['f1'], e['precision'], e['recall'], d['train_s'], d['samples_per_s'], d['final_loss'], e['eval_s']))"
 } | tee $OUT/summary.txt
