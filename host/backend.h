@@ -125,6 +125,10 @@ struct Backend {
     /* masked mean (the bi-encoder's label pooling, spec §3.8): out[c, :] = sum_t Y[c, t, :] * mask[c, t] /
        max(sum_t mask[c, t], 1e-9); mask NULL = all ones (a plain mean over T). Y (C, T, D) -> out (C, D) */
     void (*mean_pool)(const Backend* be, void* out, const void* Y, const int64_t* mask, int C, int T, int D);
+    /* inverted dropout (training): y[i] = keep(seed, i) ? x[i] / (1 - p) : 0 with keep(seed, i) = dropout_keep()
+       of kernels/common.h, a counter-based hash, so every backend draws the same mask and the backward redraws
+       it instead of storing it. 0 <= p < 1; y may alias x. */
+    void (*dropout)(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed);
 
     /* ---- backward (training, spec §12; host/train/tape.c records the forward and calls these in reverse).
        Conventions: every gradient output ACCUMULATES (+=) into its buffer, so a tensor used twice gets both
@@ -188,6 +192,8 @@ struct Backend {
     void (*row_scale_bwd)(const Backend* be, void* dx, void* ds, const void* dy, const void* x, const void* s,
                           int s_stride, int R, size_t n);
     void (*mean_pool_bwd)(const Backend* be, void* dY, const void* dout, const int64_t* mask, int C, int T, int D);
+    /* dx[i] += keep(seed, i) ? dy[i] / (1 - p) : 0 (the forward's mask, redrawn) */
+    void (*dropout_bwd)(const Backend* be, void* dx, const void* dy, size_t n, float p, uint64_t seed);
 };
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */

@@ -49,6 +49,22 @@ static inline uint16_t f32_to_bf16(float f) {
 float    f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 
+/* Dropout's keep decision for element i of the draw `seed`: splitmix64 of (seed, i), its top 24 bits as a
+   uniform u in [0, 1), kept when u >= p. Counter-based, so the CPU and CUDA backends draw the same mask and the
+   backward redraws it. Usable in CUDA device code (GL_HD). */
+#ifdef __CUDACC__
+#define GL_HD __host__ __device__
+#else
+#define GL_HD
+#endif
+static inline GL_HD int dropout_keep(uint64_t seed, uint64_t i, float p) {
+    uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -226,6 +226,7 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
     default: break;
     }
     snprintf(b->hidden_act, sizeof b->hidden_act, "%s", b->family == BACKBONE_GPT2 ? "gelu_new" : "gelu");
+    b->hidden_dropout_prob = b->family == BACKBONE_BERT || b->family == BACKBONE_DEBERTA_V2 ? 0.1 : 0.0;
     const IntKey ints[] = {
         {"hidden_size", offsetof(BackboneConfig, hidden_size), 0},
         {"num_hidden_layers", offsetof(BackboneConfig, num_hidden_layers), 0},
@@ -265,6 +266,12 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0))
             return gl_set_err(err, errlen, "%s.%s: expected a positive number", where, eps_key);
         b->layer_norm_eps = eps->valuedouble;
+    }
+    const cJSON* hdp = cJSON_GetObjectItemCaseSensitive(obj, "hidden_dropout_prob");
+    if (hdp && !cJSON_IsNull(hdp)) {
+        if (!cJSON_IsNumber(hdp) || !(hdp->valuedouble >= 0 && hdp->valuedouble < 1))
+            return gl_set_err(err, errlen, "%s.hidden_dropout_prob: expected a number in [0, 1)", where);
+        b->hidden_dropout_prob = hdp->valuedouble;
     }
     const char* act_key = b->family == BACKBONE_GPT2 ? "activation_function" : b->family == BACKBONE_MODERNBERT ? "hidden_activation" : "hidden_act";
     const cJSON* act = cJSON_GetObjectItemCaseSensitive(obj, act_key);

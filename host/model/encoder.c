@@ -91,6 +91,7 @@ static void layer_tail(const GlinerModel* m, const char* lp, const BackboneConfi
     const float eps = (float)bc->layer_norm_eps;
     be->linear(be, w->y, w->ctx, gliner_paramf(m, "%s.attention.output.dense.weight", lp),
                gliner_paramf(m, "%s.attention.output.dense.bias", lp), M, A, H);
+    model_dropout(m, w->y, (size_t)M * H, bc->hidden_dropout_prob); /* SelfOutput.dropout */
     be->add(be, w->y, w->y, h_in, (size_t)M * H);
     be->layer_norm(be, w->u, w->y, gliner_paramf(m, "%s.attention.output.LayerNorm.weight", lp),
                    gliner_paramf(m, "%s.attention.output.LayerNorm.bias", lp), M, H, eps);
@@ -99,6 +100,7 @@ static void layer_tail(const GlinerModel* m, const char* lp, const BackboneConfi
     be->act(be, w->f, w->f, (size_t)M * I, act_from_name(bc->hidden_act));
     be->linear(be, w->y, w->f, gliner_paramf(m, "%s.output.dense.weight", lp), gliner_paramf(m, "%s.output.dense.bias", lp),
                M, I, H);
+    model_dropout(m, w->y, (size_t)M * H, bc->hidden_dropout_prob); /* Output.dropout */
     be->add(be, w->y, w->y, w->u, (size_t)M * H);
     be->layer_norm(be, h_out, w->y, gliner_paramf(m, "%s.output.LayerNorm.weight", lp),
                    gliner_paramf(m, "%s.output.LayerNorm.bias", lp), M, H, eps);
@@ -156,6 +158,7 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
     be->layer_norm(be, hs[0], e, gliner_paramf(m, "%s.embeddings.LayerNorm.weight", pre),
                    gliner_paramf(m, "%s.embeddings.LayerNorm.bias", pre), M, H, eps);
     be->mask_rows(be, hs[0], hs[0], w->mask, M, H);
+    model_dropout(m, hs[0], (size_t)M * H, bc->hidden_dropout_prob); /* embeddings.dropout (after the mask) */
     snprintf(name, sizeof name, "%s.embeddings", cname);
     capture(cap, name, hs[0], 3, shape);
 
@@ -238,6 +241,7 @@ static void bert_forward(const GlinerModel* m, const char* pre, const BackboneCo
     be->add(be, w->y, w->y, w->u, (size_t)M * H);
     be->layer_norm(be, hs[0], w->y, gliner_paramf(m, "%s.embeddings.LayerNorm.weight", pre),
                    gliner_paramf(m, "%s.embeddings.LayerNorm.bias", pre), M, H, eps);
+    model_dropout(m, hs[0], (size_t)M * H, bc->hidden_dropout_prob); /* embeddings.dropout */
     snprintf(name, sizeof name, "%s.embeddings", cname);
     capture(cap, name, hs[0], 3, shape);
 

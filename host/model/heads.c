@@ -9,7 +9,9 @@
      token_scorer_forward  Scorer (gliner/modeling/scorers.py)                                 spec §5.4
    Shapes: words (B,W,D), prompts (B,C,D), span_idx (B,S,2) int64, span outputs (B,W,K,D) = (B,S,D); index
    tensors (span_idx, span_mask, lengths) are in backend memory like the activations.
-   Dropout is the identity (inference).
+   Dropout (training only, model_dropout) sits where the reference's nn.Dropout modules are: inside every
+   create_projection_layer, the Scorer's out_mlp and the CrossFuser blocks' attention output (the attention
+   probabilities' dropout inside SDPA is not implemented).
    The query mode's h (x) query_seg rows, the cat mode's [h ; q_k] rows and the Scorer's [t0 ; l0 ; t1*l1]
    features have their own ops (span_query_rows, scorer_features), so every stage stays in backend memory
    and the training tape (host/train/tape.c) sees every step. */
@@ -40,6 +42,7 @@ static void mlp_relu(const GlinerModel* m, const char* prefix, void* out, const 
     void* h = act_alloc(be, (size_t)M * hid);
     be->linear(be, h, x, gliner_paramf(m, "%s.0.weight", prefix), gliner_paramf(m, "%s.0.bias", prefix), M, in, hid);
     be->act(be, h, h, (size_t)M * hid, ACT_RELU);
+    model_dropout(m, h, (size_t)M * hid, m->cfg.dropout); /* nn.Dropout at index 2 */
     be->linear(be, out, h, gliner_paramf(m, "%s.3.weight", prefix), gliner_paramf(m, "%s.3.bias", prefix), M, hid,
                out_dim);
     be->free(be, h);
@@ -233,6 +236,7 @@ static void self_block(const GlinerModel* m, const char* pre, void* x, int B, in
                    gliner_paramf(m, "%s.self_attn.%s.bias", pre, ly[i]), M, D, D);
     }
     be->attention(be, o, q, k, v, NULL, B, T, T, H, D / H);
+    model_dropout(m, o, n, m->cfg.dropout);
     be->add(be, o, xh, o, n); /* residual from the normalised input */
     be->layer_norm(be, x, o, gliner_paramf(m, "%s.post_norm.weight", pre), gliner_paramf(m, "%s.post_norm.bias", pre), M, D, 1e-5f);
     be->free(be, xh); be->free(be, t); be->free(be, q); be->free(be, k); be->free(be, v); be->free(be, o);
@@ -256,6 +260,7 @@ static void cross_block(const GlinerModel* m, const char* pre, void* query, cons
     be->linear(be, k, key, gliner_paramf(m, "%s.cross_attn.key_layer.weight", pre),
                gliner_paramf(m, "%s.cross_attn.key_layer.bias", pre), B * Tk, D, D);
     be->attention(be, o, q, k, v, NULL, B, Tq, Tk, H, D / H);
+    model_dropout(m, o, nq, m->cfg.dropout);
     be->add(be, o, qh, o, nq);
     be->layer_norm(be, query, o, gliner_paramf(m, "%s.post_norm.weight", pre), gliner_paramf(m, "%s.post_norm.bias", pre),
                    B * Tq, D, 1e-5f);
@@ -308,6 +313,7 @@ void token_scorer_forward(const GlinerModel* m, void* scores, const void* words,
     void* h = act_alloc(be, rows * 4 * D);
     be->linear(be, h, dfeat, gliner_param(m, "scorer.out_mlp.0.weight"), gliner_param(m, "scorer.out_mlp.0.bias"), (int)rows,
                3 * D, 4 * D);
+    model_dropout(m, h, rows * 4 * D, m->cfg.dropout); /* out_mlp: Linear, Dropout, ReLU, Linear */
     be->act(be, h, h, rows * 4 * D, ACT_RELU);
     be->linear(be, scores, h, gliner_param(m, "scorer.out_mlp.3.weight"), gliner_param(m, "scorer.out_mlp.3.bias"), (int)rows,
                4 * D, 3);

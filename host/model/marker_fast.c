@@ -36,6 +36,7 @@ void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void*
     be->gemm_batched(be, E, Pe, W0 + (size_t)D * es, 1, B * W, F, D, 0, 1, D, 2 * D, F, 0, 0, 0, 1.0f, 0.0f);
     void* H = be->alloc(be, (size_t)B * S * F * es);
     be->span_pair_relu(be, H, A, E, b0, span_idx, span_mask, B, W, S, F);
+    model_dropout(m, H, (size_t)B * S * F, m->cfg.dropout); /* out_project's nn.Dropout, on relu(W0 [..] + b0) */
     /* the label side: q = p W3 (B*C, 4D), beta = p . b3 (B*C) */
     void* Q = be->alloc(be, (size_t)B * (C ? C : 1) * F * es);
     void* beta = be->alloc(be, (size_t)B * (C ? C : 1) * es);

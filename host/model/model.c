@@ -112,6 +112,12 @@ const void* gliner_paramf(const GlinerModel* m, const char* fmt, ...) {
     return gliner_param(m, name);
 }
 
+void model_dropout(const GlinerModel* m, void* x, size_t n, double p) {
+    if (!m->training || !m->drop_ctr || !(p > 0) || !n) return;
+    const uint64_t seed = m->drop_seed ^ (0xd1b54a32d192ed03ull * ++*m->drop_ctr);
+    m->be->dropout(m->be, x, x, n, (float)p, seed);
+}
+
 void capture(const Capture* cap, const char* name, const void* data, int ndim, const int64_t* shape) {
     if (cap && cap->fn) cap->fn(cap->ctx, name, data, ndim, shape);
 }

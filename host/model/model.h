@@ -28,7 +28,9 @@ typedef struct {
     void*          params;  /* backend memory, table.total elements of the backend dtype */
     int            loaded_optional; /* optional tensors present in the file (tied lm_head, pooler) */
     int            training; /* 1: the forward takes the differentiable paths (host/train/): no cached label
-                                embeddings */
+                                embeddings, and dropout when drop_ctr is set */
+    uint64_t       drop_seed; /* training: this forward's dropout draw */
+    uint64_t*      drop_ctr;  /* dropout calls so far in this forward (each gets its own seed); NULL = no dropout */
 } GlinerModel;
 
 /* Loads DIR/gliner_config.json and DIR/model.safetensors (every tensor checked against the table,
@@ -42,6 +44,10 @@ const void* gliner_param(const GlinerModel* m, const char* name);
 const void* gliner_param_opt(const GlinerModel* m, const char* name);
 /* printf-style convenience: gliner_paramf(m, "rnn.lstm.weight_ih_l%d%s", l, sfx) */
 const void* gliner_paramf(const GlinerModel* m, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Inverted dropout in place where the reference has an nn.Dropout, in training only (m->training, drop_ctr set,
+   p > 0); a no-op otherwise. Each call draws a fresh mask (seed = drop_seed mixed with the call number). */
+void model_dropout(const GlinerModel* m, void* x, size_t n, double p);
 
 /* Capture: tests pass a callback that receives each named intermediate tensor (backend memory). */
 typedef void (*CaptureFn)(void* ctx, const char* name, const void* data, int ndim, const int64_t* shape);

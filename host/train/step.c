@@ -22,6 +22,7 @@ int grad_ctx_init(GradCtx* g, GlinerModel* m, char* err, size_t errlen) {
     m->be = tape_backend(g->tape);
     m->arena = NULL; /* the tape holds this step's activations until its reset */
     m->training = 1;
+    m->drop_ctr = &g->drop_ctr;
     return 0;
 }
 
@@ -30,6 +31,7 @@ void grad_ctx_free(GradCtx* g) {
     g->m->be = g->be_saved;
     g->m->arena = g->arena_saved;
     g->m->training = g->training_saved;
+    g->m->drop_ctr = NULL;
     tape_free(g->tape);
     g->m->base->free(g->m->base, g->grads);
     memset(g, 0, sizeof *g);
@@ -60,6 +62,8 @@ int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const Lo
               float loss_scale, float* loss, ModelOutputs* out, char* err, size_t errlen) {
     ModelOutputs o;
     tape_reset(g->tape);
+    g->drop_ctr = 0;
+    g->m->drop_seed = g->dropout_seed;
     if (gliner_forward(g->m, in, &o, NULL, err, errlen)) return -1;
     size_t n = 1;
     for (int d = 0; d < o.ndim; d++) n *= (size_t)o.shape[d];

@@ -20,6 +20,8 @@ typedef struct {
     const Backend* be_saved; /* the model's backend and arena, restored by grad_ctx_free */
     ArenaBackend*  arena_saved;
     int            training_saved;
+    uint64_t       drop_ctr;     /* the model's dropout call counter (m->drop_ctr points here) */
+    uint64_t       dropout_seed; /* set by the caller before each grad_step: that forward's dropout draw */
 } GradCtx;
 
 /* Puts m in training mode on a tape over its backend (fp32 only). 0, or -1 with err. */

@@ -11,6 +11,7 @@ enum {
     OP_LINEAR = 1, OP_GEMM, OP_ACT, OP_ADD, OP_SCALE, OP_LAYER_NORM, OP_SOFTMAX, OP_MASK_ROWS, OP_EMBEDDING,
     OP_GATHER_WORDS, OP_GATHER_PROMPTS, OP_ATTENTION, OP_DEBERTA, OP_LSTM, OP_SPAN_CONCAT, OP_SPAN_POOL, OP_CONV1D,
     OP_SPAN_SCORES, OP_SPAN_PAIR_RELU, OP_SPAN_QUERY_ROWS, OP_SCORER_FEATURES, OP_ROW_SCALE, OP_MEAN_POOL,
+    OP_DROPOUT,
     OP_LEAF /* upload / zero: the region's old gradient stops here */
 };
 
@@ -470,6 +471,16 @@ static void t_mean_pool(const Backend* be, void* out, const void* Y, const int64
     t->base->mean_pool(t->base, out, Y, mask, C, T, D);
 }
 
+static void t_dropout(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_DROPOUT);
+    r->s[0] = (Slot){x, x, 0}; /* where dx goes; the mask is redrawn from the seed */
+    r->f = p;
+    r->L[0] = (int64_t)seed;
+    set_out(t, r, y, n);
+    t->base->dropout(t->base, y, x, n, p, seed);
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 Tape* tape_new(const Backend* base) {
@@ -510,6 +521,7 @@ Tape* tape_new(const Backend* base) {
     t->be.scorer_features = t_scorer_features;
     t->be.row_scale = t_row_scale;
     t->be.mean_pool = t_mean_pool;
+    t->be.dropout = t_dropout;
     return t;
 }
 
@@ -639,7 +651,7 @@ static void backward_rec(Tape* t, Rec* r) {
     case OP_ROW_SCALE: case OP_LINEAR:
         in[n_in++] = O(r, 0); break;
     case OP_ADD: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
-    case OP_SCALE: in[n_in++] = O(r, 0); break;
+    case OP_SCALE: case OP_DROPOUT: in[n_in++] = O(r, 0); break;
     case OP_MASK_ROWS: in[n_in++] = O(r, 1); break;
     case OP_ATTENTION: case OP_DEBERTA: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); in[n_in++] = O(r, 2); break;
     case OP_SPAN_SCORES: case OP_SCORER_FEATURES: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
@@ -762,6 +774,11 @@ static void backward_rec(Tape* t, Rec* r) {
     case OP_ROW_SCALE:
         be->row_scale_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), i[0], i[1], (size_t)r->l);
         break;
+    case OP_DROPOUT: {
+        void* dx = grad_of(t, O(r, 0));
+        if (dx) be->dropout_bwd(be, dx, dy, r->ny, r->f, (uint64_t)r->L[0]);
+        break;
+    }
     case OP_MEAN_POOL: {
         void* dY = grad_of(t, O(r, 1));
         if (dY) be->mean_pool_bwd(be, dY, dy, V(r, 0), i[0], i[1], i[2]);

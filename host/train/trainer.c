@@ -198,10 +198,12 @@ static void model_infer_mode(Trainer* t, int on) {
         m->be = t->gc.be_saved;
         m->arena = t->gc.arena_saved;
         m->training = 0;
+        m->drop_ctr = NULL;
     } else {
         m->be = tape_backend(t->gc.tape);
         m->arena = NULL;
         m->training = 1;
+        m->drop_ctr = &t->gc.drop_ctr;
     }
 }
 
@@ -532,6 +534,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             MicroBatch mb;
             if (mb_build(t, &mb, ex, n, err, errlen)) { mb_free(&mb); rc = -1; goto done; }
             float loss;
+            t->gc.dropout_seed = train_rng_next(t->rng); /* from the saved stream: resume redraws the same masks */
             if (grad_step(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &loss, NULL, err, errlen)) {
                 mb_free(&mb);
                 rc = -1;

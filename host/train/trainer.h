@@ -11,6 +11,10 @@
    epoch, position in the epoch and the RNG) is in the checkpoint, so --resume continues exactly: N steps equal
    N/2 steps, a resume, and N/2 steps, bit for bit (tests/cli/test_train.sh).
 
+   Dropout: inverted dropout where the reference has nn.Dropout modules (the GLiNER heads' projection layers,
+   the Scorer, the CrossFuser's attention outputs, the backbone's hidden dropout), from a counter-based mask seeded
+   per micro-batch from the RNG stream; the attention probabilities' dropout is not implemented.
+
    Differences from the reference, on purpose: a step whose loss or gradient norm is not finite is reported
    with its step number and skipped (the reference trains through it); the RNG is not torch's, so sampled
    classes and the epoch order differ from a Python run with the same seed (spec §2.9). */

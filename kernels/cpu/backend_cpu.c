@@ -285,6 +285,16 @@ static void cpu_mean_pool_bwd(const Backend* be, void* dY, const void* dout, con
     mean_pool_backward_cpu(dY, dout, mask, C, T, D);
 }
 
+static void cpu_dropout(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed) {
+    (void)be;
+    dropout_forward_cpu(y, x, n, p, seed);
+}
+
+static void cpu_dropout_bwd(const Backend* be, void* dx, const void* dy, size_t n, float p, uint64_t seed) {
+    (void)be;
+    dropout_backward_cpu(dx, dy, n, p, seed);
+}
+
 static Backend g_cpu = {
     .name = "cpu",
     .dtype = DTYPE_F32,
@@ -318,6 +328,8 @@ static Backend g_cpu = {
     .scorer_features = cpu_scorer_features,
     .row_scale = cpu_row_scale,
     .mean_pool = cpu_mean_pool,
+    .dropout = cpu_dropout,
+    .dropout_bwd = cpu_dropout_bwd,
     .axpy = cpu_axpy,
     .linear_bwd = cpu_linear_bwd,
     .act_bwd = cpu_act_bwd,

@@ -70,6 +70,8 @@ void span_query_rows_forward_cpu(float* out, const float* h, const float* q, int
 void scorer_features_forward_cpu(float* feat, const float* t, const float* l, int B, int W, int C, int D);
 void row_scale_forward_cpu(float* y, const float* x, const float* s, int s_stride, int R, size_t n, int accumulate);
 void mean_pool_forward_cpu(float* out, const float* Y, const int64_t* mask, int C, int T, int D);
+void dropout_forward_cpu(float* y, const float* x, size_t n, float p, uint64_t seed);
+void dropout_backward_cpu(float* dx, const float* dy, size_t n, float p, uint64_t seed);
 
 /* ---- backward twins (backend.h "backward"): every gradient output accumulates (+=); NULL = not needed */
 /* backward_dense.c */

@@ -67,3 +67,17 @@ void mean_pool_forward_cpu(float* out, const float* Y, const int64_t* mask, int 
         }
     }
 }
+
+/* inverted dropout with the counter-based mask of kernels/common.h (torch scales kept values by 1 / (1 - p)) */
+void dropout_forward_cpu(float* y, const float* x, size_t n, float p, uint64_t seed) {
+    const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) y[i] = dropout_keep(seed, i, p) ? x[i] * scale : 0.0f;
+}
+
+void dropout_backward_cpu(float* dx, const float* dy, size_t n, float p, uint64_t seed) {
+    const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        if (dropout_keep(seed, i, p)) dx[i] += dy[i] * scale;
+}

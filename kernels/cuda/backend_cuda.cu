@@ -291,6 +291,14 @@ static void cu_row_scale(const Backend* be, void* y, const void* x, const void* 
     row_scale_forward_cuda(y, x, s, s_stride, R, n, accumulate, be->dtype, S(be));
 }
 
+static void cu_dropout(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed) {
+    dropout_forward_cuda(y, x, n, p, seed, be->dtype, S(be));
+}
+
+static void cu_dropout_bwd(const Backend* be, void* dx, const void* dy, size_t n, float p, uint64_t seed) {
+    dropout_backward_cuda(dx, dy, n, p, seed, be->dtype, S(be));
+}
+
 static void cu_mean_pool(const Backend* be, void* out, const void* Y, const int64_t* mask, int C, int T, int D) {
     CudaImpl* c = I(be);
     const size_t nm = mask ? (size_t)C * T * 8 : 0;
@@ -518,6 +526,8 @@ extern "C" const Backend* backend_cuda_dtype(int device, DType dtype) {
     be->scorer_features = cu_scorer_features;
     be->row_scale = cu_row_scale;
     be->mean_pool = cu_mean_pool;
+    be->dropout = cu_dropout;
+    be->dropout_bwd = cu_dropout_bwd;
     be->axpy = cu_axpy;
     be->linear_bwd = cu_linear_bwd;
     be->act_bwd = cu_act_bwd;

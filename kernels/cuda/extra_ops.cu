@@ -107,3 +107,34 @@ extern "C" void mean_pool_forward_cuda(void* out, const void* Y, const int64_t* 
                                   (Ty*)out, (const Ty*)Y, mask, C, T, D));
     LAUNCH_CHECK();
 }
+
+/* ---- dropout: the counter-based mask of kernels/common.h (dropout_keep), the same draw as the CPU twin */
+template <typename T>
+__global__ void dropout_forward_kernel1(T* y, const T* x, size_t n, float p, float scale, uint64_t seed) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = dropout_keep(seed, i, p) ? from_f32<T>(__fmul_rn(to_f32(x[i]), scale)) : from_f32<T>(0.0f);
+}
+
+template <typename T>
+__global__ void dropout_backward_kernel1(T* dx, const T* dy, size_t n, float p, float scale, uint64_t seed) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        if (dropout_keep(seed, i, p)) dx[i] = from_f32<T>(__fadd_rn(to_f32(dx[i]), __fmul_rn(to_f32(dy[i]), scale)));
+}
+
+extern "C" void dropout_forward_cuda(void* y, const void* x, size_t n, float p, uint64_t seed, DType dt,
+                                     gl_stream_t stream) {
+    if (n == 0) return;
+    const float scale = 1.0f / (1.0f - p);
+    GL_DISPATCH_DTYPE(dt, Ty, dropout_forward_kernel1<Ty><<<gl_grid(n, 256), 256, 0, stream>>>(
+                                  (Ty*)y, (const Ty*)x, n, p, scale, seed));
+    LAUNCH_CHECK();
+}
+
+extern "C" void dropout_backward_cuda(void* dx, const void* dy, size_t n, float p, uint64_t seed, DType dt,
+                                      gl_stream_t stream) {
+    if (n == 0) return;
+    const float scale = 1.0f / (1.0f - p);
+    GL_DISPATCH_DTYPE(dt, Ty, dropout_backward_kernel1<Ty><<<gl_grid(n, 256), 256, 0, stream>>>(
+                                  (Ty*)dx, (const Ty*)dy, n, p, scale, seed));
+    LAUNCH_CHECK();
+}

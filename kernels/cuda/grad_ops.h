@@ -27,6 +27,8 @@ void scorer_features_forward_cuda(void* feat, const void* t, const void* l, int 
                                   gl_stream_t stream);
 void row_scale_forward_cuda(void* y, const void* x, const void* s, int s_stride, int R, size_t n, int accumulate,
                             DType dt, gl_stream_t stream);
+void dropout_forward_cuda(void* y, const void* x, size_t n, float p, uint64_t seed, DType dt, gl_stream_t stream);
+void dropout_backward_cuda(void* dx, const void* dy, size_t n, float p, uint64_t seed, DType dt, gl_stream_t stream);
 void mean_pool_forward_cuda(void* out, const void* Y, const int64_t* mask, int C, int T, int D, DType dt,
                             gl_stream_t stream);
 

@@ -100,6 +100,21 @@ for m in uni_token_deberta bi_span_bert bi_token_bert uni_span_deberta_markerV0 
 done
 echo "ok: token, bi-encoder, DeBERTa, LayersFuser and conv_share models train"
 
+# ---- dropout: a copy of the BERT fixture with dropout 0.3 (heads) and 0.1 (backbone); resume stays exact
+D=$TMP/drop_model
+mkdir -p "$D"
+cp "$M/uni_span_bert_markerV0"/*.json "$M/uni_span_bert_markerV0/model.safetensors" "$D"/
+sed -i -e 's/"dropout": 0.0/"dropout": 0.3/' -e 's/"hidden_dropout_prob": 0.0/"hidden_dropout_prob": 0.1/' "$D/gliner_config.json"
+grep -q '"dropout": 0.3' "$D/gliner_config.json" || fail "could not set dropout in the copied config"
+DRUN="$GLINER train $TMP/c.yaml --model $D --threads 1"
+$DRUN --output "$TMP/da" --steps 8 >"$TMP/da.log" 2>&1 || { cat "$TMP/da.log"; fail "dropout run"; }
+$DRUN --output "$TMP/db" --steps 8 --stop-at 3 >/dev/null 2>&1 && $DRUN --output "$TMP/db" --steps 8 --resume "$TMP/db" >/dev/null 2>&1 ||
+  fail "dropout run with a resume"
+cmp -s "$TMP/da/checkpoint-8/model.safetensors" "$TMP/db/checkpoint-8/model.safetensors" || fail "dropout: resume is not exact"
+$RUN --output "$TMP/dc" --steps 8 >/dev/null 2>&1 || fail "the same 8 steps without dropout"
+cmp -s "$TMP/da/checkpoint-8/model.safetensors" "$TMP/dc/checkpoint-8/model.safetensors" && fail "dropout 0.3 changed nothing"
+echo "ok: dropout trains, changes the result, and resumes exactly"
+
 # ---- 4. bad input
 expect_err() { # expect_err CODE PATTERN CMD...
   local code=$1 pat=$2; shift 2

@@ -775,4 +775,32 @@ Test(grad_ops_parity, mean_pool) {
             free(m); free(dout);
         }
 }
+/* dropout: the same counter-based mask on both backends, so forward and backward are bit-identical */
+Test(grad_ops_parity, dropout) {
+    const Backend* be = pu_cuda();
+    const size_t sizes[] = {1, 1000, (1u << 20) + 3};
+    const float ps[] = {0.0f, 0.1f, 0.4f};
+    for (size_t si = 0; si < NSHAPES(sizes); si++)
+        for (size_t pi = 0; pi < NSHAPES(ps); pi++) {
+            const size_t n = sizes[si];
+            const uint64_t seed = 0x1234567ull * (si + 1) + pi;
+            float* x = rand_f32(n, -1.0f, 1.0f, 331 + si);
+            float* dy = rand_f32(n, -1.0f, 1.0f, 332 + si);
+            Grad y = grad_new(be, n, 333 + si); /* the forward writes it: the prefill must be overwritten */
+            GBuf dx_ = gbuf_f32(be, x, n);
+            dropout_forward_cpu(y.ref, x, n, ps[pi], seed);
+            be->dropout(be, y.g.ptr, dx_.ptr, n, ps[pi], seed);
+            char what[96];
+            snprintf(what, sizeof what, "dropout n=%zu p=%g forward", n, ps[pi]);
+            grad_check(&y, 0.0f, 0.0f, what);
+            Grad dx = grad_new(be, n, 334 + si); /* accumulates */
+            GBuf ddy = gbuf_f32(be, dy, n);
+            dropout_backward_cpu(dx.ref, dy, n, ps[pi], seed);
+            be->dropout_bwd(be, dx.g.ptr, ddy.ptr, n, ps[pi], seed);
+            snprintf(what, sizeof what, "dropout n=%zu p=%g backward", n, ps[pi]);
+            grad_check(&dx, 0.0f, 0.0f, what);
+            grad_free(&y); grad_free(&dx); gbuf_free(&dx_); gbuf_free(&ddy); free(x); free(dy);
+        }
+}
+
 #endif
