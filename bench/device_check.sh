@@ -13,6 +13,8 @@
 #   expected total ~480 s (8 min) with the budgets spent, less when the GPU parts run fast.
 # Here, first:   bash bench/device_deps.sh      (.debs + wheels -> .deps/, ignored by git)
 # Device call:   run(command="bash bench/device_check.sh", carry=[".deps"], timeout_s=540)
+# Training (bench/device_train.sh, last): copy build/conll2003_train.json to bench/data/ (ignored) and carry it.
+# Helpers must never call the device tool: a session has one budget, and a helper's calls spend it.
 # A shorter first look (correctness, sanitizer, end to end; no kernel labs), about 5.5 minutes:
 #   run(command="KBENCH=0 DEADLINE_S=330 SAN_S=45 E2E_S=50 REF_S=50 bash bench/device_check.sh", carry=[".deps"], timeout_s=420)
 # Dry run without a device (every GPU part prints one "no device" line):
@@ -186,4 +188,9 @@ else
     --csv "bench/results/reference.csv" >"$LOG/bench_gpu_reference.log" 2>&1
   say "bench_gpu_reference rc=$?"
   grep -E '^\||^# |no device|Error|error' "$LOG/bench_gpu_reference.log" | tail -40 | tee -a "$REPORT"
+fi
+
+# ---- training (issue #6): CPU vs GPU losses, then gliner.c vs the reference trainer on the GPU
+if [ $HAVE_GPU = 1 ] && [ "${TRAIN:-1}" = 1 ]; then
+  LOGDIR=$LOG TRAIN_S=$(( $(left) > 40 ? $(left) : 40 )) bash bench/device_train.sh $B "$REPORT"
 fi
