@@ -165,6 +165,36 @@ def compare(ckpt, source, changed):
     return problems, ours
 
 
+def against_ours(ckpt, gliner_bin, model=None):
+    """our `gliner predict` on the checkpoint against the reference's inference on the same checkpoint: the same
+    entities (start, end, label) and scores within 1e-4 (a trained checkpoint: the reference reads our weights)"""
+    import subprocess
+    if model is None:
+        model = GLiNER.from_pretrained(str(ckpt), load_tokenizer=True, local_files_only=True)
+        model.eval()
+    ref = model.inference(TEXTS, LABELS, threshold=0.3)
+    lines = "\n".join(json.dumps({"text": t, "labels": LABELS}) for t in TEXTS) + "\n"
+    p = subprocess.run([gliner_bin, "predict", "--model", str(ckpt), "--threshold", "0.3"], input=lines,
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        return [f"gliner predict failed: {p.stderr.strip()[:300]}"], 0
+    ours = [json.loads(l)["entities"] for l in p.stdout.splitlines() if l.strip()]
+    problems, n = [], 0
+    for i, (r, o) in enumerate(zip(ref, ours)):
+        kr = [(e["start"], e["end"], e["label"]) for e in r]
+        ko = [(e["start"], e["end"], e["label"]) for e in o]
+        if kr != ko:
+            problems.append(f"text {i}: entities {ko[:4]} != the reference's {kr[:4]}")
+            continue
+        n += len(kr)
+        for er, eo in zip(r, o):
+            if abs(er["score"] - eo["score"]) > 1e-4:
+                problems.append(f"text {i}: score {eo['score']:.6f} != {er['score']:.6f}")
+    if len(ours) != len(ref):
+        problems.append(f"{len(ours)} output lines for {len(ref)} texts")
+    return problems, n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("ckpt", nargs="?", help="a checkpoint directory (with --source)")
@@ -172,6 +202,8 @@ def main():
     ap.add_argument("--root", help="check ROOT/<model>/checkpoint-* against FIXTURES/<model>")
     ap.add_argument("--fixtures", default=str(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "models"))
     ap.add_argument("--changed", action="store_true", help="parameters were trained: compare structure only")
+    ap.add_argument("--gliner", help="also compare our `gliner predict` (this binary) on the checkpoint with the"
+                    " reference's inference on it: same entities, scores within 1e-4")
     args = ap.parse_args()
     pairs = []
     if args.root:
@@ -188,11 +220,17 @@ def main():
     failed = 0
     for ck, src in pairs:
         problems, ours = compare(ck, src, args.changed)
+        n_ents = None
+        if args.gliner and ours is not None:
+            p2, n_ents = against_ours(ck, args.gliner, ours)
+            problems += p2
         if problems:
             failed += 1
             print(f"FAIL {ck}: " + "; ".join(problems[:6]))
         else:
             what = "same structure" if args.changed else "identical tensors, tokenizer ids, logits and entities"
+            if n_ents is not None:
+                what += f"; gliner predict == the reference on it ({n_ents} entities)"
             print(f"ok   {ck}: {type(ours).__name__}, {len(state(ours))} tensors, {what}")
     print(json.dumps({"checkpoints": len(pairs), "failed": failed}))
     return 1 if failed else 0
