@@ -2,6 +2,7 @@
    nesting deeper than 512 is reported as "not found" rather than risking the stack. */
 #include "json_pos.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct { const char* s; size_t n, i; } Scan;
@@ -85,4 +86,15 @@ int json_locate(const char* text, size_t len, const char* const* path, int depth
     }
     json_offset_to_linecol(text, sc.i, line, col);
     return 0;
+}
+
+void json_describe(const cJSON* v, char* out, size_t n) {
+    char* s = v ? cJSON_PrintUnformatted(v) : NULL;
+    if (!s) {
+        snprintf(out, n, "%s", v ? "?" : "nothing");
+        return;
+    }
+    if (strlen(s) > 60) snprintf(out, n, "%.57s...", s);
+    else snprintf(out, n, "%s", s);
+    cJSON_free(s);
 }

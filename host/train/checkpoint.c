@@ -476,13 +476,6 @@ typedef struct {
     size_t      len;
 } JsonSrc;
 
-static void describe(const cJSON* v, char* out, size_t n) {
-    char* s = v ? cJSON_PrintUnformatted(v) : NULL;
-    if (!s) { snprintf(out, n, "%s", v ? "?" : "nothing"); return; }
-    if (strlen(s) > 60) snprintf(out, n, "%.57s...", s);
-    else snprintf(out, n, "%s", s);
-    cJSON_free(s);
-}
 
 /* "PATH:LINE:COL: key" for a top-level key (the position of its value), or "PATH: key" */
 static void where_key(const JsonSrc* js, const char* key, char* out, size_t n) {
@@ -495,7 +488,7 @@ static void where_key(const JsonSrc* js, const char* key, char* out, size_t n) {
 static int bad_value(const JsonSrc* js, const char* key, const cJSON* v, const char* expected, char* err, size_t errlen) {
     char w[4400], found[80];
     where_key(js, key, w, sizeof w);
-    describe(v, found, sizeof found);
+    json_describe(v, found, sizeof found);
     return gl_set_err(err, errlen, "%s: expected %s, found %s", w, expected, v ? found : "nothing (missing)");
 }
 
@@ -564,7 +557,7 @@ static cJSON* parse_obj(const JsonSrc* js, char* err, size_t errlen) {
     }
     if (!cJSON_IsObject(root)) {
         char found[80];
-        describe(root, found, sizeof found);
+        json_describe(root, found, sizeof found);
         gl_set_err(err, errlen, "%s: expected a JSON object, found %s", js->path, found);
         cJSON_Delete(root);
         return NULL;
@@ -632,13 +625,13 @@ static int load_trainer_state(const char* dir, TrainState* st, char* err, size_t
         TrainLogEntry le;
         memset(&le, 0, sizeof le);
         if (!cJSON_IsObject(e)) {
-            describe(e, found, sizeof found);
+            json_describe(e, found, sizeof found);
             gl_set_err(err, errlen, "%s: log_history[%d]: expected an object, found %s", path, i, found);
             goto done;
         }
         const cJSON* s = cJSON_GetObjectItemCaseSensitive(e, "step");
         if (!as_count(s, &le.step)) {
-            describe(s, found, sizeof found);
+            json_describe(s, found, sizeof found);
             gl_set_err(err, errlen, "%s: log_history[%d].step: expected an integer >= 0, found %s", path, i,
                        s ? found : "nothing (missing)");
             goto done;
@@ -646,7 +639,7 @@ static int load_trainer_state(const char* dir, TrainState* st, char* err, size_t
         const cJSON* x = cJSON_GetObjectItemCaseSensitive(e, "epoch");
         if (x) {
             if (!cJSON_IsNumber(x)) {
-                describe(x, found, sizeof found);
+                json_describe(x, found, sizeof found);
                 gl_set_err(err, errlen, "%s: log_history[%d].epoch: expected a number, found %s", path, i, found);
                 goto done;
             }
@@ -659,7 +652,7 @@ static int load_trainer_state(const char* dir, TrainState* st, char* err, size_t
             if (cJSON_IsNull(x)) *dst = NAN; /* written for a non-finite value */
             else if (cJSON_IsNumber(x)) *dst = x->valuedouble;
             else {
-                describe(x, found, sizeof found);
+                json_describe(x, found, sizeof found);
                 gl_set_err(err, errlen, "%s: log_history[%d].%s: expected a number or null, found %s", path, i,
                            LOG_KEYS[k].key, found);
                 goto done;

@@ -1,4 +1,5 @@
 /* data.c -- training JSON: record scanner, per-record validation, compact storage. See data.h. */
+#include "../io/json_pos.h"
 #include "data.h"
 
 #include <fcntl.h>
@@ -56,37 +57,10 @@ static const char* td_strdup(TrainData* td, const char* s) {
     return p;
 }
 
-static uint64_t fnv1a(const char* s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
+static const char* td_copy(void* ctx, const char* s) { return td_strdup(ctx, s); }
 
 /* one shared copy per distinct label string */
-static const char* td_intern(TrainData* td, const char* s) {
-    if (td->intern_n * 2 + 2 > td->intern_cap) {
-        size_t cap = td->intern_cap ? td->intern_cap * 2 : 64;
-        const char** t = calloc(cap, sizeof *t);
-        CHECK(t, "out of memory");
-        for (size_t i = 0; i < td->intern_cap; i++)
-            if (td->intern[i]) {
-                size_t j = fnv1a(td->intern[i]) & (cap - 1);
-                while (t[j]) j = (j + 1) & (cap - 1);
-                t[j] = td->intern[i];
-            }
-        free(td->intern);
-        td->intern = t;
-        td->intern_cap = cap;
-    }
-    size_t j = fnv1a(s) & (td->intern_cap - 1);
-    while (td->intern[j]) {
-        if (!strcmp(td->intern[j], s)) return td->intern[j];
-        j = (j + 1) & (td->intern_cap - 1);
-    }
-    td->intern[j] = td_strdup(td, s);
-    td->intern_n++;
-    return td->intern[j];
-}
+static const char* td_intern(TrainData* td, const char* s) { return strintern(&td->intern, s, td_copy, td); }
 
 static int utf8_ok(const char* s) {
     const uint8_t* p = (const uint8_t*)s;
@@ -109,14 +83,6 @@ static int utf8_ok(const char* s) {
     return 1;
 }
 
-/* a short rendering of a JSON value for messages */
-static void describe(const cJSON* v, char* out, size_t n) {
-    char* s = v ? cJSON_PrintUnformatted(v) : NULL;
-    if (!s) { snprintf(out, n, "%s", v ? "?" : "nothing"); return; }
-    if (strlen(s) > 60) snprintf(out, n, "%.57s...", s);
-    else snprintf(out, n, "%s", s);
-    cJSON_free(s);
-}
 
 /* a JSON number that is a whole value in [0, INT32_MAX] (not a boolean) */
 static int get_index(const cJSON* v, int32_t* out) {
@@ -132,14 +98,14 @@ static int get_strings(TrainData* td, const cJSON* v, int intern, const char*** 
                        const char* key, char* err, size_t errlen) {
     char found[80];
     if (!cJSON_IsArray(v)) {
-        describe(v, found, sizeof found);
+        json_describe(v, found, sizeof found);
         return td_fail(err, errlen, "%s: %s: expected a list of strings, found %s", where, key, found);
     }
     int n = cJSON_GetArraySize(v), i = 0;
     const char** a = td_alloc(td, (size_t)(n ? n : 1) * sizeof(char*));
     for (const cJSON* e = v->child; e; e = e->next, i++) {
         if (!cJSON_IsString(e) || !e->valuestring) {
-            describe(e, found, sizeof found);
+            json_describe(e, found, sizeof found);
             return td_fail(err, errlen, "%s: %s[%d]: expected a string, found %s", where, key, i, found);
         }
         if (!utf8_ok(e->valuestring))
@@ -156,7 +122,7 @@ static int get_triples(TrainData* td, const cJSON* v, int is_ner, TrainSpan** ou
                        const char* key, char* err, size_t errlen) {
     char found[80];
     if (!cJSON_IsArray(v)) {
-        describe(v, found, sizeof found);
+        json_describe(v, found, sizeof found);
         return td_fail(err, errlen, "%s: %s: expected a list of [%s], found %s", where, key,
                        is_ner ? "start, end, label" : "head, tail, type", found);
     }
@@ -173,7 +139,7 @@ static int get_triples(TrainData* td, const cJSON* v, int is_ner, TrainSpan** ou
         }
         if (ok && is_ner) ok = a[i].start <= a[i].end;
         if (!ok) {
-            describe(e, found, sizeof found);
+            json_describe(e, found, sizeof found);
             return td_fail(err, errlen,
                            is_ner ? "%s: %s[%d]: expected [start, end, label] with integer 0 <= start <= end "
                                     "(word indices, end inclusive) and a string label, found %s"
@@ -197,7 +163,7 @@ static int parse_record(TrainData* td, const cJSON* rec, TrainExample* ex, const
     ex->n_ner_negatives = ex->n_ner_labels = ex->n_ner_label = -1;
     ex->n_relations = ex->n_rel_labels = ex->n_rel_negatives = -1;
     if (!cJSON_IsObject(rec)) {
-        describe(rec, found, sizeof found);
+        json_describe(rec, found, sizeof found);
         return td_fail(err, errlen, "%s: expected an object {\"tokenized_text\": [...], \"ner\": [...]}, found %s",
                        where, found);
     }
@@ -298,8 +264,7 @@ static int emit(Sink* sk, const cJSON* rec, size_t index, const char* where, cha
             td->blocks = nx;
         }
         if (td->blocks) td->blocks->used = 0;
-        if (td->intern) memset(td->intern, 0, td->intern_cap * sizeof(char*));
-        td->intern_n = 0;
+        strintern_clear(&td->intern);
         return rc;
     }
     if (td->n == td->cap) {
@@ -388,7 +353,7 @@ void train_data_free(TrainData* td) {
         td->blocks = nx;
     }
     free(td->ex);
-    free(td->intern);
+    strintern_free(&td->intern);
     free(td->src_name);
     memset(td, 0, sizeof *td);
 }

@@ -28,6 +28,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "../io/strintern.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,8 +64,7 @@ typedef struct {
     size_t        n_entities;       /* over all records */
     /* storage */
     TdBlock*      blocks;
-    const char**  intern;           /* open-addressing table of interned label strings */
-    size_t        intern_cap, intern_n;
+    StrIntern     intern;           /* the interned label strings */
 } TrainData;
 
 /* Whole file. 0 or -1 (err filled, td zeroed). */

@@ -5,6 +5,8 @@
    on fixtures written by scripts/make_eval_fixtures.py. */
 #include "eval.h"
 
+#include "../io/strintern.h"
+
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -228,43 +230,12 @@ static const char* ed_strndup(EvalData* d, const char* s, size_t n) {
     return p;
 }
 
-/* one copy per distinct label: linear interning is fine for the few types a dataset has, but a dataset
-   may be adversarial, so keep a small hash table */
-typedef struct {
-    const char** slot;
-    size_t       cap, n;
-} Intern;
+/* one copy per distinct label (a dataset may be adversarial: a hash set, not a list) */
+typedef StrIntern Intern;
 
-static uint64_t fnv1a(const char* s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
+static const char* ed_copy(void* ctx, const char* s) { return ed_strndup(ctx, s, strlen(s)); }
 
-static const char* intern(EvalData* d, Intern* t, const char* s) {
-    if (t->n * 2 + 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        const char** ns = calloc(cap, sizeof *ns);
-        CHECK(ns, "out of memory");
-        for (size_t i = 0; i < t->cap; i++)
-            if (t->slot[i]) {
-                size_t j = fnv1a(t->slot[i]) & (cap - 1);
-                while (ns[j]) j = (j + 1) & (cap - 1);
-                ns[j] = t->slot[i];
-            }
-        free(t->slot);
-        t->slot = ns;
-        t->cap = cap;
-    }
-    size_t j = fnv1a(s) & (t->cap - 1);
-    while (t->slot[j]) {
-        if (!strcmp(t->slot[j], s)) return t->slot[j];
-        j = (j + 1) & (t->cap - 1);
-    }
-    t->slot[j] = ed_strndup(d, s, strlen(s));
-    t->n++;
-    return t->slot[j];
-}
+static const char* intern(EvalData* d, Intern* t, const char* s) { return strintern(t, s, ed_copy, d); }
 
 void eval_data_free(EvalData* d) {
     if (!d) return;
@@ -512,7 +483,7 @@ int eval_data_load_string(EvalData* d, const char* text, size_t len, const char*
             rc = parse_record(d, &labels, r, &d->ex[i], i, &wbuf, &wcap, err, errlen);
             if (!rc) d->n = i + 1;
         }
-        free(labels.slot);
+        strintern_free(&labels);
         free(wbuf);
     }
     cJSON_Delete(root);
