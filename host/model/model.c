@@ -253,6 +253,23 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
         be->download(be, out->logits, scores, (size_t)B * W * C * 3);
         be->free(be, scores);
+        if (cfg->represent_spans && in->N > 0 && in->spans_idx) {
+            /* UniEncoderTokenModel.get_span_representations: the span head (span_mode, token_level here) on the
+               given spans, scored against the prompts themselves (no prompt_rep_layer): einsum BND,BCD->BNC */
+            const int N = in->N;
+            const int64_t* d_si2 = upload_i64(be, in->spans_idx, (size_t)B * N * 2);
+            const int64_t* d_sm2 = upload_i64(be, in->spans_mask, (size_t)B * N);
+            void* span = be->alloc(be, (size_t)B * N * D * es);
+            span_rep_forward(m, span, words, d_si2, d_sm2, B, W, N);
+            void* sl = be->alloc(be, (size_t)B * N * (C ? C : 1) * es);
+            be->span_scores(be, sl, span, prompts, B, N, C, D);
+            out->span_logits = malloc((size_t)B * N * (C ? C : 1) * sizeof(float));
+            be->download(be, out->span_logits, sl, (size_t)B * N * C);
+            be->free(be, sl);
+            be->free(be, span);
+            be->free(be, (void*)d_si2);
+            be->free(be, (void*)d_sm2);
+        }
     } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn)) {
         /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);

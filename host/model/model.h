@@ -112,6 +112,10 @@ typedef struct {
     const int64_t* labels_attention_mask; /* (C,Tl) */
     const float*   labels_embeds;         /* (C,D) host: pooled label embeddings from gliner_encode_labels
                                              (a cache); when set, the label encoder is not run */
+    /* token models with represent_spans (training): N given spans per text, scored by the span head */
+    int            N;
+    const int64_t* spans_idx;             /* (B,N,2) */
+    const int64_t* spans_mask;            /* (B,N) */
 } ModelInputs;
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
@@ -124,6 +128,7 @@ typedef struct {
     int64_t shape[4];
     int     ndim;
     int     C;         /* classes in the logits */
+    float*  span_logits; /* represent_spans with in->N > 0: (B,N,C) host copy (free with free()), else NULL */
 } ModelOutputs;
 
 /* Runs the model; fills out->logits (malloc'd, free with free()). Returns 0 or -1 (err) for inputs

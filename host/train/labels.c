@@ -163,3 +163,87 @@ float* labels_token_build(const TrainExample* ex, const ClassMap* maps, int B, i
     *C_out = C;
     return y;
 }
+
+/* _generate_negative_spans: rejection sampling of (start, end) with start ~ U{0..n-1}, width ~ U{1..min(K, n-start)},
+   kept when it overlaps no positive span and is new; at most 20 * want attempts */
+static int negative_spans(int64_t* out, int want, const int64_t* pos, int n_pos, int n, int K, uint64_t* rng) {
+    int got = 0;
+    for (int attempts = 0; got < want && attempts < want * 20; attempts++) {
+        const int start = train_rng_int(rng, 0, n - 1);
+        const int width = train_rng_int(rng, 1, K < n - start ? K : n - start);
+        const int end = start + width - 1;
+        int bad = 0;
+        for (int p = 0; p < n_pos && !bad; p++) bad = !(end < pos[2 * p] || start > pos[2 * p + 1]);
+        for (int q = 0; q < got && !bad; q++) bad = out[2 * q] == start && out[2 * q + 1] == end;
+        if (bad) continue;
+        out[2 * got] = start;
+        out[2 * got + 1] = end;
+        got++;
+    }
+    return got;
+}
+
+float* labels_token_spans_build(const TrainExample* ex, const ClassMap* maps, int B, int max_len, int K, double neg_ratio,
+                                uint64_t* rng, int64_t** idx_out, int64_t** mask_out, int* N_out, int* C_out) {
+    int C = 0, N = 1;
+    int64_t** idx = calloc((size_t)B, sizeof *idx);
+    int** cls = calloc((size_t)B, sizeof *cls);
+    int* cnt = calloc((size_t)B, sizeof *cnt);
+    CHECK(idx && cls && cnt, "out of memory");
+    for (int b = 0; b < B; b++) {
+        if (maps[b].n > C) C = maps[b].n;
+        const int n = train_example_words(&ex[b], max_len);
+        idx[b] = malloc((size_t)(ex[b].n_ner * 2 + 1) * 2 * sizeof(int64_t) + 16 * sizeof(int64_t));
+        cls[b] = calloc((size_t)(ex[b].n_ner * 2 + 1) + 8, sizeof(int));
+        CHECK(idx[b] && cls[b], "out of memory");
+        int k = 0;
+        for (int i = 0; i < ex[b].n_ner; i++) { /* positives, in ner order */
+            const TrainSpan* e = &ex[b].ner[i];
+            const int c = classmap_find(&maps[b], e->label);
+            if (!c || e->end >= n) continue;
+            idx[b][2 * k] = e->start;
+            idx[b][2 * k + 1] = e->end;
+            cls[b][k++] = c;
+        }
+        const int want = (int)((double)k * neg_ratio); /* int(len * ratio) */
+        if (want > 0 && n > 0) {
+            int64_t* neg = malloc((size_t)want * 2 * sizeof(int64_t));
+            CHECK(neg, "out of memory");
+            const int got = negative_spans(neg, want, idx[b], k, n, K, rng);
+            idx[b] = realloc(idx[b], (size_t)(k + got + 1) * 2 * sizeof(int64_t));
+            cls[b] = realloc(cls[b], (size_t)(k + got + 1) * sizeof(int));
+            CHECK(idx[b] && cls[b], "out of memory");
+            for (int q = 0; q < got; q++) {
+                idx[b][2 * (k + q)] = neg[2 * q];
+                idx[b][2 * (k + q) + 1] = neg[2 * q + 1];
+                cls[b][k + q] = 0; /* a negative */
+            }
+            k += got;
+            free(neg);
+        }
+        cnt[b] = k;
+        if (k > N) N = k;
+    }
+    int64_t* si = calloc((size_t)B * N * 2, sizeof(int64_t));
+    int64_t* sm = calloc((size_t)B * N, sizeof(int64_t));
+    float* y = calloc((size_t)B * N * (C ? C : 1), sizeof(float));
+    CHECK(si && sm && y, "out of memory");
+    for (int b = 0; b < B; b++) {
+        for (int j = 0; j < cnt[b]; j++) {
+            si[((size_t)b * N + j) * 2] = idx[b][2 * j];
+            si[((size_t)b * N + j) * 2 + 1] = idx[b][2 * j + 1];
+            sm[(size_t)b * N + j] = 1;
+            if (cls[b][j] > 0 && cls[b][j] - 1 < C) y[((size_t)b * N + j) * C + cls[b][j] - 1] = 1.0f;
+        }
+        free(idx[b]);
+        free(cls[b]);
+    }
+    free(idx);
+    free(cls);
+    free(cnt);
+    *idx_out = si;
+    *mask_out = sm;
+    *N_out = N;
+    *C_out = C;
+    return y;
+}

@@ -8,8 +8,9 @@
    Every example goes through preprocess_example first: an empty text becomes one "[PAD]" word, a text
    longer than max_len is cut to max_len words; the entities are kept as given, and those that fall outside
    (or outside the class map) simply set no label.
-   Not here: decoder labels (each span keeps only its first gold label, §8), represent_spans span labels
-   (random negative spans), relex adjacency / relation targets (§7.7). */
+   represent_spans span targets: labels_token_spans_build.
+   Not here: decoder labels (each span keeps only its first gold label, §8), relex adjacency / relation
+   targets (§7.7). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,15 @@ float* labels_span_build(const TrainExample* ex, const ClassMap* maps, int B, in
 /* (B, W, C, 3) with W = max_b n_b and C = max_b maps[b].n: for each gold (s, e, label) in maps[b] with s < W and
    e < W (the batch's bound, not the example's: the reference's quirk), [s,c,0] = [e,c,1] = 1 and [s..e,c,2] = 1. */
 float* labels_token_build(const TrainExample* ex, const ClassMap* maps, int B, int max_len, int* W_out, int* C_out);
+
+/* represent_spans (UniEncoderTokenProcessor.prepare_span_idx, the collator's padding, create_span_labels): per
+   example the gold spans whose label is in maps[b] and whose end < its word count (ner order), then
+   int(positives * neg_ratio) random negatives (_generate_negative_spans: start ~ U{0..n-1}, width ~ U{1..min(K,
+   n-start)}, rejected when they overlap a positive or repeat, at most 20x attempts; our RNG, not Python's);
+   padded to N = max(1, most spans) with (0, 0) and mask 0. Returns the (B, N, C) one-hot labels (class id - 1;
+   negatives all zero; C = max_b maps[b].n) and sets *idx_out (B, N, 2), *mask_out (B, N) (int64, malloc'd). */
+float* labels_token_spans_build(const TrainExample* ex, const ClassMap* maps, int B, int max_len, int K, double neg_ratio,
+                                uint64_t* rng, int64_t** idx_out, int64_t** mask_out, int* N_out, int* C_out);
 
 #ifdef __cplusplus
 }

@@ -67,18 +67,31 @@ int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const Lo
     if (gliner_forward(g->m, in, &o, NULL, err, errlen)) return -1;
     size_t n = 1;
     for (int d = 0; d < o.ndim; d++) n *= (size_t)o.shape[d];
+    const size_t ns = o.span_logits ? (size_t)in->B * in->N * o.C : 0;
     float* dlogits = malloc((n ? n : 1) * sizeof(float));
-    CHECK(dlogits, "out of memory");
-    int rc = gliner_loss(&g->m->cfg, in, &o, tg, lp, rng, loss, dlogits, NULL, err, errlen);
+    float* dspan = ns ? malloc(ns * sizeof(float)) : NULL;
+    CHECK(dlogits && (!ns || dspan), "out of memory");
+    LossTargets tg2 = *tg;
+    if (o.span_logits) tg2.span_logits = o.span_logits;
+    int rc = gliner_loss(&g->m->cfg, in, &o, &tg2, lp, rng, loss, dlogits, dspan, err, errlen);
     if (rc == 0) {
-        if (loss_scale != 1.0f)
+        if (loss_scale != 1.0f) {
             for (size_t i = 0; i < n; i++) dlogits[i] *= loss_scale;
-        CHECK(tape_backward(g->tape, o.logits, dlogits, n) == 0, "grad_step: the logits were not downloaded");
+            for (size_t i = 0; i < ns; i++) dspan[i] *= loss_scale;
+        }
+        CHECK(tape_seed(g->tape, o.logits, dlogits, n) == 0, "grad_step: the logits were not downloaded");
+        if (ns && tg->span_labels) CHECK(tape_seed(g->tape, o.span_logits, dspan, ns) == 0, "grad_step: span logits");
+        tape_run(g->tape);
         zero_padding_rows(g);
     }
     free(dlogits);
+    free(dspan);
     tape_reset(g->tape);
-    if (out && rc == 0) *out = o;
-    else free(o.logits);
+    if (out && rc == 0) {
+        *out = o;
+    } else {
+        free(o.logits);
+        free(o.span_logits);
+    }
     return rc;
 }

@@ -789,7 +789,7 @@ static void backward_rec(Tape* t, Rec* r) {
     dy_done(t, r, &d);
 }
 
-int tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t n) {
+int tape_seed(Tape* t, const float* host_out, const float* host_dout, size_t n) {
     const Download* dl = NULL;
     for (size_t k = t->n_dl; k-- > 0;)
         if (t->dl[k].host == host_out) {
@@ -797,14 +797,23 @@ int tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t
             break;
         }
     if (!dl) return -1;
-    CHECK(n <= dl->n, "tape_backward: %zu elements seeded, %zu downloaded", n, dl->n);
+    CHECK(n <= dl->n, "tape_seed: %zu elements seeded, %zu downloaded", n, dl->n);
     const Backend* be = t->base;
     void* g = grad_of(t, dl->src);
-    CHECK(g, "tape_backward: the downloaded tensor is not a tape allocation");
-    void* tmp = be->alloc(be, n * t->es);
+    CHECK(g, "tape_seed: the downloaded tensor is not a tape allocation");
+    void* tmp = be->alloc(be, (n ? n : 1) * t->es);
     be->upload(be, tmp, host_dout, n);
     be->axpy(be, g, tmp, 1.0f, n);
     be->free(be, tmp);
+    return 0;
+}
+
+void tape_run(Tape* t) {
     for (size_t k = t->n_rec; k-- > 0;) backward_rec(t, &t->rec[k]);
+}
+
+int tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t n) {
+    if (tape_seed(t, host_out, host_dout, n)) return -1;
+    tape_run(t);
     return 0;
 }

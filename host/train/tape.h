@@ -43,6 +43,9 @@ void           tape_reset(Tape* t);
    backward of every record. Parameter gradients accumulate into the buffer of tape_set_params. Returns 0, or
    -1 when no download wrote host_out. Call once per forward (then tape_reset). */
 int            tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t n);
+/* The same in two steps, for a loss of several outputs: tape_seed each (0, or -1 as above), then tape_run. */
+int            tape_seed(Tape* t, const float* host_out, const float* host_dout, size_t n);
+void           tape_run(Tape* t);
 /* The gradient of the location p (NULL when p is not a tape allocation or no gradient reached it yet);
    for tests. */
 const void*    tape_grad(const Tape* t, const void* p);

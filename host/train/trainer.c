@@ -121,6 +121,8 @@ static int next_batch(Trainer* t, const TrainExample** ex) {
 typedef struct {
     Batch    b;
     int64_t* span_mask64;
+    int64_t *rs_idx, *rs_mask; /* represent_spans: the span head's spans */
+    float*   rs_labels;
     int64_t *lab_ids, *lab_mask;
     float*   labels;
     ClassMap maps[1024];
@@ -135,6 +137,9 @@ static void mb_free(MicroBatch* mb) {
     free(mb->lab_ids);
     free(mb->lab_mask);
     free(mb->labels);
+    free(mb->rs_idx);
+    free(mb->rs_mask);
+    free(mb->rs_labels);
     for (int i = 0; i < mb->n; i++) classmap_free(&mb->maps[i]);
     memset(mb, 0, sizeof *mb);
 }
@@ -164,6 +169,14 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
         int W;
         mb->labels = labels_token_build(exs, mb->maps, n, cfg->max_len, &W, &C);
         if (W != mb->b.W) { gl_set_err(err, errlen, "token labels for %d words, the batch has %d", W, mb->b.W); goto out; }
+        if (cfg->represent_spans) {
+            int N, C2;
+            mb->rs_labels = labels_token_spans_build(exs, mb->maps, n, cfg->max_len, cfg->max_width, cfg->neg_spans_ratio,
+                                                     t->rng, &mb->rs_idx, &mb->rs_mask, &N, &C2);
+            mb->in.N = N;
+            mb->in.spans_idx = mb->rs_idx;
+            mb->in.spans_mask = mb->rs_mask;
+        }
     } else {
         int S;
         mb->labels = labels_span_build(exs, mb->maps, n, cfg->max_width, cfg->max_len, &S, &C);
@@ -181,7 +194,8 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
         mb->in.labels_input_ids = mb->lab_ids;
         mb->in.labels_attention_mask = mb->lab_mask;
     }
-    mb->tg = (LossTargets){.labels = mb->labels, .C = C};
+    mb->tg = (LossTargets){.labels = mb->labels, .C = C, .span_labels = mb->rs_labels, .span_mask = mb->rs_mask,
+                           .N = mb->in.N};
     rc = 0;
 out:
     free(items);
@@ -409,9 +423,8 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     if (gliner_load(&t->g, model, &go, err, errlen)) return -1;
     t->m = &((struct GlinerHandle*)t->g)->model;
     const GlinerArch a = t->m->cfg.arch;
-    if (arch_is_decoder(a) || arch_is_relex(a) || (arch_is_token(a) && t->m->cfg.represent_spans))
-        return gl_set_err(err, errlen, "%s: training %s%s models is not implemented yet", model, arch_name(a),
-                          t->m->cfg.represent_spans ? " (represent_spans)" : "");
+    if (arch_is_decoder(a) || arch_is_relex(a))
+        return gl_set_err(err, errlen, "%s: training %s models is not implemented yet", model, arch_name(a));
     const char* train = o->train_data ? o->train_data : tc->train_data;
     if (!train) return gl_set_err(err, errlen, "%s: data.train_data is missing", o->config);
     if (train_data_load(&t->data, train, err, errlen)) return -1;

@@ -92,13 +92,13 @@ echo "ok: checkpoints, rotation, logs, and the checkpoint loads back"
 
 # ---- 3. the other architectures
 yaml "$TMP/s.yaml" 3 3 1
-for m in uni_token_deberta bi_span_bert bi_token_bert uni_span_deberta_markerV0 uni_span_fuse_layers uni_span_conv_share; do
+for m in uni_token_deberta uni_token_represent_spans bi_span_bert bi_token_bert uni_span_deberta_markerV0 uni_span_fuse_layers uni_span_conv_share; do
   "$GLINER" train "$TMP/s.yaml" --model "$M/$m" --output "$TMP/o_$m" --threads 1 >"$TMP/$m.log" 2>&1 ||
     { cat "$TMP/$m.log"; fail "3 steps of $m"; }
   grep -q "done: 3 steps (0 skipped)" "$TMP/$m.log" || { cat "$TMP/$m.log"; fail "$m: not 3 clean steps"; }
   [ -f "$TMP/o_$m/checkpoint-3/model.safetensors" ] || fail "$m: no checkpoint-3"
 done
-echo "ok: token, bi-encoder, DeBERTa, LayersFuser and conv_share models train"
+echo "ok: token (also represent_spans), bi-encoder, DeBERTa, LayersFuser and conv_share models train"
 
 # ---- dropout: a copy of the BERT fixture with dropout 0.3 (heads) and 0.1 (backbone); resume stays exact
 D=$TMP/drop_model

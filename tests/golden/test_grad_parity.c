@@ -4,8 +4,9 @@
    the model defaults, loss.backward()): the CPU forward recorded on a tape (host/train/step.c), gliner_loss with
    the same defaults, the backward; every parameter's gradient must match within 1e-4 relative (||ours - ref|| /
    ||ref||, per tensor), and parameters the reference left without a gradient must get exactly zero here.
-   Decoder and relex models (no training forward yet) and the represent_spans token model (its span head's
-   training forward is missing) are skipped with a log line; the test asserts how many models were checked. */
+   The represent_spans token model trains its span head on the collator's spans too (token + span loss).
+   Decoder and relex models (no training forward yet) are skipped with a log line; the test asserts how many
+   models were checked. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -59,7 +60,7 @@ Test(grad_parity, every_training_fixture, .timeout = 600) {
         const GlinerArch a = m.cfg.arch;
         ModelInputs in;
         const TensorView* lab = st_find(&sb, "labels");
-        if (arch_is_decoder(a) || arch_is_relex(a) || (arch_is_token(a) && m.cfg.represent_spans)) {
+        if (arch_is_decoder(a) || arch_is_relex(a)) {
             cr_log_info("%s: skipped (%s%s: training forward not implemented)", name, arch_name(a),
                         m.cfg.represent_spans ? ", represent_spans" : "");
             fprintf(stderr, "grad_parity %-28s skipped (%s)\n", name, arch_name(a));
@@ -72,6 +73,20 @@ Test(grad_parity, every_training_fixture, .timeout = 600) {
             float* labels = malloc(lab->nbytes);
             memcpy(labels, lab->data, lab->nbytes);
             LossTargets tg = {.labels = labels, .C = (int)lab->shape[2]};
+            float* span_labels = NULL;
+            if (arch_is_token(a) && m.cfg.represent_spans) { /* the span head on the collator's spans */
+                const TensorView* sl = st_find(&sb, "span_labels");
+                const TensorView* si = st_find(&sb, "span_idx");
+                cr_assert(sl && si && in.span_mask, "%s: represent_spans without span tensors", name);
+                span_labels = malloc(sl->nbytes);
+                memcpy(span_labels, sl->data, sl->nbytes);
+                in.N = (int)si->shape[1];
+                in.spans_idx = in.span_idx;
+                in.spans_mask = in.span_mask;
+                tg.span_labels = span_labels;
+                tg.span_mask = in.span_mask;
+                tg.N = in.N;
+            }
             LossParams lp = LOSS_PARAMS_DEFAULT;
             GradCtx g;
             cr_assert_eq(grad_ctx_init(&g, &m, err, sizeof err), 0, "%s", err);
@@ -146,6 +161,7 @@ Test(grad_parity, every_training_fixture, .timeout = 600) {
             checked++;
             grad_ctx_free(&g);
             free(labels);
+            free(span_labels);
         }
         gliner_model_free(&m);
         st_close(&sb);
@@ -155,5 +171,5 @@ Test(grad_parity, every_training_fixture, .timeout = 600) {
     }
     closedir(d);
     fprintf(stderr, "grad_parity: %d models checked, %d skipped, worst rel %.2e\n", checked, skipped, worst_all);
-    cr_expect_geq(checked, 18, "only %d fixture models had their gradients checked", checked);
+    cr_expect_geq(checked, 21, "only %d fixture models had their gradients checked", checked);
 }

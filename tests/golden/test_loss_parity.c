@@ -5,8 +5,9 @@
      (b) gliner_forward (CPU) on the collated training batch, then gliner_loss with the model defaults
          (alpha -1, gamma 0, margin 0, smoothing 0, sum, masking none) and with each of "loss_variants"
          (alpha0.75_gamma2_sum, mean) matches the reference's loss within 1e-4 relative.
-   Decoder and relex fixtures are skipped (their forward/loss are not implemented yet), as is the loss of
-   represent_spans token models (the span head's training forward is not implemented): counted and logged. */
+   represent_spans token models add the span head's loss on the collator's spans (token_loss_coef and
+   span_loss_coef). Decoder and relex fixtures are skipped (their forward/loss are not implemented yet): counted
+   and logged. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 
@@ -46,7 +47,7 @@ Test(loss_parity, every_training_fixture) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
     struct dirent* de;
-    int n_labels = 0, n_losses = 0, n_models = 0, skipped_arch = 0, skipped_spans = 0, span_models = 0,
+    int n_labels = 0, n_losses = 0, n_models = 0, skipped_arch = 0, with_spans = 0, span_models = 0,
         token_models = 0, bi_models = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
@@ -115,11 +116,7 @@ Test(loss_parity, every_training_fixture) {
             n_labels++;
 
             /* ---- (b) forward + loss */
-            if (arch_is_token(a) && m.cfg.represent_spans && st_find(&st, "span_labels")) {
-                cr_log_info("%s: loss skipped (represent_spans: the span head's training forward is not implemented;"
-                            " labels checked)", name);
-                skipped_spans++;
-            } else {
+            {
                 const TensorView* ids = need(&st, "input_ids", DTYPE_I64, name);
                 int64_t* input_ids = copy_of(ids);
                 int64_t* attn = copy_of(need(&st, "attention_mask", DTYPE_I64, name));
@@ -134,8 +131,19 @@ Test(loss_parity, every_training_fixture) {
                 in.attention_mask = attn;
                 in.words_mask = wmask;
                 in.text_lengths = tlen;
+                float* span_labels = NULL;
                 if (arch_is_token(a)) {
                     in.W = (int)lab->shape[1];
+                    if (m.cfg.represent_spans && st_find(&st, "span_labels")) { /* the span head on given spans */
+                        const TensorView* si = need(&st, "span_idx", DTYPE_I64, name);
+                        span_idx = copy_of(si);
+                        span_mask = copy_of(need(&st, "span_mask", DTYPE_I64, name));
+                        span_labels = copy_of(need(&st, "span_labels", DTYPE_F32, name));
+                        in.N = (int)si->shape[1];
+                        in.spans_idx = span_idx;
+                        in.spans_mask = span_mask;
+                        with_spans++;
+                    }
                 } else {
                     const TensorView* si = need(&st, "span_idx", DTYPE_I64, name);
                     span_idx = copy_of(si);
@@ -157,7 +165,8 @@ Test(loss_parity, every_training_fixture) {
                 cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", name, err);
                 size_t nlog = (size_t)out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3];
                 float* dlogits = malloc(nlog * sizeof(float));
-                LossTargets tg = {.labels = ref_labels, .C = C};
+                LossTargets tg = {.labels = ref_labels, .C = C, .span_logits = out.span_logits,
+                                  .span_labels = span_labels, .span_mask = in.spans_mask, .N = in.N};
                 struct {
                     const char* key;
                     LossParams lp;
@@ -185,6 +194,8 @@ Test(loss_parity, every_training_fixture) {
                 else span_models++;
                 free(dlogits);
                 free(out.logits);
+                free(out.span_logits);
+                free(span_labels);
                 free(input_ids); free(attn); free(wmask); free(tlen);
                 free(span_idx); free(span_mask); free(lids); free(lmask);
             }
@@ -203,13 +214,14 @@ Test(loss_parity, every_training_fixture) {
     }
     closedir(d);
     cr_log_info("loss parity: %d models, %d label tensors, %d losses (%d span, %d token, %d bi-encoder models); "
-                "skipped: %d decoder/relex, %d represent_spans losses",
-                n_models, n_labels, n_losses, span_models, token_models, bi_models, skipped_arch, skipped_spans);
+                "skipped: %d decoder/relex; %d with the represent_spans span loss",
+                n_models, n_labels, n_losses, span_models, token_models, bi_models, skipped_arch, with_spans);
     fprintf(stderr, "loss_parity: %d models, %d label tensors, %d losses (%d span, %d token, %d bi); skipped %d "
-                    "decoder/relex, %d represent_spans losses\n",
-            n_models, n_labels, n_losses, span_models, token_models, bi_models, skipped_arch, skipped_spans);
+                    "decoder/relex; %d with the represent_spans span loss\n",
+            n_models, n_labels, n_losses, span_models, token_models, bi_models, skipped_arch, with_spans);
     cr_expect_geq(n_labels, 15);
     cr_expect_geq(span_models, 10);
     cr_expect_geq(token_models, 1);
+    cr_expect_geq(with_spans, 1);
     cr_expect_geq(bi_models, 2);
 }
