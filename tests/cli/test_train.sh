@@ -100,6 +100,16 @@ for m in uni_token_deberta uni_token_represent_spans bi_span_bert bi_token_bert 
 done
 echo "ok: token (also represent_spans), bi-encoder, DeBERTa, LayersFuser and conv_share models train"
 
+# ---- gradient accumulation: 2 micro-batches of 3 per step (the header says so); an epoch of 10 records is
+#      4 micro-batches (3, 3, 3 and the partial 1: drop_last is false), so 4 steps are exactly 2 epochs
+sed 's/  seed: 7/  seed: 7\n  gradient_accumulation_steps: 2/' "$TMP/c.yaml" >"$TMP/acc.yaml"
+grep -q "gradient_accumulation_steps: 2" "$TMP/acc.yaml" || fail "could not write the accumulation YAML"
+"$GLINER" train "$TMP/acc.yaml" --model "$M/uni_span_bert_markerV0" --threads 1 --steps 4 --output "$TMP/acc" \
+  --log-every 4 >"$TMP/acc.log" 2>&1 || { cat "$TMP/acc.log"; fail "gradient accumulation run"; }
+grep -q "batch 3 x 2" "$TMP/acc.log" || fail "the header does not show batch 3 x 2: $(head -1 "$TMP/acc.log")"
+grep -q '"step": 4, "epoch": 2,' "$TMP/acc/train_log.jsonl" || fail "4 steps of 2 micro-batches should be 2 epochs: $(cat "$TMP/acc/train_log.jsonl")"
+echo "ok: gradient accumulation"
+
 # ---- dropout: a copy of the BERT fixture with dropout 0.3 (heads) and 0.1 (backbone); resume stays exact
 D=$TMP/drop_model
 mkdir -p "$D"
