@@ -7,3 +7,4 @@ int cli_convert(int argc, char** argv);
 int cli_predict(int argc, char** argv);
 int cli_tokenize(int argc, char** argv);
 int cli_train(int argc, char** argv);
+int cli_init(int argc, char** argv);

@@ -14,6 +14,7 @@ static void usage(FILE* f) {
             "commands:\n"
             "  predict              extract entities from texts (JSONL out); see `gliner predict --help`\n"
             "  train CONFIG.yaml    train as the reference's train.py does; see `gliner train --help`\n"
+            "  init CONFIG OUTDIR   a new model from a backbone and the config's model section; see `gliner init --help`\n"
             "  info MODEL_DIR       describe a checkpoint and check every tensor against its config\n"
             "  convert IN OUT       rewrite a checkpoint with gliner.c's writers (optionally --dtype bf16)\n"
             "  tokenize --model M   the encoder's input ids for JSONL texts on stdin (as the reference builds them)\n"
@@ -36,10 +37,11 @@ int main(int argc, char** argv) {
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "init")) return cli_init(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
-    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, train, info, convert, tokenize, version)\n", cmd);
+    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, train, init, info, convert, tokenize, version)\n", cmd);
     return 2;
 }

@@ -58,7 +58,10 @@ static void add(ParamTable* t, int64_t d0, int64_t d1, const char* fmt, ...) {
 }
 
 static void linear(ParamTable* t, const char* prefix, int64_t in, int64_t out, int bias) {
-    add(t, out, in, "%s.weight", prefix);
+    char name[512];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    const int64_t shape[2] = {out, in};
+    params_add(t, name, 2, shape, 0); /* always 2-D: Linear(0, n) (a 1-layer LayersFuser's W2) is (n, 0) */
     if (bias) add(t, out, 0, "%s.bias", prefix);
 }
 

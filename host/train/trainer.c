@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "eval.h"
+#include "init_model.h"
 #include "labels.h"
 #include "loss.h"
 #include "optim.h"
@@ -404,12 +405,6 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     TrainConfig* tc = &t->tc;
     if (!o->config) return gl_set_err(err, errlen, "no training config (expected: gliner train CONFIG.yaml)");
     if (train_config_load(tc, o->config, err, errlen)) return -1;
-    const char* model = o->model ? o->model : tc->prev_path;
-    if (!model)
-        return gl_set_err(err, errlen, "%s: training.prev_path is null and no --model was given: training starts from a "
-                          "GLiNER model directory here (building a new model from model.model_name's backbone is not "
-                          "implemented yet)", o->config);
-    snprintf(t->model_src, sizeof t->model_src, "%s", model);
     const char* out = o->output ? o->output : tc->root_dir;
     snprintf(t->outdir, sizeof t->outdir, "%s", out);
     if (mkdir(t->outdir, 0777) && errno != EEXIST) return gl_set_err(err, errlen, "%s: %s", t->outdir, strerror(errno));
@@ -417,6 +412,23 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     snprintf(p, sizeof p, "%s/train.log", t->outdir);
     t->tlog = fopen(p, "a");
     if (!t->tlog) return gl_set_err(err, errlen, "%s: %s", p, strerror(errno));
+    const char* model = o->model ? o->model : tc->prev_path;
+    if (!model) { /* train.py: GLiNER.from_config(model_cfg): a new model on model.model_name's pretrained backbone,
+                     built once into OUTDIR/init-model (a resumed run finds it there) */
+        snprintf(p, sizeof p, "%s/init-model", t->outdir);
+        struct stat sb;
+        if (stat(p, &sb) != 0) {
+            const uint64_t seed = (uint64_t)(o->seed >= 0 ? o->seed : tc->seed);
+            if (gliner_init_model_from_train_config(tc, p, seed, err, errlen)) return -1;
+            say(t, "built a new model from the config's backbone into %s (heads initialised with seed %llu)", p,
+                (unsigned long long)seed);
+        } else if (!S_ISDIR(sb.st_mode)) {
+            return gl_set_err(err, errlen, "%s exists and is not a model directory", p);
+        }
+        model = p;
+    }
+    snprintf(t->model_src, sizeof t->model_src, "%s", model);
+    model = t->model_src;
     checkpoint_clean_stale(t->outdir);
 
     gliner_options go = {.threads = o->threads, .device = o->device};

@@ -1,6 +1,7 @@
 /* trainer.h -- `gliner train CONFIG.yaml`: the reference's train.py + gliner Trainer loop (spec §10-§12):
    the training YAML unchanged (host/io/train_config.h), a GLiNER model directory to start from
-   (training.prev_path or --model), the training JSON (data.train_data), AdamW with the reference's parameter
+   (training.prev_path or --model; when both are null, a new model built from the config's pretrained backbone
+   into OUTDIR/init-model, as train.py's GLiNER.from_config: init_model.h), the training JSON (data.train_data), AdamW with the reference's parameter
    groups and schedule (optim.h), the reference's loss (loss.h), gradients from the tape (step.h), checkpoints in
    the reference's directory format every eval_every steps (checkpoint.h) and, when an evaluation directory is
    given, P/R/F1 as the reference's evaluator computes them (eval.h).
@@ -28,7 +29,8 @@ extern "C" {
 
 typedef struct {
     const char* config;       /* the training YAML (required) */
-    const char* model;        /* GLiNER model directory (or Hub id); NULL: training.prev_path */
+    const char* model;        /* GLiNER model directory (or Hub id); NULL: training.prev_path; both NULL: a new model
+                                 from model.model_name's backbone (OUTDIR/init-model) */
     const char* output;       /* checkpoints and logs; NULL: data.root_dir */
     const char* resume;       /* a checkpoint directory or an output directory (its latest), or NULL */
     const char* train_data;   /* overrides data.train_data */

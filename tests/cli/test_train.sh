@@ -125,6 +125,18 @@ $RUN --output "$TMP/dc" --steps 8 >/dev/null 2>&1 || fail "the same 8 steps with
 cmp -s "$TMP/da/checkpoint-8/model.safetensors" "$TMP/dc/checkpoint-8/model.safetensors" && fail "dropout 0.3 changed nothing"
 echo "ok: dropout trains, changes the result, and resumes exactly"
 
+# ---- a new model from a backbone (train.py's GLiNER.from_config when prev_path is null): the tiny BERT backbone
+BB=$SRC/tests/fixtures/backbones/bert_tiny
+sed "s|  name: \"test\"|  name: \"test\"\n  model_name: \"$BB\"\n  span_mode: markerV0\n  hidden_size: 32\n  max_width: 4|" "$TMP/c.yaml" >"$TMP/new.yaml"
+grep -q "model_name: \"$BB\"" "$TMP/new.yaml" || fail "could not write the new-model YAML"
+"$GLINER" train "$TMP/new.yaml" --output "$TMP/new" --steps 4 --threads 1 >"$TMP/new.log" 2>&1 || { cat "$TMP/new.log"; fail "training a new model"; }
+grep -q "built a new model from the config's backbone" "$TMP/new.log" || fail "no 'built a new model' line"
+[ -f "$TMP/new/init-model/model.safetensors" ] && [ -f "$TMP/new/checkpoint-4/model.safetensors" ] || fail "no init-model or checkpoint-4"
+"$GLINER" train "$TMP/new.yaml" --output "$TMP/new" --steps 6 --resume "$TMP/new" --threads 1 >"$TMP/new2.log" 2>&1 ||
+  { cat "$TMP/new2.log"; fail "resuming the new model"; }
+grep -q "built a new model" "$TMP/new2.log" && fail "the resumed run built the model again"
+echo "ok: a new model from a backbone trains and resumes"
+
 # ---- 4. bad input
 expect_err() { # expect_err CODE PATTERN CMD...
   local code=$1 pat=$2; shift 2
@@ -141,7 +153,7 @@ expect_err 2 "\-\-threshold: expected a number" $RUN --threshold 2
 expect_err 1 "$TMP/missing.yaml" "$GLINER" train "$TMP/missing.yaml" --model "$M/uni_span_bert_markerV0"
 printf 'training:\n  num_steps: [1\n' >"$TMP/bad.yaml"
 expect_err 1 "bad.yaml:" "$GLINER" train "$TMP/bad.yaml" --model "$M/uni_span_bert_markerV0"
-expect_err 1 "prev_path is null and no --model" "$GLINER" train "$TMP/c.yaml"
+expect_err 1 "model_name 'microsoft/deberta-v3-small': not a local directory" "$GLINER" train "$TMP/c.yaml" --output "$TMP/nomodel"
 expect_err 1 "$TMP/nope" "$GLINER" train "$TMP/c.yaml" --model "$TMP/nope" --output "$TMP/x"
 printf '[{"tokenized_text": ["a"], "ner": []}, {"tokenized_text": ["b", "c"], "ner": [[1, 0, "x"]]}]' >"$TMP/bad.json"
 expect_err 1 "record 1" $RUN --train-data "$TMP/bad.json" --output "$TMP/y"
