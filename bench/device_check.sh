@@ -15,6 +15,8 @@
 # Device call:   run(command="bash bench/device_check.sh", carry=[".deps"], timeout_s=540)
 # Training (bench/device_train.sh, last): copy build/conll2003_train.json to bench/data/ (ignored) and carry it.
 # Helpers must never call the device tool: a session has one budget, and a helper's calls spend it.
+# A training-first session (about 6 minutes): mkdir -p bench/data && cp build/conll2003_train.json bench/data/, then
+#   run(command="ONLY=train DEADLINE_S=420 bash bench/device_check.sh", carry=[".deps", "bench/data"], timeout_s=540)
 # A shorter first look (correctness, sanitizer, end to end; no kernel labs), about 5.5 minutes:
 #   run(command="KBENCH=0 DEADLINE_S=330 SAN_S=45 E2E_S=50 REF_S=50 bash bench/device_check.sh", carry=[".deps"], timeout_s=420)
 # Dry run without a device (every GPU part prints one "no device" line):
@@ -29,6 +31,11 @@ LOG=$(mktemp -d /tmp/device_check_logs.XXXX)
 mkdir -p "$OUT" bench/results
 REPORT="$OUT/device_check.md"
 export PATH=/usr/local/cuda/bin:$PATH
+# ONLY=train: build, GPU suites, a one-point bench_e2e (it writes the GLiNER-small model the training bench uses),
+# the pinned reference's wheels, then the training section; no sanitizer, kernel labs or inference reference bench.
+if [ "${ONLY:-all}" = train ]; then
+  SAN_S=0 KBENCH=0 E2E_S=${E2E_S:-10} E2E_POINTS=${E2E_POINTS:-64:5:1} REF_S=0
+fi
 SAN_S=${SAN_S:-90}
 E2E_S=${E2E_S:-100}
 REF_S=${REF_S:-100}
@@ -103,7 +110,9 @@ grep -E 'out of tolerance|overwritten|non-finite|differs|over [0-9.e-]+$|flipped
 # ---- compute-sanitizer: memcheck on the parity executables and the kernel labs (validation only),
 #      racecheck on the attention kernels (the parity suite's deberta cases and the bench's v1/v2)
 say ""
-if [ $HAVE_GPU = 0 ]; then
+if [ "$SAN_S" = 0 ]; then
+  say "sanitizer: skipped (SAN_S=0)"
+elif [ $HAVE_GPU = 0 ]; then
   say "sanitizer: no device"
 elif ! command -v compute-sanitizer >/dev/null; then
   say "sanitizer: compute-sanitizer not found"
@@ -164,8 +173,8 @@ if [ $HAVE_GPU = 0 ]; then
   say "bench_gpu_reference: no device"
 elif ! ls /tmp/gliner_e2e/*/model.safetensors >/dev/null 2>&1; then
   say "bench_gpu_reference: no model written by bench_e2e"
-elif [ "$(left)" -le 40 ]; then
-  say "bench_gpu_reference: skipped (deadline)"
+elif [ "$(left)" -le 40 ] || [ "$REF_S" = 0 ]; then
+  say "bench_gpu_reference: skipped (deadline or REF_S=0)"
 else
   PY=${PY:-python3}
   SITE=/tmp/refsite

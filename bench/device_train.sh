@@ -64,6 +64,13 @@ for bs in 8 32; do
   [ $rc -ne 0 ] && tail -5 "$TMP/ours_$bs.log" | tee -a "$REPORT"
 done
 SITE=/tmp/refsite
+if [ ! -d $SITE ] && ls .deps/wheels/*.whl >/dev/null 2>&1; then # the pinned reference, as device_check.sh installs it
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SITE .deps/wheels/*.whl >/dev/null 2>&1
+  PYTHONPATH=$SITE python3 -c 'import gliner.modeling.base, transformers' >/dev/null 2>&1 || {
+    rm -rf $SITE
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SITE .deps/wheels/gliner-*.whl >/dev/null 2>&1
+  }
+fi
 for bs in 8 32; do
   [ "$(left)" -le 40 ] && { say "| reference | $bs | - | skipped (budget) | | |"; continue; }
   PYTHONPATH=$SITE PYTHONUNBUFFERED=1 timeout $(( $(left) )) python3 bench/bench_train_reference.py --model "$SMALL" \
