@@ -145,6 +145,9 @@ def main():
     ap.add_argument("--out", default=None, help="result JSON (also printed)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="train on the CPU (default) or the GPU")
     ap.add_argument("--no-eval", action="store_true", help="skip the CoNLL test evaluation (throughput runs)")
+    ap.add_argument("--no-shuffle", action="store_true",
+                    help="records in file order (a SequentialSampler), as gliner train --no-shuffle: with per-record"
+                         " ner_labels the two trainers then see the same batches and classes")
     args = ap.parse_args()
 
     ensure_model(args.model)
@@ -191,7 +194,15 @@ def main():
             extra["dataloader_num_workers"] = args.workers
         # as train_model: create_training_args(output_dir, **kwargs) -> Trainer(model=self, ...)
         training_args = type(model).create_training_args(output_dir=tmp, **kw, **extra)
-        trainer = Trainer(
+        TrainerCls = Trainer
+        if args.no_shuffle:
+            from torch.utils.data import SequentialSampler
+
+            class TrainerCls(Trainer):  # noqa: N801 -- the reference's Trainer, records in file order
+                def _get_train_sampler(self, train_dataset=None):
+                    return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
+
+        trainer = TrainerCls(
             model=model,
             args=training_args,
             train_dataset=train_data,
@@ -259,6 +270,7 @@ def main():
         },
         "threads": args.threads,
         "device": args.device,
+        "shuffle": not args.no_shuffle,
         "torch_threads": torch.get_num_threads(),
         "dataloader_num_workers": training_args.dataloader_num_workers,
         "precision_mode": "bf16-autocast" if args.bf16 else "fp32",

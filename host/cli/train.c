@@ -30,7 +30,8 @@ static void usage(FILE* f) {
             "  --threads N        CPU threads\n"
             "  --device D         cpu (default), cuda, cuda:N\n"
             "  --threshold X      evaluation threshold (default 0.5)\n"
-            "  --no-save          write no checkpoints\n");
+            "  --no-save          write no checkpoints\n"
+            "  --no-shuffle       records in file order every epoch (for side-by-side runs with fixed batches)\n");
 }
 
 static int num(const char* flag, const char* v, long long lo, long long hi, long long* out) {
@@ -51,6 +52,7 @@ int cli_train(int argc, char** argv) {
         const char* a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--no-save")) { o.no_save = 1; continue; }
+        if (!strcmp(a, "--no-shuffle")) { o.no_shuffle = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (o.config) { fprintf(stderr, "gliner train: one config expected, found '%s' and '%s'\n", o.config, a); return 2; }
             o.config = a;

@@ -95,6 +95,8 @@ static void epoch_order(Trainer* t, int64_t epoch) {
     if (!t->order) t->order = malloc(n * sizeof *t->order);
     CHECK(t->order, "out of memory");
     for (size_t i = 0; i < n; i++) t->order[i] = i;
+    t->order_epoch = epoch;
+    if (t->o.no_shuffle) return;
     uint64_t s = t->st.data_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(epoch + 1));
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t)(train_rng_next(&s) % i);
