@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
        unless the user chose a policy. Programs linking libgliner should set it in their environment. */
     if (!getenv("OMP_WAIT_POLICY")) {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        /* OpenBLAS's idle threads likewise spin 2^28 cycles before they sleep; 2^4 lets our OpenMP loops have the
+           cores between products (training on 2 threads: 11.2 -> 12.0 samples/s; inference 7.8 -> 6.8 s) */
+        if (!getenv("OPENBLAS_THREAD_TIMEOUT")) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
         execv("/proc/self/exe", argv); /* returns only on failure: then run as we are */
     }
     if (argc < 2) { usage(stderr); return 2; }

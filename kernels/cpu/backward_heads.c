@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "../../host/check.h"
 #include "cpu_ops.h"
 
@@ -158,62 +160,47 @@ void lstm_bidir_backward_cpu(float* dx, float* const dw_ih[2], float* const dw_h
             free(act);
             free(cs);
         }
-    /* dx[b, t] = sum_dir W_ih[dir]^T dg[b, t, dir] (both directions read the same x: one owner per row) */
-    if (dx) {
-#pragma omp parallel for schedule(static)
-        for (size_t n = 0; n < N; n++) {
-            if ((int)(n % W) >= lengths[n / W]) continue;
-            double* acc = calloc((size_t)Din, sizeof(double));
-            CHECK(acc, "out of memory");
-            for (int dir = 0; dir < 2; dir++)
-                for (int r = 0; r < G; r++) {
-                    const double gr = dg[(n * 2 + dir) * G + r];
-                    const float* wr = w_ih[dir] + (size_t)r * Din;
-                    for (int k = 0; k < Din; k++) acc[k] += gr * (double)wr[k];
-                }
-            for (int k = 0; k < Din; k++) dx[n * Din + k] += (float)acc[k];
-            free(acc);
-        }
-    }
-    /* weights: dW_ih[r, k] = sum_{b,t} dg[b,t,r] x[b,t,k]; dW_hh[r, k] = sum dg[b,t,r] h_prev[b,t,k] where
-       h_prev is the state the step read: h at t-1 (forward) or t+1 (reverse), zero at the first step;
-       db_ih = db_hh = sum dg (the two biases enter the gates the same way). One task per gate row. */
+    /* The products over all (b, t) rows are sgemm calls on dg viewed per direction as an (N, G) matrix with row
+       stride 2G (rows past a text's length are zero and add nothing):
+         dx (N, Din) += dg_dir . W_ih[dir]                       for both directions
+         dW_ih[dir] (G, Din) += dg_dir^T . x
+         dW_hh[dir] (G, Hs) += dg_dir^T . h_prev, h_prev the state each step read: h at t-1 (forward) or t+1
+                               (reverse), zero at a direction's first step
+         db_ih = db_hh = column sums of dg_dir (the two biases enter the gates the same way), in double */
+    if (dx)
+        for (int dir = 0; dir < 2; dir++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, Din, G, 1.0f, dg + (size_t)dir * G, 2 * G,
+                        w_ih[dir], Din, 1.0f, dx, Din);
+    float* hp = xmalloc((N * Hs + 1) * sizeof(float));
     for (int dir = 0; dir < 2; dir++) {
-        if (!dw_ih[dir] && !dw_hh[dir] && !db_ih[dir] && !db_hh[dir]) continue;
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < G; r++) {
-            double* ai = calloc((size_t)Din + 1, sizeof(double));
-            double* ah = calloc((size_t)Hs + 1, sizeof(double));
-            CHECK(ai && ah, "out of memory");
-            double bsum = 0.0;
+        if (dw_ih[dir])
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, Din, (int)N, 1.0f, dg + (size_t)dir * G, 2 * G, x,
+                        Din, 1.0f, dw_ih[dir], Din);
+        if (dw_hh[dir]) {
+            memset(hp, 0, N * Hs * sizeof(float));
             for (int b = 0; b < B; b++) {
                 const int len = (int)lengths[b];
                 for (int t = 0; t < len; t++) {
-                    const size_t n = (size_t)b * W + t;
-                    const double gr = dg[(n * 2 + dir) * G + r];
-                    if (gr == 0.0) continue;
-                    bsum += gr;
-                    if (dw_ih[dir]) {
-                        const float* xt = x + n * Din;
-                        for (int k = 0; k < Din; k++) ai[k] += gr * (double)xt[k];
-                    }
                     const int tp = dir == 0 ? t - 1 : t + 1;
-                    if (dw_hh[dir] && tp >= 0 && tp < len) {
-                        const float* hp = hs + ((size_t)b * W + tp) * 2 * Hs + (size_t)dir * Hs;
-                        for (int k = 0; k < Hs; k++) ah[k] += gr * (double)hp[k];
-                    }
+                    if (tp < 0 || tp >= len) continue;
+                    memcpy(hp + ((size_t)b * W + t) * Hs, hs + ((size_t)b * W + tp) * 2 * Hs + (size_t)dir * Hs,
+                           (size_t)Hs * sizeof(float));
                 }
             }
-            if (dw_ih[dir])
-                for (int k = 0; k < Din; k++) dw_ih[dir][(size_t)r * Din + k] += (float)ai[k];
-            if (dw_hh[dir])
-                for (int k = 0; k < Hs; k++) dw_hh[dir][(size_t)r * Hs + k] += (float)ah[k];
-            if (db_ih[dir]) db_ih[dir][r] += (float)bsum;
-            if (db_hh[dir]) db_hh[dir][r] += (float)bsum;
-            free(ai);
-            free(ah);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, Hs, (int)N, 1.0f, dg + (size_t)dir * G, 2 * G, hp, Hs,
+                        1.0f, dw_hh[dir], Hs);
+        }
+        if (db_ih[dir] || db_hh[dir]) {
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < G; r++) {
+                double sum = 0.0;
+                for (size_t n = 0; n < N; n++) sum += (double)dg[(n * 2 + dir) * G + r];
+                if (db_ih[dir]) db_ih[dir][r] += (float)sum;
+                if (db_hh[dir]) db_hh[dir][r] += (float)sum;
+            }
         }
     }
+    free(hp);
     for (int dir = 0; dir < 2; dir++) {
         free(wt[dir][0]);
         free(wt[dir][1]);
