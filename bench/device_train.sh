@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # device_train.sh B_DIR REPORT -- the training half of a device session (issue #6), called by device_check.sh
 # after bench_e2e has written its random GLiNER-small model to /tmp/gliner_e2e/small:
-#   1. CPU vs GPU: 12 steps of the tiny BERT fixture on both backends from the same start, fp32; the per-step
+#   1. CPU vs GPU: 12 steps of the tiny BERT fixture on both backends from the same start, fp32 (--fp32); the per-step
 #      losses must agree within 1e-3 relative (same batches, same dropout masks: dropout 0 in the fixture);
 #   2. throughput: `gliner train --device cuda` on GLiNER-small (random weights) with CoNLL-2003 train at batch 8
-#      and 32 for STEPS steps, then the pinned reference trainer (bench/bench_train_reference.py --device cuda)
-#      on the same model, data and steps; samples/s, tokens/s and an MFU estimate (6 * parameters * tokens / s
-#      over the fp32 dense peak, 67 TFLOP/s: attention and the span head are not counted).
+#      and 32 for STEPS steps (training.bf16 as train.py sets it: bf16 matrix products), then the pinned reference trainer (bench/bench_train_reference.py --device cuda)
+#      with --bf16 (torch autocast, as train.py's bf16=True) on the same model, data and steps; samples/s, tokens/s
+#      and an MFU estimate (6 * parameters * tokens / s over the H200's dense bf16 peak, 989 TFLOP/s: attention and
+#      the span head are not counted).
 # Needs: bench/data/conll2003_train.json (made here by scripts/conll_to_train.py; copied into the snapshot),
 #        .deps/wheels for the reference (device_deps.sh). STEPS (40), TRAIN_S (budget seconds, 150).
 set -uo pipefail
@@ -28,7 +29,7 @@ say ""
 say "training on the GPU ($STEPS steps per throughput point; budget ${TRAIN_S} s):"
 for dev in cpu cuda; do
   ./$B/gliner train configs/tiny/uni_encoder_span.yaml --model $M --train-data "$TMP/tiny.json" --steps 12 \
-    --log-every 1 --no-save --device $dev --output "$TMP/parity_$dev" >"$TMP/parity_$dev.log" 2>&1
+    --log-every 1 --no-save --fp32 --device $dev --output "$TMP/parity_$dev" >"$TMP/parity_$dev.log" 2>&1
   say "parity run on $dev: rc=$?"
 done
 python3 - "$TMP" <<'PY' | tee -a "$REPORT"
@@ -50,7 +51,7 @@ if [ ! -f "$DATA" ] || [ ! -f "$SMALL/model.safetensors" ]; then
 fi
 NP=$(./$B/gliner info "$SMALL" 2>/dev/null | grep -oE '[0-9]+ parameters' | head -1 | grep -oE '[0-9]+')
 say ""
-say "| trainer | batch | steps | samples/s | tokens/s | MFU (6N tok/s, fp32 67 TF) |"
+say "| trainer | batch | steps | samples/s | tokens/s | MFU (6N tok/s over bf16 989 TF) |"
 say "| --- | ---: | ---: | ---: | ---: | ---: |"
 for bs in 8 32; do
   [ "$(left)" -le 30 ] && { say "| gliner.c | $bs | - | skipped (budget) | | |"; continue; }
@@ -59,7 +60,7 @@ for bs in 8 32; do
   rc=$?
   sps=$(grep -oE 'training alone [0-9.]+ s, [0-9.]+ samples/s' "$TMP/ours_$bs.log" | grep -oE '[0-9.]+ samples' | grep -oE '[0-9.]+')
   tps=$(grep -oE '[0-9]+ tok/s' "$TMP/ours_$bs.log" | tail -1 | grep -oE '[0-9]+')
-  mfu=$(python3 -c "print(f'{6*${NP:-0}*${tps:-0}/67e12*100:.2f}%')" 2>/dev/null)
+  mfu=$(python3 -c "print(f'{6*${NP:-0}*${tps:-0}/989e12*100:.3f}%')" 2>/dev/null)
   say "| gliner.c (rc $rc) | $bs | $STEPS | ${sps:-?} | ${tps:-?} | ${mfu:-?} |"
   [ $rc -ne 0 ] && tail -5 "$TMP/ours_$bs.log" | tee -a "$REPORT"
 done
@@ -74,7 +75,7 @@ fi
 for bs in 8 32; do
   [ "$(left)" -le 40 ] && { say "| reference | $bs | - | skipped (budget) | | |"; continue; }
   PYTHONPATH=$SITE PYTHONUNBUFFERED=1 timeout $(( $(left) )) python3 bench/bench_train_reference.py --model "$SMALL" \
-    --train "$DATA" --steps $STEPS --batch-size $bs --device cuda --no-eval --out "$TMP/ref_$bs.json" >"$TMP/ref_$bs.log" 2>&1
+    --train "$DATA" --steps $STEPS --batch-size $bs --device cuda --bf16 --no-eval --out "$TMP/ref_$bs.json" >"$TMP/ref_$bs.log" 2>&1
   rc=$?
   sps=$(python3 -c "import json; print(json.load(open('$TMP/ref_$bs.json'))['samples_per_s'])" 2>/dev/null)
   say "| reference (rc $rc) | $bs | $STEPS | ${sps:-?} | | |"

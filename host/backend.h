@@ -209,6 +209,9 @@ const Backend* backend_cpu(int threads);
    CUBLAS_COMPUTE_32F). Tables of one device share its stream, handle and scratch. NULL for another dtype. */
 const Backend* backend_cuda(int device);
 const Backend* backend_cuda_dtype(int device, DType dtype);
+/* training's bf16 mixed precision on an fp32 CUDA table: every matrix product rounds its operands to bf16 for the
+   tensor cores and accumulates in fp32 (storage, master weights, gradients and optimizer state stay fp32) */
+void backend_cuda_set_bf16_compute(int on);
 /* the stream the ops of a CUDA table run on (a cudaStream_t), for kernels outside the table (training) */
 struct CUstream_st* backend_cuda_stream(const Backend* be);
 #endif

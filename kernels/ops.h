@@ -47,6 +47,8 @@ void gather_prompts_forward_cuda(void* P, int64_t* prompt_mask, const void* X, c
 /* gemm.cu: cuBLAS (fp32 compute, no TF32), row-major as the op table states */
 void linear_forward_cuda(void* y, const void* x, const void* w, const void* b, int M, int K, int N, DType dt,
                          gl_blas_t blas, gl_stream_t stream);
+/* every fp32-storage GEMM after this call: bf16 tensor-core compute with fp32 accumulation (1) or plain fp32 (0) */
+void gemm_set_bf16_compute(int on);
 void gemm_batched_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K, int transA,
                                int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
                                int64_t strideC, float alpha, float beta, DType dt, gl_blas_t blas, gl_stream_t stream);

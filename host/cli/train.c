@@ -31,6 +31,8 @@ static void usage(FILE* f) {
             "  --device D         cpu (default), cuda, cuda:N\n"
             "  --threshold X      evaluation threshold (default 0.5)\n"
             "  --no-save          write no checkpoints\n"
+            "  --fp32             plain fp32 matrix products on a GPU (training.bf16, on by default as in train.py,\n"
+            "                     otherwise runs them in bf16 on the tensor cores with fp32 accumulation)\n"
             "  --no-shuffle       records in file order every epoch (for side-by-side runs with fixed batches)\n");
 }
 
@@ -53,6 +55,7 @@ int cli_train(int argc, char** argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--no-save")) { o.no_save = 1; continue; }
         if (!strcmp(a, "--no-shuffle")) { o.no_shuffle = 1; continue; }
+        if (!strcmp(a, "--fp32")) { o.fp32 = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (o.config) { fprintf(stderr, "gliner train: one config expected, found '%s' and '%s'\n", o.config, a); return 2; }
             o.config = a;

@@ -470,6 +470,9 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         t->grads_host = t->gc.grads;
     } else {
 #ifdef GLINER_HAVE_CUDA
+        /* training.bf16 (train.py forces bf16=True): the matrix products in bf16 on the tensor cores, everything
+           else fp32 (see backend.h) */
+        backend_cuda_set_bf16_compute(tc->bf16 && !o->fp32);
         t->params_host = malloc(t->m->table.total * sizeof(float));
         CHECK(t->params_host, "out of memory");
         t->m->base->download(t->m->base, t->params_host, t->m->params, t->m->table.total);
@@ -543,6 +546,10 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         t->tc.warmup_from == TC_WARMUP_STEPS_FRACTION ? "warmup_steps as a ratio" :
         t->tc.warmup_from == TC_WARMUP_RATIO ? "warmup_ratio" : "default ratio 0.1",
         t->tc.scheduler_type, m->base->name, t->outdir);
+    if (t->tc.bf16 && !t->o.fp32)
+        say(t, "precision: training.bf16 is set: %s", t->on_host ? "the CPU trains in fp32 (the reference would autocast "
+            "to bf16 on the CPU)" : "bf16 matrix products (tensor cores, fp32 accumulation), fp32 storage, master "
+            "weights, gradients and AdamW state");
     if (t->tc.size_sup >= 0 || !t->tc.shuffle_types || !t->tc.random_drop)
         say(t, "note: training.size_sup / shuffle_types / random_drop are read by the reference and have no effect");
     const TrainExample* ex[1024];

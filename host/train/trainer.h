@@ -46,6 +46,7 @@ typedef struct {
     int         threads;      /* CPU threads (<= 0: default) */
     const char* device;       /* "cpu" (default), "cuda", "cuda:N" */
     int         no_save;      /* 1: no checkpoints (benchmarks) */
+    int         fp32;         /* 1: plain fp32 matrix products on a GPU even when training.bf16 is set */
     int         no_shuffle;   /* 1: records in file order every epoch (side-by-side runs with the reference given
                                  a SequentialSampler) */
     double      threshold;    /* evaluation threshold; 0: 0.5 */

@@ -45,6 +45,8 @@ static gl_stream_t S(const Backend* be) { return (gl_stream_t)I(be)->stream; }
 
 extern "C" struct CUstream_st* backend_cuda_stream(const Backend* be) { return (struct CUstream_st*)I(be)->stream; }
 
+extern "C" void backend_cuda_set_bf16_compute(int on) { gemm_set_bf16_compute(on); }
+
 /* ---------------------------------------------------------------- scratch and index tensors */
 
 static void grow(CudaImpl* c, char** buf, size_t* cap, size_t bytes) {

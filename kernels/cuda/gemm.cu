@@ -22,6 +22,13 @@
         if (s_ != CUBLAS_STATUS_SUCCESS) check_fail(#e, __func__, __FILE__, __LINE__, "%s", cublasGetStatusString(s_)); \
     } while (0)
 
+/* fp32 storage, bf16 compute (training's bf16 mixed precision, gemm_set_bf16_compute): cuBLAS rounds the fp32
+   operands to bf16 for the tensor cores and accumulates in fp32 (CUBLAS_COMPUTE_32F_FAST_16BF), the matrix
+   products of torch's bf16 autocast with fp32 master weights, gradients and optimizer state. Off by default. */
+static int g_bf16_compute;
+
+extern "C" void gemm_set_bf16_compute(int on) { g_bf16_compute = on != 0; }
+
 static cudaDataType_t blas_type(DType dt) {
     switch (dt) {
     case DTYPE_F32: return CUDA_R_32F;
@@ -42,7 +49,10 @@ extern "C" void gemm_batched_ex_forward_cuda(void* C, const void* A, const void*
     CUBLAS_CHECK(cublasSetStream(blas, stream));
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                                             N, M, K, &alpha, B, t, ldb, strideB, A, t, lda, strideA, &beta, C, tc, ldc,
-                                            strideC, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                                            strideC, batch,
+                                            g_bf16_compute && dt_ab == DTYPE_F32 ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                                                                 : CUBLAS_COMPUTE_32F,
+                                            CUBLAS_GEMM_DEFAULT));
     LAUNCH_CHECK();
 }
 
