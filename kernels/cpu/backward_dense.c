@@ -326,29 +326,9 @@ void deberta_attention_backward_cpu(float* dq, float* dk, float* dv, float* dpk,
         const int64_t* mb = mask + (size_t)b * T;
         for (int h = 0; h < H; h++) {
             const size_t ho = (size_t)h * Dh;
-            /* the forward's probabilities, recomputed with its exact operations */
-            for (int j = 0; j < T; j++)
-                for (int d = 0; d < Dh; d++) Ks[(size_t)j * Dh + d] = kb[(size_t)j * ld + ho + d] / s;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, qb + ho, ld, Ks, Dh, 0.0f, P, T);
-            if (c2p)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, A2, Dh, 1.0f, qb + ho, ld, pk + ho, ld, 0.0f,
-                            C2P, A2);
-            if (p2c)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, A2, Dh, 1.0f, kb + ho, ld, pq + ho, ld, 0.0f,
-                            P2C, A2);
-            for (int i = 0; i < T; i++) {
-                float* r = P + (size_t)i * T;
-                for (int j = 0; j < T; j++) {
-                    if (c2p || p2c) {
-                        float rel = 0.0f;
-                        if (c2p) rel += C2P[(size_t)i * A2 + clampi(rel_bucket[i - j + T - 1] + att_span, 0, A2 - 1)] / s;
-                        if (p2c) rel += P2C[(size_t)j * A2 + clampi(-rel_bucket[j - i + T - 1] + att_span, 0, A2 - 1)] / s;
-                        r[j] = r[j] + rel;
-                    }
-                    if (mb[i] * mb[j] == 0) r[j] = -FLT_MAX;
-                }
-            }
-            softmax_forward_cpu(P, T, T);
+            /* the forward's probabilities, recomputed with its exact operations (and its C2P / P2C) */
+            deberta_probs_cpu(P, Ks, C2P, P2C, qb + ho, kb + ho, c2p ? pk + ho : NULL, p2c ? pq + ho : NULL, rel_bucket, mb,
+                              T, ld, Dh, att_span, c2p, p2c, s);
             if (dv)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, P, T, gb + ho, ld, 1.0f,
                             dv + (size_t)b * T * ld + ho, ld);

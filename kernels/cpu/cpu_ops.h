@@ -28,6 +28,13 @@ void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, c
                                    const float* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
                                    int Dh, int att_span, int c2p, int p2c);
 
+/* one head's probabilities of deberta_attention_forward_cpu, shared with its backward so both compute them with
+   the same operations: P (T, T) softmaxed; Ks (T, Dh), C2P / P2C (T, 2A) scratch the caller keeps (the backward
+   reads C2P / P2C); qh, kh, pkh, pqh point at head h's columns (row stride ld); s the DeBERTa scale */
+void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float* qh, const float* kh, const float* pkh,
+                       const float* pqh, const int32_t* rel_bucket, const int64_t* mb, int T, int ld, int Dh,
+                       int att_span, int c2p, int p2c, float s);
+
 /* lstm.c */
 void lstm_bidir_forward_cpu(float* y, const float* x, const int64_t* lengths, const float* const w_ih[2],
                             const float* const w_hh[2], const float* const b_ih[2], const float* const b_hh[2], int B, int W,

@@ -22,6 +22,30 @@
 
 static inline int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
 
+void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float* qh, const float* kh, const float* pkh,
+                       const float* pqh, const int32_t* rel_bucket, const int64_t* mb, int T, int ld, int Dh,
+                       int att_span, int c2p, int p2c, float s) {
+    const int A2 = 2 * att_span;
+    for (int j = 0; j < T; j++)
+        for (int d = 0; d < Dh; d++) Ks[(size_t)j * Dh + d] = kh[(size_t)j * ld + d] / s;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, qh, ld, Ks, Dh, 0.0f, P, T);
+    if (c2p) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, A2, Dh, 1.0f, qh, ld, pkh, ld, 0.0f, C2P, A2);
+    if (p2c) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, A2, Dh, 1.0f, kh, ld, pqh, ld, 0.0f, P2C, A2);
+    for (int i = 0; i < T; i++) {
+        float* r = P + (size_t)i * T;
+        for (int j = 0; j < T; j++) {
+            if (c2p || p2c) {
+                float rel = 0.0f;
+                if (c2p) rel += C2P[(size_t)i * A2 + clampi(rel_bucket[i - j + T - 1] + att_span, 0, A2 - 1)] / s;
+                if (p2c) rel += P2C[(size_t)j * A2 + clampi(-rel_bucket[j - i + T - 1] + att_span, 0, A2 - 1)] / s;
+                r[j] = r[j] + rel;
+            }
+            if (mb[i] * mb[j] == 0) r[j] = -FLT_MAX;
+        }
+    }
+    softmax_forward_cpu(P, T, T);
+}
+
 void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const float* pk,
                                    const float* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
                                    int Dh, int att_span, int c2p, int p2c) {
@@ -43,28 +67,8 @@ void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, c
         const int64_t* mb = mask + (size_t)b * T;
         for (int h = 0; h < H; h++) {
             const size_t ho = (size_t)h * Dh;
-            for (int j = 0; j < T; j++)
-                for (int d = 0; d < Dh; d++) Ks[(size_t)j * Dh + d] = kb[(size_t)j * ld + ho + d] / s;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, qb + ho, ld, Ks, Dh, 0.0f, S, T);
-            if (c2p)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, A2, Dh, 1.0f, qb + ho, ld, pk + ho, ld, 0.0f,
-                            C2P, A2);
-            if (p2c)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, A2, Dh, 1.0f, kb + ho, ld, pq + ho, ld, 0.0f,
-                            P2C, A2);
-            for (int i = 0; i < T; i++) {
-                float* r = S + (size_t)i * T;
-                for (int j = 0; j < T; j++) {
-                    if (c2p || p2c) {
-                        float rel = 0.0f;
-                        if (c2p) rel += C2P[(size_t)i * A2 + clampi(rel_bucket[i - j + T - 1] + att_span, 0, A2 - 1)] / s;
-                        if (p2c) rel += P2C[(size_t)j * A2 + clampi(-rel_bucket[j - i + T - 1] + att_span, 0, A2 - 1)] / s;
-                        r[j] = r[j] + rel;
-                    }
-                    if (mb[i] * mb[j] == 0) r[j] = -FLT_MAX;
-                }
-            }
-            softmax_forward_cpu(S, T, T);
+            deberta_probs_cpu(S, Ks, C2P, P2C, qb + ho, kb + ho, c2p ? pk + ho : NULL, p2c ? pq + ho : NULL, rel_bucket, mb,
+                              T, ld, Dh, att_span, c2p, p2c, s);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, S, T, vb + ho, ld, 0.0f,
                         ctx + (size_t)b * T * ld + ho, ld);
         }
