@@ -12,8 +12,10 @@ pkgs="libcjson1 libcjson-dev libyaml-0-2 libyaml-dev libopenblas0 libopenblas0-p
       libopenblas-pthread-dev libgfortran5 libquadmath0 libutf8proc2 libutf8proc-dev
       libcriterion3 libcriterion-dev libboxfort-dev libnanomsg5 libnanomsg-dev libgit2-1.5 libgit2-dev
       libhttp-parser2.9 libmbedcrypto7 libmbedtls14 libmbedx509-1 libssh2-1 libffi8 libffi-dev
+      libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 zlib1g-dev zlib1g
       pkgconf pkgconf-bin libpkgconf3"
-(cd .deps && apt-get download $pkgs)
+(cd .deps && apt-get download $pkgs)   # libgit2's .pc (criterion's) requires libpcre2-8 and zlib: without them
+                                      # pkg-config fails on the device (seen 2026-11-28)
 # The reference side of the GPU bench (bench/bench_gpu_reference.py): the pinned gliner wheel (pure Python)
 # and the pinned transformers / tokenizers (scripts/requirements.txt) -- the device image has torch and a
 # newer transformers; bench/device_check.sh installs these with --no-deps into a venv that sees the image's
