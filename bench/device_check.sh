@@ -167,6 +167,22 @@ $B/bench/bench_e2e --dtypes fp32,bf16 --points "$E2E_POINTS" --budget "$E2E_S" -
 say "bench_e2e rc=$?"
 grep -E '^\||no device' "$LOG/bench_e2e.log" | tee -a "$REPORT"
 
+# ---- where the time goes: per-op wall time (GLINER_PROFILE, host/profile.h) of gliner predict on GLiNER-small,
+#      64 texts of ~230 words, batch 32, fp32 and bf16 (the end-to-end gap at large batches is in our kernels)
+if [ $HAVE_GPU = 1 ] && [ -f /tmp/gliner_e2e/small/model.safetensors ] && [ "$(left)" -gt 60 ]; then
+  python3 -c "
+import json
+s = 'The European Commission said on Thursday it disagreed with German advice to consumers to shun British lamb until scientists determine whether mad cow disease can be transmitted to sheep . '
+for i in range(64): print(json.dumps({'text': (s * 8) + str(i)}))" >"$LOG/profile_texts.jsonl"
+  for dt in fp32 bf16; do
+    GLINER_PROFILE=1 timeout 60 ./$B/gliner predict --model /tmp/gliner_e2e/small --device cuda --dtype $dt --batch-size 32 \
+      --labels person,organization,location,date,event --threshold 0.5 <"$LOG/profile_texts.jsonl" >/dev/null 2>"$LOG/profile_$dt.log"
+    say ""
+    say "per-op profile, $dt (rc=$?):"
+    grep -E '^\| ' "$LOG/profile_$dt.log" | head -14 | tee -a "$REPORT"
+  done
+fi
+
 say ""
 say "reference ($(el) s; budget ${REF_S} s):"
 if [ $HAVE_GPU = 0 ]; then

@@ -18,6 +18,7 @@
 #include "device.h"
 #include "io/hub.h"
 #include "log.h"
+#include "profile.h"
 #include "model/model.h"
 #include "text/batch.h"
 #include "text/tokenizer.h"
@@ -113,7 +114,16 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
     CHECK(g, "out of memory");
     const Backend* be = pick_backend(opts, err, errlen);
     if (!be) { free(g); return -1; }
-    if (gliner_model_load(&g->model, model_dir, be, err, errlen)) { free(g); return -1; }
+    const char* prof = getenv("GLINER_PROFILE");
+    if (prof && *prof && strcmp(prof, "0")) { /* per-op wall time, printed by gliner_free (profile.h) */
+        g->prof = profile_new(be);
+        be = profile_backend(g->prof);
+    }
+    if (gliner_model_load(&g->model, model_dir, be, err, errlen)) {
+        if (g->prof) profile_free(g->prof);
+        free(g);
+        return -1;
+    }
     if (strcmp(g->model.cfg.words_splitter_type, "whitespace")) {
         gl_set_err(err, errlen, "%s/gliner_config.json: words_splitter_type \"%s\" is not supported (supported: whitespace)",
                    model_dir, g->model.cfg.words_splitter_type);
@@ -153,10 +163,15 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
 
 void gliner_free(gliner_t* g) {
     if (!g) return;
+    if (g->prof) {
+        fprintf(stderr, "GLINER_PROFILE: %s\n", g->desc);
+        profile_print(g->prof, stderr);
+    }
     if (g->model.params || g->model.table.p) gliner_model_free(&g->model);
     tokenizer_free(g->tok);
     tokenizer_free(g->label_tok);
     label_cache_clear(g);
+    if (g->prof) profile_free(g->prof);
     free(g);
 }
 

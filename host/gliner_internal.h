@@ -20,6 +20,7 @@ struct GlinerHandle {
     int         cache_n;
     float*      cache_embeds;
     char        desc[512];
+    struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */
 };
 
 /* Tokenizes a bi-encoder's labels as C independent sequences (spec §3.8): ids and mask (C, *T_out), malloc'd. */
