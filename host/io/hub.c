@@ -123,6 +123,28 @@ static void read_ref(const char* repo_dir, const char* rev, char* out, size_t le
     if (valid_part(buf, n)) snprintf(out, len, "%s", buf);
 }
 
+int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len) {
+    if (!hub_is_repo_id(id)) return -1;
+    char repo[256], rev[128] = "main", root[PATH_LEN], repo_dir[PATH_LEN], commit[128], snap[PATH_LEN];
+    const char* at = strchr(id, '@');
+    snprintf(repo, sizeof repo, "%.*s", (int)(at ? (size_t)(at - id) : strlen(id)), id);
+    if (at) snprintf(rev, sizeof rev, "%s", at + 1);
+    const char* slash = strchr(repo, '/');
+    cache_root(root, sizeof root);
+    snprintf(repo_dir, sizeof repo_dir, "%s/models--%.*s--%s", root, (int)(slash - repo), repo, slash + 1);
+    read_ref(repo_dir, rev, commit, sizeof commit);
+    for (int k = 0; k < 2; k++) {
+        const char* s = k == 0 ? commit : rev;
+        if (!*s) continue;
+        snprintf(snap, sizeof snap, "%s/snapshots/%s", repo_dir, s);
+        if (file_exists(snap, file) && strlen(snap) < len) {
+            snprintf(out, len, "%s", snap);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* 1: a usable snapshot; -1: one that has only pytorch_model.bin (err filled); 0: none */
 static int cache_complete(const char* snap, char* err, size_t errlen) {
     if (!file_exists(snap, "gliner_config.json") || !file_exists(snap, "tokenizer.json")) return 0;

@@ -19,6 +19,10 @@
    a one-line err naming the URL and the HTTP status, or the cache directory. */
 int hub_resolve(const char* name_or_dir, char* out_dir, size_t len, char* err, size_t errlen);
 
+/* The cached snapshot of repo id `id` (owner/name[@revision]) that holds `file`, without the network:
+   refs/<revision> -> snapshots/<commit>, else snapshots/<revision>. 0 with the directory in out, or -1. */
+int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len);
+
 /* 1 if name has the shape of a Hub repo id: owner/name[@revision], letters, digits and ._- only. */
 int hub_is_repo_id(const char* name);
 

@@ -25,7 +25,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,47 +401,6 @@ static int is_file(const char* p) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* huggingface_hub's cache root (HF_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub, ~/.cache/...) */
-static void hf_cache_root(char* out, size_t len) {
-    const char* v = getenv("HF_HUB_CACHE");
-    if (v && *v) { snprintf(out, len, "%s", v); return; }
-    v = getenv("HF_HOME");
-    if (v && *v) { snprintf(out, len, "%s/hub", v); return; }
-    v = getenv("XDG_CACHE_HOME");
-    if (v && *v) { snprintf(out, len, "%s/huggingface/hub", v); return; }
-    const char* home = getenv("HOME");
-    if (!home || !*home) {
-        struct passwd* pw = getpwuid(getuid());
-        home = pw && pw->pw_dir ? pw->pw_dir : "/tmp";
-    }
-    snprintf(out, len, "%s/.cache/huggingface/hub", home);
-}
-
-/* A Hub id already in the cache: models--owner--name/snapshots/<refs/<rev> or rev>/ with a config.json */
-static int hf_cache_lookup(const char* id, char* out, size_t len) {
-    char repo[512], rev[256] = "main", root[PATH_LEN], p[PATH_LEN];
-    snprintf(repo, sizeof repo, "%s", id);
-    char* at = strchr(repo, '@');
-    if (at) { snprintf(rev, sizeof rev, "%s", at + 1); *at = 0; }
-    char* slash = strchr(repo, '/');
-    if (!slash) return -1;
-    *slash = 0;
-    hf_cache_root(root, sizeof root);
-    char commit[256] = "";
-    snprintf(p, sizeof p, "%s/models--%s--%s/refs/%s", root, repo, slash + 1, rev);
-    FILE* f = fopen(p, "r");
-    if (f) {
-        size_t n = fread(commit, 1, sizeof commit - 1, f);
-        fclose(f);
-        commit[n] = 0;
-        while (n && (commit[n - 1] == '\n' || commit[n - 1] == ' ' || commit[n - 1] == '\r')) commit[--n] = 0;
-        if (strchr(commit, '/') || strstr(commit, "..")) commit[0] = 0;
-    }
-    snprintf(out, len, "%s/models--%s--%s/snapshots/%s", root, repo, slash + 1, commit[0] ? commit : rev);
-    snprintf(p, sizeof p, "%s/config.json", out);
-    return is_file(p) ? 0 : -1;
-}
-
 /* config.json, model.safetensors (and its key prefix) of one backbone */
 static int backbone_open(Backbone* b, const char* what, const char* name, const char* src, char* err, size_t errlen) {
     b->what = what;
@@ -456,7 +414,7 @@ static int backbone_open(Backbone* b, const char* what, const char* name, const 
         if (!hub_is_repo_id(name))
             return gl_set_err(err, errlen, "%s: %s '%s': no such directory (expected a local backbone directory with "
                               "config.json, model.safetensors and tokenizer.json)", src, what, name);
-        if (hf_cache_lookup(name, b->dir, sizeof b->dir))
+        if (hub_cached_snapshot(name, "config.json", b->dir, sizeof b->dir))
             return gl_set_err(err, errlen, "%s: %s '%s': not a local directory and not in the Hugging Face cache (gliner "
                               "init needs the backbone as a local directory with config.json, model.safetensors and "
                               "tokenizer.json: `huggingface-cli download %s --local-dir DIR`, then %s: DIR)", src, what,

@@ -148,4 +148,16 @@ mkdir "$TMP/out_exists"
 grep -q "already exists" "$TMP/bad.err" || { cat "$TMP/bad.err"; fail "existing OUTDIR: no 'already exists'"; }
 [ -z "$(ls -A "$TMP/out_exists")" ] || fail "an existing OUTDIR was written into"
 echo "ok: existing OUTDIR refused"
+# ---- a Hub id found in the Hugging Face cache (refs/main -> snapshots/<commit>), never the network
+H=$TMP/hfcache/models--acme--tiny
+mkdir -p "$H/snapshots/c0ffee" "$H/refs"
+cp -L "$BB"/* "$H/snapshots/c0ffee/"
+echo c0ffee >"$H/refs/main"
+printf '{"model_name": "acme/tiny", "span_mode": "markerV0", "hidden_size": 32, "max_width": 4}\n' >"$TMP/hub.json"
+HF_HUB_CACHE=$TMP/hfcache "$GLINER" init "$TMP/hub.json" "$TMP/out_hub" >/dev/null 2>&1 || fail "a Hub id in the cache"
+[ -f "$TMP/out_hub/model.safetensors" ] || fail "a Hub id in the cache: no model.safetensors"
+printf '{"model_name": "acme/absent", "span_mode": "markerV0", "hidden_size": 32, "max_width": 4}\n' >"$TMP/hub2.json"
+HF_HUB_CACHE=$TMP/hfcache "$GLINER" init "$TMP/hub2.json" "$TMP/out_hub2" >/dev/null 2>"$TMP/hub2.err" && fail "an absent Hub id was accepted"
+grep -q "not in the Hugging Face cache" "$TMP/hub2.err" || { cat "$TMP/hub2.err"; fail "absent Hub id: message"; }
+echo "ok: Hub ids from the cache"
 echo "all init tests passed"
