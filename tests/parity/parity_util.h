@@ -97,6 +97,19 @@ static inline void expect_gbuf_close(const GBuf* g, const float* ref, size_t n, 
     free(got);
 }
 
+/* a key padding mask (B, T): text 0 full, text all_masked_text (or -1 for none) empty, the others a random
+   length in [1, T] */
+static inline int64_t* pu_pad_mask(int B, int T, uint64_t seed, int all_masked_text) {
+    int64_t* m = malloc((size_t)B * T * 8);
+    for (int b = 0; b < B; b++) {
+        int len = 1 + (int)(tu_next(&seed) % (uint64_t)T);
+        if (b == 0) len = T;
+        if (b == all_masked_text) len = 0;
+        for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < len;
+    }
+    return m;
+}
+
 static inline int64_t* rand_i64(size_t n, int64_t lo, int64_t hi, uint64_t seed) {
     int64_t* x = malloc((n ? n : 1) * sizeof(int64_t));
     for (size_t i = 0; i < n; i++) x[i] = lo + (int64_t)(tu_next(&seed) % (uint64_t)(hi - lo + 1));

@@ -8,17 +8,6 @@
 #include "parity_util.h"
 
 #ifdef GLINER_HAVE_CUDA
-static int64_t* make_mask(int B, int T, uint64_t seed, int all_masked_text) {
-    int64_t* m = malloc((size_t)B * T * 8);
-    for (int b = 0; b < B; b++) {
-        int len = 1 + (int)(tu_next(&seed) % (uint64_t)T);
-        if (b == 0) len = T;
-        if (b == all_masked_text) len = 0;
-        for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < len;
-    }
-    return m;
-}
-
 Test(attention_parity, shapes) {
     const Backend* be = pu_cuda();
     /* B Tq Tk H Dh masked */
@@ -31,7 +20,7 @@ Test(attention_parity, shapes) {
         float* q = rand_f32(nq, -2.0f, 2.0f, 101 + si);
         float* k = rand_f32(nk, -2.0f, 2.0f, 102 + si);
         float* v = rand_f32(nk, -1.0f, 1.0f, 103 + si);
-        int64_t* m = masked ? make_mask(B, Tk, 104 + si, B > 2 ? 2 : -1) : NULL;
+        int64_t* m = masked ? pu_pad_mask(B, Tk, 104 + si, B > 2 ? 2 : -1) : NULL;
         float* ref = malloc(nq * 4);
         attention_forward_cpu(ref, q, k, v, m, B, Tq, Tk, H, Dh);
         GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), dc = gbuf_new(be, nq * 4);
@@ -61,7 +50,7 @@ Test(deberta_attention_parity, shapes_and_terms) {
             float* pq = rand_f32(np, -2.0f, 2.0f, 115 + si);
             int32_t* bucket = malloc((size_t)(2 * T - 1) * 4);
             deberta_rel_buckets(bucket, T, shapes[si][5], shapes[si][6]);
-            int64_t* m = make_mask(B, T, 116 + si, B > 2 ? 2 : -1);
+            int64_t* m = pu_pad_mask(B, T, 116 + si, B > 2 ? 2 : -1);
             float* ref = malloc(n * 4);
             deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A, c2p, p2c);
             GBuf dq = gbuf_f32(be, q, n), dk = gbuf_f32(be, k, n), dv = gbuf_f32(be, v, n), dc = gbuf_new(be, n * 4);

@@ -364,17 +364,6 @@ Test(grad_ops_parity, gather_prompts) {
 
 /* ============================================================================ backward: attention */
 
-static int64_t* att_mask(int B, int T, uint64_t seed, int all_masked_text) {
-    int64_t* m = malloc((size_t)B * T * 8);
-    for (int b = 0; b < B; b++) {
-        int len = 1 + (int)(tu_next(&seed) % (uint64_t)T);
-        if (b == 0) len = T;
-        if (b == all_masked_text) len = 0;
-        for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < len;
-    }
-    return m;
-}
-
 Test(grad_ops_parity, attention) {
     const Backend* be = pu_cuda();
     /* B Tq Tk H Dh masked */
@@ -388,7 +377,7 @@ Test(grad_ops_parity, attention) {
             float* k = rand_f32(nk, -2.0f, 2.0f, 402 + si);
             float* v = rand_f32(nk, -1.0f, 1.0f, 403 + si);
             float* dc = rand_f32(nq, -1.0f, 1.0f, 404 + si);
-            int64_t* m = shapes[si][5] ? att_mask(B, Tk, 405 + si, B > 2 ? 2 : -1) : NULL;
+            int64_t* m = shapes[si][5] ? pu_pad_mask(B, Tk, 405 + si, B > 2 ? 2 : -1) : NULL;
             Grad gq = grad_new(be, nq, 406 + si), gk = grad_new(be, nk, 407 + si), gv = grad_new(be, nk, 408 + si);
             GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), ddc = gbuf_f32(be, dc, nq);
             /* partial: dq alone, then (dk, dv) */
@@ -429,7 +418,7 @@ Test(grad_ops_parity, deberta_attention) {
             float* dc = rand_f32(n, -1.0f, 1.0f, 416 + si);
             int32_t* bucket = malloc((size_t)(2 * T - 1) * 4);
             deberta_rel_buckets(bucket, T, shapes[si][5], shapes[si][6]);
-            int64_t* m = att_mask(B, T, 417 + si, B > 2 ? 2 : -1);
+            int64_t* m = pu_pad_mask(B, T, 417 + si, B > 2 ? 2 : -1);
             Grad gq = grad_new(be, n, 418 + si), gk = grad_new(be, n, 419 + si), gv = grad_new(be, n, 420 + si);
             Grad gpk = grad_new(be, np, 421 + si), gpq = grad_new(be, np, 422 + si);
             GBuf dq = gbuf_f32(be, q, n), dk = gbuf_f32(be, k, n), dv = gbuf_f32(be, v, n), ddc = gbuf_f32(be, dc, n);
