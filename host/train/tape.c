@@ -136,6 +136,13 @@ static void slot(Rec* r, const void* p, size_t n) {
 }
 #define SAVE_IDX(r, p) slot((r), (p), 0)
 
+/* A tensor whose gradient this record writes but whose value its backward never reads: kept in slot k at or
+   beyond r->ns, where before_write does not look (no copy is ever needed). */
+static void route(Rec* r, int k, const void* p) {
+    CHECK(k < NSLOT, "tape: slot %d", k);
+    r->s[k] = (Slot){p, p, 0};
+}
+
 /* Before the forward writes [p, p + n elements): every saved float tensor whose value still lives there is
    copied aside (its record keeps reading the copy). */
 static void before_write(Tape* t, const void* p, size_t n) {
@@ -251,17 +258,15 @@ static void t_act(const Backend* be, void* y, const void* x, size_t n, ActKind k
 static void t_add(const Backend* be, void* y, const void* a, const void* b, size_t n) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_ADD);
-    /* no values needed: the slots only carry where the gradients go (n = 0 would mark them index tensors) */
-    r->s[0] = (Slot){a, a, 0};
-    r->s[1] = (Slot){b, b, 0};
-    r->i[0] = 2; /* slots in use, not saved (kept out of r->ns so before_write ignores them) */
+    route(r, 0, a);
+    route(r, 1, b);
     set_out(t, r, y, n);
     t->base->add(t->base, y, a, b, n);
 }
 static void t_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_SCALE);
-    r->s[0] = (Slot){x, x, 0};
+    route(r, 0, x);
     r->f = s;
     set_out(t, r, y, n);
     t->base->scale(t->base, y, x, s, n);
@@ -271,7 +276,7 @@ static void t_layer_norm(const Backend* be, void* y, const void* x, const void* 
     Rec* r = rec_new(t, OP_LAYER_NORM);
     slot(r, x, (size_t)M * N);
     slot(r, g, (size_t)N);
-    r->s[2] = (Slot){b, b, 0}; /* only where db goes */
+    route(r, 2, b); /* only where db goes */
     r->i[0] = M; r->i[1] = N;
     r->f = eps;
     set_out(t, r, y, (size_t)M * N);
@@ -289,7 +294,7 @@ static void t_mask_rows(const Backend* be, void* y, const void* x, const int64_t
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_MASK_ROWS);
     SAVE_IDX(r, mask);
-    r->s[1] = (Slot){x, x, 0};
+    route(r, 1, x);
     r->i[0] = M; r->i[1] = N;
     set_out(t, r, y, (size_t)M * N);
     t->base->mask_rows(t->base, y, x, mask, M, N);
@@ -298,7 +303,7 @@ static void t_embedding(const Backend* be, void* y, const void* table, const int
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_EMBEDDING);
     SAVE_IDX(r, ids);
-    r->s[1] = (Slot){table, table, 0};
+    route(r, 1, table);
     r->i[0] = n; r->i[1] = D;
     set_out(t, r, y, (size_t)n * D);
     t->base->embedding(t->base, y, table, ids, n, D);
@@ -309,7 +314,7 @@ static void t_gather_words(const Backend* be, void* words, int64_t* word_mask, c
     Rec* r = rec_new(t, OP_GATHER_WORDS);
     SAVE_IDX(r, words_mask);
     SAVE_IDX(r, text_lengths);
-    r->s[2] = (Slot){X, X, 0};
+    route(r, 2, X);
     r->i[0] = B; r->i[1] = T; r->i[2] = W; r->i[3] = D;
     set_out(t, r, words, (size_t)B * W * D);
     if (word_mask) before_write(t, word_mask, (size_t)B * W * 8 / t->es);
@@ -320,7 +325,7 @@ static void t_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, c
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_GATHER_PROMPTS);
     SAVE_IDX(r, input_ids);
-    r->s[1] = (Slot){X, X, 0};
+    route(r, 1, X);
     r->l = token_id;
     r->i[0] = offset; r->i[1] = B; r->i[2] = T; r->i[3] = C; r->i[4] = D;
     set_out(t, r, P, (size_t)B * C * D);
@@ -380,9 +385,9 @@ static void t_span_concat(const Backend* be, void* out, const void* start, const
     Rec* r = rec_new(t, OP_SPAN_CONCAT);
     SAVE_IDX(r, span_idx);
     SAVE_IDX(r, span_mask);
-    r->s[2] = (Slot){start, start, 0};
-    r->s[3] = (Slot){end, end, 0};
-    r->s[4] = (Slot){extra, extra, 0};
+    route(r, 2, start);
+    route(r, 3, end);
+    route(r, 4, extra);
     r->i[0] = B; r->i[1] = W; r->i[2] = S; r->i[3] = D;
     set_out(t, r, out, (size_t)B * S * (extra ? 3 : 2) * D);
     t->base->span_concat(t->base, out, start, end, extra, span_idx, span_mask, B, W, S, D);
@@ -401,7 +406,7 @@ static void t_conv1d(const Backend* be, void* y, const void* x, const void* w, c
     Rec* r = rec_new(t, OP_CONV1D);
     slot(r, x, (size_t)B * W * Din);
     slot(r, w, (size_t)Dout * Din * kw);
-    r->s[2] = (Slot){bias, bias, 0};
+    route(r, 2, bias);
     r->i[0] = B; r->i[1] = W; r->i[2] = Din; r->i[3] = Dout; r->i[4] = kw;
     set_out(t, r, y, (size_t)B * W * Dout);
     t->base->conv1d_right(t->base, y, x, w, bias, B, W, Din, Dout, kw);
@@ -422,9 +427,9 @@ static void t_span_pair_relu(const Backend* be, void* out, const void* A, const 
     Rec* r = rec_new(t, OP_SPAN_PAIR_RELU);
     SAVE_IDX(r, span_idx);
     SAVE_IDX(r, span_mask);
-    r->s[3] = (Slot){A, A, 0};
-    r->s[4] = (Slot){E, E, 0};
-    r->s[5] = (Slot){bias, bias, 0};
+    route(r, 3, A);
+    route(r, 4, E);
+    route(r, 5, bias);
     r->i[0] = B; r->i[1] = W; r->i[2] = S; r->i[3] = F;
     set_out(t, r, out, (size_t)B * S * F);
     t->base->span_pair_relu(t->base, out, A, E, bias, span_idx, span_mask, B, W, S, F);
@@ -465,7 +470,7 @@ static void t_mean_pool(const Backend* be, void* out, const void* Y, const int64
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_MEAN_POOL);
     SAVE_IDX(r, mask);
-    r->s[1] = (Slot){Y, Y, 0};
+    route(r, 1, Y);
     r->i[0] = C; r->i[1] = T; r->i[2] = D;
     set_out(t, r, out, (size_t)C * D);
     t->base->mean_pool(t->base, out, Y, mask, C, T, D);
@@ -474,7 +479,7 @@ static void t_mean_pool(const Backend* be, void* out, const void* Y, const int64
 static void t_dropout(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_DROPOUT);
-    r->s[0] = (Slot){x, x, 0}; /* where dx goes; the mask is redrawn from the seed */
+    route(r, 0, x); /* where dx goes; the mask is redrawn from the seed */
     r->f = p;
     r->L[0] = (int64_t)seed;
     set_out(t, r, y, n);
@@ -651,7 +656,7 @@ static void backward_rec(Tape* t, Rec* r) {
     case OP_ROW_SCALE: case OP_LINEAR:
         in[n_in++] = O(r, 0); break;
     case OP_ADD: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
-    case OP_SCALE: case OP_DROPOUT: in[n_in++] = O(r, 0); break;
+    case OP_SCALE: case OP_DROPOUT: case OP_SOFTMAX: in[n_in++] = O(r, 0); break; /* softmax: its output slot */
     case OP_MASK_ROWS: in[n_in++] = O(r, 1); break;
     case OP_ATTENTION: case OP_DEBERTA: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); in[n_in++] = O(r, 2); break;
     case OP_SPAN_SCORES: case OP_SCORER_FEATURES: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
@@ -687,19 +692,9 @@ static void backward_rec(Tape* t, Rec* r) {
         be->layer_norm_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), O(r, 2) ? grad_of(t, O(r, 2)) : NULL, dy,
                            V(r, 0), V(r, 1), i[0], i[1], r->f);
         break;
-    case OP_SOFTMAX: {
-        /* in place: x and y are one location; dx goes where dy was (cleared by dy_take's copy) */
-        Dy d2 = d;
-        if (!d2.tmp) { /* dy_take had no inputs to compare: force the copy */
-            d2.tmp = be->alloc(be, r->ny * t->es);
-            be->scale(be, d2.tmp, d2.dy, 1.0f, r->ny);
-            be->zero(be, d2.dy, r->ny * t->es);
-            d2.dy = d2.tmp;
-        }
-        be->softmax_bwd(be, grad_of(t, r->y), d2.dy, V(r, 0), i[0], i[1]);
-        be->free(be, d2.tmp);
-        return;
-    }
+    case OP_SOFTMAX: /* in place: dy_take moved dy aside, dx lands where dy was */
+        be->softmax_bwd(be, grad_of(t, r->y), dy, V(r, 0), i[0], i[1]);
+        break;
     case OP_MASK_ROWS: {
         void* dx = grad_of(t, O(r, 1));
         if (dx) be->mask_rows_bwd(be, dx, dy, V(r, 0), i[0], i[1]);
