@@ -141,7 +141,7 @@ static void run_version(const Cfg& c, void* ctx, const void* q, const void* k, c
                         const void* pq, const int32_t* bk, const int64_t* m, int B, int T_, int H, int Dh, int A,
                         DType dt) {
     if (c.v == 1) {
-        deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, bk, m, B, T_, H, Dh, A, 1, 1, dt, 0);
+        deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, bk, m, B, T_, H, Dh, A, 1, 1, 0.0f, 0, dt, 0);
         return;
     }
     GL_DISPATCH_DTYPE(dt, Ty, {
@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
             void* dc = dev_poisoned(n, dt);
             if (pass == 0) {
                 float* ref = (float*)malloc(n * 4);
-                deberta_attention_forward_cpu(ref, q, k, v, pk, pq, bk, m, Bp, Tp, H, Dh, A, 1, 1);
+                deberta_attention_forward_cpu(ref, q, k, v, pk, pq, bk, m, Bp, Tp, H, Dh, A, 1, 1, 0.0f, 0);
                 for (int ci = 0; ci < ncfg; ci++) {
                     CUDA_CHECK(cudaMemset(dc, 0xFF, n * es));
                     run_version(cfgs[ci], dc, dq, dk, dv, dpk, dpq, dbk, dm, Bp, Tp, H, Dh, A, dt);

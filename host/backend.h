@@ -72,18 +72,21 @@ struct Backend {
     /* ---- attention */
     /* Standard scaled dot-product attention with a key padding mask (BERT, CrossFuser):
        q,k,v,ctx (B, T, H*Dh) interleaved heads as Linear outputs are laid out; key_mask (B, T) int64 or NULL
-       (NULL = attend everything, as the CrossFuser does); scores = q.k/sqrt(Dh)*scale_mult. Tq and Tk may differ. */
+       (NULL = attend everything, as the CrossFuser does); scores = q.k/sqrt(Dh)*scale_mult. Tq and Tk may differ.
+       drop_p > 0 (training): dropout on the probabilities, ctx = (P o F) . v with F drawn from drop_seed by
+       attn_drop_factor (kernels/common.h); the same on every backend and redrawn by the backward. */
     void (*attention)(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
-                      int B, int Tq, int Tk, int H, int Dh);
+                      int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed);
     /* DeBERTa-v2/v3 disentangled attention (spec §3.5), fused: c2p and p2c terms gathered from the
        relative-position projections pk, pq (2A, H*Dh; NULL when that term is off). rel_bucket (length 2T-1)
        holds bucket(r) at [r + T - 1] for r = i - j (built by deberta_rel_buckets, host/model/encoder.c);
        c2p reads pk[clamp(bucket(i-j) + A, 0, 2A-1)], p2c reads pq[clamp(-bucket(j-i) + A, 0, 2A-1)], as the
        reference gathers them. mask (B,T) int64: pairs with m_i*m_j == 0 are masked with float min before
-       softmax. scale s = sqrt(Dh * (1 + c2p + p2c)); content q.(k/s), position terms divided by s. */
+       softmax. scale s = sqrt(Dh * (1 + c2p + p2c)); content q.(k/s), position terms divided by s.
+       drop_p / drop_seed: dropout on the probabilities as in `attention` (Tq = Tk = T). */
     void (*deberta_attention)(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
                               const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
-                              int Dh, int att_span, int c2p, int p2c);
+                              int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed);
 
     /* ---- GLiNER heads (CPU twins in kernels/cpu/, named after the op) */
     /* Bidirectional LSTM, batch first, packed-sequence semantics: (B, W, Din) -> (B, W, 2*Hs); positions
@@ -158,13 +161,14 @@ struct Backend {
     void (*gather_prompts_bwd)(const Backend* be, void* dX, const void* dP, const int64_t* input_ids, int64_t token_id,
                                int offset, int B, int T, int C, int D);
     /* attention / deberta_attention: the probabilities are recomputed from the forward's inputs; dpk, dpq may be
-       NULL (or the term off) */
+       NULL (or the term off); drop_p / drop_seed as the forward's (its dropout factors are redrawn) */
     void (*attention_bwd)(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k,
-                          const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh);
+                          const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p,
+                          uint64_t drop_seed);
     void (*deberta_attention_bwd)(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq,
                                   const void* dctx, const void* q, const void* k, const void* v, const void* pk,
                                   const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
-                                  int Dh, int att_span, int c2p, int p2c);
+                                  int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed);
     /* BiLSTM: recomputes the forward's states from x; the weight gradients per direction as the forward's */
     void (*lstm_bidir_bwd)(const Backend* be, void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2],
                            void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths,

@@ -139,15 +139,15 @@ static void p_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, c
     prof_end(be, 14, t0);
 }
 
-static void p_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+static void p_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     const double t0 = prof_begin(be);
-    PB(be)->base->attention(PB(be)->base, ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+    PB(be)->base->attention(PB(be)->base, ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed);
     prof_end(be, 15, t0);
 }
 
-static void p_deberta_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c) {
+static void p_deberta_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     const double t0 = prof_begin(be);
-    PB(be)->base->deberta_attention(PB(be)->base, ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+    PB(be)->base->deberta_attention(PB(be)->base, ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, drop_p, drop_seed);
     prof_end(be, 16, t0);
 }
 
@@ -271,15 +271,15 @@ static void p_gather_prompts_bwd(const Backend* be, void* dX, const void* dP, co
     prof_end(be, 36, t0);
 }
 
-static void p_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+static void p_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     const double t0 = prof_begin(be);
-    PB(be)->base->attention_bwd(PB(be)->base, dq, dk, dv, dctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+    PB(be)->base->attention_bwd(PB(be)->base, dq, dk, dv, dctx, q, k, v, key_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed);
     prof_end(be, 37, t0);
 }
 
-static void p_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c) {
+static void p_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     const double t0 = prof_begin(be);
-    PB(be)->base->deberta_attention_bwd(PB(be)->base, dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+    PB(be)->base->deberta_attention_bwd(PB(be)->base, dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, drop_p, drop_seed);
     prof_end(be, 38, t0);
 }
 

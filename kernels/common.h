@@ -65,6 +65,15 @@ static inline GL_HD int dropout_keep(uint64_t seed, uint64_t i, float p) {
     return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
 }
 
+/* Dropout on attention probabilities (BERT's and DeBERTa's attention_probs_dropout_prob, SDPA's dropout_p in
+   the CrossFuser): ctx = (P o F) . v with F[b,h,i,j] = 1 / (1 - p) when dropout_keep(seed, row * Tk + j, p),
+   else 0, where row = (b * H + h) * Tq + i. p <= 0: F = 1 (no draw). The forward and the backward, on both
+   backends, redraw the same factor from (seed, index). */
+static inline GL_HD float attn_drop_factor(uint64_t seed, float p, uint64_t row, int Tk, int j) {
+    if (!(p > 0.0f)) return 1.0f;
+    return dropout_keep(seed, row * (uint64_t)Tk + (uint64_t)j, p) ? 1.0f / (1.0f - p) : 0.0f;
+}
+
 #ifdef __cplusplus
 }
 #endif

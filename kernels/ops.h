@@ -59,12 +59,15 @@ void gemm_batched_ex_forward_cuda(void* C, const void* A, const void* B, int bat
                                   gl_stream_t stream);
 void span_scores_forward_cuda(void* logits, const void* span_rep, const void* prompt, int B, int S, int C, int D,
                               DType dt, gl_blas_t blas, gl_stream_t stream);
-/* attention.cu, deberta_attention.cu: (B, T, H*Dh) interleaved heads */
+/* attention.cu, deberta_attention.cu: (B, T, H*Dh) interleaved heads; drop_p / drop_seed: dropout on the
+   probabilities (attn_drop_factor, kernels/common.h; 0 = none) */
 void attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B,
-                            int Tq, int Tk, int H, int Dh, DType dt, gl_stream_t stream);
+                            int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed, DType dt,
+                            gl_stream_t stream);
 void deberta_attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
                                     const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
-                                    int H, int Dh, int att_span, int c2p, int p2c, DType dt, gl_stream_t stream);
+                                    int H, int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed,
+                                    DType dt, gl_stream_t stream);
 /* lstm.cu: ws holds lstm_bidir_workspace_cuda(B, W, Hs) bytes */
 size_t lstm_bidir_workspace_cuda(int B, int W, int Hs);
 void lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],

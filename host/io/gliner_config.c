@@ -227,6 +227,7 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
     }
     snprintf(b->hidden_act, sizeof b->hidden_act, "%s", b->family == BACKBONE_GPT2 ? "gelu_new" : "gelu");
     b->hidden_dropout_prob = b->family == BACKBONE_BERT || b->family == BACKBONE_DEBERTA_V2 ? 0.1 : 0.0;
+    b->attention_probs_dropout_prob = b->hidden_dropout_prob;
     const IntKey ints[] = {
         {"hidden_size", offsetof(BackboneConfig, hidden_size), 0},
         {"num_hidden_layers", offsetof(BackboneConfig, num_hidden_layers), 0},
@@ -267,11 +268,16 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
             return gl_set_err(err, errlen, "%s.%s: expected a positive number", where, eps_key);
         b->layer_norm_eps = eps->valuedouble;
     }
-    const cJSON* hdp = cJSON_GetObjectItemCaseSensitive(obj, "hidden_dropout_prob");
-    if (hdp && !cJSON_IsNull(hdp)) {
-        if (!cJSON_IsNumber(hdp) || !(hdp->valuedouble >= 0 && hdp->valuedouble < 1))
-            return gl_set_err(err, errlen, "%s.hidden_dropout_prob: expected a number in [0, 1)", where);
-        b->hidden_dropout_prob = hdp->valuedouble;
+    const struct { const char* key; double* dst; } drops[] = {
+        {"hidden_dropout_prob", &b->hidden_dropout_prob},
+        {"attention_probs_dropout_prob", &b->attention_probs_dropout_prob},
+    };
+    for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++) {
+        const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, drops[i].key);
+        if (!v || cJSON_IsNull(v)) continue;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 1))
+            return gl_set_err(err, errlen, "%s.%s: expected a number in [0, 1)", where, drops[i].key);
+        *drops[i].dst = v->valuedouble;
     }
     const char* act_key = b->family == BACKBONE_GPT2 ? "activation_function" : b->family == BACKBONE_MODERNBERT ? "hidden_activation" : "hidden_act";
     const cJSON* act = cJSON_GetObjectItemCaseSensitive(obj, act_key);

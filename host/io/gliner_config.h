@@ -43,7 +43,8 @@ typedef struct {
     int hidden_size, num_hidden_layers, num_attention_heads, intermediate_size;
     int vocab_size, max_position_embeddings, type_vocab_size, pad_token_id;
     double layer_norm_eps;
-    double hidden_dropout_prob; /* BERT / DeBERTa-v2 (HF default 0.1); training only */
+    double hidden_dropout_prob;          /* BERT / DeBERTa-v2 (HF default 0.1); training only */
+    double attention_probs_dropout_prob; /* BERT / DeBERTa-v2 (HF default 0.1); training only */
     char   hidden_act[32];
     /* deberta-v2 */
     int relative_attention, position_buckets, max_relative_positions, share_att_key;

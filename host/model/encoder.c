@@ -190,6 +190,9 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
         PK = c2p ? balloc(be, (size_t)2 * span * A) : NULL;
         PQ = p2c ? balloc(be, (size_t)2 * span * A) : NULL;
     }
+    /* training: each layer's pos_dropout draws its own mask over R (DisentangledSelfAttention.pos_dropout) */
+    void* Rd = (c2p || p2c) && m->training && m->drop_ctr && bc->hidden_dropout_prob > 0 ? balloc(be, (size_t)2 * span * H)
+                                                                                             : NULL;
 
     for (int l = 0; l < bc->num_hidden_layers; l++) {
         char lp[160];
@@ -204,19 +207,29 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
         /* position keys / queries: share_att_key uses the layer's own key/query projections, bias included */
         const char* kp = bc->share_att_key ? "key_proj" : "pos_key_proj";
         const char* qp = bc->share_att_key ? "query_proj" : "pos_query_proj";
+        const void* Rl = R;
+        if (Rd) {
+            be->scale(be, Rd, R, 1.0f, (size_t)2 * span * H);
+            model_dropout(m, Rd, (size_t)2 * span * H, bc->hidden_dropout_prob);
+            Rl = Rd;
+        }
         if (c2p)
-            be->linear(be, PK, R, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
+            be->linear(be, PK, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
                        gliner_paramf(m, "%s.attention.self.%s.bias", lp, kp), 2 * span, H, A);
         if (p2c)
-            be->linear(be, PQ, R, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
+            be->linear(be, PQ, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
                        gliner_paramf(m, "%s.attention.self.%s.bias", lp, qp), 2 * span, H, A);
-        be->deberta_attention(be, w->ctx, w->q, w->k, w->v, PK, PQ, bucket_dev, w->mask, B, T, nh, dh, span, c2p, p2c);
+        uint64_t ds;
+        const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds);
+        be->deberta_attention(be, w->ctx, w->q, w->k, w->v, PK, PQ, bucket_dev, w->mask, B, T, nh, dh, span, c2p, p2c, dp,
+                              ds); /* DisentangledSelfAttention.dropout on the probabilities */
         layer_tail(m, lp, bc, w, hs[l + 1], h, M);
         snprintf(name, sizeof name, "%s.layer.%d", cname, l);
         capture(cap, name, hs[l + 1], 3, shape);
     }
     if (bucket_dev) be->free(be, bucket_dev);
     if (R) be->free(be, R);
+    if (Rd) be->free(be, Rd);
     if (PK) be->free(be, PK);
     if (PQ) be->free(be, PQ);
 }
@@ -255,7 +268,9 @@ static void bert_forward(const GlinerModel* m, const char* pre, const BackboneCo
                    gliner_paramf(m, "%s.attention.self.key.bias", lp), M, H, H);
         be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value.weight", lp),
                    gliner_paramf(m, "%s.attention.self.value.bias", lp), M, H, H);
-        be->attention(be, w->ctx, w->q, w->k, w->v, w->mask, B, T, T, nh, dh);
+        uint64_t ds;
+        const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds); /* eager attention's dropout */
+        be->attention(be, w->ctx, w->q, w->k, w->v, w->mask, B, T, T, nh, dh, dp, ds);
         layer_tail(m, lp, bc, w, hs[l + 1], h, M);
         snprintf(name, sizeof name, "%s.layer.%d", cname, l);
         capture(cap, name, hs[l + 1], 3, shape);

@@ -10,8 +10,8 @@
    Shapes: words (B,W,D), prompts (B,C,D), span_idx (B,S,2) int64, span outputs (B,W,K,D) = (B,S,D); index
    tensors (span_idx, span_mask, lengths) are in backend memory like the activations.
    Dropout (training only, model_dropout) sits where the reference's nn.Dropout modules are: inside every
-   create_projection_layer, the Scorer's out_mlp and the CrossFuser blocks' attention output (the attention
-   probabilities' dropout inside SDPA is not implemented).
+   create_projection_layer, the Scorer's out_mlp and the CrossFuser blocks' attention output; SDPA's dropout on
+   the attention probabilities is the attention op's drop_p (model_attn_dropout).
    The query mode's h (x) query_seg rows, the cat mode's [h ; q_k] rows and the Scorer's [t0 ; l0 ; t1*l1]
    features have their own ops (span_query_rows, scorer_features), so every stage stays in backend memory
    and the training tape (host/train/tape.c) sees every step. */
@@ -235,7 +235,9 @@ static void self_block(const GlinerModel* m, const char* pre, void* x, int B, in
         be->linear(be, dst[i], t, gliner_paramf(m, "%s.self_attn.%s.weight", pre, ly[i]),
                    gliner_paramf(m, "%s.self_attn.%s.bias", pre, ly[i]), M, D, D);
     }
-    be->attention(be, o, q, k, v, NULL, B, T, T, H, D / H);
+    uint64_t ds;
+    const float dp = model_attn_dropout(m, m->cfg.dropout, &ds); /* SDPA's dropout_p */
+    be->attention(be, o, q, k, v, NULL, B, T, T, H, D / H, dp, ds);
     model_dropout(m, o, n, m->cfg.dropout);
     be->add(be, o, xh, o, n); /* residual from the normalised input */
     be->layer_norm(be, x, o, gliner_paramf(m, "%s.post_norm.weight", pre), gliner_paramf(m, "%s.post_norm.bias", pre), M, D, 1e-5f);
@@ -259,7 +261,9 @@ static void cross_block(const GlinerModel* m, const char* pre, void* query, cons
                gliner_paramf(m, "%s.cross_attn.query_layer.bias", pre), B * Tq, D, D);
     be->linear(be, k, key, gliner_paramf(m, "%s.cross_attn.key_layer.weight", pre),
                gliner_paramf(m, "%s.cross_attn.key_layer.bias", pre), B * Tk, D, D);
-    be->attention(be, o, q, k, v, NULL, B, Tq, Tk, H, D / H);
+    uint64_t ds;
+    const float dp = model_attn_dropout(m, m->cfg.dropout, &ds); /* SDPA's dropout_p */
+    be->attention(be, o, q, k, v, NULL, B, Tq, Tk, H, D / H, dp, ds);
     model_dropout(m, o, nq, m->cfg.dropout);
     be->add(be, o, qh, o, nq);
     be->layer_norm(be, query, o, gliner_paramf(m, "%s.post_norm.weight", pre), gliner_paramf(m, "%s.post_norm.bias", pre),

@@ -112,10 +112,18 @@ const void* gliner_paramf(const GlinerModel* m, const char* fmt, ...) {
     return gliner_param(m, name);
 }
 
+static uint64_t next_drop_seed(const GlinerModel* m) { return m->drop_seed ^ (0xd1b54a32d192ed03ull * ++*m->drop_ctr); }
+
 void model_dropout(const GlinerModel* m, void* x, size_t n, double p) {
     if (!m->training || !m->drop_ctr || !(p > 0) || !n) return;
-    const uint64_t seed = m->drop_seed ^ (0xd1b54a32d192ed03ull * ++*m->drop_ctr);
-    m->be->dropout(m->be, x, x, n, (float)p, seed);
+    m->be->dropout(m->be, x, x, n, (float)p, next_drop_seed(m));
+}
+
+float model_attn_dropout(const GlinerModel* m, double p, uint64_t* seed) {
+    *seed = 0;
+    if (!m->training || !m->drop_ctr || !(p > 0)) return 0.0f;
+    *seed = next_drop_seed(m);
+    return (float)p;
 }
 
 void capture(const Capture* cap, const char* name, const void* data, int ndim, const int64_t* shape) {

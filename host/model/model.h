@@ -48,6 +48,9 @@ const void* gliner_paramf(const GlinerModel* m, const char* fmt, ...) __attribut
 /* Inverted dropout in place where the reference has an nn.Dropout, in training only (m->training, drop_ctr set,
    p > 0); a no-op otherwise. Each call draws a fresh mask (seed = drop_seed mixed with the call number). */
 void model_dropout(const GlinerModel* m, void* x, size_t n, double p);
+/* The same for dropout on attention probabilities (the attention ops apply it): the probability to pass to
+   attention / deberta_attention -- p in training with drop_ctr set, else 0 -- and that call's draw in *seed. */
+float model_attn_dropout(const GlinerModel* m, double p, uint64_t* seed);
 
 /* Capture: tests pass a callback that receives each named intermediate tensor (backend memory). */
 typedef void (*CaptureFn)(void* ctx, const char* name, const void* data, int ndim, const int64_t* shape);

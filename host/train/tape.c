@@ -333,7 +333,7 @@ static void t_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, c
     t->base->gather_prompts(t->base, P, prompt_mask, X, input_ids, token_id, offset, B, T, C, D);
 }
 static void t_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v,
-                        const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+                        const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_ATTENTION);
     slot(r, q, (size_t)B * Tq * H * Dh);
@@ -341,12 +341,14 @@ static void t_attention(const Backend* be, void* ctx, const void* q, const void*
     slot(r, v, (size_t)B * Tk * H * Dh);
     SAVE_IDX(r, key_mask);
     r->i[0] = B; r->i[1] = Tq; r->i[2] = Tk; r->i[3] = H; r->i[4] = Dh;
+    r->f = drop_p;
+    r->l = (int64_t)drop_seed;
     set_out(t, r, ctx, (size_t)B * Tq * H * Dh);
-    t->base->attention(t->base, ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+    t->base->attention(t->base, ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed);
 }
 static void t_deberta(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
                       const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
-                      int att_span, int c2p, int p2c) {
+                      int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_DEBERTA);
     const size_t n = (size_t)B * T * H * Dh, np = (size_t)2 * att_span * H * Dh;
@@ -359,8 +361,11 @@ static void t_deberta(const Backend* be, void* ctx, const void* q, const void* k
     SAVE_IDX(r, mask);
     int* i = r->i;
     i[0] = B; i[1] = T; i[2] = H; i[3] = Dh; i[4] = att_span; i[5] = c2p; i[6] = p2c;
+    r->f = drop_p;
+    r->l = (int64_t)drop_seed;
     set_out(t, r, ctx, n);
-    t->base->deberta_attention(t->base, ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+    t->base->deberta_attention(t->base, ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, drop_p,
+                               drop_seed);
 }
 static void t_lstm(const Backend* be, void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
                    const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W, int Din,
@@ -717,13 +722,13 @@ static void backward_rec(Tape* t, Rec* r) {
     }
     case OP_ATTENTION:
         be->attention_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), dy, V(r, 0), V(r, 1),
-                          V(r, 2), V(r, 3), i[0], i[1], i[2], i[3], i[4]);
+                          V(r, 2), V(r, 3), i[0], i[1], i[2], i[3], i[4], r->f, (uint64_t)r->l);
         break;
     case OP_DEBERTA:
         be->deberta_attention_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)),
                                   O(r, 3) ? grad_of(t, O(r, 3)) : NULL, O(r, 4) ? grad_of(t, O(r, 4)) : NULL, dy, V(r, 0),
                                   V(r, 1), V(r, 2), V(r, 3), V(r, 4), V(r, 5), V(r, 6), i[0], i[1], i[2], i[3], i[4], i[5],
-                                  i[6]);
+                                  i[6], r->f, (uint64_t)r->l);
         break;
     case OP_LSTM: {
         void *dw_ih[2], *dw_hh[2], *db_ih[2], *db_hh[2];

@@ -6,6 +6,8 @@
    The additive mask is reproduced exactly: a + FLT_MIN_NEG rounds to -FLT_MAX for any ordinary score,
    so a row whose keys are all masked becomes uniform, as in PyTorch. key_mask NULL = attend to all
    keys (CrossFuser).
+   Training: drop_p > 0 applies dropout to P before the product (ctx = (P o F) . v, F = attn_drop_factor of
+   kernels/common.h), where BERT's eager attention and SDPA apply theirs.
    q (B, Tq, H*Dh), k, v (B, Tk, H*Dh), ctx (B, Tq, H*Dh): heads interleaved as Linear outputs are laid
    out, so head h of token t is the Dh floats at [t, h*Dh]. key_mask (B, Tk) int64.
    Plan: per (b, h), two strided sgemm calls (scores, then P.v) around a row softmax; OpenBLAS
@@ -16,10 +18,18 @@
 #include <stdlib.h>
 
 #include "../../host/check.h"
+#include "../common.h"
 #include "cpu_ops.h"
 
+void attn_drop_rows_cpu(float* P, int Tq, int Tk, int b, int h, int H, float drop_p, uint64_t drop_seed) {
+    if (!(drop_p > 0.0f)) return;
+    const uint64_t row0 = ((uint64_t)b * H + h) * Tq;
+    for (int i = 0; i < Tq; i++)
+        for (int j = 0; j < Tk; j++) P[(size_t)i * Tk + j] *= attn_drop_factor(drop_seed, drop_p, row0 + i, Tk, j);
+}
+
 void attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const int64_t* key_mask, int B,
-                           int Tq, int Tk, int H, int Dh) {
+                           int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     if (B == 0 || Tq == 0 || H == 0) return;
     const int ld = H * Dh;
     const float scale = (float)(1.0 / sqrt((double)Dh)); /* Python float Dh**-0.5, used as a float32 scalar */
@@ -48,6 +58,7 @@ void attention_forward_cpu(float* ctx, const float* q, const float* k, const flo
                 }
             }
             softmax_forward_cpu(S, Tq, Tk);
+            attn_drop_rows_cpu(S, Tq, Tk, b, h, H, drop_p, drop_seed);
             /* ctx_h (Tq, Dh) = P . v_h */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, Tk, 1.0f, S, Tk, vb + (size_t)h * Dh, ld,
                         0.0f, cb, ld);

@@ -109,16 +109,17 @@ static void cpu_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask,
 }
 
 static void cpu_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
-                          int B, int Tq, int Tk, int H, int Dh) {
+                          int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     (void)be;
-    attention_forward_cpu(ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+    attention_forward_cpu(ctx, q, k, v, key_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed);
 }
 
 static void cpu_deberta_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
                                   const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
-                                  int Dh, int att_span, int c2p, int p2c) {
+                                  int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     (void)be;
-    deberta_attention_forward_cpu(ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+    deberta_attention_forward_cpu(ctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, drop_p,
+                                  drop_seed);
 }
 
 static void cpu_lstm_bidir(const Backend* be, void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
@@ -225,14 +226,14 @@ static void cpu_gather_prompts_bwd(const Backend* be, void* dX, const void* dP, 
     gather_prompts_backward_cpu(dX, dP, input_ids, token_id, offset, B, T, C, D);
 }
 
-static void cpu_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+static void cpu_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     (void)be;
-    attention_backward_cpu(dq, dk, dv, dctx, q, k, v, key_mask, B, Tq, Tk, H, Dh);
+    attention_backward_cpu(dq, dk, dv, dctx, q, k, v, key_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed);
 }
 
-static void cpu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c) {
+static void cpu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx, const void* q, const void* k, const void* v, const void* pk, const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     (void)be;
-    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c);
+    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, drop_p, drop_seed);
 }
 
 static void cpu_lstm_bidir_bwd(const Backend* be, void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2], void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths, const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B, int W, int Din, int Hs) {

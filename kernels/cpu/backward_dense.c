@@ -238,10 +238,12 @@ static void scores_backward(float* dA, const float* P, int Tq, int Tk, const int
     }
 }
 
-/* a = (q . k^T) * scale (+ -FLT_MAX at masked keys), P = softmax(a), ctx = P . v, scale = Dh^-0.5 as a float:
-   dv += P^T . dctx;  dA = softmax_bwd(dctx . v^T);  dq += scale dA . k;  dk += scale dA^T . q  (per b, h) */
+/* a = (q . k^T) * scale (+ -FLT_MAX at masked keys), P = softmax(a), ctx = (P o F) . v, scale = Dh^-0.5 as a float,
+   F the dropout factors (1 without dropout):
+   dA = softmax_bwd((dctx . v^T) o F);  dq += scale dA . k;  dk += scale dA^T . q;  dv += (P o F)^T . dctx  (per b, h) */
 void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dctx, const float* q, const float* k,
-                            const float* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh) {
+                            const float* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p,
+                            uint64_t drop_seed) {
     if (B <= 0 || Tq <= 0 || Tk <= 0 || H <= 0 || Dh <= 0) return; /* Tk = 0: the forward wrote constant zeros */
     if (!dq && !dk && !dv) return;
     const int ld = H * Dh;
@@ -267,18 +269,23 @@ void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dctx, 
                 }
             }
             softmax_forward_cpu(P, Tq, Tk);
-            if (dv)
+            if (dq || dk) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, Dh, 1.0f, gb + ho, ld, vb + ho, ld, 0.0f, dA,
+                            Tk);
+                attn_drop_rows_cpu(dA, Tq, Tk, b, h, H, drop_p, drop_seed); /* d(P o F) -> dP */
+                scores_backward(dA, P, Tq, Tk, NULL, mb);
+                if (dq)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, Tk, scale, dA, Tk, kb + ho, ld, 1.0f,
+                                dq + (size_t)b * Tq * ld + ho, ld);
+                if (dk)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, Dh, Tq, scale, dA, Tk, qb + ho, ld, 1.0f,
+                                dk + (size_t)b * Tk * ld + ho, ld);
+            }
+            if (dv) {
+                attn_drop_rows_cpu(P, Tq, Tk, b, h, H, drop_p, drop_seed); /* P o F, as the forward multiplied v by */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, Dh, Tq, 1.0f, P, Tk, gb + ho, ld, 1.0f,
                             dv + (size_t)b * Tk * ld + ho, ld);
-            if (!dq && !dk) continue;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, Dh, 1.0f, gb + ho, ld, vb + ho, ld, 0.0f, dA, Tk);
-            scores_backward(dA, P, Tq, Tk, NULL, mb);
-            if (dq)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, Dh, Tk, scale, dA, Tk, kb + ho, ld, 1.0f,
-                            dq + (size_t)b * Tq * ld + ho, ld);
-            if (dk)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, Dh, Tq, scale, dA, Tk, qb + ho, ld, 1.0f,
-                            dk + (size_t)b * Tk * ld + ho, ld);
+            }
         }
     }
     free(P);
@@ -298,7 +305,7 @@ static inline int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? 
 void deberta_attention_backward_cpu(float* dq, float* dk, float* dv, float* dpk, float* dpq, const float* dctx,
                                     const float* q, const float* k, const float* v, const float* pk, const float* pq,
                                     const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
-                                    int att_span, int c2p, int p2c) {
+                                    int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     if (B <= 0 || T <= 0 || H <= 0 || Dh <= 0) return;
     c2p = c2p != 0;
     p2c = p2c != 0;
@@ -329,11 +336,19 @@ void deberta_attention_backward_cpu(float* dq, float* dk, float* dv, float* dpk,
             /* the forward's probabilities, recomputed with its exact operations (and its C2P / P2C) */
             deberta_probs_cpu(P, Ks, C2P, P2C, qb + ho, kb + ho, c2p ? pk + ho : NULL, p2c ? pq + ho : NULL, rel_bucket, mb,
                               T, ld, Dh, att_span, c2p, p2c, s);
-            if (dv)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, P, T, gb + ho, ld, 1.0f,
+            if (dv) { /* (P o F)^T . dctx; with dropout P o F goes in dA (not yet used): the score terms need P */
+                const float* PF = P;
+                if (drop_p > 0.0f) {
+                    memcpy(dA, P, (size_t)T * T * sizeof(float));
+                    attn_drop_rows_cpu(dA, T, T, b, h, H, drop_p, drop_seed);
+                    PF = dA;
+                }
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, PF, T, gb + ho, ld, 1.0f,
                             dv + (size_t)b * T * ld + ho, ld);
+            }
             if (!need_scores) continue;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, gb + ho, ld, vb + ho, ld, 0.0f, dA, T);
+            attn_drop_rows_cpu(dA, T, T, b, h, H, drop_p, drop_seed); /* d(P o F) -> dP */
             scores_backward(dA, P, T, T, mb, mb);
             float* dqh = dq ? dq + (size_t)b * T * ld + ho : NULL;
             float* dkh = dk ? dk + (size_t)b * T * ld + ho : NULL;

@@ -20,13 +20,16 @@ void gather_words_forward_cpu(float* words, int64_t* word_mask, const float* X, 
 void gather_prompts_forward_cpu(float* P, int64_t* prompt_mask, const float* X, const int64_t* input_ids, int64_t token_id,
                                 int offset, int B, int T, int C, int D);
 
-/* attention.c: q, k, v, ctx (B, T, H*Dh); key_mask (B, Tk) or NULL */
+/* attention.c: q, k, v, ctx (B, T, H*Dh); key_mask (B, Tk) or NULL; drop_p / drop_seed: dropout on the
+   probabilities (attn_drop_factor, kernels/common.h; 0 = none) */
 void attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const int64_t* key_mask, int B,
-                           int Tq, int Tk, int H, int Dh);
+                           int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed);
+/* P (Tq, Tk) of head (b, h) in place: P o F (attn_drop_factor's rows (b*H + h)*Tq + i); nothing when p <= 0 */
+void attn_drop_rows_cpu(float* P, int Tq, int Tk, int b, int h, int H, float drop_p, uint64_t drop_seed);
 /* deberta_attention.c (spec §3.5) */
 void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const float* pk,
                                    const float* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
-                                   int Dh, int att_span, int c2p, int p2c);
+                                   int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed);
 
 /* one head's probabilities of deberta_attention_forward_cpu, shared with its backward so both compute them with
    the same operations: P (T, T) softmaxed; Ks (T, Dh), C2P / P2C (T, 2A) scratch the caller keeps (the backward
@@ -96,11 +99,12 @@ void gather_words_backward_cpu(float* dX, const float* dwords, const int64_t* wo
 void gather_prompts_backward_cpu(float* dX, const float* dP, const int64_t* input_ids, int64_t token_id, int offset, int B,
                                  int T, int C, int D);
 void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dctx, const float* q, const float* k,
-                            const float* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh);
+                            const float* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, float drop_p,
+                            uint64_t drop_seed);
 void deberta_attention_backward_cpu(float* dq, float* dk, float* dv, float* dpk, float* dpq, const float* dctx,
                                     const float* q, const float* k, const float* v, const float* pk, const float* pq,
                                     const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
-                                    int att_span, int c2p, int p2c);
+                                    int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed);
 /* backward_heads.c */
 void lstm_bidir_backward_cpu(float* dx, float* const dw_ih[2], float* const dw_hh[2], float* const db_ih[2],
                              float* const db_hh[2], const float* dy, const float* x, const int64_t* lengths,

@@ -10,6 +10,7 @@
    q, k, v, ctx (B, T, H*Dh) heads interleaved; pk, pq (2A, H*Dh) = the relative embeddings through the
    key / query projections (NULL when the term is off); rel_bucket[r + T - 1] = bucket(r) for
    r = i - j in [-(T-1), T-1] (host/model/encoder.c builds it; identity when position_buckets <= 0).
+   Training: drop_p > 0 drops probabilities before P . v (attn_drop_factor, kernels/common.h).
    mask (B, T) int64. Padded query rows are fully masked and come out as the mean of v, as in PyTorch.
    Plan: per (b, h), sgemm for q.(k/s)^T, q.PK^T, k.PQ^T and P.v; gathers and softmax in plain loops. */
 #include <cblas.h>
@@ -48,7 +49,7 @@ void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float*
 
 void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, const float* v, const float* pk,
                                    const float* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
-                                   int Dh, int att_span, int c2p, int p2c) {
+                                   int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     if (B == 0 || T == 0 || H == 0) return;
     CHECK(!(c2p || p2c) || rel_bucket, "relative attention without a bucket table");
     CHECK(!c2p || pk, "c2p without position keys");
@@ -69,6 +70,7 @@ void deberta_attention_forward_cpu(float* ctx, const float* q, const float* k, c
             const size_t ho = (size_t)h * Dh;
             deberta_probs_cpu(S, Ks, C2P, P2C, qb + ho, kb + ho, c2p ? pk + ho : NULL, p2c ? pq + ho : NULL, rel_bucket, mb,
                               T, ld, Dh, att_span, c2p, p2c, s);
+            attn_drop_rows_cpu(S, T, T, b, h, H, drop_p, drop_seed); /* DisentangledSelfAttention.dropout */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, S, T, vb + ho, ld, 0.0f,
                         ctx + (size_t)b * T * ld + ho, ld);
         }

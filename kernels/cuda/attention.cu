@@ -5,7 +5,8 @@
    v1: one block (128 threads) per (query i, head h, text b). The query row and the Tk scores live in
    shared memory (no [B,H,T,T] tensor); one warp per key for q.k (lanes over Dh, coalesced), block
    max/sum for the softmax, then threads over Dh for P.v. fp32 throughout. A row whose keys are all
-   masked comes out uniform (every score rounds to -FLT_MAX), as in PyTorch and the twin. */
+   masked comes out uniform (every score rounds to -FLT_MAX), as in PyTorch and the twin.
+   drop_p > 0 (training): P o F before the product, F = attn_drop_factor (kernels/common.h), as the twin. */
 #include <float.h>
 
 #include "../ops.h"
@@ -13,7 +14,7 @@
 
 template <typename T>
 __global__ void attention_forward_kernel1(T* ctx, const T* q, const T* k, const T* v, const int64_t* key_mask, int Tq,
-                                          int Tk, int H, int Dh, float scale) {
+                                          int Tk, int H, int Dh, float scale, float drop_p, uint64_t drop_seed) {
     extern __shared__ float sm[];
     float* qs = sm;      /* (Dh) */
     float* p = sm + Dh;  /* (Tk) */
@@ -44,7 +45,13 @@ __global__ void attention_forward_kernel1(T* ctx, const T* q, const T* k, const 
         p[j] = e;
         s += e;
     }
-    const float inv = 1.0f / block_sum(s); /* block_sum's barriers also publish p */
+    float inv = 1.0f / block_sum(s); /* block_sum's barriers also publish p */
+    if (drop_p > 0.0f) { /* P o F: normalised first, as the twin */
+        const uint64_t row = ((uint64_t)b * H + h) * Tq + i;
+        for (int j = threadIdx.x; j < Tk; j += blockDim.x) p[j] = (p[j] * inv) * attn_drop_factor(drop_seed, drop_p, row, Tk, j);
+        inv = 1.0f;
+        __syncthreads();
+    }
     const T* vb = v + (size_t)b * Tk * ld + (size_t)h * Dh;
     T* cr = ctx + ((size_t)b * Tq + i) * ld + (size_t)h * Dh;
     for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
@@ -55,7 +62,8 @@ __global__ void attention_forward_kernel1(T* ctx, const T* q, const T* k, const 
 }
 
 extern "C" void attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
-                                       int B, int Tq, int Tk, int H, int Dh, DType dt, gl_stream_t stream) {
+                                       int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed, DType dt,
+                                       gl_stream_t stream) {
     if (B == 0 || Tq == 0 || H == 0 || Dh == 0) return;
     if (Tk == 0) { /* nothing to attend to: zeros, as the twin */
         CUDA_CHECK(cudaMemsetAsync(ctx, 0, (size_t)B * Tq * H * Dh * dtype_size(dt), stream));
@@ -70,7 +78,7 @@ extern "C" void attention_forward_cuda(void* ctx, const void* q, const void* k, 
             CUDA_CHECK(cudaFuncSetAttribute(attention_forward_kernel1<Ty>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             (int)smem));
         attention_forward_kernel1<Ty><<<grid, 128, smem, stream>>>((Ty*)ctx, (const Ty*)q, (const Ty*)k, (const Ty*)v,
-                                                                   key_mask, Tq, Tk, H, Dh, scale);
+                                                                   key_mask, Tq, Tk, H, Dh, scale, drop_p, drop_seed);
     });
     LAUNCH_CHECK();
 }

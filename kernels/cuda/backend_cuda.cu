@@ -214,20 +214,21 @@ static void cu_gather_prompts(const Backend* be, void* P, int64_t* prompt_mask, 
 /* ---------------------------------------------------------------- attention */
 
 static void cu_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const int64_t* key_mask,
-                         int B, int Tq, int Tk, int H, int Dh) {
+                         int B, int Tq, int Tk, int H, int Dh, float drop_p, uint64_t drop_seed) {
     CudaImpl* c = I(be);
     idx_begin(c, IDX_ROUND((size_t)B * Tk * 8));
-    attention_forward_cuda(ctx, q, k, v, idx_dev(c, key_mask, (size_t)B * Tk * 8), B, Tq, Tk, H, Dh, be->dtype, S(be));
+    attention_forward_cuda(ctx, q, k, v, idx_dev(c, key_mask, (size_t)B * Tk * 8), B, Tq, Tk, H, Dh, drop_p, drop_seed,
+                           be->dtype, S(be));
 }
 
 static void cu_deberta_attention(const Backend* be, void* ctx, const void* q, const void* k, const void* v, const void* pk,
                                  const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H,
-                                 int Dh, int att_span, int c2p, int p2c) {
+                                 int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     CudaImpl* c = I(be);
     const size_t nb = T > 0 ? (size_t)(2 * T - 1) * 4 : 0, nm = (size_t)B * T * 8;
     idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
     deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, idx_dev(c, rel_bucket, nb), idx_dev(c, mask, nm), B, T, H, Dh,
-                                   att_span, c2p, p2c, be->dtype, S(be));
+                                   att_span, c2p, p2c, drop_p, drop_seed, be->dtype, S(be));
 }
 
 /* ---------------------------------------------------------------- GLiNER heads */
@@ -364,18 +365,18 @@ static void cu_gather_prompts_bwd(const Backend* be, void* dX, const void* dP, c
 
 static void cu_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, const void* dctx, const void* q,
                              const void* k, const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H,
-                             int Dh) {
+                             int Dh, float drop_p, uint64_t drop_seed) {
     CudaImpl* c = I(be);
     idx_begin(c, IDX_ROUND((size_t)B * Tk * 8));
     const int64_t* d_mask = idx_dev(c, key_mask, (size_t)B * Tk * 8);
     void* ws = ws_get(c, attention_backward_workspace_cuda(B, Tq, H));
-    attention_backward_cuda(dq, dk, dv, dctx, q, k, v, d_mask, B, Tq, Tk, H, Dh, ws, be->dtype, S(be));
+    attention_backward_cuda(dq, dk, dv, dctx, q, k, v, d_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed, ws, be->dtype, S(be));
 }
 
 static void cu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, void* dpk, void* dpq,
                                      const void* dctx, const void* q, const void* k, const void* v, const void* pk,
                                      const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
-                                     int H, int Dh, int att_span, int c2p, int p2c) {
+                                     int H, int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed) {
     CudaImpl* c = I(be);
     const size_t nb = T > 0 ? (size_t)(2 * T - 1) * 4 : 0, nm = (size_t)B * T * 8;
     idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
@@ -383,7 +384,7 @@ static void cu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void
     const int64_t* d_mask = idx_dev(c, mask, nm);
     void* ws = ws_get(c, deberta_attention_backward_workspace_cuda(B, T, H, att_span, c2p, p2c));
     deberta_attention_backward_cuda(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, d_bucket, d_mask, B, T, H, Dh,
-                                    att_span, c2p, p2c, ws, be->dtype, S(be));
+                                    att_span, c2p, p2c, drop_p, drop_seed, ws, be->dtype, S(be));
 }
 
 static void cu_lstm_bidir_bwd(const Backend* be, void* dx, void* const dw_ih[2], void* const dw_hh[2],

@@ -20,6 +20,8 @@
             for DeBERTa, the key's dP2C row; dk_j += dP2C.PQ.
    kernel3  (DeBERTa) one block per (bucket r, head h), threads over Dh: dPK[r] += sum over every saved dC2P row
             of dC2P[., r] * q (zero entries skipped), and the same for dPQ with dP2C and k. Fixed order.
+   Dropout on the probabilities (drop_p > 0; ctx = (P o F) . v, F = attn_drop_factor redrawn from the seed):
+   dP = (dctx_i . v_j) F_ij in place of dctx_i . v_j, and dv_j = sum_i P_ij F_ij dctx_i; the rest is unchanged.
    No atomics: deterministic, every storage dtype. The workspace holds the row statistics (3 floats per
    (b, h, i)) and, for DeBERTa, the dC2P / dP2C rows (H, B, T, 2A) fp32. */
 #include <float.h>
@@ -33,7 +35,8 @@
 
 template <typename T>
 __global__ void attention_backward_kernel1(T* dq, float* stats, const T* dctx, const T* q, const T* k, const T* v,
-                                           const int64_t* key_mask, int Tq, int Tk, int H, int Dh, float scale) {
+                                           const int64_t* key_mask, int Tq, int Tk, int H, int Dh, float scale,
+                                           float drop_p, uint64_t drop_seed) {
     extern __shared__ float sm[];
     float* qs = sm;          /* (Dh) */
     float* gs = qs + Dh;     /* (Dh) dctx_i */
@@ -63,7 +66,7 @@ __global__ void attention_backward_kernel1(T* dq, float* stats, const T* dctx, c
             float a = acc * scale;
             if (key_mask && key_mask[(size_t)b * Tk + j] == 0) a = a + -FLT_MAX;
             p[j] = a;
-            dp[j] = g;
+            dp[j] = g * attn_drop_factor(drop_seed, drop_p, ((uint64_t)b * H + h) * Tq + i, Tk, j);
         }
     }
     __syncthreads();
@@ -103,7 +106,7 @@ __global__ void attention_backward_kernel1(T* dq, float* stats, const T* dctx, c
 template <typename T>
 __global__ void attention_backward_kernel2(T* dk, T* dv, const float* stats, const T* dctx, const T* q, const T* k,
                                            const T* v, const int64_t* key_mask, int Tq, int Tk, int H, int Dh,
-                                           float scale) {
+                                           float scale, float drop_p, uint64_t drop_seed) {
     extern __shared__ float sm[];
     float* ks = sm;           /* (Dh) */
     float* vs = ks + Dh;      /* (Dh) */
@@ -141,8 +144,9 @@ __global__ void attention_backward_kernel2(T* dk, T* dv, const float* stats, con
                 float a = acc * scale;
                 if (masked) a = a + -FLT_MAX;
                 const float P = expf(a - sb[3 * i]) * sb[3 * i + 1];
-                pc[ii] = P;
-                dc[ii] = masked ? 0.0f : P * (g - sb[3 * i + 2]);
+                const float F = attn_drop_factor(drop_seed, drop_p, ((uint64_t)b * H + h) * Tq + i, Tk, j);
+                pc[ii] = P * F;
+                dc[ii] = masked ? 0.0f : P * (g * F - sb[3 * i + 2]);
             }
         }
         __syncthreads();
@@ -172,7 +176,8 @@ template <typename T>
 __global__ void deberta_attention_backward_kernel1(T* dq, float* stats, float* c2p_rows, const T* dctx, const T* q,
                                                    const T* k, const T* v, const T* pk, const T* pq,
                                                    const int32_t* rel_bucket, const int64_t* mask, int B, int T_, int H,
-                                                   int Dh, int A, int c2p, int p2c, float s) {
+                                                   int Dh, int A, int c2p, int p2c, float s, float drop_p,
+                                                   uint64_t drop_seed) {
     extern __shared__ float sm[];
     const int A2 = 2 * A;
     float* qs = sm;          /* (Dh) */
@@ -220,7 +225,7 @@ __global__ void deberta_attention_backward_kernel1(T* dq, float* stats, float* c
             }
             if (mi * mask[(size_t)b * T_ + j] == 0) a = -FLT_MAX;
             p[j] = a;
-            dp[j] = g;
+            dp[j] = g * attn_drop_factor(drop_seed, drop_p, ((uint64_t)b * H + h) * T_ + i, T_, j);
         }
     }
     __syncthreads();
@@ -275,7 +280,8 @@ template <typename T>
 __global__ void deberta_attention_backward_kernel2(T* dk, T* dv, float* p2c_rows, const float* stats, const T* dctx,
                                                    const T* q, const T* k, const T* v, const T* pk, const T* pq,
                                                    const int32_t* rel_bucket, const int64_t* mask, int B, int T_, int H,
-                                                   int Dh, int A, int c2p, int p2c, float s) {
+                                                   int Dh, int A, int c2p, int p2c, float s, float drop_p,
+                                                   uint64_t drop_seed) {
     extern __shared__ float sm[];
     const int A2 = 2 * A;
     float* ks = sm;             /* (Dh) */
@@ -333,8 +339,9 @@ __global__ void deberta_attention_backward_kernel2(T* dk, T* dv, float* p2c_rows
                 const bool m0 = mask[(size_t)b * T_ + i] * mj == 0;
                 if (m0) a = -FLT_MAX;
                 const float P = expf(a - sb[3 * i]) * sb[3 * i + 1];
-                pc[ii] = P;
-                dc[ii] = m0 ? 0.0f : P * (g - sb[3 * i + 2]);
+                const float F = attn_drop_factor(drop_seed, drop_p, ((uint64_t)b * H + h) * T_ + i, T_, j);
+                pc[ii] = P * F;
+                dc[ii] = m0 ? 0.0f : P * (g * F - sb[3 * i + 2]);
             }
         }
         __syncthreads();
@@ -398,7 +405,7 @@ extern "C" size_t attention_backward_workspace_cuda(int B, int Tq, int H) {
 
 extern "C" void attention_backward_cuda(void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k,
                                         const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh,
-                                        void* ws, DType dt, gl_stream_t stream) {
+                                        float drop_p, uint64_t drop_seed, void* ws, DType dt, gl_stream_t stream) {
     if (B == 0 || Tq == 0 || Tk == 0 || H == 0 || Dh == 0 || (!dq && !dk && !dv)) return; /* Tk = 0: ctx was 0 */
     CHECK(B <= 65535 && H <= 65535, "attention_backward_cuda: B=%d H=%d over the grid limits", B, H);
     const float scale = (float)(1.0 / sqrt((double)Dh));
@@ -409,11 +416,12 @@ extern "C" void attention_backward_cuda(void* dq, void* dk, void* dv, const void
         set_smem((const void*)attention_backward_kernel1<Ty>, smem1);
         set_smem((const void*)attention_backward_kernel2<Ty>, smem2);
         attention_backward_kernel1<Ty><<<dim3(Tq, H, B), 128, smem1, stream>>>(
-            (Ty*)dq, stats, (const Ty*)dctx, (const Ty*)q, (const Ty*)k, (const Ty*)v, key_mask, Tq, Tk, H, Dh, scale);
+            (Ty*)dq, stats, (const Ty*)dctx, (const Ty*)q, (const Ty*)k, (const Ty*)v, key_mask, Tq, Tk, H, Dh, scale,
+            drop_p, drop_seed);
         if (dk || dv)
             attention_backward_kernel2<Ty><<<dim3(Tk, H, B), 128, smem2, stream>>>(
                 (Ty*)dk, (Ty*)dv, stats, (const Ty*)dctx, (const Ty*)q, (const Ty*)k, (const Ty*)v, key_mask, Tq, Tk,
-                H, Dh, scale);
+                H, Dh, scale, drop_p, drop_seed);
     });
     LAUNCH_CHECK();
 }
@@ -426,8 +434,8 @@ extern "C" size_t deberta_attention_backward_workspace_cuda(int B, int T, int H,
 extern "C" void deberta_attention_backward_cuda(void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx,
                                                 const void* q, const void* k, const void* v, const void* pk,
                                                 const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B,
-                                                int T, int H, int Dh, int att_span, int c2p, int p2c, void* ws,
-                                                DType dt, gl_stream_t stream) {
+                                                int T, int H, int Dh, int att_span, int c2p, int p2c, float drop_p,
+                                                uint64_t drop_seed, void* ws, DType dt, gl_stream_t stream) {
     c2p = c2p != 0;
     p2c = p2c != 0;
     if (!c2p) dpk = NULL;
@@ -452,11 +460,11 @@ extern "C" void deberta_attention_backward_cuda(void* dq, void* dk, void* dv, vo
         set_smem((const void*)deberta_attention_backward_kernel2<Ty>, smem2);
         deberta_attention_backward_kernel1<Ty><<<dim3(T, H, B), 128, smem1, stream>>>(
             (Ty*)dq, stats, c2p_rows, (const Ty*)dctx, (const Ty*)q, (const Ty*)k, (const Ty*)v, (const Ty*)pk,
-            (const Ty*)pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, s);
+            (const Ty*)pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, s, drop_p, drop_seed);
         if (dk || dv || dpq)
             deberta_attention_backward_kernel2<Ty><<<dim3(T, H, B), 128, smem2, stream>>>(
                 (Ty*)dk, (Ty*)dv, p2c_rows, stats, (const Ty*)dctx, (const Ty*)q, (const Ty*)k, (const Ty*)v,
-                (const Ty*)pk, (const Ty*)pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, s);
+                (const Ty*)pk, (const Ty*)pq, rel_bucket, mask, B, T, H, Dh, att_span, c2p, p2c, s, drop_p, drop_seed);
         if (dpk)
             deberta_attention_backward_kernel3<Ty><<<dim3(A2, H), 64, 0, stream>>>((Ty*)dpk, c2p_rows, (const Ty*)q,
                                                                                    B, T, H, Dh, A2);

@@ -6,7 +6,7 @@
    The position terms are gathered per (i, j) straight from the (2A, H*Dh) projections through the bucket
    table: no (T, 2A) or [B,H,T,T] intermediates, only the score row in shared memory.
    v1: one block (128 threads) per (query i, head h, text b); one warp per key j computes the three dot
-   products (lanes over Dh), then block softmax and P.v as in attention.cu. */
+   products (lanes over Dh), then block softmax and P.v as in attention.cu (with its dropout on P when drop_p > 0). */
 #include <float.h>
 
 #include "../ops.h"
@@ -15,7 +15,7 @@
 template <typename T>
 __global__ void deberta_attention_forward_kernel1(T* ctx, const T* q, const T* k, const T* v, const T* pk, const T* pq,
                                                   const int32_t* rel_bucket, const int64_t* mask, int T_, int H, int Dh,
-                                                  int A, int c2p, int p2c, float s) {
+                                                  int A, int c2p, int p2c, float s, float drop_p, uint64_t drop_seed) {
     extern __shared__ float sm[];
     float* qs = sm;     /* (Dh) */
     float* p = sm + Dh; /* (T) */
@@ -65,7 +65,13 @@ __global__ void deberta_attention_forward_kernel1(T* ctx, const T* q, const T* k
         p[j] = e;
         sum += e;
     }
-    const float inv = 1.0f / block_sum(sum);
+    float inv = 1.0f / block_sum(sum);
+    if (drop_p > 0.0f) { /* P o F, as the twin */
+        const uint64_t row = ((uint64_t)b * H + h) * T_ + i;
+        for (int j = threadIdx.x; j < T_; j += blockDim.x) p[j] = (p[j] * inv) * attn_drop_factor(drop_seed, drop_p, row, T_, j);
+        inv = 1.0f;
+        __syncthreads();
+    }
     const T* vb = v + (size_t)b * T_ * ld + ho;
     T* cr = ctx + ((size_t)b * T_ + i) * ld + ho;
     for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
@@ -77,8 +83,8 @@ __global__ void deberta_attention_forward_kernel1(T* ctx, const T* q, const T* k
 
 extern "C" void deberta_attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
                                                const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B,
-                                               int T, int H, int Dh, int att_span, int c2p, int p2c, DType dt,
-                                               gl_stream_t stream) {
+                                               int T, int H, int Dh, int att_span, int c2p, int p2c, float drop_p,
+                                               uint64_t drop_seed, DType dt, gl_stream_t stream) {
     if (B == 0 || T == 0 || H == 0 || Dh == 0) return;
     c2p = c2p != 0;
     p2c = p2c != 0;
@@ -95,7 +101,7 @@ extern "C" void deberta_attention_forward_cuda(void* ctx, const void* q, const v
                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         deberta_attention_forward_kernel1<Ty><<<grid, 128, smem, stream>>>(
             (Ty*)ctx, (const Ty*)q, (const Ty*)k, (const Ty*)v, (const Ty*)pk, (const Ty*)pq, rel_bucket, mask, T, H,
-            Dh, att_span, c2p, p2c, s);
+            Dh, att_span, c2p, p2c, s, drop_p, drop_seed);
     });
     LAUNCH_CHECK();
 }

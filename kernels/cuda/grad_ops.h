@@ -55,13 +55,14 @@ void gather_prompts_backward_cuda(void* dX, const void* dP, const int64_t* input
 /* ---- backward_attention.cu: ws holds *_backward_workspace_cuda(...) bytes */
 size_t attention_backward_workspace_cuda(int B, int Tq, int H);
 void attention_backward_cuda(void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k,
-                             const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh, void* ws,
-                             DType dt, gl_stream_t stream);
+                             const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh,
+                             float drop_p, uint64_t drop_seed, void* ws, DType dt, gl_stream_t stream);
 size_t deberta_attention_backward_workspace_cuda(int B, int T, int H, int att_span, int c2p, int p2c);
 void deberta_attention_backward_cuda(void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx,
                                      const void* q, const void* k, const void* v, const void* pk, const void* pq,
                                      const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
-                                     int att_span, int c2p, int p2c, void* ws, DType dt, gl_stream_t stream);
+                                     int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed, void* ws,
+                                     DType dt, gl_stream_t stream);
 
 /* ---- backward_lstm.cu (fp32 only): ws holds lstm_bidir_backward_workspace_cuda(B, W, Hs) bytes */
 size_t lstm_bidir_backward_workspace_cuda(int B, int W, int Hs);

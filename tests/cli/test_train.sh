@@ -110,12 +110,15 @@ grep -q "batch 3 x 2" "$TMP/acc.log" || fail "the header does not show batch 3 x
 grep -q '"step": 4, "epoch": 2,' "$TMP/acc/train_log.jsonl" || fail "4 steps of 2 micro-batches should be 2 epochs: $(cat "$TMP/acc/train_log.jsonl")"
 echo "ok: gradient accumulation"
 
-# ---- dropout: a copy of the BERT fixture with dropout 0.3 (heads) and 0.1 (backbone); resume stays exact
+# ---- dropout: a copy of the BERT fixture with dropout 0.3 (heads), 0.1 (backbone hidden) and 0.1 (attention
+#      probabilities); resume stays exact
 D=$TMP/drop_model
 mkdir -p "$D"
 cp "$M/uni_span_bert_markerV0"/*.json "$M/uni_span_bert_markerV0/model.safetensors" "$D"/
-sed -i -e 's/"dropout": 0.0/"dropout": 0.3/' -e 's/"hidden_dropout_prob": 0.0/"hidden_dropout_prob": 0.1/' "$D/gliner_config.json"
-grep -q '"dropout": 0.3' "$D/gliner_config.json" || fail "could not set dropout in the copied config"
+sed -i -e 's/"dropout": 0.0/"dropout": 0.3/' -e 's/"hidden_dropout_prob": 0.0/"hidden_dropout_prob": 0.1/' \
+  -e 's/"attention_probs_dropout_prob": 0.0/"attention_probs_dropout_prob": 0.1/' "$D/gliner_config.json"
+grep -q '"dropout": 0.3' "$D/gliner_config.json" && grep -q '"attention_probs_dropout_prob": 0.1' "$D/gliner_config.json" ||
+  fail "could not set dropout in the copied config"
 DRUN="$GLINER train $TMP/c.yaml --model $D --threads 1"
 $DRUN --output "$TMP/da" --steps 8 >"$TMP/da.log" 2>&1 || { cat "$TMP/da.log"; fail "dropout run"; }
 $DRUN --output "$TMP/db" --steps 8 --stop-at 3 >/dev/null 2>&1 && $DRUN --output "$TMP/db" --steps 8 --resume "$TMP/db" >/dev/null 2>&1 ||

@@ -3,7 +3,8 @@
    deberta_attention.c). Tolerance 1e-5 abs + 1e-4 rel (GEMM-like sums in another order). Covers T=1,
    Tq != Tk, NULL masks, padded keys and fully masked rows (uniform rows), Dh not a multiple of 32,
    every c2p/p2c combination, buckets from deberta_rel_buckets (log buckets and identity), a score row
-   over 48 KB of shared memory, and one big case. */
+   over 48 KB of shared memory, and one big case; each shape again with dropout on the probabilities (the
+   same factors on both backends, drawn from the seed). */
 #include "model/model.h"
 #include "parity_util.h"
 
@@ -22,12 +23,16 @@ Test(attention_parity, shapes) {
         float* v = rand_f32(nk, -1.0f, 1.0f, 103 + si);
         int64_t* m = masked ? pu_pad_mask(B, Tk, 104 + si, B > 2 ? 2 : -1) : NULL;
         float* ref = malloc(nq * 4);
-        attention_forward_cpu(ref, q, k, v, m, B, Tq, Tk, H, Dh);
         GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), dc = gbuf_new(be, nq * 4);
-        be->attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh);
-        char what[100];
-        snprintf(what, sizeof what, "attention B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d", B, Tq, Tk, H, Dh, masked);
-        expect_gbuf_close(&dc, ref, nq, 1e-5f, 1e-4f, what);
+        for (int drop = 0; drop < 2; drop++) {
+            const float p = drop ? 0.25f : 0.0f;
+            const uint64_t seed = drop ? 4242 + si : 0;
+            attention_forward_cpu(ref, q, k, v, m, B, Tq, Tk, H, Dh, p, seed);
+            be->attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh, p, seed);
+            char what[100];
+            snprintf(what, sizeof what, "attention B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d drop=%g", B, Tq, Tk, H, Dh, masked, p);
+            expect_gbuf_close(&dc, ref, nq, 1e-5f, 1e-4f, what);
+        }
         gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&dc);
         free(q); free(k); free(v); free(m); free(ref);
     }
@@ -52,20 +57,28 @@ Test(deberta_attention_parity, shapes_and_terms) {
             deberta_rel_buckets(bucket, T, shapes[si][5], shapes[si][6]);
             int64_t* m = pu_pad_mask(B, T, 116 + si, B > 2 ? 2 : -1);
             float* ref = malloc(n * 4);
-            deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A, c2p, p2c);
+            deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A, c2p, p2c,
+                                          0, 0);
             GBuf dq = gbuf_f32(be, q, n), dk = gbuf_f32(be, k, n), dv = gbuf_f32(be, v, n), dc = gbuf_new(be, n * 4);
             GBuf dpk = gbuf_f32(be, pk, np), dpq = gbuf_f32(be, pq, np);
             GBuf db = gbuf_raw(be, bucket, (size_t)(2 * T - 1) * 4), dm = gbuf_raw(be, m, (size_t)B * T * 8);
             /* device indices, as encoder.c passes them */
             be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, db.ptr,
-                                  dm.ptr, B, T, H, Dh, A, c2p, p2c);
+                                  dm.ptr, B, T, H, Dh, A, c2p, p2c, 0, 0);
             char what[120];
             snprintf(what, sizeof what, "deberta_attention B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d", B, T, H, Dh, A, c2p, p2c);
             expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
             /* host indices */
             be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, bucket, m,
-                                  B, T, H, Dh, A, c2p, p2c);
+                                  B, T, H, Dh, A, c2p, p2c, 0, 0);
             strncat(what, " (host indices)", sizeof what - strlen(what) - 1);
+            expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
+            /* dropout on the probabilities */
+            deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A, c2p, p2c,
+                                          0.2f, 99 + si);
+            be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, db.ptr,
+                                  dm.ptr, B, T, H, Dh, A, c2p, p2c, 0.2f, 99 + si);
+            strncat(what, " (dropout 0.2)", sizeof what - strlen(what) - 1);
             expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
             gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&dc); gbuf_free(&dpk); gbuf_free(&dpq);
             gbuf_free(&db); gbuf_free(&dm);

@@ -120,7 +120,7 @@ static float* c_attention(Ctx* c, size_t* n) {
     int64_t* m = rand_i64((size_t)B * Tk, 0, 1, 20);
     m[0] = 1;
     void* o = outb(c, nq);
-    c->be->attention(c->be, o, up(c, q, nq), up(c, k, nk), up(c, v, nk), upi(c, m, (size_t)B * Tk * 8), B, Tq, Tk, H, Dh);
+    c->be->attention(c->be, o, up(c, q, nq), up(c, k, nk), up(c, v, nk), upi(c, m, (size_t)B * Tk * 8), B, Tq, Tk, H, Dh, 0, 0);
     free(q); free(k); free(v); free(m);
     return down(c, o, *n = nq);
 }
@@ -136,7 +136,7 @@ static float* c_deberta_attention(Ctx* c, size_t* n) {
         for (int t = 0; t < T; t++) m[b * T + t] = t < T - 17 * b;
     void* o = outb(c, nn);
     c->be->deberta_attention(c->be, o, up(c, q, nn), up(c, k, nn), up(c, v, nn), up(c, pk, np), up(c, pq, np),
-                             upi(c, bk, (size_t)(2 * T - 1) * 4), upi(c, m, (size_t)B * T * 8), B, T, H, Dh, A, 1, 1);
+                             upi(c, bk, (size_t)(2 * T - 1) * 4), upi(c, m, (size_t)B * T * 8), B, T, H, Dh, A, 1, 1, 0, 0);
     free(q); free(k); free(v); free(pk); free(pq); free(bk); free(m);
     return down(c, o, *n = nn);
 }

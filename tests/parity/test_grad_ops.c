@@ -370,7 +370,10 @@ Test(grad_ops_parity, attention) {
     const int shapes[][6] = {{1, 1, 1, 1, 1, 0}, {2, 7, 7, 3, 5, 1}, {3, 5, 9, 2, 64, 0}, {3, 9, 9, 2, 33, 1},
                              {2, 128, 128, 12, 64, 1}, {1, 3, 3000, 1, 16, 1}, {4, 300, 25, 4, 32, 0}};
     for (size_t si = 0; si < NSHAPES(shapes); si++)
-        for (int partial = 0; partial < 2; partial++) {
+        for (int variant = 0; variant < 3; variant++) { /* 1: partial gradients; 2: dropout on the probabilities */
+            const int partial = variant == 1;
+            const float dp = variant == 2 ? 0.25f : 0.0f;
+            const uint64_t ds = 555 + si;
             const int B = shapes[si][0], Tq = shapes[si][1], Tk = shapes[si][2], H = shapes[si][3], Dh = shapes[si][4];
             const size_t nq = (size_t)B * Tq * H * Dh, nk = (size_t)B * Tk * H * Dh;
             float* q = rand_f32(nq, -2.0f, 2.0f, 401 + si);
@@ -381,16 +384,17 @@ Test(grad_ops_parity, attention) {
             Grad gq = grad_new(be, nq, 406 + si), gk = grad_new(be, nk, 407 + si), gv = grad_new(be, nk, 408 + si);
             GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), ddc = gbuf_f32(be, dc, nq);
             /* partial: dq alone, then (dk, dv) */
-            attention_backward_cpu(gq.ref, partial ? NULL : gk.ref, partial ? NULL : gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh);
+            attention_backward_cpu(gq.ref, partial ? NULL : gk.ref, partial ? NULL : gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh,
+                                   dp, ds);
             be->attention_bwd(be, gq.g.ptr, partial ? NULL : gk.g.ptr, partial ? NULL : gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr,
-                              dv.ptr, m, B, Tq, Tk, H, Dh);
+                              dv.ptr, m, B, Tq, Tk, H, Dh, dp, ds);
             if (partial) {
-                attention_backward_cpu(NULL, gk.ref, gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh);
-                be->attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh);
+                attention_backward_cpu(NULL, gk.ref, gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh, dp, ds);
+                be->attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh, dp, ds);
             }
             char what[120];
-            snprintf(what, sizeof what, "attention_bwd B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d partial=%d", B, Tq, Tk, H, Dh,
-                     shapes[si][5], partial);
+            snprintf(what, sizeof what, "attention_bwd B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d partial=%d drop=%g", B, Tq, Tk, H,
+                     Dh, shapes[si][5], partial, dp);
             grad_check(&gq, 1e-5f, 1e-4f, what);
             grad_check(&gk, 1e-5f, 1e-4f, what);
             grad_check(&gv, 1e-5f, 1e-4f, what);
@@ -409,6 +413,8 @@ Test(grad_ops_parity, deberta_attention) {
         for (int terms = 0; terms < 4; terms++) {
             const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3], A = shapes[si][4];
             const int c2p = terms & 1, p2c = (terms >> 1) & 1, partial = terms == 3 && si % 2 == 1;
+            const float dp = terms == 1 || terms == 2 ? 0.2f : 0.0f; /* dropout on the probabilities */
+            const uint64_t ds = 655 + si;
             const size_t n = (size_t)B * T * H * Dh, np = (size_t)2 * A * H * Dh;
             float* q = rand_f32(n, -2.0f, 2.0f, 411 + si);
             float* k = rand_f32(n, -2.0f, 2.0f, 412 + si);
@@ -428,22 +434,22 @@ Test(grad_ops_parity, deberta_attention) {
             const void *gpkp = c2p ? dpk.ptr : NULL, *gpqp = p2c ? dpq.ptr : NULL;
             if (!partial) {
                 deberta_attention_backward_cpu(gq.ref, gk.ref, gv.ref, gpk.ref, gpq.ref, dc, q, k, v, cpk, cpq, bucket, m,
-                                               B, T, H, Dh, A, c2p, p2c);
+                                               B, T, H, Dh, A, c2p, p2c, dp, ds);
                 be->deberta_attention_bwd(be, gq.g.ptr, gk.g.ptr, gv.g.ptr, gpk.g.ptr, gpq.g.ptr, ddc.ptr, dq.ptr, dk.ptr,
-                                          dv.ptr, gpkp, gpqp, db.ptr, dm.ptr, B, T, H, Dh, A, c2p, p2c);
+                                          dv.ptr, gpkp, gpqp, db.ptr, dm.ptr, B, T, H, Dh, A, c2p, p2c, dp, ds);
             } else { /* (dq, dpq) then (dk, dv, dpk), host indices */
                 deberta_attention_backward_cpu(gq.ref, NULL, NULL, NULL, gpq.ref, dc, q, k, v, cpk, cpq, bucket, m, B, T, H,
-                                               Dh, A, c2p, p2c);
+                                               Dh, A, c2p, p2c, dp, ds);
                 be->deberta_attention_bwd(be, gq.g.ptr, NULL, NULL, NULL, gpq.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, gpkp,
-                                          gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c);
+                                          gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c, dp, ds);
                 deberta_attention_backward_cpu(NULL, gk.ref, gv.ref, gpk.ref, NULL, dc, q, k, v, cpk, cpq, bucket, m, B, T,
-                                               H, Dh, A, c2p, p2c);
+                                               H, Dh, A, c2p, p2c, dp, ds);
                 be->deberta_attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, gpk.g.ptr, NULL, ddc.ptr, dq.ptr, dk.ptr, dv.ptr,
-                                          gpkp, gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c);
+                                          gpkp, gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c, dp, ds);
             }
             char what[140];
-            snprintf(what, sizeof what, "deberta_attention_bwd B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d partial=%d", B, T, H,
-                     Dh, A, c2p, p2c, partial);
+            snprintf(what, sizeof what, "deberta_attention_bwd B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d partial=%d drop=%g", B,
+                     T, H, Dh, A, c2p, p2c, partial, dp);
             grad_check(&gq, 1e-5f, 1e-4f, what);
             grad_check(&gk, 1e-5f, 1e-4f, what);
             grad_check(&gv, 1e-5f, 1e-4f, what);

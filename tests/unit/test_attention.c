@@ -87,15 +87,15 @@ static void deberta_naive(float* ctx, const float* q, const float* k, const floa
 Test(attention_cpu, hand_values) {
     /* one head, Dh = 1: scores q.k = [0, ln 3] -> P = [1/4, 3/4]; v = [1, 5] -> 4. Key 1 masked -> 1. */
     float q[1] = {1.0f}, k[2] = {0.0f, logf(3.0f)}, v[2] = {1.0f, 5.0f}, ctx[1];
-    attention_forward_cpu(ctx, q, k, v, NULL, 1, 1, 2, 1, 1);
+    attention_forward_cpu(ctx, q, k, v, NULL, 1, 1, 2, 1, 1, 0, 0);
     cr_expect_float_eq(ctx[0], 4.0f, 1e-6f);
     int64_t km[2] = {1, 0};
-    attention_forward_cpu(ctx, q, k, v, km, 1, 1, 2, 1, 1);
+    attention_forward_cpu(ctx, q, k, v, km, 1, 1, 2, 1, 1, 0, 0);
     cr_expect_float_eq(ctx[0], 1.0f, 1e-6f);
     /* Dh = 4: the scale is 1/2. q.k = [0, 2 ln 3] -> scaled [0, ln 3] -> 4 again */
     float q4[4] = {1, 1, 1, 1}, k4[8] = {0, 0, 0, 0, logf(3.0f) / 2, logf(3.0f) / 2, logf(3.0f) / 2, logf(3.0f) / 2};
     float v4[8] = {1, 1, 1, 1, 5, 5, 5, 5}, c4[4];
-    attention_forward_cpu(c4, q4, k4, v4, NULL, 1, 1, 2, 1, 4);
+    attention_forward_cpu(c4, q4, k4, v4, NULL, 1, 1, 2, 1, 4, 0, 0);
     for (int d = 0; d < 4; d++) cr_expect_float_eq(c4[d], 4.0f, 1e-6f);
 }
 
@@ -114,7 +114,7 @@ static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, ui
     }
     float* got = malloc(nq * sizeof(float));
     float* ref = malloc(nq * sizeof(float));
-    attention_forward_cpu(got, q, k, v, km, B, Tq, Tk, H, Dh);
+    attention_forward_cpu(got, q, k, v, km, B, Tq, Tk, H, Dh, 0, 0);
     attention_naive(ref, q, k, v, km, B, Tq, Tk, H, Dh);
     char what[96];
     snprintf(what, sizeof what, "attention B%d Tq%d Tk%d H%d Dh%d mask%d", B, Tq, Tk, H, Dh, masked);
@@ -139,24 +139,24 @@ Test(deberta_attention_cpu, hand_values) {
     float q[2] = {1, 1}, k[2] = {0, 0}, v[2] = {1, 5}, pk[2] = {0, sqrtf(2.0f) * logf(3.0f)}, ctx[2];
     int32_t bk[3] = {-1, 0, 1};
     int64_t m[2] = {1, 1};
-    deberta_attention_forward_cpu(ctx, q, k, v, pk, NULL, bk, m, 1, 2, 1, 1, 1, 1, 0);
+    deberta_attention_forward_cpu(ctx, q, k, v, pk, NULL, bk, m, 1, 2, 1, 1, 1, 1, 0, 0, 0);
     cr_expect_float_eq(ctx[0], 2.0f, 1e-6f);
     cr_expect_float_eq(ctx[1], 3.0f, 1e-6f);
     /* p2c only with PQ = PK and q <-> k swapped: a[i,j] = k_j . PQ[clamp(-bucket(j-i) + A)] / s, and
        -bucket(j-i) = bucket(i-j), so the index is c(i,j) again: k = [1, 1], q = 0 gives the same [2, 3]. */
     float q0[2] = {0, 0}, k1[2] = {1, 1};
-    deberta_attention_forward_cpu(ctx, q0, k1, v, NULL, pk, bk, m, 1, 2, 1, 1, 1, 0, 1);
+    deberta_attention_forward_cpu(ctx, q0, k1, v, NULL, pk, bk, m, 1, 2, 1, 1, 1, 0, 1, 0, 0);
     cr_expect_float_eq(ctx[0], 2.0f, 1e-6f);
     cr_expect_float_eq(ctx[1], 3.0f, 1e-6f);
     /* a table that is not odd (bk = {bucket(-1), bucket(0), bucket(1)} = {-1, 0, -1}) tells the p2c gather
        (which reads bucket(j-i)) from one that would use c(i,j): row 0, j = 0 -> -bucket(0) + 1 = 1 -> ln 3;
        j = 1 -> -bucket(1) + 1 = 2, clamped to 1 -> ln 3: uniform -> 3 (c(0,1) = 0 would give 2). */
     int32_t bk2[3] = {-1, 0, -1};
-    deberta_attention_forward_cpu(ctx, q0, k1, v, NULL, pk, bk2, m, 1, 2, 1, 1, 1, 0, 1);
+    deberta_attention_forward_cpu(ctx, q0, k1, v, NULL, pk, bk2, m, 1, 2, 1, 1, 1, 0, 1, 0, 0);
     cr_expect_float_eq(ctx[0], 3.0f, 1e-6f);
     /* second token padded: row 0 sees only key 0 -> 1; row 1 is fully masked -> mean of v = 3 */
     int64_t mp[2] = {1, 0};
-    deberta_attention_forward_cpu(ctx, q, k, v, pk, NULL, bk, mp, 1, 2, 1, 1, 1, 1, 0);
+    deberta_attention_forward_cpu(ctx, q, k, v, pk, NULL, bk, mp, 1, 2, 1, 1, 1, 1, 0, 0, 0);
     cr_expect_float_eq(ctx[0], 1.0f, 1e-6f);
     cr_expect_float_eq(ctx[1], 3.0f, 1e-6f);
 }
@@ -176,7 +176,7 @@ static void check_deberta(int B, int T, int H, int Dh, int A, int buckets, int m
         for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < T - 2 * b; /* example b has 2b padded tokens */
     float* got = malloc(n * sizeof(float));
     float* ref = malloc(n * sizeof(float));
-    deberta_attention_forward_cpu(got, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c);
+    deberta_attention_forward_cpu(got, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c, 0, 0);
     deberta_naive(ref, q, k, v, pk, pq, bk, m, B, T, H, Dh, A, c2p, p2c);
     char what[128];
     snprintf(what, sizeof what, "deberta B%d T%d H%d Dh%d A%d buckets%d c2p%d p2c%d", B, T, H, Dh, A, buckets, c2p, p2c);
@@ -217,4 +217,53 @@ Test(deberta_attention_cpu, buckets_match_transformers) {
         for (int r = 1; r < T; r++) cr_expect_eq(bk[-r + T - 1], -bk[r + T - 1], "bucket is odd");
     }
     free(bk);
+}
+
+/* ---------------------------------------------------------------- dropout on the probabilities */
+
+/* v = one-hot rows (v[b, j, h*Dh + d] = [d == j], Dh = Tk) so ctx reads out P o F itself: every entry is either 0
+   or the undropped probability times 1 / (1 - p), the masks differ between seeds, and the dropped fraction is p */
+static void check_drop_readout(int deberta, float p) {
+    const int B = 64, T = 16, H = 2, Dh = T, ld = H * Dh, A = 4;
+    const size_t n = (size_t)B * T * ld;
+    float* q = rand_f32(n, -2.f, 2.f, 900);
+    float* k = rand_f32(n, -2.f, 2.f, 901);
+    float* v = calloc(n, sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < T; j++)
+            for (int h = 0; h < H; h++) v[((size_t)b * T + j) * ld + h * Dh + j] = 1.0f;
+    float* pk = rand_f32((size_t)2 * A * ld, -2.f, 2.f, 902);
+    int32_t* bk = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
+    deberta_rel_buckets(bk, T, -1, 512);
+    int64_t* m = malloc((size_t)B * T * sizeof(int64_t));
+    for (size_t i = 0; i < (size_t)B * T; i++) m[i] = 1;
+    float *P = malloc(n * sizeof(float)), *D1 = malloc(n * sizeof(float)), *D2 = malloc(n * sizeof(float));
+    float* out[3] = {P, D1, D2};
+    const float dp[3] = {0.0f, p, p};
+    const uint64_t ds[3] = {0, 1234, 5678};
+    for (int r = 0; r < 3; r++) {
+        if (deberta)
+            deberta_attention_forward_cpu(out[r], q, k, v, pk, NULL, bk, m, B, T, H, Dh, A, 1, 0, dp[r], ds[r]);
+        else
+            attention_forward_cpu(out[r], q, k, v, m, B, T, T, H, Dh, dp[r], ds[r]);
+    }
+    size_t zeros = 0, differ = 0, bad = 0;
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        if (D1[i] == 0.0f) zeros++;
+        else if (fabsf(D1[i] - P[i] * scale) > 1e-6f * scale) bad++;
+        if ((D1[i] == 0.0f) != (D2[i] == 0.0f)) differ++;
+    }
+    const double frac = (double)zeros / (double)n;
+    cr_expect(bad == 0, "%s drop %g: %zu kept probabilities are not P / (1 - p)", deberta ? "deberta" : "attention", p, bad);
+    cr_expect(fabs(frac - p) < 0.02, "%s drop %g: dropped fraction %.4f", deberta ? "deberta" : "attention", p, frac);
+    cr_expect(differ > n / 10, "%s: two seeds draw the same mask", deberta ? "deberta" : "attention");
+    free(q); free(k); free(v); free(pk); free(bk); free(m); free(P); free(D1); free(D2);
+}
+
+Test(attention_cpu, dropout_on_probabilities) {
+    check_drop_readout(0, 0.1f);
+    check_drop_readout(0, 0.5f);
+    check_drop_readout(1, 0.1f);
+    check_drop_readout(1, 0.3f);
 }

@@ -9,6 +9,7 @@
    rows) or uniform (fully masked rows), and neither depends on q, k or the position tables. */
 #include <float.h>
 
+#include "common.h"
 #include "cpu/cpu_ops.h"
 #include "model/model.h"
 #include "test_util.h"
@@ -521,7 +522,7 @@ Test(grad_dense_cpu, gather_prompts) {
 
 /* ---------------------------------------------------------------- attention */
 
-typedef struct { GradCase c; int B, Tq, Tk, H, Dh; const int64_t* km; float* dy; } AttnCase;
+typedef struct { GradCase c; int B, Tq, Tk, H, Dh; const int64_t* km; float* dy; float dp; uint64_t ds; } AttnCase;
 
 static double attn_loss(const GradCase* c) {
     const AttnCase* o = (const AttnCase*)c;
@@ -542,6 +543,8 @@ static double attn_loss(const GradCase* c) {
                     a[j] = s;
                 }
                 softmax_d(a, o->Tk);
+                for (int j = 0; j < o->Tk; j++) /* dropout on P: the factors the op draws */
+                    a[j] *= attn_drop_factor(o->ds, o->dp, ((uint64_t)b * o->H + h) * o->Tq + i, o->Tk, j);
                 for (int d = 0; d < Dh; d++) {
                     double y = 0;
                     for (int j = 0; j < o->Tk; j++) y += a[j] * v[((size_t)b * o->Tk + j) * ld + h * Dh + d];
@@ -553,11 +556,12 @@ static double attn_loss(const GradCase* c) {
 }
 static void attn_bwd(const GradCase* c, float* const g[MAXIN]) {
     const AttnCase* o = (const AttnCase*)c;
-    attention_backward_cpu(g[0], g[1], g[2], o->dy, c->x[0], c->x[1], c->x[2], o->km, o->B, o->Tq, o->Tk, o->H, o->Dh);
+    attention_backward_cpu(g[0], g[1], g[2], o->dy, c->x[0], c->x[1], c->x[2], o->km, o->B, o->Tq, o->Tk, o->H, o->Dh, o->dp,
+                           o->ds);
 }
 
-/* masked: example b has b padded keys; full_b >= 0: every key of that example masked */
-static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, int full_b, uint64_t seed) {
+/* masked: example b has b padded keys; full_b >= 0: every key of that example masked; dp: dropout on P */
+static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, int full_b, float dp, uint64_t seed) {
     const int ld = H * Dh;
     const size_t nq = (size_t)B * Tq * ld, nk = (size_t)B * Tk * ld;
     int64_t* km = NULL;
@@ -566,9 +570,10 @@ static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, in
         for (int b = 0; b < B; b++)
             for (int j = 0; j < Tk; j++) km[(size_t)b * Tk + j] = b == full_b ? 0 : j < Tk - b;
     }
-    AttnCase o = {.B = B, .Tq = Tq, .Tk = Tk, .H = H, .Dh = Dh, .km = km, .dy = rand_f32(nq, -1, 1, seed)};
-    snprintf(o.c.what, sizeof o.c.what, "attention B%d Tq%d Tk%d H%d Dh%d mask%d full%d", B, Tq, Tk, H, Dh, masked,
-             full_b);
+    AttnCase o = {.B = B, .Tq = Tq, .Tk = Tk, .H = H, .Dh = Dh, .km = km, .dy = rand_f32(nq, -1, 1, seed), .dp = dp,
+                  .ds = seed * 7919};
+    snprintf(o.c.what, sizeof o.c.what, "attention B%d Tq%d Tk%d H%d Dh%d mask%d full%d drop%g", B, Tq, Tk, H, Dh, masked,
+             full_b, dp);
     o.c.loss = attn_loss;
     o.c.bwd = attn_bwd;
     case_input(&o.c, "q", rand_f32(nq, -2, 2, seed + 1), nq);
@@ -576,7 +581,7 @@ static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, in
     case_input(&o.c, "v", rand_f32(nk, -1, 1, seed + 3), nk);
     if (Tk == 1) o.c.zero_ok[0] = o.c.zero_ok[1] = 1; /* one key: P = 1 whatever q, k */
     grad_check(&o.c);
-    if (full_b >= 0) { /* the fully masked example: uniform P, so dv = mean of dctx per key, dq = dk = 0 */
+    if (full_b >= 0 && dp == 0) { /* the fully masked example: uniform P, so dv = mean of dctx per key, dq = dk = 0 */
         float* g[MAXIN] = {calloc(nq, sizeof(float)), calloc(nk, sizeof(float)), calloc(nk, sizeof(float))};
         attn_bwd(&o.c, g);
         cr_expect(max_abs(g[0] + (size_t)full_b * Tq * ld, (size_t)Tq * ld) == 0, "dq of a fully masked example");
@@ -595,11 +600,18 @@ static void check_attention(int B, int Tq, int Tk, int H, int Dh, int masked, in
 }
 
 Test(grad_dense_cpu, attention) {
-    check_attention(2, 5, 7, 3, 4, 1, -1, 200);  /* Tq < Tk, padded keys */
-    check_attention(3, 7, 5, 2, 8, 1, 2, 210);   /* Tq > Tk, example 2 fully masked */
-    check_attention(2, 6, 6, 2, 4, 0, -1, 220);  /* no mask (CrossFuser) */
-    check_attention(2, 3, 1, 1, 2, 0, -1, 230);  /* one key: dq = dk = 0 */
-    check_attention(2, 33, 65, 2, 8, 1, -1, 240); /* sizes off powers of two, sampled */
+    check_attention(2, 5, 7, 3, 4, 1, -1, 0, 200);  /* Tq < Tk, padded keys */
+    check_attention(3, 7, 5, 2, 8, 1, 2, 0, 210);   /* Tq > Tk, example 2 fully masked */
+    check_attention(2, 6, 6, 2, 4, 0, -1, 0, 220);  /* no mask (CrossFuser) */
+    check_attention(2, 3, 1, 1, 2, 0, -1, 0, 230);  /* one key: dq = dk = 0 */
+    check_attention(2, 33, 65, 2, 8, 1, -1, 0, 240); /* sizes off powers of two, sampled */
+}
+
+Test(grad_dense_cpu, attention_dropout) {
+    /* dropout on the probabilities: the loss reads the same factors (attn_drop_factor) the op draws */
+    check_attention(2, 5, 7, 3, 4, 1, -1, 0.3f, 250);  /* padded keys */
+    check_attention(3, 7, 5, 2, 8, 1, 2, 0.5f, 260);   /* a fully masked example */
+    check_attention(2, 6, 6, 2, 4, 0, -1, 0.1f, 270);  /* no mask (CrossFuser) */
 }
 
 /* ---------------------------------------------------------------- DeBERTa disentangled attention */
@@ -610,6 +622,8 @@ typedef struct {
     const int32_t* bk;
     const int64_t* m;
     float* dy;
+    float dp;
+    uint64_t ds;
 } DebCase;
 
 static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
@@ -646,6 +660,7 @@ static double deb_loss(const GradCase* c) {
                     a[j] = x;
                 }
                 softmax_d(a, T);
+                for (int j = 0; j < T; j++) a[j] *= attn_drop_factor(o->ds, o->dp, ((uint64_t)b * o->H + h) * T + i, T, j);
                 for (int d = 0; d < Dh; d++) {
                     double y = 0;
                     for (int j = 0; j < T; j++) y += a[j] * v[((size_t)b * T + j) * ld + h * Dh + d];
@@ -659,20 +674,21 @@ static void deb_bwd(const GradCase* c, float* const g[MAXIN]) {
     const DebCase* o = (const DebCase*)c;
     deberta_attention_backward_cpu(g[0], g[1], g[2], o->c2p ? g[o->ipk] : NULL, o->p2c ? g[o->ipq] : NULL, o->dy, c->x[0],
                                    c->x[1], c->x[2], o->c2p ? c->x[o->ipk] : NULL, o->p2c ? c->x[o->ipq] : NULL, o->bk,
-                                   o->m, o->B, o->T, o->H, o->Dh, o->A, o->c2p, o->p2c);
+                                   o->m, o->B, o->T, o->H, o->Dh, o->A, o->c2p, o->p2c, o->dp, o->ds);
 }
 
 /* bk: the bucket table (length 2T-1); example b has 2b padded tokens (their query rows fully masked) */
-static void check_deberta(int B, int T, int H, int Dh, int A, const int32_t* bk, const char* bname, int c2p, int p2c,
-                          uint64_t seed) {
+static void check_deberta_drop(int B, int T, int H, int Dh, int A, const int32_t* bk, const char* bname, int c2p,
+                               int p2c, float dp, uint64_t seed) {
     const int ld = H * Dh;
     const size_t n = (size_t)B * T * ld, np = (size_t)2 * A * ld;
     int64_t* m = malloc((size_t)B * T * sizeof(int64_t));
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < T - 2 * b;
     DebCase o = {.B = B, .T = T, .H = H, .Dh = Dh, .A = A, .c2p = c2p, .p2c = p2c, .ipk = -1, .ipq = -1, .bk = bk, .m = m,
-                 .dy = rand_f32(n, -1, 1, seed)};
-    snprintf(o.c.what, sizeof o.c.what, "deberta B%d T%d H%d Dh%d A%d %s c2p%d p2c%d", B, T, H, Dh, A, bname, c2p, p2c);
+                 .dy = rand_f32(n, -1, 1, seed), .dp = dp, .ds = seed * 7919};
+    snprintf(o.c.what, sizeof o.c.what, "deberta B%d T%d H%d Dh%d A%d %s c2p%d p2c%d drop%g", B, T, H, Dh, A, bname, c2p,
+             p2c, dp);
     o.c.loss = deb_loss;
     o.c.bwd = deb_bwd;
     o.c.fd_max = T > 64 ? 100 : 0;
@@ -687,6 +703,10 @@ static void check_deberta(int B, int T, int H, int Dh, int A, const int32_t* bk,
     case_free(&o.c);
     free(o.dy);
     free(m);
+}
+static void check_deberta(int B, int T, int H, int Dh, int A, const int32_t* bk, const char* bname, int c2p, int p2c,
+                          uint64_t seed) {
+    check_deberta_drop(B, T, H, Dh, A, bk, bname, c2p, p2c, 0.0f, seed);
 }
 
 static int32_t* buckets(int T, int position_buckets, int max_pos) {
@@ -726,6 +746,13 @@ Test(grad_dense_cpu, deberta_attention_buckets) {
     free(big);
 }
 
+Test(grad_dense_cpu, deberta_attention_dropout) {
+    int32_t* bk = buckets(9, -1, 512);
+    check_deberta_drop(2, 9, 2, 4, 3, bk, "identity", 1, 1, 0.3f, 470);
+    check_deberta_drop(2, 9, 2, 4, 3, bk, "identity", 0, 0, 0.5f, 480);
+    free(bk);
+}
+
 Test(grad_dense_cpu, deberta_attention_terms_off_leave_tables) {
     /* c2p / p2c off: dpk, dpq given (and pk, pq too) must stay untouched; the v / q / k gradients are the
        content-only ones */
@@ -737,15 +764,15 @@ Test(grad_dense_cpu, deberta_attention_terms_off_leave_tables) {
     int64_t m[5] = {1, 1, 1, 1, 0};
     float *dq = calloc(n, 4), *dk = calloc(n, 4), *dv = calloc(n, 4), *dpk = calloc(np, 4), *dpq = calloc(np, 4);
     float *rq = calloc(n, 4), *rk = calloc(n, 4), *rv = calloc(n, 4);
-    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dy, q, k, v, pk, pq, bk, m, B, T, H, Dh, A, 0, 0);
-    deberta_attention_backward_cpu(rq, rk, rv, NULL, NULL, dy, q, k, v, NULL, NULL, NULL, m, B, T, H, Dh, A, 0, 0);
+    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dy, q, k, v, pk, pq, bk, m, B, T, H, Dh, A, 0, 0, 0, 0);
+    deberta_attention_backward_cpu(rq, rk, rv, NULL, NULL, dy, q, k, v, NULL, NULL, NULL, m, B, T, H, Dh, A, 0, 0, 0, 0);
     cr_expect(max_abs(dpk, np) == 0 && max_abs(dpq, np) == 0, "position tables touched with the terms off");
     expect_close(dq, rq, n, 0, 0, "dq, terms off");
     expect_close(dk, rk, n, 0, 0, "dk, terms off");
     expect_close(dv, rv, n, 0, 0, "dv, terms off");
     cr_expect(max_abs(dq, n) > 0, "content term passes a gradient");
     /* c2p on, p2c off: dpq untouched */
-    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dy, q, k, v, pk, pq, bk, m, B, T, H, Dh, A, 1, 0);
+    deberta_attention_backward_cpu(dq, dk, dv, dpk, dpq, dy, q, k, v, pk, pq, bk, m, B, T, H, Dh, A, 1, 0, 0, 0);
     cr_expect(max_abs(dpk, np) > 0 && max_abs(dpq, np) == 0, "c2p only writes dpk alone");
     free(q); free(k); free(v); free(pk); free(pq); free(dy); free(bk);
     free(dq); free(dk); free(dv); free(dpk); free(dpq); free(rq); free(rk); free(rv);
