@@ -550,6 +550,9 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         say(t, "precision: training.bf16 is set: %s", t->on_host ? "the CPU trains in fp32 (the reference would autocast "
             "to bf16 on the CPU)" : "bf16 matrix products (tensor cores, fp32 accumulation), fp32 storage, master "
             "weights, gradients and AdamW state");
+    say(t, "dropout: %g in GLiNER's layers, backbone hidden %g, attention probabilities %g%s", m->cfg.dropout,
+        m->cfg.encoder.hidden_dropout_prob, m->cfg.encoder.attention_probs_dropout_prob,
+        m->cfg.has_labels_encoder_config ? " (the labels encoder: its own config's)" : "");
     if (t->tc.size_sup >= 0 || !t->tc.shuffle_types || !t->tc.random_drop)
         say(t, "note: training.size_sup / shuffle_types / random_drop are read by the reference and have no effect");
     const TrainExample* ex[1024];
