@@ -1,7 +1,8 @@
 /* backward_heads.c -- the CPU backward twins of the GLiNER head ops (backend.h "backward", spec §12).
    Every gradient output ACCUMULATES (+=) into its buffer; a NULL gradient pointer is skipped. Forward
    tensors are those the forward saw (span_pair_relu also gets its OUTPUT for the relu mask).
-     lstm_bidir      recomputes the forward's states (same float arithmetic as lstm.c), then BPTT per
+     lstm_bidir      recomputes the forward's states through lstm.c's own functions (the same input
+                     projections and recurrence, so the states are the forward's bit for bit), then BPTT per
                      (text, direction); weight/bias gradients are reductions over all steps afterwards
      span_concat     scatter-add of the gathered rows; masked spans read (0, 0), so they land on word 0
      span_pool       max: the element torch's max_pool1d_with_indices picks (first strict maximum in the
@@ -31,57 +32,7 @@ static void* xmalloc(size_t bytes) {
     return p;
 }
 
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
-
 /* ---------------------------------------------------------------- LSTM */
-
-/* One (text, direction) of the forward (lstm.c, same operations in the same order, so the states are the
-   forward's bit for bit), keeping what BPTT needs: act (len, G) = the activated gates i, f, g, o per step,
-   cs (len, Hs) = the cell after each step, and h after each step written to hs at the step's position. */
-static void lstm_dir_recompute(float* act, float* cs, float* hs /* (W, 2Hs) slice of text b */, const float* xb,
-                               int len, int dir, const float* WiT, const float* WhT, const float* bi, const float* bh,
-                               int Din, int Hs) {
-    const int G = 4 * Hs;
-    float* h = calloc((size_t)Hs, sizeof(float));
-    float* c = calloc((size_t)Hs, sizeof(float));
-    double* ai = xmalloc((size_t)G * sizeof(double));
-    double* ah = xmalloc((size_t)G * sizeof(double));
-    CHECK(h && c, "out of memory");
-    for (int s = 0; s < len; s++) {
-        const int t = dir == 0 ? s : len - 1 - s;
-        const float* xt = xb + (size_t)t * Din;
-        for (int r = 0; r < G; r++) ai[r] = ah[r] = 0.0;
-        for (int k = 0; k < Din; k++) {
-            const double xk = (double)xt[k];
-            const float* wk = WiT + (size_t)k * G;
-            for (int r = 0; r < G; r++) ai[r] += (double)wk[r] * xk;
-        }
-        for (int k = 0; k < Hs; k++) {
-            const double hk = (double)h[k];
-            const float* wk = WhT + (size_t)k * G;
-            for (int r = 0; r < G; r++) ah[r] += (double)wk[r] * hk;
-        }
-        float* a = act + (size_t)s * G;
-        for (int k = 0; k < Hs; k++) {
-            float gi = ((float)ai[k] + bi[k]) + ((float)ah[k] + bh[k]);
-            float gf = ((float)ai[Hs + k] + bi[Hs + k]) + ((float)ah[Hs + k] + bh[Hs + k]);
-            float gg = ((float)ai[2 * Hs + k] + bi[2 * Hs + k]) + ((float)ah[2 * Hs + k] + bh[2 * Hs + k]);
-            float go = ((float)ai[3 * Hs + k] + bi[3 * Hs + k]) + ((float)ah[3 * Hs + k] + bh[3 * Hs + k]);
-            a[k] = sigmoidf(gi);
-            a[Hs + k] = sigmoidf(gf);
-            a[2 * Hs + k] = tanhf(gg);
-            a[3 * Hs + k] = sigmoidf(go);
-            c[k] = a[Hs + k] * c[k] + a[k] * a[2 * Hs + k];
-            h[k] = a[3 * Hs + k] * tanhf(c[k]);
-            cs[(size_t)s * Hs + k] = c[k];
-            hs[(size_t)t * 2 * Hs + (size_t)dir * Hs + k] = h[k];
-        }
-    }
-    free(h);
-    free(c);
-    free(ai);
-    free(ah);
-}
 
 /* BPTT of one (text, direction), steps in reverse order of the forward. With c = f c' + i g, h = o tanh(c):
      dh = dy_t + dh_next          dc = dc_next + dh o (1 - tanh^2 c)
@@ -138,15 +89,10 @@ void lstm_bidir_backward_cpu(float* dx, float* const dw_ih[2], float* const dw_h
     float* dg = calloc(N * 2 * G + 1, sizeof(float));
     float* hs = calloc(N * 2 * Hs + 1, sizeof(float));
     CHECK(dg && hs, "out of memory");
-    float* wt[2][2]; /* transposed weights, exactly as the forward uses them */
-    for (int dir = 0; dir < 2; dir++) {
-        wt[dir][0] = xmalloc((size_t)Din * G * sizeof(float));
-        wt[dir][1] = xmalloc((size_t)Hs * G * sizeof(float));
-        for (int r = 0; r < G; r++) {
-            for (int k = 0; k < Din; k++) wt[dir][0][(size_t)k * G + r] = w_ih[dir][(size_t)r * Din + k];
-            for (int k = 0; k < Hs; k++) wt[dir][1][(size_t)k * G + r] = w_hh[dir][(size_t)r * Hs + k];
-        }
-    }
+    /* the forward's states, through its own code (lstm.c): input projections, packed W_hh, recurrence */
+    size_t* off = xmalloc((size_t)(B + 1) * sizeof(size_t));
+    float* xp = lstm_input_proj_cpu(x, lengths, w_ih, b_ih, B, W, Din, Hs, off);
+    float* wp[2] = {lstm_pack_whh_cpu(w_hh[0], Hs), lstm_pack_whh_cpu(w_hh[1], Hs)};
 #pragma omp parallel for schedule(dynamic) collapse(2)
     for (int b = 0; b < B; b++)
         for (int dir = 0; dir < 2; dir++) {
@@ -154,12 +100,15 @@ void lstm_bidir_backward_cpu(float* dx, float* const dw_ih[2], float* const dw_h
             if (len == 0) continue;
             float* act = xmalloc((size_t)len * G * sizeof(float));
             float* cs = xmalloc((size_t)len * Hs * sizeof(float));
-            lstm_dir_recompute(act, cs, hs + (size_t)b * W * 2 * Hs, x + (size_t)b * W * Din, len, dir, wt[dir][0],
-                               wt[dir][1], b_ih[dir], b_hh[dir], Din, Hs);
+            lstm_dir_run_cpu(hs + (size_t)b * W * 2 * Hs, act, cs, xp + off[b] * 2 * G, len, dir, wp[dir], b_hh[dir], Hs);
             lstm_dir_bptt(dg + (size_t)b * W * 2 * G, act, cs, dy + (size_t)b * W * 2 * Hs, len, dir, w_hh[dir], Hs);
             free(act);
             free(cs);
         }
+    free(wp[0]);
+    free(wp[1]);
+    free(xp);
+    free(off);
     /* The products over all (b, t) rows are sgemm calls on dg viewed per direction as an (N, G) matrix with row
        stride 2G (rows past a text's length are zero and add nothing):
          dx (N, Din) += dg_dir . W_ih[dir]                       for both directions
@@ -201,10 +150,6 @@ void lstm_bidir_backward_cpu(float* dx, float* const dw_ih[2], float* const dw_h
         }
     }
     free(hp);
-    for (int dir = 0; dir < 2; dir++) {
-        free(wt[dir][0]);
-        free(wt[dir][1]);
-    }
     free(dg);
     free(hs);
 }

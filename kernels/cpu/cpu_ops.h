@@ -42,6 +42,17 @@ void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float*
 void lstm_bidir_forward_cpu(float* y, const float* x, const int64_t* lengths, const float* const w_ih[2],
                             const float* const w_hh[2], const float* const b_ih[2], const float* const b_hh[2], int B, int W,
                             int Din, int Hs);
+/* the pieces of lstm_bidir_forward_cpu, shared with its backward so both compute the states with the same
+   operations. lstm_input_proj_cpu: the real words' rows (b, t < lengths[b]) packed in order, text b from row
+   off[b] (off has B+1 entries); returns xp (off[B], 2, 4Hs) = x.W_ih^T + b_ih per direction (malloc'd).
+   lstm_pack_whh_cpu: W_hh (4Hs, Hs) in the blocked layout the recurrence reads (malloc'd).
+   lstm_dir_run_cpu: one (text, direction); xpb = xp + off[b]*2*4Hs, yb = text b's (W, 2Hs) output slice;
+   act (len, 4Hs) activated gates i, f, g, o and cs (len, Hs) cells per step (in step order) when act != NULL */
+float* lstm_input_proj_cpu(const float* x, const int64_t* lengths, const float* const w_ih[2],
+                           const float* const b_ih[2], int B, int W, int Din, int Hs, size_t* off);
+float* lstm_pack_whh_cpu(const float* w_hh, int Hs);
+void lstm_dir_run_cpu(float* yb, float* act, float* cs, const float* xpb, int len, int dir, const float* wp,
+                      const float* bh, int Hs);
 /* span_ops.c */
 void span_concat_forward_cpu(float* out, const float* start, const float* end, const float* extra, const int64_t* span_idx,
                              const int64_t* span_mask, int B, int W, int S, int D);

@@ -1,7 +1,7 @@
 /* test_lstm.c (parity) -- lstm_bidir through backend_cuda(0) against the CPU twin (kernels/cpu/lstm.c):
    packed-sequence semantics (lengths 0, 1, W and random; the reverse direction starts at the last real
    word; zeros at t >= len), torch gate order i, f, g, o. Tolerance 1e-5 abs + 1e-4 rel (GEMM input
-   projection in fp32 vs the twin's double sums, carried through the recurrence). */
+   projection and recurrence summed in another order than the twin's, carried through the recurrence). */
 #include "parity_util.h"
 
 #ifdef GLINER_HAVE_CUDA
