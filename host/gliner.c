@@ -397,7 +397,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
         }
     }
     words_free(&wl);
-    qsort(units, (size_t)nu, sizeof *units, cmp_unit_len);
+    if (nu > 1) qsort(units, (size_t)nu, sizeof *units, cmp_unit_len); /* units may be NULL when nu = 0 */
     FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
     int rc = 0;
     for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
