@@ -11,6 +11,15 @@
 extern "C" {
 #endif
 
+/* Element loops whose speed depends on the instruction set (64-bit integer multiplies of the dropout hash:
+   vectorised only with AVX-512DQ): GCC on x86-64 builds them twice, for x86-64-v4 and the baseline, at -O3, and
+   the loader picks one (ifunc). Element-wise loops only, so both clones compute the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define GL_CPU_VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "default"), optimize("O3")))
+#else
+#define GL_CPU_VEC_CLONES
+#endif
+
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
 void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);

@@ -68,16 +68,32 @@ void mean_pool_forward_cpu(float* out, const float* Y, const int64_t* mask, int 
     }
 }
 
-/* inverted dropout with the counter-based mask of kernels/common.h (torch scales kept values by 1 / (1 - p)) */
+/* inverted dropout with the counter-based mask of kernels/common.h (torch scales kept values by 1 / (1 - p)).
+   The element loops run in chunks through vectorisable clones (GL_CPU_VEC_CLONES: the hash's 64-bit multiplies
+   vectorise with AVX-512DQ, ~8x); the backward adds 0 for a dropped element (x + 0 = x). */
+static GL_CPU_VEC_CLONES void dropout_fwd_range(float* y, const float* x, size_t lo, size_t hi, float p, float scale,
+                                                uint64_t seed) {
+    for (size_t i = lo; i < hi; i++) y[i] = dropout_keep(seed, i, p) ? x[i] * scale : 0.0f;
+}
+static GL_CPU_VEC_CLONES void dropout_bwd_range(float* dx, const float* dy, size_t lo, size_t hi, float p, float scale,
+                                                uint64_t seed) {
+    for (size_t i = lo; i < hi; i++) dx[i] += dropout_keep(seed, i, p) ? dy[i] * scale : 0.0f;
+}
+
+#define DROP_CHUNK 16384
+
 void dropout_forward_cpu(float* y, const float* x, size_t n, float p, uint64_t seed) {
     const float scale = 1.0f / (1.0f - p);
+    const size_t nc = (n + DROP_CHUNK - 1) / DROP_CHUNK;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) y[i] = dropout_keep(seed, i, p) ? x[i] * scale : 0.0f;
+    for (size_t c = 0; c < nc; c++)
+        dropout_fwd_range(y, x, c * DROP_CHUNK, c + 1 < nc ? (c + 1) * DROP_CHUNK : n, p, scale, seed);
 }
 
 void dropout_backward_cpu(float* dx, const float* dy, size_t n, float p, uint64_t seed) {
     const float scale = 1.0f / (1.0f - p);
+    const size_t nc = (n + DROP_CHUNK - 1) / DROP_CHUNK;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        if (dropout_keep(seed, i, p)) dx[i] += dy[i] * scale;
+    for (size_t c = 0; c < nc; c++)
+        dropout_bwd_range(dx, dy, c * DROP_CHUNK, c + 1 < nc ? (c + 1) * DROP_CHUNK : n, p, scale, seed);
 }
