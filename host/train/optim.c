@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../kernels/cpu/cpu_ops.h"
+#include "../check.h"
 #include "../log.h"
 
 /* ---------------------------------------------------------------- schedules (transformers/optimization.py) */
@@ -162,28 +163,63 @@ double optim_param_wd(const Optimizer* o, int i) {
 
 /* torch.nn.utils.clip_grad_norm_ (CPU tensors: no foreach): per-tensor linalg.vector_norm in float32, the norm of
    the stacked norms, clip_coef = (1 / (norm + 1e-6)) * max_norm (Tensor.__rtruediv__ is reciprocal() * other),
-   clamped to 1, every grad multiplied by it. */
+   clamped to 1, every grad multiplied by it.
+   The per-tensor sums run in double over fixed chunks (their order independent of the thread count), so the
+   result is the same with any number of threads. */
+#define NORM_CHUNK ((size_t)1 << 18)
 float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, double max_norm) {
-    double ss = 0.0;
+    /* the chunks of every counted tensor, in order: chunk k of tensor i covers [k * NORM_CHUNK, ...) */
+    size_t nch = 0;
     for (int i = 0; i < t->n; i++) {
         const ParamSpec* s = &t->p[i];
         if ((skip && skip[i]) || s->numel == 0 || s->optional) continue; /* optional: no storage (offset 0) */
-        double a = 0.0;
+        nch += (s->numel + NORM_CHUNK - 1) / NORM_CHUNK;
+    }
+    double* part = malloc((nch ? nch : 1) * sizeof(double));
+    int* owner = malloc((nch ? nch : 1) * sizeof(int));
+    size_t* lo = malloc((nch ? nch : 1) * sizeof(size_t));
+    CHECK(part && owner && lo, "out of memory");
+    size_t c = 0;
+    for (int i = 0; i < t->n; i++) {
+        const ParamSpec* s = &t->p[i];
+        if ((skip && skip[i]) || s->numel == 0 || s->optional) continue;
+        for (size_t j = 0; j < s->numel; j += NORM_CHUNK, c++) {
+            owner[c] = i;
+            lo[c] = j;
+        }
+    }
+#pragma omp parallel for schedule(dynamic)
+    for (size_t k = 0; k < nch; k++) {
+        const ParamSpec* s = &t->p[owner[k]];
         const float* g = grads + s->offset;
-        for (size_t j = 0; j < s->numel; j++) a += (double)g[j] * (double)g[j];
-        float ni = (float)sqrt(a);
+        const size_t hi = lo[k] + NORM_CHUNK < s->numel ? lo[k] + NORM_CHUNK : s->numel;
+        double a = 0.0;
+        for (size_t j = lo[k]; j < hi; j++) a += (double)g[j] * (double)g[j];
+        part[k] = a;
+    }
+    double ss = 0.0;
+    for (size_t k = 0; k < nch;) { /* per tensor: its chunks' sum, its norm rounded to float, squared */
+        double a = 0.0;
+        const int i = owner[k];
+        for (; k < nch && owner[k] == i; k++) a += part[k];
+        const float ni = (float)sqrt(a);
         ss += (double)ni * (double)ni;
     }
     float norm = (float)sqrt(ss);
-    if (!isfinite(norm) || !(max_norm > 0)) return norm;
-    float coef = (1.0f / (norm + (float)1e-6)) * (float)max_norm;
-    if (coef > 1.0f) coef = 1.0f;
-    for (int i = 0; i < t->n; i++) {
-        const ParamSpec* s = &t->p[i];
-        if ((skip && skip[i]) || s->numel == 0 || s->optional) continue; /* optional: no storage (offset 0) */
-        float* g = grads + s->offset;
-        for (size_t j = 0; j < s->numel; j++) g[j] *= coef;
+    if (isfinite(norm) && max_norm > 0) {
+        float coef = (1.0f / (norm + (float)1e-6)) * (float)max_norm;
+        if (coef > 1.0f) coef = 1.0f;
+#pragma omp parallel for schedule(dynamic)
+        for (size_t k = 0; k < nch; k++) {
+            const ParamSpec* s = &t->p[owner[k]];
+            float* g = grads + s->offset;
+            const size_t hi = lo[k] + NORM_CHUNK < s->numel ? lo[k] + NORM_CHUNK : s->numel;
+            for (size_t j = lo[k]; j < hi; j++) g[j] *= coef;
+        }
     }
+    free(part);
+    free(owner);
+    free(lo);
     return norm;
 }
 
