@@ -1,5 +1,6 @@
 /* main.c -- the `gliner` command: dispatches to subcommands. Each subcommand parses its own
    flags and prints one-line errors; library code never prints errors itself. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,14 @@ int main(int argc, char** argv) {
         if (!getenv("OPENBLAS_THREAD_TIMEOUT")) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
         execv("/proc/self/exe", argv); /* returns only on failure: then run as we are */
     }
+#ifdef M_TRIM_THRESHOLD
+    /* A training step allocates and frees the same large blocks every time; glibc's default gives the top of the
+       heap back to the system after each free and page-faults it in again (clear_page in the profile). Keeping
+       up to 1 GiB free at the top made 2-thread CPU training 20 % faster (12.8 -> 15.5 samples/s, MiniLM). */
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* the largest glibc accepts; explicit settings turn off its dynamic one */
+#endif
     if (argc < 2) { usage(stderr); return 2; }
     const char* cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
