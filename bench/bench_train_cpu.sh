@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench_train_cpu.sh -- the real side-by-side training run of issue #6 on the CPU: the same model (all-MiniLM-L6-v2
-# GLiNER from scripts/make_minilm_gliner.py, dropout set to 0 in both, since gliner.c has no dropout yet), the same
+# GLiNER from scripts/make_minilm_gliner.py; by default a copy with every dropout 0, so that both trainers compute
+# the same function; MODEL=~/.cache/gliner_c/minilm_gliner trains with the reference's dropouts), the same
 # YAML (configs/uni_encoder_span.yaml), the same CoNLL-2003 train file (scripts/conll_to_train.py), the same steps
 # and threads; one trainer after the other, then test-set P/R/F1 with each one's evaluator on the full CoNLL-2003
 # test split (flat NER, threshold 0.5). Prints both result lines and writes build/train_bench/summary.txt.
