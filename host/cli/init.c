@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "io/read_file.h"
 #include "io/train_config.h"
 #include "train/init_model.h"
 
@@ -33,25 +34,10 @@ static int ends_with(const char* s, const char* suf) {
 
 /* a JSON config: the dict GLiNER.from_config(path) reads */
 static cJSON* read_json_config(const char* path, char* err, size_t errlen) {
-    FILE* f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    char* buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (len + 65536 > cap) {
-            cap = cap ? 2 * cap : 65536;
-            if (cap > ((size_t)64 << 20)) { free(buf); fclose(f); snprintf(err, errlen, "%s: larger than 64 MiB; not a config", path); return NULL; }
-            buf = realloc(buf, cap);
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    cJSON* v = cJSON_ParseWithLength(buf ? buf : "", len);
-    free(buf);
-    if (!cJSON_IsObject(v)) {
+    cJSON* v = gl_read_json(path, (size_t)64 << 20, "a config", 0, NULL, err, errlen);
+    if (v && !cJSON_IsObject(v)) {
         cJSON_Delete(v);
-        snprintf(err, errlen, "%s: not valid JSON (expected an object of GLiNER config keys)", path);
+        snprintf(err, errlen, "%s: not a JSON object (expected an object of GLiNER config keys)", path);
         return NULL;
     }
     return v;

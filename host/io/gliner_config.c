@@ -16,6 +16,7 @@
 #include "../check.h"
 #include "../log.h"
 #include "json_pos.h"
+#include "read_file.h"
 
 /* ---------------------------------------------------------------- architectures */
 
@@ -599,25 +600,14 @@ int gliner_config_load_string(GlinerConfig* c, const char* text, size_t len, con
 }
 
 int gliner_config_load(GlinerConfig* c, const char* path, char* err, size_t errlen) {
-    FILE* f = fopen(path, "rb");
-    if (!f) { gliner_config_init(c); gliner_config_free(c); return gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno)); }
-    char* buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > ((size_t)64 << 20)) { free(buf); fclose(f); gliner_config_init(c); gliner_config_free(c);
-                return gl_set_err(err, errlen, "%s: larger than 64 MiB; not a gliner_config.json", path); }
-            buf = realloc(buf, cap);
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
+    size_t len;
+    char* buf = gl_read_file(path, (size_t)64 << 20, "a gliner_config.json", &len, NULL, err, errlen);
+    if (!buf) {
+        gliner_config_init(c);
+        gliner_config_free(c);
+        return -1;
     }
-    int rd_err = ferror(f);
-    fclose(f);
-    if (rd_err) { free(buf); gliner_config_init(c); gliner_config_free(c); return gl_set_err(err, errlen, "%s: read error", path); }
-    int rc = gliner_config_load_string(c, buf ? buf : "", len, path, err, errlen);
+    int rc = gliner_config_load_string(c, buf, len, path, err, errlen);
     free(buf);
     return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "io/read_file.h"
 
 #define TC_MAX_DEPTH 32
 #define TC_MAX_NODES 200000
@@ -1391,32 +1392,9 @@ int train_config_load_string(TrainConfig* tc, const char* text, size_t len, cons
 int train_config_load(TrainConfig* tc, const char* path, char* err, size_t errlen) {
     CHECK(tc && path, "NULL argument");
     memset(tc, 0, sizeof *tc);
-    FILE* f = fopen(path, "rb");
-    if (!f) return gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    char* buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            if (cap > TC_MAX_BYTES) {
-                free(buf);
-                fclose(f);
-                return gl_set_err(err, errlen, "%s: larger than %u bytes; not a training config", path,
-                                  TC_MAX_BYTES);
-            }
-            cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            CHECK(buf, "out of memory");
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int rd_err = ferror(f);
-    fclose(f);
-    if (rd_err) {
-        free(buf);
-        return gl_set_err(err, errlen, "%s: read error", path);
-    }
+    size_t len;
+    char* buf = gl_read_file(path, TC_MAX_BYTES, "a training config", &len, NULL, err, errlen);
+    if (!buf) return -1;
     int rc = train_config_load_string(tc, buf, len, path, err, errlen);
     free(buf);
     return rc;

@@ -36,6 +36,7 @@
 #include "../io/hub.h"
 #include "../io/json_pos.h"
 #include "../io/model_dir.h"
+#include "../io/read_file.h"
 #include "../io/safetensors.h"
 #include "../log.h"
 #include "../text/tokenizer.h"
@@ -317,58 +318,9 @@ static int write_json(const char* path, const cJSON* v, int sort_keys, const cJS
     return rc;
 }
 
-/* Reads and parses a JSON file (at most 1 GiB). *missing = 1 (and NULL, no error) when it does not exist and
-   optional is set. Errors: "PATH: cannot open: ...", "PATH:LINE:COL: not valid JSON". */
+/* a JSON file of the backbone or its tokenizer (at most 1 GiB); optional: *missing = 1, NULL, no error when absent */
 static cJSON* read_json(const char* path, int optional, int* missing, char* err, size_t errlen) {
-    if (missing) *missing = 0;
-    FILE* f = fopen(path, "rb");
-    if (!f) {
-        if (optional && errno == ENOENT) { if (missing) *missing = 1; return NULL; }
-        gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char* buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > ((size_t)1 << 30)) {
-                free(buf);
-                fclose(f);
-                gl_set_err(err, errlen, "%s: larger than 1 GiB; not a JSON file of a backbone", path);
-                return NULL;
-            }
-            buf = realloc(buf, cap);
-            CHECK(buf, "out of memory");
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); gl_set_err(err, errlen, "%s: read error", path); return NULL; }
-    if (memchr(buf, 0, len)) {
-        int line, col;
-        json_offset_to_linecol(buf, (size_t)((char*)memchr(buf, 0, len) - buf), &line, &col);
-        free(buf);
-        gl_set_err(err, errlen, "%s:%d:%d: NUL byte (expected a JSON text)", path, line, col);
-        return NULL;
-    }
-    const char* end = NULL;
-    cJSON* v = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    size_t at = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;
-    if (v) { /* only white space may follow the value */
-        while (at < len && (buf[at] == ' ' || buf[at] == '\n' || buf[at] == '\r' || buf[at] == '\t')) at++;
-        if (at < len) { cJSON_Delete(v); v = NULL; }
-    }
-    if (!v) {
-        int line, col;
-        json_offset_to_linecol(buf, at, &line, &col);
-        gl_set_err(err, errlen, "%s:%d:%d: not valid JSON", path, line, col);
-    }
-    free(buf);
-    return v;
+    return gl_read_json(path, (size_t)1 << 30, "a JSON file of a backbone", optional, missing, err, errlen);
 }
 
 /* ================================================================ backbones */
