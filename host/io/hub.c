@@ -123,20 +123,35 @@ static void read_ref(const char* repo_dir, const char* rev, char* out, size_t le
     if (valid_part(buf, n)) snprintf(out, len, "%s", buf);
 }
 
+/* A repo id "owner/name[@rev]" in the cache: repo, rev ("main" by default), the repo's cache directory, and the
+   snapshot directories to try in order (refs/<rev> -> snapshots/<commit>, else snapshots/<rev>: rev may be a
+   commit). Returns how many candidates (0-2). */
+typedef struct {
+    char repo[256], rev[128], repo_dir[PATH_LEN], snap[2][PATH_LEN];
+} CachePaths;
+
+static int cache_paths(const char* id, CachePaths* c) {
+    const char* at = strchr(id, '@');
+    snprintf(c->repo, sizeof c->repo, "%.*s", (int)(at ? (size_t)(at - id) : strlen(id)), id);
+    snprintf(c->rev, sizeof c->rev, "%s", at ? at + 1 : "main");
+    const char* slash = strchr(c->repo, '/');
+    char root[PATH_LEN], commit[128] = "";
+    cache_root(root, sizeof root);
+    snprintf(c->repo_dir, sizeof c->repo_dir, "%s/models--%.*s--%s", root, (int)(slash - c->repo), c->repo, slash + 1);
+    read_ref(c->repo_dir, c->rev, commit, sizeof commit);
+    int n = 0;
+    const char* cand[2] = {commit, c->rev};
+    for (int k = 0; k < 2; k++)
+        if (*cand[k]) snprintf(c->snap[n++], PATH_LEN, "%s/snapshots/%s", c->repo_dir, cand[k]);
+    return n;
+}
+
 int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len) {
     if (!hub_is_repo_id(id)) return -1;
-    char repo[256], rev[128] = "main", root[PATH_LEN], repo_dir[PATH_LEN], commit[128], snap[PATH_LEN];
-    const char* at = strchr(id, '@');
-    snprintf(repo, sizeof repo, "%.*s", (int)(at ? (size_t)(at - id) : strlen(id)), id);
-    if (at) snprintf(rev, sizeof rev, "%s", at + 1);
-    const char* slash = strchr(repo, '/');
-    cache_root(root, sizeof root);
-    snprintf(repo_dir, sizeof repo_dir, "%s/models--%.*s--%s", root, (int)(slash - repo), repo, slash + 1);
-    read_ref(repo_dir, rev, commit, sizeof commit);
-    for (int k = 0; k < 2; k++) {
-        const char* s = k == 0 ? commit : rev;
-        if (!*s) continue;
-        snprintf(snap, sizeof snap, "%s/snapshots/%s", repo_dir, s);
+    CachePaths cp;
+    const int n = cache_paths(id, &cp);
+    for (int k = 0; k < n; k++) {
+        const char* snap = cp.snap[k];
         if (file_exists(snap, file) && strlen(snap) < len) {
             snprintf(out, len, "%s", snap);
             return 0;
@@ -364,21 +379,12 @@ int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t e
         snprintf(out_dir, len, "%s", name);
         return 0;
     }
-    char repo[256], rev[128] = "main";
-    const char* at = strchr(name, '@');
-    snprintf(repo, sizeof repo, "%.*s", (int)(at ? (size_t)(at - name) : strlen(name)), name);
-    if (at) snprintf(rev, sizeof rev, "%s", at + 1);
-    char root[PATH_LEN], repo_dir[PATH_LEN], snap[PATH_LEN], commit[128];
-    cache_root(root, sizeof root);
-    const char* slash = strchr(repo, '/');
-    snprintf(repo_dir, sizeof repo_dir, "%s/models--%.*s--%s", root, (int)(slash - repo), repo, slash + 1);
-
-    /* the cache: refs/<rev> -> snapshots/<commit>, else snapshots/<rev> (rev may be a commit) */
-    read_ref(repo_dir, rev, commit, sizeof commit);
-    for (int k = 0; k < 2; k++) {
-        const char* s = k == 0 ? commit : rev;
-        if (!*s) continue;
-        snprintf(snap, sizeof snap, "%s/snapshots/%s", repo_dir, s);
+    CachePaths cp;
+    const int ns = cache_paths(name, &cp);
+    const char *repo = cp.repo, *rev = cp.rev, *repo_dir = cp.repo_dir;
+    char snap[PATH_LEN];
+    for (int k = 0; k < ns; k++) {
+        snprintf(snap, sizeof snap, "%s", cp.snap[k]);
         int c = cache_complete(snap, err, errlen);
         if (c < 0) return -1;
         if (c > 0) {
