@@ -1,0 +1,71 @@
+/* out_file.h -- writing a file whose path a user named (an --output, a checkpoint file, a download), safely.
+
+   Where the bytes go depends on what is at PATH (lstat, then the symbolic links followed by hand):
+   - nothing, or a regular file: a temporary in the same directory, `.NAME.tmp.<pid>.<k>`, created exclusively
+     (O_CREAT|O_EXCL|O_NOFOLLOW: never through a link an attacker placed at a predictable name), fsync'ed and
+     renamed over PATH at commit, then the directory fsync'ed: PATH holds the old bytes or the new ones, never
+     half. A replaced file keeps its permission bits; a new one gets 0666 & ~umask, as fopen would.
+   - a symbolic link: followed to its final target (up to 40 links); that target is replaced as above and the link
+     stays a link. A link into /dev or /proc (/dev/stdout, /dev/fd/N) is written directly, as below.
+   - anything else (a character device such as /dev/null, a FIFO, a socket): opened and written directly
+     (appending when it turns out to be a regular file behind /dev/fd), never renamed over.
+   - a directory: an error.
+   Every write is checked: the first failure (errno) is kept and reported by gl_out_commit, which also checks the
+   flush, the fsync and the close, so a full disk is an error naming PATH, never a silent truncation.
+   gl_out_open first removes temporaries of the same PATH left by processes that no longer run (a killed run). */
+#pragma once
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    FILE* f;
+    char* path;      /* the path the caller gave (for messages) */
+    char* target;    /* the file that is replaced at commit (links resolved); NULL when written directly */
+    char* tmp;       /* the temporary; NULL when written directly */
+    int   direct;    /* written in place: a device, a FIFO, stdout */
+    int   own_f;     /* f is ours to close (not stdout) */
+    int   werrno;    /* first write error, 0 if none */
+    size_t bytes;    /* bytes written so far */
+} GlOut;
+
+/* Opens PATH for writing as described above. 0, or -1 with err ("PATH: ..."). */
+int gl_out_open(GlOut* o, const char* path, char* err, size_t errlen);
+/* The process's stdout, written directly; name is used in messages (e.g. "stdout"). */
+void gl_out_stdout(GlOut* o, const char* name);
+
+/* Writes; a failure is remembered (the first errno) and later writes are skipped. Returns 0 or -1. */
+int gl_out_write(GlOut* o, const void* data, size_t n);
+int gl_out_puts(GlOut* o, const char* s);
+int gl_out_printf(GlOut* o, const char* fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* fflush, and fail now if any write failed (streaming writers call it after each chunk). 0 or -1 with err. */
+int gl_out_flush(GlOut* o, char* err, size_t errlen);
+
+/* Flush, fsync (regular files), close, rename the temporary over the target, fsync the directory.
+   0, or -1 with err naming PATH and the cause; on failure the temporary is removed and PATH is untouched. */
+int gl_out_commit(GlOut* o, char* err, size_t errlen);
+/* Gives up: closes, removes the temporary; PATH untouched. Safe to call after a failed commit or twice. */
+void gl_out_abort(GlOut* o);
+
+/* Removes `.NAME.tmp.<pid>.<k>` files (regular, ours) next to PATH whose process no longer runs.
+   Returns how many were removed. gl_out_open calls it. */
+int gl_out_clean_stale(const char* path);
+
+/* The final target of PATH after following symbolic links (malloc'd); NULL when a link loop or an overlong
+   chain makes it unresolvable. A PATH that is not a link is returned as it is. */
+char* gl_out_resolve(const char* path);
+
+/* Builds the temporary name for target (malloc'd): DIR/.NAME.tmp.<pid>.<k>. */
+char* gl_out_tmp_name(const char* target, int k);
+
+#ifdef __cplusplus
+}
+#endif
