@@ -3,10 +3,13 @@
 #pragma once
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIXTURES GLINER_SOURCE_DIR "/tests/fixtures"
@@ -76,4 +79,23 @@ static inline void tu_tmpdir(char* out, size_t len, const char* tag) {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", out, out);
     cr_assert(system(cmd) == 0);
+}
+
+/* the pid of a process that has ended (a child that exited and was reaped): for orphaned temporaries */
+static inline int tu_dead_pid(void) {
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return (int)pid;
+}
+
+/* writes to regular files beyond `bytes` fail with EFBIG from here on (SIGXFSZ ignored): a full disk for this test
+   process. Criterion runs each test in a process of its own. */
+static inline void tu_limit_file_size(size_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    cr_assert(getrlimit(RLIMIT_FSIZE, &rl) == 0);
+    rl.rlim_cur = bytes;
+    cr_assert(setrlimit(RLIMIT_FSIZE, &rl) == 0);
 }

@@ -665,45 +665,22 @@ cJSON* gliner_config_to_json(const GlinerConfig* c) {
     return o;
 }
 
-int gl_write_file_atomic(const char* path, const void* data, size_t len, char* err, size_t errlen) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return gl_set_err(err, errlen, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return gl_set_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-    const char* p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd); unlink(tmp);
-            return gl_set_err(err, errlen, "%s: write failed: %s", path, strerror(e));
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) { int e = errno; unlink(tmp); return gl_set_err(err, errlen, "%s: fsync failed: %s", path, strerror(e)); }
-    if (rename(tmp, path) != 0) { int e = errno; unlink(tmp); return gl_set_err(err, errlen, "%s: rename failed: %s", path, strerror(e)); }
-    char dirbuf[4096];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return 0;
+int gliner_config_save(const GlinerConfig* c, const char* path, char* err, size_t errlen) {
+    return gliner_config_save_ex(c, path, 0, err, errlen);
 }
 
-int gliner_config_save(const GlinerConfig* c, const char* path, char* err, size_t errlen) {
+int gliner_config_save_ex(const GlinerConfig* c, const char* path, int out_flags, char* err, size_t errlen) {
     cJSON* o = gliner_config_to_json(c);
     char* s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) return gl_set_err(err, errlen, "%s: out of memory while formatting the config", path);
     size_t n = strlen(s);
     char* t = malloc(n + 2);
+    CHECK(t, "out of memory");
     memcpy(t, s, n);
     t[n] = '\n';
     free(s);
-    int rc = gl_write_file_atomic(path, t, n + 1, err, errlen);
+    int rc = gl_write_file(path, out_flags, t, n + 1, err, errlen);
     free(t);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "out_file.h"
+
 typedef struct cJSON cJSON;
 
 typedef enum {
@@ -139,13 +141,15 @@ GlinerArch gliner_config_choose_arch(const GlinerConfig* c);
 /* The JSON the reference would write for this config (model_type, all fields of the class,
    nested configs, kept extras). Caller frees with cJSON_Delete. */
 cJSON* gliner_config_to_json(const GlinerConfig* c);
-/* Writes it atomically (temp file, fsync, rename). */
+/* Writes it through host/io/out_file.h's GlOut: PATH replaced whole (a temporary created exclusively, fsync,
+   rename), a device or FIFO written in place, a link's target replaced; every write checked. */
 int gliner_config_save(const GlinerConfig* c, const char* path, char* err, size_t errlen);
+/* the same with gl_out_open_ex's flags (GL_OUT_NEW: PATH created exclusively, inside a directory of ours) */
+int gliner_config_save_ex(const GlinerConfig* c, const char* path, int out_flags, char* err, size_t errlen);
 
 /* Parses a backbone config dict (HF config.json) with its class's defaults. */
 int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* default_model_type, const char* where,
                               char* err, size_t errlen);
 void backbone_config_free(BackboneConfig* b);
 
-/* Atomic small-file write shared by every writer of the project: PATH.tmp.PID, fsync, rename, fsync dir. */
-int gl_write_file_atomic(const char* path, const void* data, size_t len, char* err, size_t errlen);
+/* gl_write_file_atomic, the small-file writer shared by the project's writers, is declared in out_file.h. */

@@ -63,27 +63,43 @@ char* gl_out_tmp_name(const char* target, int k) {
     return t;
 }
 
+long gl_out_tmp_parse(const char* name, const char* tag, char* base, size_t baselen) {
+    /* from the end: .BASE.TAG.<pid>.<k> (BASE may hold dots) */
+    const size_t n = strlen(name), tl = strlen(tag);
+    if (n < 1 || name[0] != '.') return 0;
+    size_t e = n;
+    while (e > 0 && name[e - 1] >= '0' && name[e - 1] <= '9') e--;
+    if (e == n || e == 0 || name[e - 1] != '.') return 0; /* <k> */
+    const size_t pid_end = e - 1;
+    size_t b = pid_end;
+    while (b > 0 && name[b - 1] >= '0' && name[b - 1] <= '9') b--;
+    if (b == pid_end || pid_end - b > 9 || b < tl + 3) return 0; /* <pid>: 1..9 digits, and room for ".X.TAG." */
+    if (name[b - 1] != '.' || strncmp(name + b - 1 - tl, tag, tl) || name[b - 2 - tl] != '.') return 0;
+    const size_t blen = b - 2 - tl - 1; /* between the leading '.' and ".TAG." */
+    if (blen == 0 || blen >= baselen) return 0;
+    memcpy(base, name + 1, blen);
+    base[blen] = 0;
+    return strtol(name + b, NULL, 10);
+}
+
+int gl_out_pid_dead(long pid) {
+    if (pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 int gl_out_clean_stale(const char* path) {
     char* target = gl_out_resolve(path);
     if (!target) return 0;
     char* d = dir_of(target);
     const char* b = base_of(target);
-    char prefix[1024];
     int removed = 0;
-    if (snprintf(prefix, sizeof prefix, ".%s.tmp.", b) >= (int)sizeof prefix) goto out;
-    const size_t pl = strlen(prefix);
     DIR* dir = opendir(d);
     if (!dir) goto out;
     struct dirent* e;
+    char base[1024];
     while ((e = readdir(dir))) {
-        if (strncmp(e->d_name, prefix, pl)) continue;
-        char* end;
-        long pid = strtol(e->d_name + pl, &end, 10);
-        if (end == e->d_name + pl || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
-        char* end2;
-        strtol(end + 1, &end2, 10);
-        if (end2 == end + 1 || *end2) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running (or not ours to ask) */
+        long pid = gl_out_tmp_parse(e->d_name, "tmp", base, sizeof base);
+        if (!pid || strcmp(base, b) || !gl_out_pid_dead(pid)) continue; /* not ours, or its process still runs */
         char full[4096];
         struct stat sb;
         if (snprintf(full, sizeof full, "%s/%s", d, e->d_name) >= (int)sizeof full) continue;
@@ -99,11 +115,37 @@ out:
 
 static int is_dev_or_proc(const char* p) { return !strncmp(p, "/dev/", 5) || !strncmp(p, "/proc/", 6); }
 
-int gl_out_open(GlOut* o, const char* path, char* err, size_t errlen) {
+/* GL_OUT_NEW: PATH itself, created exclusively; it is what a failure removes */
+static int open_new(GlOut* o, const char* path, char* err, size_t errlen) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        if (errno == EEXIST) return gl_set_err(err, errlen, "%s: already exists (expected a new file)", path);
+        return gl_set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+    }
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        return gl_set_err(err, errlen, "%s: %s", path, strerror(e));
+    }
+    o->tmp = strdup(path);
+    CHECK(o->tmp, "out of memory");
+    o->own_f = 1;
+    return 0;
+}
+
+int gl_out_open(GlOut* o, const char* path, char* err, size_t errlen) { return gl_out_open_ex(o, path, 0, err, errlen); }
+
+int gl_out_open_ex(GlOut* o, const char* path, int flags, char* err, size_t errlen) {
     memset(o, 0, sizeof *o);
     if (!path || !*path) return gl_set_err(err, errlen, "output path is empty");
     o->path = strdup(path);
     CHECK(o->path, "out of memory");
+    if (flags & GL_OUT_NEW) {
+        if (open_new(o, path, err, errlen)) goto fail;
+        return 0;
+    }
     struct stat lsb, sb;
     const int lexists = lstat(path, &lsb) == 0;
     const int exists = stat(path, &sb) == 0; /* follows links */
@@ -242,11 +284,11 @@ int gl_out_commit(GlOut* o, char* err, size_t errlen) {
         if (c != 0 && rc == 0) rc = gl_set_err(err, errlen, "%s: close failed: %s", o->path, strerror(errno ? errno : EIO));
     }
     o->f = NULL;
-    if (rc == 0 && o->tmp && rename(o->tmp, o->target) != 0)
+    if (rc == 0 && o->tmp && o->target && rename(o->tmp, o->target) != 0)
         rc = gl_set_err(err, errlen, "%s: cannot rename %s into place: %s", o->path, o->tmp, strerror(errno));
     if (rc != 0) {
         if (o->tmp) unlink(o->tmp);
-    } else if (o->tmp) {
+    } else if (o->tmp && o->target) {
         fsync_dir_of(o->target);
     }
     out_release(o);
@@ -258,4 +300,15 @@ void gl_out_abort(GlOut* o) {
     o->f = NULL;
     if (o->tmp) unlink(o->tmp);
     out_release(o);
+}
+
+int gl_write_file(const char* path, int flags, const void* data, size_t len, char* err, size_t errlen) {
+    GlOut o;
+    if (gl_out_open_ex(&o, path, flags, err, errlen)) return -1;
+    gl_out_write(&o, data, len); /* a failure is kept and reported by the commit */
+    return gl_out_commit(&o, err, errlen);
+}
+
+int gl_write_file_atomic(const char* path, const void* data, size_t len, char* err, size_t errlen) {
+    return gl_write_file(path, 0, data, len, err, errlen);
 }

@@ -12,7 +12,14 @@
    - a directory: an error.
    Every write is checked: the first failure (errno) is kept and reported by gl_out_commit, which also checks the
    flush, the fsync and the close, so a full disk is an error naming PATH, never a silent truncation.
-   gl_out_open first removes temporaries of the same PATH left by processes that no longer run (a killed run). */
+   gl_out_open first removes temporaries of the same PATH left by processes that no longer run (a killed run).
+
+   With GL_OUT_NEW (gl_out_open_ex), PATH itself is created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) and written in
+   place: anything already there, a link included, is an error; there is no temporary and no rename, and a failed or
+   aborted write removes PATH. It is for the files of a directory that is written under a temporary name and renamed
+   into place whole (host/io/model_dir.h: gliner convert's output, training checkpoints, gliner init).
+
+   gl_write_file_atomic / gl_write_file: a whole buffer through a GlOut (open, write, commit) in one call. */
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,8 +32,9 @@ extern "C" {
 typedef struct {
     FILE* f;
     char* path;      /* the path the caller gave (for messages) */
-    char* target;    /* the file that is replaced at commit (links resolved); NULL when written directly */
-    char* tmp;       /* the temporary; NULL when written directly */
+    char* target;    /* the file that is replaced at commit (links resolved); NULL when written directly or in place */
+    char* tmp;       /* the file we created and remove on failure: the temporary, or PATH itself with GL_OUT_NEW;
+                        NULL when written directly */
     int   direct;    /* written in place: a device, a FIFO, stdout */
     int   own_f;     /* f is ours to close (not stdout) */
     int   werrno;    /* first write error, 0 if none */
@@ -35,6 +43,9 @@ typedef struct {
 
 /* Opens PATH for writing as described above. 0, or -1 with err ("PATH: ..."). */
 int gl_out_open(GlOut* o, const char* path, char* err, size_t errlen);
+/* flags: 0 (gl_out_open) or GL_OUT_NEW (see above) */
+enum { GL_OUT_NEW = 1 };
+int gl_out_open_ex(GlOut* o, const char* path, int flags, char* err, size_t errlen);
 /* The process's stdout, written directly; name is used in messages (e.g. "stdout"). */
 void gl_out_stdout(GlOut* o, const char* name);
 
@@ -65,6 +76,19 @@ char* gl_out_resolve(const char* path);
 
 /* Builds the temporary name for target (malloc'd): DIR/.NAME.tmp.<pid>.<k>. */
 char* gl_out_tmp_name(const char* target, int k);
+
+/* A directory entry named `.BASE.TAG.<pid>.<k>` (TAG "tmp": a temporary; "old": a replaced directory moved aside,
+   host/io/model_dir.h): the pid, with BASE copied into base; 0 when the name has another form (or BASE does not fit). */
+long gl_out_tmp_parse(const char* name, const char* tag, char* base, size_t baselen);
+/* 1 when pid is not this process and no process with that pid runs (kill(pid, 0) says ESRCH): its temporaries are
+   orphans. A process of another user still runs (EPERM): 0. */
+int gl_out_pid_dead(long pid);
+
+/* Writes len bytes to PATH through a GlOut (flags: 0 or GL_OUT_NEW): open, write, commit. 0, or -1 with err naming
+   PATH; on failure PATH is untouched (flags 0) or absent (GL_OUT_NEW). */
+int gl_write_file(const char* path, int flags, const void* data, size_t len, char* err, size_t errlen);
+/* gl_write_file(path, 0, ...): replace PATH whole (or write a device in place) */
+int gl_write_file_atomic(const char* path, const void* data, size_t len, char* err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,7 @@
 
 #include "../check.h"
 #include "../log.h"
+#include "out_file.h"
 
 #define MAX_JSON_INT ((uint64_t)1 << 53) /* largest integer every JSON reader holds exactly */
 
@@ -653,10 +654,13 @@ static int cmp_witem(const void* a, const void* b) {
     return strcmp(x->name, y->name);
 }
 
-static int write_all(FILE* f, const void* p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1; }
-
 int st_write(const char* path, const StTensorIn* tensors, int n, const char* const* meta_kv, char* err,
              size_t errlen) {
+    return st_write_ex(path, 0, tensors, n, meta_kv, err, errlen);
+}
+
+int st_write_ex(const char* path, int out_flags, const StTensorIn* tensors, int n, const char* const* meta_kv,
+                char* err, size_t errlen) {
     CHECK(path != NULL, "st_write: path is NULL");
     Ctx   c = {path, err, errlen};
     char  q[QBUF], sh[8 * 24 + 4];
@@ -664,8 +668,6 @@ int st_write(const char* path, const StTensorIn* tensors, int n, const char* con
     Buf   hb = {0};
     WItem* items = NULL;
     const char** mkeys = NULL;
-    char* tmp = NULL;
-    FILE* f = NULL;
     if (n < 0 || (n > 0 && !tensors)) return fail(&c, "st_write: bad tensor list (n = %d)", n);
 
     /* validate and size every tensor */
@@ -783,53 +785,18 @@ int st_write(const char* path, const StTensorIn* tensors, int n, const char* con
     if (hb.oom) { fail(&c, "out of memory building the header"); goto out; }
     if (hb.n > ST_MAX_HEADER) { fail(&c, "header would be %zu bytes, over the 100 MB limit", hb.n); goto out; }
 
-    /* write PATH.tmp.<pid>, then rename over PATH */
-    size_t tl = strlen(path) + 32;
-    if (!(tmp = malloc(tl))) { fail(&c, "out of memory"); goto out; }
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) { fail(&c, "cannot create temporary file '%s': %s", tmp, strerror(errno)); goto out; }
+    /* through a GlOut (host/io/out_file.h): an exclusive temporary renamed over PATH at commit, a device or FIFO
+       written in place; the first failed write, the flush, fsync and close are reported naming PATH */
+    GlOut o;
+    if (gl_out_open_ex(&o, path, out_flags, err, errlen)) goto out;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hb.n >> (8 * i));
-    int werr = write_all(f, len8, 8) || write_all(f, hb.p, hb.n);
-    for (int i = 0; i < n && !werr; i++) werr = write_all(f, items[i].t->data, (size_t)items[i].nbytes);
-    if (werr || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        int e = errno;
-        fclose(f);
-        f = NULL;
-        unlink(tmp);
-        fail(&c, "writing '%s' failed: %s", tmp, strerror(e));
-        goto out;
-    }
-    int cl = fclose(f);
-    f = NULL;
-    if (cl != 0) {
-        int e = errno;
-        unlink(tmp);
-        fail(&c, "closing '%s' failed: %s", tmp, strerror(e));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        fail(&c, "cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
-        goto out;
-    }
-    /* make the rename durable: fsync the directory. The file is already in place, so a failure here
-       (some filesystems refuse directory fsync) is a warning, not an error. */
-    {
-        const char* slash = strrchr(path, '/');
-        char*       dir   = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-        int         dfd   = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP))
-            log_warn("%s: written, but could not fsync directory '%s': %s", path, dir ? dir : "?", strerror(errno));
-        if (dfd >= 0) close(dfd);
-        free(dir);
-    }
+    gl_out_write(&o, len8, 8);
+    gl_out_write(&o, hb.p, hb.n);
+    for (int i = 0; i < n && !o.werrno; i++) gl_out_write(&o, items[i].t->data, (size_t)items[i].nbytes);
+    if (gl_out_commit(&o, err, errlen)) goto out;
     rc = 0;
 out:
-    if (f) fclose(f);
-    free(tmp);
     free(mkeys);
     free(items);
     free(hb.p);

@@ -67,14 +67,19 @@ typedef struct {
     const void*    data;   /* numel * dtype_size bytes, row-major (may be NULL when that is 0) */
 } StTensorIn;
 
-/* Writes a safetensors file atomically: PATH.tmp.<pid> in the same directory, fwrite, fflush, fsync,
-   rename, then fsync the directory. Header JSON: "__metadata__" first if meta_kv is given (a
+/* Writes a safetensors file through host/io/out_file.h's GlOut: an exclusive temporary beside PATH
+   (O_EXCL|O_NOFOLLOW, never a planted link), fsync, rename over PATH, fsync the directory; a device or FIFO
+   at PATH is written in place, a symbolic link's target is replaced; orphaned temporaries of dead runs are
+   removed; every write, the flush, fsync and close are checked. Header JSON: "__metadata__" first if meta_kv is given (a
    NULL-terminated key, value, key, value, ..., NULL list), then the tensors in the Python package's order (dtype widest first, then name: data stays aligned);
    header padded with spaces to a multiple of 8 bytes as the Python package does; data laid out in
    the same order, contiguous. On any failure the temp file is removed and PATH is untouched.
    Returns 0 or -1 (err filled). */
 int st_write(const char* path, const StTensorIn* tensors, int n, const char* const* meta_kv, char* err,
              size_t errlen);
+/* the same with gl_out_open_ex's flags (GL_OUT_NEW: PATH created exclusively, inside a directory of ours) */
+int st_write_ex(const char* path, int out_flags, const StTensorIn* tensors, int n, const char* const* meta_kv,
+                char* err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -224,3 +224,87 @@ Test(gliner_config, control_bytes_as_white_space_do_not_hang_the_locator) {
     cr_assert_eq(load(&c, "{\x1c\"max_width\":\x13\"x\"}"), -1);
     cr_expect(strstr(err, "cfg.json:1:16: max_width: expected an integer") != NULL, "%s", err);
 }
+
+/* ---------------------------------------------------------------- the writer follows out_file.h's rules (issue 11) */
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static int is_kind(const char* p, mode_t kind) {
+    struct stat sb;
+    return lstat(p, &sb) == 0 && (sb.st_mode & S_IFMT) == kind;
+}
+
+Test(gliner_config, save_does_not_follow_links_planted_at_temporary_names) {
+    GlinerConfig c, b;
+    cr_assert_eq(load(&c, "{" DEB "}"), 0, "%s", err);
+    char dir[1024], path[1100], victim[1100], l1[1200], l2[1200];
+    tu_tmpdir(dir, sizeof dir, "cfg_plant");
+    snprintf(path, sizeof path, "%s/gliner_config.json", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    tu_write_file(victim, "precious", 8);
+    snprintf(l1, sizeof l1, "%s.tmp.%d", path, (int)getpid());                   /* the name it had */
+    snprintf(l2, sizeof l2, "%s/.gliner_config.json.tmp.%d.0", dir, (int)getpid()); /* the name it has */
+    cr_assert_eq(symlink(victim, l1), 0);
+    cr_assert_eq(symlink(victim, l2), 0);
+    cr_assert_eq(gliner_config_save(&c, path, err, sizeof err), 0, "%s", err);
+    size_t len;
+    char* got = tu_read_file(victim, &len);
+    cr_expect(got && len == 8 && !memcmp(got, "precious", 8), "the file behind a planted link was written");
+    free(got);
+    cr_expect(is_kind(l1, S_IFLNK) && is_kind(l2, S_IFLNK), "a planted link was moved or removed");
+    cr_expect(is_kind(path, S_IFREG));
+    cr_assert_eq(gliner_config_load(&b, path, err, sizeof err), 0, "%s", err);
+    gliner_config_free(&b);
+    gliner_config_free(&c);
+}
+
+Test(gliner_config, save_to_a_fifo_writes_it_in_place) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{}"), 0, "%s", err);
+    char dir[1024], fifo[1100];
+    tu_tmpdir(dir, sizeof dir, "cfg_fifo");
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+    cr_assert(rfd >= 0);
+    cr_assert_eq(gliner_config_save(&c, fifo, err, sizeof err), 0, "%s", err);
+    cr_expect(is_kind(fifo, S_IFIFO), "the FIFO was replaced by a file");
+    char buf[16] = "";
+    cr_expect(read(rfd, buf, 1) == 1 && buf[0] == '{', "the reader did not get the JSON");
+    close(rfd);
+    gliner_config_free(&c);
+}
+
+Test(gliner_config, save_removes_orphans_of_dead_runs) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{}"), 0, "%s", err);
+    char dir[1024], path[1100], orphan[1200];
+    tu_tmpdir(dir, sizeof dir, "cfg_orphan");
+    snprintf(path, sizeof path, "%s/gliner_config.json", dir);
+    snprintf(orphan, sizeof orphan, "%s/.gliner_config.json.tmp.%d.0", dir, tu_dead_pid());
+    tu_write_file(orphan, "{\"half", 6);
+    cr_assert_eq(gliner_config_save(&c, path, err, sizeof err), 0, "%s", err);
+    cr_expect(access(orphan, F_OK) != 0, "the orphan of a dead process is still there");
+    gliner_config_free(&c);
+}
+
+Test(gliner_config, save_write_errors_are_reported) {
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{" DEB "}"), 0, "%s", err);
+    char dir[1024], path[1100];
+    tu_tmpdir(dir, sizeof dir, "cfg_werr");
+    snprintf(path, sizeof path, "%s/gliner_config.json", dir);
+    tu_write_file(path, "{}", 2);
+    tu_limit_file_size(256); /* the disk fills up after 256 bytes */
+    cr_expect_eq(gliner_config_save(&c, path, err, sizeof err), -1, "a failed write was not reported");
+    cr_expect(strstr(err, path) && strstr(err, "File too large"), "%s", err);
+    size_t len;
+    char* got = tu_read_file(path, &len);
+    cr_expect(got && len == 2 && !memcmp(got, "{}", 2), "the config was modified by a failed write");
+    free(got);
+    cr_expect_eq(gliner_config_save(&c, "/dev/full", err, sizeof err), -1, "a write to /dev/full succeeded");
+    cr_expect(strstr(err, "/dev/full") && strstr(err, "No space"), "%s", err);
+    cr_expect(is_kind("/dev/full", S_IFCHR), "/dev/full is no longer a device");
+    gliner_config_free(&c);
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/out_file.h"
+#include "test_util.h"
 
 static char dir[256];
 
@@ -204,4 +205,67 @@ Test(out_file, orphan_of_a_dead_process_is_removed) {
     cr_assert(access(orphan, F_OK) != 0, "the orphan of a dead process is still there");
     cr_assert(access(live, F_OK) == 0, "a running process's temporary was removed");
     gl_out_abort(&o);
+}
+
+/* GL_OUT_NEW: the file itself, created exclusively (the files inside a directory of ours) */
+Test(out_file, new_creates_exclusively_and_never_follows_a_link) {
+    char p[512], victim[512], err[512];
+    snprintf(p, sizeof p, "%s/new", dir);
+    GlOut o;
+    cr_assert_eq(gl_out_open_ex(&o, p, GL_OUT_NEW, err, sizeof err), 0, "%s", err);
+    cr_assert(access(p, F_OK) == 0, "GL_OUT_NEW writes in place");
+    gl_out_puts(&o, "one\n");
+    cr_assert_eq(gl_out_commit(&o, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(slurp(p), "one\n");
+    cr_assert_eq(count_entries(), 1);
+    /* an existing file is not replaced */
+    cr_assert_eq(gl_out_open_ex(&o, p, GL_OUT_NEW, err, sizeof err), -1);
+    cr_assert(strstr(err, p) && strstr(err, "already exists"), "%s", err);
+    cr_assert_str_eq(slurp(p), "one\n");
+    /* nor is a link followed */
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    FILE* f = fopen(victim, "w");
+    fputs("precious\n", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/link", dir);
+    cr_assert_eq(symlink("victim", p), 0);
+    cr_assert_eq(gl_out_open_ex(&o, p, GL_OUT_NEW, err, sizeof err), -1);
+    cr_assert_str_eq(slurp(victim), "precious\n");
+    snprintf(p, sizeof p, "%s/dangling", dir);
+    cr_assert_eq(symlink("nowhere", p), 0);
+    cr_assert_eq(gl_out_open_ex(&o, p, GL_OUT_NEW, err, sizeof err), -1);
+    snprintf(p, sizeof p, "%s/nowhere", dir);
+    cr_assert(access(p, F_OK) != 0, "a file was created through a dangling link");
+}
+
+Test(out_file, new_is_removed_on_abort_and_on_a_failed_commit) {
+    char p[512], err[512];
+    snprintf(p, sizeof p, "%s/new", dir);
+    GlOut o;
+    cr_assert_eq(gl_out_open_ex(&o, p, GL_OUT_NEW, err, sizeof err), 0, "%s", err);
+    gl_out_puts(&o, "half");
+    gl_out_abort(&o);
+    cr_assert(access(p, F_OK) != 0, "an aborted GL_OUT_NEW file is still there");
+    static char big[1 << 16];
+    memset(big, 'x', sizeof big);
+    cr_assert_eq(gl_out_open_ex(&o, p, GL_OUT_NEW, err, sizeof err), 0, "%s", err);
+    tu_limit_file_size(4096);
+    gl_out_write(&o, big, sizeof big);
+    cr_assert_eq(gl_out_commit(&o, err, sizeof err), -1);
+    cr_assert(strstr(err, p) && strstr(err, "File too large"), "%s", err);
+    cr_assert(access(p, F_OK) != 0, "a failed GL_OUT_NEW file is still there");
+}
+
+Test(out_file, temporary_names_parse_back) {
+    char base[64];
+    cr_assert_eq(gl_out_tmp_parse(".out.jsonl.tmp.1234.0", "tmp", base, sizeof base), 1234);
+    cr_assert_str_eq(base, "out.jsonl");
+    cr_assert_eq(gl_out_tmp_parse(".checkpoint-5.old.77.12", "old", base, sizeof base), 77);
+    cr_assert_str_eq(base, "checkpoint-5");
+    cr_assert_eq(gl_out_tmp_parse(".checkpoint-5.old.77.12", "tmp", base, sizeof base), 0);
+    const char* bad[] = {"out.tmp.1.0", "..tmp.1.0", ".x.tmp.1.", ".x.tmp..0", ".x.tmp.1", ".x.tmp.a.0", ".xtmp.1.0",
+                         ".x.tmp.1234567890.0", ".tmp.1.0", "."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(gl_out_tmp_parse(bad[i], "tmp", base, sizeof base), 0, "%s", bad[i]);
+    cr_expect_eq(gl_out_tmp_parse(".a-rather-long-name.tmp.1.0", "tmp", base, 8), 0, "a base that does not fit");
 }

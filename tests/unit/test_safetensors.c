@@ -2,6 +2,7 @@
    by the Python `safetensors` package (tests/fixtures/safetensors/), one test per malformed-input rule
    (each expecting its own error text), and the atomic writer's failure and replace behaviour. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -614,7 +615,7 @@ Test(safetensors, write_into_missing_directory_fails_cleanly) {
     const int64_t s[]  = {1};
     StTensorIn    in   = {"x", DTYPE_F32, 1, s, x};
     cr_expect_eq(st_write(path, &in, 1, NULL, err, sizeof err), -1);
-    cr_expect(strstr(err, "cannot create temporary file"), "%s", err);
+    cr_expect(strstr(err, "cannot create a temporary file"), "%s", err);
     cr_expect(strstr(err, "No such file or directory"), "%s", err);
     cr_expect(strchr(err, '\n') == NULL);
     cr_expect_eq(count_entries(dir), 0, "something was left behind");
@@ -673,5 +674,112 @@ Test(safetensors, write_rejects_bad_input_and_leaves_path_untouched) {
     cr_expect(got && len == 4 && !memcmp(got, "keep", 4), "PATH was modified");
     free(got);
     cr_expect_eq(count_entries(dir), 1);
+    rm_tree(dir);
+}
+
+/* ------------------------------------------------------------------ the writer follows out_file.h's rules (issue 11) */
+
+/* a small file's bytes as st_write writes them (to compare what went into a FIFO) */
+static char* written_bytes(const char* dir, const StTensorIn* in, int n, size_t* len) {
+    char p[1200], err[512];
+    snprintf(p, sizeof p, "%s/expected.safetensors", dir);
+    cr_assert_eq(st_write(p, in, n, NULL, err, sizeof err), 0, "%s", err);
+    char* b = tu_read_file(p, len);
+    unlink(p);
+    return b;
+}
+
+Test(safetensors, write_does_not_follow_links_planted_at_temporary_names) {
+    char dir[1024], path[1100], victim[1100], l1[1200], l2[1200], err[512] = "";
+    tu_tmpdir(dir, sizeof dir, "st_plant");
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    tu_write_file(victim, "precious", 8);
+    /* the names a temporary had (PATH.tmp.<pid>) and has (.NAME.tmp.<pid>.0), both guessable */
+    snprintf(l1, sizeof l1, "%s.tmp.%d", path, (int)getpid());
+    snprintf(l2, sizeof l2, "%s/.w.safetensors.tmp.%d.0", dir, (int)getpid());
+    cr_assert_eq(symlink(victim, l1), 0);
+    cr_assert_eq(symlink(victim, l2), 0);
+    float         x[4] = {1, 2, 3, 4};
+    const int64_t s[]  = {4};
+    StTensorIn    in   = {"x", DTYPE_F32, 1, s, x};
+    cr_assert_eq(st_write(path, &in, 1, NULL, err, sizeof err), 0, "%s", err);
+    size_t len;
+    char*  got = tu_read_file(victim, &len);
+    cr_expect(got && len == 8 && !memcmp(got, "precious", 8), "the file behind a planted link was written");
+    free(got);
+    struct stat sb;
+    cr_expect(lstat(path, &sb) == 0 && S_ISREG(sb.st_mode), "PATH is not a regular file");
+    cr_expect(lstat(l1, &sb) == 0 && S_ISLNK(sb.st_mode), "a planted link was moved or removed");
+    cr_expect(lstat(l2, &sb) == 0 && S_ISLNK(sb.st_mode), "a planted link was moved or removed");
+    SafeTensors st;
+    cr_assert_eq(st_open(&st, path, err, sizeof err), 0, "%s", err);
+    expect_tensor(&st, "x", DTYPE_F32, 1, s, x, sizeof x);
+    st_close(&st);
+    rm_tree(dir);
+}
+
+Test(safetensors, write_to_a_fifo_writes_it_in_place) {
+    char dir[1024], fifo[1100], err[512] = "";
+    tu_tmpdir(dir, sizeof dir, "st_wfifo");
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int rfd = open(fifo, O_RDONLY | O_NONBLOCK); /* a reader, so that opening for writing does not wait */
+    cr_assert(rfd >= 0);
+    int32_t       v[3] = {7, 8, 9};
+    const int64_t s[]  = {3};
+    StTensorIn    in   = {"v", DTYPE_I32, 1, s, v};
+    cr_assert_eq(st_write(fifo, &in, 1, NULL, err, sizeof err), 0, "%s", err);
+    struct stat sb;
+    cr_expect(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode), "the FIFO was replaced by a file");
+    char   buf[4096];
+    size_t want_len = 0;
+    char*  want = written_bytes(dir, &in, 1, &want_len);
+    ssize_t n = read(rfd, buf, sizeof buf);
+    cr_expect(n == (ssize_t)want_len && !memcmp(buf, want, want_len), "the reader got %zd bytes, expected %zu", n,
+              want_len);
+    free(want);
+    close(rfd);
+    cr_expect_eq(count_tmp_files(dir), 0);
+    rm_tree(dir);
+}
+
+Test(safetensors, write_removes_orphans_of_dead_runs) {
+    char dir[1024], path[1100], orphan[1200], err[512] = "";
+    tu_tmpdir(dir, sizeof dir, "st_orphan");
+    snprintf(path, sizeof path, "%s/o.safetensors", dir);
+    snprintf(orphan, sizeof orphan, "%s/.o.safetensors.tmp.%d.0", dir, tu_dead_pid());
+    tu_write_file(orphan, "half of a killed run's file", 27);
+    float         x[1] = {1};
+    const int64_t s[]  = {1};
+    StTensorIn    in   = {"x", DTYPE_F32, 1, s, x};
+    cr_assert_eq(st_write(path, &in, 1, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect(access(orphan, F_OK) != 0, "the orphan of a dead process is still there");
+    cr_expect_eq(count_entries(dir), 1);
+    rm_tree(dir);
+}
+
+Test(safetensors, write_errors_are_reported_and_path_kept) {
+    char dir[1024], path[1100], err[512] = "";
+    tu_tmpdir(dir, sizeof dir, "st_werr");
+    snprintf(path, sizeof path, "%s/f.safetensors", dir);
+    tu_write_file(path, "keep", 4);
+    static float  x[1 << 14];
+    const int64_t s[] = {1 << 14};
+    StTensorIn    in  = {"x", DTYPE_F32, 1, s, x};
+    tu_limit_file_size(4096); /* the disk fills up after 4 KiB */
+    cr_expect_eq(st_write(path, &in, 1, NULL, err, sizeof err), -1, "a failed write was not reported");
+    cr_expect(strstr(err, path) && strstr(err, "File too large"), "%s", err);
+    cr_expect(strchr(err, '\n') == NULL);
+    size_t len;
+    char*  got = tu_read_file(path, &len);
+    cr_expect(got && len == 4 && !memcmp(got, "keep", 4), "PATH was modified by a failed write");
+    free(got);
+    cr_expect_eq(count_entries(dir), 1, "a temporary was left behind");
+    /* a device that refuses the bytes: written in place, the error reported, the device kept */
+    cr_expect_eq(st_write("/dev/full", &in, 1, NULL, err, sizeof err), -1, "a write to /dev/full succeeded");
+    cr_expect(strstr(err, "/dev/full") && strstr(err, "No space"), "%s", err);
+    struct stat sb;
+    cr_expect(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/full is no longer a device");
     rm_tree(dir);
 }
