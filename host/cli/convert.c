@@ -2,7 +2,9 @@
    through our loaders, checks it, and writes it back with our writers (gliner_config.json and
    model.safetensors; tokenizer and other files copied byte for byte), optionally casting the
    weights. The output appears whole or not at all: everything is written into a temporary sibling
-   directory that is renamed to OUT_DIR at the end. scripts/check_roundtrip.py loads the result in
+   directory (host/io/model_dir.h's MdOut: .OUT_DIR.tmp.<pid>.<k>, created exclusively, orphans of killed runs
+   removed) that is renamed to OUT_DIR at the end; OUT_DIR must not exist (a link, a file or a device there is
+   an error, never replaced). scripts/check_roundtrip.py loads the result in
    the reference package to prove that what we write, the reference reads. */
 #include <errno.h>
 #include <stdio.h>
@@ -63,17 +65,22 @@ int cli_convert(int argc, char** argv) {
         else { fprintf(stderr, "gliner convert: unexpected argument '%s'\n", argv[i]); return 2; }
     }
     if (!in || !out) { usage(stderr); return 2; }
-    struct stat sb;
-    if (stat(out, &sb) == 0) { fprintf(stderr, "gliner convert: %s: already exists (expected a new directory name)\n", out); return 1; }
 
     char path[4096], err[1024];
+    MdOut od; /* checks OUT_DIR before any work; everything goes into od.tmp */
+    if (md_out_begin(&od, out, 0, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); return 1; }
     snprintf(path, sizeof path, "%s/gliner_config.json", in);
     GlinerConfig cfg;
-    if (gliner_config_load(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); return 1; }
+    if (gliner_config_load(&cfg, path, err, sizeof err)) {
+        fprintf(stderr, "gliner convert: %s\n", err);
+        md_out_abort(&od);
+        return 1;
+    }
     ParamTable table;
     if (params_build(&table, &cfg, err, sizeof err)) {
         fprintf(stderr, "gliner convert: %s: %s\n", path, err);
         gliner_config_free(&cfg);
+        md_out_abort(&od);
         return 1;
     }
     snprintf(path, sizeof path, "%s/model.safetensors", in);
@@ -82,17 +89,15 @@ int cli_convert(int argc, char** argv) {
         fprintf(stderr, "gliner convert: %s\n", err);
         params_free(&table);
         gliner_config_free(&cfg);
+        md_out_abort(&od);
         return 1;
     }
     int rc = 1;
-    char tmp[4096];
+    const char* tmp = od.tmp;
     StTensorIn* ts = NULL;
     void** bufs = NULL;
     int nts = 0;
-    if (params_check_file(&table, &st, path, report_stderr, NULL)) goto done;
-
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
-    if (mkdir(tmp, 0755) != 0) { fprintf(stderr, "gliner convert: %s: cannot create: %s\n", tmp, strerror(errno)); goto done; }
+    if (params_check_file(&table, &st, path, report_stderr, NULL)) goto fail;
 
     /* weights: the tensors the table knows (buffers the reference never loads are dropped) */
     ts = calloc((size_t)st.n, sizeof *ts);
@@ -112,18 +117,18 @@ int cli_convert(int argc, char** argv) {
     }
     const char* meta[] = {"format", "pt", NULL};
     snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-    if (st_write(path, ts, nts, meta, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+    if (st_write_ex(path, GL_OUT_NEW, ts, nts, meta, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
     snprintf(path, sizeof path, "%s/gliner_config.json", tmp);
-    if (gliner_config_save(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+    if (gliner_config_save_ex(&cfg, path, GL_OUT_NEW, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
 
     /* every other regular file (tokenizer files, README...) byte for byte, and labels_tokenizer/ */
     if (md_copy_files(in, tmp, keep_file, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
-    if (rename(tmp, out) != 0) { fprintf(stderr, "gliner convert: %s: cannot rename to %s: %s\n", tmp, out, strerror(errno)); goto fail; }
+    if (md_out_commit(&od, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto done; }
     printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg.arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
     rc = 0;
     goto done;
 fail:
-    md_remove_tree(tmp);
+    md_out_abort(&od);
 done:
     for (int i = 0; i < nts; i++) free(bufs ? bufs[i] : NULL);
     free(bufs);

@@ -16,6 +16,7 @@
 #include "../check.h"
 #include "../io/json_pos.h"
 #include "../io/model_dir.h"
+#include "../io/out_file.h"
 #include "../io/safetensors.h"
 #include "../log.h"
 #include "ops.h" /* cast_forward_cpu */
@@ -148,7 +149,7 @@ static int write_json(const char* path, cJSON* root, char* err, size_t errlen) {
     memcpy(t, s, n);
     t[n] = '\n';
     cJSON_free(s);
-    int rc = gl_write_file_atomic(path, t, n + 1, err, errlen);
+    int rc = gl_write_file(path, GL_OUT_NEW, t, n + 1, err, errlen); /* inside the checkpoint's temporary directory */
     free(t);
     return rc;
 }
@@ -239,7 +240,7 @@ static int save_weights(const CheckpointSave* cs, const char* path, char* err, s
         if (tensor_has_unknown_dim(ps)) continue;
         ts[n++] = (StTensorIn){ps->name, DTYPE_F32, ps->ndim, ps->shape, cs->params + ps->offset};
     }
-    rc = st_write(path, ts, n, NULL, err, errlen);
+    rc = st_write_ex(path, GL_OUT_NEW, ts, n, NULL, err, errlen);
 done:
     if (have_src) st_close(&src);
     free(ts);
@@ -268,7 +269,7 @@ static int save_optimizer(const Optimizer* o, const ParamTable* t, const char* p
     char steps[32];
     snprintf(steps, sizeof steps, "%" PRId64, o->step);
     const char* meta[] = {"format", OPTIM_FORMAT, "version", "1", "step", steps, NULL};
-    int rc = st_write(path, ts, n, meta, err, errlen);
+    int rc = st_write_ex(path, GL_OUT_NEW, ts, n, meta, err, errlen);
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
     free(ts);
@@ -290,22 +291,20 @@ int checkpoint_save(const CheckpointSave* cs, char* path_out, size_t path_len, c
         return gl_set_err(err, errlen, "%s: cannot create: %s", out, strerror(errno));
     struct stat sb;
     if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return gl_set_err(err, errlen, "%s: not a directory", out);
-    char name[64], final[4096], tmp[4096], old[4096], p[4096];
+    char name[64], final[4096], p[4096];
     snprintf(name, sizeof name, CKPT_PREFIX "%" PRId64, step);
     if (path_join(final, sizeof final, out, name, err, errlen)) return -1;
-    snprintf(name, sizeof name, ".tmp-" CKPT_PREFIX "%" PRId64 "-%d", step, (int)getpid());
-    if (path_join(tmp, sizeof tmp, out, name, err, errlen)) return -1;
-    snprintf(name, sizeof name, ".old-" CKPT_PREFIX "%" PRId64 "-%d", step, (int)getpid());
-    if (path_join(old, sizeof old, out, name, err, errlen)) return -1;
-    if (strlen(tmp) + 40 >= sizeof p) return gl_set_err(err, errlen, "%s: path too long", tmp);
 
-    md_remove_tree(tmp); /* our own leftover (same pid), if any */
-    if (mkdir(tmp, 0755) != 0) return gl_set_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-
+    /* OUTDIR/.checkpoint-<step>.tmp.<pid>.<k>, renamed to checkpoint-<step> at the end (an existing checkpoint
+       directory of the same step is replaced; anything else there is an error) */
+    MdOut d;
+    if (md_out_begin(&d, final, 1, err, errlen)) return -1;
+    const char* tmp = d.tmp;
+    if (strlen(tmp) + 40 >= sizeof p) { gl_set_err(err, errlen, "%s: path too long", tmp); goto fail; }
     snprintf(p, sizeof p, "%s/model.safetensors", tmp);
     if (save_weights(cs, p, err, errlen)) goto fail;
     snprintf(p, sizeof p, "%s/gliner_config.json", tmp);
-    if (gliner_config_save(cs->cfg, p, err, errlen)) goto fail;
+    if (gliner_config_save_ex(cs->cfg, p, GL_OUT_NEW, err, errlen)) goto fail;
     if (fail_here(1, err, errlen)) goto fail;
     if (cs->model_src && md_copy_files(cs->model_src, tmp, md_is_tokenizer_file, err, errlen)) goto fail;
     if (fail_here(2, err, errlen)) goto fail;
@@ -318,33 +317,14 @@ int checkpoint_save(const CheckpointSave* cs, char* path_out, size_t path_len, c
     snprintf(p, sizeof p, "%s/resume.json", tmp);
     if (write_json(p, resume_to_json(cs->state), err, errlen)) goto fail;
     if (fail_here(3, err, errlen)) goto fail;
-    if (md_fsync_dir(tmp, err, errlen)) goto fail;
     if (fail_here(4, err, errlen)) goto fail;
-
-    /* into place: an existing checkpoint of the same step is renamed aside first (rename cannot replace a
-       non-empty directory), and removed once the new one stands */
-    int aside = 0;
-    if (lstat(final, &sb) == 0) {
-        md_remove_tree(old);
-        if (rename(final, old) != 0) {
-            gl_set_err(err, errlen, "%s: cannot move the existing checkpoint aside: %s", final, strerror(errno));
-            goto fail;
-        }
-        aside = 1;
-    }
-    if (rename(tmp, final) != 0) {
-        gl_set_err(err, errlen, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
-        if (aside) rename(old, final);
-        goto fail;
-    }
-    if (aside) md_remove_tree(old);
-    if (md_fsync_dir(out, err, errlen)) log_warn("checkpoint: %s", err);
+    if (md_out_commit(&d, err, errlen)) return -1; /* removes the temporary on failure */
     if (path_out) snprintf(path_out, path_len, "%s", final);
     if (cs->save_total_limit > 0 && checkpoint_rotate(out, cs->save_total_limit, step, err, errlen) < 0)
         log_warn("checkpoint: rotation: %s", err);
     return 0;
 fail:
-    md_remove_tree(tmp);
+    md_out_abort(&d);
     return -1;
 }
 
@@ -409,9 +389,10 @@ int checkpoint_rotate(const char* outdir, int limit, int64_t keep_step, char* er
 }
 
 int checkpoint_clean_stale(const char* outdir) {
+    int removed = md_clean_stale(outdir, CKPT_PREFIX, 1); /* .checkpoint-<step>.{tmp,old}.<pid>.<k> */
+    /* and the names of earlier versions: .tmp-checkpoint-<step>-<pid>, .old-checkpoint-<step>-<pid> */
     DIR* d = opendir(outdir);
-    if (!d) return 0;
-    int removed = 0;
+    if (!d) return removed;
     struct dirent* e;
     char p[4096], q[4096];
     while ((e = readdir(d))) {
@@ -422,7 +403,7 @@ int checkpoint_clean_stale(const char* outdir) {
         if (sscanf(e->d_name + 5 + strlen(CKPT_PREFIX), "%lld-%d%n", &step, &pid, &used) != 2 ||
             e->d_name[5 + strlen(CKPT_PREFIX) + used] != 0 || pid <= 0)
             continue;
-        if (pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to judge) */
+        if (!gl_out_pid_dead(pid)) continue; /* alive (or not ours to judge) */
         if (snprintf(p, sizeof p, "%s/%s", outdir, e->d_name) >= (int)sizeof p || !is_dir_nolink(p)) continue;
         snprintf(q, sizeof q, "%s/" CKPT_PREFIX "%lld", outdir, step);
         struct stat sb;

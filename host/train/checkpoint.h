@@ -20,12 +20,15 @@
    The Python package loads such a directory (GLiNER.from_pretrained(dir, load_tokenizer=True);
    scripts/check_checkpoint.py proves it) and ignores our three extra files.
 
-   Writes are atomic: everything goes into OUTDIR/.tmp-checkpoint-<step>-<pid>, each file fsync'ed, the
-   directory fsync'ed, then renamed to checkpoint-<step> (an existing one is first renamed aside and removed after
-   the new one is in place) and OUTDIR fsync'ed. A failure at any point removes the temporary directory; a crash
-   leaves at most a hidden .tmp-checkpoint-* directory, which loading never looks at (checkpoint_clean_stale
-   removes those of dead processes). After a successful save, checkpoints beyond save_total_limit are deleted,
-   oldest step first (HF _rotate_checkpoints without best-model tracking), never the one just written.
+   Writes are atomic (host/io/model_dir.h's MdOut): everything goes into OUTDIR/.checkpoint-<step>.tmp.<pid>.<k>
+   (created by an exclusive mkdir; each file in it created with O_EXCL|O_NOFOLLOW and fsync'ed, every write checked),
+   the directory fsync'ed, then renamed to checkpoint-<step> (an existing checkpoint directory of that step is first
+   renamed aside to .checkpoint-<step>.old.<pid>.<k> and removed after the new one is in place; anything else at that
+   name, a link, a file, a FIFO, is an error and left alone) and OUTDIR fsync'ed. A failure at any point removes the
+   temporary directory; a crash leaves at most a hidden temporary, which loading never looks at (checkpoint_clean_stale
+   removes those of dead processes, and those of earlier versions: .tmp-checkpoint-<step>-<pid>). After a successful
+   save, checkpoints beyond save_total_limit are deleted, oldest step first (HF _rotate_checkpoints without
+   best-model tracking), never the one just written.
 
    Loading treats every file as untrusted: bad JSON, wrong shapes or dtypes, missing or unexpected tensors,
    non-finite optimizer state give -1 and one line naming the file. */
@@ -116,8 +119,10 @@ int checkpoint_save(const CheckpointSave* cs, char* path_out, size_t path_len, c
    number deleted, or -1 (err) when outdir cannot be listed. */
 int checkpoint_rotate(const char* outdir, int limit, int64_t keep_step, char* err, size_t errlen);
 
-/* Removes OUTDIR/.tmp-checkpoint-<step>-<pid> directories left by processes that no longer run on this machine
-   (call it once at start-up, from the single process that writes checkpoints). Returns the number removed. */
+/* Removes the temporary directories (.checkpoint-<step>.tmp.<pid>.<k>, and .tmp-checkpoint-<step>-<pid> of earlier
+   versions) left in OUTDIR by processes that no longer run on this machine, and puts back a checkpoint a crash left
+   moved aside (call it once at start-up, from the single process that writes checkpoints). Returns the number
+   removed. */
 int checkpoint_clean_stale(const char* outdir);
 
 /* ---------------------------------------------------------------- load */

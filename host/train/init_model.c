@@ -36,6 +36,7 @@
 #include "../io/hub.h"
 #include "../io/json_pos.h"
 #include "../io/model_dir.h"
+#include "../io/out_file.h"
 #include "../io/read_file.h"
 #include "../io/safetensors.h"
 #include "../log.h"
@@ -313,7 +314,7 @@ static int write_json(const char* path, const cJSON* v, int sort_keys, const cJS
     Buf b = {0};
     json_emit(&b, v, 0, sort_keys, floats_of, 0);
     if (sort_keys) buf_puts(&b, "\n");
-    int rc = gl_write_file_atomic(path, b.p, b.n, err, errlen);
+    int rc = gl_write_file(path, GL_OUT_NEW, b.p, b.n, err, errlen); /* inside the output's temporary directory */
     free(b.p);
     return rc;
 }
@@ -1060,6 +1061,7 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
     if (lstat(outdir, &sb) == 0) return gl_set_err(err, errlen, "%s: already exists (expected a new directory name)", outdir);
 
     int rc = -1, bad, have_cfg = 0, made_tmp = 0;
+    MdOut od = {0};
     Backbone text = {0}, labels = {0};
     TokSrc ts = {0};
     GlinerConfig cfg;
@@ -1067,8 +1069,7 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
     TensorList tl = {0};
     cJSON* m = cJSON_Duplicate(model_section, 1);
     cJSON* tcfg_out = NULL;
-    char tmp[PATH_LEN], p[PATH_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", outdir, (int)getpid());
+    char p[PATH_LEN];
 
     /* ---- what the config asks for */
     static const char* const unsupported[] = {"labels_decoder", "relations_layer"};
@@ -1163,12 +1164,13 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
     if (fill_tensors(&table, &cfg, &text, labels_name ? &labels : NULL, seed, &tl, err, errlen)) goto done;
 
     /* ---- the directory, under a temporary name */
-    if (mkdir(tmp, 0755) != 0) { gl_set_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); goto done; }
+    if (md_out_begin(&od, outdir, 0, err, errlen)) goto done;
     made_tmp = 1;
+    const char* tmp = od.tmp;
     snprintf(p, sizeof p, "%s/model.safetensors", tmp);
-    if (st_write(p, tl.ts, tl.n, NULL, err, errlen)) goto done;
+    if (st_write_ex(p, GL_OUT_NEW, tl.ts, tl.n, NULL, err, errlen)) goto done;
     snprintf(p, sizeof p, "%s/gliner_config.json", tmp);
-    if (gliner_config_save(&cfg, p, err, errlen)) goto done;
+    if (gliner_config_save_ex(&cfg, p, GL_OUT_NEW, err, errlen)) goto done;
     snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
     const cJSON* tm = cJSON_GetObjectItemCaseSensitive(ts.tok, "model");
     const cJSON* tmt = tm ? cJSON_GetObjectItemCaseSensitive(tm, "type") : NULL;
@@ -1186,21 +1188,15 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
         if (md_fsync_dir(p, err, errlen)) goto done;
     }
     if (self_check(tmp, &cfg, arch_is_bi(cfg.arch) ? -1 : ent_id, err, errlen)) goto done;
-    if (md_fsync_dir(tmp, err, errlen)) goto done;
-    if (rename(tmp, outdir) != 0) { gl_set_err(err, errlen, "%s: cannot rename to %s: %s", tmp, outdir, strerror(errno)); goto done; }
     made_tmp = 0;
-    snprintf(p, sizeof p, "%s", outdir);
-    char* slash = strrchr(p, '/');
-    if (slash && slash != p) *slash = 0;
-    else snprintf(p, sizeof p, "%s", slash ? "/" : ".");
-    (void)md_fsync_dir(p, NULL, 0);
+    if (md_out_commit(&od, err, errlen)) goto done; /* fsyncs, renames into place, fsyncs the parent */
     log_info("gliner init: %s (%s, %s %s H=%d L=%d, D=%d, span_mode %s, %zu parameters, class_token_index %d, seed %llu)",
              outdir, arch_name(cfg.arch), model_name, cfg.encoder.model_type, cfg.encoder.hidden_size,
              cfg.encoder.num_hidden_layers, cfg.hidden_size, cfg.span_mode, table.num_parameters, cfg.class_token_index,
              (unsigned long long)seed);
     rc = 0;
 done:
-    if (made_tmp) md_remove_tree(tmp);
+    if (made_tmp) md_out_abort(&od);
     tl_free(&tl);
     params_free(&table);
     if (have_cfg) gliner_config_free(&cfg);

@@ -41,7 +41,7 @@ yaml "$TMP/span.yaml" 'span_mode: "markerV0"'
 for f in gliner_config.json model.safetensors tokenizer.json tokenizer_config.json; do
   [ -f "$TMP/m/$f" ] || fail "no $f in the new directory"
 done
-ls -d "$TMP"/m.tmp.* >/dev/null 2>&1 && fail "a temporary directory was left behind"
+ls -d "$TMP"/.m.tmp.* >/dev/null 2>&1 && fail "a temporary directory was left behind"
 "$GLINER" info "$TMP/m" >"$TMP/info.out" 2>&1 || { cat "$TMP/info.out"; fail "gliner info rejects the new directory"; }
 grep -q "UniEncoderSpan" "$TMP/info.out" || { cat "$TMP/info.out"; fail "gliner info: not a UniEncoderSpan"; }
 # the tiny tokenizer has 600 tokens: [FLERT] 600, <<ENT>> 601, <<SEP>> 602; class_token_index = len - 2
@@ -96,7 +96,7 @@ bad() { # bad NAME CONFIG PATTERN
   [ "$(wc -l <"$TMP/bad.err")" = 1 ] || { cat "$TMP/bad.err"; fail "$name: expected a one-line error"; }
   grep -q -- "$pat" "$TMP/bad.err" || { cat "$TMP/bad.err"; fail "$name: the error does not say '$pat'"; }
   [ -e "$out" ] && fail "$name: $out was created"
-  ls -d "$out".tmp.* >/dev/null 2>&1 && fail "$name: a temporary directory was left behind"
+  ls -d "$(dirname "$out")/.$(basename "$out")".tmp.* >/dev/null 2>&1 && fail "$name: a temporary directory was left behind"
   echo "ok: $name -> $(cat "$TMP/bad.err")"
 }
 backbone() { # backbone NAME: a writable copy of the fixture backbone

@@ -101,14 +101,28 @@ static int exists(const char* path) {
 }
 
 /* names in dir starting with prefix */
-static int count_prefix(const char* dir, const char* prefix) {
+/* temporaries and directories moved aside: .checkpoint-<step>.{tmp,old}.<pid>.<k>, and the names of earlier
+   versions (.tmp-checkpoint-<step>-<pid>, .old-...) */
+static int count_temps(const char* dir) {
     DIR* d = opendir(dir);
     if (!d) return 0;
     int n = 0;
     struct dirent* e;
-    while ((e = readdir(d))) n += !strncmp(e->d_name, prefix, strlen(prefix));
+    while ((e = readdir(d)))
+        n += !strncmp(e->d_name, ".tmp-", 5) || !strncmp(e->d_name, ".old-", 5) || strstr(e->d_name, ".tmp.") ||
+             strstr(e->d_name, ".old.");
     closedir(d);
     return n;
+}
+
+static int is_empty_dir(const char* dir) {
+    DIR* d = opendir(dir);
+    cr_assert(d, "%s: cannot list", dir);
+    int n = 0;
+    struct dirent* e;
+    while ((e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n == 0;
 }
 
 static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
@@ -172,7 +186,7 @@ static void round_trip(const char* model) {
     snprintf(p, sizeof p, "%s/labels_tokenizer/tokenizer.json", ck);
     snprintf(err, sizeof err, "%s/labels_tokenizer", f.src);
     cr_expect_eq(exists(p), exists(err), "labels_tokenizer/ copied when the source has one");
-    cr_expect_eq(count_prefix(out, ".tmp-"), 0);
+    cr_expect_eq(count_temps(out), 0);
 
     /* the weights file has every tensor of the source (optional ones copied as they are), bit for bit */
     SafeTensors a, b;
@@ -338,7 +352,7 @@ Test(checkpoint, rotation_limit_2) {
     cr_expect(!exists(p));
     snprintf(p, sizeof p, "%s/checkpoint-4", out);
     cr_expect(exists(p));
-    cr_expect_eq(count_prefix(out, ".tmp-") + count_prefix(out, ".old-"), 0);
+    cr_expect_eq(count_temps(out), 0);
     /* limit <= 0 keeps everything */
     cr_expect_eq(checkpoint_rotate(out, 0, -1, err, sizeof err), 0);
     cr_expect_eq(checkpoint_rotate(out, 1, -1, err, sizeof err), 1);
@@ -363,7 +377,7 @@ Test(checkpoint, failed_save_leaves_nothing) {
         cr_expect_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), -1, "stage %d", stage);
         cr_expect(strstr(err, "injected failure"), "%s", err);
         cr_expect(!exists(p), "stage %d: a checkpoint directory was left", stage);
-        cr_expect_eq(count_prefix(out, ".tmp-"), 0, "stage %d: a temporary directory was left", stage);
+        cr_expect_eq(count_temps(out), 0, "stage %d: a temporary directory was left", stage);
     }
     checkpoint_test_fail_at(0);
     /* a real failure: the model source has no readable directory (after the weights were written) */
@@ -372,7 +386,7 @@ Test(checkpoint, failed_save_leaves_nothing) {
     cr_expect_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), -1);
     cr_expect(strstr(err, "/nonexistent/model/dir"), "%s", err);
     cr_expect(!exists(p));
-    cr_expect_eq(count_prefix(out, ".tmp-"), 0);
+    cr_expect_eq(count_temps(out), 0);
     /* a failed re-save keeps the existing checkpoint intact */
     cs.model_src = f.src;
     cr_assert_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), 0, "%s", err);
@@ -384,23 +398,117 @@ Test(checkpoint, failed_save_leaves_nothing) {
     cr_assert_eq(checkpoint_load(p, &f.table, f.params, NULL, &st, err, sizeof err), 0, "%s", err);
     cr_expect_eq(st.position, 4097);
     train_state_free(&st);
-    cr_expect_eq(count_prefix(out, ".tmp-") + count_prefix(out, ".old-"), 0);
+    cr_expect_eq(count_temps(out), 0);
     /* the output path is a file */
     snprintf(p, sizeof p, "%s/afile", dir);
     tu_write_file(p, "x", 1);
     cs.outdir = p;
     cr_expect_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), -1);
     cr_expect(strstr(err, "afile: not a directory"), "%s", err);
-    /* stale temporary directories of dead processes are cleaned, a crashed replace is restored */
+    /* stale temporary directories of dead processes are cleaned (ours and those of earlier versions), a crashed
+       replace is restored */
     char stale[1700];
-    snprintf(stale, sizeof stale, "%s/.tmp-checkpoint-5-999999999", out);
+    const int dead = tu_dead_pid();
+    snprintf(stale, sizeof stale, "%s/.tmp-checkpoint-5-%d", out, dead);
     mkdir(stale, 0755);
+    snprintf(stale, sizeof stale, "%s/.checkpoint-6.tmp.%d.0", out, dead);
+    mkdir(stale, 0755);
+    snprintf(stale, sizeof stale, "%s/.checkpoint-6.tmp.%d.0/model.safetensors", out, dead);
+    tu_write_file(stale, "half", 4);
     snprintf(stale, sizeof stale, "%s/checkpoint-9", out);
-    snprintf(p, sizeof p, "%s/.old-checkpoint-9-999999999", out);
+    snprintf(p, sizeof p, "%s/.checkpoint-9.old.%d.0", out, dead);
     cr_assert(rename(stale, p) == 0);
-    cr_expect_eq(checkpoint_clean_stale(out), 1);
-    cr_expect(exists(stale), "checkpoint-9 restored from .old-");
-    cr_expect_eq(count_prefix(out, ".tmp-") + count_prefix(out, ".old-"), 0);
+    cr_expect_eq(checkpoint_clean_stale(out), 2);
+    cr_expect(exists(stale), "checkpoint-9 restored from .old.");
+    cr_expect_eq(count_temps(out), 0);
+    snprintf(p, sizeof p, "%s/.old-checkpoint-9-%d", out, dead);
+    cr_assert(rename(stale, p) == 0);
+    cr_expect_eq(checkpoint_clean_stale(out), 0);
+    cr_expect(exists(stale), "checkpoint-9 restored from .old- (an earlier version's name)");
+    fx_free(&f);
+}
+
+/* what is at OUTDIR/checkpoint-<step> when it is not a checkpoint directory: left alone, a clear error (issue 11: a
+   FIFO or a file there used to be moved aside and deleted) */
+Test(checkpoint, a_non_directory_at_the_checkpoint_name_is_never_replaced) {
+    char dir[1024], out[1200], err[1024], p[1600], victim[1600];
+    tu_tmpdir(dir, sizeof dir, "ckpt_nondir");
+    snprintf(out, sizeof out, "%s/out", dir);
+    cr_assert_eq(mkdir(out, 0755), 0);
+    snprintf(p, sizeof p, "%s/checkpoint-9", out);
+    snprintf(victim, sizeof victim, "%s/elsewhere", dir);
+    cr_assert_eq(mkdir(victim, 0755), 0);
+    Fx f;
+    fx_init(&f, "uni_span_bert_markerV0", 5);
+    f.st.global_step = 9;
+    CheckpointSave cs = fx_save_args(&f, out, 0);
+    const char* kinds[] = {"FIFO", "regular file", "symbolic link"};
+    for (int k = 0; k < 3; k++) {
+        if (k == 0) cr_assert_eq(mkfifo(p, 0600), 0);
+        if (k == 1) tu_write_file(p, "mine", 4);
+        if (k == 2) cr_assert_eq(symlink(victim, p), 0);
+        struct stat before, after;
+        cr_assert_eq(lstat(p, &before), 0);
+        err[0] = 0;
+        cr_expect_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), -1, "%s: saved over it", kinds[k]);
+        cr_expect(strstr(err, p) && strstr(err, "not a directory"), "%s: %s", kinds[k], err);
+        cr_expect(lstat(p, &after) == 0 && after.st_ino == before.st_ino && (after.st_mode & S_IFMT) == (before.st_mode & S_IFMT),
+                  "%s: it was replaced", kinds[k]);
+        cr_expect_eq(count_temps(out), 0, "%s: a temporary was left", kinds[k]);
+        unlink(p);
+    }
+    cr_expect(is_empty_dir(victim), "something was written through the link");
+    fx_free(&f);
+}
+
+/* a link planted at the temporary's first name is skipped, not followed, not removed */
+Test(checkpoint, a_link_planted_at_the_temporary_name_is_not_followed) {
+    char dir[1024], out[1200], err[1024], p[1600], victim[1600];
+    tu_tmpdir(dir, sizeof dir, "ckpt_plant");
+    snprintf(out, sizeof out, "%s/out", dir);
+    cr_assert_eq(mkdir(out, 0755), 0);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    cr_assert_eq(mkdir(victim, 0755), 0);
+    snprintf(p, sizeof p, "%s/.checkpoint-4.tmp.%d.0", out, (int)getpid());
+    cr_assert_eq(symlink(victim, p), 0);
+    Fx f;
+    fx_init(&f, "uni_span_bert_markerV0", 6);
+    f.st.global_step = 4;
+    CheckpointSave cs = fx_save_args(&f, out, 0);
+    cr_assert_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), 0, "%s", err);
+    struct stat sb;
+    cr_expect(lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode), "the planted link was removed");
+    cr_expect(is_empty_dir(victim), "something was written through the planted link");
+    snprintf(p, sizeof p, "%s/checkpoint-4/model.safetensors", out);
+    cr_expect(exists(p));
+    fx_free(&f);
+}
+
+/* a full disk in the middle of a save: one line naming the file, nothing left, the previous checkpoint intact */
+Test(checkpoint, write_errors_are_reported_and_nothing_is_left) {
+    char dir[1024], out[1200], err[1024], p[1600];
+    tu_tmpdir(dir, sizeof dir, "ckpt_werr");
+    snprintf(out, sizeof out, "%s/out", dir);
+    Fx f;
+    fx_init(&f, "uni_span_bert_markerV0", 7);
+    f.st.global_step = 2;
+    CheckpointSave cs = fx_save_args(&f, out, 0);
+    cr_assert_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), 0, "%s", err);
+    tu_limit_file_size(64 << 10); /* the disk fills up after 64 KiB (the weights are larger) */
+    cr_expect_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), -1, "a failed write was not reported");
+    cr_expect(strstr(err, out) && strstr(err, "model.safetensors") && strstr(err, "File too large"), "%s", err);
+    cr_expect(strchr(err, '\n') == NULL);
+    f.st.global_step = 3;
+    cr_expect_eq(checkpoint_save(&cs, NULL, 0, err, sizeof err), -1);
+    snprintf(p, sizeof p, "%s/checkpoint-3", out);
+    cr_expect(!exists(p), "a checkpoint was left by a failed save");
+    cr_expect_eq(count_temps(out), 0, "a temporary was left");
+    tu_limit_file_size((size_t)-1 >> 1);
+    TrainState st;
+    snprintf(p, sizeof p, "%s/checkpoint-2", out);
+    cr_assert_eq(checkpoint_load(p, &f.table, f.params, NULL, &st, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(st.global_step, 2);
+    train_state_free(&st);
     fx_free(&f);
 }
 
