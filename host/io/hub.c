@@ -22,6 +22,8 @@
 
 #include "../check.h"
 #include "../log.h"
+#include "out_file.h"
+#include "read_file.h"
 
 #ifndef GLINER_VERSION
 #define GLINER_VERSION "0"
@@ -113,14 +115,14 @@ static void read_ref(const char* repo_dir, const char* rev, char* out, size_t le
     char p[PATH_LEN];
     out[0] = 0;
     snprintf(p, sizeof p, "%s/refs/%s", repo_dir, rev);
-    FILE* f = fopen(p, "r");
-    if (!f) return;
-    char buf[128];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) return; /* a FIFO there must not block us */
+    size_t n;
+    char* buf = gl_read_file(p, 127, "a ref (a commit hash)", &n, NULL, NULL, 0);
+    if (!buf) return;
     while (n && isspace((unsigned char)buf[n - 1])) buf[--n] = 0;
     if (valid_part(buf, n)) snprintf(out, len, "%s", buf);
+    free(buf);
 }
 
 /* A repo id "owner/name[@rev]" in the cache: repo, rev ("main" by default), the repo's cache directory, and the
@@ -177,26 +179,102 @@ static int cache_complete(const char* snap, char* err, size_t errlen) {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* The most bytes fetched for one file whose size the server does not announce; GLINER_HUB_MAX_BYTES overrides it. */
+#define HUB_MAX_BYTES_DEFAULT ((int64_t)64 << 30)
+
+/* one download of a checkpoint: where its files go */
 typedef struct {
-    FILE*   f;
-    int64_t written;
-    int     write_failed;
-    char    commit[128]; /* X-Repo-Commit, from any response of the redirect chain */
+    const char* repo_dir;
+    const char* rev;
+    int64_t     max_bytes;       /* for a file of no announced size */
+    char        snap[PATH_LEN];  /* snapshots/<commit or rev>, chosen when the first file's body begins */
+    char        commit[128];     /* X-Repo-Commit of the first file ("" if the server did not say) */
+} Dl;
+
+/* one file: the response headers seen so far, and the body going into the snapshot through a GlOut */
+typedef struct {
+    Dl*         dl;
+    const char* name;       /* the file, relative to the snapshot */
+    long        status;     /* of the response in progress (each redirect starts a new one) */
+    int64_t     clen;       /* its Content-Length, -1 if none */
+    int64_t     linked;     /* X-Linked-Size of any response of the chain (the Hub's size of an LFS file), -1 */
+    int64_t     cap;        /* the most bytes accepted, set when the body begins */
+    const char* cap_from;   /* the header that announced it, NULL for the hard cap */
+    int64_t     written, discarded;
+    int         opened, oversize, failed;
+    GlOut       out;
+    char        err[1024];  /* why opening the destination failed */
+    char        commit[128]; /* X-Repo-Commit, from any response of the redirect chain */
 } Sink;
+
+/* a header value that is a byte count: digits only, below 2^62; else -1 */
+static int64_t parse_size(const char* v, size_t n) {
+    while (n && (*v == ' ' || *v == '\t')) { v++; n--; }
+    while (n && isspace((unsigned char)v[n - 1])) n--;
+    if (n == 0 || n > 18) return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    return x;
+}
+
+/* the body begins: the size cap, the snapshot directory (the first file's X-Repo-Commit names it), the GlOut */
+static int sink_open(Sink* s) {
+    Dl* dl = s->dl;
+    s->cap = s->linked >= 0 ? s->linked : s->clen >= 0 ? s->clen : dl->max_bytes;
+    s->cap_from = s->linked >= 0 ? "X-Linked-Size" : s->clen >= 0 ? "Content-Length" : NULL;
+    if (s->clen > s->cap) { /* the body says it is larger than announced: refused before a byte is written */
+        s->oversize = 1;
+        return -1;
+    }
+    if (!dl->snap[0]) {
+        snprintf(dl->commit, sizeof dl->commit, "%s", s->commit);
+        snprintf(dl->snap, sizeof dl->snap, "%s/snapshots/%s", dl->repo_dir, dl->commit[0] ? dl->commit : dl->rev);
+    }
+    char dest[PATH_LEN], dir[PATH_LEN];
+    snprintf(dest, sizeof dest, "%s/%s", dl->snap, s->name);
+    snprintf(dir, sizeof dir, "%s", dest);
+    *strrchr(dir, '/') = 0;
+    if (mkdir_p(dir, s->err, sizeof s->err) || gl_out_open(&s->out, dest, s->err, sizeof s->err)) {
+        s->failed = 1;
+        return -1;
+    }
+    s->opened = 1;
+    return 0;
+}
 
 static size_t on_body(char* p, size_t sz, size_t n, void* ud) {
     Sink* s = ud;
-    size_t w = fwrite(p, 1, sz * n, s->f);
-    s->written += (int64_t)w;
-    if (w != sz * n) s->write_failed = errno ? errno : EIO;
-    return w;
+    const size_t len = sz * n;
+    if (s->status != 200) { /* an error page: discarded, and not much of it */
+        s->discarded += (int64_t)len;
+        return s->discarded > (1 << 20) ? 0 : len;
+    }
+    if (!s->opened && sink_open(s)) return 0;
+    if ((int64_t)len > s->cap - s->written) { /* more than announced: cut off here */
+        s->oversize = 1;
+        return 0;
+    }
+    if (gl_out_write(&s->out, p, len)) return 0;
+    s->written += (int64_t)len;
+    return len;
 }
 
 static size_t on_header(char* p, size_t sz, size_t n, void* ud) {
     Sink* s = ud;
     size_t len = sz * n;
-    static const char key[] = "x-repo-commit:";
-    if (len > sizeof key - 1 && !strncasecmp(p, key, sizeof key - 1)) {
+    static const char key[] = "x-repo-commit:", clen[] = "content-length:", linked[] = "x-linked-size:";
+    if (len > 5 && !strncmp(p, "HTTP/", 5)) { /* a new response (the first, or after a redirect) */
+        const char* sp = memchr(p, ' ', len);
+        s->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        s->clen = -1;
+    } else if (len > sizeof clen - 1 && !strncasecmp(p, clen, sizeof clen - 1)) {
+        s->clen = parse_size(p + sizeof clen - 1, len - (sizeof clen - 1));
+    } else if (len > sizeof linked - 1 && !strncasecmp(p, linked, sizeof linked - 1)) {
+        s->linked = parse_size(p + sizeof linked - 1, len - (sizeof linked - 1));
+    } else if (len > sizeof key - 1 && !strncasecmp(p, key, sizeof key - 1)) {
         const char* v = p + sizeof key - 1;
         size_t vl = len - (sizeof key - 1);
         while (vl && (*v == ' ' || *v == '\t')) { v++; vl--; }
@@ -216,17 +294,14 @@ static const char* status_hint(long status) {
     }
 }
 
-/* GETs url into dest (via dest.incomplete.<pid>, renamed on success). *status: the final HTTP status.
-   Returns 0 on HTTP 200 with the file in place; 1 on another HTTP status (nothing written, err filled);
-   -1 on a transfer or file error (err filled). */
-static int http_get(const char* url, const char* dest, long* status, char* commit, size_t commit_len, char* err,
-                    size_t errlen) {
+/* GETs url into the snapshot's file `name` through a GlOut (an exclusive temporary beside it, renamed at the
+   end: the final name never holds half a file). The body is capped at the size the server announced (X-Linked-Size,
+   else Content-Length; else dl->max_bytes): more is cut off and refused, less is a transfer cut short.
+   *status: the final HTTP status. Returns 0 on HTTP 200 with the file in place; 1 on another HTTP status (nothing
+   written, err filled); -1 on a transfer, size or file error (err filled). */
+static int http_get(const char* url, Dl* dl, const char* name, long* status, char* err, size_t errlen) {
     pthread_once(&curl_once, curl_init_once);
-    char tmp[PATH_LEN + 64];
-    snprintf(tmp, sizeof tmp, "%s.incomplete.%d", dest, (int)getpid());
-    Sink s = {0};
-    s.f = fopen(tmp, "wb");
-    if (!s.f) return gl_set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    Sink s = {.dl = dl, .name = name, .clen = -1, .linked = -1};
     CURL* c = curl_easy_init();
     CHECK(c, "curl_easy_init failed");
     char cerr[CURL_ERROR_SIZE] = "";
@@ -258,29 +333,37 @@ static int http_get(const char* url, const char* dest, long* status, char* commi
     CURLcode rc = curl_easy_perform(c);
     *status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_off_t clen = -1;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdr);
+    const int64_t announced = s.linked >= 0 ? s.linked : s.clen;
     int ret = 0;
-    if (rc != CURLE_OK && !(s.write_failed && rc == CURLE_WRITE_ERROR)) {
-        ret = gl_set_err(err, errlen, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
-    } else if (s.write_failed) {
-        ret = gl_set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(s.write_failed));
-    } else if (*status != 200) {
+    if (s.oversize) {
+        if (s.cap_from)
+            ret = gl_set_err(err, errlen, "%s: the body is larger than the %lld bytes the server announced (%s): refused",
+                             url, (long long)s.cap, s.cap_from);
+        else
+            ret = gl_set_err(err, errlen, "%s: larger than %lld bytes, the limit for a file whose size the server does "
+                             "not announce (GLINER_HUB_MAX_BYTES): refused", url, (long long)s.cap);
+    } else if (s.failed) {
+        ret = gl_set_err(err, errlen, "%s", s.err);
+    } else if (s.opened && s.out.werrno) {
+        ret = gl_out_flush(&s.out, err, errlen); /* "DEST: write failed: ..." */
+    } else if (*status != 200 && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)) {
         gl_set_err(err, errlen, "%s: HTTP %ld%s", url, *status, status_hint(*status));
         ret = 1;
-    } else if (clen >= 0 && clen != s.written) {
-        ret = gl_set_err(err, errlen, "%s: received %lld bytes, expected %lld (Content-Length): transfer cut short",
-                         url, (long long)s.written, (long long)clen);
+    } else if (rc != CURLE_OK) {
+        ret = gl_set_err(err, errlen, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+    } else if (announced >= 0 && announced != s.written) {
+        ret = gl_set_err(err, errlen, "%s: received %lld bytes, expected %lld (%s): transfer cut short", url,
+                         (long long)s.written, (long long)announced, s.linked >= 0 ? "X-Linked-Size" : "Content-Length");
+    } else if (!s.opened && sink_open(&s)) { /* an empty file */
+        ret = gl_set_err(err, errlen, "%s", s.err);
     }
-    if (ret == 0 && (fflush(s.f) || fsync(fileno(s.f)))) ret = gl_set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-    if (fclose(s.f) && ret == 0) ret = gl_set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-    if (ret == 0 && rename(tmp, dest)) ret = gl_set_err(err, errlen, "%s: cannot rename to %s: %s", tmp, dest, strerror(errno));
-    if (ret != 0) unlink(tmp);
     if (ret == 0) {
-        log_info("hub: %s (%lld bytes)", url, (long long)s.written);
-        if (s.commit[0] && commit[0] == 0) snprintf(commit, commit_len, "%s", s.commit);
+        ret = gl_out_commit(&s.out, err, errlen);
+        if (ret == 0) log_info("hub: %s (%lld bytes)", url, (long long)s.written);
+    } else if (s.opened) {
+        gl_out_abort(&s.out);
     }
     return ret;
 }
@@ -291,48 +374,43 @@ static void url_of(char* out, size_t len, const char* endpoint, const char* repo
     snprintf(out, len, "%.*s/%s/resolve/%s/%s", (int)n, endpoint, repo, rev, file);
 }
 
+/* GLINER_HUB_MAX_BYTES: a positive byte count, or the default */
+static int max_bytes_from_env(int64_t* out, char* err, size_t errlen) {
+    const char* v = getenv("GLINER_HUB_MAX_BYTES");
+    *out = HUB_MAX_BYTES_DEFAULT;
+    if (!v || !*v) return 0;
+    int64_t x = parse_size(v, strlen(v));
+    if (x <= 0)
+        return gl_set_err(err, errlen, "GLINER_HUB_MAX_BYTES: expected a positive number of bytes, found '%s'", v);
+    *out = x;
+    return 0;
+}
+
 /* downloads the checkpoint files into repo_dir/snapshots/<commit or rev>/; fills snap */
 static int download(const char* repo, const char* rev, const char* repo_dir, char* snap, size_t snaplen, char* err,
                     size_t errlen) {
     const char* endpoint = getenv("HF_ENDPOINT");
     if (!endpoint || !*endpoint) endpoint = "https://huggingface.co";
-    char url[PATH_LEN], dest[PATH_LEN], commit[128] = "";
+    char url[PATH_LEN], dest[PATH_LEN];
     long status;
+    Dl dl = {.repo_dir = repo_dir, .rev = rev};
+    if (max_bytes_from_env(&dl.max_bytes, err, errlen)) return -1;
     if (mkdir_p(repo_dir, err, errlen)) return -1;
-    /* the config first, beside the snapshots: its response says which commit this revision is */
-    char first[PATH_LEN];
-    snprintf(first, sizeof first, "%s/gliner_config.json.%d", repo_dir, (int)getpid());
-    url_of(url, sizeof url, endpoint, repo, rev, FILES[0].name);
-    if (http_get(url, first, &status, commit, sizeof commit, err, errlen)) return -1;
-    snprintf(snap, snaplen, "%s/snapshots/%s", repo_dir, commit[0] ? commit : rev);
-    snprintf(dest, sizeof dest, "%s/gliner_config.json", snap);
-    if (mkdir_p(snap, err, errlen)) { unlink(first); return -1; }
-    if (rename(first, dest)) {
-        gl_set_err(err, errlen, "%s: cannot rename to %s: %s", first, dest, strerror(errno));
-        unlink(first);
-        return -1;
-    }
-    for (int i = 1; i < N_FILES; i++) {
+    /* the config first: its response says which commit this revision is, which names the snapshot directory */
+    for (int i = 0; i < N_FILES; i++) {
         const char* name = FILES[i].name;
-        const char* slash = strrchr(name, '/');
-        if (slash) {
-            char sub[PATH_LEN];
-            snprintf(sub, sizeof sub, "%s/%.*s", snap, (int)(slash - name), name);
-            if (mkdir_p(sub, err, errlen)) return -1;
-        }
-        snprintf(dest, sizeof dest, "%s/%s", snap, name);
         url_of(url, sizeof url, endpoint, repo, rev, name);
-        int r = http_get(url, dest, &status, commit, sizeof commit, err, errlen);
+        int r = http_get(url, &dl, name, &status, err, errlen);
         if (r < 0) return -1;
+        if (i == 0) snprintf(snap, snaplen, "%s", dl.snap);
         if (r == 0) continue;
         if (FILES[i].kind == F_OPTIONAL && status == 404) { err[0] = 0; continue; }
         if (!strcmp(name, "model.safetensors") && status == 404) {
             /* older checkpoints ship pytorch_model.bin only: fetch it and say how to convert it */
             char e2[1024];
             snprintf(e2, sizeof e2, "%s", err);
-            snprintf(dest, sizeof dest, "%s/pytorch_model.bin", snap);
             url_of(url, sizeof url, endpoint, repo, rev, "pytorch_model.bin");
-            if (http_get(url, dest, &status, commit, sizeof commit, err, errlen) == 0) {
+            if (http_get(url, &dl, "pytorch_model.bin", &status, err, errlen) == 0) {
                 cache_complete(snap, err, errlen);
                 return -1;
             }
@@ -346,18 +424,13 @@ static int download(const char* repo, const char* rev, const char* repo_dir, cha
         }
         return -1;
     }
-    if (commit[0] && strcmp(commit, rev)) {
+    if (dl.commit[0] && strcmp(dl.commit, rev)) {
         /* refs/<rev> -> commit, as huggingface_hub records it */
-        char refs[PATH_LEN], tmp[PATH_LEN + 32];
+        char refs[PATH_LEN];
         snprintf(refs, sizeof refs, "%s/refs", repo_dir);
         if (mkdir_p(refs, err, errlen)) return -1;
         snprintf(dest, sizeof dest, "%s/%s", refs, rev);
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", dest, (int)getpid());
-        FILE* f = fopen(tmp, "w");
-        if (!f || fputs(commit, f) < 0 || fclose(f) || rename(tmp, dest)) {
-            if (f) unlink(tmp);
-            return gl_set_err(err, errlen, "%s: cannot write: %s", dest, strerror(errno));
-        }
+        if (gl_write_file_atomic(dest, dl.commit, strlen(dl.commit), err, errlen)) return -1;
     }
     return 0;
 }

@@ -5,8 +5,12 @@
          refs/<revision>            the commit the revision pointed to (when the server said: X-Repo-Commit)
          snapshots/<commit or revision>/gliner_config.json, model.safetensors, tokenizer.json, ...
    Files come from ${HF_ENDPOINT:-https://huggingface.co}/<owner>/<name>/resolve/<revision>/<file>
-   (redirects followed; HF_TOKEN sent as "Authorization: Bearer"). Each file is written to a temporary
-   name, its size checked against Content-Length, then renamed: a final name never holds half a file.
+   (redirects followed; HF_TOKEN sent as "Authorization: Bearer"). Each file is written through a GlOut
+   (host/io/out_file.h: an exclusive temporary beside it, renamed at the end: a final name never holds half a
+   file; orphans of killed runs removed). Its size is capped at what the server announced, as huggingface_hub
+   reads it: X-Linked-Size (the Hub's size of an LFS file, on the redirect), else Content-Length; a body larger than
+   that is cut off and refused, a shorter one is a transfer cut short, both errors naming the URL. A file of no
+   announced size is capped at 64 GiB (GLINER_HUB_MAX_BYTES=N sets another limit in bytes).
    A snapshot that already has gliner_config.json, the weights and tokenizer.json is used as is, with
    no network access (delete it to fetch again). HF_HUB_OFFLINE=1: the cache only, never the network.
    Without libcurl at build time only the cache is available. */

@@ -36,12 +36,24 @@ class H(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         if self.headers.get("Authorization"):
             with open(log, "a") as f: f.write(self.path + " " + self.headers["Authorization"] + "\n")
-        if self.path.startswith("/acme/redir/"):
+        if self.path.startswith("/acme/redir/") or self.path == "/acme/big/resolve/main/model.safetensors":
+            target = self.path.replace("/acme/redir/", "/acme/tiny/").replace("/acme/big/", "/acme/tiny/")
             self.send_response(302)
-            self.send_header("Location", self.path.replace("/acme/redir/", "/acme/tiny/"))
+            self.send_header("Location", target)
             self.send_header("X-Repo-Commit", "c0ffee0123456789c0ffee0123456789c0ffee01")
+            if self.path.endswith("/model.safetensors"):
+                real = os.path.getsize(os.path.join(root, target.lstrip("/")))
+                self.send_header("X-Linked-Size", "1000" if "/acme/big/" in self.path else str(real))
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path == "/acme/stream/resolve/main/model.safetensors":
+            data = open(os.path.join(root, "acme/tiny/resolve/main/model.safetensors"), "rb").read()
+            self.send_response(200)
+            self.end_headers()
+            for i in range(0, len(data), 4096):
+                self.wfile.write(data[i : i + 4096])
+            self.close_connection = True
             return
         if self.path == "/acme/cut/resolve/main/model.safetensors":
             data = open(os.path.join(root, "acme/tiny/resolve/main/model.safetensors"), "rb").read()
@@ -58,8 +70,10 @@ s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 print("Serving HTTP on 127.0.0.1 port %d" % s.server_address[1], flush=True)
 s.serve_forever()
 PYEOF
-mkdir -p "$ROOT/acme/cut/resolve/main"
-cp "$FIX"/gliner_config.json "$FIX"/tokenizer.json "$ROOT/acme/cut/resolve/main/"
+for r in cut big stream; do
+  mkdir -p "$ROOT/acme/$r/resolve/main"
+  cp "$FIX"/gliner_config.json "$FIX"/tokenizer.json "$ROOT/acme/$r/resolve/main/"
+done
 "$PY" -u "$TMP/server.py" "$ROOT" "$TMP/auth.log" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 PORT=""
@@ -81,7 +95,7 @@ T "$GLINER" info "$FIX" >"$TMP/info_dir.txt" 2>"$TMP/info_dir.err" || fail "glin
 SNAP=$HF_HOME/hub/models--acme--tiny/snapshots/main
 [ -f "$SNAP/model.safetensors" ] || fail "no $SNAP/model.safetensors after the download"
 cmp -s "$SNAP/model.safetensors" "$FIX/model.safetensors" || fail "downloaded model.safetensors differs"
-ls -a "$SNAP" | grep -q incomplete && fail "a temporary file was left in $SNAP"
+ls -A "$SNAP" | grep -qE "incomplete|\.tmp\." && fail "a temporary file was left in $SNAP"
 diff <(sed 1d "$TMP/info_hub.txt" | sed "s#$SNAP#DIR#g") <(sed 1d "$TMP/info_dir.txt" | sed "s#$FIX#DIR#g") \
   || fail "gliner info: the Hub model and the directory differ"
 
@@ -114,7 +128,26 @@ T "$GLINER" info acme/cut >/dev/null 2>"$TMP/ecut" && fail "a truncated download
 grep -q "$HF_ENDPOINT/acme/cut/resolve/main/model.safetensors" "$TMP/ecut" || fail "truncation error: $(cat "$TMP/ecut")"
 CSNAP=$HF_HOME/hub/models--acme--cut/snapshots/main
 [ -e "$CSNAP/model.safetensors" ] && fail "a truncated model.safetensors was left in the cache"
-ls -a "$CSNAP" | grep -q incomplete && fail "a temporary file was left in $CSNAP"
+ls -A "$CSNAP" | grep -qE "incomplete|\.tmp\." && fail "a temporary file was left in $CSNAP"
+
+# a body larger than the size the Hub announced (X-Linked-Size): cut off and refused, one line naming the URL
+T "$GLINER" info acme/big >/dev/null 2>"$TMP/ebig" && fail "a body larger than announced was accepted"
+[ "$(grep -vc ': info: ' "$TMP/ebig")" -eq 1 ] || fail "oversized body: the error is not one line: $(cat "$TMP/ebig")"
+grep -q "$HF_ENDPOINT/acme/big/resolve/main/model.safetensors: the body is larger than the 1000 bytes the server announced (X-Linked-Size)" "$TMP/ebig" \
+  || fail "oversized body: $(cat "$TMP/ebig")"
+BSNAP=$HF_HOME/hub/models--acme--big/snapshots/c0ffee0123456789c0ffee0123456789c0ffee01
+[ -e "$BSNAP/model.safetensors" ] && fail "an oversized model.safetensors was left in the cache"
+ls -A "$HF_HOME/hub/models--acme--big/snapshots/"* | grep -q tmp && fail "a temporary file was left in the cache"
+# no announced size: the hard cap (GLINER_HUB_MAX_BYTES lowers it here); without the cap the same body downloads
+GLINER_HUB_MAX_BYTES=100000 T "$GLINER" info acme/stream >/dev/null 2>"$TMP/estream" && fail "a body over the hard cap was accepted"
+grep -q "$HF_ENDPOINT/acme/stream/resolve/main/model.safetensors: larger than 100000 bytes, the limit for a file whose size the server does not announce" "$TMP/estream" \
+  || fail "hard cap: $(cat "$TMP/estream")"
+SSNAP=$HF_HOME/hub/models--acme--stream/snapshots/main
+[ -e "$SSNAP/model.safetensors" ] && fail "a model.safetensors over the hard cap was left in the cache"
+GLINER_HUB_MAX_BYTES=12k T "$GLINER" info acme/stream >/dev/null 2>"$TMP/eenv" && fail "a bad GLINER_HUB_MAX_BYTES was accepted"
+grep -q "GLINER_HUB_MAX_BYTES: expected a positive number of bytes, found '12k'" "$TMP/eenv" || fail "bad cap: $(cat "$TMP/eenv")"
+T "$GLINER" info acme/stream >/dev/null 2>"$TMP/estream2" || fail "a body of no announced size under the cap: $(cat "$TMP/estream2")"
+cmp -s "$SSNAP/model.safetensors" "$FIX/model.safetensors" || fail "the streamed model.safetensors differs"
 
 # offline, nothing cached: a clear error, no network
 HF_HUB_OFFLINE=1 T "$GLINER" info acme/other >/dev/null 2>"$TMP/eoff" && fail "HF_HUB_OFFLINE=1 with an empty cache succeeded"
