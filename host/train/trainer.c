@@ -2,13 +2,16 @@
 #include "trainer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "../decode.h"
@@ -66,6 +69,9 @@ typedef struct {
 #endif
     FILE*            jlog; /* OUTDIR/train_log.jsonl */
     FILE*            tlog; /* OUTDIR/train.log: every progress and event line */
+    int              log_errno;      /* the first failed write to a log (the run stops at the next check) */
+    const char*      log_failed;     /* which: "train.log" or "train_log.jsonl" */
+    int              lock_fd;        /* OUTDIR/.gliner-train.lock, flock'ed for the whole run; -1 before */
 } Trainer;
 
 static void state_to_host(Trainer* t);
@@ -80,10 +86,16 @@ static void say(Trainer* t, const char* fmt, ...) {
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s\n", buf);
-    if (t->tlog) {
-        fprintf(t->tlog, "%s\n", buf);
-        fflush(t->tlog);
+    if (t->tlog && (fprintf(t->tlog, "%s\n", buf) < 0 || fflush(t->tlog) != 0) && !t->log_errno) {
+        t->log_errno = errno ? errno : EIO;
+        t->log_failed = "train.log";
     }
+}
+
+/* a log write failed (a full disk): the run stops with one line naming the file, rather than go on unlogged */
+static int logs_failed(const Trainer* t, char* err, size_t errlen) {
+    if (!t->log_errno) return 0;
+    return gl_set_err(err, errlen, "%s/%s: write failed: %s", t->outdir, t->log_failed, strerror(t->log_errno));
 }
 
 /* ---------------------------------------------------------------- data order */
@@ -296,7 +308,11 @@ static int evaluate(Trainer* t, EvalScores* out, char* err, size_t errlen) {
 /* ---------------------------------------------------------------- logs and checkpoints */
 
 static void jlog_entry(Trainer* t, const TrainLogEntry* e) {
-    if (t->jlog && train_log_write_jsonl(t->jlog, e)) log_warn("%s/train_log.jsonl: write failed", t->outdir);
+    errno = 0;
+    if (t->jlog && train_log_write_jsonl(t->jlog, e) && !t->log_errno) {
+        t->log_errno = errno ? errno : EIO;
+        t->log_failed = "train_log.jsonl";
+    }
 }
 
 static int save(Trainer* t, char* err, size_t errlen) {
@@ -402,6 +418,76 @@ static void state_to_device(Trainer* t) {
 
 /* ---------------------------------------------------------------- set-up */
 
+#define LOCK_NAME ".gliner-train.lock"
+
+/* One run per output directory: an exclusive flock on OUTDIR/.gliner-train.lock, which holds the holder's pid (for
+   the message a second run prints). The kernel releases the lock when the process ends, however it ends (kill -9
+   included), so a stale lock file is harmless: the next run locks it and writes its own pid. */
+static int lock_outdir(Trainer* t, char* err, size_t errlen) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/" LOCK_NAME, t->outdir);
+    int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666);
+    if (fd < 0) return gl_set_err(err, errlen, "%s: cannot open the training lock file: %s", p, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return gl_set_err(err, errlen, "%s: not a regular file (the training lock file)", p);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        char buf[32] = "";
+        const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        if (e != EWOULDBLOCK) return gl_set_err(err, errlen, "%s: cannot lock: %s", p, strerror(e));
+        buf[n > 0 ? n : 0] = 0;
+        const long pid = strtol(buf, NULL, 10);
+        char who[40] = "pid unknown: it has not written it yet";
+        if (pid > 0) snprintf(who, sizeof who, "pid %ld", pid);
+        return gl_set_err(err, errlen, "%s: in use by another gliner train (%s); wait for it to end or choose another "
+                          "output directory", t->outdir, who);
+    }
+    char buf[32];
+    const int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        const int e = errno;
+        close(fd);
+        return gl_set_err(err, errlen, "%s: cannot write: %s", p, strerror(e ? e : EIO));
+    }
+    t->lock_fd = fd;
+    return 0;
+}
+
+/* OUTDIR/train.log or train_log.jsonl, appended to (a resumed run continues them). A FIFO without a reader is an
+   error, not a wait. */
+static FILE* open_log(const char* path, char* err, size_t errlen) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0666);
+    if (fd < 0) {
+        gl_set_err(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
+        return NULL;
+    }
+    FILE* f = fcntl(fd, F_SETFL, O_APPEND) == 0 ? fdopen(fd, "a") : NULL; /* blocking writes from here */
+    if (!f) {
+        gl_set_err(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+/* closes the logs, reporting a failed final write (0 or -1 with err) */
+static int close_logs(Trainer* t, char* err, size_t errlen) {
+    int rc = logs_failed(t, err, errlen);
+    FILE* fs[2] = {t->jlog, t->tlog};
+    const char* names[2] = {"train_log.jsonl", "train.log"};
+    t->jlog = t->tlog = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (!fs[i]) continue;
+        errno = 0;
+        if (fclose(fs[i]) != 0 && rc == 0)
+            rc = gl_set_err(err, errlen, "%s/%s: write failed: %s", t->outdir, names[i], strerror(errno ? errno : EIO));
+    }
+    return rc;
+}
+
 static int setup(Trainer* t, char* err, size_t errlen) {
     const TrainOptions* o = &t->o;
     TrainConfig* tc = &t->tc;
@@ -410,10 +496,10 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     const char* out = o->output ? o->output : tc->root_dir;
     snprintf(t->outdir, sizeof t->outdir, "%s", out);
     if (mkdir(t->outdir, 0777) && errno != EEXIST) return gl_set_err(err, errlen, "%s: %s", t->outdir, strerror(errno));
+    if (lock_outdir(t, err, errlen)) return -1; /* before anything is written there */
     char p[4200];
     snprintf(p, sizeof p, "%s/train.log", t->outdir);
-    t->tlog = fopen(p, "a");
-    if (!t->tlog) return gl_set_err(err, errlen, "%s: %s", p, strerror(errno));
+    if (!(t->tlog = open_log(p, err, errlen))) return -1;
     const char* model = o->model ? o->model : tc->prev_path;
     if (!model) { /* train.py: GLiNER.from_config(model_cfg): a new model on model.model_name's pretrained backbone,
                      built once into OUTDIR/init-model (a resumed run finds it there) */
@@ -500,8 +586,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     t->st.train_batch_size = t->batch;
     t->st.logging_steps = t->st.save_steps = t->st.eval_steps = t->eval_every;
     snprintf(p, sizeof p, "%s/train_log.jsonl", t->outdir);
-    t->jlog = fopen(p, "a");
-    if (!t->jlog) return gl_set_err(err, errlen, "%s: %s", p, strerror(errno));
+    if (!(t->jlog = open_log(p, err, errlen))) return -1;
     return 0;
 }
 
@@ -523,6 +608,7 @@ static void teardown(Trainer* t) {
     free(t->order);
     if (t->jlog) fclose(t->jlog);
     if (t->tlog) fclose(t->tlog);
+    if (t->lock_fd >= 0) close(t->lock_fd); /* releases the lock: the last thing the run does */
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -532,6 +618,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     CHECK(t, "out of memory");
     t->o = *opts;
     t->order_epoch = -1;
+    t->lock_fd = -1;
     int rc = setup(t, err, errlen);
     if (rc) goto done;
     const GlinerModel* m = t->m;
@@ -563,6 +650,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     int loss_n = 0;
     const int64_t start_step = t->st.global_step;
     while (t->st.global_step < t->total_steps) {
+        if (logs_failed(t, err, errlen)) { rc = -1; goto done; }
         grad_ctx_zero(&t->gc);
         double loss_sum = 0;
         int finite = 1;
@@ -656,6 +744,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         say(t, "note: %lld training texts were longer than the tokenizer's model_max_length %lld tokens and were cut"
             " (their last words get no label, as in the reference)", (long long)truncated,
             (long long)t->g->model_max_length);
+    rc = close_logs(t, err, errlen);
 done:
     if (rc && t->tlog) fprintf(t->tlog, "error: %s\n", err);
     teardown(t);
