@@ -2,7 +2,8 @@
 # test_train_lock.sh GLINER SRC -- one `gliner train` per output directory (issue 11, item 8): while a run holds
 # OUTDIR/.gliner-train.lock (flock), a second run on the same directory refuses at once with one line naming the
 # directory and the holder's pid, exit 1, and writes nothing (no log line, no checkpoint). The lock goes with the
-# process, however it ends: after kill -9 the next run proceeds.
+# process, however it ends: after kill -9 the next run proceeds. Also: a write to train.log or train_log.jsonl that
+# fails (a full disk: ulimit -f) stops the run with one line naming the file and exit 1, never a silent exit 0.
 set -u
 GLINER=$1 SRC=$2
 TMP=$(mktemp -d)
@@ -72,4 +73,13 @@ $RUN --steps 2 --log-every 1 >"$TMP/third.log" 2>&1 || { cat "$TMP/third.log"; f
 [ -d "$OUT/checkpoint-2" ] || fail "the run after the kill saved no checkpoint"
 [ "$(grep -c '"step": ' "$OUT/train_log.jsonl")" -ge 2 ] || fail "the run after the kill logged nothing"
 echo "ok: the lock is released by kill -9"
+
+# (stderr goes through a pipe: a file would be cut at the same limit)
+( trap '' XFSZ; ulimit -f 1; exec $GLINER train "$TMP/c.yaml" --model "$M" --threads 1 --output "$TMP/full" --steps 50 \
+    --log-every 1 --no-save 2>&1 >/dev/null ) | cat >"$TMP/full.err"
+rc=${PIPESTATUS[0]}
+[ "$rc" = 1 ] || fail "a failed log write: exit $rc, expected 1"
+grep -q "^gliner train: $TMP/full/train[_a-z]*\.[a-z]*: write failed: File too large$" "$TMP/full.err" \
+  || fail "a failed log write: $(tail -2 "$TMP/full.err")"
+echo "ok: a failed log write stops the run naming the file"
 echo PASS
