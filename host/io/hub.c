@@ -207,7 +207,7 @@ typedef struct {
     char        commit[128]; /* X-Repo-Commit, from any response of the redirect chain */
 } Sink;
 
-/* a header value that is a byte count: digits only, below 2^62; else -1 */
+/* a header value that is a byte count: 1 to 18 digits; else -1 */
 static int64_t parse_size(const char* v, size_t n) {
     while (n && (*v == ' ' || *v == '\t')) { v++; n--; }
     while (n && isspace((unsigned char)v[n - 1])) n--;
