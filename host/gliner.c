@@ -2,7 +2,9 @@
    (gliner/model.py): texts that are empty after stripping get no entities; labels are de-duplicated;
    texts are batched (here: sorted by length first, to limit padding), collated (text/batch.c), run
    (model/model.c), decoded (decode.c) and mapped back to code-point offsets of the original text.
-   Optional sliding window over words for long texts (off by default, as the reference truncates). */
+   Optional sliding window over words for long texts (off by default, as the reference truncates).
+   Bi-encoders: label embeddings come from a per-label cache (gliner_internal.h), and texts of one batch
+   may carry different label lists, each text scored over its own (run_batch says how). */
 #include "gliner.h"
 #include "gliner_internal.h"
 
@@ -25,20 +27,82 @@
 #include "text/words.h"
 
 
-static void label_cache_clear(gliner_t* g) {
-    for (int i = 0; i < g->cache_n; i++) free(g->cache_labels[i]);
-    free(g->cache_labels);
-    free(g->cache_embeds);
-    g->cache_labels = NULL;
-    g->cache_embeds = NULL;
-    g->cache_n = 0;
+/* ---------------------------------------------------------------- the label cache (gliner_internal.h) */
+
+static int label_cache_max_n(const LabelCache* lc) { return lc->max_n > 0 ? lc->max_n : LABEL_CACHE_MAX_N; }
+
+static uint64_t label_hash(const char* s) { /* FNV-1a */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
 }
 
-static int label_cache_hit(const gliner_t* g, char** labels, int n) {
-    if (!g->cache_embeds || n != g->cache_n) return 0;
-    for (int i = 0; i < n; i++)
-        if (strcmp(labels[i], g->cache_labels[i])) return 0;
-    return 1;
+/* drops every entry, keeps the allocations */
+static void label_cache_reset(LabelCache* lc) {
+    for (int i = 0; i < lc->n; i++) free(lc->key[i]);
+    lc->n = 0;
+    lc->key_bytes = 0;
+    for (int i = 0; i < lc->nslots; i++) lc->slot[i] = -1;
+}
+
+/* frees everything (gliner_free) */
+static void label_cache_clear(gliner_t* g) {
+    LabelCache* lc = &g->labels;
+    label_cache_reset(lc);
+    free(lc->slot);
+    free(lc->key);
+    free(lc->vec);
+    lc->slot = NULL;
+    lc->key = NULL;
+    lc->vec = NULL;
+    lc->nslots = lc->cap = 0;
+}
+
+/* the entry holding label s, or -1 */
+static int label_cache_find(const LabelCache* lc, const char* s) {
+    if (!lc->nslots) return -1;
+    const size_t mask = (size_t)lc->nslots - 1;
+    for (size_t h = label_hash(s) & mask;; h = (h + 1) & mask) {
+        const int32_t e = lc->slot[h];
+        if (e < 0) return -1;
+        if (!strcmp(lc->key[e], s)) return e;
+    }
+}
+
+/* keeps v (D floats) as label s's embedding; drops the whole cache first when s would not fit */
+static void label_cache_put(LabelCache* lc, const char* s, const float* v, int D) {
+    const int max_n = label_cache_max_n(lc);
+    const size_t max_bytes = lc->max_bytes ? lc->max_bytes : LABEL_CACHE_MAX_BYTES, len = strlen(s) + 1;
+    if (len > max_bytes || label_cache_find(lc, s) >= 0) return;
+    if (lc->nslots <= 2 * max_n) { /* the first entry (or a raised bound): a table at most half full */
+        label_cache_reset(lc);
+        int ns = 16;
+        while (ns <= 2 * max_n) ns *= 2;
+        free(lc->slot);
+        lc->slot = malloc((size_t)ns * sizeof *lc->slot);
+        CHECK(lc->slot, "out of memory");
+        lc->nslots = ns;
+        for (int i = 0; i < ns; i++) lc->slot[i] = -1;
+    }
+    if (lc->n >= max_n || lc->key_bytes + len > max_bytes) label_cache_reset(lc);
+    if (lc->n == lc->cap) {
+        int cap = lc->cap ? 2 * lc->cap : 16;
+        if (cap > max_n) cap = max_n > lc->n ? max_n : lc->n + 1;
+        lc->key = realloc(lc->key, (size_t)cap * sizeof *lc->key);
+        lc->vec = realloc(lc->vec, (size_t)cap * D * sizeof *lc->vec);
+        CHECK(lc->key && lc->vec, "out of memory");
+        lc->cap = cap;
+    }
+    const int e = lc->n++;
+    lc->key[e] = malloc(len);
+    CHECK(lc->key[e], "out of memory");
+    memcpy(lc->key[e], s, len);
+    lc->key_bytes += len;
+    memcpy(lc->vec + (size_t)e * D, v, (size_t)D * sizeof *v);
+    const size_t mask = (size_t)lc->nslots - 1;
+    size_t h = label_hash(s) & mask;
+    while (lc->slot[h] >= 0) h = (h + 1) & mask;
+    lc->slot[h] = e;
 }
 
 static int64_t read_model_max_length(const char* dir) {
@@ -266,9 +330,86 @@ int64_t* gliner_batch_inputs(const Batch* b, const GlinerConfig* cfg, ModelInput
     return m;
 }
 
-/* runs one batch of units; appends what it finds to found[text] */
-static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
-                     const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
+/* ---------------------------------------------------------------- bi-encoder labels */
+
+#define LABEL_CHUNK 256 /* labels per run of the label encoder: bounds its activations, C * Tl * D */
+
+typedef struct { const char* s; int row; } LabelRow;
+
+static int cmp_label_row(const void* a, const void* b) {
+    const LabelRow *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* Bi-encoders: the pooled embeddings of a collated batch's labels, per text, into out (B, C, D): row (i, c) is
+   label b->labels[i][c]'s (rows past a text's labels are left as they are). A cached label costs a copy; each
+   distinct other label of the batch is encoded once (in chunks of LABEL_CHUNK) and then cached. The cache may
+   drop everything while new labels go in: every row that came from it has been copied by then. */
+static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, float* out, char* err, size_t errlen) {
+    const int C = b->C, D = g->model.cfg.hidden_size;
+    LabelCache* lc = &g->labels;
+    LabelRow* miss = malloc(((size_t)b->B * C + 1) * sizeof *miss);
+    CHECK(miss, "out of memory");
+    int nm = 0;
+    for (int i = 0; i < b->B; i++)
+        for (int c = 0; c < b->n_labels[i]; c++) {
+            const int e = label_cache_find(lc, b->labels[i][c]);
+            if (e >= 0) memcpy(out + ((size_t)i * C + c) * D, lc->vec + (size_t)e * D, (size_t)D * sizeof *out);
+            else miss[nm++] = (LabelRow){b->labels[i][c], i * C + c};
+        }
+    /* the distinct missing labels: the misses sorted by string, first of each run */
+    qsort(miss, (size_t)nm, sizeof *miss, cmp_label_row);
+    char** uniq = malloc(((size_t)nm + 1) * sizeof *uniq);
+    int* first = malloc(((size_t)nm + 2) * sizeof *first); /* uniq[u]'s misses: miss[first[u] .. first[u+1]) */
+    CHECK(uniq && first, "out of memory");
+    int nu = 0;
+    for (int k = 0; k < nm; k++)
+        if (k == 0 || strcmp(miss[k].s, miss[k - 1].s)) { first[nu] = k; uniq[nu++] = (char*)miss[k].s; }
+    first[nu] = nm;
+    float* emb = malloc((size_t)LABEL_CHUNK * D * sizeof *emb);
+    CHECK(emb, "out of memory");
+    int rc = 0;
+    for (int u0 = 0; u0 < nu && rc == 0; u0 += LABEL_CHUNK) {
+        const int n = nu - u0 < LABEL_CHUNK ? nu - u0 : LABEL_CHUNK;
+        int64_t *ids, *mask;
+        int Tl;
+        if (gliner_label_inputs(g, uniq + u0, n, &ids, &mask, &Tl, err, errlen)) {
+            /* name the text and the label, as the uni-encoders' prompts do (text/batch.c) */
+            char e2[512];
+            snprintf(e2, sizeof e2, "%s", err);
+            for (int u = u0; u < u0 + n; u++) {
+                int64_t *i1, *m1;
+                int t1;
+                if (gliner_label_inputs(g, uniq + u, 1, &i1, &m1, &t1, err, errlen) == 0) { free(i1); free(m1); continue; }
+                const int row = miss[first[u]].row, i = row / C;
+                snprintf(e2, sizeof e2, "%s", err);
+                gl_set_err(err, errlen, "text %d: label %d: %s", units[i].text, row % C, e2);
+                break;
+            }
+            rc = -1;
+            break;
+        }
+        gliner_encode_labels(&g->model, emb, ids, mask, n, Tl);
+        free(ids);
+        free(mask);
+        lc->encoded += n;
+        for (int u = u0; u < u0 + n; u++) {
+            for (int k = first[u]; k < first[u + 1]; k++)
+                memcpy(out + (size_t)miss[k].row * D, emb + (size_t)(u - u0) * D, (size_t)D * sizeof *out);
+            label_cache_put(lc, uniq[u], emb + (size_t)(u - u0) * D, D);
+        }
+    }
+    free(emb);
+    free(first);
+    free(uniq);
+    free(miss);
+    return rc;
+}
+
+/* runs one batch of units as one forward; appends what it finds to found[text] */
+static int run_forward(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
+                       const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
     const GlinerConfig* cfg = &g->model.cfg;
     BatchItem* items = calloc((size_t)n, sizeof *items);
     for (int i = 0; i < n; i++) {
@@ -281,29 +422,17 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
     if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
     ModelInputs in;
     int64_t* span_mask64 = gliner_batch_inputs(&b, cfg, &in);
-    int64_t *lab_ids = NULL, *lab_mask = NULL;
+    float* lab = NULL;
     int rc = -1;
     if (arch_is_bi(cfg->arch)) {
-        /* one class map shared by the batch: the labels of its first text (the API gives every text the same
-           labels, or per-text lists that must then be equal within a bi-encoder batch) */
-        for (int i = 1; i < n; i++)
-            if (b.n_labels[i] != b.n_labels[0]) {
-                gl_set_err(err, errlen, "bi-encoder: per-text label lists must be equal within a batch (use --batch-size 1)");
-                goto out;
-            }
-        in.C_labels = b.n_labels[0];
-        if (!label_cache_hit(g, b.labels[0], b.n_labels[0])) {
-            int Tl;
-            if (gliner_label_inputs(g, b.labels[0], b.n_labels[0], &lab_ids, &lab_mask, &Tl, err, errlen)) goto out;
-            label_cache_clear(g);
-            g->cache_embeds = malloc((size_t)(in.C_labels ? in.C_labels : 1) * cfg->hidden_size * sizeof(float));
-            CHECK(g->cache_embeds, "out of memory");
-            gliner_encode_labels(&g->model, g->cache_embeds, lab_ids, lab_mask, in.C_labels, Tl);
-            g->cache_labels = malloc((size_t)(in.C_labels ? in.C_labels : 1) * sizeof(char*));
-            for (int c = 0; c < in.C_labels; c++) g->cache_labels[c] = strdup(b.labels[0][c]);
-            g->cache_n = in.C_labels;
-        }
-        in.labels_embeds = g->cache_embeds;
+        /* each text its own label columns (B, C, D), as a uni-encoder's prompts are; columns past a text's
+           labels are zeros and never decoded */
+        in.C_labels = b.C;
+        in.labels_per_text = 1;
+        lab = calloc((size_t)b.B * (b.C ? b.C : 1) * cfg->hidden_size, sizeof *lab);
+        CHECK(lab, "out of memory");
+        if (batch_label_embeds(g, &b, units, lab, err, errlen)) goto out;
+        in.labels_embeds = lab;
     }
     ModelOutputs mo;
     if (gliner_forward(&g->model, &in, &mo, NULL, err, errlen)) goto out;
@@ -317,9 +446,9 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
             const WordSpan* ws = &b.words[i].w[el.e[k].start];
             const WordSpan* we = &b.words[i].w[el.e[k].end];
             /* labels were de-duplicated by batch_build: map the class back to the caller's label string */
-            const char* lab = b.labels[i][el.e[k].label];
+            const char* lab_s = b.labels[i][el.e[k].label];
             int li = 0;
-            while (li < n_labels[units[i].text] && strcmp(labels[units[i].text][li], lab)) li++;
+            while (li < n_labels[units[i].text] && strcmp(labels[units[i].text][li], lab_s)) li++;
             Found f = {units[i].cp_off + ws->start, units[i].cp_off + we->end, units[i].byte_off + ws->byte_start,
                        units[i].byte_off + we->byte_end, li, el.e[k].score};
             found_push(&found[units[i].text], f);
@@ -329,11 +458,59 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
     free(mo.logits);
     rc = 0;
 out:
-    free(lab_ids);
-    free(lab_mask);
+    free(lab);
     free(span_mask64);
     batch_free(&b);
     free(items);
+    return rc;
+}
+
+/* label l[i] occurred earlier in l */
+static int label_seen(const char* const* l, int i) {
+    for (int k = 0; k < i; k++)
+        if (!strcmp(l[k], l[i])) return 1;
+    return 0;
+}
+
+/* the two label lists are the same once de-duplicated (first occurrences, in order) */
+static int same_label_list(const char* const* a, int na, const char* const* b, int nb) {
+    if (a == b && na == nb) return 1;
+    for (int i = 0, j = 0;; i++, j++) {
+        while (i < na && label_seen(a, i)) i++;
+        while (j < nb && label_seen(b, j)) j++;
+        if (i == na || j == nb) return i == na && j == nb;
+        if (strcmp(a[i], b[j])) return 0;
+    }
+}
+
+/* runs one batch of units (length-sorted); appends what it finds to found[text]. Label columns are scored
+   independently of each other, so texts with different label lists share a forward, each over its own
+   columns -- except through a bi-encoder's CrossFuser (post_fusion_schema): there the words attend to every
+   label column of their row, padded ones too (no masks, quirk 1), so a text shares a forward only with the
+   texts of the batch that carry the same label list (groups in the batch's order). */
+static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
+                     const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
+    const GlinerConfig* cfg = &g->model.cfg;
+    if (!arch_is_bi(cfg->arch) || !cfg->post_fusion_schema || !*cfg->post_fusion_schema)
+        return run_forward(g, texts, units, n, labels, n_labels, o, found, err, errlen);
+    Unit* grp = malloc((size_t)n * sizeof *grp);
+    char* done = calloc((size_t)n, 1);
+    CHECK(grp && done, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (done[i]) continue;
+        const int ti = units[i].text;
+        int ng = 0;
+        for (int j = i; j < n; j++) {
+            const int tj = units[j].text;
+            if (done[j] || !same_label_list(labels[ti], n_labels[ti], labels[tj], n_labels[tj])) continue;
+            grp[ng++] = units[j];
+            done[j] = 1;
+        }
+        rc = run_forward(g, texts, grp, ng, labels, n_labels, o, found, err, errlen);
+    }
+    free(done);
+    free(grp);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* gliner_internal.h -- the handle behind the C API (gliner.h), for the library's own tools (the trainer,
    host/train/trainer.c) that drive the model directly. Not installed. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gliner.h"
@@ -8,17 +9,32 @@
 #include "text/batch.h"
 #include "text/tokenizer.h"
 
+/* Bi-encoders: a label's pooled embedding (D floats) depends on the label string alone, so each one is kept
+   by string and a label seen before, in any list, any batch, any call, is not run through the label encoder
+   again. Bounded: at most max_n entries and max_bytes of label strings (a label longer than that is not
+   kept); when one more would not fit, the whole cache is dropped (labels of the batch at hand are already
+   gathered by then). An open-addressing table over the entries, never deleted from, only cleared. */
+#define LABEL_CACHE_MAX_N     4096
+#define LABEL_CACHE_MAX_BYTES ((size_t)1 << 20)
+typedef struct {
+    int      max_n;        /* entries at most: LABEL_CACHE_MAX_N when 0 (tests lower it) */
+    size_t   max_bytes;    /* label bytes at most: LABEL_CACHE_MAX_BYTES when 0 */
+    int      n, cap;       /* entries, rows allocated in key / vec */
+    size_t   key_bytes;    /* sum of strlen + 1 over the keys */
+    int      nslots;       /* power of two > 2 * max_n; 0 until the first entry */
+    int32_t* slot;         /* nslots: entry index, -1 = empty */
+    char**   key;          /* (cap) owned label strings */
+    float*   vec;          /* (cap, D) pooled embeddings */
+    int64_t  encoded;      /* labels run through the label encoder so far (tests, profiling) */
+} LabelCache;
+
 struct GlinerHandle {
     GlinerModel model;
     Tokenizer*  tok;
     int64_t     model_max_length;
     Tokenizer*  label_tok; /* bi-encoders */
     int64_t     label_max_length;
-    /* bi-encoders: the label set last encoded and its pooled embeddings (C, D), so a fixed label set
-       runs through the label encoder once, not once per batch */
-    char**      cache_labels;
-    int         cache_n;
-    float*      cache_embeds;
+    LabelCache  labels;    /* bi-encoders: pooled label embeddings by label string */
     char        desc[512];
     struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */
 };

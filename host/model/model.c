@@ -167,13 +167,17 @@ void gliner_encode_labels(const GlinerModel* m, float* pooled, const int64_t* id
 }
 
 /* ... broadcast to (B, C, D) in backend memory. The cached embeddings (labels_embeds) are used at inference
-   only: a training forward always runs the label encoder, so its gradient flows. */
+   only: a training forward always runs the label encoder, so its gradient flows. Per-text embeddings
+   (labels_per_text: (B, C, D), inference) are uploaded as they are. */
 static void encode_labels(const GlinerModel* m, void* prompts, const ModelInputs* in) {
     const Backend* be = m->be;
     const int C = in->C_labels, D = m->cfg.hidden_size;
     const size_t es = dtype_size(be->dtype), CD = (size_t)C * D;
+    CHECK(!in->labels_per_text || (in->labels_embeds && !m->training), "per-text label embeddings are an inference input");
     if (in->labels_embeds && !m->training) {
-        for (int b = 0; b < in->B; b++) be->upload(be, (char*)prompts + (size_t)b * CD * es, in->labels_embeds, CD);
+        if (in->labels_per_text) be->upload(be, prompts, in->labels_embeds, (size_t)in->B * CD);
+        else
+            for (int b = 0; b < in->B; b++) be->upload(be, (char*)prompts + (size_t)b * CD * es, in->labels_embeds, CD);
         return;
     }
     void* pooled = labels_pooled(m, in->labels_input_ids, in->labels_attention_mask, C, in->T_labels);

@@ -114,7 +114,10 @@ typedef struct {
     const int64_t* labels_input_ids;      /* (C,Tl) */
     const int64_t* labels_attention_mask; /* (C,Tl) */
     const float*   labels_embeds;         /* (C,D) host: pooled label embeddings from gliner_encode_labels
-                                             (a cache); when set, the label encoder is not run */
+                                             (a cache); when set, the label encoder is not run (inference) */
+    int            labels_per_text;       /* 1: labels_embeds is (B,C,D), each text its own label columns
+                                             (padded columns: any values, never decoded; with a CrossFuser
+                                             they are attended, so such a batch must not have any) */
     /* token models with represent_spans (training): N given spans per text, scored by the span head */
     int            N;
     const int64_t* spans_idx;             /* (B,N,2) */
