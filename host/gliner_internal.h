@@ -11,9 +11,9 @@
 struct GlinerHandle {
     GlinerModel model;
     Tokenizer*  tok;
-    int64_t     model_max_length;
+    int64_t     model_max_length; /* the text sequences' sub-token cap (text/batch.h batch_token_cap) */
     Tokenizer*  label_tok; /* bi-encoders */
-    int64_t     label_max_length;
+    int64_t     label_max_length; /* the label sequences' sub-token cap */
     /* bi-encoders: the label set last encoded and its pooled embeddings (C, D), so a fixed label set
        runs through the label encoder once, not once per batch */
     char**      cache_labels;
