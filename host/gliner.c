@@ -65,15 +65,16 @@ static int load_tokenizer_for(const GlinerModel* m, int which, const char* dir, 
 
 /* uni-encoders find their labels' prompt vectors at class_token_index: it must be the tokenizer's id of
    ent_token, or every text silently gets no entity (the reference reads whatever the config says). -1 in the
-   config is the reference's "not set yet": GLiNER.from_pretrained then sets len(tokenizer) - 2, which is
-   <<ENT>> in every checkpoint it writes (model.py set_class_indices); we take it only when it is. */
+   config is the reference's "not set yet": GLiNER.from_pretrained then sets len(tokenizer) - 2 (relex models:
+   - 3), which is <<ENT>> in every checkpoint it writes (model.py:906, 1807, 3620); we take it only when it is. */
 static int check_class_token(GlinerConfig* cfg, const Tokenizer* tok, const char* model_dir, char* err, size_t errlen) {
     if (arch_is_bi(cfg->arch) || cfg->precomputed_prompts_mode == 1) return 0;
     const int32_t ent = tokenizer_token_to_id(tok, cfg->ent_token);
     if (ent < 0)
         return gl_set_err(err, errlen, "%s/tokenizer.json: no \"%s\" token (gliner_config.json's ent_token; expected "
                           "GLiNER's added tokens)", model_dir, cfg->ent_token);
-    if (cfg->class_token_index == -1 && tokenizer_vocab_size(tok) - 2 == ent) cfg->class_token_index = ent;
+    const int from_end = arch_is_relex(cfg->arch) ? 3 : 2; /* [<<ENT>>, <<SEP>>(, <<REL>>)] added last */
+    if (cfg->class_token_index == -1 && tokenizer_vocab_size(tok) - from_end == ent) cfg->class_token_index = ent;
     if (cfg->class_token_index != ent)
         return gl_set_err(err, errlen, "%s/gliner_config.json: class_token_index %d is not the id of \"%s\" in %s/tokenizer.json "
                           "(%d): the model would find no labels in its prompt", model_dir, cfg->class_token_index,
