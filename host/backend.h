@@ -19,7 +19,9 @@
 extern "C" {
 #endif
 
-typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU /* exact erf */, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU } ActKind;
+/* ACT_GELU: exact erf; ACT_GELU_TANH: the tanh approximation; ACT_QUICK_GELU: x * sigmoid(1.702 x) (HF "quick_gelu").
+   The HF hidden_act names that map to each: host/io/gliner_config.c hidden_act_kind. */
+typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU, ACT_QUICK_GELU } ActKind;
 
 typedef struct Backend Backend;
 
@@ -58,8 +60,9 @@ struct Backend {
     void (*mask_rows)(const Backend* be, void* y, const void* x, const int64_t* mask, int M, int N);
 
     /* ---- embeddings and gathers */
-    /* y[n, D] = table[ids[n], :] */
-    void (*embedding)(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D);
+    /* y[n, D] = table[ids[n], :], table (V, D). An id outside [0, V) is a bug (gliner_forward checks the batch's
+       ids first): the CPU backend CHECK-fails, the CUDA kernel writes zeros and never reads outside the table. */
+    void (*embedding)(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D, int V);
     /* words: W_emb[b, w] = X[b, t] where words_mask[b, t] = w + 1 (first sub-token); zeros elsewhere.
        (B,T,D) -> (B,W,D); also writes word_mask[b, w] = (w < text_lengths[b]) as int64 */
     void (*gather_words)(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
@@ -153,8 +156,8 @@ struct Backend {
     void (*softmax_bwd)(const Backend* be, void* dx, const void* dy, const void* y, int M, int N);
     /* mask_rows: dx[i, :] += dy[i, :] * mask[i] */
     void (*mask_rows_bwd)(const Backend* be, void* dx, const void* dy, const int64_t* mask, int M, int N);
-    /* embedding: dtable[ids[i], :] += dy[i, :] (repeated ids add up) */
-    void (*embedding_bwd)(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D);
+    /* embedding: dtable[ids[i], :] += dy[i, :] (repeated ids add up); dtable (V, D), ids as in the forward */
+    void (*embedding_bwd)(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D, int V);
     /* gather_words / gather_prompts: scatter-add of the gathered rows back into dX (B, T, D) */
     void (*gather_words_bwd)(const Backend* be, void* dX, const void* dwords, const int64_t* words_mask,
                              const int64_t* text_lengths, int B, int T, int W, int D);

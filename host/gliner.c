@@ -105,27 +105,53 @@ static void label_cache_put(LabelCache* lc, const char* s, const float* v, int D
     lc->slot[h] = e;
 }
 
-static int64_t read_model_max_length(const char* dir) {
+/* A tokenizer for an encoder: DIR/tokenizer.json, every id it can produce checked against the encoder's
+   word-embedding table (which: 0 the text encoder, 1 a bi-encoder's label encoder), and the encoder's sub-token
+   cap per sequence from DIR/tokenizer_config.json (text/batch.h batch_token_cap). */
+static int load_tokenizer_for(const GlinerModel* m, int which, const char* dir, int64_t max_tokens, Tokenizer** tok,
+                              int64_t* cap, char* err, size_t errlen) {
     char p[4096];
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
-    FILE* f = fopen(p, "rb");
-    if (!f) return 0;
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    cJSON* j = cJSON_Parse(buf);
-    cJSON* v = cJSON_GetObjectItem(j, "model_max_length");
-    int64_t r = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15 ? (int64_t)v->valuedouble : 0;
-    cJSON_Delete(j);
-    return r;
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    if (tokenizer_load(tok, p, err, errlen)) return -1;
+    const int rows = gliner_model_vocab_rows(m, which);
+    if (rows > 0 && tokenizer_bind_rows(*tok, rows, which ? "the label encoder's word embeddings"
+                                                          : "the encoder's word embeddings", err, errlen))
+        return -1;
+    int64_t mml;
+    if (tokenizer_config_max_length(dir, &mml, err, errlen)) return -1;
+    const BackboneConfig* bc = which ? &m->cfg.labels_encoder_config : &m->cfg.encoder;
+    *cap = which ? batch_token_cap(bc, mml, 0, BATCH_LABEL_CAP_DEFAULT)
+                 : batch_token_cap(bc, mml, max_tokens, BATCH_TEXT_CAP_DEFAULT(m->cfg.max_len));
+    log_debug("%s: at most %lld sub-tokens per %s sequence (model_max_length %lld, position table %d)", dir,
+              (long long)*cap, which ? "label" : "text", (long long)mml, backbone_position_limit(bc));
+    return 0;
 }
 
+/* uni-encoders find their labels' prompt vectors at class_token_index: it must be the tokenizer's id of
+   ent_token, or every text silently gets no entity (the reference reads whatever the config says). -1 in the
+   config is the reference's "not set yet": GLiNER.from_pretrained then sets len(tokenizer) - 2 (relex models:
+   - 3), which is <<ENT>> in every checkpoint it writes (model.py:906, 1807, 3620); we take it only when it is. */
+static int check_class_token(GlinerConfig* cfg, const Tokenizer* tok, const char* model_dir, char* err, size_t errlen) {
+    if (arch_is_bi(cfg->arch) || cfg->precomputed_prompts_mode == 1) return 0;
+    const int32_t ent = tokenizer_token_to_id(tok, cfg->ent_token);
+    if (ent < 0)
+        return gl_set_err(err, errlen, "%s/tokenizer.json: no \"%s\" token (gliner_config.json's ent_token; expected "
+                          "GLiNER's added tokens)", model_dir, cfg->ent_token);
+    const int from_end = arch_is_relex(cfg->arch) ? 3 : 2; /* [<<ENT>>, <<SEP>>(, <<REL>>)] added last */
+    if (cfg->class_token_index == -1 && tokenizer_vocab_size(tok) - from_end == ent) cfg->class_token_index = ent;
+    if (cfg->class_token_index != ent)
+        return gl_set_err(err, errlen, "%s/gliner_config.json: class_token_index %d is not the id of \"%s\" in %s/tokenizer.json "
+                          "(%d): the model would find no labels in its prompt", model_dir, cfg->class_token_index,
+                          cfg->ent_token, model_dir, ent);
+    return 0;
+}
+
+/* DIR/FILE exists (whatever it is: the loader then says why a FIFO or a directory will not do) */
 static int is_dir_with(const char* dir, const char* file) {
     char p[4096];
     struct stat sb;
     snprintf(p, sizeof p, "%s/%s", dir, file);
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+    return stat(p, &sb) == 0;
 }
 
 /* opts->device: NULL/"cpu" -> the CPU backend; "cuda" / "cuda:N" -> the CUDA backend on device N;
@@ -195,10 +221,18 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
         return -1;
     }
     if (opts && opts->max_len > 0) g->model.cfg.max_len = opts->max_len;
-    char p[4096];
-    snprintf(p, sizeof p, "%s/tokenizer.json", model_dir);
-    if (tokenizer_load(&g->tok, p, err, errlen)) { gliner_free(g); return -1; }
-    g->model_max_length = read_model_max_length(model_dir);
+    if (opts && opts->max_tokens < 0) {
+        gl_set_err(err, errlen, "max_tokens %d: expected 0 (the model's cap) or a positive number", opts->max_tokens);
+        gliner_free(g);
+        return -1;
+    }
+    /* model_max_length holds the text sequences' sub-token cap (text/batch.h), not only the tokenizer's value */
+    if (load_tokenizer_for(&g->model, 0, model_dir, opts ? opts->max_tokens : 0, &g->tok, &g->model_max_length, err,
+                           errlen) ||
+        check_class_token(&g->model.cfg, g->tok, model_dir, err, errlen)) {
+        gliner_free(g);
+        return -1;
+    }
     if (arch_is_bi(g->model.cfg.arch)) {
         /* the reference loads the label tokenizer by name at run time (quirk 29); we look for it in the
            checkpoint (labels_tokenizer/) and then at config.labels_encoder as a local directory */
@@ -213,9 +247,10 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
             gliner_free(g);
             return -1;
         }
-        snprintf(p, sizeof p, "%s/tokenizer.json", ldir);
-        if (tokenizer_load(&g->label_tok, p, err, errlen)) { gliner_free(g); return -1; }
-        g->label_max_length = read_model_max_length(ldir);
+        if (load_tokenizer_for(&g->model, 1, ldir, 0, &g->label_tok, &g->label_max_length, err, errlen)) {
+            gliner_free(g);
+            return -1;
+        }
     }
     const BackboneConfig* e = &g->model.cfg.encoder;
     snprintf(g->desc, sizeof g->desc, "%s, encoder %s H=%d L=%d, D=%d, span_mode %s, %zu parameters",
@@ -295,8 +330,22 @@ int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_o
             free(seq);
             return -1;
         }
+        /* truncation=True as the reference's labels tokenizer: the first label_max_length sub-tokens, specials
+           included (the label encoder's cap, text/batch.h: a 100 KB label costs no more than a short one) */
         int n = seq[c].n + npre + nsuf;
-        if (g->label_max_length > 0 && n > g->label_max_length) { seq[c].n = (int)g->label_max_length - npre - nsuf; n = (int)g->label_max_length; }
+        const int64_t cap = g->label_max_length;
+        if (cap > 0 && n > cap) {
+            if (cap < npre + nsuf + 1) {
+                for (int k = 0; k <= c; k++) idvec_free(&seq[k]);
+                free(seq);
+                return gl_set_err(err, errlen, "label %d: a cap of %lld sub-tokens leaves no room for the label", c,
+                                  (long long)cap);
+            }
+            log_warn("label %d: %d sub-tokens; cut to the label encoder's cap of %lld (as the reference's truncation)", c,
+                     n, (long long)cap);
+            seq[c].n = (int)(cap - npre - nsuf);
+            n = (int)cap;
+        }
         if (n > T) T = n;
     }
     int32_t pad = tokenizer_pad_id(g->label_tok);
@@ -417,6 +466,7 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
         items[i].len = units[i].len;
         items[i].labels = labels[units[i].text];
         items[i].n_labels = n_labels[units[i].text];
+        items[i].index = units[i].text; /* errors name the caller's text */
     }
     Batch b;
     if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }

@@ -32,6 +32,10 @@ typedef struct {
     int max_len; /* words per text before truncation; <= 0: the checkpoint's max_len */
     const char* device; /* NULL or "cpu" (default), "cuda" (= "cuda:0") or "cuda:N" (builds with CUDA) */
     const char* dtype;  /* storage dtype on cuda: NULL or "fp32" (default), "bf16", "fp16"; cpu: fp32 only */
+    int max_tokens;     /* sub-tokens per text sequence (prompt and special tokens included) before truncation;
+                           0: tokenizer_config.json's model_max_length, else the encoder's position table, else
+                           4 * max_len + 512; > 0: this, but never more than the position table. Texts past the
+                           cap are cut as the reference's truncation=True does (their last words get no entity) */
 } gliner_options;
 
 typedef struct {

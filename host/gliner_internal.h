@@ -31,9 +31,9 @@ typedef struct {
 struct GlinerHandle {
     GlinerModel model;
     Tokenizer*  tok;
-    int64_t     model_max_length;
+    int64_t     model_max_length; /* the text sequences' sub-token cap (text/batch.h batch_token_cap) */
     Tokenizer*  label_tok; /* bi-encoders */
-    int64_t     label_max_length;
+    int64_t     label_max_length; /* the label sequences' sub-token cap */
     LabelCache  labels;    /* bi-encoders: pooled label embeddings by label string */
     char        desc[512];
     struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */

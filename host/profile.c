@@ -121,9 +121,9 @@ static void p_mask_rows(const Backend* be, void* y, const void* x, const int64_t
     prof_end(be, 11, t0);
 }
 
-static void p_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+static void p_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D, int V) {
     const double t0 = prof_begin(be);
-    PB(be)->base->embedding(PB(be)->base, y, table, ids, n, D);
+    PB(be)->base->embedding(PB(be)->base, y, table, ids, n, D, V);
     prof_end(be, 12, t0);
 }
 
@@ -253,9 +253,9 @@ static void p_mask_rows_bwd(const Backend* be, void* dx, const void* dy, const i
     prof_end(be, 33, t0);
 }
 
-static void p_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D) {
+static void p_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D, int V) {
     const double t0 = prof_begin(be);
-    PB(be)->base->embedding_bwd(PB(be)->base, dtable, dy, ids, n, D);
+    PB(be)->base->embedding_bwd(PB(be)->base, dtable, dy, ids, n, D, V);
     prof_end(be, 34, t0);
 }
 

@@ -39,7 +39,9 @@ void layer_norm_forward_cuda(void* y, const void* x, const void* g, const void* 
                              gl_stream_t stream);
 void softmax_forward_cuda(void* x, int M, int N, DType dt, gl_stream_t stream);
 /* gathers.cu: embedding, gather_words, gather_prompts (masks may be NULL) */
-void embedding_forward_cuda(void* y, const void* table, const int64_t* ids, int n, int D, DType dt, gl_stream_t stream);
+/* table (V, D); an id outside [0, V) gives a row of zeros (never a read outside the table; the host checks ids) */
+void embedding_forward_cuda(void* y, const void* table, const int64_t* ids, int n, int D, int V, DType dt,
+                            gl_stream_t stream);
 void gather_words_forward_cuda(void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
                                const int64_t* text_lengths, int B, int T, int W, int D, DType dt, gl_stream_t stream);
 void gather_prompts_forward_cuda(void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,

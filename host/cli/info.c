@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "cli.h"
 #include "io/gliner_config.h"
 #include "io/hub.h"
@@ -139,7 +140,8 @@ int cli_info(int argc, char** argv) {
         dtype_count[tv->dtype]++;
         if (list) {
             fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
-            printf("  %-70s %-5s %s\n", tv->name, dtype_name(tv->dtype), s1);
+            char q[512]; /* names come from the file: control bytes and invalid UTF-8 escaped */
+            printf("  %-70s %-5s %s\n", gl_escape(q, sizeof q, tv->name, strlen(tv->name), 0), dtype_name(tv->dtype), s1);
         }
     }
     printf("%-22s %s: %d tensors, %zu values, dtypes", "weights file", path, st.n, file_params);

@@ -8,8 +8,9 @@
    (special tokens, the prompt <<ENT>> l1 ... <<SEP>>, then the words, no padding); words are the
    words kept after max_len truncation, start/end in code points (end exclusive), byte_start/byte_end
    in the UTF-8 input; prompt_length counts prompt words (<<ENT>>, each label, <<SEP>>); truncated is the
-   number of words dropped by max_len; tokens_truncated says the tokenizer's model_max_length cut the
-   sequence. Bi-encoders have no prompt: input_ids is the text alone.
+   number of words dropped by max_len; tokens_truncated says the per-sequence sub-token cap cut the
+   sequence (tokenizer_config.json's model_max_length, else the position table, else 4 * max_len + 512: the
+   cap gliner predict applies, text/batch.h). Bi-encoders have no prompt: input_ids is the text alone.
    Errors: every line is read and tokenized before anything is printed; the first bad line gives a
    one-line error `gliner tokenize: stdin:LINE: ...`, exit 1, and nothing on stdout. */
 #include <cjson/cJSON.h>
@@ -39,28 +40,6 @@ static void usage(FILE* f) {
             "  --max-len N     words per text before truncation (default: the checkpoint's max_len)\n");
 }
 
-static int64_t model_max_length(const char* dir) {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
-    FILE* f = fopen(p, "rb");
-    if (!f) return 0;
-    char* buf = NULL;
-    size_t cap = 0, n = 0, r;
-    do {
-        if (n + 4096 > cap) { cap = cap ? 2 * cap : 65536; buf = realloc(buf, cap + 1); CHECK(buf, "out of memory"); }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    buf[n] = 0;
-    cJSON* j = cJSON_Parse(buf);
-    free(buf);
-    cJSON* v = cJSON_GetObjectItem(j, "model_max_length");
-    int64_t m = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15 ? (int64_t)v->valuedouble : 0;
-    cJSON_Delete(j);
-    return m;
-}
-
 /* a JSON list of strings into a NULL-free array (pointers into the cJSON tree); -1 if not such a list */
 static int string_list(const cJSON* a, const char*** out, int* n) {
     *out = NULL;
@@ -84,7 +63,7 @@ static cJSON* int_array(const int64_t* v, int n) {
 }
 
 /* one input line -> one output line (malloc'd), or NULL with err */
-static char* tokenize_line(const char* line, int index, const Tokenizer* tok, const GlinerConfig* cfg, int64_t mml,
+static char* tokenize_line(const char* line, int index, const Tokenizer* tok, const GlinerConfig* cfg, int64_t cap,
                            char* err, size_t errlen) {
     cJSON* j = cJSON_ParseWithOpts(line, NULL, 1); /* nothing but white space after the object */
     char* res = NULL;
@@ -108,7 +87,7 @@ static char* tokenize_line(const char* line, int index, const Tokenizer* tok, co
                       .n_labels = nl, .relations = (const char* const*)rels, .n_relations = nr};
     Batch b;
     char e2[1024];
-    if (batch_build(&b, tok, cfg, &item, 1, mml, e2, sizeof e2)) {
+    if (batch_build(&b, tok, cfg, &item, 1, cap, e2, sizeof e2)) {
         /* batch_build names the text of its batch ("text 0: ..."); here the line says which */
         gl_set_err(err, errlen, "%s", strncmp(e2, "text 0: ", 8) ? e2 : e2 + 8);
         goto out;
@@ -188,7 +167,14 @@ int cli_tokenize(int argc, char** argv) {
         gliner_config_free(&cfg);
         return 1;
     }
-    int64_t mml = model_max_length(dir);
+    int64_t mml;
+    if (tokenizer_config_max_length(dir, &mml, err, sizeof err)) {
+        fprintf(stderr, "gliner tokenize: %s\n", err);
+        tokenizer_free(tok);
+        gliner_config_free(&cfg);
+        return 1;
+    }
+    const int64_t tcap = batch_token_cap(&cfg.encoder, mml, 0, BATCH_TEXT_CAP_DEFAULT(cfg.max_len));
 
     char** outs = NULL;
     int n_out = 0, cap_out = 0, rc = 0, ln = 0;
@@ -205,7 +191,7 @@ int cli_tokenize(int argc, char** argv) {
         const char* t = line;
         while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n') t++;
         if (!*t) continue;
-        char* o = tokenize_line(t, n_out, tok, &cfg, mml, err, sizeof err);
+        char* o = tokenize_line(t, n_out, tok, &cfg, tcap, err, sizeof err);
         if (!o) {
             fprintf(stderr, "gliner tokenize: stdin:%d: %s\n", ln, err);
             rc = 1;

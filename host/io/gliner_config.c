@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../backend.h" /* ActKind */
 #include "../check.h"
 #include "../log.h"
 #include "json_pos.h"
@@ -190,6 +191,32 @@ static int get_int(const cJSON* v, int64_t* out) {
 
 static char* dupstr(const char* s) { return s ? strdup(s) : NULL; }
 
+/* transformers' ACT2FN (activations.py) names and the function each one is. gelu_new, gelu_fast, gelu_accurate,
+   gelu_pytorch_tanh and gelu_python_tanh are all 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (gelu_fast writes
+   x (1 + 0.044715 x^2) and sqrt(2/pi) as 0.7978845608: the same function, HF calls them equivalent up to
+   rounding); gelu and gelu_python the erf form. The other ACT2FN entries (gelu_10, laplace, leaky_relu, mish,
+   relu2, relu6, prelu, xielu, ...) are refused at load: none of the encoders GLiNER uses has them. */
+static const struct { const char* name; ActKind kind; } HIDDEN_ACTS[] = {
+    {"gelu", ACT_GELU},           {"gelu_python", ACT_GELU},        {"gelu_new", ACT_GELU_TANH},
+    {"gelu_fast", ACT_GELU_TANH}, {"gelu_accurate", ACT_GELU_TANH}, {"gelu_pytorch_tanh", ACT_GELU_TANH},
+    {"gelu_python_tanh", ACT_GELU_TANH}, {"quick_gelu", ACT_QUICK_GELU}, {"relu", ACT_RELU},
+    {"silu", ACT_SILU},           {"swish", ACT_SILU},              {"tanh", ACT_TANH},
+    {"sigmoid", ACT_SIGMOID},     {"linear", ACT_NONE},
+};
+#define HIDDEN_ACT_LIST "gelu, gelu_python, gelu_new, gelu_fast, gelu_accurate, gelu_pytorch_tanh, gelu_python_tanh, " \
+                        "quick_gelu, relu, silu, swish, tanh, sigmoid, linear"
+
+int backbone_position_limit(const BackboneConfig* b) {
+    const int absolute = b->family == BACKBONE_BERT || (b->family == BACKBONE_DEBERTA_V2 && b->position_biased_input);
+    return absolute && b->max_position_embeddings > 0 ? b->max_position_embeddings : 0;
+}
+
+int hidden_act_kind(const char* name) {
+    for (size_t i = 0; i < sizeof HIDDEN_ACTS / sizeof HIDDEN_ACTS[0]; i++)
+        if (!strcmp(name, HIDDEN_ACTS[i].name)) return (int)HIDDEN_ACTS[i].kind;
+    return -1;
+}
+
 typedef struct { const char* key; size_t off; int def; } IntKey;
 
 int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* default_model_type, const char* where,
@@ -282,7 +309,19 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
     }
     const char* act_key = b->family == BACKBONE_GPT2 ? "activation_function" : b->family == BACKBONE_MODERNBERT ? "hidden_activation" : "hidden_act";
     const cJSON* act = cJSON_GetObjectItemCaseSensitive(obj, act_key);
-    if (act && cJSON_IsString(act)) snprintf(b->hidden_act, sizeof b->hidden_act, "%s", act->valuestring);
+    if (act && !cJSON_IsNull(act)) {
+        /* the encoders this project runs (BERT, DeBERTa) apply it through hidden_act_kind: an unknown name is
+           refused here, at load, not when the first forward meets it */
+        const int runs = b->family == BACKBONE_BERT || b->family == BACKBONE_DEBERTA_V2;
+        if (!cJSON_IsString(act))
+            return gl_set_err(err, errlen, "%s.%s: expected a string (one of " HIDDEN_ACT_LIST ")", where, act_key);
+        if (strlen(act->valuestring) >= sizeof b->hidden_act || (runs && hidden_act_kind(act->valuestring) < 0)) {
+            char q[80];
+            return gl_set_err(err, errlen, "%s.%s: \"%s\" is not supported (supported: " HIDDEN_ACT_LIST ")", where,
+                              act_key, gl_escape(q, sizeof q, act->valuestring, strlen(act->valuestring), '"'));
+        }
+        snprintf(b->hidden_act, sizeof b->hidden_act, "%s", act->valuestring);
+    }
     const struct { const char* key; int* dst; int def; } bools[] = {
         {"relative_attention", &b->relative_attention, 0}, {"share_att_key", &b->share_att_key, 0},
         {"position_biased_input", &b->position_biased_input, b->position_biased_input},

@@ -147,6 +147,15 @@ int gliner_config_save(const GlinerConfig* c, const char* path, char* err, size_
 /* the same with gl_out_open_ex's flags (GL_OUT_NEW: PATH created exclusively, inside a directory of ours) */
 int gliner_config_save_ex(const GlinerConfig* c, const char* path, int out_flags, char* err, size_t errlen);
 
+/* Positions the encoder can take: max_position_embeddings when it has an absolute position table (BERT, DeBERTa
+   with position_biased_input; both number positions from 0, no padding offset), else 0 (relative positions only,
+   or a family we do not run: no table to run past). */
+int backbone_position_limit(const BackboneConfig* b);
+
+/* The ActKind (host/backend.h) of an HF hidden_act name (transformers' ACT2FN), -1 when it is not supported.
+   backbone_config_from_json refuses the others for the encoders we run. */
+int hidden_act_kind(const char* name);
+
 /* Parses a backbone config dict (HF config.json) with its class's defaults. */
 int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* default_model_type, const char* where,
                               char* err, size_t errlen);

@@ -2,9 +2,11 @@
 #include "read_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "json_pos.h"
@@ -15,14 +17,54 @@ static void size_text(size_t n, char* out, size_t len) {
     else snprintf(out, len, "%zu bytes", n);
 }
 
+const char* gl_file_kind(mode_t mode) {
+    if (S_ISFIFO(mode)) return "FIFO";
+    if (S_ISDIR(mode)) return "directory";
+    if (S_ISCHR(mode)) return "character device";
+    if (S_ISBLK(mode)) return "block device";
+    if (S_ISSOCK(mode)) return "socket";
+    if (S_ISLNK(mode)) return "symbolic link";
+    return "special file";
+}
+
+int gl_open_regular(const char* path, struct stat* st, int* open_errno, char* err, size_t errlen) {
+    if (open_errno) *open_errno = 0;
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever (and a tape device rewind) */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        const int e = errno;
+        if (open_errno) *open_errno = e;
+        return gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        const int e = errno;
+        close(fd);
+        return gl_set_err(err, errlen, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return gl_set_err(err, errlen, "%s: not a regular file (%s)", path, gl_file_kind(sb.st_mode));
+    }
+    const int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) { /* reads of a regular file never block anyway */
+        const int e = errno;
+        close(fd);
+        return gl_set_err(err, errlen, "%s: cannot read: %s", path, strerror(e));
+    }
+    if (st) *st = sb;
+    return fd;
+}
+
 char* gl_read_file(const char* path, size_t max_bytes, const char* what, size_t* len, int* open_errno, char* err,
                    size_t errlen) {
-    if (open_errno) *open_errno = 0;
     *len = 0;
-    FILE* f = fopen(path, "rb");
+    const int fd = gl_open_regular(path, NULL, open_errno, err, errlen);
+    if (fd < 0) return NULL;
+    FILE* f = fdopen(fd, "rb");
     if (!f) {
-        if (open_errno) *open_errno = errno;
-        gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        gl_set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
     char* buf = NULL;

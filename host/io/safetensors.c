@@ -29,6 +29,7 @@
 #include "../check.h"
 #include "../log.h"
 #include "out_file.h"
+#include "read_file.h"
 
 #define MAX_JSON_INT ((uint64_t)1 << 53) /* largest integer every JSON reader holds exactly */
 
@@ -50,29 +51,9 @@ static int fail(const Ctx* c, const char* fmt, ...) {
     return gl_set_err(c->err, c->errlen, "%s: %s", c->name, msg);
 }
 
-/* A name from the file, made safe for a one-line message: control bytes, quote and backslash as
-   \xNN, long names cut (at a UTF-8 character boundary) with "...". */
-static const char* qname(char* buf, size_t cap, const char* s, size_t len) {
-    size_t o = 0, i = 0;
-    const size_t keep = cap - 8; /* room for one escape + "..." + NUL */
-    for (; i < len && o < keep; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f || ch == '\'' || ch == '\\') {
-            if (o + 4 > keep) break;
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
-        } else {
-            buf[o++] = (char)ch;
-        }
-    }
-    if (i < len) {
-        while (o > 0 && ((unsigned char)buf[o - 1] & 0xC0) == 0x80) o--; /* drop partial character */
-        if (o > 0 && (unsigned char)buf[o - 1] >= 0xC0) o--;
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = 0;
-    return buf;
-}
+/* A name from the file, made safe for a one-line message (check.h gl_escape): control bytes, invalid UTF-8, quote
+   and backslash as \xNN, long names cut with "...". */
+static const char* qname(char* buf, size_t cap, const char* s, size_t len) { return gl_escape(buf, cap, s, len, '\''); }
 #define QBUF 160
 #define Q(buf, s) qname(buf, sizeof buf, (s), strlen(s))
 
@@ -111,28 +92,9 @@ static uint64_t read_le64(const uint8_t* p) {
 /* strict UTF-8 (no overlongs, surrogates or > U+10FFFF); returns the offset of the first bad byte
    or len if all good */
 static size_t utf8_check(const uint8_t* s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        uint8_t b = s[i];
-        size_t  n;
-        uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-        if (b < 0x80) { i++; continue; }
-        else if (b >= 0xC2 && b <= 0xDF) n = 1;
-        else if (b == 0xE0) { n = 2; lo = 0xA0; }
-        else if (b >= 0xE1 && b <= 0xEC) n = 2;
-        else if (b == 0xED) { n = 2; hi = 0x9F; }
-        else if (b >= 0xEE && b <= 0xEF) n = 2;
-        else if (b == 0xF0) { n = 3; lo = 0x90; }
-        else if (b >= 0xF1 && b <= 0xF3) n = 3;
-        else if (b == 0xF4) { n = 3; hi = 0x8F; }
-        else return i;
-        if (len - i <= n) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k <= n; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-        i += n + 1;
-    }
-    return len;
+    size_t i = 0, k;
+    while (i < len && (k = gl_utf8_char_len(s + i, len - i)) > 0) i += k;
+    return i;
 }
 
 /* a JSON number node that must be an integer in [0, 2^53] (the exact spelling is checked later) */
@@ -523,16 +485,9 @@ int st_open(SafeTensors* st, const char* path, char* err, size_t errlen) {
     CHECK(st != NULL && path != NULL, "st_open: NULL argument");
     Ctx c = {path, err, errlen};
     if (st_init(st, path, &c)) return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
-    if (fd < 0) { st_close(st); return fail(&c, "cannot open: %s", strerror(errno)); }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        st_close(st);
-        return fail(&c, "cannot stat: %s", strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) { close(fd); st_close(st); return fail(&c, "not a regular file"); }
+    struct stat sb; /* the shared opener: a FIFO or device is refused without blocking ("not a regular file (FIFO)") */
+    int fd = gl_open_regular(path, &sb, NULL, err, errlen);
+    if (fd < 0) { st_close(st); return -1; }
     if (sb.st_size < 8) {
         close(fd);
         st_close(st);

@@ -20,14 +20,11 @@
 #include "../check.h"
 #include "model.h"
 
+/* the config loader refused every name hidden_act_kind does not know (host/io/gliner_config.c) */
 static ActKind act_from_name(const char* s) {
-    if (!strcmp(s, "gelu")) return ACT_GELU;
-    if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") || !strcmp(s, "gelu_fast")) return ACT_GELU_TANH;
-    if (!strcmp(s, "relu")) return ACT_RELU;
-    if (!strcmp(s, "silu") || !strcmp(s, "swish")) return ACT_SILU;
-    if (!strcmp(s, "tanh")) return ACT_TANH;
-    CHECK(0, "hidden_act '%s' is not supported (gelu, gelu_new, relu, silu, tanh)", s);
-    return ACT_NONE;
+    const int k = hidden_act_kind(s);
+    CHECK(k >= 0, "hidden_act '%s' reached the forward: the config loader should have refused it", s);
+    return (ActKind)k;
 }
 
 /* One forward's working memory: the index tensors and the per-layer buffers. ids and mask are the
@@ -42,6 +39,16 @@ typedef struct {
 } Work;
 
 static void* balloc(const Backend* be, size_t n) { return be->alloc(be, n * dtype_size(be->dtype)); }
+
+/* y (M, E) = the backbone's embeddings.<which> table at ids; the table's row count comes from the parameter
+   table, so the op can refuse an id outside it */
+static void embed(const GlinerModel* m, void* y, const char* pre, const char* which, const int64_t* ids, int M, int E) {
+    char name[200];
+    snprintf(name, sizeof name, "%s.embeddings.%s.weight", pre, which);
+    const ParamSpec* ps = params_find(&m->table, name);
+    CHECK(ps && !ps->optional && ps->ndim == 2, "the parameter table has no embedding table '%s'", name);
+    m->be->embedding(m->be, y, gliner_param(m, name), ids, M, E, (int)ps->shape[0]);
+}
 
 static void work_init(Work* w, const Backend* be, const BackboneConfig* bc, const int64_t* ids, const int64_t* mask,
                       int B, int T) {
@@ -140,15 +147,15 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
 
     /* embeddings: word (+ position) (+ token type 0) (embed_proj) -> LayerNorm -> * mask */
     void* e = w->f; /* (M, E) */
-    be->embedding(be, e, gliner_paramf(m, "%s.embeddings.word_embeddings.weight", pre), w->ids, M, E);
+    embed(m, e, pre, "word_embeddings", w->ids, M, E);
     if (bc->position_biased_input) {
         CHECK(T <= bc->max_position_embeddings, "sequence of %d tokens, max_position_embeddings %d", T,
               bc->max_position_embeddings);
-        be->embedding(be, w->y, gliner_paramf(m, "%s.embeddings.position_embeddings.weight", pre), w->pos, M, E);
+        embed(m, w->y, pre, "position_embeddings", w->pos, M, E);
         be->add(be, e, e, w->y, (size_t)M * E);
     }
     if (bc->type_vocab_size > 0) {
-        be->embedding(be, w->y, gliner_paramf(m, "%s.embeddings.token_type_embeddings.weight", pre), w->zeros, M, E);
+        embed(m, w->y, pre, "token_type_embeddings", w->zeros, M, E);
         be->add(be, e, e, w->y, (size_t)M * E);
     }
     if (E != H) {
@@ -247,10 +254,10 @@ static void bert_forward(const GlinerModel* m, const char* pre, const BackboneCo
           bc->max_position_embeddings);
 
     /* BertEmbeddings: (word + token_type[0]) + position[t], LayerNorm (no mask multiply) */
-    be->embedding(be, w->y, gliner_paramf(m, "%s.embeddings.word_embeddings.weight", pre), w->ids, M, H);
-    be->embedding(be, w->u, gliner_paramf(m, "%s.embeddings.token_type_embeddings.weight", pre), w->zeros, M, H);
+    embed(m, w->y, pre, "word_embeddings", w->ids, M, H);
+    embed(m, w->u, pre, "token_type_embeddings", w->zeros, M, H);
     be->add(be, w->y, w->y, w->u, (size_t)M * H);
-    be->embedding(be, w->u, gliner_paramf(m, "%s.embeddings.position_embeddings.weight", pre), w->pos, M, H);
+    embed(m, w->u, pre, "position_embeddings", w->pos, M, H);
     be->add(be, w->y, w->y, w->u, (size_t)M * H);
     be->layer_norm(be, hs[0], w->y, gliner_paramf(m, "%s.embeddings.LayerNorm.weight", pre),
                    gliner_paramf(m, "%s.embeddings.LayerNorm.bias", pre), M, H, eps);

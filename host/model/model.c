@@ -91,6 +91,31 @@ void gliner_model_free(GlinerModel* m) {
     gliner_config_free(&m->cfg);
 }
 
+int gliner_model_vocab_rows(const GlinerModel* m, int which) {
+    const char* name = which ? "token_rep_layer.labels_encoder.model.embeddings.word_embeddings.weight"
+                             : "token_rep_layer.bert_layer.model.embeddings.word_embeddings.weight";
+    const ParamSpec* ps = params_find(&m->table, name);
+    return ps && !ps->optional && ps->ndim == 2 && ps->shape[0] > 0 && ps->shape[0] <= INT32_MAX ? (int)ps->shape[0] : 0;
+}
+
+/* the batch's token ids against the encoder's embedding table, its length against the position table: a batch
+   that does not fit is refused here, before anything is uploaded (the ops CHECK the same, as bugs) */
+static int check_tokens(const GlinerModel* m, int which, const int64_t* ids, int rows_n, int T, char* err, size_t errlen) {
+    const BackboneConfig* bc = which ? &m->cfg.labels_encoder_config : &m->cfg.encoder;
+    const char* what = which ? "label encoder" : "encoder";
+    const int V = gliner_model_vocab_rows(m, which);
+    const int P = backbone_position_limit(bc);
+    if (P > 0 && T > P)
+        return gl_set_err(err, errlen, "a sequence of %d tokens for the %s, which has %d positions (max_position_embeddings)",
+                          T, what, P);
+    const size_t n = (size_t)rows_n * T;
+    for (size_t i = 0; V > 0 && ids && i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return gl_set_err(err, errlen, "token id %lld (row %zu, position %zu) is outside the %s's word embeddings "
+                              "(%d rows)", (long long)ids[i], i / (size_t)T, i % (size_t)T, what, V);
+    return 0;
+}
+
 const void* gliner_param_opt(const GlinerModel* m, const char* name) {
     const ParamSpec* ps = params_find(&m->table, name);
     if (!ps || ps->optional) return NULL;
@@ -201,6 +226,10 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     for (int b = 0; b < B; b++)
         if (in->text_lengths[b] < 0 || in->text_lengths[b] > W)
             return gl_set_err(err, errlen, "text_lengths[%d] = %lld outside [0, W = %d]", b, (long long)in->text_lengths[b], W);
+    if (check_tokens(m, 0, in->input_ids, B, T, err, errlen)) return -1;
+    if (arch_is_bi(a) && in->C_labels > 0 && !(in->labels_embeds && !m->training) &&
+        check_tokens(m, 1, in->labels_input_ids, in->C_labels, in->T_labels, err, errlen))
+        return -1;
 
     /* 0. the batch's index tensors, uploaded once into backend memory (the arena): every op below reads
        these copies; the host arrays stay for what the host decides (counting prompts). */

@@ -38,6 +38,10 @@ typedef struct {
 int  gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* err, size_t errlen);
 void gliner_model_free(GlinerModel* m);
 
+/* Rows of the word-embedding table of the text encoder (which = 0) or of a bi-encoder's label encoder (which = 1):
+   the ids a tokenizer may produce for it are 0..rows-1. 0 when the model has no such table. */
+int gliner_model_vocab_rows(const GlinerModel* m, int which);
+
 /* Pointer to a parameter inside m->params; CHECK-fails when the table has no such tensor (a bug:
    the table and the forward disagree). gliner_param_opt returns NULL for absent optional tensors. */
 const void* gliner_param(const GlinerModel* m, const char* name);

@@ -476,7 +476,9 @@ int params_check_file(const ParamTable* t, const void* safetensors, const char* 
         const TensorView* tv = &st->tensors[i];
         if (params_find(t, tv->name) || is_benign_buffer(tv->name)) continue;
         fmt_shape(s1, sizeof s1, tv->ndim, tv->shape);
-        snprintf(msg, sizeof msg, "%s: tensor '%s' %s: unexpected (the config implies no such tensor)", path, tv->name, s1);
+        char q[256]; /* names come from the file: control bytes and invalid UTF-8 escaped (\x01) */
+        snprintf(msg, sizeof msg, "%s: tensor '%s' %s: unexpected (the config implies no such tensor)", path,
+                 gl_escape(q, sizeof q, tv->name, strlen(tv->name), '\''), s1);
         report(ctx, msg);
         errors++;
     }

@@ -1,6 +1,7 @@
 /* batch.c -- see batch.h. Word ids are assigned over prompt ++ text words exactly as the HF fast
    tokenizer does for is_split_into_words input; the words mask then counts *distinct* word ids seen
-   (a word that produced no sub-token shifts later words, as in the reference). */
+   (a word that produced no sub-token shifts later words, as in the reference). Under the sub-token cap the
+   text's words are tokenized only until the cap is passed: the rest would be cut anyway. */
 #include "batch.h"
 
 #include <stdlib.h>
@@ -49,6 +50,21 @@ static int encode_word(TokSeq* s, const Tokenizer* tok, const char* w, size_t le
     return 0;
 }
 
+int64_t batch_token_cap(const BackboneConfig* enc, int64_t model_max_length, int64_t max_tokens, int64_t fallback) {
+    const int64_t table = backbone_position_limit(enc); /* BERT / DeBERTa positions start at 0: no padding offset */
+    int64_t cap = max_tokens > 0 ? max_tokens : model_max_length > 0 ? model_max_length : table > 0 ? table : fallback;
+    if (table > 0 && cap > table) cap = table;
+    return cap;
+}
+
+int batch_prompt_label_tokens(const Tokenizer* tok, const char* label, char* err, size_t errlen) {
+    IdVec v = {0};
+    const int rc = tokenizer_encode_word(tok, label, strlen(label), &v, err, errlen);
+    const int n = rc ? -1 : 1 + v.n;
+    idvec_free(&v);
+    return n;
+}
+
 void batch_free(Batch* b) {
     for (int i = 0; i < b->B; i++) {
         if (b->words) words_free(&b->words[i]);
@@ -64,7 +80,7 @@ void batch_free(Batch* b) {
 }
 
 int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const BatchItem* items, int n,
-                int64_t model_max_length, char* err, size_t errlen) {
+                int64_t max_tokens, char* err, size_t errlen) {
     memset(b, 0, sizeof *b);
     CHECK(n > 0, "empty batch");
     const int bi = arch_is_bi(cfg->arch), relex = arch_is_relex(cfg->arch);
@@ -90,10 +106,13 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
     b->prompt_len = xcalloc((size_t)n, sizeof(int));
     TokSeq* seqs = xcalloc((size_t)n, sizeof *seqs);
     IdVec tmp = {0};
-    int rc = -1;
+    int rc = -1, failed = -1;
+    const int64_t cap = max_tokens > 0 ? max_tokens : INT64_MAX;
 
     for (int i = 0; i < n; i++) {
         char e2[256];
+        const int ti = items[i].index; /* the caller's number for this text */
+        failed = i;
         if (items[i].words) { /* given words: spans as if joined by single spaces (bytes and code points) */
             WordList* wl = &b->words[i];
             wl->n = wl->cap = items[i].n_words;
@@ -110,14 +129,14 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
                 cp += ncp + 1;
             }
         } else if (words_split(&b->words[i], items[i].text, items[i].len, e2, sizeof e2)) {
-            gl_set_err(err, errlen, "text %d: %s", i, e2);
+            gl_set_err(err, errlen, "text %d: %s", ti, e2);
             goto out;
         }
         b->n_words_total[i] = b->words[i].n;
         if (b->words[i].n > cfg->max_len) {
             if (!items[i].words) /* given words (datasets): the caller counts them */
                 log_warn("text %d has %d words; truncated to max_len %d (the reference truncates silently to the same length)",
-                     i, b->words[i].n, cfg->max_len);
+                     ti, b->words[i].n, cfg->max_len);
             b->words[i].n = cfg->max_len;
         }
         b->labels[i] = dedupe(items[i].labels, items[i].n_labels, &b->n_labels[i]);
@@ -135,7 +154,7 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
                 for (int c = 0; c < b->n_labels[i]; c++) {
                     tok_push(s, ent_id, wid++);
                     if (encode_word(s, tok, b->labels[i][c], strlen(b->labels[i][c]), wid++, &tmp, e2, sizeof e2)) {
-                        gl_set_err(err, errlen, "text %d: label %d: %s", i, c, e2);
+                        gl_set_err(err, errlen, "text %d: label %d: %s", ti, c, e2);
                         goto out;
                     }
                 }
@@ -146,7 +165,7 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
                     for (int r = 0; r < b->n_relations[i]; r++) {
                         tok_push(s, rel_id, wid++);
                         if (encode_word(s, tok, b->relations[i][r], strlen(b->relations[i][r]), wid++, &tmp, e2, sizeof e2)) {
-                            gl_set_err(err, errlen, "text %d: relation %d: %s", i, r, e2);
+                            gl_set_err(err, errlen, "text %d: relation %d: %s", ti, r, e2);
                             goto out;
                         }
                     }
@@ -155,25 +174,33 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
             }
         }
         b->prompt_len[i] = wid;
+        /* the prompt must leave room for at least one text sub-token under the cap: cut inside the prompt, the
+           labels past the cut would silently have no class (the reference's trainer then dies on a class count
+           mismatch; at inference it returns nothing for them) */
+        if ((int64_t)npre + s->n + nsuf + 1 > cap) {
+            gl_set_err(err, errlen, "text %d: the prompt of its %d labels takes %d sub-tokens (and the special tokens "
+                       "%d): no room for the text under the cap of %lld sub-tokens per sequence (fewer or shorter labels, "
+                       "or a larger --max-tokens where the encoder allows it)", ti, b->n_labels[i], s->n, npre + nsuf,
+                       (long long)cap);
+            goto out;
+        }
         const WordList* wl = &b->words[i];
         if (wl->n == 0) { /* an empty text: the reference collates ["[PAD]"] (spec §2.6) */
-            if (encode_word(s, tok, "[PAD]", 5, wid++, &tmp, e2, sizeof e2)) { gl_set_err(err, errlen, "text %d: %s", i, e2); goto out; }
+            if (encode_word(s, tok, "[PAD]", 5, wid++, &tmp, e2, sizeof e2)) { gl_set_err(err, errlen, "text %d: %s", ti, e2); goto out; }
         }
-        for (int w = 0; w < wl->n; w++)
+        for (int w = 0; w < wl->n && (int64_t)npre + s->n + nsuf <= cap; w++) /* past the cap: cut below anyway */
             if (items[i].words ? encode_word(s, tok, items[i].words[w], strlen(items[i].words[w]), wid++, &tmp, e2, sizeof e2)
                                : encode_word(s, tok, items[i].text + wl->w[w].byte_start,
                                              wl->w[w].byte_end - wl->w[w].byte_start, wid++, &tmp, e2, sizeof e2)) {
-                gl_set_err(err, errlen, "text %d: word %d: %s", i, w, e2);
+                gl_set_err(err, errlen, "text %d: word %d: %s", ti, w, e2);
                 goto out;
             }
-        /* truncation=True: keep the first model_max_length - specials tokens */
-        if (model_max_length > 0 && model_max_length < (int64_t)1 << 40 && s->n + npre + nsuf > model_max_length) {
-            int keep = (int)(model_max_length - npre - nsuf);
-            if (keep < 0) keep = 0;
+        /* truncation=True: keep the first cap - specials tokens */
+        if ((int64_t)npre + s->n + nsuf > cap) {
             if (!items[i].words) /* datasets: the caller reports tokens_truncated */
-                log_warn("text %d: %d tokens exceed the tokenizer's model_max_length %lld; the last words get no position (as in the reference)",
-                         i, s->n + npre + nsuf, (long long)model_max_length);
-            s->n = keep;
+                log_warn("text %d: more than %lld sub-tokens; cut to the cap of %lld per sequence: the last words get "
+                         "no position (as in the reference's truncation)", ti, (long long)cap, (long long)cap);
+            s->n = (int)(cap - npre - nsuf);
             b->tokens_truncated++;
         }
         int T = npre + s->n + nsuf;
@@ -222,10 +249,12 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
             }
     }
     rc = 0;
+    failed = -1;
 out:
     for (int i = 0; i < n; i++) { free(seqs[i].id); free(seqs[i].word); }
     free(seqs);
     idvec_free(&tmp);
     if (rc) batch_free(b);
+    b->failed_item = failed;
     return rc;
 }

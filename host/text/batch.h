@@ -2,8 +2,17 @@
    processors and collators build them (gliner/data_processing/processor.py, collator.py; spec §2):
    whitespace words truncated to max_len, the prompt ([<<ENT>> l1 ... <<ENT>> lC <<SEP>>], relex adds
    [<<REL>> r1 ... <<SEP>>], bi-encoders none), each word tokenized on its own, special tokens,
-   truncation to the tokenizer's model_max_length, right padding, the words mask (first sub-token,
-   counting distinct word ids seen) and the span enumeration (span_idx, span_mask). */
+   truncation to the per-sequence sub-token cap (batch_token_cap), right padding, the words mask (first
+   sub-token, counting distinct word ids seen) and the span enumeration (span_idx, span_mask).
+
+   The cap: the reference tokenizes with truncation=True, which keeps the first model_max_length sub-tokens
+   (specials included) when tokenizer_config.json gives a finite model_max_length, and nothing else. We apply
+   the same cut, and a cap in every other case too, so one enormous word or label costs bounded time and memory:
+   the encoder's position table when it has absolute positions (BERT, DeBERTa with position_biased_input; the
+   reference would index past it and crash), else a deliberate bound of 4 * max_len + 512 sub-tokens that
+   ordinary text never reaches (relative-position DeBERTa: the reference does not truncate at all). The words
+   after the cut get no position (zero embeddings), as in the reference. A prompt (the labels) that leaves no
+   room for one text sub-token under the cap is an error for that text, not a silent empty result. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +32,7 @@ typedef struct {
     int                n_labels;
     const char* const* relations;   /* relex only */
     int                n_relations;
+    int                index;       /* the caller's number for this text, named in errors ("text 12: ...") */
 } BatchItem;
 
 typedef struct {
@@ -40,11 +50,25 @@ typedef struct {
     char***   labels;               /* (B) de-duplicated label strings (owned) */
     char***   relations;            /* (B) */
     int*      prompt_len;           /* (B) prompt words */
-    int       tokens_truncated;     /* texts cut by model_max_length */
+    int       tokens_truncated;     /* texts cut by the sub-token cap */
+    int       failed_item;          /* after a failed batch_build: the item (0..n-1) the error is about, or -1 */
 } Batch;
 
-/* model_max_length: tokenizer_config.json's value (<= 0 or huge = no limit). Errors (invalid UTF-8,
-   a label that tokenizes to nothing is NOT an error: the reference keeps it) name the text index. */
+/* max_tokens: the per-sequence sub-token cap (batch_token_cap; <= 0: none). Errors (invalid UTF-8, a prompt
+   that leaves no room for the text under the cap; a label that tokenizes to nothing is NOT an error: the
+   reference keeps it) name the text as "text I" with I = items[i].index; b->failed_item says which item. */
 int  batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const BatchItem* items, int n,
-                 int64_t model_max_length, char* err, size_t errlen);
+                 int64_t max_tokens, char* err, size_t errlen);
 void batch_free(Batch* b);
+
+/* The sub-token cap of one sequence (special tokens included), see the top of this file: max_tokens when > 0
+   (an explicit option), else model_max_length when > 0 (tokenizer_config.json, finite), else the position
+   table, else fallback; never more than the position table. */
+int64_t batch_token_cap(const BackboneConfig* enc, int64_t model_max_length, int64_t max_tokens, int64_t fallback);
+/* the deliberate bound for a text sequence of an encoder without a position table, and for a bi-encoder's labels */
+#define BATCH_TEXT_CAP_DEFAULT(max_len) (4 * (int64_t)(max_len) + 512)
+#define BATCH_LABEL_CAP_DEFAULT 512
+
+/* Sub-tokens of one label in a uni-encoder prompt: <<ENT>> + the label's own (the prompt adds <<SEP>> once).
+   -1 with err when the label is not valid UTF-8. */
+int batch_prompt_label_tokens(const Tokenizer* tok, const char* label, char* err, size_t errlen);

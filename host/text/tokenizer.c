@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "io/json_pos.h"
+#include "io/read_file.h"
 #include "text/tok_internal.h"
 
 /* ------------------------------------------------------------------ string arena */
@@ -71,6 +72,8 @@ struct Tokenizer {
     int           n_prefix, n_suffix;
     int32_t       pad_id;
     int           vocab_size;
+    int           rows;       /* tokenizer_bind_rows: the model's embedding rows (0: not bound) */
+    char*         rows_table; /* ... and that table's name, for messages */
 };
 
 /* ------------------------------------------------------------------ JSON helpers */
@@ -790,6 +793,7 @@ void tokenizer_free(Tokenizer* t) {
     free(t->prefix);
     free(t->suffix);
     free(t->name);
+    free(t->rows_table);
     arena_free(t->arena);
     free(t);
 }
@@ -869,21 +873,13 @@ int tokenizer_load_string(Tokenizer** out, const char* json, size_t len, const c
 }
 
 int tokenizer_load(Tokenizer** out, const char* path, char* err, size_t errlen) {
-    *out    = NULL;
-    FILE* f = fopen(path, "rb");
-    if (!f) return gl_set_err(err, errlen, "%s: cannot open", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char* buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(buf);
-        return gl_set_err(err, errlen, "%s: cannot read", path);
-    }
-    fclose(f);
-    buf[n] = 0;
-    int rc = tokenizer_load_string(out, buf, (size_t)n, path, err, errlen);
+    *out = NULL;
+    size_t n;
+    /* the shared reader: a FIFO or device is refused without blocking; the largest real tokenizer.json files
+       (multilingual vocabularies) are tens of MB */
+    char* buf = gl_read_file(path, (size_t)1 << 30, "a tokenizer.json", &n, NULL, err, errlen);
+    if (!buf) return -1;
+    int rc = tokenizer_load_string(out, buf, n, path, err, errlen);
     free(buf);
     return rc;
 }
@@ -923,7 +919,16 @@ int tokenizer_encode_text(const Tokenizer* t, const char* text, size_t len, IdVe
     for (int i = 0; i < a.n && rc == 0; i++) {
         const Piece* p = &a.v[i];
         const char*  s = a.text.p + p->off;
-        if (p->id >= 0) { idvec_push(out, p->id); continue; }
+        if (p->id >= 0) {
+            if (t->rows > 0 && p->id >= t->rows) { /* an added token the model has no row for (tokenizer_bind_rows) */
+                char q[96];
+                rc = gl_set_err(err, errlen, "the tokenizer's added token \"%s\" (id %d) is outside %s (%d rows)",
+                                gl_escape(q, sizeof q, s, p->len, '"'), p->id, t->rows_table, t->rows);
+                break;
+            }
+            idvec_push(out, p->id);
+            continue;
+        }
         switch (t->model.type) {
         case MODEL_UNIGRAM: rc = unigram_encode(&t->model, s, p->len, out, err, errlen); break;
         case MODEL_WORDPIECE: rc = wordpiece_encode(&t->model, s, p->len, out, err, errlen); break;
@@ -940,6 +945,52 @@ int tokenizer_encode_word(const Tokenizer* t, const char* word, size_t len, IdVe
     /* TokenizerImpl::encode_single_sequence runs each pre-split word through the full pipeline on
        its own (offsets restart at 0), so a word is encoded exactly as a text */
     return tokenizer_encode_text(t, word, len, out, err, errlen);
+}
+
+/* ------------------------------------------------------------------ checks against a model */
+/* one id against the table: the message names what has the id (escaped: it comes from the file) */
+static int check_id(const Tokenizer* t, int64_t id, int rows, const char* table, const char* what, const char* tok,
+                    char* err, size_t errlen) {
+    if (id >= 0 && id < rows) return 0;
+    char q[96];
+    if (tok)
+        return gl_set_err(err, errlen, "%s: %s \"%s\" has id %lld, outside %s (%d rows, ids 0..%d)", t->name, what,
+                          gl_escape(q, sizeof q, tok, strlen(tok), '"'), (long long)id, table, rows, rows - 1);
+    return gl_set_err(err, errlen, "%s: %s %lld is outside %s (%d rows, ids 0..%d)", t->name, what, (long long)id,
+                      table, rows, rows - 1);
+}
+
+int tokenizer_bind_rows(Tokenizer* t, int rows, const char* table, char* err, size_t errlen) {
+    const Model* m = &t->model;
+    for (int id = rows > 0 ? rows : 0; id < m->max_id; id++) /* the first vocabulary entry past the table */
+        if (m->id_tok[id]) return check_id(t, id, rows, table, "vocabulary token", m->id_tok[id], err, errlen);
+    if (t->pad_id >= 0 && check_id(t, t->pad_id, rows, table, "padding.pad_id", NULL, err, errlen)) return -1;
+    for (int k = 0; k < t->n_prefix; k++)
+        if (check_id(t, t->prefix[k], rows, table, "post_processor: special token id", NULL, err, errlen)) return -1;
+    for (int k = 0; k < t->n_suffix; k++)
+        if (check_id(t, t->suffix[k], rows, table, "post_processor: special token id", NULL, err, errlen)) return -1;
+    t->rows = rows; /* added tokens: refused when a text produces one past the table (tokenizer_encode_text) */
+    free(t->rows_table);
+    t->rows_table = strdup(table);
+    return 0;
+}
+
+int tokenizer_config_max_length(const char* dir, int64_t* out, char* err, size_t errlen) {
+    *out = 0;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    int missing;
+    cJSON* j = gl_read_json(p, (size_t)64 << 20, "a tokenizer_config.json", 1, &missing, err, errlen);
+    if (!j) return missing ? 0 : -1;
+    int rc = 0;
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
+    if (!cJSON_IsObject(j)) rc = gl_set_err(err, errlen, "%s: expected a JSON object", p);
+    else if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble >= 1))
+        rc = gl_set_err(err, errlen, "%s: model_max_length: expected a positive number (or HF's 1e30 for no limit)", p);
+    else if (v && cJSON_IsNumber(v) && v->valuedouble < 1e15) /* larger: transformers' VERY_LARGE_INTEGER, no limit */
+        *out = (int64_t)v->valuedouble;
+    cJSON_Delete(j);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ queries */

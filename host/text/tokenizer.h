@@ -48,6 +48,22 @@ int tokenizer_encode_text(const Tokenizer* t, const char* text, size_t len, IdVe
 void tokenizer_special_ids(const Tokenizer* t, const int32_t** prefix, int* n_prefix, const int32_t** suffix,
                            int* n_suffix);
 
+/* Binds the tokenizer to a model's embedding table of `rows` rows (table names it in messages: "the encoder's
+   word embeddings"); call once, right after loading. Ids every text can produce -- each vocabulary entry,
+   padding.pad_id and the post-processor's special ids -- must be inside it: else -1 with one line naming the
+   file, the token (escaped) and its id, and the table, e.g.
+   `m/tokenizer.json: padding.pad_id 3000 is outside the encoder's word embeddings (604 rows, ids 0..603)`.
+   An added token past the table is accepted (a bi-encoder's text tokenizer carries GLiNER's <<ENT>> and
+   <<SEP>>, which its encoder never had rows for: the reference does not resize bi-encoders); a text that
+   contains one fails to encode with an error naming it (the reference would crash on the id). */
+int tokenizer_bind_rows(Tokenizer* t, int rows, const char* table, char* err, size_t errlen);
+
+/* DIR/tokenizer_config.json's model_max_length: *out = the value when it is a finite limit, 0 when the file or
+   the key is absent, null, or HF's "no limit" sentinel (VERY_LARGE_INTEGER = 1e30; any value >= 1e15 is taken
+   as one). -1 with err for a file that cannot be read (a FIFO, say), is not a JSON object, or holds something
+   other than a positive number there. */
+int tokenizer_config_max_length(const char* dir, int64_t* out, char* err, size_t errlen);
+
 int32_t     tokenizer_token_to_id(const Tokenizer* t, const char* token); /* -1 if absent; added tokens included */
 const char* tokenizer_id_to_token(const Tokenizer* t, int32_t id);        /* NULL if absent */
 int32_t     tokenizer_pad_id(const Tokenizer* t);     /* "padding".pad_id if set, else [PAD] / <pad>, else -1 */

@@ -17,6 +17,7 @@
 #include "../io/json_pos.h"
 #include "../io/model_dir.h"
 #include "../io/out_file.h"
+#include "../io/read_file.h"
 #include "../io/safetensors.h"
 #include "../log.h"
 #include "ops.h" /* cast_forward_cpu */
@@ -507,23 +508,8 @@ static int as_hex_u64(const cJSON* v, uint64_t* out) {
 }
 
 static char* slurp(const char* path, size_t* len, char* err, size_t errlen) {
-    FILE* f = fopen(path, "rb");
-    if (!f) { gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > (1 << 30)) {
-        fclose(f);
-        gl_set_err(err, errlen, "%s: not a regular file of at most 1 GiB", path);
-        return NULL;
-    }
-    size_t n = (size_t)sb.st_size;
-    char* buf = malloc(n + 1);
-    CHECK(buf, "out of memory");
-    size_t got = fread(buf, 1, n, f);
-    fclose(f);
-    if (got != n) { free(buf); gl_set_err(err, errlen, "%s: read failed", path); return NULL; }
-    buf[n] = 0;
-    *len = n;
-    return buf;
+    /* the shared reader (a FIFO or device is refused without blocking) */
+    return gl_read_file(path, (size_t)1 << 30, "a checkpoint's JSON file", len, NULL, err, errlen);
 }
 
 static cJSON* parse_obj(const JsonSrc* js, char* err, size_t errlen) {

@@ -1,5 +1,6 @@
 /* data.c -- training JSON: record scanner, per-record validation, compact storage. See data.h. */
 #include "../io/json_pos.h"
+#include "../io/read_file.h"
 #include "data.h"
 
 #include <fcntl.h>
@@ -372,13 +373,9 @@ int train_data_load_string(TrainData* td, const char* text, size_t len, const ch
 
 int train_data_load(TrainData* td, const char* path, char* err, size_t errlen) {
     memset(td, 0, sizeof *td);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return td_fail(err, errlen, "%s: cannot open", path);
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return td_fail(err, errlen, "%s: not a regular file", path);
-    }
+    int fd = gl_open_regular(path, &st, NULL, err, errlen); /* a FIFO or device is refused without blocking */
+    if (fd < 0) return -1;
     size_t len = (size_t)st.st_size;
     if (len == 0) {
         close(fd);

@@ -20,6 +20,7 @@
 
 #include "../check.h"
 #include "../io/json_pos.h"
+#include "../io/read_file.h"
 #include "../text/words.h"
 
 /* ================================================================ scores */
@@ -315,27 +316,8 @@ static cJSON* parse_json(const char* text, size_t len, const char* name, char* e
 }
 
 static char* read_file(const char* path, size_t* len, char* err, size_t errlen) {
-    FILE* f = fopen(path, "rb");
-    if (!f) { gl_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        gl_set_err(err, errlen, "%s: not a regular file", path);
-        return NULL;
-    }
-    size_t n = (size_t)sb.st_size;
-    char* buf = malloc(n + 1);
-    CHECK(buf, "out of memory (%zu bytes for %s)", n, path);
-    size_t got = fread(buf, 1, n, f);
-    fclose(f);
-    if (got != n) {
-        free(buf);
-        gl_set_err(err, errlen, "%s: read failed (%zu of %zu bytes)", path, got, n);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
+    /* the shared reader (a FIFO or device is refused without blocking) */
+    return gl_read_file(path, (size_t)16 << 30, "an evaluation data file", len, NULL, err, errlen);
 }
 
 /* the last member named key (Python's json keeps the last duplicate) */

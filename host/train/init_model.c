@@ -1028,6 +1028,11 @@ static int self_check(const char* dir, const GlinerConfig* want, int64_t ent_id,
             if (ent_id >= 0 && tokenizer_token_to_id(tok, c.ent_token) != ent_id)
                 rc = gl_set_err(err, errlen, "internal error: %s: '%s' has id %d, expected %lld", p, c.ent_token,
                                 tokenizer_token_to_id(tok, c.ent_token), (long long)ent_id);
+            /* every id the tokenizer produces has a row (as gliner_load checks): a backbone whose tokenizer runs past
+               its embedding table is named here, not found by the first batch */
+            const ParamSpec* we = params_find(&t, "token_rep_layer.bert_layer.model.embeddings.word_embeddings.weight");
+            if (rc == 0 && we && tokenizer_bind_rows(tok, (int)we->shape[0], "the model's word embeddings", err, errlen))
+                rc = -1;
             tokenizer_free(tok);
         }
     }

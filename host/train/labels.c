@@ -107,6 +107,29 @@ void classmap_sample_bi(ClassMap* maps, const TrainExample* ex, int B, int max_t
     free(pool.v);
 }
 
+static int is_positive(const TrainExample* ex, const char* label) {
+    if (ex->n_ner_labels >= 0) return 1; /* a predefined list: the example's task, never cut */
+    for (int i = 0; i < ex->n_ner; i++)
+        if (!strcmp(ex->ner[i].label, label)) return 1;
+    return 0;
+}
+
+int classmap_fit_prompt(ClassMap* cm, const TrainExample* ex, int* tokens, int budget) {
+    long total = 0;
+    for (int c = 0; c < cm->n; c++) total += tokens[c];
+    int dropped = 0;
+    for (int c = cm->n - 1; c >= 0 && total > budget; c--) { /* from the end of the prompt */
+        if (is_positive(ex, cm->names[c])) continue;
+        total -= tokens[c];
+        free(cm->names[c]);
+        memmove(cm->names + c, cm->names + c + 1, (size_t)(cm->n - c - 1) * sizeof *cm->names);
+        memmove(tokens + c, tokens + c + 1, (size_t)(cm->n - c - 1) * sizeof *tokens);
+        cm->n--;
+        dropped++;
+    }
+    return total <= budget ? dropped : -1;
+}
+
 int train_example_words(const TrainExample* ex, int max_len) {
     int n = ex->n_words > 0 ? ex->n_words : 1;
     return n > max_len ? max_len : n;

@@ -57,6 +57,14 @@ void classmap_sample_uni(ClassMap* maps, const TrainExample* ex, int B, int max_
    de-duplicated, cut to max_types * B. */
 void classmap_sample_bi(ClassMap* maps, const TrainExample* ex, int B, int max_types, uint64_t* rng);
 
+/* Fits a uni-encoder class map's prompt under the sequence cap: tokens[c] is the prompt's sub-tokens for names[c]
+   (<<ENT>> + the label's own, text/batch.h batch_prompt_label_tokens), budget what the labels may take. While the
+   sum exceeds it, the last label that is not one of the example's positives (a gold entity's label; every label
+   of a predefined ner_labels list counts as one) is dropped, tokens[] kept in step. Returns the number dropped,
+   or -1 when the positives alone do not fit (the trainer checks every record for that at load). Not in the
+   reference, which cuts the prompt itself and then fails on the class count. */
+int classmap_fit_prompt(ClassMap* cm, const TrainExample* ex, int* tokens, int budget);
+
 /* words of the example after preprocess_example (empty -> 1, > max_len -> max_len) */
 int train_example_words(const TrainExample* ex, int max_len);
 

@@ -299,14 +299,14 @@ static void t_mask_rows(const Backend* be, void* y, const void* x, const int64_t
     set_out(t, r, y, (size_t)M * N);
     t->base->mask_rows(t->base, y, x, mask, M, N);
 }
-static void t_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+static void t_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D, int V) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_EMBEDDING);
     SAVE_IDX(r, ids);
     route(r, 1, table);
-    r->i[0] = n; r->i[1] = D;
+    r->i[0] = n; r->i[1] = D; r->i[2] = V;
     set_out(t, r, y, (size_t)n * D);
-    t->base->embedding(t->base, y, table, ids, n, D);
+    t->base->embedding(t->base, y, table, ids, n, D, V);
 }
 static void t_gather_words(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
                            const int64_t* text_lengths, int B, int T, int W, int D) {
@@ -707,7 +707,7 @@ static void backward_rec(Tape* t, Rec* r) {
     }
     case OP_EMBEDDING: {
         void* dt = grad_of(t, O(r, 1));
-        if (dt) be->embedding_bwd(be, dt, dy, V(r, 0), i[0], i[1]);
+        if (dt) be->embedding_bwd(be, dt, dy, V(r, 0), i[0], i[1], i[2]);
         break;
     }
     case OP_GATHER_WORDS: {

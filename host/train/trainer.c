@@ -72,6 +72,12 @@ typedef struct {
     int              log_errno;      /* the first failed write to a log (the run stops at the next check) */
     const char*      log_failed;     /* which: "train.log" or "train_log.jsonl" */
     int              lock_fd;        /* OUTDIR/.gliner-train.lock, flock'ed for the whole run; -1 before */
+    /* uni-encoders: each label's prompt sub-tokens (<<ENT>> + its own), by label text, and what a prompt's
+       labels may take under the sequence cap */
+    char**           ltok_key;
+    int*             ltok_val;
+    size_t           ltok_cap, ltok_n;
+    int              prompt_budget;
 } Trainer;
 
 static void state_to_host(Trainer* t);
@@ -131,6 +137,124 @@ static int next_batch(Trainer* t, const TrainExample** ex) {
     return n;
 }
 
+/* ---------------------------------------------------------------- prompts under the sequence cap */
+
+static uint64_t str_hash(const char* s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* a label's prompt sub-tokens (text/batch.h batch_prompt_label_tokens), memoised: the same labels come back in
+   every record and every batch */
+static int label_tokens(Trainer* t, const char* label, char* err, size_t errlen) {
+    if (2 * (t->ltok_n + 1) > t->ltok_cap) { /* grow and rehash */
+        const size_t cap = t->ltok_cap ? 2 * t->ltok_cap : 1024;
+        char** key = calloc(cap, sizeof *key);
+        int* val = calloc(cap, sizeof *val);
+        CHECK(key && val, "out of memory");
+        for (size_t i = 0; i < t->ltok_cap; i++) {
+            if (!t->ltok_key[i]) continue;
+            size_t j = str_hash(t->ltok_key[i]) & (cap - 1);
+            while (key[j]) j = (j + 1) & (cap - 1);
+            key[j] = t->ltok_key[i];
+            val[j] = t->ltok_val[i];
+        }
+        free(t->ltok_key);
+        free(t->ltok_val);
+        t->ltok_key = key;
+        t->ltok_val = val;
+        t->ltok_cap = cap;
+    }
+    size_t j = str_hash(label) & (t->ltok_cap - 1);
+    for (; t->ltok_key[j]; j = (j + 1) & (t->ltok_cap - 1))
+        if (!strcmp(t->ltok_key[j], label)) return t->ltok_val[j];
+    const int n = batch_prompt_label_tokens(t->g->tok, label, err, errlen);
+    if (n < 0) return -1;
+    t->ltok_key[j] = strdup(label);
+    CHECK(t->ltok_key[j], "out of memory");
+    t->ltok_val[j] = n;
+    t->ltok_n++;
+    return n;
+}
+
+static int prompt_tokens(Trainer* t, const char* const* labels, int n, int* per, char* err, size_t errlen) {
+    int total = 0;
+    for (int c = 0; c < n; c++) {
+        const int k = label_tokens(t, labels[c], err, errlen);
+        if (k < 0) return -1;
+        if (per) per[c] = k;
+        total += k;
+    }
+    return total;
+}
+
+static int cmp_int_desc(const void* a, const void* b) { return *(const int*)b - *(const int*)a; }
+
+/* Up front, for uni-encoders (their labels are a prompt inside the text's sequence): every record's positive
+   labels, and the evaluation's labels, must fit under the sequence cap with room for one text sub-token. The
+   reference would cut such a prompt and die steps later on the class count ("labels have 20 classes, the
+   logits 9"). A record's worst case is its max_types longest positives (the class map keeps at most max_types;
+   negatives are dropped per batch, mb_build); a predefined ner_labels list is used whole. */
+static int check_prompts(Trainer* t, char* err, size_t errlen) {
+    const GlinerConfig* cfg = &t->m->cfg;
+    if (arch_is_bi(cfg->arch) || cfg->precomputed_prompts_mode == 1) return 0;
+    const int32_t *pre, *suf;
+    int npre, nsuf;
+    tokenizer_special_ids(t->g->tok, &pre, &npre, &suf, &nsuf);
+    const int64_t cap = t->g->model_max_length;
+    const int64_t budget = cap - npre - nsuf - 1 /* <<SEP>> */ - 1 /* a text sub-token */;
+    t->prompt_budget = budget > INT32_MAX ? INT32_MAX : (int)budget;
+    const char* src = t->o.train_data ? t->o.train_data : t->tc.train_data;
+    const char** pos = NULL;
+    int* tok = NULL;
+    int cap_pos = 0, rc = 0;
+    for (size_t r = 0; r < t->data.n && !rc; r++) {
+        const TrainExample* ex = &t->data.ex[r];
+        const int predefined = ex->n_ner_labels >= 0;
+        const int want = predefined ? ex->n_ner_labels : ex->n_ner;
+        if (want > cap_pos) {
+            cap_pos = 2 * want;
+            pos = realloc(pos, (size_t)cap_pos * sizeof *pos);
+            tok = realloc(tok, (size_t)cap_pos * sizeof *tok);
+            CHECK(pos && tok, "out of memory");
+        }
+        int n = 0; /* distinct positives (interned: equal labels share a pointer) */
+        for (int i = 0; i < want; i++) {
+            const char* l = predefined ? ex->ner_labels[i] : ex->ner[i].label;
+            int dup = 0;
+            for (int k = 0; k < n && !dup; k++) dup = pos[k] == l || !strcmp(pos[k], l);
+            if (!dup) pos[n++] = l;
+        }
+        char e2[512];
+        if (prompt_tokens(t, pos, n, tok, e2, sizeof e2) < 0) {
+            rc = gl_set_err(err, errlen, "%s: record %zu: a label: %s", src, r, e2);
+            break;
+        }
+        const int keep = predefined || n <= cfg->max_types ? n : cfg->max_types;
+        qsort(tok, (size_t)n, sizeof *tok, cmp_int_desc);
+        int64_t need = 0;
+        for (int k = 0; k < keep; k++) need += tok[k];
+        if (need > budget)
+            rc = gl_set_err(err, errlen, "%s: record %zu: the prompt of its %s%d entity labels takes %lld sub-tokens (with "
+                            "<<ENT>> each), more than the %lld that a sequence cap of %lld leaves after the special "
+                            "tokens, <<SEP>> and one text sub-token; the reference would cut the prompt and fail later "
+                            "on the class count. Shorten or drop those labels (or lower max_types)", src, r,
+                            predefined ? "ner_labels: " : "", keep, (long long)need, (long long)budget, (long long)cap);
+    }
+    free(pos);
+    free(tok);
+    if (rc || !t->have_eval) return rc;
+    char e2[512];
+    const int need = prompt_tokens(t, (const char* const*)t->eval_labels.names, t->eval_labels.n, NULL, e2, sizeof e2);
+    if (need < 0) return gl_set_err(err, errlen, "evaluation labels: %s", e2);
+    if (need > budget)
+        return gl_set_err(err, errlen, "the evaluation's %d labels make a prompt of %d sub-tokens, more than the %lld that "
+                          "a sequence cap of %lld leaves for labels: every evaluation text would fail", t->eval_labels.n,
+                          need, (long long)budget, (long long)cap);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- one micro-batch */
 
 typedef struct {
@@ -170,13 +294,29 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
     for (int i = 0; i < n; i++) exs[i] = *ex[i];
     if (arch_is_bi(cfg->arch)) classmap_sample_bi(mb->maps, exs, n, cfg->max_types, t->rng);
     else classmap_sample_uni(mb->maps, exs, n, cfg->max_types, cfg->max_neg_type_ratio, t->rng);
+    int rc = -1;
+    for (int i = 0; i < n && t->prompt_budget > 0; i++) { /* uni-encoders: the prompt under the cap (check_prompts) */
+        int* tok = malloc((size_t)(mb->maps[i].n ? mb->maps[i].n : 1) * sizeof *tok);
+        CHECK(tok, "out of memory");
+        const size_t rec = (size_t)(ex[i] - t->data.ex);
+        int dropped = prompt_tokens(t, (const char* const*)mb->maps[i].names, mb->maps[i].n, tok, err, errlen);
+        if (dropped >= 0) dropped = classmap_fit_prompt(&mb->maps[i], &exs[i], tok, t->prompt_budget);
+        free(tok);
+        if (dropped < 0) {
+            gl_set_err(err, errlen, "record %zu: its positive labels do not fit under the sequence cap", rec);
+            goto out;
+        }
+        if (dropped)
+            log_debug("record %zu: %d sampled negative labels dropped from the end of its prompt (sequence cap %lld)", rec,
+                      dropped, (long long)t->g->model_max_length);
+    }
     for (int i = 0; i < n; i++) {
         items[i].words = exs[i].words;
         items[i].n_words = exs[i].n_words;
         items[i].labels = (const char* const*)mb->maps[i].names;
         items[i].n_labels = mb->maps[i].n;
+        items[i].index = (int)(ex[i] - t->data.ex); /* batch_build's errors name the record */
     }
-    int rc = -1;
     if (batch_build(&mb->b, t->g->tok, cfg, items, n, t->g->model_max_length, err, errlen)) goto out;
     mb->span_mask64 = gliner_batch_inputs(&mb->b, cfg, &mb->in);
     int C;
@@ -256,6 +396,7 @@ static int evaluate(Trainer* t, EvalScores* out, char* err, size_t errlen) {
             items[i].n_words = e->n_words;
             items[i].labels = (const char* const*)t->eval_labels.names;
             items[i].n_labels = t->eval_labels.n;
+            items[i].index = (int)(s + i); /* errors name the evaluation example */
         }
         Batch b;
         if (batch_build(&b, t->g->tok, cfg, items, k, t->g->model_max_length, err, errlen)) {
@@ -534,6 +675,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         if (eval_dataset_load_test(ev, &t->eval, &t->eval_labels, &t->eval_flat, err, errlen)) return -1;
         t->have_eval = 1;
     }
+    if (check_prompts(t, err, errlen)) return -1; /* before any step: not at step 450 */
     loss_params_from_config(&t->lp, tc);
     if (sched_from_name(tc->scheduler_type, &t->sched))
         return gl_set_err(err, errlen, "%s: training.scheduler_type '%s' is not supported", o->config, tc->scheduler_type);
@@ -606,6 +748,9 @@ static void teardown(Trainer* t) {
     gliner_free(t->g);
     train_config_free(&t->tc);
     free(t->order);
+    for (size_t i = 0; i < t->ltok_cap; i++) free(t->ltok_key[i]);
+    free(t->ltok_key);
+    free(t->ltok_val);
     if (t->jlog) fclose(t->jlog);
     if (t->tlog) fclose(t->tlog);
     if (t->lock_fd >= 0) close(t->lock_fd); /* releases the lock: the last thing the run does */
@@ -741,7 +886,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         " checkpoints %.1f s)", (long long)(t->st.global_step - start_step), (long long)skipped, t_all, t_all - t_side,
         samples_all / (t_all - t_side), t_side);
     if (truncated)
-        say(t, "note: %lld training texts were longer than the tokenizer's model_max_length %lld tokens and were cut"
+        say(t, "note: %lld training texts were longer than the cap of %lld sub-tokens per sequence and were cut"
             " (their last words get no label, as in the reference)", (long long)truncated,
             (long long)t->g->model_max_length);
     rc = close_logs(t, err, errlen);

@@ -90,10 +90,13 @@ static void cpu_mask_rows(const Backend* be, void* y, const void* x, const int64
     }
 }
 
-static void cpu_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+static void cpu_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D, int V) {
     (void)be;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        /* gliner_forward checked the ids against the table: one outside it here is a bug, never an OOB read */
+        CHECK(ids[i] >= 0 && ids[i] < V, "embedding: id %lld at row %d outside the table's %d rows", (long long)ids[i], i, V);
         memcpy((float*)y + (size_t)i * D, (const float*)table + (size_t)ids[i] * D, (size_t)D * sizeof(float));
+    }
 }
 
 static void cpu_gather_words(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
@@ -211,9 +214,9 @@ static void cpu_mask_rows_bwd(const Backend* be, void* dx, const void* dy, const
     mask_rows_backward_cpu(dx, dy, mask, M, N);
 }
 
-static void cpu_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D) {
+static void cpu_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D, int V) {
     (void)be;
-    embedding_backward_cpu(dtable, dy, ids, n, D);
+    embedding_backward_cpu(dtable, dy, ids, n, D, V);
 }
 
 static void cpu_gather_words_bwd(const Backend* be, void* dX, const void* dwords, const int64_t* words_mask, const int64_t* text_lengths, int B, int T, int W, int D) {

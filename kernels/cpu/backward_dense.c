@@ -69,6 +69,10 @@ static inline float act_grad(float x, ActKind kind) {
         const float s = 1.0f / (1.0f + expf(-x));
         return s * (1.0f + x * (1.0f - s));
     }
+    case ACT_QUICK_GELU: { /* d/dx x s(a x) = s (1 + a x (1 - s)), s = s(a x), a = 1.702 */
+        const float s = 1.0f / (1.0f + expf(-1.702f * x));
+        return s * (1.0f + 1.702f * x * (1.0f - s));
+    }
     case ACT_NONE: return 1.0f;
     }
     return 1.0f;
@@ -161,7 +165,9 @@ void mask_rows_backward_cpu(float* dx, const float* dy, const int64_t* mask, int
 }
 
 /* y[i, :] = table[ids[i], :]: scatter-add. Repeated ids add up, so threads split the D columns, never the rows. */
-void embedding_backward_cpu(float* dtable, const float* dy, const int64_t* ids, int n, int D) {
+void embedding_backward_cpu(float* dtable, const float* dy, const int64_t* ids, int n, int D, int V) {
+    for (int i = 0; i < n; i++) /* the forward read these rows: an id outside the table is a bug */
+        CHECK(ids[i] >= 0 && ids[i] < V, "embedding_bwd: id %lld at row %d outside the table's %d rows", (long long)ids[i], i, V);
 #pragma omp parallel for schedule(static) if ((size_t)n * D > 65536)
     for (int j0 = 0; j0 < D; j0 += COL_BLOCK) {
         const int nj = D - j0 < COL_BLOCK ? D - j0 : COL_BLOCK;

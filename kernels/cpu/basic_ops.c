@@ -1,5 +1,6 @@
 /* basic_ops.c -- CPU twins of the elementwise, normalisation and gather ops.
-   act: GELU is the exact erf form (HF "gelu"), GELU_TANH the tanh approximation (GPT-2 "gelu_new").
+   act: GELU is the exact erf form (HF "gelu"), GELU_TANH the tanh approximation (GPT-2 "gelu_new"),
+   QUICK_GELU x * sigmoid(1.702 x) (HF "quick_gelu", written x / (1 + exp(-1.702 x))).
    layer_norm: mean and biased variance over the last dim, computed in double then rounded, which
    keeps the result within an ulp or two of torch's float32 kernel whatever the summation order.
    gather_words / gather_prompts mirror gliner/modeling/utils.py extract_word_embeddings and
@@ -20,6 +21,7 @@ void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind) {
         case ACT_TANH: v = tanhf(v); break;
         case ACT_SIGMOID: v = 1.0f / (1.0f + expf(-v)); break;
         case ACT_SILU: v = v / (1.0f + expf(-v)); break;
+        case ACT_QUICK_GELU: v = v / (1.0f + expf(-1.702f * v)); break;
         case ACT_NONE: break;
         }
         y[i] = v;

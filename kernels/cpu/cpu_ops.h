@@ -113,7 +113,7 @@ void layer_norm_backward_cpu(float* dx, float* dg, float* db, const float* dy, c
                              float eps);
 void softmax_backward_cpu(float* dx, const float* dy, const float* y, int M, int N);
 void mask_rows_backward_cpu(float* dx, const float* dy, const int64_t* mask, int M, int N);
-void embedding_backward_cpu(float* dtable, const float* dy, const int64_t* ids, int n, int D);
+void embedding_backward_cpu(float* dtable, const float* dy, const int64_t* ids, int n, int D, int V); /* dtable (V, D) */
 void gather_words_backward_cpu(float* dX, const float* dwords, const int64_t* words_mask, const int64_t* text_lengths,
                                int B, int T, int W, int D);
 void gather_prompts_backward_cpu(float* dX, const float* dP, const int64_t* input_ids, int64_t token_id, int offset, int B,

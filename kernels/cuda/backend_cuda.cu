@@ -184,10 +184,10 @@ static void cu_mask_rows(const Backend* be, void* y, const void* x, const int64_
 
 /* ---------------------------------------------------------------- embeddings and gathers */
 
-static void cu_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D) {
+static void cu_embedding(const Backend* be, void* y, const void* table, const int64_t* ids, int n, int D, int V) {
     CudaImpl* c = I(be);
     idx_begin(c, IDX_ROUND((size_t)n * 8));
-    embedding_forward_cuda(y, table, idx_dev(c, ids, (size_t)n * 8), n, D, be->dtype, S(be));
+    embedding_forward_cuda(y, table, idx_dev(c, ids, (size_t)n * 8), n, D, V, be->dtype, S(be));
 }
 
 static void cu_gather_words(const Backend* be, void* words, int64_t* word_mask, const void* X, const int64_t* words_mask,
@@ -340,10 +340,10 @@ static void cu_mask_rows_bwd(const Backend* be, void* dx, const void* dy, const 
     mask_rows_backward_cuda(dx, dy, idx_dev(c, mask, (size_t)M * 8), M, N, be->dtype, S(be));
 }
 
-static void cu_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D) {
+static void cu_embedding_bwd(const Backend* be, void* dtable, const void* dy, const int64_t* ids, int n, int D, int V) {
     CudaImpl* c = I(be);
     idx_begin(c, IDX_ROUND((size_t)n * 8));
-    embedding_backward_cuda(dtable, dy, idx_dev(c, ids, (size_t)n * 8), n, D, be->dtype, S(be));
+    embedding_backward_cuda(dtable, dy, idx_dev(c, ids, (size_t)n * 8), n, D, V, be->dtype, S(be));
 }
 
 static void cu_gather_words_bwd(const Backend* be, void* dX, const void* dwords, const int64_t* words_mask,

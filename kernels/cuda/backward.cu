@@ -26,7 +26,7 @@
 #include "grad_common.cuh"
 #include "grad_ops.h"
 
-enum { K_NONE = 0, K_RELU, K_GELU, K_GELU_TANH, K_TANH, K_SIGMOID, K_SILU }; /* == ActKind (host/backend.h) */
+enum { K_NONE = 0, K_RELU, K_GELU, K_GELU_TANH, K_TANH, K_SIGMOID, K_SILU, K_QUICK_GELU }; /* == ActKind (host/backend.h) */
 
 template <typename T> __global__ void axpy_backward_kernel1(T* y, const T* x, float a, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -76,6 +76,10 @@ __device__ __forceinline__ float act_grad(float v, int kind) {
     case K_SILU: {
         const float sg = 1.0f / (1.0f + expf(-v));
         return sg * (1.0f + v * (1.0f - sg));
+    }
+    case K_QUICK_GELU: {
+        const float sg = 1.0f / (1.0f + expf(-1.702f * v));
+        return sg * (1.0f + 1.702f * v * (1.0f - sg));
     }
     default: return 1.0f;
     }
@@ -170,11 +174,12 @@ template <typename T> __global__ void mask_rows_backward_kernel1(T* dx, const T*
         dx[i] = from_f32<T>(to_f32(dx[i]) + to_f32(dy[i]) * (float)mask[i / N]);
 }
 
-__global__ void embedding_backward_kernel1(float* dtable, const float* dy, const int64_t* ids, int D, size_t n) {
+__global__ void embedding_backward_kernel1(float* dtable, const float* dy, const int64_t* ids, int D, int V, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const size_t row = i / D;
         const int d = (int)(i % D);
-        atomicAdd(dtable + (size_t)ids[row] * D + d, dy[i]);
+        const int64_t id = ids[row];
+        if (id >= 0 && id < V) atomicAdd(dtable + (size_t)id * D + d, dy[i]); /* guard: never outside the table */
     }
 }
 
@@ -282,12 +287,12 @@ extern "C" void mask_rows_backward_cuda(void* dx, const void* dy, const int64_t*
     LAUNCH_CHECK();
 }
 
-extern "C" void embedding_backward_cuda(void* dtable, const void* dy, const int64_t* ids, int n, int D, DType dt,
+extern "C" void embedding_backward_cuda(void* dtable, const void* dy, const int64_t* ids, int n, int D, int V, DType dt,
                                         gl_stream_t stream) {
     const size_t total = (size_t)n * D;
     if (total == 0 || !dtable) return;
     GL_REQUIRE_F32_GRAD(dt);
-    embedding_backward_kernel1<<<gl_grid(total, 256), 256, 0, stream>>>((float*)dtable, (const float*)dy, ids, D, total);
+    embedding_backward_kernel1<<<gl_grid(total, 256), 256, 0, stream>>>((float*)dtable, (const float*)dy, ids, D, V, total);
     LAUNCH_CHECK();
 }
 

@@ -5,7 +5,7 @@
 #include "../ops.h"
 #include "common.cuh"
 
-enum { K_NONE = 0, K_RELU, K_GELU, K_GELU_TANH, K_TANH, K_SIGMOID, K_SILU }; /* == ActKind (host/backend.h) */
+enum { K_NONE = 0, K_RELU, K_GELU, K_GELU_TANH, K_TANH, K_SIGMOID, K_SILU, K_QUICK_GELU }; /* == ActKind (host/backend.h) */
 
 __device__ __forceinline__ float act_apply(float v, int kind) {
     switch (kind) {
@@ -15,6 +15,7 @@ __device__ __forceinline__ float act_apply(float v, int kind) {
     case K_TANH: return tanhf(v);
     case K_SIGMOID: return 1.0f / (1.0f + expf(-v));
     case K_SILU: return v / (1.0f + expf(-v));
+    case K_QUICK_GELU: return v / (1.0f + expf(-1.702f * v));
     default: return v;
     }
 }

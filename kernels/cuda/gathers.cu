@@ -2,7 +2,8 @@
    kernels/cpu/backend_cpu.c cpu_embedding, kernels/cpu/basic_ops.c gather_words_forward_cpu and
    gather_prompts_forward_cpu; gliner/modeling/utils.py extract_word_embeddings / extract_prompt_features).
    All copies, so every result is bit-exact.
-   embedding       one block per row n, threads over D.
+   embedding       one block per row n, threads over D; an id outside [0, V) gives zeros (the host checked the ids:
+                   this guard only keeps a bug from reading outside the table).
    gather_words    one block per output row (b, w): the block finds the last t with words_mask[b,t] == w+1
                    (the twin's last-writer-wins order; the reference marks one sub-token per word), then
                    copies X[b,t] or writes zeros. Deterministic, no memset, no races.
@@ -11,10 +12,12 @@
 #include "../ops.h"
 #include "common.cuh"
 
-template <typename T> __global__ void embedding_forward_kernel1(T* y, const T* table, const int64_t* ids, int D) {
-    const T* src = table + (size_t)ids[blockIdx.x] * D;
+template <typename T>
+__global__ void embedding_forward_kernel1(T* y, const T* table, const int64_t* ids, int D, int V) {
+    const int64_t id = ids[blockIdx.x];
+    const T* src = id >= 0 && id < V ? table + (size_t)id * D : NULL; /* guard: zeros, never an OOB read */
     T* dst = y + (size_t)blockIdx.x * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) dst[d] = src[d];
+    for (int d = threadIdx.x; d < D; d += blockDim.x) dst[d] = src ? src[d] : from_f32<T>(0.0f);
 }
 
 template <typename T>
@@ -55,10 +58,10 @@ __global__ void gather_prompts_forward_kernel1(T* P, int64_t* prompt_mask, const
         for (int k = threadIdx.x; k < C; k += blockDim.x) prompt_mask[(size_t)b * C + k] = k < count;
 }
 
-extern "C" void embedding_forward_cuda(void* y, const void* table, const int64_t* ids, int n, int D, DType dt,
+extern "C" void embedding_forward_cuda(void* y, const void* table, const int64_t* ids, int n, int D, int V, DType dt,
                                        gl_stream_t stream) {
     if (n == 0 || D == 0) return;
-    GL_DISPATCH_DTYPE(dt, T, embedding_forward_kernel1<T><<<n, 256, 0, stream>>>((T*)y, (const T*)table, ids, D));
+    GL_DISPATCH_DTYPE(dt, T, embedding_forward_kernel1<T><<<n, 256, 0, stream>>>((T*)y, (const T*)table, ids, D, V));
     LAUNCH_CHECK();
 }
 

@@ -45,8 +45,8 @@ void layer_norm_backward_cuda(void* dx, void* dg, void* db, const void* dy, cons
                               float eps, void* ws, DType dt, gl_stream_t stream);
 void softmax_backward_cuda(void* dx, const void* dy, const void* y, int M, int N, DType dt, gl_stream_t stream);
 void mask_rows_backward_cuda(void* dx, const void* dy, const int64_t* mask, int M, int N, DType dt, gl_stream_t stream);
-void embedding_backward_cuda(void* dtable, const void* dy, const int64_t* ids, int n, int D, DType dt,
-                             gl_stream_t stream); /* fp32 only (atomicAdd) */
+void embedding_backward_cuda(void* dtable, const void* dy, const int64_t* ids, int n, int D, int V, DType dt,
+                             gl_stream_t stream); /* fp32 only (atomicAdd); ids outside [0, V) are skipped */
 void gather_words_backward_cuda(void* dX, const void* dwords, const int64_t* words_mask, const int64_t* text_lengths,
                                 int B, int T, int W, int D, DType dt, gl_stream_t stream);
 void gather_prompts_backward_cuda(void* dX, const void* dP, const int64_t* input_ids, int64_t token_id, int offset,

@@ -107,7 +107,7 @@ static float* c_gathers(Ctx* c, size_t* n) { /* embedding, gather_words, gather_
     const size_t es = dtype_size(c->be->dtype);
     void* dids = upi(c, ids, (size_t)B * T * 8);
     void* dX = up(c, X, (size_t)B * T * D);
-    c->be->embedding(c->be, y, up(c, tab, (size_t)V * D), dids, B * T, D);
+    c->be->embedding(c->be, y, up(c, tab, (size_t)V * D), dids, B * T, D, V);
     c->be->gather_words(c->be, (char*)y + ne * es, NULL, dX, upi(c, wm, sizeof wm), upi(c, tl, sizeof tl), B, T, W, D);
     c->be->gather_prompts(c->be, (char*)y + (ne + nw) * es, NULL, dX, dids, tok, 1, B, T, C, D);
     free(tab); free(X); free(ids);

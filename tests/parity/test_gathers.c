@@ -13,15 +13,43 @@ Test(embedding_parity, shapes) {
         float* table = rand_f32((size_t)V * D, -1.0f, 1.0f, 41 + si);
         int64_t* ids = rand_i64((size_t)n, 0, V - 1, 42 + si);
         float* ref = malloc((size_t)n * D * sizeof(float));
-        cpu->embedding(cpu, ref, table, ids, n, D);
+        cpu->embedding(cpu, ref, table, ids, n, D, V);
         GBuf dt = gbuf_f32(be, table, (size_t)V * D), dy = gbuf_new(be, (size_t)n * D * 4), di = gbuf_raw(be, ids, (size_t)n * 8);
-        be->embedding(be, dy.ptr, dt.ptr, ids, n, D);
+        be->embedding(be, dy.ptr, dt.ptr, ids, n, D, V);
         expect_gbuf_close(&dy, ref, (size_t)n * D, 0.0f, 0.0f, "embedding (host ids)");
-        be->embedding(be, dy.ptr, dt.ptr, di.ptr, n, D);
+        be->embedding(be, dy.ptr, dt.ptr, di.ptr, n, D, V);
         expect_gbuf_close(&dy, ref, (size_t)n * D, 0.0f, 0.0f, "embedding (device ids)");
         gbuf_free(&dt); gbuf_free(&dy); gbuf_free(&di);
         free(table); free(ids); free(ref);
     }
+}
+
+/* the kernel's guard: an id outside [0, V) (a bug the host checks for first) gives a row of zeros, never a read
+   outside the table, forward and backward */
+Test(embedding_parity, ids_outside_the_table) {
+    const Backend* be = pu_cuda();
+    const int V = 5, D = 37, n = 6;
+    float* table = rand_f32((size_t)V * D, -1.0f, 1.0f, 47);
+    const int64_t ids[6] = {4, 5, -1, 2147483647, (int64_t)1 << 40, 0};
+    float* ref = calloc((size_t)n * D, sizeof(float));
+    for (int d = 0; d < D; d++) {
+        ref[d] = table[4 * D + d];
+        ref[5 * D + d] = table[d];
+    }
+    GBuf dt = gbuf_f32(be, table, (size_t)V * D), dy = gbuf_new(be, (size_t)n * D * 4);
+    be->embedding(be, dy.ptr, dt.ptr, ids, n, D, V);
+    expect_gbuf_close(&dy, ref, (size_t)n * D, 0.0f, 0.0f, "embedding with ids outside the table: zero rows");
+    float* g = rand_f32((size_t)n * D, -1.0f, 1.0f, 48);
+    float* zero = calloc((size_t)V * D, sizeof(float));
+    GBuf dg = gbuf_f32(be, g, (size_t)n * D), dtab = gbuf_f32(be, zero, (size_t)V * D);
+    be->embedding_bwd(be, dtab.ptr, dg.ptr, ids, n, D, V);
+    for (int d = 0; d < D; d++) { /* rows 4 and 0 only */
+        zero[4 * D + d] += g[d];
+        zero[d] += g[5 * D + d];
+    }
+    expect_gbuf_close(&dtab, zero, (size_t)V * D, 0.0f, 0.0f, "embedding_bwd skips ids outside the table");
+    gbuf_free(&dt); gbuf_free(&dy); gbuf_free(&dg); gbuf_free(&dtab);
+    free(table); free(ref); free(g); free(zero);
 }
 
 /* words_mask as the collator builds it: prompt tokens 0, then each word's first sub-token w+1, the others 0 */

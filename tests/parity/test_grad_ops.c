@@ -203,8 +203,8 @@ Test(grad_ops_parity, linear) {
 Test(grad_ops_parity, act) {
     const Backend* be = pu_cuda();
     const size_t n = 100003;
-    const char* names[] = {"none", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu"};
-    for (int kind = ACT_NONE; kind <= ACT_SILU; kind++) {
+    const char* names[] = {"none", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu", "quick_gelu"};
+    for (int kind = ACT_NONE; kind <= ACT_QUICK_GELU; kind++) {
         float* x = rand_f32(n, -6.0f, 6.0f, 321 + kind);
         x[0] = 0.0f; /* relu's kink: no gradient at 0 */
         float* dy = rand_f32(n, -1.0f, 1.0f, 322 + kind);
@@ -298,8 +298,8 @@ Test(grad_ops_parity, embedding) {
         float* dy = rand_f32((size_t)n * D, -1.0f, 1.0f, 362 + si);
         Grad gt = grad_new(be, (size_t)V * D, 363 + si);
         GBuf ddy = gbuf_f32(be, dy, (size_t)n * D);
-        embedding_backward_cpu(gt.ref, dy, ids, n, D);
-        be->embedding_bwd(be, gt.g.ptr, ddy.ptr, ids, n, D); /* host ids */
+        embedding_backward_cpu(gt.ref, dy, ids, n, D, V);
+        be->embedding_bwd(be, gt.g.ptr, ddy.ptr, ids, n, D, V); /* host ids */
         char what[80];
         snprintf(what, sizeof what, "embedding_bwd V=%d n=%d D=%d", V, n, D);
         grad_check(&gt, 1e-5f, 1e-5f, what);

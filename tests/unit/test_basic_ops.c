@@ -1,6 +1,8 @@
 /* test_basic_ops.c -- the CPU backend's generic ops on hand-computed values, through the op table
    (so the table's wiring is checked too): linear, gemm_batched, act, add, scale, layer_norm, softmax,
    mask_rows, embedding, gather_words, gather_prompts, span_scores. */
+#include <signal.h>
+
 #include "backend.h"
 #include "cpu/cpu_ops.h"
 #include "test_util.h"
@@ -48,6 +50,12 @@ Test(basic_ops_cpu, activations) {
     be->act(be, y, x, 5, ACT_TANH);
     float th[5] = {-0.96402758f, -0.46211716f, 0, 0.46211716f, 0.99505475f};
     expect_close(y, th, 5, 0, 1e-6f, "tanh");
+    be->act(be, y, x, 5, ACT_SILU); /* x sigmoid(x) */
+    float silu[5] = {-0.23840584f, -0.18877033f, 0, 0.31122967f, 2.85772238f};
+    expect_close(y, silu, 5, 1e-7f, 1e-6f, "silu");
+    be->act(be, y, x, 5, ACT_QUICK_GELU); /* x sigmoid(1.702 x), HF QuickGELUActivation */
+    float qg[5] = {-0.06434138f, -0.14961156f, 0, 0.35038844f, 2.98192869f};
+    expect_close(y, qg, 5, 1e-7f, 1e-6f, "quick_gelu");
 }
 
 Test(basic_ops_cpu, add_and_scale) {
@@ -92,9 +100,22 @@ Test(basic_ops_cpu, mask_rows_and_embedding) {
     float table[6] = {0, 0.5f, 1, 1.5f, 2, 2.5f};
     int64_t ids[3] = {2, 0, 2};
     float e[6];
-    be->embedding(be, e, table, ids, 3, 2);
+    be->embedding(be, e, table, ids, 3, 2, 3);
     float re[6] = {2, 2.5f, 0, 0.5f, 2, 2.5f};
     expect_close(e, re, 6, 0, 0, "embedding");
+}
+
+/* an id outside the table is a bug (gliner_forward refuses such a batch first): a CHECK, never a read outside it */
+Test(basic_ops_cpu, embedding_id_outside_the_table_aborts, .signal = SIGABRT) {
+    float table[6] = {0, 0.5f, 1, 1.5f, 2, 2.5f}, e[4];
+    int64_t ids[2] = {1, 3};
+    be->embedding(be, e, table, ids, 2, 2, 3);
+}
+
+Test(basic_ops_cpu, embedding_bwd_id_outside_the_table_aborts, .signal = SIGABRT) {
+    float dtable[6] = {0}, dy[2] = {1, 1};
+    int64_t ids[1] = {-1};
+    be->embedding_bwd(be, dtable, dy, ids, 1, 2, 3);
 }
 
 Test(basic_ops_cpu, gather_words_takes_first_subtokens) {

@@ -2,6 +2,7 @@
    nested backbone defaults, errors with line:column, unknown keys, and the write -> read round trip. */
 #include <cjson/cJSON.h>
 
+#include "backend.h"
 #include "io/gliner_config.h"
 #include "test_util.h"
 
@@ -148,6 +149,39 @@ Test(gliner_config, nested_errors_name_the_path) {
     expect_error("{\"encoder_config\": {\"hidden_size\": 30, \"num_attention_heads\": 4}}", "not a multiple of num_attention_heads");
     expect_error("{\"encoder_config\": [1]}", "encoder_config: expected an object");
     expect_error("{\"encoder_config\": {\"model_type\": 7}}", "encoder_config.model_type: expected a string");
+}
+
+/* hidden_act: transformers' ACT2FN names for the functions the backends have, each to the right function; any
+   other value refused at load with the file, the key and the supported list (it used to abort in the forward) */
+Test(gliner_config, hidden_act_names) {
+    const struct { const char* name; int kind; } ok[] = {
+        {"gelu", ACT_GELU}, {"gelu_python", ACT_GELU}, {"gelu_new", ACT_GELU_TANH}, {"gelu_fast", ACT_GELU_TANH},
+        {"gelu_accurate", ACT_GELU_TANH}, {"gelu_pytorch_tanh", ACT_GELU_TANH}, {"gelu_python_tanh", ACT_GELU_TANH},
+        {"quick_gelu", ACT_QUICK_GELU}, {"relu", ACT_RELU}, {"silu", ACT_SILU}, {"swish", ACT_SILU},
+        {"tanh", ACT_TANH}, {"sigmoid", ACT_SIGMOID}, {"linear", ACT_NONE},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        cr_expect_eq(hidden_act_kind(ok[i].name), ok[i].kind, "%s", ok[i].name);
+        char js[256];
+        snprintf(js, sizeof js, "{\"encoder_config\": {\"model_type\": \"bert\", \"hidden_act\": \"%s\"}}", ok[i].name);
+        GlinerConfig c;
+        cr_expect_eq(load(&c, js), 0, "%s: %s", ok[i].name, err);
+        gliner_config_free(&c);
+    }
+    const char* bad[] = {"gelu_10", "mish", "relu6", "relu2", "leaky_relu", "prelu", "xielu", "laplace", "GELU", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(hidden_act_kind(bad[i]), -1, "%s", bad[i]);
+        char js[256], want[128];
+        snprintf(js, sizeof js, "{\n\"encoder_config\": {\"model_type\": \"deberta-v2\", \"hidden_act\": \"%s\"}}", bad[i]);
+        snprintf(want, sizeof want, "cfg.json:2:19: encoder_config.hidden_act: \"%s\" is not supported (supported: gelu, ", bad[i]);
+        expect_error(js, want);
+    }
+    expect_error("{\"labels_encoder_config\": {\"model_type\": \"bert\", \"hidden_act\": \"gelu_foo\"}}",
+                 "labels_encoder_config.hidden_act: \"gelu_foo\" is not supported");
+    expect_error("{\"encoder_config\": {\"model_type\": \"bert\", \"hidden_act\": 3}}",
+                 "encoder_config.hidden_act: expected a string");
+    expect_error("{\"encoder_config\": {\"model_type\": \"bert\", \"hidden_act\": \"a\\u0001b\"}}",
+                 "\"a\\x01b\" is not supported");
 }
 
 Test(gliner_config, malformed_json) {

@@ -219,6 +219,7 @@ static double act_d(double x, ActKind kind) {
     case ACT_TANH: return tanh(x);
     case ACT_SIGMOID: return 1 / (1 + exp(-x));
     case ACT_SILU: return x / (1 + exp(-x));
+    case ACT_QUICK_GELU: return x / (1 + exp(-1.702 * x));
     case ACT_NONE: return x;
     }
     return x;
@@ -257,15 +258,17 @@ Test(grad_dense_cpu, activations) {
     check_act(ACT_TANH, "tanh", 300, 76);
     check_act(ACT_SIGMOID, "sigmoid", 300, 78);
     check_act(ACT_SILU, "silu", 300, 80);
+    check_act(ACT_QUICK_GELU, "quick_gelu", 300, 86);
     check_act(ACT_NONE, "none", 300, 82);
     check_act(ACT_GELU, "gelu (erf)", 70000, 84); /* the OpenMP path, sampled */
 }
 
 Test(grad_dense_cpu, activation_hand_values) {
-    /* f'(0): relu 0 (torch's choice at the kink), gelu 1/2, gelu_tanh 1/2, tanh 1, sigmoid 1/4, silu 1/2, none 1 */
-    const ActKind k[7] = {ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU, ACT_NONE};
-    const float want[7] = {0, 0.5f, 0.5f, 1, 0.25f, 0.5f, 1};
-    for (int i = 0; i < 7; i++) {
+    /* f'(0): relu 0 (torch's choice at the kink), gelu 1/2, gelu_tanh 1/2, tanh 1, sigmoid 1/4, silu 1/2,
+       quick_gelu 1/2, none 1 */
+    const ActKind k[8] = {ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU, ACT_QUICK_GELU, ACT_NONE};
+    const float want[8] = {0, 0.5f, 0.5f, 1, 0.25f, 0.5f, 0.5f, 1};
+    for (int i = 0; i < 8; i++) {
         float x = 0, dy = 2, dx = 1;
         act_backward_cpu(&dx, &dy, &x, 1, k[i]);
         cr_expect_float_eq(dx, 1 + 2 * want[i], 1e-6f, "act %d at 0: got %g", (int)k[i], dx);
@@ -392,7 +395,7 @@ Test(grad_dense_cpu, mask_rows) {
     free(o.dy);
 }
 
-typedef struct { GradCase c; int n, D; const int64_t* ids; float* dy; } EmbCase;
+typedef struct { GradCase c; int n, D, V; const int64_t* ids; float* dy; } EmbCase;
 
 static double emb_loss(const GradCase* c) {
     const EmbCase* o = (const EmbCase*)c;
@@ -403,11 +406,11 @@ static double emb_loss(const GradCase* c) {
 }
 static void emb_bwd(const GradCase* c, float* const g[MAXIN]) {
     const EmbCase* o = (const EmbCase*)c;
-    if (g[0]) embedding_backward_cpu(g[0], o->dy, o->ids, o->n, o->D);
+    if (g[0]) embedding_backward_cpu(g[0], o->dy, o->ids, o->n, o->D, o->V);
 }
 
 static void check_emb(int n, int D, int V, const int64_t* ids, uint64_t seed) {
-    EmbCase o = {.n = n, .D = D, .ids = ids, .dy = rand_f32((size_t)n * D, -1, 1, seed)};
+    EmbCase o = {.n = n, .D = D, .V = V, .ids = ids, .dy = rand_f32((size_t)n * D, -1, 1, seed)};
     snprintf(o.c.what, sizeof o.c.what, "embedding n%d D%d V%d (repeated ids)", n, D, V);
     o.c.loss = emb_loss;
     o.c.bwd = emb_bwd;
