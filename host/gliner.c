@@ -280,7 +280,9 @@ void gliner_results_free(gliner_result* r, int n) {
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < r[i].n; k++) free(r[i].entities[k].text);
         free(r[i].entities);
+        free(r[i].error);
         r[i].entities = NULL;
+        r[i].error = NULL;
         r[i].n = 0;
     }
 }
@@ -456,6 +458,16 @@ static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, fl
     return rc;
 }
 
+/* gliner_get_stats: a collated batch's real (unpadded) tokens */
+static void count_batch(gliner_t* g, const Batch* b) {
+    int64_t t = 0;
+    for (size_t j = 0; j < (size_t)b->B * b->T; j++) t += b->attention_mask[j] != 0;
+    g->stats.tokens += t;
+    g->stats.batches++;
+}
+
+void gliner_get_stats(const gliner_t* g, gliner_stats* out) { *out = g->stats; }
+
 /* runs one batch of units as one forward; appends what it finds to found[text] */
 static int run_forward(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
                        const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
@@ -470,6 +482,7 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
     }
     Batch b;
     if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
+    count_batch(g, &b);
     ModelInputs in;
     int64_t* span_mask64 = gliner_batch_inputs(&b, cfg, &in);
     float* lab = NULL;
@@ -590,6 +603,19 @@ static void merge_windows(FoundList* l, const gliner_predict_options* o) {
     entity_list_free(&el);
 }
 
+/* a batch's errors name their text "text T: ..." (T: the caller's index, BatchItem.index): the message after it */
+static const char* strip_text_prefix(const char* err) {
+    int k, used = 0;
+    if (sscanf(err, "text %d: %n", &k, &used) == 1 && used > 0) return err + used;
+    return err;
+}
+
+static void set_text_error(gliner_result* r, const char* msg) {
+    if (r->error) return; /* the first reason (another window of the same text may fail too) */
+    r->error = strdup(msg && *msg ? msg : "failed");
+    CHECK(r->error, "out of memory");
+}
+
 int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
                             const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
                             size_t errlen) {
@@ -601,38 +627,57 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
     if (o.window > 0 && o.stride > o.window) return gl_set_err(err, errlen, "stride %d is larger than the window %d", o.stride, o.window);
     memset(results, 0, (size_t)n_texts * sizeof *results);
     Unit* units = NULL;
-    int nu = 0, cap = 0;
+    int nu = 0, cap = 0, rc = 0;
     WordList wl = {0};
-    for (int i = 0; i < n_texts; i++) {
+    char e1[1024];
+    for (int i = 0; i < n_texts && rc == 0; i++) {
         if (n_labels[i] <= 0) continue; /* no labels: nothing to find */
         size_t len = strlen(texts[i]);
-        if (words_split(&wl, texts[i], len, err, errlen)) {
-            char e2[512];
-            snprintf(e2, sizeof e2, "%s", err);
-            gl_set_err(err, errlen, "text %d: %s", i, e2);
-            free(units);
-            words_free(&wl);
-            return -1;
+        if (words_split(&wl, texts[i], len, e1, sizeof e1)) {
+            if (o.per_text_errors) set_text_error(&results[i], e1);
+            else rc = gl_set_err(err, errlen, "text %d: %s", i, e1);
+            continue;
         }
         if (wl.n == 0) continue; /* empty after stripping: the reference returns [] */
         int win = o.window > 0 && wl.n > o.window ? o.window : wl.n;
         for (int s = 0;; s += o.stride) {
             int e = s + win < wl.n ? s + win : wl.n;
-            if (nu == cap) { cap = cap ? 2 * cap : 64; units = realloc(units, (size_t)cap * sizeof *units); }
+            if (nu == cap) {
+                cap = cap ? 2 * cap : 64;
+                units = realloc(units, (size_t)cap * sizeof *units);
+                CHECK(units, "out of memory");
+            }
             units[nu++] = (Unit){i, wl.w[s].byte_start, wl.w[e - 1].byte_end - wl.w[s].byte_start, wl.w[s].start, e - s};
             if (e >= wl.n || win == wl.n) break;
         }
     }
     words_free(&wl);
+    if (rc) { free(units); gliner_results_free(results, n_texts); return rc; }
     if (nu > 1) qsort(units, (size_t)nu, sizeof *units, cmp_unit_len); /* units may be NULL when nu = 0 */
     FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
-    int rc = 0;
+    int* before = malloc((size_t)o.batch_size * sizeof *before); /* found[text].n before a batch */
+    CHECK(found && before, "out of memory");
     for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
         int n = nu - s < o.batch_size ? nu - s : o.batch_size;
-        rc = run_batch(g, texts, units + s, n, labels, n_labels, &o, found, err, errlen);
+        for (int k = 0; k < n; k++) before[k] = found[units[s + k].text].n;
+        if (run_batch(g, texts, units + s, n, labels, n_labels, &o, found, err, errlen)) {
+            /* run the batch's units one at a time: the bad text is found (with per_text_errors it fails alone), and
+               the others get their entities -- exactly theirs: what a part of the batch added before the failure
+               (a bi-encoder's CrossFuser groups) is dropped first. A batch that fails with no bad text in it (too
+               big for memory, say) is done this way too. */
+            for (int k = 0; k < n; k++) found[units[s + k].text].n = before[k];
+            for (int k = 0; k < n && rc == 0; k++) {
+                const int t = units[s + k].text;
+                if (results[t].error || run_batch(g, texts, units + s + k, 1, labels, n_labels, &o, found, e1, sizeof e1) == 0)
+                    continue;
+                if (o.per_text_errors) set_text_error(&results[t], strip_text_prefix(e1));
+                else rc = gl_set_err(err, errlen, "text %d: %s", t, strip_text_prefix(e1));
+            }
+        }
+        if (rc == 0 && o.progress) o.progress(o.progress_user, s + n, nu);
     }
     for (int i = 0; i < n_texts; i++) {
-        if (rc == 0) {
+        if (rc == 0 && !results[i].error) {
             if (o.window > 0) merge_windows(&found[i], &o);
             /* entities sorted by start as the reference returns them (stable: windows arrive in order) */
             for (int a = 1; a < found[i].n; a++)
@@ -641,6 +686,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                 }
             results[i].n = found[i].n;
             results[i].entities = calloc((size_t)(found[i].n ? found[i].n : 1), sizeof(gliner_entity));
+            CHECK(results[i].entities, "out of memory");
             for (int k = 0; k < found[i].n; k++) {
                 const Found* f = &found[i].f[k];
                 gliner_entity* e = &results[i].entities[k];
@@ -649,6 +695,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                 e->byte_start = f->bs;
                 e->byte_end = f->be;
                 e->text = malloc(f->be - f->bs + 1);
+                CHECK(e->text, "out of memory");
                 memcpy(e->text, texts[i] + f->bs, f->be - f->bs);
                 e->text[f->be - f->bs] = 0;
                 e->label = labels[i][f->label];
@@ -658,8 +705,10 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
         free(found[i].f);
     }
     free(found);
+    free(before);
     free(units);
     if (rc) gliner_results_free(results, n_texts);
+    else g->stats.texts += n_texts;
     return rc;
 }
 

@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     gliner_entity* entities;
     int            n;
+    char*          error; /* NULL, or (with per_text_errors) why this text has no result: "invalid UTF-8 at byte 3" */
 } gliner_result;
 
 typedef struct {
@@ -58,9 +59,28 @@ typedef struct {
     int   batch_size;  /* default 8 */
     int   window;      /* sliding window over words for long texts; 0 = off (the reference truncates) */
     int   stride;      /* window step in words (default window / 2) */
+    /* A batch that fails is run again one text at a time, to find the bad text (invalid UTF-8, a label that
+       cannot be tokenized, a label list that leaves no room for the text...). Then:
+       0 (default): the call fails: -1, err names the text by its index in the call ("text 17: invalid UTF-8 at
+       byte 3"), and no result is filled.
+       1: the call goes on without it: results[i].error holds the reason (without the "text i: " prefix),
+       results[i] has no entities, and the call returns 0; the other texts get exactly the entities a call without
+       the bad text gives them. -1 is left for errors that are no one text's (bad options). */
+    int   per_text_errors;
+    /* optional: called between batches, in the caller's thread, with the units (texts, or windows of texts with
+       --window) done so far in this call and their total; gliner_stats() is up to date there */
+    void (*progress)(void* user, int done, int total);
+    void* progress_user;
 } gliner_predict_options;
 
-#define GLINER_PREDICT_DEFAULTS {0.5f, 1, 0, 8, 0, 0}
+#define GLINER_PREDICT_DEFAULTS {0.5f, 1, 0, 8, 0, 0, 0, NULL, NULL}
+
+/* Counters of the work a handle has done since gliner_load, for throughput reports (texts/s, tokens/s). */
+typedef struct {
+    int64_t texts;   /* texts given to gliner_predict* calls that completed */
+    int64_t tokens;  /* encoder tokens run, prompts included, padding excluded */
+    int64_t batches; /* forward passes */
+} gliner_stats;
 
 int  gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen);
 void gliner_free(gliner_t* g);
@@ -73,6 +93,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                             const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
                             size_t errlen);
 void gliner_results_free(gliner_result* results, int n);
+void gliner_get_stats(const gliner_t* g, gliner_stats* out);
 
 /* Describes the loaded model: "UniEncoderSpan, DeBERTa-v2/v3 H=768 ..." */
 const char* gliner_describe(const gliner_t* g);

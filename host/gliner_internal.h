@@ -37,6 +37,7 @@ struct GlinerHandle {
     LabelCache  labels;    /* bi-encoders: pooled label embeddings by label string */
     char        desc[512];
     struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */
+    gliner_stats stats;       /* gliner_get_stats */
 };
 
 /* Tokenizes a bi-encoder's labels as C independent sequences (spec §3.8): ids and mask (C, *T_out), malloc'd. */
