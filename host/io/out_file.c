@@ -87,29 +87,52 @@ int gl_out_pid_dead(long pid) {
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-int gl_out_clean_stale(const char* path) {
+char** gl_out_list_tmps(const char* path, int* n_out) {
+    *n_out = 0;
     char* target = gl_out_resolve(path);
-    if (!target) return 0;
+    if (!target) return NULL;
     char* d = dir_of(target);
     const char* b = base_of(target);
-    int removed = 0;
+    char** list = NULL;
+    int n = 0, cap = 0;
     DIR* dir = opendir(d);
     if (!dir) goto out;
     struct dirent* e;
     char base[1024];
     while ((e = readdir(dir))) {
         long pid = gl_out_tmp_parse(e->d_name, "tmp", base, sizeof base);
-        if (!pid || strcmp(base, b) || !gl_out_pid_dead(pid)) continue; /* not ours, or its process still runs */
+        if (!pid || strcmp(base, b) || pid == (long)getpid()) continue; /* not PATH's, or this process's own */
         char full[4096];
         struct stat sb;
         if (snprintf(full, sizeof full, "%s/%s", d, e->d_name) >= (int)sizeof full) continue;
         if (lstat(full, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) continue;
-        if (unlink(full) == 0) removed++;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            list = realloc(list, (size_t)cap * sizeof *list);
+            CHECK(list, "out of memory");
+        }
+        list[n] = strdup(full);
+        CHECK(list[n], "out of memory");
+        n++;
     }
     closedir(dir);
 out:
     free(d);
     free(target);
+    *n_out = n;
+    return list;
+}
+
+int gl_out_clean_stale(const char* path) {
+    int n, removed = 0;
+    char** tmps = gl_out_list_tmps(path, &n);
+    char base[1024];
+    for (int i = 0; i < n; i++) {
+        /* only when its process no longer runs */
+        if (gl_out_pid_dead(gl_out_tmp_parse(base_of(tmps[i]), "tmp", base, sizeof base)) && unlink(tmps[i]) == 0) removed++;
+        free(tmps[i]);
+    }
+    free(tmps);
     return removed;
 }
 
@@ -169,7 +192,7 @@ int gl_out_open_ex(GlOut* o, const char* path, int flags, char* err, size_t errl
         gl_set_err(err, errlen, "%s: a symbolic link to %s, which does not exist", path, o->target);
         goto fail;
     }
-    gl_out_clean_stale(o->target);
+    if (!(flags & GL_OUT_KEEP_ORPHANS)) gl_out_clean_stale(o->target);
     mode_t mode = 0666;
     if (exists) mode = sb.st_mode & 07777;
     int fd = -1;
@@ -300,6 +323,24 @@ void gl_out_abort(GlOut* o) {
     o->f = NULL;
     if (o->tmp) unlink(o->tmp);
     out_release(o);
+}
+
+int gl_out_keep(GlOut* o, char** tmp_out, char* err, size_t errlen) {
+    *tmp_out = NULL;
+    if (!o->f) return gl_set_err(err, errlen, "output not open");
+    int rc = gl_out_flush(o, err, errlen);
+    if (o->own_f) {
+        errno = 0;
+        int c = fclose(o->f);
+        if (c != 0 && rc == 0) rc = gl_set_err(err, errlen, "%s: close failed: %s", o->path, strerror(errno ? errno : EIO));
+    }
+    o->f = NULL;
+    if (o->target) { /* a temporary beside PATH (not PATH itself, GL_OUT_NEW) */
+        *tmp_out = o->tmp;
+        o->tmp = NULL;
+    }
+    out_release(o);
+    return rc;
 }
 
 int gl_write_file(const char* path, int flags, const void* data, size_t len, char* err, size_t errlen) {

@@ -43,8 +43,10 @@ typedef struct {
 
 /* Opens PATH for writing as described above. 0, or -1 with err ("PATH: ..."). */
 int gl_out_open(GlOut* o, const char* path, char* err, size_t errlen);
-/* flags: 0 (gl_out_open) or GL_OUT_NEW (see above) */
-enum { GL_OUT_NEW = 1 };
+/* flags: 0 (gl_out_open) or GL_OUT_NEW (see above); GL_OUT_KEEP_ORPHANS leaves the temporaries of dead runs in
+   place, for a caller that continues them (gliner predict --resume) and removes them itself once its own output
+   is committed. */
+enum { GL_OUT_NEW = 1, GL_OUT_KEEP_ORPHANS = 2 };
 int gl_out_open_ex(GlOut* o, const char* path, int flags, char* err, size_t errlen);
 /* The process's stdout, written directly; name is used in messages (e.g. "stdout"). */
 void gl_out_stdout(GlOut* o, const char* name);
@@ -65,6 +67,15 @@ int gl_out_flush(GlOut* o, char* err, size_t errlen);
 int gl_out_commit(GlOut* o, char* err, size_t errlen);
 /* Gives up: closes, removes the temporary; PATH untouched. Safe to call after a failed commit or twice. */
 void gl_out_abort(GlOut* o);
+
+/* Stops writing but keeps what was written: flush, close, and *tmp_out (malloc'd) = the temporary, which stays
+   beside PATH as a dead run's would (NULL when written directly). PATH untouched. 0, or -1 with err when the
+   flush or close failed (the temporary is kept all the same). */
+int gl_out_keep(GlOut* o, char** tmp_out, char* err, size_t errlen);
+
+/* The temporaries `.NAME.tmp.<pid>.<k>` beside PATH's target (links resolved) that are regular files of this
+   user, other than this process's (malloc'd array of malloc'd paths; *n of them; NULL when none). */
+char** gl_out_list_tmps(const char* path, int* n);
 
 /* Removes `.NAME.tmp.<pid>.<k>` files (regular, ours) next to PATH whose process no longer runs.
    Returns how many were removed. gl_out_open calls it. */
