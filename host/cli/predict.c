@@ -1,26 +1,43 @@
 /* predict.c -- `gliner predict`: entities for texts given as arguments, in a file (one text per line)
    or as JSONL on stdin ({"text": ..., "labels": [...]}), written as JSONL: one line per input,
    {"index": i, "entities": [{"start", "end", "text", "label", "score"}]}, start/end in code points
-   of the input text, end exclusive, as the reference returns them. Every input is read and checked
-   before the model runs; output goes to stdout or atomically to --output. */
+   of the input text, end exclusive, as the reference returns them.
+
+   Streaming: inputs are read in chunks (--chunk-size texts, default 10,000; a chunk past 64 MiB of text is run in
+   parts), each chunk is run (the library sorts it by length and batches it) and its lines written in input order and
+   flushed before the next chunk is read. Memory follows the chunk, not the input; output appears as it goes.
+   A bad input (a JSONL line that is not one object, invalid UTF-8, ...) stops the run before any output for it
+   (--on-error fail, the default), or gets {"index": i, "error": "..."} in place of its entities (--on-error skip).
+   A killed run is continued with --resume-from N (stdout) or --resume (--output FILE; predict_out.h).
+   Every write is checked; a failure names the lines lost. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
 #include "gliner.h"
-#include "io/gliner_config.h"
+#include "io/read_file.h"
 #include "log.h"
+#include "predict_input.h"
+#include "predict_out.h"
+
+#define PART_BYTES ((size_t)64 << 20) /* text bytes run at once at most: a chunk past it is run in parts */
 
 typedef struct { char** s; int n, cap; } StrList;
 
 static void sl_push(StrList* l, char* s) {
-    if (l->n == l->cap) { l->cap = l->cap ? 2 * l->cap : 16; l->s = realloc(l->s, (size_t)l->cap * sizeof *l->s); CHECK(l->s, "oom"); }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->s = realloc(l->s, (size_t)l->cap * sizeof *l->s);
+        CHECK(l->s, "out of memory");
+    }
+    CHECK(s, "out of memory");
     l->s[l->n++] = s;
 }
 static void sl_free(StrList* l) { for (int i = 0; i < l->n; i++) free(l->s[i]); free(l->s); memset(l, 0, sizeof *l); }
@@ -32,27 +49,50 @@ static char* trim(char* s) {
     return s;
 }
 
-/* --labels: a comma-separated list, or the path of a file with one label per line */
+static int ends_with(const char* s, const char* suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+/* --labels: an existing regular file is a label file (one label per line); an argument that looks like a path
+   but names nothing is an error (a typo must not become the label "./typo.txt"); anything else is a
+   comma-separated list */
 static int parse_labels(const char* arg, StrList* out) {
     struct stat sb;
-    if (stat(arg, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        FILE* f = fopen(arg, "r");
-        if (!f) { fprintf(stderr, "gliner predict: %s: %s\n", arg, strerror(errno)); return -1; }
-        char* line = NULL;
-        size_t cap = 0;
-        int ln = 0;
-        while (getline(&line, &cap, f) > 0) {
-            ln++;
-            char* t = trim(line);
+    const int exists = stat(arg, &sb) == 0;
+    if (exists && S_ISREG(sb.st_mode)) {
+        char err[1024];
+        size_t len;
+        char* text = gl_read_file(arg, (size_t)64 << 20, "a label file", &len, NULL, err, sizeof err);
+        if (!text) { fprintf(stderr, "gliner predict: --labels %s\n", err); return -1; }
+        if (memchr(text, 0, len)) {
+            fprintf(stderr, "gliner predict: --labels %s: NUL byte (expected one label per line)\n", arg);
+            free(text);
+            return -1;
+        }
+        for (char* save = NULL, *tok = strtok_r(text, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+            char* t = trim(tok);
             if (*t) sl_push(out, strdup(t));
         }
-        free(line);
-        fclose(f);
-        if (!out->n) { fprintf(stderr, "gliner predict: %s: no labels (expected one label per line)\n", arg); return -1; }
+        free(text);
+        if (!out->n) { fprintf(stderr, "gliner predict: --labels %s: no labels (expected one label per line)\n", arg); return -1; }
+        log_info("--labels %s: read %d labels from the file", arg, out->n);
         return 0;
     }
+    const int pathlike = strchr(arg, '/') || ends_with(arg, ".txt") || ends_with(arg, ".json") ||
+                         ends_with(arg, ".jsonl") || ends_with(arg, ".csv");
+    if (exists && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gliner predict: --labels %s: is a directory (expected a label file, or comma-separated labels)\n", arg);
+        return -1;
+    }
+    if (pathlike) {
+        fprintf(stderr, "gliner predict: --labels %s: %s (for a label list, give comma-separated labels)\n", arg,
+                exists ? "not a regular file" : "no such file");
+        return -1;
+    }
     char* dup = strdup(arg);
-    for (char* tok = strtok(dup, ","); tok; tok = strtok(NULL, ",")) {
+    CHECK(dup, "out of memory");
+    for (char* save = NULL, *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char* t = trim(tok);
         if (*t) sl_push(out, strdup(t));
     }
@@ -61,14 +101,21 @@ static int parse_labels(const char* arg, StrList* out) {
     return 0;
 }
 
-static int parse_int(const char* flag, const char* v, int lo, int hi, int* out) {
+static int parse_ll(const char* flag, const char* v, long long lo, long long hi, long long* out) {
     char* end;
     errno = 0;
-    long x = strtol(v, &end, 10);
+    long long x = strtoll(v, &end, 10);
     if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "gliner predict: %s: expected an integer in [%d, %d], found '%s'\n", flag, lo, hi, v);
+        fprintf(stderr, "gliner predict: %s: expected an integer in [%lld, %lld], found '%s'\n", flag, lo, hi, v);
         return -1;
     }
+    *out = x;
+    return 0;
+}
+
+static int parse_int(const char* flag, const char* v, int lo, int hi, int* out) {
+    long long x;
+    if (parse_ll(flag, v, lo, hi, &x)) return -1;
     *out = (int)x;
     return 0;
 }
@@ -76,8 +123,9 @@ static int parse_int(const char* flag, const char* v, int lo, int hi, int* out) 
 static void usage(FILE* f) {
     fprintf(f,
             "usage: gliner predict --model DIR --labels L [options] [TEXT ...]\n"
-            "  Texts: the TEXT arguments; or --file F (one text per line); or JSONL on stdin, one\n"
-            "  {\"text\": \"...\", \"labels\": [\"...\"]} per line (\"labels\" optional when --labels is given).\n"
+            "  Texts: the TEXT arguments; or --file F (one text per line; a FIFO or /dev/stdin works); or JSONL on\n"
+            "  stdin, one {\"text\": \"...\", \"labels\": [\"...\"]} per line (\"labels\" optional when --labels is given).\n"
+            "  Out: one JSONL line per input, in input order, written chunk by chunk as the run goes.\n"
             "options:\n"
             "  --model DIR          checkpoint directory (gliner_config.json, model.safetensors, tokenizer.json)\n"
             "                       or a Hugging Face Hub repo id owner/name[@revision] (cached)\n"
@@ -86,184 +134,355 @@ static void usage(FILE* f) {
             "  --flat | --nested    non-overlapping entities (default) or nested ones allowed\n"
             "  --multi-label        the same span may carry several labels\n"
             "  --batch-size N       texts per forward pass (default 8)\n"
+            "  --chunk-size N       texts read, run and written at a time (default 10000): memory follows it\n"
             "  --max-len N          words per text before truncation (default: the model's max_len)\n"
+            "  --max-tokens N       sub-word tokens per text before truncation (default: the model's limit)\n"
             "  --window N           sliding window of N words over long texts (default off: truncate)\n"
             "  --stride N           window step in words (default N/2)\n"
             "  --threads N          CPU threads (default: all)\n"
             "  --device D           cpu (default), cuda or cuda:N\n"
             "  --dtype T            storage dtype with --device cuda: fp32 (default), bf16 or fp16\n"
-            "  --output FILE        write the JSONL there (atomically) instead of stdout\n");
+            "  --output FILE        write the JSONL there instead of stdout; FILE appears whole when the run ends\n"
+            "  --on-error fail|skip a bad input stops the run before any output for it (fail, default), or gets\n"
+            "                       {\"index\": i, \"error\": \"...\"} in place of its entities (skip; counted on stderr)\n"
+            "  --resume-from N      skip the first N inputs (the output's \"index\" keeps counting from 0)\n"
+            "  --resume             with --output FILE: continue the partial output a killed or failed run left\n"
+            "                       beside FILE (the same command otherwise); FILE ends byte for byte as one run's\n"
+            "exit status: 0 done (--on-error skip: bad inputs skipped), 1 bad input or failure, 2 bad usage\n");
 }
 
-int cli_predict(int argc, char** argv) {
-    const char *model = NULL, *labels_arg = NULL, *file = NULL, *output = NULL;
-    gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
-    gliner_options go = {0, 0, NULL, NULL};
-    StrList texts = {0}, labels = {0};
-    StrList* per = NULL; /* per-text labels from JSONL */
-    int n_per = 0, rc = 1;
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- the progress line (stderr is a terminal) */
+
+typedef struct {
+    int       on;
+    gliner_t* g;
+    gliner_stats s0;
+    double    t0, last;
+    long long done;          /* inputs finished by this run before the current chunk */
+    long long chunk_n;       /* inputs in the current chunk */
+    int64_t   size, start;   /* the input's size (bytes or arguments; -1 unknown) and where this run started */
+    int64_t   pos0, pos1;    /* consumed before / through the current chunk */
+    int       shown;
+} Progress;
+
+static void progress_show(Progress* p, double frac_chunk, int final) {
+    double t = now_s();
+    if (!p->on || (!final && t - p->last < 0.25)) return;
+    p->last = t;
+    gliner_stats s;
+    gliner_get_stats(p->g, &s);
+    const double el = t - p->t0 > 1e-6 ? t - p->t0 : 1e-6;
+    const double texts = (double)p->done + frac_chunk * (double)p->chunk_n;
+    char eta[96] = "";
+    if (p->size > 0) {
+        double at = (double)p->pos0 + frac_chunk * (double)(p->pos1 - p->pos0);
+        double frac = at / (double)p->size, ran = (at - (double)p->start) / (double)p->size;
+        if (ran > 0 && frac <= 1) {
+            long long left = (long long)(el * (1 - frac) / ran);
+            snprintf(eta, sizeof eta, ", %.1f %%, ETA %lld:%02lld:%02lld", 100 * frac, left / 3600, left / 60 % 60, left % 60);
+        }
+    }
+    fprintf(stderr, "\rgliner predict: %.0f texts, %.1f texts/s, %.0f tokens/s%s\033[K", texts, texts / el,
+            (double)(s.tokens - p->s0.tokens) / el, eta);
+    p->shown = 1;
+    if (final) fputc('\n', stderr);
+}
+
+static void on_batch(void* user, int done, int total) { progress_show(user, total ? (double)done / total : 1.0, 0); }
+
+/* ---------------------------------------------------------------- output lines */
+
+static char* entities_line(long long index, const gliner_result* r) {
+    cJSON* o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", (double)index);
+    cJSON* ents = cJSON_AddArrayToObject(o, "entities");
+    for (int k = 0; k < r->n; k++) {
+        const gliner_entity* e = &r->entities[k];
+        cJSON* je = cJSON_CreateObject();
+        cJSON_AddNumberToObject(je, "start", (double)e->start);
+        cJSON_AddNumberToObject(je, "end", (double)e->end);
+        cJSON_AddStringToObject(je, "text", e->text);
+        cJSON_AddStringToObject(je, "label", e->label);
+        cJSON_AddNumberToObject(je, "score", e->score);
+        cJSON_AddItemToArray(ents, je);
+    }
+    char* s = cJSON_PrintUnformatted(o);
+    CHECK(s, "out of memory");
+    cJSON_Delete(o);
+    return s;
+}
+
+static char* error_line(long long index, const char* msg) {
+    cJSON* o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", (double)index);
+    cJSON_AddStringToObject(o, "error", msg);
+    char* s = cJSON_PrintUnformatted(o);
+    CHECK(s, "out of memory");
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---------------------------------------------------------------- the command */
+
+typedef struct {
+    const char *model, *labels_arg, *file, *output;
+    gliner_predict_options po;
+    gliner_options go;
+    int chunk, skip_errors, resume;
+    long long resume_from;
+} PredictArgs;
+
+/* 0, 2 (bad usage: printed), or -1 for --help */
+static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
+    int flat = 0, nested = 0;
     for (int i = 1; i < argc; i++) {
-        const char* a = argv[i];
-        int need = !strcmp(a, "--model") || !strcmp(a, "--labels") || !strcmp(a, "--threshold") || !strcmp(a, "--batch-size") ||
-                   !strcmp(a, "--max-len") || !strcmp(a, "--threads") || !strcmp(a, "--file") || !strcmp(a, "--output") ||
-                   !strcmp(a, "--window") || !strcmp(a, "--stride") || !strcmp(a, "--device") || !strcmp(a, "--dtype");
-        if (need && i + 1 >= argc) { fprintf(stderr, "gliner predict: %s needs a value\n", a); return 2; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--model")) model = argv[++i];
-        else if (!strcmp(a, "--labels")) labels_arg = argv[++i];
-        else if (!strcmp(a, "--file")) file = argv[++i];
-        else if (!strcmp(a, "--output")) output = argv[++i];
-        else if (!strcmp(a, "--threshold")) {
+        const char* s = argv[i];
+        static const char* const with_value[] = {"--model", "--labels", "--threshold", "--batch-size", "--max-len",
+                                                 "--threads", "--file", "--output", "--window", "--stride", "--device",
+                                                 "--dtype", "--chunk-size", "--on-error", "--resume-from",
+                                                 "--max-tokens", NULL};
+        int need = 0;
+        for (int k = 0; with_value[k]; k++) need |= !strcmp(s, with_value[k]);
+        if (need && i + 1 >= argc) { fprintf(stderr, "gliner predict: %s needs a value\n", s); return 2; }
+        const char* v = need ? argv[++i] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) { usage(stdout); return -1; }
+        else if (!strcmp(s, "--model")) a->model = v;
+        else if (!strcmp(s, "--labels")) a->labels_arg = v;
+        else if (!strcmp(s, "--file")) a->file = v;
+        else if (!strcmp(s, "--output")) a->output = v;
+        else if (!strcmp(s, "--threshold")) {
             char* end;
-            const char* v = argv[++i];
             errno = 0;
             double t = strtod(v, &end);
             if (errno || *end || end == v || !(t >= 0.0 && t <= 1.0)) {
                 fprintf(stderr, "gliner predict: --threshold: expected a number in [0, 1], found '%s'\n", v);
                 return 2;
             }
-            po.threshold = (float)t;
-        } else if (!strcmp(a, "--flat")) po.flat_ner = 1;
-        else if (!strcmp(a, "--nested")) po.flat_ner = 0;
-        else if (!strcmp(a, "--multi-label")) po.multi_label = 1;
-        else if (!strcmp(a, "--batch-size")) { if (parse_int(a, argv[++i], 1, 4096, &po.batch_size)) return 2; }
-        else if (!strcmp(a, "--max-len")) { if (parse_int(a, argv[++i], 1, 1 << 20, &go.max_len)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (parse_int(a, argv[++i], 1, 1024, &go.threads)) return 2; }
-        else if (!strcmp(a, "--device")) go.device = argv[++i];
-        else if (!strcmp(a, "--dtype")) go.dtype = argv[++i];
-        else if (!strcmp(a, "--window")) { if (parse_int(a, argv[++i], 1, 1 << 20, &po.window)) return 2; }
-        else if (!strcmp(a, "--stride")) { if (parse_int(a, argv[++i], 1, 1 << 20, &po.stride)) return 2; }
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "gliner predict: unknown option '%s'\n", a); usage(stderr); return 2; }
-        else sl_push(&texts, strdup(a));
+            a->po.threshold = (float)t;
+        } else if (!strcmp(s, "--flat")) flat = 1;
+        else if (!strcmp(s, "--nested")) nested = 1;
+        else if (!strcmp(s, "--multi-label")) a->po.multi_label = 1;
+        else if (!strcmp(s, "--resume")) a->resume = 1;
+        else if (!strcmp(s, "--batch-size")) { if (parse_int(s, v, 1, 4096, &a->po.batch_size)) return 2; }
+        else if (!strcmp(s, "--chunk-size")) { if (parse_int(s, v, 1, 1 << 24, &a->chunk)) return 2; }
+        else if (!strcmp(s, "--max-len")) { if (parse_int(s, v, 1, 1 << 20, &a->go.max_len)) return 2; }
+        else if (!strcmp(s, "--max-tokens")) { if (parse_int(s, v, 0, 1 << 24, &a->go.max_tokens)) return 2; }
+        else if (!strcmp(s, "--threads")) { if (parse_int(s, v, 1, 1024, &a->go.threads)) return 2; }
+        else if (!strcmp(s, "--device")) a->go.device = v;
+        else if (!strcmp(s, "--dtype")) a->go.dtype = v;
+        else if (!strcmp(s, "--window")) { if (parse_int(s, v, 1, 1 << 20, &a->po.window)) return 2; }
+        else if (!strcmp(s, "--stride")) { if (parse_int(s, v, 1, 1 << 20, &a->po.stride)) return 2; }
+        else if (!strcmp(s, "--resume-from")) { if (parse_ll(s, v, 0, (long long)1 << 62, &a->resume_from)) return 2; }
+        else if (!strcmp(s, "--on-error")) {
+            if (!strcmp(v, "fail")) a->skip_errors = 0;
+            else if (!strcmp(v, "skip")) a->skip_errors = 1;
+            else { fprintf(stderr, "gliner predict: --on-error: expected fail or skip, found '%s'\n", v); return 2; }
+        } else if (s[0] == '-' && s[1]) { fprintf(stderr, "gliner predict: unknown option '%s'\n", s); usage(stderr); return 2; }
+        else sl_push(texts, strdup(s));
     }
-    if (!model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); goto done; }
-    if (po.stride && !po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); rc = 2; goto done; }
-    if (labels_arg && parse_labels(labels_arg, &labels)) goto done;
-
-    /* per-text labels from JSONL; otherwise every text gets --labels */
-    int from_jsonl = 0;
-    if (file) {
-        FILE* f = fopen(file, "r");
-        if (!f) { fprintf(stderr, "gliner predict: %s: %s\n", file, strerror(errno)); goto done; }
-        char* line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        while ((n = getline(&line, &cap, f)) > 0) {
-            if (line[n - 1] == '\n') line[--n] = 0;
-            if (n && line[n - 1] == '\r') line[--n] = 0;
-            sl_push(&texts, strdup(line));
-        }
-        free(line);
-        fclose(f);
-    } else if (texts.n == 0) {
-        if (isatty(0)) { fprintf(stderr, "gliner predict: no texts (give TEXT arguments, --file F, or JSONL on stdin)\n"); rc = 2; goto done; }
-        from_jsonl = 1;
-        char* line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        int ln = 0;
-        while ((n = getline(&line, &cap, stdin)) > 0) {
-            ln++;
-            if (memchr(line, 0, (size_t)n)) { fprintf(stderr, "gliner predict: stdin:%d: NUL byte (expected one JSON object per line)\n", ln); free(line); goto done; }
-            char* t = trim(line);
-            if (!*t) continue;
-            cJSON* j = cJSON_Parse(t);
-            cJSON* jt = j ? cJSON_GetObjectItem(j, "text") : NULL;
-            cJSON* jl = j ? cJSON_GetObjectItem(j, "labels") : NULL;
-            if (!cJSON_IsObject(j) || !cJSON_IsString(jt)) {
-                fprintf(stderr, "gliner predict: stdin:%d: expected {\"text\": string, \"labels\": [string, ...]}\n", ln);
-                cJSON_Delete(j); free(line); goto done;
-            }
-            per = realloc(per, (size_t)(texts.n + 1) * sizeof *per);
-            memset(&per[texts.n], 0, sizeof *per);
-            n_per = texts.n + 1;
-            if (jl) {
-                if (!cJSON_IsArray(jl)) { fprintf(stderr, "gliner predict: stdin:%d: \"labels\": expected a list of strings\n", ln); cJSON_Delete(j); free(line); goto done; }
-                cJSON* e;
-                cJSON_ArrayForEach(e, jl) {
-                    if (!cJSON_IsString(e)) { fprintf(stderr, "gliner predict: stdin:%d: \"labels\": expected a list of strings\n", ln); cJSON_Delete(j); free(line); goto done; }
-                    sl_push(&per[texts.n], strdup(e->valuestring));
-                }
-            } else if (!labels.n) {
-                fprintf(stderr, "gliner predict: stdin:%d: no \"labels\" and no --labels\n", ln);
-                cJSON_Delete(j); free(line); goto done;
-            }
-            sl_push(&texts, strdup(jt->valuestring));
-            cJSON_Delete(j);
-        }
-        free(line);
+    if (flat && nested) { fprintf(stderr, "gliner predict: --flat and --nested contradict each other (give one)\n"); return 2; }
+    if (nested) a->po.flat_ner = 0;
+    if (!a->model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); return 2; }
+    if (a->po.stride && !a->po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); return 2; }
+    if (a->file && texts->n) {
+        fprintf(stderr, "gliner predict: TEXT arguments and --file %s: give one or the other\n", a->file);
+        return 2;
     }
-    if (!from_jsonl && !labels.n) { fprintf(stderr, "gliner predict: --labels is required\n"); rc = 2; goto done; }
+    if (a->resume && !a->output) {
+        fprintf(stderr, "gliner predict: --resume continues an --output FILE; with stdout, use --resume-from N "
+                        "(N: the lines already written)\n");
+        return 2;
+    }
+    if (!a->file && !texts->n && isatty(0)) {
+        fprintf(stderr, "gliner predict: no texts (give TEXT arguments, --file F, or JSONL on stdin)\n");
+        return 2;
+    }
+    if ((a->file || texts->n) && !a->labels_arg) { fprintf(stderr, "gliner predict: --labels is required\n"); return 2; }
+    return 0;
+}
 
+/* one chunk's inputs and results */
+typedef struct {
+    PiItem* items;
+    int n, cap;
+    size_t bytes;
+    const char** texts;
+    const char* const** labels;
+    int* n_labels;
+    int* slot;       /* items[i] -> its place among the texts run, or -1 (an input error) */
+    gliner_result* res;
+} Chunk;
+
+static void chunk_clear(Chunk* c) {
+    for (int i = 0; i < c->n; i++) pi_item_free(&c->items[i]);
+    c->n = 0;
+    c->bytes = 0;
+}
+
+static void chunk_free(Chunk* c) {
+    chunk_clear(c);
+    free(c->items);
+    free(c->texts);
+    free(c->labels);
+    free(c->n_labels);
+    free(c->slot);
+    free(c->res);
+}
+
+int cli_predict(int argc, char** argv) {
+    PredictArgs a = {.po = GLINER_PREDICT_DEFAULTS, .chunk = 10000};
+    StrList args = {0}, labels = {0};
+    int rc = parse_args(argc, argv, &a, &args);
+    if (rc) { sl_free(&args); return rc < 0 ? 0 : rc; }
+    rc = 1;
     char err[2048];
-    gliner_t* g;
-    if (gliner_load(&g, model, &go, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
+    PredictInput in;
+    int in_open = 0, out_open = 0;
+    PredictOut out;
+    gliner_t* g = NULL;
+    Chunk c = {0};
+    if (a.labels_arg && parse_labels(a.labels_arg, &labels)) goto done;
+
+    if (a.file) { if (pi_open_file(&in, a.file, PI_LINES, err, sizeof err)) { fprintf(stderr, "gliner predict: --file %s\n", err); goto done; } }
+    else if (args.n) pi_open_args(&in, args.s, args.n);
+    else if (pi_open_file(&in, NULL, PI_JSONL, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
+    in_open = 1;
+
+    long long resumed = 0, skipped_in = 0;
+    if (pout_open(&out, a.output, a.resume, a.resume_from, a.chunk, &resumed, err, sizeof err)) {
+        fprintf(stderr, "gliner predict: %s\n", err);
+        goto done;
+    }
+    out_open = 1;
+    const long long skip = a.resume_from + resumed;
+    if (skip > 0) {
+        if (pi_skip(&in, skip, &skipped_in, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
+        if (skipped_in < skip)
+            log_warn("%s: %lld inputs, all done already (--resume-from %lld%s)", in.name, skipped_in, a.resume_from,
+                     resumed ? " and the resumed output" : "");
+    }
+
+    if (gliner_load(&g, a.model, &a.go, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
     log_debug("model: %s", gliner_describe(g));
-    const char* const** lab = malloc((size_t)(texts.n ? texts.n : 1) * sizeof *lab);
-    int* nl = malloc((size_t)(texts.n ? texts.n : 1) * sizeof *nl);
-    for (int i = 0; i < texts.n; i++) {
-        int own = i < n_per && per[i].n;
-        lab[i] = (const char* const*)(own ? per[i].s : labels.s);
-        nl[i] = own ? per[i].n : labels.n;
-    }
-    gliner_result* res = calloc((size_t)(texts.n ? texts.n : 1), sizeof *res);
-    /* in chunks, so a long input shows progress on stderr */
-    const int chunk = 256;
-    int ok = 1;
-    for (int s = 0; s < texts.n && ok; s += chunk) {
-        int n = texts.n - s < chunk ? texts.n - s : chunk;
-        if (gliner_predict_per_text(g, (const char* const*)texts.s + s, n, lab + s, nl + s, &po, res + s, err, sizeof err)) {
-            fprintf(stderr, "gliner predict: text %d and after: %s\n", s, err);
-            ok = 0;
-        }
-        if (texts.n > chunk) fprintf(stderr, "\rgliner predict: %d/%d texts", s + n, texts.n);
-    }
-    if (texts.n > chunk) fprintf(stderr, "\n");
-    if (ok) {
-        char tmp[4200];
-        FILE* out = stdout;
-        if (output) {
-            snprintf(tmp, sizeof tmp, "%s.tmp.%d", output, (int)getpid());
-            out = fopen(tmp, "w");
-            if (!out) { fprintf(stderr, "gliner predict: %s: %s\n", tmp, strerror(errno)); ok = 0; }
-        }
-        for (int i = 0; ok && i < texts.n; i++) {
-            cJSON* o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "index", i);
-            cJSON* ents = cJSON_AddArrayToObject(o, "entities");
-            for (int k = 0; k < res[i].n; k++) {
-                const gliner_entity* e = &res[i].entities[k];
-                cJSON* je = cJSON_CreateObject();
-                cJSON_AddNumberToObject(je, "start", (double)e->start);
-                cJSON_AddNumberToObject(je, "end", (double)e->end);
-                cJSON_AddStringToObject(je, "text", e->text);
-                cJSON_AddStringToObject(je, "label", e->label);
-                cJSON_AddNumberToObject(je, "score", e->score);
-                cJSON_AddItemToArray(ents, je);
+
+    Progress pr = {.on = isatty(2), .g = g, .t0 = now_s(), .size = in.size, .start = in.start, .pos1 = in.start};
+    gliner_get_stats(g, &pr.s0);
+    a.po.per_text_errors = 1;
+    if (pr.on) { a.po.progress = on_batch; a.po.progress_user = &pr; }
+    long long n_bad = 0, n_done = 0, in_chunk = 0;
+    int stop = 0;
+    while (!stop) {
+        /* read a chunk, or a part of one; with --on-error fail, up to the first bad input. Chunks are counted from
+           the run's first input, and parts follow from the chunk's texts alone: a resumed run, which starts at one
+           of the chunks of the run it continues, batches every later text as that run did (same bytes out). */
+        chunk_clear(&c);
+        pr.pos0 = pr.pos1;
+        int r = 1;
+        while (in_chunk < a.chunk && c.bytes < PART_BYTES) {
+            if (c.n == c.cap) {
+                c.cap = c.cap ? 2 * c.cap : 256;
+                c.items = realloc(c.items, (size_t)c.cap * sizeof *c.items);
+                c.texts = realloc(c.texts, (size_t)c.cap * sizeof *c.texts);
+                c.labels = realloc(c.labels, (size_t)c.cap * sizeof *c.labels);
+                c.n_labels = realloc(c.n_labels, (size_t)c.cap * sizeof *c.n_labels);
+                c.slot = realloc(c.slot, (size_t)c.cap * sizeof *c.slot);
+                c.res = realloc(c.res, (size_t)c.cap * sizeof *c.res);
+                CHECK(c.items && c.texts && c.labels && c.n_labels && c.slot && c.res, "out of memory");
             }
-            char* s = cJSON_PrintUnformatted(o);
-            fprintf(out, "%s\n", s);
-            free(s);
-            cJSON_Delete(o);
-        }
-        if (output && ok) {
-            if (fflush(out) || fsync(fileno(out)) || fclose(out) || rename(tmp, output)) {
-                fprintf(stderr, "gliner predict: %s: %s\n", output, strerror(errno));
-                unlink(tmp);
-                ok = 0;
+            PiItem* it = &c.items[c.n];
+            r = pi_next(&in, it, err, sizeof err);
+            if (r <= 0) break;
+            c.n++;
+            in_chunk++;
+            pr.pos1 = it->end_pos;
+            if (!it->error && !it->has_labels && !labels.n) {
+                it->error = strdup("no \"labels\" and no --labels");
+                CHECK(it->error, "out of memory");
             }
+            if (it->text) c.bytes += strlen(it->text);
+            if (it->error && !a.skip_errors) break;
         }
+        if (r < 0) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
+        if (c.n == 0) break;
+        if (in_chunk == a.chunk) in_chunk = 0;
+
+        /* run the good ones */
+        int nt = 0;
+        for (int i = 0; i < c.n; i++) {
+            const PiItem* it = &c.items[i];
+            c.slot[i] = -1;
+            if (it->error) continue;
+            const int own = it->has_labels && it->n_labels > 0;
+            c.texts[nt] = it->text;
+            c.labels[nt] = (const char* const*)(own ? it->labels : labels.s);
+            c.n_labels[nt] = own ? it->n_labels : labels.n;
+            c.slot[i] = nt++;
+        }
+        pr.chunk_n = c.n;
+        if (gliner_predict_per_text(g, c.texts, nt, c.labels, c.n_labels, &a.po, c.res, err, sizeof err)) {
+            fprintf(stderr, "gliner predict: %s\n", err);
+            goto done;
+        }
+
+        /* write, in input order */
+        for (int i = 0; i < c.n && !stop; i++) {
+            const PiItem* it = &c.items[i];
+            const gliner_result* res = c.slot[i] >= 0 ? &c.res[c.slot[i]] : NULL;
+            const char* bad = it->error ? it->error : res->error;
+            char* line;
+            if (bad) {
+                char where[512], msg[2048];
+                pi_where(&in, it, where, sizeof where);
+                snprintf(msg, sizeof msg, "%s: %s", where, bad);
+                if (!a.skip_errors) {
+                    if (pr.shown) fputc('\n', stderr);
+                    fprintf(stderr, "gliner predict: %s\n", msg);
+                    if (!out.to_file)
+                        fprintf(stderr, "gliner predict: stopped at input %lld (--on-error fail: every line before it is "
+                                        "written; once it is fixed, --resume-from %lld continues)\n", it->index, it->index);
+                    stop = 2;
+                    break;
+                }
+                line = error_line(it->index, msg);
+                n_bad++;
+            } else {
+                line = entities_line(it->index, res);
+            }
+            pout_line(&out, line); /* a failure is reported by the flush */
+            free(line);
+            n_done++;
+        }
+        gliner_results_free(c.res, nt);
+        if (pout_flush(&out, err, sizeof err)) {
+            if (pr.shown) fputc('\n', stderr);
+            fprintf(stderr, "gliner predict: %s\n", err);
+            goto done;
+        }
+        pr.done = n_done;
+        pr.chunk_n = 0;
+        progress_show(&pr, 0, 0);
+        if (stop) goto done;
+        if (r == 0) break;
     }
-    gliner_results_free(res, texts.n);
-    free(res);
-    free(lab);
-    free(nl);
-    gliner_free(g);
-    rc = ok ? 0 : 1;
+    if (pr.shown) progress_show(&pr, 0, 1);
+    if (pout_commit(&out, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
+    out_open = 0;
+    if (n_bad)
+        fprintf(stderr, "gliner predict: %lld of %lld inputs skipped (--on-error skip: their lines hold \"error\")\n",
+                n_bad, n_done);
+    rc = 0;
 done:
-    for (int i = 0; i < n_per; i++) sl_free(&per[i]);
-    free(per);
-    sl_free(&texts);
+    if (out_open) pout_fail(&out); /* keeps what was written, for --resume (predict_out.h) */
+    chunk_free(&c);
+    gliner_free(g);
+    if (in_open) pi_close(&in);
+    sl_free(&args);
     sl_free(&labels);
     return rc;
 }
