@@ -1,5 +1,6 @@
 /* main.c -- the `gliner` command: dispatches to subcommands. Each subcommand parses its own
    flags and prints one-line errors; library code never prints errors itself. */
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,37 @@ static void usage(FILE* f) {
             "  version              print the version and the backends this build has\n"
             "\n"
             "`gliner <command> --help` describes a command.\n");
+}
+
+/* Results go to stdout: a write that failed there (a full disk, /dev/full, a closed descriptor) must not pass
+   for success. stdio keeps the error, so one check at the end catches every printf of every subcommand. */
+static int finish(const char* cmd, int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad && rc == 0) { /* a subcommand that failed has said why already */
+        fprintf(stderr, "gliner %s: stdout: write failed: %s\n", cmd, strerror(e ? e : EIO));
+        rc = 1;
+    }
+    return rc;
+}
+
+static int run(int argc, char** argv) {
+    const char* cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "init")) return cli_init(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
+    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, train, init, info, convert, tokenize, version)\n", cmd);
+    return 2;
 }
 
 int main(int argc, char** argv) {
@@ -48,15 +80,5 @@ int main(int argc, char** argv) {
     }
 #endif
     if (argc < 2) { usage(stderr); return 2; }
-    const char* cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
-    if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "init")) return cli_init(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
-    fprintf(stderr, "gliner: unknown command '%s' (expected one of: predict, train, init, info, convert, tokenize, version)\n", cmd);
-    return 2;
+    return finish(argv[1], run(argc, argv));
 }

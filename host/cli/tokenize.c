@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "io/gliner_config.h"
 #include "io/hub.h"
+#include "io/out_file.h"
 #include "text/batch.h"
 #include "text/tokenizer.h"
 #include "text/words.h"
@@ -205,11 +206,20 @@ int cli_tokenize(int argc, char** argv) {
         outs[n_out++] = o;
     }
     if (rc == 0 && ferror(stdin)) { fprintf(stderr, "gliner tokenize: stdin: %s\n", strerror(errno)); rc = 1; }
+    GlOut out;
+    gl_out_stdout(&out, "stdout");
     for (int i = 0; i < n_out; i++) {
-        if (rc == 0) printf("%s\n", outs[i]);
+        if (rc == 0 && (gl_out_puts(&out, outs[i]) || gl_out_write(&out, "\n", 1))) {
+            fprintf(stderr, "gliner tokenize: stdout: write failed at line %d of %d: %s\n", i + 1, n_out, strerror(out.werrno));
+            rc = 1;
+        }
         free(outs[i]);
     }
-    if (rc == 0 && (fflush(stdout) || ferror(stdout))) { fprintf(stderr, "gliner tokenize: stdout: %s\n", strerror(errno)); rc = 1; }
+    /* stdout: flushed here, closed (and checked) by main() */
+    if (rc == 0 && gl_out_commit(&out, err, sizeof err)) {
+        fprintf(stderr, "gliner tokenize: %s (%d lines, not all of them written)\n", err, n_out);
+        rc = 1;
+    } else if (rc) gl_out_abort(&out);
     free(outs);
     free(line);
     tokenizer_free(tok);

@@ -61,6 +61,12 @@ int cli_train(int argc, char** argv) {
             o.config = a;
             continue;
         }
+        static const char* const with_value[] = {"--model", "--output", "--resume", "--train-data", "--eval-data",
+                                                 "--device", "--steps", "--stop-at", "--eval-every", "--batch-size",
+                                                 "--seed", "--eval-limit", "--log-every", "--threads", "--threshold", NULL};
+        int known = 0;
+        for (int k = 0; with_value[k]; k++) known |= !strcmp(a, with_value[k]);
+        if (!known) { fprintf(stderr, "gliner train: unknown option '%s' (see gliner train --help)\n", a); return 2; }
         if (i + 1 >= argc) { fprintf(stderr, "gliner train: %s needs a value\n", a); return 2; }
         const char* v = argv[++i];
         long long x;

@@ -1,12 +1,20 @@
 /* version.c -- `gliner version`: version and the backends compiled in. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "device.h"
 #include "io/hub.h"
 
 int cli_version(int argc, char** argv) {
-    (void)argc; (void)argv;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: gliner version\n  the version, and the backends and CUDA libraries this build has\n");
+            return 0;
+        }
+        fprintf(stderr, "gliner version: unexpected argument '%s' (usage: gliner version)\n", argv[i]);
+        return 2;
+    }
     char libs[256];
     gl_cuda_lib_versions(libs, sizeof libs);
     printf("gliner %s\n", GLINER_VERSION);
