@@ -284,6 +284,7 @@ void gliner_results_free(gliner_result* r, int n) {
         r[i].entities = NULL;
         r[i].error = NULL;
         r[i].n = 0;
+        r[i].truncated = 0;
     }
 }
 
@@ -303,7 +304,7 @@ typedef struct {
     float   score;
 } Found;
 
-typedef struct { Found* f; int n, cap; } FoundList;
+typedef struct { Found* f; int n, cap; int cut; /* GLINER_CUT_* */ } FoundList;
 
 static void found_push(FoundList* l, Found f) {
     if (l->n == l->cap) {
@@ -468,6 +469,11 @@ static void count_batch(gliner_t* g, const Batch* b) {
 
 void gliner_get_stats(const gliner_t* g, gliner_stats* out) { *out = g->stats; }
 
+void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens) {
+    if (max_words) *max_words = g->model.cfg.max_len;
+    if (max_tokens) *max_tokens = g->model_max_length;
+}
+
 /* runs one batch of units as one forward; appends what it finds to found[text] */
 static int run_forward(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
                        const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
@@ -483,6 +489,9 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
     Batch b;
     if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
     count_batch(g, &b);
+    for (int i = 0; i < n; i++) /* what the caller learns from gliner_result.truncated */
+        found[units[i].text].cut |= (b.n_words_total[i] > b.words[i].n ? GLINER_CUT_WORDS : 0) |
+                                    (b.tokens_cut[i] ? GLINER_CUT_TOKENS : 0);
     ModelInputs in;
     int64_t* span_mask64 = gliner_batch_inputs(&b, cfg, &in);
     float* lab = NULL;
@@ -685,6 +694,8 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                     Found t = found[i].f[b2]; found[i].f[b2] = found[i].f[b2 - 1]; found[i].f[b2 - 1] = t;
                 }
             results[i].n = found[i].n;
+            results[i].truncated = found[i].cut;
+            g->stats.truncated += found[i].cut != 0;
             results[i].entities = calloc((size_t)(found[i].n ? found[i].n : 1), sizeof(gliner_entity));
             CHECK(results[i].entities, "out of memory");
             for (int k = 0; k < found[i].n; k++) {

@@ -50,7 +50,12 @@ typedef struct {
     gliner_entity* entities;
     int            n;
     char*          error; /* NULL, or (with per_text_errors) why this text has no result: "invalid UTF-8 at byte 3" */
+    int            truncated; /* 0, or why the end of the text was not read (GLINER_CUT_*, or-ed): its last words
+                                 can hold no entity, as in the reference, which truncates the same way */
 } gliner_result;
+
+#define GLINER_CUT_WORDS  1 /* more words than max_len (a sliding window, opts.window, reads them all) */
+#define GLINER_CUT_TOKENS 2 /* more sub-tokens than the encoder's cap per sequence (gliner_options.max_tokens) */
 
 typedef struct {
     float threshold;   /* default 0.5 */
@@ -80,6 +85,7 @@ typedef struct {
     int64_t texts;   /* texts given to gliner_predict* calls that completed */
     int64_t tokens;  /* encoder tokens run, prompts included, padding excluded */
     int64_t batches; /* forward passes */
+    int64_t truncated; /* texts whose end was not read (gliner_result.truncated) */
 } gliner_stats;
 
 int  gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen);
@@ -94,6 +100,10 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                             size_t errlen);
 void gliner_results_free(gliner_result* results, int n);
 void gliner_get_stats(const gliner_t* g, gliner_stats* out);
+
+/* The limits a text meets (gliner_result.truncated): words per text (max_len, or gliner_options.max_len) and
+   sub-tokens per sequence, prompt included (the cap gliner_options.max_tokens explains). */
+void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens);
 
 /* Describes the loaded model: "UniEncoderSpan, DeBERTa-v2/v3 H=768 ..." */
 const char* gliner_describe(const gliner_t* g);

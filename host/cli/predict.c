@@ -28,6 +28,7 @@
 #include "predict_out.h"
 
 #define PART_BYTES ((size_t)64 << 20) /* text bytes run at once at most: a chunk past it is run in parts */
+#define CUT_SHOWN 5 /* truncated texts named one by one on stderr; the rest are counted at the end */
 
 typedef struct { char** s; int n, cap; } StrList;
 
@@ -375,7 +376,7 @@ int cli_predict(int argc, char** argv) {
     gliner_get_stats(g, &pr.s0);
     a.po.per_text_errors = 1;
     if (pr.on) { a.po.progress = on_batch; a.po.progress_user = &pr; }
-    long long n_bad = 0, n_done = 0, in_chunk = 0;
+    long long n_bad = 0, n_done = 0, in_chunk = 0, n_cut = 0;
     int stop = 0;
     while (!stop) {
         /* read a chunk, or a part of one; with --on-error fail, up to the first bad input. Chunks are counted from
@@ -453,6 +454,20 @@ int cli_predict(int argc, char** argv) {
                 n_bad++;
             } else {
                 line = entities_line(it->index, res);
+                if (res->truncated && ++n_cut <= CUT_SHOWN) {
+                    char where[512];
+                    pi_where(&in, it, where, sizeof where);
+                    if (pr.shown) fputc('\n', stderr);
+                    int max_words;
+                    int64_t max_tok;
+                    gliner_get_limits(g, &max_words, &max_tok);
+                    if (res->truncated & GLINER_CUT_WORDS)
+                        log_warn("%s: more than max_len %d words; truncated to max_len, as the reference does (--window N "
+                                 "reads every word)", where, max_words);
+                    else
+                        log_warn("%s: more sub-tokens than the encoder takes; cut to the cap of %lld per sequence, as the "
+                                 "reference's truncation: its last words were not read", where, (long long)max_tok);
+                }
             }
             pout_line(&out, line); /* a failure is reported by the flush */
             free(line);
@@ -473,6 +488,8 @@ int cli_predict(int argc, char** argv) {
     if (pr.shown) progress_show(&pr, 0, 1);
     if (pout_commit(&out, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
     out_open = 0;
+    if (n_cut > CUT_SHOWN)
+        log_warn("%lld of %lld texts were truncated in all (the first %d are named above)", n_cut, n_done, CUT_SHOWN);
     if (n_bad)
         fprintf(stderr, "gliner predict: %lld of %lld inputs skipped (--on-error skip: their lines hold \"error\")\n",
                 n_bad, n_done);

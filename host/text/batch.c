@@ -75,7 +75,7 @@ void batch_free(Batch* b) {
     }
     free(b->input_ids); free(b->attention_mask); free(b->words_mask); free(b->text_lengths);
     free(b->span_idx); free(b->span_mask); free(b->words); free(b->n_words_total);
-    free(b->n_labels); free(b->n_relations); free(b->labels); free(b->relations); free(b->prompt_len);
+    free(b->n_labels); free(b->n_relations); free(b->labels); free(b->relations); free(b->prompt_len); free(b->tokens_cut);
     memset(b, 0, sizeof *b);
 }
 
@@ -104,6 +104,7 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
     b->labels = xcalloc((size_t)n, sizeof(char**));
     b->relations = xcalloc((size_t)n, sizeof(char**));
     b->prompt_len = xcalloc((size_t)n, sizeof(int));
+    b->tokens_cut = xcalloc((size_t)n, sizeof(uint8_t));
     TokSeq* seqs = xcalloc((size_t)n, sizeof *seqs);
     IdVec tmp = {0};
     int rc = -1, failed = -1;
@@ -133,10 +134,8 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
             goto out;
         }
         b->n_words_total[i] = b->words[i].n;
-        if (b->words[i].n > cfg->max_len) {
-            if (!items[i].words) /* given words (datasets): the caller counts them */
-                log_warn("text %d has %d words; truncated to max_len %d (the reference truncates silently to the same length)",
-                     ti, b->words[i].n, cfg->max_len);
+        if (b->words[i].n > cfg->max_len) { /* the caller reports it (n_words_total), naming the text its own way */
+            log_debug("text %d has %d words; truncated to max_len %d", ti, b->words[i].n, cfg->max_len);
             b->words[i].n = cfg->max_len;
         }
         b->labels[i] = dedupe(items[i].labels, items[i].n_labels, &b->n_labels[i]);
@@ -197,11 +196,10 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
             }
         /* truncation=True: keep the first cap - specials tokens */
         if ((int64_t)npre + s->n + nsuf > cap) {
-            if (!items[i].words) /* datasets: the caller reports tokens_truncated */
-                log_warn("text %d: more than %lld sub-tokens; cut to the cap of %lld per sequence: the last words get "
-                         "no position (as in the reference's truncation)", ti, (long long)cap, (long long)cap);
+            log_debug("text %d: more than %lld sub-tokens; cut to the cap per sequence", ti, (long long)cap);
             s->n = (int)(cap - npre - nsuf);
-            b->tokens_truncated++;
+            b->tokens_truncated++; /* the caller reports it (tokens_cut) */
+            b->tokens_cut[i] = 1;
         }
         int T = npre + s->n + nsuf;
         if (T > b->T) b->T = T;

@@ -51,6 +51,7 @@ typedef struct {
     char***   relations;            /* (B) */
     int*      prompt_len;           /* (B) prompt words */
     int       tokens_truncated;     /* texts cut by the sub-token cap */
+    uint8_t*  tokens_cut;           /* (B) 1 where the sub-token cap cut the text */
     int       failed_item;          /* after a failed batch_build: the item (0..n-1) the error is about, or -1 */
 } Batch;
 

@@ -142,3 +142,38 @@ Test(predict_errors, a_partly_run_batch_is_not_counted_twice) {
     gliner_results_free(ref, 1);
     gliner_free(g);
 }
+
+/* gliner_result.truncated: which texts lost their end, and why (max_len words; the sub-token cap), counted by
+   gliner_get_stats; a sliding window reads every word. max_len of the fixture: 64 words. */
+Test(predict_errors, truncated_texts_are_flagged) {
+    char err[1024], longtext[1024] = "";
+    for (int i = 0; i < 70; i++) snprintf(longtext + strlen(longtext), sizeof longtext - strlen(longtext), "w%d ", i);
+    gliner_options go = {0};
+    go.max_tokens = 40; /* cuts a 30-word text (prompt + 30 words > 40 sub-tokens), not a 3-word one */
+    gliner_t* g = NULL;
+    cr_assert_eq(gliner_load(&g, BERT, &go, err, sizeof err), 0, "%s", err);
+    int max_words;
+    int64_t max_tok;
+    gliner_get_limits(g, &max_words, &max_tok);
+    cr_expect_eq(max_words, 64);
+    cr_expect_eq(max_tok, 40);
+    const char* mid = "a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd";
+    const char* texts[] = {"John Smith", longtext, mid};
+    gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
+    gliner_result r[3];
+    gliner_stats s0, s1;
+    gliner_get_stats(g, &s0);
+    cr_assert_eq(gliner_predict(g, texts, 3, LABELS, 2, &o, r, err, sizeof err), 0, "%s", err);
+    gliner_get_stats(g, &s1);
+    cr_expect_eq(r[0].truncated, 0);
+    cr_expect(r[1].truncated & GLINER_CUT_WORDS, "70 words, max_len 64: %d", r[1].truncated);
+    cr_expect_eq(r[2].truncated, GLINER_CUT_TOKENS);
+    cr_expect_eq(s1.truncated - s0.truncated, 2);
+    gliner_results_free(r, 3);
+    cr_expect_eq(r[1].truncated, 0, "gliner_results_free clears the flags");
+    o.window = 32; /* windows of 32 words: nothing lost to max_len (each window still meets the token cap) */
+    cr_assert_eq(gliner_predict(g, texts, 2, LABELS, 2, &o, r, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(r[1].truncated & GLINER_CUT_WORDS, 0);
+    gliner_results_free(r, 2);
+    gliner_free(g);
+}
