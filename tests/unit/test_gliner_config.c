@@ -249,7 +249,7 @@ Test(gliner_config, save_to_missing_directory_fails_cleanly) {
    must never loop when it desynchronises (it used to spin on a '}' inside an array) */
 Test(gliner_config, control_bytes_as_white_space_do_not_hang_the_locator) {
     size_t len;
-    char* text = tu_read_file(GLINER_SOURCE_DIR "/tests/fuzz/seeds/gliner_config/regress_json_pos_loop.json", &len);
+    char* text = tu_read_file(GLINER_SOURCE_DIR "/tests/fuzz/corpus/gliner_config/regress_json_pos_loop.json", &len);
     cr_assert(text);
     GlinerConfig c;
     int rc = gliner_config_load_string(&c, text, len, "cfg.json", err, sizeof err);
