@@ -5,7 +5,7 @@
            zoo and byte_fallback, WordPiece with BertNormalizer, byte-level BPE), in text and word mode;
            every id must be inside the vocabulary.
    Build: CC=clang cmake -S . -B build-fuzz -DGLINER_CUDA=OFF -DGLINER_FUZZ=ON && cmake --build build-fuzz --target fuzz_tokenizer
-   Run:   build-fuzz/tests/fuzz_tokenizer -max_total_time=600 CORPUS_DIR tests/fuzz/seeds/tokenizer */
+   Run:   tests/fuzz/run_fuzzers.sh build-fuzz 600 tokenizer   (or the binary on a copy of tests/fuzz/corpus/tokenizer) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
