@@ -67,6 +67,9 @@ typedef struct {
     double      def_n;  /* default for numbers/bools (-1 = null for F_BOOL_NULL) */
 } Field;
 
+/* layer counts (num_hidden_layers, num_rnn_layers, num_post_fusion_layers): real checkpoints have < 100 */
+#define GL_MAX_LAYERS 1024
+
 #define O(f) offsetof(GlinerConfig, f)
 static const Field FIELDS[] = {
     {"model_name", F_STR, O(model_name), OWN_BASE, R_NONE, "microsoft/deberta-v3-small", 0},
@@ -287,6 +290,9 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         if (get_int(v, &x) || x < -1 || x > (1 << 30))
             return gl_set_err(err, errlen, "%s.%s: expected an integer, found %s", where, ints[i].key,
                               cJSON_IsString(v) ? v->valuestring : "a non-integer");
+        if (ints[i].off == offsetof(BackboneConfig, num_hidden_layers) && x > GL_MAX_LAYERS)
+            return gl_set_err(err, errlen, "%s.%s: expected at most %d, found %lld", where, ints[i].key, GL_MAX_LAYERS,
+                              (long long)x);
         *(int*)((char*)b + ints[i].off) = (int)x;
     }
     const char* eps_key = b->family == BACKBONE_GPT2 ? "layer_norm_epsilon" : b->family == BACKBONE_MODERNBERT ? "norm_eps" : "layer_norm_eps";
@@ -496,6 +502,9 @@ static int read_field(GlinerConfig* c, const Field* f, const cJSON* v, const Src
                              f->range == R_POS ? "an integer >= 1" : f->range == R_NONNEG ? "an integer >= 0" : "-1 or an index >= 0", found);
         if (!strcmp(f->key, "max_width") && x > 4096) return field_err(src, f->key, err, errlen, "expected at most 4096, found %s", found);
         if (!strcmp(f->key, "hidden_size") && x > 65536) return field_err(src, f->key, err, errlen, "expected at most 65536, found %s", found);
+        /* the table builder makes every layer's tensors before the weights file is read: no unbounded count */
+        if ((!strcmp(f->key, "num_rnn_layers") || !strcmp(f->key, "num_post_fusion_layers")) && x > GL_MAX_LAYERS)
+            return field_err(src, f->key, err, errlen, "expected at most %d, found %s", GL_MAX_LAYERS, found);
         *(int*)p = (int)x;
         return 0;
     }
