@@ -8,9 +8,11 @@
 #
 #   BUILD_DIR    a build configured with CC=clang -DGLINER_FUZZ=ON (cmake --build BUILD_DIR --target fuzzers)
 #   TARGET       names without the fuzz_ prefix (default: every tests/fuzz/fuzz_*.c)
-#   --merge      afterwards, fold what the run found into tests/fuzz/corpus/<target>/, minimised
+#   --merge      afterwards, fold what the run found into tests/fuzz/corpus/<target>/ (targets without a
+#                finding only), minimised
 #                (libFuzzer -merge=1): named seeds are kept as they are, the rest (files named by their
-#                SHA-1) is replaced by the inputs that add coverage beyond the named seeds
+#                SHA-1) is replaced by the inputs that add coverage beyond the named seeds, each cut to
+#                FUZZ_MERGE_MAX_LEN bytes (default 4096: the corpus is in the repository)
 #   environment: FUZZ_JOBS (targets run at once; default the number of CPUs), FUZZ_TIMEOUT (seconds one
 #                input may take; default 25), FUZZ_RSS_MB (memory limit, also for one malloc; default 2048)
 #
@@ -50,6 +52,7 @@ done
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 timeout_s=${FUZZ_TIMEOUT:-25}
 rss_mb=${FUZZ_RSS_MB:-2048}
+merge_max=${FUZZ_MERGE_MAX_LEN:-4096}
 work=$(mktemp -d "${TMPDIR:-/tmp}/gliner-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # the targets that read files write their scratch model directories under TMPDIR: memory when possible
@@ -122,17 +125,22 @@ for t in "${targets[@]}"; do
     done
 done
 
-if [ "$merge" = 1 ] && [ "$failed" = 0 ]; then
+is_sha1() { [[ $(basename "$1") =~ ^[0-9a-f]{40}$ ]]; }
+if [ "$merge" = 1 ]; then
     for t in "${targets[@]}"; do
+        if [ "$(cat "$work/$t/rc")" != 0 ] || [ -n "$(find "$work/$t/artifacts" -type f ! -name 'slow-unit-*')" ]; then
+            echo "not merged $t: it has a finding"
+            continue
+        fi
         c=$src/tests/fuzz/corpus/$t
         m=$work/$t/merged
         mkdir -p "$m"
-        # named seeds stay; everything else must earn its place again
-        find "$c" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$m/" \;
-        "$build/tests/fuzz_$t" -merge=1 -timeout="$timeout_s" -rss_limit_mb="$rss_mb" "$m" "$work/$t/corpus" \
+        # named seeds stay; everything else (named by its SHA-1) must earn its place again
+        for f in "$c"/*; do if ! is_sha1 "$f"; then cp "$f" "$m/"; fi; done
+        "$build/tests/fuzz_$t" -merge=1 -max_len="$merge_max" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" "$m" "$work/$t/corpus" \
             >"$work/$t/merge.log" 2>&1 || { echo "merge of $t failed:"; tail -20 "$work/$t/merge.log"; exit 1; }
-        find "$c" -maxdepth 1 -type f -regex '.*/[0-9a-f]\{40\}' -delete
-        find "$m" -maxdepth 1 -type f -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$c/" \;
+        for f in "$c"/*; do if is_sha1 "$f"; then rm "$f"; fi; done
+        for f in "$m"/*; do if is_sha1 "$f"; then cp "$f" "$c/"; fi; done
         echo "merged $t: $(find "$c" -type f | wc -l) files, $(du -sk "$c" | cut -f1) KiB"
     done
 fi
