@@ -160,6 +160,20 @@ Test(gliner_config, layer_counts_are_bounded) {
     gliner_config_free(&c);
 }
 
+/* found by fuzzing (fuzz_model_dir): a rejected string value was quoted raw, so a newline in it made the error
+   several lines; it is shown as JSON shows it */
+Test(gliner_config, rejected_strings_are_shown_escaped) {
+    const char* cases[3][2] = {
+        {"{\"words_splitter_type\": \"white\\nspace\\u001b\"}", "found \"white\\nspace\\u001b\""},
+        {"{\"span_mode\": \"marker\\r\"}", "found \"marker\\r\""},
+        {"{\"post_fusion_schema\": \"l2l-\\t\"}", "found \"l2l-\\t\""},
+    };
+    for (int i = 0; i < 3; i++) {
+        expect_error(cases[i][0], cases[i][1]);
+        cr_expect(strpbrk(err, "\r\n\t\x1b") == NULL, "%s", err);
+    }
+}
+
 Test(gliner_config, nested_errors_name_the_path) {
     expect_error("{\n\"encoder_config\": {\"hidden_size\": \"big\"}}", "cfg.json:2:19: encoder_config.hidden_size: expected an integer");
     expect_error("{\"encoder_config\": {\"hidden_size\": 30, \"num_attention_heads\": 4}}", "not a multiple of num_attention_heads");
