@@ -9,12 +9,12 @@
 #   BUILD_DIR    a build configured with CC=clang -DGLINER_FUZZ=ON (cmake --build BUILD_DIR --target fuzzers)
 #   TARGET       names without the fuzz_ prefix (default: every tests/fuzz/fuzz_*.c)
 #   --merge      afterwards, fold what the run found into tests/fuzz/corpus/<target>/ (targets without a
-#                finding only), minimised
-#                (libFuzzer -merge=1): named seeds are kept as they are, the rest (files named by their
-#                SHA-1) is replaced by the inputs that add coverage beyond the named seeds, each cut to
-#                FUZZ_MERGE_MAX_LEN bytes (default 4096: the corpus is in the repository)
+#                finding only), minimised by libFuzzer's -merge=1: named seeds stay as they are; the files
+#                named by their SHA-1 are replaced by the inputs that add coverage beyond the named seeds
 #   environment: FUZZ_JOBS (targets run at once; default the number of CPUs), FUZZ_TIMEOUT (seconds one
-#                input may take; default 25), FUZZ_RSS_MB (memory limit, also for one malloc; default 2048)
+#                input may take; default 25), FUZZ_RSS_MB (memory limit, also for one malloc; default 2048),
+#                FUZZ_MERGE_MAX_LEN (--merge cuts new inputs to this many bytes; default 4096: the corpus is
+#                in the repository)
 #
 # On a finding it prints the target's report (the sanitizer's stack), the input (kept as
 # BUILD_DIR/fuzz-failures/<target>-<crash|leak|timeout|oom>-<sha1>) with its size and base64, and the commands
@@ -31,7 +31,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
 secs=$2
 shift 2
-case $secs in '' | *[!0-9]*) echo "run_fuzzers.sh: SECONDS_PER_TARGET: expected a whole number, found '$secs'" >&2; exit 2 ;; esac
+case $secs in '' | *[!0-9]* | 0) echo "run_fuzzers.sh: SECONDS_PER_TARGET: expected a whole number >= 1 (0 would be libFuzzer's 'no limit'), found '$secs'" >&2; exit 2 ;; esac
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
