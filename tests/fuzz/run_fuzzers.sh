@@ -53,10 +53,15 @@ jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 timeout_s=${FUZZ_TIMEOUT:-25}
 rss_mb=${FUZZ_RSS_MB:-2048}
 merge_max=${FUZZ_MERGE_MAX_LEN:-4096}
-work=$(mktemp -d "${TMPDIR:-/tmp}/gliner-fuzz.XXXXXX")
+# everything of the run lives in one directory, in memory when possible: the scratch corpora, the logs, and
+# TMPDIR, where the targets that read files write their scratch model directories (a target that crashes or
+# is stopped cannot remove its own; the trap removes them all)
+tmp_root=${TMPDIR:-/tmp}
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then tmp_root=/dev/shm; fi
+work=$(mktemp -d "$tmp_root/gliner-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-# the targets that read files write their scratch model directories under TMPDIR: memory when possible
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
+mkdir "$work/tmp"
+export TMPDIR=$work/tmp
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
