@@ -67,6 +67,9 @@ typedef struct {
     double      def_n;  /* default for numbers/bools (-1 = null for F_BOOL_NULL) */
 } Field;
 
+/* layer counts (num_hidden_layers, num_rnn_layers, num_post_fusion_layers): real checkpoints have < 100 */
+#define GL_MAX_LAYERS 1024
+
 #define O(f) offsetof(GlinerConfig, f)
 static const Field FIELDS[] = {
     {"model_name", F_STR, O(model_name), OWN_BASE, R_NONE, "microsoft/deberta-v3-small", 0},
@@ -287,6 +290,9 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         if (get_int(v, &x) || x < -1 || x > (1 << 30))
             return gl_set_err(err, errlen, "%s.%s: expected an integer, found %s", where, ints[i].key,
                               cJSON_IsString(v) ? v->valuestring : "a non-integer");
+        if (ints[i].off == offsetof(BackboneConfig, num_hidden_layers) && x > GL_MAX_LAYERS)
+            return gl_set_err(err, errlen, "%s.%s: expected at most %d, found %lld", where, ints[i].key, GL_MAX_LAYERS,
+                              (long long)x);
         *(int*)((char*)b + ints[i].off) = (int)x;
     }
     const char* eps_key = b->family == BACKBONE_GPT2 ? "layer_norm_epsilon" : b->family == BACKBONE_MODERNBERT ? "norm_eps" : "layer_norm_eps";
@@ -429,13 +435,14 @@ static void join_list(const char* const* list, char* buf, size_t len) {
     }
 }
 
-static int check_string_range(const Field* f, const char* s, const Src* src, char* err, size_t errlen) {
+/* s: the value; shown: the same as JSON writes it (quoted, control bytes escaped), for the one-line message */
+static int check_string_range(const Field* f, const char* s, const char* shown, const Src* src, char* err, size_t errlen) {
     char opts[256];
     switch (f->range) {
     case R_SPAN_MODE:
         if (in_list(s, SPAN_MODES)) return 0;
         join_list(SPAN_MODES, opts, sizeof opts);
-        return field_err(src, f->key, err, errlen, "expected one of %s, found \"%s\"", opts, s);
+        return field_err(src, f->key, err, errlen, "expected one of %s, found %s", opts, shown);
     case R_REL_LAYER: {
         char low[32];
         size_t i = 0;
@@ -443,18 +450,18 @@ static int check_string_range(const Field* f, const char* s, const Src* src, cha
         low[i] = 0; /* the reference lower-cases relation_mode */
         if (in_list(low, REL_LAYERS)) return 0;
         join_list(REL_LAYERS, opts, sizeof opts);
-        return field_err(src, f->key, err, errlen, "expected null or one of %s, found \"%s\"", opts, s);
+        return field_err(src, f->key, err, errlen, "expected null or one of %s, found %s", opts, shown);
     }
     case R_SPLITTER:
         if (in_list(s, SPLITTERS)) return 0;
         join_list(SPLITTERS, opts, sizeof opts);
-        return field_err(src, f->key, err, errlen, "expected one of %s, found \"%s\"", opts, s);
+        return field_err(src, f->key, err, errlen, "expected one of %s, found %s", opts, shown);
     case R_DEC_MODE:
         if (!strcmp(s, "prompt") || !strcmp(s, "span")) return 0;
-        return field_err(src, f->key, err, errlen, "expected null, \"prompt\" or \"span\", found \"%s\"", s);
+        return field_err(src, f->key, err, errlen, "expected null, \"prompt\" or \"span\", found %s", shown);
     case R_POOLING:
         if (!strcmp(s, "first")) return 0; /* the only pooling the reference implements */
-        return field_err(src, f->key, err, errlen, "expected \"first\" (the only sub-token pooling), found \"%s\"", s);
+        return field_err(src, f->key, err, errlen, "expected \"first\" (the only sub-token pooling), found %s", shown);
     case R_FUSION: { /* "l2l-l2t-t2t": dash-separated l2l, t2t, l2t, t2l */
         if (!*s) return 0;
         const char* p = s;
@@ -463,9 +470,9 @@ static int check_string_range(const Field* f, const char* s, const Src* src, cha
             size_t n = d ? (size_t)(d - p) : strlen(p);
             if (!(n == 3 && (!strncmp(p, "l2l", 3) || !strncmp(p, "t2t", 3) || !strncmp(p, "l2t", 3) || !strncmp(p, "t2l", 3))))
                 return field_err(src, f->key, err, errlen,
-                                 "expected dash-separated blocks from l2l, t2t, l2t, t2l (e.g. \"l2l-l2t-t2t\"), found \"%s\"", s);
+                                 "expected dash-separated blocks from l2l, t2t, l2t, t2l (e.g. \"l2l-l2t-t2t\"), found %s", shown);
             p += n + (d ? 1 : 0);
-            if (d && !*p) return field_err(src, f->key, err, errlen, "trailing '-' in \"%s\"", s);
+            if (d && !*p) return field_err(src, f->key, err, errlen, "trailing '-' in %s", shown);
         }
         return 0;
     }
@@ -483,7 +490,7 @@ static int read_field(GlinerConfig* c, const Field* f, const cJSON* v, const Src
         if (cJSON_IsNull(v) && f->type == F_STR_NULL) { free(*(char**)p); *(char**)p = NULL; return 0; }
         if (!cJSON_IsString(v))
             return field_err(src, f->key, err, errlen, "expected a string%s, found %s", f->type == F_STR_NULL ? " or null" : "", found);
-        if (check_string_range(f, v->valuestring, src, err, errlen)) return -1;
+        if (check_string_range(f, v->valuestring, found, src, err, errlen)) return -1;
         free(*(char**)p);
         *(char**)p = strdup(v->valuestring);
         return 0;
@@ -496,6 +503,9 @@ static int read_field(GlinerConfig* c, const Field* f, const cJSON* v, const Src
                              f->range == R_POS ? "an integer >= 1" : f->range == R_NONNEG ? "an integer >= 0" : "-1 or an index >= 0", found);
         if (!strcmp(f->key, "max_width") && x > 4096) return field_err(src, f->key, err, errlen, "expected at most 4096, found %s", found);
         if (!strcmp(f->key, "hidden_size") && x > 65536) return field_err(src, f->key, err, errlen, "expected at most 65536, found %s", found);
+        /* the table builder makes every layer's tensors before the weights file is read: no unbounded count */
+        if ((!strcmp(f->key, "num_rnn_layers") || !strcmp(f->key, "num_post_fusion_layers")) && x > GL_MAX_LAYERS)
+            return field_err(src, f->key, err, errlen, "expected at most %d, found %s", GL_MAX_LAYERS, found);
         *(int*)p = (int)x;
         return 0;
     }

@@ -358,20 +358,22 @@ static int is_file(const char* p) {
 static int backbone_open(Backbone* b, const char* what, const char* name, const char* src, char* err, size_t errlen) {
     b->what = what;
     b->name = name;
+    char shown[PATH_LEN];
     if (is_dir(name)) snprintf(b->dir, sizeof b->dir, "%s", name);
     else {
         struct stat sb;
+        gl_escape(shown, sizeof shown, name, strlen(name), '\''); /* a name from the user's config: one line */
         if (stat(name, &sb) == 0)
             return gl_set_err(err, errlen, "%s: %s '%s': not a directory (expected a backbone directory with config.json, "
-                              "model.safetensors and tokenizer.json)", src, what, name);
+                              "model.safetensors and tokenizer.json)", src, what, shown);
         if (!hub_is_repo_id(name))
             return gl_set_err(err, errlen, "%s: %s '%s': no such directory (expected a local backbone directory with "
-                              "config.json, model.safetensors and tokenizer.json)", src, what, name);
+                              "config.json, model.safetensors and tokenizer.json)", src, what, shown);
         if (hub_cached_snapshot(name, "config.json", b->dir, sizeof b->dir))
             return gl_set_err(err, errlen, "%s: %s '%s': not a local directory and not in the Hugging Face cache (gliner "
                               "init needs the backbone as a local directory with config.json, model.safetensors and "
                               "tokenizer.json: `huggingface-cli download %s --local-dir DIR`, then %s: DIR)", src, what,
-                              name, name, what);
+                              shown, shown, what);
     }
     char p[PATH_LEN];
     snprintf(p, sizeof p, "%s/config.json", b->dir);
@@ -384,7 +386,8 @@ static int backbone_open(Backbone* b, const char* what, const char* name, const 
                           mt ? "not a string" : "missing");
     if (strcmp(mt->valuestring, "bert") && strcmp(mt->valuestring, "deberta-v2"))
         return gl_set_err(err, errlen, "%s: model_type \"%s\" is not supported (gliner init supports \"bert\" and "
-                          "\"deberta-v2\" backbones, the encoders gliner.c runs)", p, mt->valuestring);
+                          "\"deberta-v2\" backbones, the encoders gliner.c runs)", p,
+                          gl_escape(shown, sizeof shown, mt->valuestring, strlen(mt->valuestring), '"'));
     if (backbone_config_from_json(&b->bc, b->config, "deberta-v2", p, err, errlen)) return -1;
     /* the weights: one model.safetensors (sharded checkpoints and pytorch_model.bin are not read here) */
     snprintf(b->st_path, sizeof b->st_path, "%s/model.safetensors", b->dir);

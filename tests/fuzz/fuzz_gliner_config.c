@@ -1,8 +1,10 @@
 /* fuzz_gliner_config.c -- libFuzzer target: gliner_config.json parsing, validation, the table of
-   parameters it implies, and writing it back. Any input must give 0 or -1, never a crash or leak. */
+   parameters it implies, and writing it back. Any input must give 0 or -1 with one error line, never a crash
+   or leak. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/gliner_config.h"
 #include "log.h"
@@ -13,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!init) { log_set_level(LOG_ERROR); init = 1; }
     GlinerConfig c;
     char err[512];
+    err[0] = 0;
     if (gliner_config_load_string(&c, (const char*)data, size, "fuzz.json", err, sizeof err) == 0) {
         /* keep huge-but-valid configs from exhausting memory in the table builder */
         if (c.encoder.num_hidden_layers < 64 && c.labels_encoder_config.num_hidden_layers < 64 &&
@@ -26,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         free(s);
         cJSON_Delete(j);
         gliner_config_free(&c);
+    } else if (!err[0] || strchr(err, '\n')) {
+        __builtin_trap(); /* every failure explains itself in one line */
     }
     return 0;
 }

@@ -1,11 +1,13 @@
 /* fuzz_tokenizer.c -- libFuzzer target for host/text/tokenizer.c. The first input byte picks:
-     even: the rest is a tokenizer.json for tokenizer_load_string; when it loads, a fixed text and
-           the input itself are encoded with it (every failure must explain itself in one line);
+     even: the rest is a tokenizer.json for tokenizer_load_string; when it loads, it is bound to an embedding
+           table of (first byte >> 1) rows (0: as many as its vocabulary), and when that succeeds the pad id,
+           the special ids and every id of a fixed text and of the input itself encoded with it must be rows
+           of the table (issue #11 item 2); every failure must explain itself in one line;
      odd:  the rest is text for three fixed small tokenizers (Unigram with a normalizer/pre-tokenizer
            zoo and byte_fallback, WordPiece with BertNormalizer, byte-level BPE), in text and word mode;
            every id must be inside the vocabulary.
    Build: CC=clang cmake -S . -B build-fuzz -DGLINER_CUDA=OFF -DGLINER_FUZZ=ON && cmake --build build-fuzz --target fuzz_tokenizer
-   Run:   build-fuzz/tests/fuzz_tokenizer -max_total_time=600 CORPUS_DIR tests/fuzz/seeds/tokenizer */
+   Run:   tests/fuzz/run_fuzzers.sh build-fuzz 600 tokenizer   (or the binary on a copy of tests/fuzz/corpus/tokenizer) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,19 +49,19 @@ static const char* BPE =
 
 static Tokenizer* fixed[3];
 
-static void check_ids(const Tokenizer* t, const IdVec* v) {
-    int n = tokenizer_vocab_size(t);
+/* every id below rows (the vocabulary size, or the table the tokenizer is bound to) */
+static void check_ids(const IdVec* v, int rows) {
     for (int i = 0; i < v->n; i++)
-        if (v->ids[i] < 0 || v->ids[i] >= n) __builtin_trap();
+        if (v->ids[i] < 0 || v->ids[i] >= rows) __builtin_trap();
 }
 
-static void encode_both(const Tokenizer* t, const char* s, size_t n) {
+static void encode_both(const Tokenizer* t, const char* s, size_t n, int rows) {
     IdVec a = {0}, b = {0};
     char  err[256];
     int   rc = tokenizer_encode_text(t, s, n, &a, err, sizeof err);
-    if (rc == 0) check_ids(t, &a);
+    if (rc == 0) check_ids(&a, rows);
     else if (!err[0] || strchr(err, '\n')) __builtin_trap();
-    if (n > 0 && tokenizer_encode_word(t, s, n / 2, &b, err, sizeof err) == 0) check_ids(t, &b);
+    if (n > 0 && tokenizer_encode_word(t, s, n / 2, &b, err, sizeof err) == 0) check_ids(&b, rows);
     idvec_free(&a);
     idvec_free(&b);
 }
@@ -78,12 +80,23 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Tokenizer* t;
         err[0] = 0;
         if (tokenizer_load_string(&t, rest, n, "fuzz.json", err, sizeof err) == 0) {
-            encode_both(t, "Hello  wor\xc3\xa9ld [MASK] 123 <<ENT>>", 33);
-            encode_both(t, rest, n);
+            int rows = data[0] >> 1 ? data[0] >> 1 : tokenizer_vocab_size(t);
+            int bound = tokenizer_bind_rows(t, rows, "the fuzz table", err, sizeof err) == 0;
+            if (!bound && (!err[0] || strchr(err, '\n'))) __builtin_trap();
+            if (!bound) rows = tokenizer_vocab_size(t); /* still usable unbound: ids inside its vocabulary */
+            encode_both(t, "Hello  wor\xc3\xa9ld [MASK] 123 <<ENT>>", 33, rows);
+            encode_both(t, rest, n, rows);
             const int32_t *p, *s;
             int            np, ns;
             tokenizer_special_ids(t, &p, &np, &s, &ns);
-            (void)tokenizer_pad_id(t);
+            int32_t pad = tokenizer_pad_id(t);
+            if (bound) {
+                if (pad >= rows) __builtin_trap();
+                for (int i = 0; i < np; i++)
+                    if (p[i] < 0 || p[i] >= rows) __builtin_trap();
+                for (int i = 0; i < ns; i++)
+                    if (s[i] < 0 || s[i] >= rows) __builtin_trap();
+            }
             (void)tokenizer_model_name(t);
             for (int i = 0; i < 8; i++) {
                 const char* tok = tokenizer_id_to_token(t, i);
@@ -94,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             __builtin_trap();
         }
     } else {
-        for (int k = 0; k < 3; k++) encode_both(fixed[k], rest, n);
+        for (int k = 0; k < 3; k++) encode_both(fixed[k], rest, n, tokenizer_vocab_size(fixed[k]));
     }
     return 0;
 }

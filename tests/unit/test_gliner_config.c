@@ -144,6 +144,36 @@ Test(gliner_config, out_of_range_values) {
     expect_error("{\"augment_rel_drop_prob\": [0.5, 0.2]}", "expected 0 <= min <= max <= 1");
 }
 
+/* found by fuzzing (fuzz_model_dir): a layer count with no upper bound made the parameter table builder
+   allocate for every layer before the weights file could say it is wrong: num_rnn_layers 1e8 took 79 s and
+   > 2 GB, encoder_config.num_hidden_layers 1e7 over 22 GB, instead of one line. Real checkpoints have < 100. */
+Test(gliner_config, layer_counts_are_bounded) {
+    expect_error("{\"num_rnn_layers\": 100000000}", "cfg.json:1:20: num_rnn_layers: expected at most 1024, found 100000000");
+    expect_error("{\"num_post_fusion_layers\": 1025}", "num_post_fusion_layers: expected at most 1024, found 1025");
+    expect_error("{\"encoder_config\": {\"model_type\": \"bert\", \"num_hidden_layers\": 10000000}}",
+                 "encoder_config.num_hidden_layers: expected at most 1024, found 10000000");
+    expect_error("{\"labels_encoder\": \"x\", \"labels_encoder_config\": {\"model_type\": \"bert\", \"n_layer\": 5000}}",
+                 "labels_encoder_config.n_layer: expected at most 1024, found 5000");
+    GlinerConfig c;
+    cr_assert_eq(load(&c, "{\"num_rnn_layers\": 1024, \"encoder_config\": {\"model_type\": \"bert\", \"num_hidden_layers\": 1024}}"), 0,
+                 "%s", err);
+    gliner_config_free(&c);
+}
+
+/* found by fuzzing (fuzz_model_dir): a rejected string value was quoted raw, so a newline in it made the error
+   several lines; it is shown as JSON shows it */
+Test(gliner_config, rejected_strings_are_shown_escaped) {
+    const char* cases[3][2] = {
+        {"{\"words_splitter_type\": \"white\\nspace\\u001b\"}", "found \"white\\nspace\\u001b\""},
+        {"{\"span_mode\": \"marker\\r\"}", "found \"marker\\r\""},
+        {"{\"post_fusion_schema\": \"l2l-\\t\"}", "found \"l2l-\\t\""},
+    };
+    for (int i = 0; i < 3; i++) {
+        expect_error(cases[i][0], cases[i][1]);
+        cr_expect(strpbrk(err, "\r\n\t\x1b") == NULL, "%s", err);
+    }
+}
+
 Test(gliner_config, nested_errors_name_the_path) {
     expect_error("{\n\"encoder_config\": {\"hidden_size\": \"big\"}}", "cfg.json:2:19: encoder_config.hidden_size: expected an integer");
     expect_error("{\"encoder_config\": {\"hidden_size\": 30, \"num_attention_heads\": 4}}", "not a multiple of num_attention_heads");
@@ -249,7 +279,7 @@ Test(gliner_config, save_to_missing_directory_fails_cleanly) {
    must never loop when it desynchronises (it used to spin on a '}' inside an array) */
 Test(gliner_config, control_bytes_as_white_space_do_not_hang_the_locator) {
     size_t len;
-    char* text = tu_read_file(GLINER_SOURCE_DIR "/tests/fuzz/seeds/gliner_config/regress_json_pos_loop.json", &len);
+    char* text = tu_read_file(GLINER_SOURCE_DIR "/tests/fuzz/corpus/gliner_config/regress_json_pos_loop.json", &len);
     cr_assert(text);
     GlinerConfig c;
     int rc = gliner_config_load_string(&c, text, len, "cfg.json", err, sizeof err);

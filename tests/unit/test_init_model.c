@@ -316,3 +316,18 @@ Test(init_mean_resize, singular_covariance_gives_the_mean_and_shrinking_does_not
     cr_expect_eq(init_mean_resize(U, 2, 1, 2, &s), 0);
     cr_expect_eq(memcmp(U, U0, sizeof U), 0);
 }
+
+/* found by fuzz_init_config: a model_name holding a newline or a terminal escape was quoted raw, so the error
+   of `gliner init` became two lines (and could clear the user's screen) */
+Test(init_model, control_bytes_in_names_are_escaped_in_errors) {
+    const char* cases[2] = {"{\"model_name\": \"no\\nsuch\\u001b[2Jdir\"}", "{\"model_name\": \"owner/na\\tme\\u0007\"}"};
+    const char* want[2] = {"'no\\x0asuch\\x1b[2Jdir': no such directory", "'owner/na\\x09me\\x07'"};
+    for (int i = 0; i < 2; i++) {
+        cJSON* m = cJSON_Parse(cases[i]);
+        char err[1024];
+        cr_assert_eq(gliner_init_model(m, "c.json", "/nonexistent_dir_xyz/out", 1, err, sizeof err), -1);
+        cr_expect(strpbrk(err, "\n\t\a\x1b") == NULL, "%s", err);
+        cr_expect(strstr(err, want[i]) != NULL, "%s", err);
+        cJSON_Delete(m);
+    }
+}
