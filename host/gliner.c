@@ -31,59 +31,33 @@
 
 static int label_cache_max_n(const LabelCache* lc) { return lc->max_n > 0 ? lc->max_n : LABEL_CACHE_MAX_N; }
 
-static uint64_t label_hash(const char* s) { /* FNV-1a */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
-/* drops every entry, keeps the allocations */
+/* drops every entry, keeps the rows' allocations */
 static void label_cache_reset(LabelCache* lc) {
+    sm_free(&lc->index); /* before the keys it borrows */
     for (int i = 0; i < lc->n; i++) free(lc->key[i]);
     lc->n = 0;
     lc->key_bytes = 0;
-    for (int i = 0; i < lc->nslots; i++) lc->slot[i] = -1;
 }
 
 /* frees everything (gliner_free) */
 static void label_cache_clear(gliner_t* g) {
     LabelCache* lc = &g->labels;
     label_cache_reset(lc);
-    free(lc->slot);
     free(lc->key);
     free(lc->vec);
-    lc->slot = NULL;
     lc->key = NULL;
     lc->vec = NULL;
-    lc->nslots = lc->cap = 0;
+    lc->cap = 0;
 }
 
 /* the entry holding label s, or -1 */
-static int label_cache_find(const LabelCache* lc, const char* s) {
-    if (!lc->nslots) return -1;
-    const size_t mask = (size_t)lc->nslots - 1;
-    for (size_t h = label_hash(s) & mask;; h = (h + 1) & mask) {
-        const int32_t e = lc->slot[h];
-        if (e < 0) return -1;
-        if (!strcmp(lc->key[e], s)) return e;
-    }
-}
+static int label_cache_find(const LabelCache* lc, const char* s) { return sm_get(&lc->index, s, strlen(s)); }
 
 /* keeps v (D floats) as label s's embedding; drops the whole cache first when s would not fit */
 static void label_cache_put(LabelCache* lc, const char* s, const float* v, int D) {
     const int max_n = label_cache_max_n(lc);
     const size_t max_bytes = lc->max_bytes ? lc->max_bytes : LABEL_CACHE_MAX_BYTES, len = strlen(s) + 1;
     if (len > max_bytes || label_cache_find(lc, s) >= 0) return;
-    if (lc->nslots <= 2 * max_n) { /* the first entry (or a raised bound): a table at most half full */
-        label_cache_reset(lc);
-        int ns = 16;
-        while (ns <= 2 * max_n) ns *= 2;
-        free(lc->slot);
-        lc->slot = malloc((size_t)ns * sizeof *lc->slot);
-        CHECK(lc->slot, "out of memory");
-        lc->nslots = ns;
-        for (int i = 0; i < ns; i++) lc->slot[i] = -1;
-    }
     if (lc->n >= max_n || lc->key_bytes + len > max_bytes) label_cache_reset(lc);
     if (lc->n == lc->cap) {
         int cap = lc->cap ? 2 * lc->cap : 16;
@@ -99,10 +73,7 @@ static void label_cache_put(LabelCache* lc, const char* s, const float* v, int D
     memcpy(lc->key[e], s, len);
     lc->key_bytes += len;
     memcpy(lc->vec + (size_t)e * D, v, (size_t)D * sizeof *v);
-    const size_t mask = (size_t)lc->nslots - 1;
-    size_t h = label_hash(s) & mask;
-    while (lc->slot[h] >= 0) h = (h + 1) & mask;
-    lc->slot[h] = e;
+    sm_put(&lc->index, lc->key[e], len - 1, e);
 }
 
 /* A tokenizer for an encoder: DIR/tokenizer.json, every id it can produce checked against the encoder's

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "gliner.h"
+#include "io/strmap.h"
 #include "model/model.h"
 #include "text/batch.h"
 #include "text/tokenizer.h"
@@ -13,7 +14,7 @@
    by string and a label seen before, in any list, any batch, any call, is not run through the label encoder
    again. Bounded: at most max_n entries and max_bytes of label strings (a label longer than that is not
    kept); when one more would not fit, the whole cache is dropped (labels of the batch at hand are already
-   gathered by then). An open-addressing table over the entries, never deleted from, only cleared. */
+   gathered by then). index maps a label to its entry (never deleted from, only cleared). */
 #define LABEL_CACHE_MAX_N     4096
 #define LABEL_CACHE_MAX_BYTES ((size_t)1 << 20)
 typedef struct {
@@ -21,8 +22,7 @@ typedef struct {
     size_t   max_bytes;    /* label bytes at most: LABEL_CACHE_MAX_BYTES when 0 */
     int      n, cap;       /* entries, rows allocated in key / vec */
     size_t   key_bytes;    /* sum of strlen + 1 over the keys */
-    int      nslots;       /* power of two > 2 * max_n; 0 until the first entry */
-    int32_t* slot;         /* nslots: entry index, -1 = empty */
+    StrMap   index;        /* label -> entry (its keys are key[]) */
     char**   key;          /* (cap) owned label strings */
     float*   vec;          /* (cap, D) pooled embeddings */
     int64_t  encoded;      /* labels run through the label encoder so far (tests, profiling) */

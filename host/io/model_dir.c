@@ -13,10 +13,16 @@
 #include "../check.h"
 #include "../log.h"
 #include "out_file.h"
+#include "read_file.h"
 
 int md_copy_file(const char* src, const char* dst, char* err, size_t errlen) {
-    FILE* in = fopen(src, "rb");
-    if (!in) return gl_set_err(err, errlen, "%s: cannot open: %s", src, strerror(errno));
+    const int fd = gl_open_regular(src, NULL, NULL, err, errlen); /* a FIFO is refused, not waited on */
+    if (fd < 0) return -1;
+    FILE* in = fdopen(fd, "rb");
+    if (!in) {
+        close(fd);
+        return gl_set_err(err, errlen, "%s: cannot read: %s", src, strerror(errno));
+    }
     GlOut o;
     if (gl_out_open_ex(&o, dst, GL_OUT_NEW, err, errlen)) {
         fclose(in);
@@ -115,11 +121,6 @@ int md_fsync_dir(const char* dir, char* err, size_t errlen) {
 
 /* ---------------------------------------------------------------- MdOut */
 
-static const char* kind_of(mode_t m) {
-    return S_ISREG(m) ? "a regular file" : S_ISLNK(m) ? "a symbolic link" : S_ISFIFO(m) ? "a FIFO" :
-           S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a directory";
-}
-
 /* what is at the final path: 0 when we may write it (nothing there; a real directory when replacing) */
 static int check_final(const MdOut* d, char* err, size_t errlen) {
     struct stat sb;
@@ -131,8 +132,8 @@ static int check_final(const MdOut* d, char* err, size_t errlen) {
         if (d->replace) return 0;
         return gl_set_err(err, errlen, "%s: already exists (expected a new directory name)", d->final);
     }
-    return gl_set_err(err, errlen, "%s: already exists and is %s, not a directory (not replaced; expected %s)", d->final,
-                      kind_of(sb.st_mode), d->replace ? "a directory or nothing" : "a new directory name");
+    return gl_set_err(err, errlen, "%s: already exists and is a %s, not a directory (not replaced; expected %s)", d->final,
+                      gl_file_kind(sb.st_mode), d->replace ? "a directory or nothing" : "a new directory name");
 }
 
 /* final -> parent directory (malloc'd) and the name in it */

@@ -18,6 +18,7 @@ static void size_text(size_t n, char* out, size_t len) {
 }
 
 const char* gl_file_kind(mode_t mode) {
+    if (S_ISREG(mode)) return "regular file";
     if (S_ISFIFO(mode)) return "FIFO";
     if (S_ISDIR(mode)) return "directory";
     if (S_ISCHR(mode)) return "character device";

@@ -20,7 +20,8 @@ extern "C" {
    file (FIFO)"). st (optional) receives the fstat result; *open_errno (optional) the open's errno (0 when it
    opened: a non-regular file is not an open error). */
 int gl_open_regular(const char* path, struct stat* st, int* open_errno, char* err, size_t errlen);
-/* "FIFO", "directory", "character device", "block device", "socket", "symbolic link" or "special file" */
+/* "regular file", "FIFO", "directory", "character device", "block device", "socket", "symbolic link" or
+   "special file" */
 const char* gl_file_kind(mode_t mode);
 
 /* The bytes of PATH, malloc'd and NUL-terminated (*len bytes before the NUL), at most max_bytes; NULL with err

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/strmap.h"
 #include "text/tokenizer.h"
 
 /* ------------------------------------------------------------------ buffers */
@@ -58,18 +59,7 @@ int     hf_mark(int32_t c);          /* StripAccents drops it (M*) */
 int     hf_no_decomp(int32_t c);     /* NFx leaves it alone although utf8proc would not */
 int32_t hf_lower(int32_t c);         /* Rust char::to_lowercase, single-char part */
 
-/* ------------------------------------------------------------------ string -> int32 hash */
-typedef struct {
-    const char** key; /* NULL = empty slot; keys are borrowed and must outlive the map */
-    uint32_t*    klen;
-    int32_t*     val;
-    size_t       cap, n;
-} StrMap;
-
-void    sm_init(StrMap* m, size_t expected);
-void    sm_put(StrMap* m, const char* k, size_t n, int32_t v); /* overwrites */
-int32_t sm_get(const StrMap* m, const char* k, size_t n);     /* -1 if absent */
-void    sm_free(StrMap* m);
+/* ------------------------------------------------------------------ string -> int32 hash: io/strmap.h */
 
 /* (a, b) id pair -> (rank, new id), for BPE merges */
 typedef struct {

@@ -16,6 +16,7 @@
 #include "../check.h"
 #include "../decode.h"
 #include "../gliner_internal.h"
+#include "../io/strmap.h"
 #include "../io/train_config.h"
 #include "../log.h"
 #include "checkpoint.h"
@@ -74,9 +75,7 @@ typedef struct {
     int              lock_fd;        /* OUTDIR/.gliner-train.lock, flock'ed for the whole run; -1 before */
     /* uni-encoders: each label's prompt sub-tokens (<<ENT>> + its own), by label text, and what a prompt's
        labels may take under the sequence cap */
-    char**           ltok_key;
-    int*             ltok_val;
-    size_t           ltok_cap, ltok_n;
+    StrMap           ltok;  /* keys: our own copies */
     int              prompt_budget;
 } Trainer;
 
@@ -139,42 +138,17 @@ static int next_batch(Trainer* t, const TrainExample** ex) {
 
 /* ---------------------------------------------------------------- prompts under the sequence cap */
 
-static uint64_t str_hash(const char* s) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 /* a label's prompt sub-tokens (text/batch.h batch_prompt_label_tokens), memoised: the same labels come back in
    every record and every batch */
 static int label_tokens(Trainer* t, const char* label, char* err, size_t errlen) {
-    if (2 * (t->ltok_n + 1) > t->ltok_cap) { /* grow and rehash */
-        const size_t cap = t->ltok_cap ? 2 * t->ltok_cap : 1024;
-        char** key = calloc(cap, sizeof *key);
-        int* val = calloc(cap, sizeof *val);
-        CHECK(key && val, "out of memory");
-        for (size_t i = 0; i < t->ltok_cap; i++) {
-            if (!t->ltok_key[i]) continue;
-            size_t j = str_hash(t->ltok_key[i]) & (cap - 1);
-            while (key[j]) j = (j + 1) & (cap - 1);
-            key[j] = t->ltok_key[i];
-            val[j] = t->ltok_val[i];
-        }
-        free(t->ltok_key);
-        free(t->ltok_val);
-        t->ltok_key = key;
-        t->ltok_val = val;
-        t->ltok_cap = cap;
-    }
-    size_t j = str_hash(label) & (t->ltok_cap - 1);
-    for (; t->ltok_key[j]; j = (j + 1) & (t->ltok_cap - 1))
-        if (!strcmp(t->ltok_key[j], label)) return t->ltok_val[j];
+    const size_t len = strlen(label);
+    const int32_t known = sm_get(&t->ltok, label, len);
+    if (known >= 0) return known;
     const int n = batch_prompt_label_tokens(t->g->tok, label, err, errlen);
     if (n < 0) return -1;
-    t->ltok_key[j] = strdup(label);
-    CHECK(t->ltok_key[j], "out of memory");
-    t->ltok_val[j] = n;
-    t->ltok_n++;
+    char* key = strdup(label); /* the class maps' strings live for one batch */
+    CHECK(key, "out of memory");
+    sm_put(&t->ltok, key, len, n);
     return n;
 }
 
@@ -748,9 +722,8 @@ static void teardown(Trainer* t) {
     gliner_free(t->g);
     train_config_free(&t->tc);
     free(t->order);
-    for (size_t i = 0; i < t->ltok_cap; i++) free(t->ltok_key[i]);
-    free(t->ltok_key);
-    free(t->ltok_val);
+    for (size_t i = 0; i < t->ltok.cap; i++) free((char*)t->ltok.key[i]);
+    sm_free(&t->ltok);
     if (t->jlog) fclose(t->jlog);
     if (t->tlog) fclose(t->tlog);
     if (t->lock_fd >= 0) close(t->lock_fd); /* releases the lock: the last thing the run does */
