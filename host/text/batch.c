@@ -107,13 +107,12 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
     b->tokens_cut = xcalloc((size_t)n, sizeof(uint8_t));
     TokSeq* seqs = xcalloc((size_t)n, sizeof *seqs);
     IdVec tmp = {0};
-    int rc = -1, failed = -1;
+    int rc = -1;
     const int64_t cap = max_tokens > 0 ? max_tokens : INT64_MAX;
 
     for (int i = 0; i < n; i++) {
         char e2[256];
         const int ti = items[i].index; /* the caller's number for this text */
-        failed = i;
         if (items[i].words) { /* given words: spans as if joined by single spaces (bytes and code points) */
             WordList* wl = &b->words[i];
             wl->n = wl->cap = items[i].n_words;
@@ -247,12 +246,10 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
             }
     }
     rc = 0;
-    failed = -1;
 out:
     for (int i = 0; i < n; i++) { free(seqs[i].id); free(seqs[i].word); }
     free(seqs);
     idvec_free(&tmp);
     if (rc) batch_free(b);
-    b->failed_item = failed;
     return rc;
 }

@@ -52,12 +52,11 @@ typedef struct {
     int*      prompt_len;           /* (B) prompt words */
     int       tokens_truncated;     /* texts cut by the sub-token cap */
     uint8_t*  tokens_cut;           /* (B) 1 where the sub-token cap cut the text */
-    int       failed_item;          /* after a failed batch_build: the item (0..n-1) the error is about, or -1 */
 } Batch;
 
 /* max_tokens: the per-sequence sub-token cap (batch_token_cap; <= 0: none). Errors (invalid UTF-8, a prompt
    that leaves no room for the text under the cap; a label that tokenizes to nothing is NOT an error: the
-   reference keeps it) name the text as "text I" with I = items[i].index; b->failed_item says which item. */
+   reference keeps it) name the text as "text I" with I = items[i].index. */
 int  batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const BatchItem* items, int n,
                  int64_t max_tokens, char* err, size_t errlen);
 void batch_free(Batch* b);

@@ -3,7 +3,7 @@
    (io/read_file.h gl_open_regular) instead of blocking; names from files are escaped in messages (check.h
    gl_escape); a tokenizer's ids are bound to the model's embedding table (tokenizer_bind_rows: pad_id, vocabulary,
    special ids; added tokens past the table refused when a text produces one); the per-sequence sub-token cap
-   (text/batch.h batch_token_cap) and batch_build's truncation, its per-text prompt error and failed_item; the
+   (text/batch.h batch_token_cap) and batch_build's truncation, its per-text prompt error; the
    trainer's prompt fitting (train/labels.h classmap_fit_prompt); gliner_forward refusing ids outside the table. */
 #include <errno.h>
 #include <sys/stat.h>
@@ -235,7 +235,6 @@ Test(token_cap, batch_build_truncates_to_the_cap) {
     cr_assert_eq(batch_build(&cut, c.tok, &c.cfg, &it, 1, cap, err, sizeof err), 0, "%s", err);
     cr_expect_eq(cut.T, cap);
     cr_expect_eq(cut.tokens_truncated, 1);
-    cr_expect_eq(cut.failed_item, -1);
     cr_expect_eq(cut.input_ids[0], full.input_ids[0], "[CLS] kept");
     for (int t = 1; t < cap - 1; t++) cr_expect_eq(cut.input_ids[t], full.input_ids[t], "position %d", t);
     cr_expect_eq(cut.input_ids[cap - 1], full.input_ids[full.T - 1], "[SEP] last");
@@ -255,8 +254,8 @@ Test(token_cap, batch_build_truncates_to_the_cap) {
     collator_free(&c);
 }
 
-/* labels that leave no room for one text sub-token: an error naming the caller's text number and the counts,
-   failed_item the item; not a silently empty result */
+/* labels that leave no room for one text sub-token: an error naming the caller's text number and the counts;
+   not a silently empty result */
 Test(token_cap, prompt_without_room_is_a_per_text_error) {
     Collator c;
     collator_load(&c, DEBERTA);
@@ -272,10 +271,8 @@ Test(token_cap, prompt_without_room_is_a_per_text_error) {
     cr_expect_eq(batch_build(&b, c.tok, &c.cfg, it, 3, 768, err, sizeof err), -1);
     cr_expect(strstr(err, "text 41: the prompt of its 2 labels takes "), "%s", err);
     cr_expect(strstr(err, "no room for the text under the cap of 768 sub-tokens per sequence"), "%s", err);
-    cr_expect_eq(b.failed_item, 1);
     cr_expect_eq(b.B, 0, "nothing left allocated");
     cr_expect_eq(batch_build(&b, c.tok, &c.cfg, it, 1, 768, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(b.failed_item, -1);
     batch_free(&b);
     /* the prompt plus specials exactly at the cap: still no room */
     cr_assert_eq(batch_build(&b, c.tok, &c.cfg, it, 1, 0, err, sizeof err), 0, "%s", err);
