@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 grep -qx '/.deps/' .git/info/exclude 2>/dev/null || echo '/.deps/' >> .git/info/exclude
 mkdir -p .deps
 pkgs="libcjson1 libcjson-dev libyaml-0-2 libyaml-dev libopenblas0 libopenblas0-pthread libopenblas-dev
-      libopenblas-pthread-dev libgfortran5 libquadmath0 libutf8proc2 libutf8proc-dev
+      libopenblas-pthread-dev libgfortran5 libquadmath0 libutf8proc2 libutf8proc-dev libzip4 libzip-dev
       libcriterion3 libcriterion-dev libboxfort-dev libnanomsg5 libnanomsg-dev libgit2-1.5 libgit2-dev
       libhttp-parser2.9 libmbedcrypto7 libmbedtls14 libmbedx509-1 libssh2-1 libffi8 libffi-dev
       libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 zlib1g-dev zlib1g

@@ -539,6 +539,9 @@ void st_close(SafeTensors* st) {
     free(st->meta_keys);
     free(st->meta_values);
     if (st->mapped && st->map) munmap(st->map, st->map_len);
+    if (st->owned)
+        for (int i = 0; i < st->n_owned; i++) free(st->owned[i]);
+    free(st->owned);
     free(st->path);
     memset(st, 0, sizeof *st);
 }

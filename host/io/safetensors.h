@@ -49,6 +49,9 @@ typedef struct {
     size_t      header_len;          /* N */
     const void* data_start;          /* map + 8 + N: what data_offsets are relative to */
     size_t      data_len;            /* file size - 8 - N */
+    void**      owned;               /* buffers the tensors point into when the struct was filled from another
+                                        format (host/io/torch_bin.h: storages, materialised views); st_close frees */
+    int         n_owned;
 } SafeTensors;
 
 /* 0 or -1 (err filled, st zeroed). st need not be initialised. */
