@@ -1,6 +1,7 @@
 /* convert.c -- `gliner convert IN_DIR OUT_DIR [--dtype f32|f16|bf16]`: reads a checkpoint directory
    through our loaders, checks it, and writes it back with our writers (gliner_config.json and
-   model.safetensors; tokenizer and other files copied byte for byte), optionally casting the
+   model.safetensors -- read from model.safetensors or, failing that, pytorch_model.bin, which is not
+   copied; tokenizer and other files copied byte for byte), optionally casting the
    weights. The output appears whole or not at all: everything is written into a temporary sibling
    directory (host/io/model_dir.h's MdOut: .OUT_DIR.tmp.<pid>.<k>, created exclusively, orphans of killed runs
    removed) that is renamed to OUT_DIR at the end; OUT_DIR must not exist (a link, a file or a device there is
@@ -18,6 +19,7 @@
 #include "io/gliner_config.h"
 #include "io/model_dir.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "model/params.h"
 #include "ops.h"
 
@@ -83,9 +85,8 @@ int cli_convert(int argc, char** argv) {
         md_out_abort(&od);
         return 1;
     }
-    snprintf(path, sizeof path, "%s/model.safetensors", in);
-    SafeTensors st;
-    if (st_open(&st, path, err, sizeof err)) {
+    SafeTensors st; /* model.safetensors, else pytorch_model.bin: convert is how a .bin becomes a .safetensors */
+    if (weights_open_dir(&st, in, path, sizeof path, err, sizeof err)) {
         fprintf(stderr, "gliner convert: %s\n", err);
         params_free(&table);
         gliner_config_free(&cfg);

@@ -12,6 +12,7 @@
 #include "io/gliner_config.h"
 #include "io/hub.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "log.h"
 #include "model/params.h"
 
@@ -55,7 +56,8 @@ static void print_backbone(const char* what, const BackboneConfig* b) {
 
 static void usage(FILE* f) {
     fprintf(f, "usage: gliner info MODEL_DIR [--list]\n"
-               "  Describe a GLiNER checkpoint directory (gliner_config.json + model.safetensors + tokenizer files)\n"
+               "  Describe a GLiNER checkpoint directory (gliner_config.json + model.safetensors or pytorch_model.bin\n"
+               "  + tokenizer files)\n"
                "  or a Hugging Face Hub repo id (owner/name[@revision], downloaded once into the HF cache)\n"
                "  and check every tensor against the shapes its config implies.\n"
                "  --list   also print every tensor with its shape and dtype\n");
@@ -111,19 +113,8 @@ int cli_info(int argc, char** argv) {
     }
     printf("%-22s %zu in %d tensors (as the config implies)\n", "parameters", table.num_parameters, table.n);
 
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (!file_exists(dir, "model.safetensors")) {
-        if (file_exists(dir, "pytorch_model.bin"))
-            fprintf(stderr, "gliner info: %s: not found; this checkpoint has only pytorch_model.bin "
-                            "(convert it with scripts/convert_bin.py)\n", path);
-        else
-            fprintf(stderr, "gliner info: %s: not found (expected the weights beside gliner_config.json)\n", path);
-        params_free(&table);
-        gliner_config_free(&cfg);
-        return 1;
-    }
-    SafeTensors st;
-    if (st_open(&st, path, err, sizeof err)) {
+    SafeTensors st; /* model.safetensors, else pytorch_model.bin (read natively) */
+    if (weights_open_dir(&st, dir, path, sizeof path, err, sizeof err)) {
         fprintf(stderr, "gliner info: %s\n", err);
         params_free(&table);
         gliner_config_free(&cfg);

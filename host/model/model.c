@@ -10,6 +10,7 @@
 
 #include "../check.h"
 #include "../io/safetensors.h"
+#include "../io/weights.h"
 #include "ops.h"
 
 /* ---------------------------------------------------------------- parameters */
@@ -37,9 +38,8 @@ int gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* 
         gliner_config_free(&m->cfg);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    SafeTensors st;
-    if (st_open(&st, path, err, errlen)) {
+    SafeTensors st; /* model.safetensors, else pytorch_model.bin (the published checkpoints' only file) */
+    if (weights_open_dir(&st, dir, path, sizeof path, err, errlen)) {
         params_free(&m->table);
         gliner_config_free(&m->cfg);
         return -1;

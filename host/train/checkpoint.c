@@ -19,6 +19,7 @@
 #include "../io/out_file.h"
 #include "../io/read_file.h"
 #include "../io/safetensors.h"
+#include "../io/weights.h"
 #include "../log.h"
 #include "ops.h" /* cast_forward_cpu */
 
@@ -223,11 +224,8 @@ static int save_weights(const CheckpointSave* cs, const char* path, char* err, s
     int n = 0, rc = -1;
     SafeTensors src;
     int have_src = 0;
-    char sp[4096];
-    struct stat sb;
-    if (cs->model_src && snprintf(sp, sizeof sp, "%s/model.safetensors", cs->model_src) < (int)sizeof sp &&
-        stat(sp, &sb) == 0) {
-        if (st_open(&src, sp, err, errlen)) goto done;
+    if (cs->model_src && weights_present(cs->model_src)) { /* model.safetensors or pytorch_model.bin */
+        if (weights_open_dir(&src, cs->model_src, NULL, 0, err, errlen)) goto done;
         have_src = 1;
     }
     for (int i = 0; i < t->n; i++) {

@@ -39,6 +39,7 @@
 #include "../io/out_file.h"
 #include "../io/read_file.h"
 #include "../io/safetensors.h"
+#include "../io/weights.h"
 #include "../log.h"
 #include "../text/tokenizer.h"
 #include "ops.h"
@@ -354,7 +355,7 @@ static int is_file(const char* p) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* config.json, model.safetensors (and its key prefix) of one backbone */
+/* config.json, model.safetensors or pytorch_model.bin (and its key prefix) of one backbone */
 static int backbone_open(Backbone* b, const char* what, const char* name, const char* src, char* err, size_t errlen) {
     b->what = what;
     b->name = name;
@@ -368,7 +369,7 @@ static int backbone_open(Backbone* b, const char* what, const char* name, const 
                               "model.safetensors and tokenizer.json)", src, what, shown);
         if (!hub_is_repo_id(name))
             return gl_set_err(err, errlen, "%s: %s '%s': no such directory (expected a local backbone directory with "
-                              "config.json, model.safetensors and tokenizer.json)", src, what, shown);
+                              "config.json, model.safetensors or pytorch_model.bin, and tokenizer.json)", src, what, shown);
         if (hub_cached_snapshot(name, "config.json", b->dir, sizeof b->dir))
             return gl_set_err(err, errlen, "%s: %s '%s': not a local directory and not in the Hugging Face cache (gliner "
                               "init needs the backbone as a local directory with config.json, model.safetensors and "
@@ -389,18 +390,15 @@ static int backbone_open(Backbone* b, const char* what, const char* name, const 
                           "\"deberta-v2\" backbones, the encoders gliner.c runs)", p,
                           gl_escape(shown, sizeof shown, mt->valuestring, strlen(mt->valuestring), '"'));
     if (backbone_config_from_json(&b->bc, b->config, "deberta-v2", p, err, errlen)) return -1;
-    /* the weights: one model.safetensors (sharded checkpoints and pytorch_model.bin are not read here) */
-    snprintf(b->st_path, sizeof b->st_path, "%s/model.safetensors", b->dir);
-    if (!is_file(b->st_path)) {
+    /* the weights: one model.safetensors, else one pytorch_model.bin (Hub backbones often ship only that);
+       sharded checkpoints are not read here */
+    if (!weights_present(b->dir)) {
         snprintf(p, sizeof p, "%s/model.safetensors.index.json", b->dir);
         if (is_file(p)) return gl_set_err(err, errlen, "%s: a sharded checkpoint is not supported (expected one model.safetensors)", p);
-        snprintf(p, sizeof p, "%s/pytorch_model.bin", b->dir);
-        if (is_file(p))
-            return gl_set_err(err, errlen, "%s: no model.safetensors, only pytorch_model.bin (convert it first: "
-                              "python3 scripts/convert_bin.py %s)", b->dir, b->dir);
-        return gl_set_err(err, errlen, "%s: missing (expected the backbone's weights)", b->st_path);
+        snprintf(p, sizeof p, "%s/pytorch_model.bin.index.json", b->dir);
+        if (is_file(p)) return gl_set_err(err, errlen, "%s: a sharded checkpoint is not supported (expected one pytorch_model.bin)", p);
     }
-    if (st_open(&b->st, b->st_path, err, errlen)) return -1;
+    if (weights_open_dir(&b->st, b->dir, b->st_path, sizeof b->st_path, err, errlen)) return -1;
     b->st_ok = 1;
     /* HF checkpoints of the bare model have no prefix; *ForMaskedLM and friends nest it under base_model_prefix */
     static const char* const prefixes[] = {"", "bert.", "deberta.", "model."};
