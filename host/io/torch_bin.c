@@ -22,7 +22,7 @@
 
 #define TB_MAX_PICKLE ((size_t)256 << 20) /* data.pkl bytes; a large GLiNER's is ~100 KB */
 #define TB_MAX_VALUES ((size_t)1 << 20)   /* values built by all pickles of one file */
-#define TB_MAX_STACK  ((size_t)1 << 20)
+#define TB_MAX_STACK  ((size_t)1 << 16)   /* torch batches SETITEMS by 1000: its stack stays small */
 #define TB_MAX_MARKS  1024                /* MARK nesting; torch writes 3 */
 #define TB_MAX_MEMO   ((size_t)1 << 20)
 #define TB_MAX_STR    ((size_t)1 << 20)   /* one string (a tensor name, a storage key) */
