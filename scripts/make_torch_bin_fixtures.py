@@ -20,6 +20,8 @@ writes
     nested.bin           {"state_dict": {...}} (a training checkpoint, not a flat state dict)
   tests/fixtures/models_bin/uni_span_deberta_markerV0/
     the fixture model with model.safetensors replaced by pytorch_model.bin (torch.save of the same dict)
+  tests/fixtures/backbones_bin/bert_tiny/
+    the tiny BERT backbone, likewise (for `gliner init` on a backbone that ships only pytorch_model.bin)
 """
 import io
 import os
@@ -117,12 +119,23 @@ def main():
     weights = load_file(os.path.join(src, "model.safetensors"))
     torch.save(OrderedDict(sorted(weights.items())), os.path.join(dst, "pytorch_model.bin"))
 
+    # the tiny BERT backbone with pytorch_model.bin only (gliner init reads Hub backbones that ship just that)
+    src = os.path.join(ROOT, "tests", "fixtures", "backbones", "bert_tiny")
+    dst = os.path.join(ROOT, "tests", "fixtures", "backbones_bin", "bert_tiny")
+    if os.path.isdir(dst):
+        shutil.rmtree(dst)
+    os.makedirs(dst)
+    for f in sorted(os.listdir(src)):
+        if f != "model.safetensors":  # the tokenizer files are relative links: same depth, so they still resolve
+            shutil.copy(os.path.join(src, f), dst, follow_symlinks=False)
+    torch.save(load_file(os.path.join(src, "model.safetensors")), os.path.join(dst, "pytorch_model.bin"))
+
     with open(os.path.join(OUT, "README.md"), "w") as f:
         f.write("# torch.save fixtures for host/io/torch_bin.c\n\n"
                 "Written by `/work/venv/bin/python scripts/make_torch_bin_fixtures.py` with torch %s, safetensors "
                 "(scripts/requirements.txt), Python %s. What each file holds: the script's docstring.\n"
-                "Also writes tests/fixtures/models_bin/uni_span_deberta_markerV0/ (the fixture model with "
-                "pytorch_model.bin instead of model.safetensors).\n" % (torch.__version__, sys.version.split()[0]))
+                "Also writes tests/fixtures/models_bin/uni_span_deberta_markerV0/ and tests/fixtures/backbones_bin/bert_tiny/ "
+                "(the fixture model and backbone with pytorch_model.bin instead of model.safetensors).\n" % (torch.__version__, sys.version.split()[0]))
     print("wrote", OUT, "and", dst)
 
 

@@ -64,3 +64,37 @@ rc=0
 "$GLINER" predict --model "$TMP/none" --labels person "hello" >/dev/null 2>"$TMP/none.err" || rc=$?
 [ "$rc" = 1 ] && grep -q "no model.safetensors or pytorch_model.bin" "$TMP/none.err" || fail "no weights: exit $rc: $(cat "$TMP/none.err")"
 echo "ok: no weights file names both"
+
+# 6. gliner init on a backbone that ships only pytorch_model.bin: the same model as from its model.safetensors
+BB=$SRC/tests/fixtures/backbones/bert_tiny
+BBB=$SRC/tests/fixtures/backbones_bin/bert_tiny
+for b in st bin; do
+  d=$BB; [ $b = bin ] && d=$BBB
+  printf '{"model_name": "%s", "name": "t", "hidden_size": 48, "max_width": 4, "max_len": 64, "span_mode": "markerV0"}\n' "$d" >"$TMP/init_$b.json"
+  "$GLINER" init "$TMP/init_$b.json" "$TMP/init_$b" --seed 3 >/dev/null 2>"$TMP/init_$b.err" || { cat "$TMP/init_$b.err"; fail "gliner init on the $b backbone"; }
+done
+cmp -s "$TMP/init_st/model.safetensors" "$TMP/init_bin/model.safetensors" || fail "init from the .bin backbone differs"
+echo "ok: gliner init reads a backbone's pytorch_model.bin"
+
+# 7. gliner train --model on the .bin checkpoint: trains, and its checkpoints are model.safetensors
+printf '[{"tokenized_text": ["Barack", "Obama", "visited", "Paris", "."], "ner": [[0, 1, "person"], [3, 3, "location"]]}]\n' >"$TMP/train.json"
+cat >"$TMP/train.yaml" <<Y
+model:
+  name: "t"
+data:
+  root_dir: $TMP/unused
+  train_data: "$TMP/train.json"
+  val_data_dir: "none"
+training:
+  prev_path: null
+  num_steps: 2
+  train_batch_size: 1
+  eval_every: 2
+  save_total_limit: 1
+  seed: 7
+Y
+"$GLINER" train "$TMP/train.yaml" --model "$MB" --output "$TMP/tr" --threads 1 >"$TMP/tr.log" 2>&1 || { cat "$TMP/tr.log"; fail "train from the .bin checkpoint"; }
+ck=$(ls -d "$TMP"/tr/checkpoint-* | head -1)
+[ -f "$ck/model.safetensors" ] && [ ! -e "$ck/pytorch_model.bin" ] || fail "checkpoint: $(ls -A "$ck")"
+"$GLINER" info "$ck" >/dev/null 2>&1 || fail "gliner info on the checkpoint"
+echo "ok: gliner train starts from pytorch_model.bin"
