@@ -200,7 +200,7 @@ static Val* storage_from_pid(Tb* t, size_t pos, const Val* pid) {
         PFAIL(pos, "persistent id: storage views (torch < 0.4 files) are not supported");
         return NULL;
     }
-    if (key->slen == 0 || key->slen > 256 || memchr(key->s, '/', key->slen)) {
+    if (key->slen == 0 || key->slen > 256 || memchr(key->s, '/', key->slen) || memchr(key->s, 0, key->slen)) {
         char q[96];
         PFAIL(pos, "storage key '%s' is not a plain name", esc(q, sizeof q, key->s, key->slen));
         return NULL;

@@ -355,6 +355,9 @@ Test(torch_bin, unpickler_malformed) {
     STATE_FAIL("\x80\x02" "cos\nsystem\n.", "global os.system is not allowed (a state dict only holds tensors)");
     STATE_FAIL("\x80\x02X\x02\x00\x00\x00osX\x06\x00\x00\x00system\x93.", "global os.system is not allowed");
     STATE_FAIL("\x80\x02]\x8c\x01wQ.", "persistent id is not ('storage'");
+    /* a storage key holding a NUL byte (found by fuzz_torch_bin: the key was hashed past its copy's end) */
+    STATE_FAIL("\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x02\x00\x00\x00k\x00X\x03\x00\x00\x00"
+               "cpuK\x01NtQ.", "storage key 'k\\x00' is not a plain name");
     STATE_FAIL("\x80\x02}(X\x01\x00\x00\x00wK\x01u.", "entry 'w' is an int, expected a tensor");
     STATE_FAIL("\x80\x02}(K\x01K\x01u.", "state dict key #0 is an int");
     STATE_FAIL("\x80\x02].", "holds a list, expected a dict of tensors");
