@@ -12,15 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "backend.h"
 #include "check.h"
 #include "decode.h"
 #include "device.h"
-#include "io/hub.h"
 #include "log.h"
 #include "profile.h"
+#include "resolve.h"
 #include "model/model.h"
 #include "text/batch.h"
 #include "text/tokenizer.h"
@@ -76,17 +75,14 @@ static void label_cache_put(LabelCache* lc, const char* s, const float* v, int D
     sm_put(&lc->index, lc->key[e], len - 1, e);
 }
 
-/* A tokenizer for an encoder: DIR/tokenizer.json, every id it can produce checked against the encoder's
-   word-embedding table (which: 0 the text encoder, 1 a bi-encoder's label encoder), and the encoder's sub-token
-   cap per sequence from DIR/tokenizer_config.json (text/batch.h batch_token_cap). */
-static int load_tokenizer_for(const GlinerModel* m, int which, const char* dir, int64_t max_tokens, Tokenizer** tok,
-                              int64_t* cap, char* err, size_t errlen) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
-    if (tokenizer_load(tok, p, err, errlen)) return -1;
+/* A tokenizer for an encoder (host/resolve.h found it in DIR): every id it can produce checked against the encoder's
+   word-embedding table (which: 0 the text encoder, 1 a bi-encoder's label encoder), and the encoder's sub-token cap
+   per sequence from DIR/tokenizer_config.json (text/batch.h batch_token_cap). */
+static int bind_tokenizer(const GlinerModel* m, int which, Tokenizer* tok, const char* dir, int64_t max_tokens,
+                          int64_t* cap, char* err, size_t errlen) {
     const int rows = gliner_model_vocab_rows(m, which);
-    if (rows > 0 && tokenizer_bind_rows(*tok, rows, which ? "the label encoder's word embeddings"
-                                                          : "the encoder's word embeddings", err, errlen))
+    if (rows > 0 && tokenizer_bind_rows(tok, rows, which ? "the label encoder's word embeddings"
+                                                        : "the encoder's word embeddings", err, errlen))
         return -1;
     int64_t mml;
     if (tokenizer_config_max_length(dir, &mml, err, errlen)) return -1;
@@ -102,27 +98,20 @@ static int load_tokenizer_for(const GlinerModel* m, int which, const char* dir, 
    ent_token, or every text silently gets no entity (the reference reads whatever the config says). -1 in the
    config is the reference's "not set yet": GLiNER.from_pretrained then sets len(tokenizer) - 2 (relex models:
    - 3), which is <<ENT>> in every checkpoint it writes (model.py:906, 1807, 3620); we take it only when it is. */
-static int check_class_token(GlinerConfig* cfg, const Tokenizer* tok, const char* model_dir, char* err, size_t errlen) {
+static int check_class_token(GlinerConfig* cfg, const Tokenizer* tok, const char* model_dir, const char* tok_dir,
+                             char* err, size_t errlen) {
     if (arch_is_bi(cfg->arch) || cfg->precomputed_prompts_mode == 1) return 0;
     const int32_t ent = tokenizer_token_to_id(tok, cfg->ent_token);
     if (ent < 0)
-        return gl_set_err(err, errlen, "%s/tokenizer.json: no \"%s\" token (gliner_config.json's ent_token; expected "
-                          "GLiNER's added tokens)", model_dir, cfg->ent_token);
+        return gl_set_err(err, errlen, "%s: the tokenizer has no \"%s\" token (gliner_config.json's ent_token; expected "
+                          "GLiNER's added tokens)", tok_dir, cfg->ent_token);
     const int from_end = arch_is_relex(cfg->arch) ? 3 : 2; /* [<<ENT>>, <<SEP>>(, <<REL>>)] added last */
     if (cfg->class_token_index == -1 && tokenizer_vocab_size(tok) - from_end == ent) cfg->class_token_index = ent;
     if (cfg->class_token_index != ent)
-        return gl_set_err(err, errlen, "%s/gliner_config.json: class_token_index %d is not the id of \"%s\" in %s/tokenizer.json "
-                          "(%d): the model would find no labels in its prompt", model_dir, cfg->class_token_index,
-                          cfg->ent_token, model_dir, ent);
+        return gl_set_err(err, errlen, "%s/gliner_config.json: class_token_index %d is not the id of \"%s\" in the "
+                          "tokenizer of %s (%d): the model would find no labels in its prompt", model_dir,
+                          cfg->class_token_index, cfg->ent_token, tok_dir, ent);
     return 0;
-}
-
-/* DIR/FILE exists (whatever it is: the loader then says why a FIFO or a directory will not do) */
-static int is_dir_with(const char* dir, const char* file) {
-    char p[4096];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", dir, file);
-    return stat(p, &sb) == 0;
 }
 
 /* opts->device: NULL/"cpu" -> the CPU backend; "cuda" / "cuda:N" -> the CUDA backend on device N;
@@ -168,60 +157,41 @@ static const Backend* pick_backend(const gliner_options* opts, char* err, size_t
 
 int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen) {
     *out = NULL;
-    char resolved[4096]; /* a Hub repo id (owner/name[@revision]) becomes its cached snapshot (io/hub.h) */
-    if (hub_resolve(model_dir, resolved, sizeof resolved, err, errlen)) return -1;
-    model_dir = resolved;
+    if (opts && opts->max_tokens < 0)
+        return gl_set_err(err, errlen, "max_tokens %d: expected 0 (the model's cap) or a positive number", opts->max_tokens);
+    const Backend* be = pick_backend(opts, err, errlen);
+    if (!be) return -1;
+    /* the directory (a Hub repo id becomes its cached snapshot), the config completed from the backbones, and the
+       tokenizers, as GLiNER.from_pretrained assembles them (resolve.h) */
+    Resolved r;
+    if (resolve_checkpoint(&r, model_dir, err, errlen)) return -1;
+    model_dir = r.dir;
     gliner_t* g = calloc(1, sizeof *g);
     CHECK(g, "out of memory");
-    const Backend* be = pick_backend(opts, err, errlen);
-    if (!be) { free(g); return -1; }
     const char* prof = getenv("GLINER_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) { /* per-op wall time, printed by gliner_free (profile.h) */
         g->prof = profile_new(be);
         be = profile_backend(g->prof);
     }
-    if (gliner_model_load(&g->model, model_dir, be, err, errlen)) {
-        if (g->prof) profile_free(g->prof);
-        free(g);
-        return -1;
-    }
-    if (strcmp(g->model.cfg.words_splitter_type, "whitespace")) {
-        gl_set_err(err, errlen, "%s/gliner_config.json: words_splitter_type \"%s\" is not supported (supported: whitespace)",
-                   model_dir, g->model.cfg.words_splitter_type);
-        gliner_free(g);
-        return -1;
-    }
-    if (opts && opts->max_len > 0) g->model.cfg.max_len = opts->max_len;
-    if (opts && opts->max_tokens < 0) {
-        gl_set_err(err, errlen, "max_tokens %d: expected 0 (the model's cap) or a positive number", opts->max_tokens);
-        gliner_free(g);
-        return -1;
-    }
+    g->tok = r.tok;
+    g->label_tok = r.label_tok;
+    r.tok = r.label_tok = NULL;
+    int rc = gliner_model_load_config(&g->model, model_dir, &r.cfg, be, err, errlen);
+    if (rc == 0 && strcmp(g->model.cfg.words_splitter_type, "whitespace"))
+        rc = gl_set_err(err, errlen, "%s/gliner_config.json: words_splitter_type \"%s\" is not supported (supported: "
+                        "whitespace)", model_dir, g->model.cfg.words_splitter_type);
+    if (rc == 0 && opts && opts->max_len > 0) g->model.cfg.max_len = opts->max_len;
     /* model_max_length holds the text sequences' sub-token cap (text/batch.h), not only the tokenizer's value */
-    if (load_tokenizer_for(&g->model, 0, model_dir, opts ? opts->max_tokens : 0, &g->tok, &g->model_max_length, err,
-                           errlen) ||
-        check_class_token(&g->model.cfg, g->tok, model_dir, err, errlen)) {
+    if (rc == 0)
+        rc = bind_tokenizer(&g->model, 0, g->tok, r.tok_from, opts ? opts->max_tokens : 0, &g->model_max_length, err,
+                            errlen) ||
+             check_class_token(&g->model.cfg, g->tok, model_dir, r.tok_from, err, errlen);
+    if (rc == 0 && g->label_tok)
+        rc = bind_tokenizer(&g->model, 1, g->label_tok, r.label_tok_from, 0, &g->label_max_length, err, errlen);
+    resolved_free(&r);
+    if (rc) {
         gliner_free(g);
         return -1;
-    }
-    if (arch_is_bi(g->model.cfg.arch)) {
-        /* the reference loads the label tokenizer by name at run time (quirk 29); we look for it in the
-           checkpoint (labels_tokenizer/) and then at config.labels_encoder as a local directory */
-        char ldir[4096];
-        snprintf(ldir, sizeof ldir, "%s/labels_tokenizer", model_dir);
-        if (!is_dir_with(ldir, "tokenizer.json") && g->model.cfg.labels_encoder)
-            snprintf(ldir, sizeof ldir, "%s", g->model.cfg.labels_encoder);
-        if (!is_dir_with(ldir, "tokenizer.json")) {
-            gl_set_err(err, errlen, "%s: bi-encoder without a label tokenizer: expected %s/labels_tokenizer/tokenizer.json "
-                       "or labels_encoder (\"%s\") to be a local directory with tokenizer.json", model_dir, model_dir,
-                       g->model.cfg.labels_encoder ? g->model.cfg.labels_encoder : "null");
-            gliner_free(g);
-            return -1;
-        }
-        if (load_tokenizer_for(&g->model, 1, ldir, 0, &g->label_tok, &g->label_max_length, err, errlen)) {
-            gliner_free(g);
-            return -1;
-        }
     }
     const BackboneConfig* e = &g->model.cfg.encoder;
     snprintf(g->desc, sizeof g->desc, "%s, encoder %s H=%d L=%d, D=%d, span_mode %s, %zu parameters",

@@ -7,6 +7,7 @@
    removed) that is renamed to OUT_DIR at the end; OUT_DIR must not exist (a link, a file or a device there is
    an error, never replaced). scripts/check_roundtrip.py loads the result in
    the reference package to prove that what we write, the reference reads. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,11 @@
 #include "cli.h"
 #include "io/gliner_config.h"
 #include "io/model_dir.h"
+#include "io/out_file.h"
+#include "io/read_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "resolve.h"
 #include "model/params.h"
 #include "ops.h"
 
@@ -32,6 +36,55 @@ static void report_stderr(void* ctx, const char* msg) {
 static int keep_file(const char* name) {
     return strcmp(name, "model.safetensors") && strcmp(name, "gliner_config.json") && strcmp(name, "pytorch_model.bin") &&
            !strstr(name, ".tmp.");
+}
+
+/* The class AutoTokenizer needs to read tokenizer.json back: tokenizer_config.json's own, else the one of the
+   backbone's model_type (a GLiNER directory has no config.json to say it) */
+static const char* tokenizer_class_of(const char* model_type) {
+    static const struct { const char* type; const char* cls; } M[] = {
+        {"deberta-v2", "DebertaV2Tokenizer"}, {"bert", "BertTokenizer"},       {"gpt2", "GPT2Tokenizer"},
+        {"roberta", "RobertaTokenizer"},      {"xlm-roberta", "XLMRobertaTokenizer"}, {"t5", "T5Tokenizer"},
+    };
+    for (size_t i = 0; i < sizeof M / sizeof M[0]; i++)
+        if (!strcmp(M[i].type, model_type)) return M[i].cls;
+    return "PreTrainedTokenizerFast";
+}
+
+static int write_tokenizer(const Resolved* r, const char* tmp, char* err, size_t errlen) {
+    const int borrowed = strcmp(r->tok_from, r->dir) != 0;
+    char p[4096], src[4096];
+    snprintf(src, sizeof src, "%s/tokenizer.json", r->tok_from);
+    struct stat sb;
+    const int converted = stat(src, &sb) != 0;
+    if (!borrowed && !converted && !r->tokens_added) return 0;
+    snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
+    if (gl_write_file(p, 0, r->tok_json, r->tok_len, err, errlen)) return -1; /* may replace the copied one */
+    if (!borrowed) return 0;
+    /* tokenizer_config.json and special_tokens_map.json of the backbone, with the class named */
+    snprintf(src, sizeof src, "%s/tokenizer_config.json", r->tok_from);
+    int missing = 0;
+    cJSON* tc = gl_read_json(src, (size_t)1 << 24, "a tokenizer_config.json", 1, &missing, err, errlen);
+    if (!tc && !missing) return -1;
+    if (!tc) tc = cJSON_CreateObject();
+    if (!cJSON_IsObject(tc)) {
+        cJSON_Delete(tc);
+        return gl_set_err(err, errlen, "%s: expected a JSON object", src);
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(tc, "tokenizer_class"))
+        cJSON_AddStringToObject(tc, "tokenizer_class", tokenizer_class_of(r->cfg.encoder.model_type));
+    char* text = cJSON_Print(tc);
+    cJSON_Delete(tc);
+    CHECK(text, "out of memory");
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", tmp);
+    int rc = gl_write_file(p, GL_OUT_NEW, text, strlen(text), err, errlen);
+    free(text);
+    if (rc) return -1;
+    snprintf(src, sizeof src, "%s/special_tokens_map.json", r->tok_from);
+    if (stat(src, &sb) == 0) {
+        snprintf(p, sizeof p, "%s/special_tokens_map.json", tmp);
+        if (md_copy_file(src, p, err, errlen)) return -1;
+    }
+    return 0;
 }
 
 static int parse_dtype(const char* s, DType* t) {
@@ -71,17 +124,22 @@ int cli_convert(int argc, char** argv) {
     char path[4096], err[1024];
     MdOut od; /* checks OUT_DIR before any work; everything goes into od.tmp */
     if (md_out_begin(&od, out, 0, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); return 1; }
-    snprintf(path, sizeof path, "%s/gliner_config.json", in);
-    GlinerConfig cfg;
-    if (gliner_config_load(&cfg, path, err, sizeof err)) {
-        fprintf(stderr, "gliner convert: %s\n", err);
+    /* the checkpoint as the reference's from_pretrained assembles it (resolve.h): a Hub id's snapshot, a legacy
+       config completed from the backbone, the tokenizer with GLiNER's tokens */
+    Resolved r;
+    char rerr[2048];
+    if (resolve_checkpoint(&r, in, rerr, sizeof rerr)) {
+        fprintf(stderr, "gliner convert: %s\n", rerr);
         md_out_abort(&od);
         return 1;
     }
+    in = r.dir;
+    GlinerConfig* cfg = &r.cfg;
+    snprintf(path, sizeof path, "%s/gliner_config.json", in);
     ParamTable table;
-    if (params_build(&table, &cfg, err, sizeof err)) {
+    if (params_build(&table, cfg, err, sizeof err)) {
         fprintf(stderr, "gliner convert: %s: %s\n", path, err);
-        gliner_config_free(&cfg);
+        resolved_free(&r);
         md_out_abort(&od);
         return 1;
     }
@@ -89,7 +147,7 @@ int cli_convert(int argc, char** argv) {
     if (weights_open_dir(&st, in, path, sizeof path, err, sizeof err)) {
         fprintf(stderr, "gliner convert: %s\n", err);
         params_free(&table);
-        gliner_config_free(&cfg);
+        resolved_free(&r);
         md_out_abort(&od);
         return 1;
     }
@@ -120,12 +178,15 @@ int cli_convert(int argc, char** argv) {
     snprintf(path, sizeof path, "%s/model.safetensors", tmp);
     if (st_write_ex(path, GL_OUT_NEW, ts, nts, meta, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
     snprintf(path, sizeof path, "%s/gliner_config.json", tmp);
-    if (gliner_config_save_ex(&cfg, path, GL_OUT_NEW, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+    if (gliner_config_save_ex(cfg, path, GL_OUT_NEW, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
 
     /* every other regular file (tokenizer files, README...) byte for byte, and labels_tokenizer/ */
     if (md_copy_files(in, tmp, keep_file, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+    /* a checkpoint that borrowed its tokenizer (legacy: the backbone's), had only slow tokenizer files, or got
+       GLiNER's tokens at load: the output carries the tokenizer it was run with, so it stands alone */
+    if (write_tokenizer(&r, tmp, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
     if (md_out_commit(&od, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto done; }
-    printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg.arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
+    printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg->arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
     rc = 0;
     goto done;
 fail:
@@ -136,6 +197,6 @@ done:
     free(ts);
     st_close(&st);
     params_free(&table);
-    gliner_config_free(&cfg);
+    resolved_free(&r);
     return rc;
 }

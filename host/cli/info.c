@@ -5,23 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
 #include "cli.h"
 #include "io/gliner_config.h"
-#include "io/hub.h"
+#include "resolve.h"
+#include "text/tokenizer.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "log.h"
 #include "model/params.h"
-
-static int file_exists(const char* dir, const char* name) {
-    char p[4096];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
 static void fmt_shape(char* buf, size_t len, int ndim, const int64_t* shape) {
     size_t o = (size_t)snprintf(buf, len, "[");
@@ -74,41 +67,67 @@ int cli_info(int argc, char** argv) {
         else { fprintf(stderr, "gliner info: more than one MODEL_DIR given ('%s' and '%s')\n", dir, argv[i]); return 2; }
     }
     if (!dir) { usage(stderr); return 2; }
-    char resolved[4096], herr[2048];
-    if (hub_resolve(dir, resolved, sizeof resolved, herr, sizeof herr)) { fprintf(stderr, "gliner info: %s\n", herr); return 1; }
-    dir = resolved; /* a Hub repo id (owner/name[@revision]): its cached snapshot */
-    struct stat sb;
-    if (stat(dir, &sb) != 0) { fprintf(stderr, "gliner info: %s: %s\n", dir, strerror(errno)); return 1; }
-    if (!S_ISDIR(sb.st_mode)) { fprintf(stderr, "gliner info: %s: not a directory (expected a checkpoint directory)\n", dir); return 1; }
-
+    /* the checkpoint as the reference's from_pretrained assembles it: a Hub id's snapshot, the config completed from
+       its backbones, the tokenizer (resolve.h) */
+    char herr[2048];
+    Resolved r;
+    if (resolve_checkpoint(&r, dir, herr, sizeof herr)) { fprintf(stderr, "gliner info: %s\n", herr); return 1; }
+    dir = r.dir;
+    GlinerConfig* c = &r.cfg;
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/gliner_config.json", dir);
-    GlinerConfig cfg;
-    if (gliner_config_load(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner info: %s\n", err); return 1; }
 
     printf("%-22s %s\n", "model directory", dir);
-    printf("%-22s %s (model_type %s)\n", "architecture", arch_name(cfg.arch), arch_model_type(cfg.arch));
-    if (cfg.has_encoder_config) print_backbone("text encoder", &cfg.encoder);
-    if (arch_is_bi(cfg.arch) && cfg.has_labels_encoder_config) print_backbone("label encoder", &cfg.labels_encoder_config);
-    if (arch_is_decoder(cfg.arch) && cfg.has_labels_decoder_config) print_backbone("labels decoder", &cfg.labels_decoder_config);
-    printf("%-22s D %d, span_mode %s, max_width %d, max_len %d, LSTM layers %d\n", "GLiNER head", cfg.hidden_size,
-           cfg.span_mode, cfg.max_width, cfg.max_len, cfg.num_rnn_layers > 0 ? cfg.num_rnn_layers : 0);
-    if (cfg.post_fusion_schema && *cfg.post_fusion_schema)
-        printf("%-22s post_fusion_schema %s x %d layers%s\n", "", cfg.post_fusion_schema, cfg.num_post_fusion_layers,
-               arch_is_bi(cfg.arch) ? "" : " (built but not applied by uni-encoders, as in the reference)");
-    if (cfg.fuse_layers) printf("%-22s fuse_layers on\n", "");
-    if (arch_is_relex(cfg.arch))
-        printf("%-22s relations_layer %s, triples_layer %s\n", "relations", cfg.relations_layer,
-               cfg.triples_layer ? cfg.triples_layer : "null");
-    printf("%-22s class_token_index %d, vocab_size %d, words splitter %s\n", "tokens", cfg.class_token_index,
-           cfg.vocab_size, cfg.words_splitter_type);
-    printf("%-22s tokenizer.json %s, tokenizer_config.json %s\n", "tokenizer files",
-           file_exists(dir, "tokenizer.json") ? "yes" : "MISSING", file_exists(dir, "tokenizer_config.json") ? "yes" : "no");
+    printf("%-22s %s (model_type %s)\n", "architecture", arch_name(c->arch), arch_model_type(c->arch));
+    print_backbone("text encoder", &c->encoder);
+    if (r.encoder_from[0]) printf("%-22s from %s (gliner_config.json has no encoder_config)\n", "", r.encoder_from);
+    if (arch_is_bi(c->arch)) {
+        print_backbone("label encoder", &c->labels_encoder_config);
+        if (r.labels_encoder_from[0]) printf("%-22s from %s\n", "", r.labels_encoder_from);
+    }
+    if (arch_is_decoder(c->arch)) {
+        print_backbone("labels decoder", &c->labels_decoder_config);
+        if (r.labels_decoder_from[0]) printf("%-22s from %s\n", "", r.labels_decoder_from);
+    }
+    printf("%-22s D %d, span_mode %s, max_width %d, max_len %d, LSTM layers %d\n", "GLiNER head", c->hidden_size,
+           c->span_mode, c->max_width, c->max_len, c->num_rnn_layers > 0 ? c->num_rnn_layers : 0);
+    if (c->post_fusion_schema && *c->post_fusion_schema)
+        printf("%-22s post_fusion_schema %s x %d layers%s\n", "", c->post_fusion_schema, c->num_post_fusion_layers,
+               arch_is_bi(c->arch) ? "" : " (built but not applied by uni-encoders, as in the reference)");
+    if (c->fuse_layers) printf("%-22s fuse_layers on\n", "");
+    if (arch_is_relex(c->arch))
+        printf("%-22s relations_layer %s, triples_layer %s\n", "relations", c->relations_layer,
+               c->triples_layer ? c->triples_layer : "null");
+    printf("%-22s class_token_index %d%s, vocab_size %d%s, words splitter %s\n", "tokens", c->class_token_index,
+           r.class_token_derived ? " (derived)" : "", c->vocab_size, r.vocab_derived ? " (derived)" : "",
+           c->words_splitter_type);
+    printf("%-22s %s: %d tokens (%s)", "tokenizer", r.tok_name, tokenizer_vocab_size(r.tok), tokenizer_model_name(r.tok));
+    if (r.tokens_added) printf(", %d of them GLiNER's, added at load as the reference does", r.tokens_added);
+    printf("\n");
+    if (r.label_tok)
+        printf("%-22s %s: %d tokens (%s)\n", "label tokenizer", r.label_tok_name, tokenizer_vocab_size(r.label_tok),
+               tokenizer_model_name(r.label_tok));
+    /* what a legacy config left out, and the old trainer's keys it carries */
+    const char* keys[GL_CONFIG_MAX_FIELDS];
+    int nd = gliner_config_defaulted(c, keys, GL_CONFIG_MAX_FIELDS);
+    if (nd) {
+        printf("%-22s", "defaults filled in");
+        for (int i = 0; i < nd && i < GL_CONFIG_MAX_FIELDS; i++) printf("%s%s", i ? ", " : " ", keys[i]);
+        printf(" (not in gliner_config.json: the reference's defaults%s)\n",
+               r.class_token_derived || r.vocab_derived || r.encoder_from[0] ? ", then derived as above" : "");
+    }
+    const char* legacy[64];
+    int nl = gliner_config_legacy_keys(c, legacy, 64);
+    if (nl) {
+        printf("%-22s", "legacy training keys");
+        for (int i = 0; i < nl && i < 64; i++) printf("%s%s", i ? ", " : " ", legacy[i]);
+        printf(" (kept, unused at inference)\n");
+    }
 
     ParamTable table;
-    if (params_build(&table, &cfg, err, sizeof err)) {
+    if (params_build(&table, c, err, sizeof err)) {
         fprintf(stderr, "gliner info: %s: %s\n", path, err);
-        gliner_config_free(&cfg);
+        resolved_free(&r);
         return 1;
     }
     printf("%-22s %zu in %d tensors (as the config implies)\n", "parameters", table.num_parameters, table.n);
@@ -117,7 +136,7 @@ int cli_info(int argc, char** argv) {
     if (weights_open_dir(&st, dir, path, sizeof path, err, sizeof err)) {
         fprintf(stderr, "gliner info: %s\n", err);
         params_free(&table);
-        gliner_config_free(&cfg);
+        resolved_free(&r);
         return 1;
     }
 
@@ -143,6 +162,6 @@ int cli_info(int argc, char** argv) {
     else printf("%-22s ok: every tensor matches the config\n", "check");
     st_close(&st);
     params_free(&table);
-    gliner_config_free(&cfg);
+    resolved_free(&r);
     return errors ? 1 : 0;
 }

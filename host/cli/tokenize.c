@@ -22,7 +22,7 @@
 #include "check.h"
 #include "cli.h"
 #include "io/gliner_config.h"
-#include "io/hub.h"
+#include "resolve.h"
 #include "io/out_file.h"
 #include "text/batch.h"
 #include "text/tokenizer.h"
@@ -155,26 +155,24 @@ int cli_tokenize(int argc, char** argv) {
     }
     if (!model) { fprintf(stderr, "gliner tokenize: --model DIR is required\n"); usage(stderr); return 2; }
 
-    char dir[4096], err[2048], path[4200];
-    if (hub_resolve(model, dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "gliner tokenize: %s\n", err); return 1; }
-    GlinerConfig cfg;
-    snprintf(path, sizeof path, "%s/gliner_config.json", dir);
-    if (gliner_config_load(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner tokenize: %s\n", err); return 1; }
+    char err[2048];
+    /* the checkpoint's tokenizer as predict gets it (resolve.h): its own files, or its backbone's with GLiNER's tokens */
+    Resolved r;
+    if (resolve_checkpoint(&r, model, err, sizeof err)) { fprintf(stderr, "gliner tokenize: %s\n", err); return 1; }
+    GlinerConfig cfg = r.cfg;
+    memset(&r.cfg, 0, sizeof r.cfg);
+    Tokenizer* tok = r.tok;
+    r.tok = NULL;
     if (max_len > 0) cfg.max_len = max_len;
-    Tokenizer* tok = NULL;
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (tokenizer_load(&tok, path, err, sizeof err)) {
-        fprintf(stderr, "gliner tokenize: %s\n", err);
-        gliner_config_free(&cfg);
-        return 1;
-    }
     int64_t mml;
-    if (tokenizer_config_max_length(dir, &mml, err, sizeof err)) {
+    if (tokenizer_config_max_length(r.tok_from, &mml, err, sizeof err)) {
         fprintf(stderr, "gliner tokenize: %s\n", err);
+        resolved_free(&r);
         tokenizer_free(tok);
         gliner_config_free(&cfg);
         return 1;
     }
+    resolved_free(&r);
     const int64_t tcap = batch_token_cap(&cfg.encoder, mml, 0, BATCH_TEXT_CAP_DEFAULT(cfg.max_len));
 
     char** outs = NULL;

@@ -142,6 +142,23 @@ static const char* HF_KEYS[] = {
     "is_composition", "output_past", "use_cache", "chunk_size", "_output_attentions", "_experts_implementation",
     NULL};
 
+/* Keys the 2024 trainer (gliner < 0.2) wrote into gliner_config.json beside the model's own -- urchade/gliner_*-v2.1
+   and their fine-tunes carry them: training arguments, meaningless at inference. The reference takes them as
+   PretrainedConfig kwargs; we keep them (written back) without a warning, and `gliner info` lists them. has_rnn is
+   GLiNERConfig's old switch for the LSTM: the reference ignores it today (num_rnn_layers, default 1, decides). */
+static const char* LEGACY_KEYS[] = {
+    "num_steps", "train_batch_size", "eval_every", "warmup_ratio", "scheduler_type", "loss_alpha", "loss_gamma",
+    "loss_prob_margin", "label_smoothing", "loss_reduction", "lr_encoder", "lr_others", "weight_decay_encoder",
+    "weight_decay_other", "root_dir", "train_data", "val_data_dir", "prev_path", "save_total_limit", "size_sup",
+    "shuffle_types", "random_drop", "freeze_token_rep", "log_dir", "has_rnn", "max_grad_norm", "masking",
+    "negatives", "num_train_epochs", "compile_model", "val_data", NULL};
+
+static int is_legacy_key(const char* k) {
+    for (int i = 0; LEGACY_KEYS[i]; i++)
+        if (!strcmp(LEGACY_KEYS[i], k)) return 1;
+    return 0;
+}
+
 static int is_hf_key(const char* k) {
     for (int i = 0; HF_KEYS[i]; i++)
         if (!strcmp(HF_KEYS[i], k)) return 1;
@@ -287,9 +304,11 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, ints[i].key);
         if (!v || cJSON_IsNull(v)) continue;
         int64_t x;
-        if (get_int(v, &x) || x < -1 || x > (1 << 30))
-            return gl_set_err(err, errlen, "%s.%s: expected an integer, found %s", where, ints[i].key,
-                              cJSON_IsString(v) ? v->valuestring : "a non-integer");
+        if (get_int(v, &x) || x < -1 || x > (1 << 30)) {
+            char found[64];
+            found_str(v, found, sizeof found); /* JSON-escaped: a value's newline stays off the error line */
+            return gl_set_err(err, errlen, "%s.%s: expected an integer, found %s", where, ints[i].key, found);
+        }
         if (ints[i].off == offsetof(BackboneConfig, num_hidden_layers) && x > GL_MAX_LAYERS)
             return gl_set_err(err, errlen, "%s.%s: expected at most %d, found %lld", where, ints[i].key, GL_MAX_LAYERS,
                               (long long)x);
@@ -376,6 +395,14 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
     return 0;
 }
 
+void backbone_config_set_vocab(BackboneConfig* b, int v) {
+    b->vocab_size = v;
+    if (!b->raw) return;
+    if (cJSON_GetObjectItemCaseSensitive(b->raw, "vocab_size"))
+        cJSON_ReplaceItemInObjectCaseSensitive(b->raw, "vocab_size", cJSON_CreateNumber(v));
+    else cJSON_AddNumberToObject(b->raw, "vocab_size", v);
+}
+
 void backbone_config_free(BackboneConfig* b) {
     if (b->raw) cJSON_Delete(b->raw);
     b->raw = NULL;
@@ -411,6 +438,35 @@ void gliner_config_free(GlinerConfig* c) {
     }
     if (c->extra) cJSON_Delete(c->extra);
     c->extra = NULL;
+}
+
+/* ---------------------------------------------------------------- what the file left out */
+
+static int owner_applies(const GlinerConfig* c, int owner) {
+    return (owner & OWN_BASE) || ((owner & OWN_BI) && arch_is_bi(c->arch)) ||
+           ((owner & OWN_DEC) && arch_is_decoder(c->arch)) || ((owner & OWN_RELEX) && arch_is_relex(c->arch));
+}
+
+int gliner_config_defaulted(const GlinerConfig* c, const char** keys, int max) {
+    _Static_assert(NFIELDS <= GL_CONFIG_MAX_FIELDS, "GlinerConfig.present is too short");
+    int n = 0;
+    for (int i = 0; i < NFIELDS; i++)
+        if (!c->present[i] && owner_applies(c, FIELDS[i].owner) && FIELDS[i].key[0] != '_') {
+            if (n < max) keys[n] = FIELDS[i].key;
+            n++;
+        }
+    return n;
+}
+
+int gliner_config_legacy_keys(const GlinerConfig* c, const char** keys, int max) {
+    int n = 0;
+    const cJSON* item;
+    cJSON_ArrayForEach(item, c->extra)
+        if (is_legacy_key(item->string)) {
+            if (n < max) keys[n] = item->string;
+            n++;
+        }
+    return n;
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -576,12 +632,14 @@ int gliner_config_from_json(GlinerConfig* c, const cJSON* obj, const char* name,
         for (int i = 0; i < NFIELDS; i++)
             if (!strcmp(FIELDS[i].key, key)) {
                 if (read_field(c, &FIELDS[i], item, &src, err, errlen)) return -1;
+                c->present[i] = 1;
                 found = 1;
                 break;
             }
         if (found) continue;
         cJSON_AddItemToObject(c->extra, key, cJSON_Duplicate(item, 1));
         if (is_hf_key(key) || key[0] == '_') continue;
+        if (is_legacy_key(key)) { c->n_legacy++; continue; }
         int line = 0, col = 0;
         const char* path[1] = {key};
         if (text && json_locate(text, len, path, 1, &line, &col) == 0)
@@ -599,16 +657,9 @@ int gliner_config_from_json(GlinerConfig* c, const cJSON* obj, const char* name,
     }
     if (c->arch == ARCH_UNI_TOKEN_DECODER) c->represent_spans = 1;
     if (c->num_rnn_layers < 0) c->num_rnn_layers = 0;
-    if (!c->has_encoder_config)
-        log_warn("%s: no encoder_config: the reference would download the config of '%s' by name; this checkpoint cannot be built offline",
-                 name, c->model_name);
     if (c->has_encoder_config && c->encoder.family == BACKBONE_OTHER)
         log_warn("%s: encoder_config.model_type '%s' has no implementation here yet (supported: deberta-v2, bert, modernbert)",
                  name, c->encoder.model_type);
-    if (arch_is_bi(c->arch) && !c->has_labels_encoder_config)
-        log_warn("%s: bi-encoder without labels_encoder_config: the label encoder cannot be built offline", name);
-    if (arch_is_decoder(c->arch) && !c->has_labels_decoder_config)
-        log_warn("%s: decoder model without labels_decoder_config: the decoder cannot be built offline", name);
     return 0;
 }
 

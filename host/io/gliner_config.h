@@ -60,6 +60,8 @@ typedef struct {
     cJSON* raw;   /* the dict as read (owned) */
 } BackboneConfig;
 
+#define GL_CONFIG_MAX_FIELDS 64
+
 typedef struct {
     GlinerArch arch;
     /* BaseGLiNERConfig */
@@ -117,7 +119,16 @@ typedef struct {
     /* every other key, kept to be written back (PretrainedConfig boilerplate and unknown keys) */
     cJSON* extra;
     int    n_warnings;               /* unknown keys warned about while reading */
+    int    n_legacy;                 /* the old trainer's keys (lr_encoder, num_steps, ...): kept, not warned about */
+    unsigned char present[GL_CONFIG_MAX_FIELDS]; /* per field of the table: 1 if the file had it */
 } GlinerConfig;
+
+/* The keys of c's config classes that the file did not have (the reference's defaults stand in), in table order:
+   up to max into keys (static strings); returns how many there are. Legacy checkpoints (urchade/gliner_*-v2.1) lack
+   class_token_index, vocab_size, encoder_config, words_splitter_type, ... */
+int gliner_config_defaulted(const GlinerConfig* c, const char** keys, int max);
+/* The old trainer's keys the file carried (lr_encoder, num_steps, ...: kept in c->extra, unused here) */
+int gliner_config_legacy_keys(const GlinerConfig* c, const char** keys, int max);
 
 /* Defaults of BaseGLiNERConfig and every subclass field; arch = ARCH_UNI_SPAN. */
 void gliner_config_init(GlinerConfig* c);
@@ -160,5 +171,7 @@ int hidden_act_kind(const char* name);
 int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* default_model_type, const char* where,
                               char* err, size_t errlen);
 void backbone_config_free(BackboneConfig* b);
+/* vocab_size, in the struct and in the dict it writes back (raw) */
+void backbone_config_set_vocab(BackboneConfig* b, int v);
 
 /* gl_write_file_atomic, the small-file writer shared by the project's writers, is declared in out_file.h. */

@@ -31,10 +31,15 @@
 
 #define PATH_LEN 4096
 
-/* files of a GLiNER checkpoint, in download order. The weights come last, so a snapshot holding them
-   has had every other file attempted (what "complete" means in cache_complete). */
-typedef enum { F_OPTIONAL, F_REQUIRED } FileKind;
-static const struct { const char* name; FileKind kind; } FILES[] = {
+/* What is fetched, in download order. A GLiNER checkpoint: its config, its tokenizer files when it has them
+   (published legacy checkpoints have none: the backbone's are used), then the weights, model.safetensors or else
+   pytorch_model.bin, last -- so a snapshot holding the weights has had every other file attempted (what "complete"
+   means in cache_complete). A backbone (model_name, labels_encoder, labels_decoder): its tokenizer files, then
+   config.json last. Files of a slow tokenizer are asked for only when there is no tokenizer.json: a backbone
+   always, a checkpoint only when it has a tokenizer_config.json (the reference then takes its tokenizer from it). */
+typedef enum { F_OPTIONAL, F_REQUIRED, F_SLOW, F_WEIGHTS } FileKind;
+typedef struct { const char* name; FileKind kind; } HubFile;
+static const HubFile GLINER_FILES[] = {
     {"gliner_config.json", F_REQUIRED},
     {"tokenizer_config.json", F_OPTIONAL},
     {"special_tokens_map.json", F_OPTIONAL},
@@ -42,10 +47,31 @@ static const struct { const char* name; FileKind kind; } FILES[] = {
     {"labels_tokenizer/tokenizer.json", F_OPTIONAL},
     {"labels_tokenizer/tokenizer_config.json", F_OPTIONAL},
     {"labels_tokenizer/special_tokens_map.json", F_OPTIONAL},
-    {"tokenizer.json", F_REQUIRED},
-    {"model.safetensors", F_REQUIRED},
+    {"tokenizer.json", F_OPTIONAL},
+    {"spm.model", F_SLOW},
+    {"sentencepiece.bpe.model", F_SLOW},
+    {"vocab.txt", F_SLOW},
+    {"vocab.json", F_SLOW},
+    {"merges.txt", F_SLOW},
+    {"model.safetensors", F_WEIGHTS},
+    {NULL, F_OPTIONAL},
 };
-#define N_FILES ((int)(sizeof FILES / sizeof FILES[0]))
+static const HubFile BACKBONE_FILES[] = {
+    {"tokenizer_config.json", F_OPTIONAL},
+    {"special_tokens_map.json", F_OPTIONAL},
+    {"added_tokens.json", F_OPTIONAL},
+    {"tokenizer.json", F_OPTIONAL},
+    {"spm.model", F_SLOW},
+    {"sentencepiece.bpe.model", F_SLOW},
+    {"vocab.txt", F_SLOW},
+    {"vocab.json", F_SLOW},
+    {"merges.txt", F_SLOW},
+    {"config.json", F_REQUIRED},
+    {NULL, F_OPTIONAL},
+};
+/* a backbone's tokenizer sources: one of them makes a cached snapshot usable */
+static const char* TOKENIZER_SOURCES[] = {"tokenizer.json", "spm.model", "sentencepiece.bpe.model", "vocab.txt",
+                                          "vocab.json", NULL};
 
 static int is_name_char(int c) { return isalnum(c) || c == '.' || c == '_' || c == '-'; }
 
@@ -65,6 +91,14 @@ int hub_is_repo_id(const char* name) {
     if (!valid_part(name, (size_t)(slash - name)) || !valid_part(slash + 1, nlen)) return 0;
     if (strstr(name, "..")) return 0;
     return !at || valid_part(at + 1, strlen(at + 1));
+}
+
+int hub_is_backbone_id(const char* name) {
+    if (strchr(name, '/')) return hub_is_repo_id(name);
+    /* the Hub's canonical repos have no owner: "gpt2", "bert-base-cased", "xlm-roberta-base" */
+    const char* at = strchr(name, '@');
+    size_t nlen = at ? (size_t)(at - name) : strlen(name);
+    return valid_part(name, nlen) && !strstr(name, "..") && (!at || valid_part(at + 1, strlen(at + 1)));
 }
 
 static int file_exists(const char* dir, const char* name) {
@@ -137,7 +171,10 @@ static int cache_paths(const char* id, CachePaths* c) {
     const char* slash = strchr(c->repo, '/');
     char root[PATH_LEN], commit[128] = "";
     cache_root(root, sizeof root);
-    snprintf(c->repo_dir, sizeof c->repo_dir, "%s/models--%.*s--%s", root, (int)(slash - c->repo), c->repo, slash + 1);
+    if (slash)
+        snprintf(c->repo_dir, sizeof c->repo_dir, "%s/models--%.*s--%s", root, (int)(slash - c->repo), c->repo, slash + 1);
+    else /* an owner-less canonical repo (backbones only) */
+        snprintf(c->repo_dir, sizeof c->repo_dir, "%s/models--%s", root, c->repo);
     read_ref(c->repo_dir, c->rev, commit, sizeof commit);
     int n = 0;
     const char* cand[2] = {commit, c->rev};
@@ -147,7 +184,7 @@ static int cache_paths(const char* id, CachePaths* c) {
 }
 
 int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len) {
-    if (!hub_is_repo_id(id)) return -1;
+    if (!hub_is_backbone_id(id)) return -1;
     CachePaths cp;
     const int n = cache_paths(id, &cp);
     for (int k = 0; k < n; k++) {
@@ -160,15 +197,14 @@ int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len)
     return -1;
 }
 
-/* 1: a usable snapshot; -1: one that has only pytorch_model.bin (err filled); 0: none */
-static int cache_complete(const char* snap, char* err, size_t errlen) {
-    if (!file_exists(snap, "gliner_config.json") || !file_exists(snap, "tokenizer.json")) return 0;
-    if (file_exists(snap, "model.safetensors")) return 1;
-    if (file_exists(snap, "pytorch_model.bin")) {
-        gl_set_err(err, errlen, "%s: this checkpoint has only pytorch_model.bin; convert it with "
-                   "`python3 scripts/convert_bin.py %s` (writes model.safetensors beside it)", snap, snap);
-        return -1;
-    }
+/* 1: a usable snapshot (a checkpoint: its config and weights; a backbone: config.json and a tokenizer source); 0: not */
+static int cache_complete(const char* snap, int backbone) {
+    if (!backbone)
+        return file_exists(snap, "gliner_config.json") &&
+               (file_exists(snap, "model.safetensors") || file_exists(snap, "pytorch_model.bin"));
+    if (!file_exists(snap, "config.json")) return 0;
+    for (int i = 0; TOKENIZER_SOURCES[i]; i++)
+        if (file_exists(snap, TOKENIZER_SOURCES[i])) return 1;
     return 0;
 }
 
@@ -384,9 +420,9 @@ static int max_bytes_from_env(int64_t* out, char* err, size_t errlen) {
     return 0;
 }
 
-/* downloads the checkpoint files into repo_dir/snapshots/<commit or rev>/; fills snap */
-static int download(const char* repo, const char* rev, const char* repo_dir, char* snap, size_t snaplen, char* err,
-                    size_t errlen) {
+/* downloads a plan's files (GLINER_FILES or BACKBONE_FILES) into repo_dir/snapshots/<commit or rev>/; fills snap */
+static int download(const HubFile* plan, const char* repo, const char* rev, const char* repo_dir, char* snap,
+                    size_t snaplen, char* err, size_t errlen) {
     const char* endpoint = getenv("HF_ENDPOINT");
     if (!endpoint || !*endpoint) endpoint = "https://huggingface.co";
     char url[PATH_LEN], dest[PATH_LEN];
@@ -394,34 +430,32 @@ static int download(const char* repo, const char* rev, const char* repo_dir, cha
     Dl dl = {.repo_dir = repo_dir, .rev = rev};
     if (max_bytes_from_env(&dl.max_bytes, err, errlen)) return -1;
     if (mkdir_p(repo_dir, err, errlen)) return -1;
-    /* the config first: its response says which commit this revision is, which names the snapshot directory */
-    for (int i = 0; i < N_FILES; i++) {
-        const char* name = FILES[i].name;
+    int have_tok_json = 0, have_tok_config = 0, backbone = plan == BACKBONE_FILES;
+    for (int i = 0; plan[i].name; i++) {
+        const char* name = plan[i].name;
+        if (plan[i].kind == F_SLOW && (have_tok_json || (!backbone && !have_tok_config))) continue;
         url_of(url, sizeof url, endpoint, repo, rev, name);
         int r = http_get(url, &dl, name, &status, err, errlen);
         if (r < 0) return -1;
-        if (i == 0) snprintf(snap, snaplen, "%s", dl.snap);
-        if (r == 0) continue;
-        if (FILES[i].kind == F_OPTIONAL && status == 404) { err[0] = 0; continue; }
-        if (!strcmp(name, "model.safetensors") && status == 404) {
-            /* older checkpoints ship pytorch_model.bin only: fetch it and say how to convert it */
+        if (r == 0) {
+            have_tok_json |= !strcmp(name, "tokenizer.json");
+            have_tok_config |= !strcmp(name, "tokenizer_config.json");
+            continue;
+        }
+        if (plan[i].kind != F_REQUIRED && plan[i].kind != F_WEIGHTS && status == 404) { err[0] = 0; continue; }
+        if (plan[i].kind == F_WEIGHTS && status == 404) {
+            /* checkpoints of gliner < 0.2 (urchade/gliner_*-v2.1) ship pytorch_model.bin only */
             char e2[1024];
             snprintf(e2, sizeof e2, "%s", err);
             url_of(url, sizeof url, endpoint, repo, rev, "pytorch_model.bin");
-            if (http_get(url, &dl, "pytorch_model.bin", &status, err, errlen) == 0) {
-                cache_complete(snap, err, errlen);
-                return -1;
-            }
-            snprintf(err, errlen, "%s (and no pytorch_model.bin either)", e2);
+            r = http_get(url, &dl, "pytorch_model.bin", &status, err, errlen);
+            if (r == 0) continue;
+            if (r > 0) snprintf(err, errlen, "%s (and no pytorch_model.bin either)", e2);
             return -1;
-        }
-        if (!strcmp(name, "tokenizer.json") && status == 404) {
-            size_t o = strlen(err);
-            snprintf(err + o, errlen > o ? errlen - o : 0,
-                     "; gliner.c needs the checkpoint's tokenizer.json (save the model with a recent gliner package)");
         }
         return -1;
     }
+    snprintf(snap, snaplen, "%s", dl.snap);
     if (dl.commit[0] && strcmp(dl.commit, rev)) {
         /* refs/<rev> -> commit, as huggingface_hub records it */
         char refs[PATH_LEN];
@@ -442,23 +476,15 @@ int hub_can_download(void) {
 #endif
 }
 
-int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
-    struct stat sb;
-    if (err && errlen) err[0] = 0;
-    if (stat(name, &sb) == 0 || !hub_is_repo_id(name)) {
-        if (strlen(name) >= len) return gl_set_err(err, errlen, "%s: path too long", name);
-        snprintf(out_dir, len, "%s", name);
-        return 0;
-    }
+/* a repo id's snapshot in the cache (complete for its plan), else downloaded; what = "checkpoint" / "backbone" */
+static int resolve_repo(const char* name, int backbone, char* out_dir, size_t len, char* err, size_t errlen) {
     CachePaths cp;
     const int ns = cache_paths(name, &cp);
     const char *repo = cp.repo, *rev = cp.rev, *repo_dir = cp.repo_dir;
     char snap[PATH_LEN];
     for (int k = 0; k < ns; k++) {
         snprintf(snap, sizeof snap, "%s", cp.snap[k]);
-        int c = cache_complete(snap, err, errlen);
-        if (c < 0) return -1;
-        if (c > 0) {
+        if (cache_complete(snap, backbone)) {
             if (strlen(snap) >= len) return gl_set_err(err, errlen, "%s: path too long", snap);
             snprintf(out_dir, len, "%s", snap);
             log_debug("hub: %s: cached at %s", name, snap);
@@ -467,13 +493,17 @@ int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t e
     }
     if (env_true("HF_HUB_OFFLINE"))
         return gl_set_err(err, errlen, "%s: not a local directory, and not in the Hugging Face cache (%s) while "
-                          "HF_HUB_OFFLINE is set: unset it to download, or give a checkpoint directory", name, repo_dir);
+                          "HF_HUB_OFFLINE is set: unset it to download, or give a %s directory", name, repo_dir,
+                          backbone ? "backbone" : "checkpoint");
 #ifdef GLINER_HAVE_CURL
     char e2[2048] = "";
-    if (download(repo, rev, repo_dir, snap, sizeof snap, e2, sizeof e2)) {
+    if (download(backbone ? BACKBONE_FILES : GLINER_FILES, repo, rev, repo_dir, snap, sizeof snap, e2, sizeof e2)) {
         gl_set_err(err, errlen, "%s: not a local directory; fetching it from the Hugging Face Hub: %s", name, e2);
         return -1;
     }
+    if (!cache_complete(snap, backbone)) /* a backbone answered for config.json but has no tokenizer files */
+        return gl_set_err(err, errlen, "%s: fetched from the Hugging Face Hub into %s, but it has no tokenizer "
+                          "(tokenizer.json, spm.model, sentencepiece.bpe.model, vocab.txt or vocab.json)", name, snap);
     if (strlen(snap) >= len) return gl_set_err(err, errlen, "%s: path too long", snap);
     snprintf(out_dir, len, "%s", snap);
     return 0;
@@ -481,4 +511,30 @@ int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t e
     return gl_set_err(err, errlen, "%s: not a local directory, and not in the Hugging Face cache (%s); this build "
                       "has no libcurl to download it (install libcurl4-openssl-dev and rebuild)", name, repo_dir);
 #endif
+}
+
+int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
+    struct stat sb;
+    if (err && errlen) err[0] = 0;
+    if (stat(name, &sb) == 0 || !hub_is_repo_id(name)) {
+        if (strlen(name) >= len) return gl_set_err(err, errlen, "%s: path too long", name);
+        snprintf(out_dir, len, "%s", name);
+        return 0;
+    }
+    return resolve_repo(name, 0, out_dir, len, err, errlen);
+}
+
+int hub_resolve_backbone(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
+    struct stat sb;
+    if (err && errlen) err[0] = 0;
+    if (!name || !*name) return gl_set_err(err, errlen, "no backbone name (model_name is empty)");
+    if (stat(name, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) return gl_set_err(err, errlen, "%s: not a directory (expected a backbone directory or a Hub repo id)", name);
+        if (strlen(name) >= len) return gl_set_err(err, errlen, "%s: path too long", name);
+        snprintf(out_dir, len, "%s", name);
+        return 0;
+    }
+    if (!hub_is_backbone_id(name))
+        return gl_set_err(err, errlen, "%s: no such directory, and not a Hub repo id (owner/name[@revision])", name);
+    return resolve_repo(name, 1, out_dir, len, err, errlen);
 }

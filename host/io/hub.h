@@ -11,7 +11,8 @@
    reads it: X-Linked-Size (the Hub's size of an LFS file, on the redirect), else Content-Length; a body larger than
    that is cut off and refused, a shorter one is a transfer cut short, both errors naming the URL. A file of no
    announced size is capped at 64 GiB (GLINER_HUB_MAX_BYTES=N sets another limit in bytes).
-   A snapshot that already has gliner_config.json, the weights and tokenizer.json is used as is, with
+   A snapshot that already has gliner_config.json and the weights (model.safetensors, else pytorch_model.bin) is
+   used as is, with
    no network access (delete it to fetch again). HF_HUB_OFFLINE=1: the cache only, never the network.
    Without libcurl at build time only the cache is available. */
 #pragma once
@@ -22,6 +23,17 @@
    the cache and, if absent, downloaded; out_dir receives the snapshot directory. Returns 0 or -1 with
    a one-line err naming the URL and the HTTP status, or the cache directory. */
 int hub_resolve(const char* name_or_dir, char* out_dir, size_t len, char* err, size_t errlen);
+
+/* A backbone named by a checkpoint's config (model_name, labels_encoder, labels_decoder), as transformers'
+   from_pretrained finds it: an existing directory as is; else a repo id (owner/name[@revision], or an owner-less
+   canonical name such as "gpt2") whose cached snapshot holds config.json and a tokenizer source (tokenizer.json,
+   spm.model, sentencepiece.bpe.model, vocab.txt or vocab.json), else those files downloaded (tokenizer_config.json,
+   special_tokens_map.json, added_tokens.json, tokenizer.json -- and only without it spm.model,
+   sentencepiece.bpe.model, vocab.txt, vocab.json, merges.txt -- then config.json). Never the weights. */
+int hub_resolve_backbone(const char* name, char* out_dir, size_t len, char* err, size_t errlen);
+
+/* 1 if name can name a backbone on the Hub: a repo id, or an owner-less name ([A-Za-z0-9._-]+[@revision]). */
+int hub_is_backbone_id(const char* name);
 
 /* The cached snapshot of repo id `id` (owner/name[@revision]) that holds `file`, without the network:
    refs/<revision> -> snapshots/<commit>, else snapshots/<revision>. 0 with the directory in out, or -1. */

@@ -26,11 +26,21 @@ static void collect(void* ctx, const char* msg) {
 }
 
 int gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* err, size_t errlen) {
+    char path[4096];
+    GlinerConfig cfg;
+    snprintf(path, sizeof path, "%s/gliner_config.json", dir);
+    if (gliner_config_load(&cfg, path, err, errlen)) return -1;
+    return gliner_model_load_config(m, dir, &cfg, be, err, errlen);
+}
+
+int gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg, const Backend* be, char* err,
+                             size_t errlen) {
     memset(m, 0, sizeof *m);
     m->be = m->base = be;
+    m->cfg = *cfg; /* owned from here on */
+    memset(cfg, 0, sizeof *cfg);
     char path[4096];
     snprintf(path, sizeof path, "%s/gliner_config.json", dir);
-    if (gliner_config_load(&m->cfg, path, err, errlen)) return -1;
     if (params_build(&m->table, &m->cfg, err, errlen)) {
         char e2[1024];
         snprintf(e2, sizeof e2, "%s", err);

@@ -36,6 +36,10 @@ typedef struct {
 /* Loads DIR/gliner_config.json and DIR/model.safetensors (every tensor checked against the table,
    cast to the backend dtype). Errors name the file and the tensor. */
 int  gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char* err, size_t errlen);
+/* The same with a config already read (and completed: host/resolve.h), which m takes over (*cfg is zeroed, also on
+   failure: m's or nobody's to free then). */
+int  gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg, const Backend* be, char* err,
+                              size_t errlen);
 void gliner_model_free(GlinerModel* m);
 
 /* Rows of the word-embedding table of the text encoder (which = 0) or of a bi-encoder's label encoder (which = 1):

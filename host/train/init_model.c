@@ -426,14 +426,6 @@ static cJSON* backbone_config_dict(const Backbone* b, int vocab_override) {
     return d;
 }
 
-static void set_backbone_vocab(BackboneConfig* bc, int v) {
-    bc->vocab_size = v;
-    if (!bc->raw) return;
-    if (cJSON_GetObjectItemCaseSensitive(bc->raw, "vocab_size"))
-        cJSON_ReplaceItemInObjectCaseSensitive(bc->raw, "vocab_size", cJSON_CreateNumber(v));
-    else cJSON_AddNumberToObject(bc->raw, "vocab_size", v);
-}
-
 /* ================================================================ the tokenizer (tokenizer.json as HF edits it) */
 
 static const cJSON* tok_vocab(const cJSON* tok) {
@@ -1128,7 +1120,7 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
             cfg.class_token_index = (int)len - 2;
             if (len != cfg.vocab_size) {
                 cfg.vocab_size = (int)len;
-                set_backbone_vocab(&cfg.encoder, (int)len);
+                backbone_config_set_vocab(&cfg.encoder, (int)len);
             }
             if (tok_lookup(ts.tok, cfg.ent_token, &ent_id)) ent_id = -1;
             if (ent_id != cfg.class_token_index)

@@ -23,7 +23,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 ROOT=$TMP/www
 mkdir -p "$ROOT/acme/tiny/resolve/main" "$ROOT/acme/notok/resolve/main"
 cp "$FIX"/gliner_config.json "$FIX"/model.safetensors "$FIX"/tokenizer.json "$FIX"/tokenizer_config.json "$ROOT/acme/tiny/resolve/main/"
-cp "$FIX"/gliner_config.json "$FIX"/model.safetensors "$ROOT/acme/notok/resolve/main/"
+cp "$FIX"/model.safetensors "$ROOT/acme/notok/resolve/main/"
+# no tokenizer of its own, and a backbone (model_name) that the Hub does not have either
+sed 's#"model_name": "[^"]*"#"model_name": "acme-backbones/missing"#' "$FIX"/gliner_config.json >"$ROOT/acme/notok/resolve/main/gliner_config.json"
 
 # http.server with three extras: acme/redir/* answers 302 to acme/tiny/* with an X-Repo-Commit header
 # (the Hub's LFS redirects and commit pinning), acme/cut/model.safetensors stops halfway through the
@@ -111,10 +113,11 @@ cmp -s "$TMP/p_hub.jsonl" "$TMP/p_dir.jsonl" || fail "predict: the Hub model and
 T "$GLINER" info acme/nothere >/dev/null 2>"$TMP/e404" && fail "a missing repo succeeded"
 grep -q "$HF_ENDPOINT/acme/nothere/resolve/main/gliner_config.json: HTTP 404" "$TMP/e404" || fail "404 error: $(cat "$TMP/e404")"
 [ "$(wc -l <"$TMP/e404")" -eq 1 ] || fail "404 error is not one line: $(cat "$TMP/e404")"
-# a repo without tokenizer.json
-T "$GLINER" info acme/notok >/dev/null 2>"$TMP/enotok" && fail "a repo without tokenizer.json succeeded"
-grep -q "acme/notok/resolve/main/tokenizer.json: HTTP 404" "$TMP/enotok" || fail "no-tokenizer error: $(cat "$TMP/enotok")"
-[ -f "$HF_HOME/hub/models--acme--notok/snapshots/main/model.safetensors" ] && fail "weights downloaded though tokenizer.json is missing"
+# a repo without a tokenizer: the reference takes the backbone's (model_name), which is not on the Hub either
+T "$GLINER" predict --model acme/notok --labels person "$TEXT" >/dev/null 2>"$TMP/enotok" && fail "a repo without any tokenizer succeeded"
+grep -q "the tokenizer comes from model_name 'acme-backbones/missing'.*acme-backbones/missing/resolve/main/config.json: HTTP 404" "$TMP/enotok" \
+  || fail "no-tokenizer error: $(cat "$TMP/enotok")"
+[ "$(grep -vc ': info: ' "$TMP/enotok")" -eq 1 ] || fail "no-tokenizer error is not one line: $(cat "$TMP/enotok")"
 
 # redirects are followed; X-Repo-Commit pins the snapshot and refs/main records it; HF_TOKEN is sent
 HF_TOKEN=sekrit T "$GLINER" info acme/redir >/dev/null 2>"$TMP/eredir" || fail "redirected download: $(cat "$TMP/eredir")"

@@ -1,0 +1,171 @@
+/* resolve.c -- see resolve.h: a checkpoint directory and what GLiNER.from_pretrained takes from its backbones. */
+#include "resolve.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "io/hub.h"
+#include "io/read_file.h"
+#include "log.h"
+#include "text/tok_convert.h"
+#include "text/tokenizer.h"
+
+#define PATH_LEN 4096
+
+static int is_regular(const char* dir, const char* name) {
+    char p[PATH_LEN];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* A config key naming a backbone, printable in one line (it comes from the user's file) */
+static const char* shown(const char* name, char* buf, size_t len) {
+    return name ? gl_escape(buf, len, name, strlen(name), '\'') : "null";
+}
+
+/* encoder_config (or labels_encoder_config, labels_decoder_config) from the backbone's config.json, as
+   Transformer.__init__ makes it: AutoConfig.from_pretrained(name), vocab_size := config.vocab_size unless -1 */
+static int fill_backbone_config(GlinerConfig* c, BackboneConfig* b, int* has, const char* key, const char* name,
+                                const char* default_type, char* from, char* err, size_t errlen) {
+    char dir[PATH_LEN], e2[2048], nb[512];
+    if (!name)
+        return gl_set_err(err, errlen, "gliner_config.json: no %s_config and %s is null: nothing says what the %s is",
+                          key, key, !strcmp(key, "model_name") ? "encoder" : key);
+    if (hub_resolve_backbone(name, dir, sizeof dir, e2, sizeof e2))
+        return gl_set_err(err, errlen, "gliner_config.json has no %s config, so %s '%s' must provide config.json: %s",
+                          !strcmp(key, "model_name") ? "encoder" : key, key, shown(name, nb, sizeof nb), e2);
+    snprintf(from, PATH_LEN, "%s/config.json", dir);
+    cJSON* obj = gl_read_json(from, (size_t)1 << 24, "a backbone's config.json", 0, NULL, err, errlen);
+    if (!obj) return -1;
+    int rc = backbone_config_from_json(b, obj, default_type, from, err, errlen);
+    cJSON_Delete(obj);
+    if (rc) return -1;
+    /* written back as the reference saves it (convert): the backbone's dict, named by the config's key */
+    cJSON* np = cJSON_CreateString(name);
+    if (cJSON_GetObjectItemCaseSensitive(b->raw, "_name_or_path")) cJSON_ReplaceItemInObjectCaseSensitive(b->raw, "_name_or_path", np);
+    else cJSON_AddItemToObject(b->raw, "_name_or_path", np);
+    if (c->vocab_size != -1) backbone_config_set_vocab(b, c->vocab_size);
+    *has = 1;
+    log_debug("%s: %s from %s", key, b->model_type, from);
+    return 0;
+}
+
+/* the directory a tokenizer comes from: `own` when it has tokenizer files (tokenizer_config.json for the
+   checkpoint, as _load_tokenizer decides), else the backbone `name` */
+static int tokenizer_dir(const char* own, const char* marker, const char* key, const char* name, char* out,
+                         char* err, size_t errlen) {
+    if (own && is_regular(own, marker)) {
+        snprintf(out, PATH_LEN, "%s", own);
+        return 0;
+    }
+    char e2[2048], nb[512];
+    if (name && hub_resolve_backbone(name, out, PATH_LEN, e2, sizeof e2) == 0) return 0;
+    if (own && is_regular(own, "tokenizer.json")) { /* not the reference's rule; a checkpoint of ours without its config */
+        log_warn("%s: no %s, and %s '%s' cannot be found (%s); using %s/tokenizer.json", own, marker, key,
+                 shown(name, nb, sizeof nb), name ? e2 : "null", own);
+        snprintf(out, PATH_LEN, "%s", own);
+        return 0;
+    }
+    if (!name) return gl_set_err(err, errlen, "%s: no %s and %s is null: no tokenizer to load", own ? own : "?", marker, key);
+    return gl_set_err(err, errlen, "%s%s%s the tokenizer comes from %s '%s': %s", own ? own : "", own ? ": no " : "",
+                      own ? marker : "", key, shown(name, nb, sizeof nb), e2);
+}
+
+/* the tokenizer of DIR, and the name its messages carry: DIR/tokenizer.json, or DIR for one converted from the slow
+   files (spm.model, vocab.txt, vocab.json + merges.txt) */
+static int load_tok(const char* dir, char* name, char** json, size_t* len, Tokenizer** tok, char* err, size_t errlen) {
+    if (tokenizer_json_from_dir(dir, json, len, err, errlen)) return -1;
+    if (is_regular(dir, "tokenizer.json")) snprintf(name, PATH_LEN, "%s/tokenizer.json", dir);
+    else snprintf(name, PATH_LEN, "%s", dir);
+    return tokenizer_load_string(tok, *json, *len, name, err, errlen);
+}
+
+/* _resize_token_embeddings: when class_token_index or vocab_size is -1, GLiNER's tokens are added and, for the
+   models that resize, the indices follow the tokenizer's new length */
+static int add_gliner_tokens(Resolved* r, char* err, size_t errlen) {
+    GlinerConfig* c = &r->cfg;
+    if (c->class_token_index != -1 && c->vocab_size != -1) return 0;
+    const int relex = arch_is_relex(c->arch);
+    const char* toks[3] = {"[FLERT]", c->ent_token, c->sep_token};
+    if (relex) { toks[0] = c->ent_token; toks[1] = c->sep_token; toks[2] = c->rel_token; }
+    const int before = tokenizer_vocab_size(r->tok);
+    if (tokenizer_json_add_tokens(&r->tok_json, &r->tok_len, toks, 3, 1, err, errlen)) return -1;
+    tokenizer_free(r->tok);
+    r->tok = NULL;
+    if (tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen)) return -1;
+    const int n = tokenizer_vocab_size(r->tok);
+    r->tokens_added = n - before;
+    if (arch_is_bi(c->arch)) {
+        if (r->tokens_added) log_warn("%s/gliner_config.json: class_token_index or vocab_size is -1: GLiNER's tokens are added to the text "
+                 "tokenizer, but a bi-encoder's embeddings are not resized (as the reference)", r->dir);
+        return 0;
+    }
+    /* set_class_indices, then resize_embeddings when the length differs */
+    if (c->class_token_index == -1) r->class_token_derived = 1;
+    c->class_token_index = n - (relex ? 3 : 2);
+    if (relex) c->rel_token_index = n - 1;
+    if (n != c->vocab_size) {
+        r->vocab_derived = 1;
+        c->vocab_size = n;
+        backbone_config_set_vocab(&c->encoder, n);
+    }
+    return 0;
+}
+
+int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    char p[PATH_LEN];
+    if (hub_resolve(name, r->dir, sizeof r->dir, err, errlen)) return -1;
+    struct stat sb;
+    if (stat(r->dir, &sb) != 0)
+        return gl_set_err(err, errlen, "%s: %s (expected a checkpoint directory or a Hub repo id owner/name)", r->dir,
+                          strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return gl_set_err(err, errlen, "%s: not a directory (expected a checkpoint directory)", r->dir);
+    snprintf(p, sizeof p, "%s/gliner_config.json", r->dir);
+    if (gliner_config_load(&r->cfg, p, err, errlen)) return -1;
+    GlinerConfig* c = &r->cfg;
+    if (!c->has_encoder_config &&
+        fill_backbone_config(c, &c->encoder, &c->has_encoder_config, "model_name", c->model_name, "deberta-v2",
+                             r->encoder_from, err, errlen))
+        goto fail;
+    if (arch_is_bi(c->arch) && !c->has_labels_encoder_config &&
+        fill_backbone_config(c, &c->labels_encoder_config, &c->has_labels_encoder_config, "labels_encoder",
+                             c->labels_encoder, "deberta-v2", r->labels_encoder_from, err, errlen))
+        goto fail;
+    if (arch_is_decoder(c->arch) && !c->has_labels_decoder_config &&
+        fill_backbone_config(c, &c->labels_decoder_config, &c->has_labels_decoder_config, "labels_decoder",
+                             c->labels_decoder, "gpt2", r->labels_decoder_from, err, errlen))
+        goto fail;
+    if (tokenizer_dir(r->dir, "tokenizer_config.json", "model_name", c->model_name, r->tok_from, err, errlen) ||
+        load_tok(r->tok_from, r->tok_name, &r->tok_json, &r->tok_len, &r->tok, err, errlen) || add_gliner_tokens(r, err, errlen))
+        goto fail;
+    if (arch_is_bi(c->arch)) {
+        /* ours write labels_tokenizer/ into the checkpoint; the reference loads labels_encoder by name */
+        snprintf(p, sizeof p, "%s/labels_tokenizer", r->dir);
+        const int own = is_regular(p, "tokenizer.json") || is_regular(p, "tokenizer_config.json");
+        if (tokenizer_dir(own ? p : NULL, "tokenizer_config.json", "labels_encoder", c->labels_encoder,
+                          r->label_tok_from, err, errlen) ||
+            load_tok(r->label_tok_from, r->label_tok_name, &r->label_tok_json, &r->label_tok_len, &r->label_tok, err, errlen))
+            goto fail;
+    }
+    return 0;
+fail:
+    resolved_free(r);
+    return -1;
+}
+
+void resolved_free(Resolved* r) {
+    gliner_config_free(&r->cfg);
+    free(r->tok_json);
+    free(r->label_tok_json);
+    tokenizer_free(r->tok);
+    tokenizer_free(r->label_tok);
+    memset(r, 0, sizeof *r);
+}

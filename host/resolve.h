@@ -1,0 +1,50 @@
+/* resolve.h -- a checkpoint as GLiNER.from_pretrained assembles it (gliner/model.py, encoder.py), before any
+   weight is read: the directory (a Hub repo id becomes its cached snapshot), its config with what it leaves to its
+   backbones filled in, and its tokenizers. Published checkpoints of gliner < 0.2 (urchade/gliner_*-v2.1 and their
+   fine-tunes) ship only a legacy gliner_config.json and pytorch_model.bin; the rest comes from the backbone:
+
+     tokenizer        DIR's own files when DIR/tokenizer_config.json exists (_load_tokenizer), else model_name's:
+                      a local directory, the Hugging Face cache, or its tokenizer files fetched from the Hub
+                      (host/io/hub.h); tokenizer.json, else the slow files converted (host/text/tok_convert.h)
+     encoder_config   when the config has none: model_name's config.json, vocab_size := config.vocab_size when that
+                      is not -1 (Transformer.__init__; the same for labels_encoder / labels_decoder)
+     GLiNER's tokens  when class_token_index or vocab_size is -1 (_resize_token_embeddings): [FLERT], ent_token,
+                      sep_token (relex: ent_token, sep_token, rel_token) added as special tokens; uni-encoders then
+                      get class_token_index = len(tokenizer) - 2 (relex - 3, rel_token_index = len - 1) and, when
+                      len differs from vocab_size, vocab_size = encoder_config.vocab_size = len (the embeddings are
+                      resized to it before the weights load); bi-encoders are never resized (the reference warns)
+     label tokenizer  bi-encoders: DIR/labels_tokenizer/ when the checkpoint has one (ours write it), else
+                      labels_encoder, resolved like model_name (the reference always loads it by name)
+
+   Everything found is recorded for `gliner info` (which keys were defaulted, where each piece came from). */
+#pragma once
+#include <stddef.h>
+
+#include "io/gliner_config.h"
+#include "text/tokenizer.h"
+
+typedef struct {
+    GlinerConfig cfg;                /* as read, then completed as described above */
+    char   dir[4096];                /* the checkpoint directory */
+    Tokenizer* tok;                  /* the text tokenizer (not yet bound to the embedding rows) */
+    Tokenizer* label_tok;            /* bi-encoders: the label tokenizer */
+    char*  tok_json;                 /* the text tokenizer as one tokenizer.json document (malloc'd) */
+    size_t tok_len;
+    char   tok_from[4096];           /* the directory it was built from */
+    char   tok_name[4096];           /* what its messages call it: DIR/tokenizer.json, or DIR when converted */
+    char*  label_tok_json;           /* bi-encoders: the label tokenizer */
+    size_t label_tok_len;
+    char   label_tok_from[4096];
+    char   label_tok_name[4096];
+    char   encoder_from[4096];       /* "" when the config had encoder_config, else BACKBONE/config.json */
+    char   labels_encoder_from[4096];
+    char   labels_decoder_from[4096];
+    int    tokens_added;             /* GLiNER tokens that got new ids (0 when the config had both indices) */
+    int    class_token_derived;      /* class_token_index was -1 and was derived */
+    int    vocab_derived;            /* vocab_size was -1 (or differed) and became len(tokenizer) */
+} Resolved;
+
+/* name: a checkpoint directory or a Hub repo id (owner/name[@revision]). Fills r (zeroed first); 0, or -1 with one
+   line naming the file and what was expected (r then holds nothing to free). */
+int  resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen);
+void resolved_free(Resolved* r);
