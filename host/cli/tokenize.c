@@ -25,6 +25,7 @@
 #include "io/hub.h"
 #include "io/out_file.h"
 #include "text/batch.h"
+#include "text/tok_convert.h"
 #include "text/tokenizer.h"
 #include "text/words.h"
 
@@ -162,8 +163,7 @@ int cli_tokenize(int argc, char** argv) {
     if (gliner_config_load(&cfg, path, err, sizeof err)) { fprintf(stderr, "gliner tokenize: %s\n", err); return 1; }
     if (max_len > 0) cfg.max_len = max_len;
     Tokenizer* tok = NULL;
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (tokenizer_load(&tok, path, err, sizeof err)) {
+    if (tokenizer_load_dir(&tok, dir, err, sizeof err)) { /* tokenizer.json, else built from the vocabulary files */
         fprintf(stderr, "gliner tokenize: %s\n", err);
         gliner_config_free(&cfg);
         return 1;
