@@ -856,9 +856,10 @@ static int convert_bpe(Conv* c, cJSON* doc) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX ||
             e->valuedouble != (double)(int32_t)e->valuedouble) {
             char b[96];
+            gl_set_err(c->err, c->errlen, "%s: \"%s\": expected a non-negative integer id", vpath,
+                       gl_escape(b, sizeof b, e->string, strlen(e->string), '"'));
             cJSON_Delete(model);
-            return gl_set_err(c->err, c->errlen, "%s: \"%s\": expected a non-negative integer id", vpath,
-                              gl_escape(b, sizeof b, e->string, strlen(e->string), '"'));
+            return -1;
         }
         if (u8_invalid_at(e->string, strlen(e->string)) >= 0) {
             cJSON_Delete(model);
