@@ -172,7 +172,7 @@ static int by_id(const void* a, const void* b) {
 
 /* doc.added_tokens = the backend's tokens sorted by id, as AddedVocabulary serializes them */
 static void be_to_doc(Backend* b, cJSON* doc) {
-    qsort(b->e, (size_t)b->n, sizeof(AEnt), by_id);
+    if (b->n) qsort(b->e, (size_t)b->n, sizeof(AEnt), by_id); /* ids are distinct */
     cJSON* arr = cJSON_CreateArray();
     for (int i = 0; i < b->n; i++) {
         const ATok* t = &b->e[i].t;
@@ -335,12 +335,14 @@ static int add_extra(Conv* c, const cJSON* arr, const char* where, int dict_spec
 
 typedef struct {
     long long idx;
+    int       ord; /* position in the file: Python's sorted() is stable */
     ATok      t;
 } IdxTok;
 
 static int by_idx(const void* a, const void* b) {
-    long long x = ((const IdxTok*)a)->idx, y = ((const IdxTok*)b)->idx;
-    return (x > y) - (x < y);
+    const IdxTok *x = a, *y = b;
+    if (x->idx != y->idx) return (x->idx > y->idx) - (x->idx < y->idx);
+    return (x->ord > y->ord) - (x->ord < y->ord);
 }
 
 /* step 1: special tokens and added_tokens_decoder as the slow tokenizer is given them */
@@ -430,7 +432,8 @@ static int read_config(Conv* c) {
             cJSON_Delete(at);
         }
     }
-    qsort(it, (size_t)n, sizeof(IdxTok), by_idx); /* stable enough: JSON keys are distinct ids */
+    for (int q = 0; q < n; q++) it[q].ord = q;
+    if (n) qsort(it, (size_t)n, sizeof(IdxTok), by_idx);
     c->atd = calloc((size_t)n + 1, sizeof(ATok));
     CHECK(c->atd, "out of memory");
     for (int q = 0; q < n; q++) c->atd[q] = it[q].t;
