@@ -86,6 +86,33 @@ static int load_tok(const char* dir, char* name, char** json, size_t* len, Token
     return tokenizer_load_string(tok, *json, *len, name, err, errlen);
 }
 
+/* _set_tokenizer_spec_tokens on the text tokenizer (transformers 5.x): add_bos_token / add_eos_token become
+   "has that token", which rebuilds the post-processor as "BOS $A EOS" with the parts it has (DeBERTa: [CLS] $A
+   [SEP]; BERT, with neither: $A). A token the document lacks is added as a special token first, as the fast
+   tokenizer's init adds its special tokens. */
+static int set_spec_tokens(Resolved* r, char* err, size_t errlen) {
+    char tok[2][256];
+    if (tokenizer_dir_bos_eos(r->tok_from, tok[0], tok[1], sizeof tok[0], err, errlen)) return -1;
+    int32_t id[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+        if (!tok[k][0]) continue;
+        id[k] = tokenizer_token_to_id(r->tok, tok[k]);
+        if (id[k] >= 0) continue;
+        const char* add[1] = {tok[k]};
+        if (tokenizer_json_add_tokens(&r->tok_json, &r->tok_len, add, 1, 1, err, errlen)) return -1;
+        tokenizer_free(r->tok);
+        r->tok = NULL;
+        if (tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen)) return -1;
+        id[k] = tokenizer_token_to_id(r->tok, tok[k]);
+    }
+    const int rc = tokenizer_json_set_bos_eos_template(&r->tok_json, &r->tok_len, tok[0][0] ? tok[0] : NULL, id[0],
+                                                       tok[1][0] ? tok[1] : NULL, id[1], err, errlen);
+    if (rc) return rc < 0 ? -1 : 0;
+    tokenizer_free(r->tok);
+    r->tok = NULL;
+    return tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen);
+}
+
 /* _resize_token_embeddings: when class_token_index or vocab_size is -1, GLiNER's tokens are added and, for the
    models that resize, the indices follow the tokenizer's new length */
 static int add_gliner_tokens(Resolved* r, char* err, size_t errlen) {
@@ -144,7 +171,8 @@ int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) 
                              c->labels_decoder, "gpt2", r->labels_decoder_from, err, errlen))
         goto fail;
     if (tokenizer_dir(r->dir, "tokenizer_config.json", "model_name", c->model_name, r->tok_from, err, errlen) ||
-        load_tok(r->tok_from, r->tok_name, &r->tok_json, &r->tok_len, &r->tok, err, errlen) || add_gliner_tokens(r, err, errlen))
+        load_tok(r->tok_from, r->tok_name, &r->tok_json, &r->tok_len, &r->tok, err, errlen) || set_spec_tokens(r, err, errlen) ||
+        add_gliner_tokens(r, err, errlen))
         goto fail;
     if (arch_is_bi(c->arch)) {
         /* ours write labels_tokenizer/ into the checkpoint; the reference loads labels_encoder by name */

@@ -1235,3 +1235,107 @@ int tokenizer_load_dir(Tokenizer** out, const char* dir, char* err, size_t errle
     free(json);
     return rc;
 }
+
+/* ------------------------------------------------------------------ GLiNER's spec tokens (transformers 5.x) */
+int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, char* err, size_t errlen) {
+    bos[0] = eos[0] = 0;
+    Conv c = {.dir = dir, .err = err, .errlen = errlen};
+    int  bad;
+    c.cfg = read_obj(dir, "tokenizer_config.json", &bad, err, errlen);
+    if (bad) return -1;
+    cJSON* stm = NULL;
+    if (!cJSON_GetObjectItemCaseSensitive(c.cfg, "added_tokens_decoder")) { /* the legacy map, as from_pretrained */
+        stm = read_obj(dir, "special_tokens_map.json", &bad, err, errlen);
+        if (bad) goto fail;
+    }
+    /* the class whose __init__ defaults apply: tokenizer_class, else config.json's model_type; none for the
+       generic fast tokenizer */
+    const cJSON* tc = cJSON_GetObjectItemCaseSensitive(c.cfg, "tokenizer_class");
+    char         cname[128] = "";
+    if (cJSON_IsString(tc)) {
+        snprintf(cname, sizeof cname, "%s", tc->valuestring);
+        size_t l = strlen(cname);
+        if (l > 4 && strcmp(cname + l - 4, "Fast") == 0) cname[l - 4] = 0;
+    } else if (!tc || cJSON_IsNull(tc)) {
+        cJSON* cfg = read_obj(dir, "config.json", &bad, err, errlen);
+        if (bad) goto fail;
+        const cJSON* mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
+        for (size_t k = 0; cJSON_IsString(mt) && k < sizeof MODEL_TYPES / sizeof MODEL_TYPES[0]; k++)
+            if (strcmp(mt->valuestring, MODEL_TYPES[k][0]) == 0) snprintf(cname, sizeof cname, "%s", MODEL_TYPES[k][1]);
+        cJSON_Delete(cfg);
+    }
+    for (size_t k = 0; k < sizeof CLASSES / sizeof CLASSES[0]; k++)
+        if (strcmp(cname, CLASSES[k].name) == 0) c.cls = &CLASSES[k];
+    const int keys[2] = {K_BOS, K_EOS};
+    char*     out[2]  = {bos, eos};
+    for (int i = 0; i < 2; i++) {
+        const char*  key = SPECIAL_KEYS[keys[i]];
+        const cJSON* v   = cJSON_GetObjectItemCaseSensitive(stm, key);
+        const char*  src = "special_tokens_map.json";
+        if (!v) v = cJSON_GetObjectItemCaseSensitive(c.cfg, key), src = "tokenizer_config.json";
+        char where[96];
+        snprintf(where, sizeof where, "%s: %s", src, key);
+        SpVal s;
+        if (spval_from_json(&c, v, where, 1, &s)) goto fail;
+        const char* t = v ? (s.kind > 0 ? s.t.content : NULL) : c.cls ? c.cls->dflt[keys[i]] : NULL;
+        if (t && strlen(t) >= cap) {
+            gl_set_err(err, errlen, "%s/%s: %s: longer than %zu bytes", dir, src, key, cap - 1);
+            goto fail;
+        }
+        if (t) snprintf(out[i], cap, "%s", t);
+    }
+    cJSON_Delete(stm);
+    cJSON_Delete(c.cfg);
+    be_free(&c.be);
+    return 0;
+fail:
+    cJSON_Delete(stm);
+    cJSON_Delete(c.cfg);
+    be_free(&c.be);
+    return -1;
+}
+
+/* "BOS:t $X:t EOS:t", the absent tokens left out */
+static void tp_wrapped(cJSON* arr, const char* bos, const char* seq, const char* eos, int type_id) {
+    if (bos) tp_piece(arr, "SpecialToken", bos, type_id);
+    tp_piece(arr, "Sequence", seq, type_id);
+    if (eos) tp_piece(arr, "SpecialToken", eos, type_id);
+}
+
+int tokenizer_json_set_bos_eos_template(char** json, size_t* len, const char* bos, int32_t bos_id, const char* eos,
+                                        int32_t eos_id, char* err, size_t errlen) {
+    cJSON* doc = cJSON_ParseWithLength(*json, *len);
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        return gl_set_err(err, errlen, "tokenizer.json: not a JSON object");
+    }
+    /* update_post_processor: single "BOS:0 $A:0 EOS:0", pair "BOS:0 $A:0 EOS:0 BOS:1 $B:1 EOS:1" */
+    cJSON* o = jtype("TemplateProcessing");
+    cJSON* s = cJSON_AddArrayToObject(o, "single");
+    cJSON* p = cJSON_AddArrayToObject(o, "pair");
+    tp_wrapped(s, bos, "A", eos, 0);
+    tp_wrapped(p, bos, "A", eos, 0);
+    tp_wrapped(p, bos, "B", eos, 1);
+    cJSON*        st    = cJSON_AddObjectToObject(o, "special_tokens");
+    const char*   nm[2] = {bos, eos};
+    const int32_t id[2] = {bos_id, eos_id};
+    for (int k = 0; k < 2; k++) {
+        if (!nm[k] || cJSON_GetObjectItemCaseSensitive(st, nm[k])) continue;
+        cJSON* e = cJSON_AddObjectToObject(st, nm[k]);
+        cJSON_AddStringToObject(e, "id", nm[k]);
+        cJSON_AddItemToObject(e, "ids", cJSON_CreateIntArray(&id[k], 1));
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(e, "tokens"), cJSON_CreateString(nm[k]));
+    }
+    const cJSON* had = cJSON_GetObjectItemCaseSensitive(doc, "post_processor");
+    if (had && cJSON_Compare(had, o, 1)) { /* already so (a checkpoint the reference saved): nothing to rewrite */
+        cJSON_Delete(o);
+        cJSON_Delete(doc);
+        return 1;
+    }
+    if (had) cJSON_ReplaceItemInObjectCaseSensitive(doc, "post_processor", o);
+    else cJSON_AddItemToObject(doc, "post_processor", o);
+    free(*json);
+    print_doc(doc, json, len);
+    cJSON_Delete(doc);
+    return 0;
+}

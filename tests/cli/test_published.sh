@@ -8,7 +8,7 @@
 #   2. a local directory (model_name rewritten to its path);
 #   3. both on a loopback Hub (HF_ENDPOINT): the checkpoint and the backbone's tokenizer files downloaded;
 # plus `gliner info` naming what was filled in, `gliner convert` writing a checkpoint that loads on its own, and
-# the errors for a backbone that cannot be found.
+# the errors for a backbone that cannot be found; and the bi-encoder with BERT backbones (vocab.txt) both ways.
 set -u
 GLINER=$1 SRC=$2
 PUB=$SRC/tests/fixtures/published
@@ -32,7 +32,7 @@ THR=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["threshold"]
 
 # the reference's entities vs ours (JSONL, one line per text): same spans and labels, scores within 1e-4
 same_entities() {
-  "$PY" - "$PUB/expected.json" "$1" <<'PYEOF' || fail "$2: entities differ from the reference's"
+  "$PY" - "${EXPECTED:-$PUB/expected.json}" "$1" <<'PYEOF' || fail "$2: entities differ from the reference's"
 import json, sys
 exp = json.load(open(sys.argv[1]))["entities"]
 got = [json.loads(l)["entities"] for l in open(sys.argv[2]) if l.strip()]
@@ -74,8 +74,14 @@ for f in gliner_config.json model.safetensors tokenizer.json tokenizer_config.js
   [ -f "$TMP/converted/$f" ] || fail "convert: no $f"
 done
 [ -e "$TMP/converted/pytorch_model.bin" ] && fail "convert: pytorch_model.bin copied beside model.safetensors"
-grep -q '"class_token_index": 602' "$TMP/converted/gliner_config.json" || fail "convert: class_token_index not written"
-grep -q '"tokenizer_class": "DebertaV2Tokenizer"' "$TMP/converted/tokenizer_config.json" || fail "convert: tokenizer_class not written"
+"$PY" - "$TMP/converted" <<'PYEOF' || fail "convert: the written config or tokenizer_config.json"
+import json, sys
+c = json.load(open(sys.argv[1] + "/gliner_config.json"))
+assert c["class_token_index"] == 602 and c["vocab_size"] == 604, (c["class_token_index"], c["vocab_size"])
+assert c["encoder_config"]["vocab_size"] == 604 and c["encoder_config"]["model_type"] == "deberta-v2", c["encoder_config"]
+t = json.load(open(sys.argv[1] + "/tokenizer_config.json"))
+assert t["tokenizer_class"] == "DebertaV2Tokenizer", t
+PYEOF
 # no backbone needed any more: an empty cache, offline
 HF_HUB_CACHE=$TMP/empty HF_HUB_OFFLINE=1 T "$GLINER" predict --model "$TMP/converted" --labels "$LABELS" --threshold "$THR" \
   <"$TMP/in.jsonl" >"$TMP/p_conv.jsonl" 2>"$TMP/p_conv.err" || { cat "$TMP/p_conv.err"; fail "predict on the converted checkpoint"; }
@@ -94,6 +100,25 @@ HF_HUB_CACHE=$TMP/empty HF_HUB_OFFLINE=1 T "$GLINER" predict --model "$PUB/gline
   >/dev/null 2>"$TMP/e_off" && fail "a missing backbone succeeded"
 grep -q "model_name '$BACKBONE_ID'.*not in the Hugging Face cache.*HF_HUB_OFFLINE" "$TMP/e_off" || fail "missing backbone: $(cat "$TMP/e_off")"
 [ "$(wc -l <"$TMP/e_off")" -eq 1 ] || fail "missing backbone: not one line: $(cat "$TMP/e_off")"
+
+# --- 2b. the bi-encoder: text and label backbones (BERT, vocab.txt only) in the cache, no tokenizer in the checkpoint.
+# The reference's text tokenizer drops [CLS]/[SEP] (transformers 5's add_bos/eos_token on a tokenizer with neither)
+# while its label tokenizer keeps them: both must come out as it has them for the same entities.
+for b in backbone_bert_text:tiny-bert-text backbone_bert_labels:tiny-bert-labels; do
+  d=$HF_HUB_CACHE/models--acme-backbones--${b#*:}
+  mkdir -p "$d/snapshots/$REV" "$d/refs"
+  cp "$PUB/${b%%:*}"/* "$d/snapshots/$REV/"
+  printf %s "$REV" >"$d/refs/main"
+done
+"$PY" -c 'import json,sys; [print(json.dumps({"text": t})) for t in json.load(open(sys.argv[1]))["texts"]]' \
+  "$PUB/expected_bi.json" >"$TMP/in_bi.jsonl"
+BI_LABELS=$("$PY" -c 'import json,sys; print(",".join(json.load(open(sys.argv[1]))["labels"]))' "$PUB/expected_bi.json")
+HF_HUB_OFFLINE=1 T "$GLINER" predict --model "$PUB/bi_legacy" --labels "$BI_LABELS" --threshold "$THR" \
+  <"$TMP/in_bi.jsonl" >"$TMP/p_bi.jsonl" 2>"$TMP/p_bi.err" || { cat "$TMP/p_bi.err"; fail "predict on the bi-encoder"; }
+EXPECTED=$PUB/expected_bi.json same_entities "$TMP/p_bi.jsonl" "bi-encoder, backbones in the cache"
+HF_HUB_OFFLINE=1 T "$GLINER" info "$PUB/bi_legacy" >"$TMP/info_bi.txt" 2>/dev/null || fail "gliner info on the bi-encoder"
+grep -q "^tokenizer  *.*tiny-bert-text.*: 603 tokens (WordPiece), 3 of them GLiNER's" "$TMP/info_bi.txt" || fail "info bi: $(cat "$TMP/info_bi.txt")"
+grep -q "^label tokenizer  *.*tiny-bert-labels.*: 600 tokens" "$TMP/info_bi.txt" || fail "info bi: label tokenizer: $(cat "$TMP/info_bi.txt")"
 
 # --- 3. a loopback Hub serving the checkpoint and the backbone (no tokenizer.json anywhere: 404s)
 if "$GLINER" version 2>/dev/null | grep -q "^hub downloads: no"; then echo "SKIP (part 3): built without libcurl"; exit 0; fi

@@ -281,3 +281,79 @@ Test(tok_convert, tokenizer_json_first) {
     cr_assert(tokenizer_load_dir(&t, dir, err, sizeof err) == -1);
     cr_expect(strstr(err, "tokenizer.json"), "%s", err);
 }
+
+/* tokenizer_dir_bos_eos: the bos/eos transformers 5 gives a directory, which decides GLiNER's text post-processor */
+static void expect_bos_eos(const char* dir, const char* bos, const char* eos) {
+    char b[64], e[64], err[512] = "";
+    cr_assert(tokenizer_dir_bos_eos(dir, b, e, sizeof b, err, sizeof err) == 0, "%s: %s", dir, err);
+    cr_expect(strcmp(b, bos) == 0 && strcmp(e, eos) == 0, "%s: bos '%s' eos '%s', expected '%s' '%s'", dir, b, e, bos, eos);
+}
+
+Test(tok_convert, bos_eos_of_a_directory) {
+    char dir[1024];
+    scratch(dir, sizeof dir, "tokconv_boseos");
+    expect_bos_eos(dir, "", ""); /* nothing: the generic fast tokenizer */
+    put(dir, "config.json", "{\"model_type\": \"deberta-v2\"}");
+    expect_bos_eos(dir, "[CLS]", "[SEP]"); /* the class by model_type, its defaults */
+    put(dir, "tokenizer_config.json", "{\"tokenizer_class\": \"BertTokenizerFast\"}");
+    expect_bos_eos(dir, "", ""); /* tokenizer_class wins; BERT has neither */
+    put(dir, "tokenizer_config.json", "{\"tokenizer_class\": \"RobertaTokenizer\", \"eos_token\": null}");
+    expect_bos_eos(dir, "<s>", "");
+    put(dir, "tokenizer_config.json",
+        "{\"tokenizer_class\": \"PreTrainedTokenizerFast\", \"bos_token\": {\"content\": \"<bos>\"}, \"eos_token\": \"<e>\"}");
+    expect_bos_eos(dir, "<bos>", "<e>");
+    put(dir, "special_tokens_map.json", "{\"eos_token\": \"</e>\"}"); /* the legacy map overrides ... */
+    expect_bos_eos(dir, "<bos>", "</e>");
+    put(dir, "tokenizer_config.json", "{\"eos_token\": \"<e>\", \"added_tokens_decoder\": {}}");
+    expect_bos_eos(dir, "[CLS]", "<e>"); /* ... unless added_tokens_decoder is there */
+    char b[64], e[64], err[512] = "";
+    put(dir, "tokenizer_config.json", "{\"bos_token\": 7}");
+    cr_assert(tokenizer_dir_bos_eos(dir, b, e, sizeof b, err, sizeof err) == -1);
+    one_line(err);
+    cr_expect(strstr(err, "bos_token"), "%s", err);
+    put(dir, "tokenizer_config.json", "{\"bos_token\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}");
+    cr_assert(tokenizer_dir_bos_eos(dir, b, e, sizeof b, err, sizeof err) == -1);
+    one_line(err);
+    put(dir, "tokenizer_config.json", "[");
+    cr_assert(tokenizer_dir_bos_eos(dir, b, e, sizeof b, err, sizeof err) == -1);
+    one_line(err);
+    cr_expect(strstr(err, "tokenizer_config.json"), "%s", err);
+}
+
+/* update_post_processor's template, as transformers 5.1 serializes it (checked against a BERT and a DeBERTa
+   tokenizer.json the reference saved: tests/fixtures/models/bi_span_bert, uni_span_deberta_markerV0) */
+static void expect_template(const char* fixture, const char* bos, int32_t bos_id, const char* eos, int32_t eos_id) {
+    char   path[2048];
+    snprintf(path, sizeof path, "%s/models/%s/tokenizer.json", FIXTURES, fixture);
+    size_t len;
+    char*  json = tu_read_file(path, &len);
+    cr_assert(json);
+    char err[512] = "";
+    cr_expect(tokenizer_json_set_bos_eos_template(&json, &len, bos, bos_id, eos, eos_id, err, sizeof err) == 1,
+              "%s: the reference's post_processor differs from ours", fixture);
+    /* and a document without it gets it */
+    cJSON* doc = cJSON_Parse(json);
+    cJSON* want = cJSON_Duplicate(cJSON_GetObjectItem(doc, "post_processor"), 1);
+    cJSON_DeleteItemFromObject(doc, "post_processor");
+    free(json);
+    json = cJSON_PrintUnformatted(doc);
+    len  = strlen(json);
+    cr_assert(tokenizer_json_set_bos_eos_template(&json, &len, bos, bos_id, eos, eos_id, err, sizeof err) == 0, "%s", err);
+    cJSON* got = cJSON_Parse(json);
+    cr_expect(cJSON_Compare(cJSON_GetObjectItem(got, "post_processor"), want, 1));
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    cJSON_Delete(doc);
+    free(json);
+}
+
+Test(tok_convert, spec_tokens_template) {
+    expect_template("bi_span_bert", NULL, -1, NULL, -1);
+    expect_template("uni_span_deberta_markerV0", "[CLS]", 1, "[SEP]", 2);
+    char*  json = strdup("nope");
+    size_t len  = 4;
+    char   err[512] = "";
+    cr_assert(tokenizer_json_set_bos_eos_template(&json, &len, "a", 1, NULL, -1, err, sizeof err) == -1);
+    one_line(err);
+    free(json);
+}
