@@ -7,7 +7,11 @@ For every fixture checkpoint under tests/fixtures/models/ (written by the refere
   2. The reference loads IN and OUT with GLiNER.from_pretrained and we compare: the class it picks,
      every config field, every state-dict tensor (bit-identical for f32; for bf16, equal to the f32
      weights rounded to bf16), and the entities and raw logits it predicts on a few texts.
-Run from the repository root:  venv/bin/python scripts/check_roundtrip.py [--gliner build/gliner]
+With --published, the checkpoints of tests/fixtures/published/ (legacy config, pytorch_model.bin, no tokenizer:
+the backbones named by model_name / labels_encoder are put in a scratch Hugging Face cache for both sides) are
+converted instead, and the reference must load the result as it loads the original (the cache stays: the reference
+loads a bi-encoder's label tokenizer by its labels_encoder name whatever the checkpoint holds).
+Run from the repository root:  venv/bin/python scripts/check_roundtrip.py [--gliner build/gliner] [--published]
 Exit code 0 when every fixture round-trips; one line per fixture either way.
 """
 import argparse
@@ -22,8 +26,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import torch  # noqa: E402
-from gliner import GLiNER  # noqa: E402
+torch = GLiNER = None  # imported in main(), after HF_HUB_CACHE is chosen
 
 TEXTS = [
     "Barack Obama was born in Honolulu, Hawaii on August 4, 1961.",
@@ -76,11 +79,32 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gliner", default="build/gliner")
     ap.add_argument("--fixtures", default="tests/fixtures/models")
+    ap.add_argument("--published", action="store_true",
+                    help="the legacy checkpoints of tests/fixtures/published, their backbones in a scratch HF cache")
     args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="gliner_roundtrip_"))
+    if args.published:
+        args.fixtures = "tests/fixtures/published"
+        pub = Path(args.fixtures)
+        rev = json.loads((pub / "expected.json").read_text())["revision"]
+        backbones = {json.loads((pub / "expected.json").read_text())["backbone_id"]: pub / "backbone"}
+        bi = json.loads((pub / "expected_bi.json").read_text())["backbone_ids"]
+        backbones.update({bi[0]: pub / "backbone_bert_text", bi[1]: pub / "backbone_bert_labels"})
+        cache = tmp / "hf_cache"
+        for repo, src in backbones.items():
+            d = cache / ("models--" + repo.replace("/", "--"))
+            (d / "snapshots" / rev).mkdir(parents=True)
+            (d / "refs").mkdir()
+            (d / "refs/main").write_text(rev)
+            for f in src.iterdir():
+                shutil.copy(f, d / "snapshots" / rev / f.name)
+        os.environ["HF_HUB_CACHE"] = str(cache)
+    global torch, GLiNER
+    import torch
+    from gliner import GLiNER
     torch.manual_seed(0)
     failed = 0
     dirs = sorted(p for p in Path(args.fixtures).iterdir() if (p / "gliner_config.json").exists())
-    tmp = Path(tempfile.mkdtemp(prefix="gliner_roundtrip_"))
     try:
         for d in dirs:
             for bf16 in (False, True):

@@ -67,8 +67,10 @@ copy "$B" vocab
 json_edit "$TMP/vocab/tokenizer.json" "d['model']['vocab']['zebra'] = 700"
 expect_err "vocabulary id 700" "vocabulary token \"zebra\" has id 700, outside the encoder's word embeddings (603 rows" \
     "$GLINER" predict --model "$TMP/vocab" --labels person "zebra"
-copy "$B" post
-json_edit "$TMP/post/tokenizer.json" "d['post_processor'] = {'type': 'BertProcessing', 'cls': ['[CLS]', 2], 'sep': ['[SEP]', 5000]}"
+# (the text tokenizer's post-processor is rebuilt from its bos/eos as the reference's _set_tokenizer_spec_tokens
+# does; a bi-encoder's label tokenizer keeps its own)
+copy "$SRC/tests/fixtures/models/bi_span_bert" post
+json_edit "$TMP/post/labels_tokenizer/tokenizer.json" "d['post_processor'] = {'type': 'BertProcessing', 'cls': ['[CLS]', 2], 'sep': ['[SEP]', 5000]}"
 expect_err "post-processor id" "post_processor: special token id 5000 is outside" \
     "$GLINER" predict --model "$TMP/post" --labels person "zebra"
 echo "ok: token ids checked at load"

@@ -372,3 +372,46 @@ Test(gliner_config, save_write_errors_are_reported) {
     cr_expect(is_kind("/dev/full", S_IFCHR), "/dev/full is no longer a device");
     gliner_config_free(&c);
 }
+
+/* urchade/gliner_small-v2.1's gliner_config.json, key for key: the 2024 trainer's keys are kept quietly (written
+   back, listed as legacy), and every key the file lacks is listed as defaulted */
+Test(gliner_config, legacy_published_config) {
+    const char* json =
+        "{\"model_name\": \"microsoft/deberta-v3-small\", \"name\": \"correct\", \"max_width\": 12, \"hidden_size\": 768,"
+        " \"dropout\": 0.4, \"fine_tune\": true, \"subtoken_pooling\": \"first\", \"span_mode\": \"markerV0\","
+        " \"num_steps\": 30000, \"train_batch_size\": 8, \"eval_every\": 5000, \"warmup_ratio\": 0.1,"
+        " \"scheduler_type\": \"linear\", \"loss_alpha\": -1, \"loss_gamma\": 0, \"label_smoothing\": 0,"
+        " \"loss_reduction\": \"sum\", \"lr_encoder\": \"1e-5\", \"lr_others\": \"5e-5\", \"weight_decay_encoder\": 0.01,"
+        " \"weight_decay_other\": 0.01, \"root_dir\": \"gliner_logs\", \"train_data\": \"data.json\","
+        " \"val_data_dir\": \"none\", \"prev_path\": \"none\", \"save_total_limit\": 10, \"size_sup\": -1,"
+        " \"max_types\": 25, \"shuffle_types\": true, \"random_drop\": true, \"max_neg_type_ratio\": 1,"
+        " \"max_len\": 384, \"freeze_token_rep\": false, \"log_dir\": \"logs\"}";
+    GlinerConfig c;
+    cr_assert_eq(load(&c, json), 0, "%s", err);
+    cr_expect_eq(c.n_warnings, 0, "legacy keys warned about");
+    cr_expect_eq(c.n_legacy, 23);
+    cr_expect_eq(c.arch, ARCH_UNI_SPAN);
+    cr_expect_eq(c.hidden_size, 768);
+    cr_expect_eq(c.class_token_index, -1);
+    cr_expect_eq(c.vocab_size, -1);
+    cr_expect_eq(c.has_encoder_config, 0);
+    const char* keys[64];
+    int         n = gliner_config_legacy_keys(&c, keys, 64);
+    cr_expect_eq(n, 23);
+    cr_expect_str_eq(keys[0], "num_steps");
+    n = gliner_config_defaulted(&c, keys, 64);
+    const char* must[] = {"vocab_size", "class_token_index", "encoder_config", "words_splitter_type", "num_rnn_layers",
+                          "embed_ent_token", "post_fusion_schema"};
+    for (size_t m = 0; m < sizeof must / sizeof must[0]; m++) {
+        int found = 0;
+        for (int i = 0; i < n && i < 64; i++) found |= !strcmp(keys[i], must[m]);
+        cr_expect(found, "%s not listed as defaulted", must[m]);
+    }
+    for (int i = 0; i < n && i < 64; i++) cr_expect(strcmp(keys[i], "max_width") && strcmp(keys[i], "lr_encoder"), "%s", keys[i]);
+    /* written back as they were */
+    cJSON* out = gliner_config_to_json(&c);
+    cr_expect_str_eq(cJSON_GetObjectItem(out, "lr_encoder")->valuestring, "1e-5");
+    cr_expect_eq(cJSON_GetObjectItem(out, "num_steps")->valueint, 30000);
+    cJSON_Delete(out);
+    gliner_config_free(&c);
+}
