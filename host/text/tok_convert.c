@@ -17,6 +17,7 @@
    The document is assembled with cJSON and printed compactly; tokenizer.c then loads it like any other. */
 #include "text/tok_convert.h"
 
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1066,10 +1067,10 @@ static int build_post(Conv* c, cJSON* doc) {
 
 /* ------------------------------------------------------------------ entry points */
 /* cJSON prints a number with 15 digits when that reads back within its epsilon: a Unigram score would come back
-   a few ulps off. Every non-integer number is printed with 17 digits instead (exact for a double). */
+   a few ulps off. Every number but a small integer is printed with 17 digits instead (exact for a double). */
 static void exact_numbers(cJSON* o) {
     for (cJSON* e = o->child; e; e = e->next) {
-        if (cJSON_IsNumber(e) && e->valuedouble != (double)(long long)e->valuedouble) {
+        if (cJSON_IsNumber(e) && !(fabs(e->valuedouble) < 9007199254740992.0 && e->valuedouble == floor(e->valuedouble))) {
             char num[40];
             snprintf(num, sizeof num, "%.17g", e->valuedouble);
             free(e->valuestring);
