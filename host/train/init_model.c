@@ -41,6 +41,8 @@
 #include "../io/safetensors.h"
 #include "../io/weights.h"
 #include "../log.h"
+#include "../text/tok_convert.h"
+#include "../text/tok_spm.h"
 #include "../text/tokenizer.h"
 #include "ops.h"
 
@@ -366,14 +368,15 @@ static int backbone_open(Backbone* b, const char* what, const char* name, const 
         gl_escape(shown, sizeof shown, name, strlen(name), '\''); /* a name from the user's config: one line */
         if (stat(name, &sb) == 0)
             return gl_set_err(err, errlen, "%s: %s '%s': not a directory (expected a backbone directory with config.json, "
-                              "model.safetensors and tokenizer.json)", src, what, shown);
+                              "model.safetensors or pytorch_model.bin, and its tokenizer files)", src, what, shown);
         if (!hub_is_repo_id(name))
             return gl_set_err(err, errlen, "%s: %s '%s': no such directory (expected a local backbone directory with "
-                              "config.json, model.safetensors or pytorch_model.bin, and tokenizer.json)", src, what, shown);
+                              "config.json, model.safetensors or pytorch_model.bin, and its tokenizer files)", src, what, shown);
         if (hub_cached_snapshot(name, "config.json", b->dir, sizeof b->dir))
             return gl_set_err(err, errlen, "%s: %s '%s': not a local directory and not in the Hugging Face cache (gliner "
-                              "init needs the backbone as a local directory with config.json, model.safetensors and "
-                              "tokenizer.json: `huggingface-cli download %s --local-dir DIR`, then %s: DIR)", src, what,
+                              "init needs the backbone as a local directory with config.json, model.safetensors or "
+                              "pytorch_model.bin, and its tokenizer files: `huggingface-cli download %s --local-dir DIR`, "
+                              "then %s: DIR)", src, what,
                               shown, shown, what);
     }
     char p[PATH_LEN];
@@ -621,6 +624,9 @@ typedef struct {
     int    local;    /* loaded from a local directory (not a Hub id): HF's is_local */
     int    class_built; /* the class builds its own pipeline (BertTokenizer, DebertaV2Tokenizer); 0: TokenizersBackend */
     int    unk_id;   /* DebertaV2Tokenizer: the Unigram unk_id it derived */
+    int    slow;     /* no tokenizer.json: the document was built from the vocabulary files */
+    cJSON* extra;    /* the spm model's control and user-defined pieces (transformers 5's SentencePieceExtractor
+                        makes them extra_special_tokens), or NULL */
 } TokSrc;
 
 static const char* const SPECIAL_KEYS[] = {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
@@ -675,9 +681,22 @@ static cJSON* make_tokenizer_config(const TokSrc* ts, const char* const* special
     if (!cJSON_GetObjectItemCaseSensitive(o, "backend")) cJSON_AddStringToObject(o, "backend", "tokenizers");
     set_item(o, "is_local", cJSON_CreateBool(ts->local));
     set_item(o, "tokenizer_class", cJSON_CreateString(ts->cls));
-    /* DebertaV2Tokenizer re-derives unk_id (an init kwarg) from the vocabulary */
-    if (!strcmp(ts->cls, "DebertaV2Tokenizer") && cJSON_GetObjectItemCaseSensitive(o, "unk_id"))
+    /* the class __init__'s own arguments are init kwargs, saved with their defaults when the file had none;
+       DebertaV2Tokenizer re-derives unk_id from the vocabulary */
+    if (!strcmp(ts->cls, "DebertaV2Tokenizer")) {
         set_item(o, "unk_id", cJSON_CreateNumber(ts->unk_id));
+        if (!cJSON_GetObjectItemCaseSensitive(o, "do_lower_case")) cJSON_AddFalseToObject(o, "do_lower_case");
+        if (!cJSON_GetObjectItemCaseSensitive(o, "split_by_punct")) cJSON_AddFalseToObject(o, "split_by_punct");
+        if (!cJSON_GetObjectItemCaseSensitive(o, "add_prefix_space")) cJSON_AddTrueToObject(o, "add_prefix_space");
+    } else if (!strcmp(ts->cls, "BertTokenizer")) {
+        if (!cJSON_GetObjectItemCaseSensitive(o, "do_lower_case")) cJSON_AddFalseToObject(o, "do_lower_case");
+        if (!cJSON_GetObjectItemCaseSensitive(o, "tokenize_chinese_chars")) cJSON_AddTrueToObject(o, "tokenize_chinese_chars");
+        if (!cJSON_GetObjectItemCaseSensitive(o, "strip_accents")) cJSON_AddNullToObject(o, "strip_accents");
+    }
+    /* save_pretrained always writes model_max_length: VERY_LARGE_INTEGER = int(1e30) when none was given */
+    if (!cJSON_GetObjectItemCaseSensitive(o, "model_max_length")) cJSON_AddNumberToObject(o, "model_max_length", 1e30);
+    if (ts->extra && cJSON_GetArraySize(ts->extra) && !cJSON_GetObjectItemCaseSensitive(o, "extra_special_tokens"))
+        cJSON_AddItemToObject(o, "extra_special_tokens", cJSON_Duplicate(ts->extra, 1));
     return o;
 }
 
@@ -685,23 +704,63 @@ static void toksrc_free(TokSrc* ts) {
     if (ts->tok) cJSON_Delete(ts->tok);
     if (ts->tcfg) cJSON_Delete(ts->tcfg);
     if (ts->smap) cJSON_Delete(ts->smap);
+    if (ts->extra) cJSON_Delete(ts->extra);
     memset(ts, 0, sizeof *ts);
+}
+
+/* A class transformers 5 builds from the vocabulary files adds its special tokens as AddedToken(special=True,
+   normalized=False) (the 4.x converter's DeBERTa [UNK] was normalized), and for an spm.model the control and
+   user-defined pieces as extra special tokens (control ones special) */
+static int slow_tokens(TokSrc* ts, char* err, size_t errlen) {
+    cJSON* added = cJSON_GetObjectItemCaseSensitive(ts->tok, "added_tokens");
+    cJSON* t;
+    cJSON_ArrayForEach(t, added)
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "special"))) set_item(t, "normalized", cJSON_CreateFalse());
+    if (strcmp(ts->cls, "DebertaV2Tokenizer")) return 0;
+    char p[PATH_LEN + 16];
+    snprintf(p, sizeof p, "%s/spm.model", ts->dir);
+    SpmModel m;
+    if (spm_load(&m, p, err, errlen)) return -1;
+    ts->extra = cJSON_CreateArray();
+    for (int i = 0; i < m.n_pieces; i++) {
+        const int ty = m.pieces[i].type;
+        if (ty != SPM_CONTROL && ty != SPM_USER_DEFINED) continue;
+        cJSON_AddItemToArray(ts->extra, cJSON_CreateString(m.pieces[i].piece));
+        cJSON_ArrayForEach(t, added) {
+            const cJSON* c = cJSON_GetObjectItemCaseSensitive(t, "content");
+            if (cJSON_IsString(c) && !strcmp(c->valuestring, m.pieces[i].piece)) {
+                set_item(t, "normalized", cJSON_CreateFalse());
+                set_item(t, "special", cJSON_CreateBool(ty == SPM_CONTROL));
+            }
+        }
+    }
+    spm_free(&m);
+    return 0;
 }
 
 static int toksrc_open(TokSrc* ts, const Backbone* b, char* err, size_t errlen) {
     char p[PATH_LEN];
     snprintf(ts->dir, sizeof ts->dir, "%s", b->dir);
     ts->local = is_dir(b->name);
+    /* tokenizer.json, else the document built from the slow files (spm.model, vocab.txt, ...) as a 4.x converter
+       builds it: its vocabulary is what transformers 5's class takes from the same files, and class_pipeline
+       rebuilds the rest as that class does */
+    char*  json;
+    size_t len;
+    if (tokenizer_json_from_dir(b->dir, &json, &len, err, errlen)) return -1;
     snprintf(p, sizeof p, "%s/tokenizer.json", b->dir);
-    if (!is_file(p))
-        return gl_set_err(err, errlen, "%s: missing (gliner init needs the backbone's fast tokenizer file; a directory with "
-                          "only a sentencepiece or vocab file can be converted with transformers' "
-                          "AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR))", p);
+    ts->slow = !is_file(p);
+    if (ts->slow) snprintf(p, sizeof p, "%s", b->dir);
     /* our own reader must take it (the model will be run with it) */
     Tokenizer* t = NULL;
-    if (tokenizer_load(&t, p, err, errlen)) return -1;
+    if (tokenizer_load_string(&t, json, len, p, err, errlen)) {
+        free(json);
+        return -1;
+    }
     tokenizer_free(t);
-    if (!(ts->tok = read_json(p, 0, NULL, err, errlen))) return -1;
+    ts->tok = cJSON_ParseWithLength(json, len);
+    free(json);
+    if (!ts->tok) return gl_set_err(err, errlen, "%s: not valid JSON", p);
     const cJSON* m = cJSON_GetObjectItemCaseSensitive(ts->tok, "model");
     const cJSON* v = tok_vocab(ts->tok);
     if (!cJSON_IsObject(m) || !(cJSON_IsObject(v) || cJSON_IsArray(v)))
@@ -733,7 +792,7 @@ static int toksrc_open(TokSrc* ts, const Backbone* b, char* err, size_t errlen) 
     if (!given[0] && cJSON_IsString(ctc) && strncmp(ctc->valuestring, mapped, strlen(mapped)))
         return gl_set_err(err, errlen, "%s/config.json: tokenizer_class \"%s\" is not supported by gliner init (expected %s, "
                           "or a tokenizer_config.json that names the class)", b->dir, ctc->valuestring, mapped);
-    return 0;
+    return ts->slow && ts->class_built ? slow_tokens(ts, err, errlen) : 0;
 }
 
 static int cfg_flag(const TokSrc* ts, const char* key, int def, int allow_null, int* out, char* err, size_t errlen) {
@@ -1182,7 +1241,19 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
         if (md_copy_files(labels.dir, p, md_is_tokenizer_file, err, errlen)) goto done;
         char lt[PATH_LEN];
         snprintf(lt, sizeof lt, "%s/tokenizer.json", p);
-        if (!is_file(lt)) { gl_set_err(err, errlen, "%s/tokenizer.json: missing (the label encoder's tokenizer)", labels.dir); goto done; }
+        if (!is_file(lt)) { /* slow files only: the converted document beside them, as for the text tokenizer */
+            char*  json;
+            size_t len;
+            if (tokenizer_json_from_dir(labels.dir, &json, &len, err, errlen)) goto done;
+            cJSON* doc = cJSON_ParseWithLength(json, len);
+            free(json);
+            CHECK(doc, "out of memory"); /* our own printed document */
+            const cJSON* lmt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "model"), "type");
+            const int    uni = cJSON_IsString(lmt) && !strcmp(lmt->valuestring, "Unigram");
+            const int    bad = write_json(lt, doc, 0, uni ? tok_vocab(doc) : NULL, err, errlen);
+            cJSON_Delete(doc);
+            if (bad) goto done;
+        }
         if (md_fsync_dir(p, err, errlen)) goto done;
     }
     if (self_check(tmp, &cfg, arch_is_bi(cfg.arch) ? -1 : ent_id, err, errlen)) goto done;

@@ -4,9 +4,9 @@
 #   1. the directory: the reference's files, `gliner info` checks every tensor against the config, the GLiNER tokens
 #      and class_token_index, `gliner tokenize` and `gliner predict` run on it; a JSON config works like the YAML;
 #   2. seeds: the same seed gives byte-identical files, another seed other weights (same backbone, same tokenizer);
-#   3. every architecture the trainer covers (uni span, uni token, bi span, bi token);
+#   3. every architecture the trainer covers (uni span, uni token, bi span, bi token); a backbone with vocab.txt only;
 #   4. bad input (missing backbone directory, an unsupported backbone family, a corrupted or truncated
-#      model.safetensors, a config.json that does not fit the weights, no tokenizer.json, an existing OUTDIR, a
+#      model.safetensors, a config.json that does not fit the weights, no tokenizer files, an existing OUTDIR, a
 #      decoder config): one-line errors, non-zero exit, no OUTDIR and no temporary directory left.
 # Parity with the reference itself (config fields, tensors, init families, tokenizers): scripts/check_init.py.
 set -u
@@ -131,9 +131,24 @@ sub_yaml "$TMP/wide.yaml" "$TMP/wide"
 bad "config.json that does not fit the weights" "$TMP/wide.yaml" "shape \[64,32\], expected \[96,32\]"
 
 backbone notok
-rm "$TMP/notok/tokenizer.json"
+rm "$TMP/notok/tokenizer.json" "$TMP/notok/vocab.txt"
 sub_yaml "$TMP/notok.yaml" "$TMP/notok"
-bad "no tokenizer.json" "$TMP/notok.yaml" "notok/tokenizer.json: missing"
+bad "no tokenizer files" "$TMP/notok.yaml" "notok: no tokenizer.json, and vocab.txt (for BertTokenizer) is missing"
+
+# a backbone as many on the Hub are (vocab.txt, no tokenizer.json): the tokenizer is built from the vocabulary,
+# and the new model tokenizes as the one made from the same backbone with its tokenizer.json
+# (against the reference itself: scripts/check_init.py, cases *_slow_tokenizer*)
+backbone slowtok
+rm "$TMP/slowtok/tokenizer.json"
+sub_yaml "$TMP/slowtok.yaml" "$TMP/slowtok"
+"$GLINER" init "$TMP/slowtok.yaml" "$TMP/m_slowtok" --seed 3 >/dev/null 2>"$TMP/slowtok.err" || { cat "$TMP/slowtok.err"; fail "gliner init on a backbone with vocab.txt only"; }
+[ -f "$TMP/m_slowtok/tokenizer.json" ] || fail "slow backbone: no tokenizer.json written"
+echo '{"text": "Marie Curie lived in Paris, naïvely ; 東京 !", "labels": ["person", "city"]}' |
+  "$GLINER" tokenize --model "$TMP/m_slowtok" >"$TMP/tok_slow.out" 2>&1 || { cat "$TMP/tok_slow.out"; fail "gliner tokenize (slow backbone)"; }
+echo '{"text": "Marie Curie lived in Paris, naïvely ; 東京 !", "labels": ["person", "city"]}' |
+  "$GLINER" tokenize --model "$TMP/m" >"$TMP/tok_fast.out" 2>&1 || fail "gliner tokenize"
+cmp -s "$TMP/tok_slow.out" "$TMP/tok_fast.out" || { cat "$TMP/tok_slow.out" "$TMP/tok_fast.out"; fail "slow backbone: other ids"; }
+echo "ok: a backbone with vocab.txt only"
 
 backbone badjson
 echo '{"model_type": "bert", "hidden_size": ' >"$TMP/badjson/config.json"
