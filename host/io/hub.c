@@ -69,6 +69,22 @@ static const HubFile BACKBONE_FILES[] = {
     {"config.json", F_REQUIRED},
     {NULL, F_OPTIONAL},
 };
+/* a backbone gliner init builds a model from: the same, then its weights */
+static const HubFile BACKBONE_WEIGHTS_FILES[] = {
+    {"tokenizer_config.json", F_OPTIONAL},
+    {"special_tokens_map.json", F_OPTIONAL},
+    {"added_tokens.json", F_OPTIONAL},
+    {"tokenizer.json", F_OPTIONAL},
+    {"spm.model", F_SLOW},
+    {"sentencepiece.bpe.model", F_SLOW},
+    {"vocab.txt", F_SLOW},
+    {"vocab.json", F_SLOW},
+    {"merges.txt", F_SLOW},
+    {"config.json", F_REQUIRED},
+    {"model.safetensors", F_WEIGHTS},
+    {NULL, F_OPTIONAL},
+};
+enum { R_CHECKPOINT, R_BACKBONE, R_BACKBONE_WEIGHTS };
 /* a backbone's tokenizer sources: one of them makes a cached snapshot usable */
 static const char* TOKENIZER_SOURCES[] = {"tokenizer.json", "spm.model", "sentencepiece.bpe.model", "vocab.txt",
                                           "vocab.json", NULL};
@@ -183,26 +199,12 @@ static int cache_paths(const char* id, CachePaths* c) {
     return n;
 }
 
-int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len) {
-    if (!hub_is_backbone_id(id)) return -1;
-    CachePaths cp;
-    const int n = cache_paths(id, &cp);
-    for (int k = 0; k < n; k++) {
-        const char* snap = cp.snap[k];
-        if (file_exists(snap, file) && strlen(snap) < len) {
-            snprintf(out, len, "%s", snap);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* 1: a usable snapshot (a checkpoint: its config and weights; a backbone: config.json and a tokenizer source); 0: not */
-static int cache_complete(const char* snap, int backbone) {
-    if (!backbone)
-        return file_exists(snap, "gliner_config.json") &&
-               (file_exists(snap, "model.safetensors") || file_exists(snap, "pytorch_model.bin"));
-    if (!file_exists(snap, "config.json")) return 0;
+/* 1: a usable snapshot (a checkpoint: its config and weights; a backbone: config.json and a tokenizer source, and
+   its weights for R_BACKBONE_WEIGHTS); 0: not */
+static int cache_complete(const char* snap, int what) {
+    const int weights = file_exists(snap, "model.safetensors") || file_exists(snap, "pytorch_model.bin");
+    if (what == R_CHECKPOINT) return file_exists(snap, "gliner_config.json") && weights;
+    if (!file_exists(snap, "config.json") || (what == R_BACKBONE_WEIGHTS && !weights)) return 0;
     for (int i = 0; TOKENIZER_SOURCES[i]; i++)
         if (file_exists(snap, TOKENIZER_SOURCES[i])) return 1;
     return 0;
@@ -420,8 +422,8 @@ static int max_bytes_from_env(int64_t* out, char* err, size_t errlen) {
     return 0;
 }
 
-/* downloads a plan's files (GLINER_FILES or BACKBONE_FILES) into repo_dir/snapshots/<commit or rev>/; fills snap */
-static int download(const HubFile* plan, const char* repo, const char* rev, const char* repo_dir, char* snap,
+/* downloads a plan's files (GLINER_FILES or a backbone's) into repo_dir/snapshots/<commit or rev>/; fills snap */
+static int download(const HubFile* plan, int backbone, const char* repo, const char* rev, const char* repo_dir, char* snap,
                     size_t snaplen, char* err, size_t errlen) {
     const char* endpoint = getenv("HF_ENDPOINT");
     if (!endpoint || !*endpoint) endpoint = "https://huggingface.co";
@@ -430,7 +432,7 @@ static int download(const HubFile* plan, const char* repo, const char* rev, cons
     Dl dl = {.repo_dir = repo_dir, .rev = rev};
     if (max_bytes_from_env(&dl.max_bytes, err, errlen)) return -1;
     if (mkdir_p(repo_dir, err, errlen)) return -1;
-    int have_tok_json = 0, have_tok_config = 0, backbone = plan == BACKBONE_FILES;
+    int have_tok_json = 0, have_tok_config = 0;
     for (int i = 0; plan[i].name; i++) {
         const char* name = plan[i].name;
         if (plan[i].kind == F_SLOW && (have_tok_json || (!backbone && !have_tok_config))) continue;
@@ -476,15 +478,16 @@ int hub_can_download(void) {
 #endif
 }
 
-/* a repo id's snapshot in the cache (complete for its plan), else downloaded; what = "checkpoint" / "backbone" */
-static int resolve_repo(const char* name, int backbone, char* out_dir, size_t len, char* err, size_t errlen) {
+/* a repo id's snapshot in the cache (complete for its plan), else downloaded; what: R_CHECKPOINT, R_BACKBONE... */
+static int resolve_repo(const char* name, int what, char* out_dir, size_t len, char* err, size_t errlen) {
+    const int backbone = what != R_CHECKPOINT;
     CachePaths cp;
     const int ns = cache_paths(name, &cp);
     const char *repo = cp.repo, *rev = cp.rev, *repo_dir = cp.repo_dir;
     char snap[PATH_LEN];
     for (int k = 0; k < ns; k++) {
         snprintf(snap, sizeof snap, "%s", cp.snap[k]);
-        if (cache_complete(snap, backbone)) {
+        if (cache_complete(snap, what)) {
             if (strlen(snap) >= len) return gl_set_err(err, errlen, "%s: path too long", snap);
             snprintf(out_dir, len, "%s", snap);
             log_debug("hub: %s: cached at %s", name, snap);
@@ -497,11 +500,12 @@ static int resolve_repo(const char* name, int backbone, char* out_dir, size_t le
                           backbone ? "backbone" : "checkpoint");
 #ifdef GLINER_HAVE_CURL
     char e2[2048] = "";
-    if (download(backbone ? BACKBONE_FILES : GLINER_FILES, repo, rev, repo_dir, snap, sizeof snap, e2, sizeof e2)) {
+    const HubFile* plan = what == R_BACKBONE_WEIGHTS ? BACKBONE_WEIGHTS_FILES : backbone ? BACKBONE_FILES : GLINER_FILES;
+    if (download(plan, backbone, repo, rev, repo_dir, snap, sizeof snap, e2, sizeof e2)) {
         gl_set_err(err, errlen, "%s: not a local directory; fetching it from the Hugging Face Hub: %s", name, e2);
         return -1;
     }
-    if (!cache_complete(snap, backbone)) /* a backbone answered for config.json but has no tokenizer files */
+    if (!cache_complete(snap, what)) /* a backbone answered for config.json but has no tokenizer files */
         return gl_set_err(err, errlen, "%s: fetched from the Hugging Face Hub into %s, but it has no tokenizer "
                           "(tokenizer.json, spm.model, sentencepiece.bpe.model, vocab.txt or vocab.json)", name, snap);
     if (strlen(snap) >= len) return gl_set_err(err, errlen, "%s: path too long", snap);
@@ -521,10 +525,10 @@ int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t e
         snprintf(out_dir, len, "%s", name);
         return 0;
     }
-    return resolve_repo(name, 0, out_dir, len, err, errlen);
+    return resolve_repo(name, R_CHECKPOINT, out_dir, len, err, errlen);
 }
 
-int hub_resolve_backbone(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
+static int resolve_backbone(const char* name, int what, char* out_dir, size_t len, char* err, size_t errlen) {
     struct stat sb;
     if (err && errlen) err[0] = 0;
     if (!name || !*name) return gl_set_err(err, errlen, "no backbone name (model_name is empty)");
@@ -536,5 +540,13 @@ int hub_resolve_backbone(const char* name, char* out_dir, size_t len, char* err,
     }
     if (!hub_is_backbone_id(name))
         return gl_set_err(err, errlen, "%s: no such directory, and not a Hub repo id (owner/name[@revision])", name);
-    return resolve_repo(name, 1, out_dir, len, err, errlen);
+    return resolve_repo(name, what, out_dir, len, err, errlen);
+}
+
+int hub_resolve_backbone(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
+    return resolve_backbone(name, R_BACKBONE, out_dir, len, err, errlen);
+}
+
+int hub_resolve_backbone_weights(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
+    return resolve_backbone(name, R_BACKBONE_WEIGHTS, out_dir, len, err, errlen);
 }

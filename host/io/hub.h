@@ -32,12 +32,12 @@ int hub_resolve(const char* name_or_dir, char* out_dir, size_t len, char* err, s
    sentencepiece.bpe.model, vocab.txt, vocab.json, merges.txt -- then config.json). Never the weights. */
 int hub_resolve_backbone(const char* name, char* out_dir, size_t len, char* err, size_t errlen);
 
+/* hub_resolve_backbone, with the backbone's weights too (model.safetensors, else pytorch_model.bin): the backbone
+   gliner init builds a new model from. A cached snapshot without weights is completed. */
+int hub_resolve_backbone_weights(const char* name, char* out_dir, size_t len, char* err, size_t errlen);
+
 /* 1 if name can name a backbone on the Hub: a repo id, or an owner-less name ([A-Za-z0-9._-]+[@revision]). */
 int hub_is_backbone_id(const char* name);
-
-/* The cached snapshot of repo id `id` (owner/name[@revision]) that holds `file`, without the network:
-   refs/<revision> -> snapshots/<commit>, else snapshots/<revision>. 0 with the directory in out, or -1. */
-int hub_cached_snapshot(const char* id, const char* file, char* out, size_t len);
 
 /* 1 if name has the shape of a Hub repo id: owner/name[@revision], letters, digits and ._- only. */
 int hub_is_repo_id(const char* name);

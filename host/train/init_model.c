@@ -369,15 +369,14 @@ static int backbone_open(Backbone* b, const char* what, const char* name, const 
         if (stat(name, &sb) == 0)
             return gl_set_err(err, errlen, "%s: %s '%s': not a directory (expected a backbone directory with config.json, "
                               "model.safetensors or pytorch_model.bin, and its tokenizer files)", src, what, shown);
-        if (!hub_is_repo_id(name))
+        if (!hub_is_backbone_id(name))
             return gl_set_err(err, errlen, "%s: %s '%s': no such directory (expected a local backbone directory with "
-                              "config.json, model.safetensors or pytorch_model.bin, and its tokenizer files)", src, what, shown);
-        if (hub_cached_snapshot(name, "config.json", b->dir, sizeof b->dir))
-            return gl_set_err(err, errlen, "%s: %s '%s': not a local directory and not in the Hugging Face cache (gliner "
-                              "init needs the backbone as a local directory with config.json, model.safetensors or "
-                              "pytorch_model.bin, and its tokenizer files: `huggingface-cli download %s --local-dir DIR`, "
-                              "then %s: DIR)", src, what,
-                              shown, shown, what);
+                              "config.json, model.safetensors or pytorch_model.bin, and its tokenizer files, or a Hub "
+                              "repo id)", src, what, shown);
+        char e2[2048];
+        /* the HF cache, else downloaded (its config, tokenizer files and weights), as from_pretrained(model_name) */
+        if (hub_resolve_backbone_weights(name, b->dir, sizeof b->dir, e2, sizeof e2))
+            return gl_set_err(err, errlen, "%s: %s: %s", src, what, e2); /* e2 names it */
     }
     char p[PATH_LEN];
     snprintf(p, sizeof p, "%s/config.json", b->dir);

@@ -172,7 +172,31 @@ printf '{"model_name": "acme/tiny", "span_mode": "markerV0", "hidden_size": 32, 
 HF_HUB_CACHE=$TMP/hfcache "$GLINER" init "$TMP/hub.json" "$TMP/out_hub" >/dev/null 2>&1 || fail "a Hub id in the cache"
 [ -f "$TMP/out_hub/model.safetensors" ] || fail "a Hub id in the cache: no model.safetensors"
 printf '{"model_name": "acme/absent", "span_mode": "markerV0", "hidden_size": 32, "max_width": 4}\n' >"$TMP/hub2.json"
-HF_HUB_CACHE=$TMP/hfcache "$GLINER" init "$TMP/hub2.json" "$TMP/out_hub2" >/dev/null 2>"$TMP/hub2.err" && fail "an absent Hub id was accepted"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE=$TMP/hfcache "$GLINER" init "$TMP/hub2.json" "$TMP/out_hub2" >/dev/null 2>"$TMP/hub2.err" && fail "an absent Hub id was accepted"
 grep -q "not in the Hugging Face cache" "$TMP/hub2.err" || { cat "$TMP/hub2.err"; fail "absent Hub id: message"; }
 echo "ok: Hub ids from the cache"
+
+# ---- a backbone on a loopback Hub, as from_pretrained(model_name) downloads it: config, vocab.txt (no
+# tokenizer.json there), weights; then the same init from the cache with the server stopped
+PY=$(command -v python3 || true)
+if [ -z "$PY" ] || "$GLINER" version 2>/dev/null | grep -q "^hub downloads: no"; then
+  echo "SKIP (Hub download): no python3 or no libcurl"
+else
+  . "$SRC/tests/cli/hub_server.sh"
+  trap 'hub_stop; rm -rf "$TMP"' EXIT
+  W=$TMP/www/acme/hubbed/resolve/main
+  mkdir -p "$W"
+  cp -L "$BB"/config.json "$BB"/model.safetensors "$BB"/vocab.txt "$BB"/tokenizer_config.json "$W/"
+  hub_start "$TMP/www" "$TMP/get.log" || fail "the HTTP server did not start"
+  printf '{"model_name": "acme/hubbed", "span_mode": "markerV0", "hidden_size": 48, "max_width": 4, "max_len": 64}\n' >"$TMP/hub3.json"
+  HF_ENDPOINT=$HUB_URL HF_HUB_CACHE=$TMP/hfcache3 "$GLINER" init "$TMP/hub3.json" "$TMP/out_hub3" --seed 3 >/dev/null 2>"$TMP/hub3.err" ||
+    { cat "$TMP/hub3.err"; fail "a backbone downloaded from the Hub"; }
+  grep -q "^/acme/hubbed/resolve/main/model.safetensors" "$TMP/get.log" || fail "the backbone's weights were not fetched"
+  hub_stop
+  HF_ENDPOINT=$HUB_URL HF_HUB_CACHE=$TMP/hfcache3 "$GLINER" init "$TMP/hub3.json" "$TMP/out_hub3b" --seed 3 >/dev/null 2>"$TMP/hub3.err" ||
+    { cat "$TMP/hub3.err"; fail "the downloaded backbone from the cache"; }
+  cmp -s "$TMP/out_hub3/model.safetensors" "$TMP/out_hub3b/model.safetensors" || fail "the cached backbone gave other weights"
+  cmp -s "$TMP/out_hub3/tokenizer.json" "$TMP/m_slowtok/tokenizer.json" || fail "the downloaded backbone's tokenizer differs"
+  echo "ok: a backbone downloaded from a (loopback) Hub"
+fi
 echo "all init tests passed"

@@ -15,9 +15,8 @@ PUB=$SRC/tests/fixtures/published
 PY=$(command -v python3 || true)
 [ -n "$PY" ] || { echo "SKIP: no python3 (JSON comparison, HTTP server)"; exit 77; }
 TMP=$(mktemp -d)
-SERVER_PID=""
-stop_server() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; fi; }
-trap 'stop_server; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
+. "$SRC/tests/cli/hub_server.sh"
+trap 'hub_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 T() { timeout 120 "$@"; }
 unset HF_ENDPOINT HF_HOME HF_TOKEN XDG_CACHE_HOME HF_HUB_OFFLINE
@@ -126,30 +125,8 @@ WWW=$TMP/www
 mkdir -p "$WWW/acme/gliner-legacy/resolve/main" "$WWW/$BACKBONE_ID/resolve/main"
 cp "$PUB"/gliner_legacy/* "$WWW/acme/gliner-legacy/resolve/main/"
 cp "$PUB"/backbone/* "$WWW/$BACKBONE_ID/resolve/main/"
-cat >"$TMP/server.py" <<'PYEOF'
-import http.server, sys
-root, log = sys.argv[1], sys.argv[2]
-class H(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, *a, **k): super().__init__(*a, directory=root, **k)
-    def do_GET(self):
-        with open(log, "a") as f: f.write(self.path + "\n")
-        super().do_GET()
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print("Serving HTTP on 127.0.0.1 port %d" % s.server_address[1], flush=True)
-s.serve_forever()
-PYEOF
-"$PY" -u "$TMP/server.py" "$WWW" "$TMP/get.log" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 100); do
-  PORT=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$TMP/server.log" | head -1)
-  [ -n "$PORT" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$TMP/server.log"; fail "the HTTP server did not start"; }
-export HF_ENDPOINT=http://127.0.0.1:$PORT HF_HUB_CACHE=$TMP/hubcache
+hub_start "$WWW" "$TMP/get.log" || fail "the HTTP server did not start"
+export HF_ENDPOINT=$HUB_URL HF_HUB_CACHE=$TMP/hubcache
 T "$GLINER" predict --model acme/gliner-legacy --labels "$LABELS" --threshold "$THR" \
   <"$TMP/in.jsonl" >"$TMP/p_hub.jsonl" 2>"$TMP/p_hub.err" || { cat "$TMP/p_hub.err"; fail "predict --model acme/gliner-legacy"; }
 same_entities "$TMP/p_hub.jsonl" "loopback Hub"
@@ -160,7 +137,7 @@ cmp -s "$BS/spm.model" "$PUB/backbone/spm.model" || fail "the backbone's spm.mod
 grep -qE "^/$BACKBONE_ID/resolve/main/(model.safetensors|pytorch_model.bin)" "$TMP/get.log" && fail "the backbone's weights were fetched"
 grep -q "^/acme/gliner-legacy/resolve/main/spm.model" "$TMP/get.log" && fail "slow tokenizer files asked of a checkpoint without tokenizer_config.json"
 # a second run is served from the cache: the server is stopped
-stop_server
+hub_stop
 T "$GLINER" predict --model acme/gliner-legacy --labels "$LABELS" --threshold "$THR" \
   <"$TMP/in.jsonl" >"$TMP/p_hub2.jsonl" 2>"$TMP/p_hub2.err" || { cat "$TMP/p_hub2.err"; fail "predict from the cache"; }
 cmp -s "$TMP/p_hub.jsonl" "$TMP/p_hub2.jsonl" || fail "the cached run differs"

@@ -156,7 +156,9 @@ expect_err 2 "\-\-threshold: expected a number" $RUN --threshold 2
 expect_err 1 "$TMP/missing.yaml" "$GLINER" train "$TMP/missing.yaml" --model "$M/uni_span_bert_markerV0"
 printf 'training:\n  num_steps: [1\n' >"$TMP/bad.yaml"
 expect_err 1 "bad.yaml:" "$GLINER" train "$TMP/bad.yaml" --model "$M/uni_span_bert_markerV0"
-expect_err 1 "model_name 'microsoft/deberta-v3-small': not a local directory" "$GLINER" train "$TMP/c.yaml" --output "$TMP/nomodel"
+# (prev_path null and the default backbone, not in an empty cache, offline: never the network in a test)
+expect_err 1 "model_name: microsoft/deberta-v3-small: not a local directory, and not in the Hugging Face cache" \
+  env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$TMP/empty_cache" "$GLINER" train "$TMP/c.yaml" --output "$TMP/nomodel"
 expect_err 1 "$TMP/nope" "$GLINER" train "$TMP/c.yaml" --model "$TMP/nope" --output "$TMP/x"
 printf '[{"tokenized_text": ["a"], "ner": []}, {"tokenized_text": ["b", "c"], "ner": [[1, 0, "x"]]}]' >"$TMP/bad.json"
 expect_err 1 "record 1" $RUN --train-data "$TMP/bad.json" --output "$TMP/y"
