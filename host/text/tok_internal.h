@@ -91,6 +91,7 @@ typedef struct {
 
 void    trie_init(Trie* t);
 void    trie_insert(Trie* t, const char* key, size_t n, int32_t value); /* overwrites */
+void    trie_insert_sorted(Trie* t, const char* const* keys, const uint32_t* lens, int n); /* keys[i] -> i, fast */
 void    trie_finish(Trie* t);
 int32_t trie_step(const Trie* t, int32_t node, uint8_t c); /* -1 if no edge */
 void    trie_free(Trie* t);

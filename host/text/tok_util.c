@@ -285,6 +285,34 @@ void trie_insert(Trie* t, const char* key, size_t n, int32_t value) {
     t->value[node] = value;
 }
 
+/* keys[i] -> i for i < n (a NULL key skipped), in byte order: a node's newest child (the head of its sibling list)
+   is then the one the next key shares, so a large vocabulary builds in O(total length) instead of walking long
+   sibling lists. Equal keys keep index order: the last id wins, as trie_insert one by one. */
+typedef struct {
+    const char* k;
+    uint32_t    n;
+    int32_t     i;
+} SortKey;
+
+static int cmp_sortkey(const void* a, const void* b) {
+    const SortKey *x = a, *y = b;
+    const int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
+    if (c) return c;
+    if (x->n != y->n) return x->n < y->n ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+void trie_insert_sorted(Trie* t, const char* const* keys, const uint32_t* lens, int n) {
+    SortKey* s = malloc(((size_t)n + 1) * sizeof *s);
+    CHECK(s, "out of memory");
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (keys[i]) s[m++] = (SortKey){keys[i], lens[i], i};
+    qsort(s, (size_t)m, sizeof *s, cmp_sortkey);
+    for (int j = 0; j < m; j++) trie_insert(t, s[j].k, s[j].n, s[j].i);
+    free(s);
+}
+
 static int cmp_edge(const void* a, const void* b) {
     uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
     return (x > y) - (x < y);

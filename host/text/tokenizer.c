@@ -430,8 +430,8 @@ static int load_unigram(Ctx* c, Tokenizer* t, const cJSON* o) {
         m->scores[i] = s->valuedouble;
         if (s->valuedouble < m->min_score) m->min_score = s->valuedouble;
         model_set_token(t, i, p->valuestring, len);
-        trie_insert(&m->trie, p->valuestring, len, i); /* duplicates: the last id wins, as token_to_ids */
     }
+    trie_insert_sorted(&m->trie, (const char* const*)m->id_tok, m->id_len, n);
     trie_finish(&m->trie);
     const cJSON* u = cJSON_GetObjectItemCaseSensitive(o, "unk_id");
     int64_t      uid;
