@@ -21,7 +21,7 @@ if [ -n "$EXE" ]; then
 else
   BUILD=$(dirname "$GLINER")
   [ -f "$BUILD/libgliner.a" ] || fail "no $BUILD/libgliner.a"
-  LIBS="$(pkg-config --libs libcjson yaml-0.1 openblas libutf8proc) -lm -fopenmp"
+  LIBS="$(pkg-config --libs libcjson yaml-0.1 openblas libutf8proc libzip) -lm -fopenmp"
   pkg-config --exists libcurl && LIBS="$LIBS $(pkg-config --libs libcurl)"
   cc -std=c11 -Wall -Wextra -Werror -I"$SRC/host" "$TMP/example.c" "$BUILD/libgliner.a" $LIBS -o "$TMP/example" 2>"$TMP/cc.err" \
     || fail "the README example does not compile: $(cat "$TMP/cc.err")"
