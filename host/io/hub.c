@@ -35,8 +35,9 @@
    (published legacy checkpoints have none: the backbone's are used), then the weights, model.safetensors or else
    pytorch_model.bin, last -- so a snapshot holding the weights has had every other file attempted (what "complete"
    means in cache_complete). A backbone (model_name, labels_encoder, labels_decoder): its tokenizer files, then
-   config.json last. Files of a slow tokenizer are asked for only when there is no tokenizer.json: a backbone
-   always, a checkpoint only when it has a tokenizer_config.json (the reference then takes its tokenizer from it). */
+   config.json, and its weights last when gliner init builds a model from it. Files of a slow tokenizer are asked
+   for only when there is no tokenizer.json: a backbone always, a checkpoint only when it has a
+   tokenizer_config.json (the reference then takes its tokenizer from it). */
 typedef enum { F_OPTIONAL, F_REQUIRED, F_SLOW, F_WEIGHTS } FileKind;
 typedef struct { const char* name; FileKind kind; } HubFile;
 static const HubFile GLINER_FILES[] = {
@@ -67,21 +68,7 @@ static const HubFile BACKBONE_FILES[] = {
     {"vocab.json", F_SLOW},
     {"merges.txt", F_SLOW},
     {"config.json", F_REQUIRED},
-    {NULL, F_OPTIONAL},
-};
-/* a backbone gliner init builds a model from: the same, then its weights */
-static const HubFile BACKBONE_WEIGHTS_FILES[] = {
-    {"tokenizer_config.json", F_OPTIONAL},
-    {"special_tokens_map.json", F_OPTIONAL},
-    {"added_tokens.json", F_OPTIONAL},
-    {"tokenizer.json", F_OPTIONAL},
-    {"spm.model", F_SLOW},
-    {"sentencepiece.bpe.model", F_SLOW},
-    {"vocab.txt", F_SLOW},
-    {"vocab.json", F_SLOW},
-    {"merges.txt", F_SLOW},
-    {"config.json", F_REQUIRED},
-    {"model.safetensors", F_WEIGHTS},
+    {"model.safetensors", F_WEIGHTS}, /* only for gliner init (R_BACKBONE_WEIGHTS) */
     {NULL, F_OPTIONAL},
 };
 enum { R_CHECKPOINT, R_BACKBONE, R_BACKBONE_WEIGHTS };
@@ -423,7 +410,7 @@ static int max_bytes_from_env(int64_t* out, char* err, size_t errlen) {
 }
 
 /* downloads a plan's files (GLINER_FILES or a backbone's) into repo_dir/snapshots/<commit or rev>/; fills snap */
-static int download(const HubFile* plan, int backbone, const char* repo, const char* rev, const char* repo_dir, char* snap,
+static int download(const HubFile* plan, int backbone, int weights, const char* repo, const char* rev, const char* repo_dir, char* snap,
                     size_t snaplen, char* err, size_t errlen) {
     const char* endpoint = getenv("HF_ENDPOINT");
     if (!endpoint || !*endpoint) endpoint = "https://huggingface.co";
@@ -436,6 +423,7 @@ static int download(const HubFile* plan, int backbone, const char* repo, const c
     for (int i = 0; plan[i].name; i++) {
         const char* name = plan[i].name;
         if (plan[i].kind == F_SLOW && (have_tok_json || (!backbone && !have_tok_config))) continue;
+        if (plan[i].kind == F_WEIGHTS && !weights) continue;
         url_of(url, sizeof url, endpoint, repo, rev, name);
         int r = http_get(url, &dl, name, &status, err, errlen);
         if (r < 0) return -1;
@@ -500,8 +488,8 @@ static int resolve_repo(const char* name, int what, char* out_dir, size_t len, c
                           backbone ? "backbone" : "checkpoint");
 #ifdef GLINER_HAVE_CURL
     char e2[2048] = "";
-    const HubFile* plan = what == R_BACKBONE_WEIGHTS ? BACKBONE_WEIGHTS_FILES : backbone ? BACKBONE_FILES : GLINER_FILES;
-    if (download(plan, backbone, repo, rev, repo_dir, snap, sizeof snap, e2, sizeof e2)) {
+    if (download(backbone ? BACKBONE_FILES : GLINER_FILES, backbone, what != R_BACKBONE, repo, rev, repo_dir, snap,
+                 sizeof snap, e2, sizeof e2)) {
         gl_set_err(err, errlen, "%s: not a local directory; fetching it from the Hugging Face Hub: %s", name, e2);
         return -1;
     }
