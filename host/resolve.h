@@ -5,7 +5,9 @@
 
      tokenizer        DIR's own files when DIR/tokenizer_config.json exists (_load_tokenizer), else model_name's:
                       a local directory, the Hugging Face cache, or its tokenizer files fetched from the Hub
-                      (host/io/hub.h); tokenizer.json, else the slow files converted (host/text/tok_convert.h)
+                      (host/io/hub.h); tokenizer.json, else the slow files converted (host/text/tok_convert.h);
+                      its post-processor then as _set_tokenizer_spec_tokens leaves it under transformers 5
+                      ("BOS $A EOS" with the tokens the directory names: [CLS] $A [SEP] for DeBERTa, $A for BERT)
      encoder_config   when the config has none: model_name's config.json, vocab_size := config.vocab_size when that
                       is not -1 (Transformer.__init__; the same for labels_encoder / labels_decoder)
      GLiNER's tokens  when class_token_index or vocab_size is -1 (_resize_token_embeddings): [FLERT], ent_token,
