@@ -118,6 +118,14 @@ EXPECTED=$PUB/expected_bi.json same_entities "$TMP/p_bi.jsonl" "bi-encoder, back
 HF_HUB_OFFLINE=1 T "$GLINER" info "$PUB/bi_legacy" >"$TMP/info_bi.txt" 2>/dev/null || fail "gliner info on the bi-encoder"
 grep -q "^tokenizer  *.*tiny-bert-text.*: 603 tokens (WordPiece), 3 of them GLiNER's" "$TMP/info_bi.txt" || fail "info bi: $(cat "$TMP/info_bi.txt")"
 grep -q "^label tokenizer  *.*tiny-bert-labels.*: 600 tokens" "$TMP/info_bi.txt" || fail "info bi: label tokenizer: $(cat "$TMP/info_bi.txt")"
+# converted, it stands alone: both tokenizers (labels_tokenizer/ as ours write it), no backbone needed
+HF_HUB_OFFLINE=1 T "$GLINER" convert "$PUB/bi_legacy" "$TMP/converted_bi" >/dev/null 2>"$TMP/conv_bi.err" || { cat "$TMP/conv_bi.err"; fail "gliner convert (bi)"; }
+for f in tokenizer.json tokenizer_config.json labels_tokenizer/tokenizer.json labels_tokenizer/tokenizer_config.json; do
+  [ -f "$TMP/converted_bi/$f" ] || fail "convert (bi): no $f"
+done
+HF_HUB_CACHE=$TMP/empty HF_HUB_OFFLINE=1 T "$GLINER" predict --model "$TMP/converted_bi" --labels "$BI_LABELS" --threshold "$THR" \
+  <"$TMP/in_bi.jsonl" >"$TMP/p_bi_conv.jsonl" 2>"$TMP/p_bi_conv.err" || { cat "$TMP/p_bi_conv.err"; fail "predict on the converted bi-encoder"; }
+EXPECTED=$PUB/expected_bi.json same_entities "$TMP/p_bi_conv.jsonl" "converted bi-encoder, no backbone"
 
 # --- 3. a loopback Hub serving the checkpoint and the backbone (no tokenizer.json anywhere: 404s)
 if "$GLINER" version 2>/dev/null | grep -q "^hub downloads: no"; then echo "SKIP (part 3): built without libcurl"; exit 0; fi
