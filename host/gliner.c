@@ -188,6 +188,12 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
              check_class_token(&g->model.cfg, g->tok, model_dir, r.tok_from, err, errlen);
     if (rc == 0 && g->label_tok)
         rc = bind_tokenizer(&g->model, 1, g->label_tok, r.label_tok_from, 0, &g->label_max_length, err, errlen);
+    if (rc == 0 && resolved_tokenizers_borrowed(&r)) { /* kept for the checkpoints a training run writes */
+        g->res = malloc(sizeof *g->res);
+        CHECK(g->res, "out of memory");
+        *g->res = r; /* cfg and the tokenizers were moved out above: only the documents and names remain */
+        memset(&r, 0, sizeof r);
+    }
     resolved_free(&r);
     if (rc) {
         gliner_free(g);
@@ -212,6 +218,10 @@ void gliner_free(gliner_t* g) {
     tokenizer_free(g->label_tok);
     label_cache_clear(g);
     if (g->prof) profile_free(g->prof);
+    if (g->res) {
+        resolved_free(g->res);
+        free(g->res);
+    }
     free(g);
 }
 

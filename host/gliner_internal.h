@@ -38,6 +38,8 @@ struct GlinerHandle {
     char        desc[512];
     struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */
     gliner_stats stats;       /* gliner_get_stats */
+    struct Resolved* res;     /* the tokenizers' documents when the checkpoint does not hold them as run (a legacy
+                                 checkpoint's, from its backbone): training checkpoints write them (resolve.h) */
 };
 
 /* Tokenizes a bi-encoder's labels as C independent sequences (spec §3.8): ids and mask (C, *T_out), malloc'd. */

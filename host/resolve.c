@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "check.h"
 #include "io/hub.h"
+#include "io/model_dir.h"
+#include "io/out_file.h"
 #include "io/read_file.h"
 #include "log.h"
 #include "text/tok_convert.h"
@@ -182,7 +185,13 @@ int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) 
                           r->label_tok_from, err, errlen) ||
             load_tok(r->label_tok_from, r->label_tok_name, &r->label_tok_json, &r->label_tok_len, &r->label_tok, err, errlen))
             goto fail;
+        r->label_tok_borrowed  = strcmp(r->label_tok_from, p) != 0;
+        r->label_tok_converted = !is_regular(r->label_tok_from, "tokenizer.json");
+        snprintf(r->label_enc_type, sizeof r->label_enc_type, "%s", c->labels_encoder_config.model_type);
     }
+    r->tok_borrowed  = strcmp(r->tok_from, r->dir) != 0;
+    r->tok_converted = !is_regular(r->tok_from, "tokenizer.json");
+    snprintf(r->enc_type, sizeof r->enc_type, "%s", c->encoder.model_type);
     return 0;
 fail:
     resolved_free(r);
@@ -196,4 +205,69 @@ void resolved_free(Resolved* r) {
     tokenizer_free(r->tok);
     tokenizer_free(r->label_tok);
     memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------- writing what was resolved */
+/* The class AutoTokenizer needs to read tokenizer.json back: tokenizer_config.json's own, else the one of the
+   backbone's model_type (a GLiNER directory has no config.json to say it) */
+static const char* tokenizer_class_of(const char* model_type) {
+    static const struct { const char* type; const char* cls; } M[] = {
+        {"deberta-v2", "DebertaV2Tokenizer"}, {"bert", "BertTokenizer"},       {"gpt2", "GPT2Tokenizer"},
+        {"roberta", "RobertaTokenizer"},      {"xlm-roberta", "XLMRobertaTokenizer"}, {"t5", "T5Tokenizer"},
+    };
+    for (size_t i = 0; i < sizeof M / sizeof M[0]; i++)
+        if (!strcmp(M[i].type, model_type)) return M[i].cls;
+    return "PreTrainedTokenizerFast";
+}
+
+/* OUT/tokenizer.json from the document the checkpoint was run with and, when it came from elsewhere (a backbone),
+   that directory's tokenizer_config.json (the class named) and special_tokens_map.json beside it */
+static int write_tokenizer_files(const char* json, size_t len, const char* from, int borrowed, const char* model_type,
+                                 const char* out, char* err, size_t errlen) {
+    char p[4096], src[4096];
+    snprintf(p, sizeof p, "%s/tokenizer.json", out);
+    if (gl_write_file(p, 0, json, len, err, errlen)) return -1; /* may replace the copied one */
+    if (!borrowed) return 0;
+    snprintf(src, sizeof src, "%s/tokenizer_config.json", from);
+    int missing = 0;
+    cJSON* tc = gl_read_json(src, (size_t)1 << 24, "a tokenizer_config.json", 1, &missing, err, errlen);
+    if (!tc && !missing) return -1;
+    if (!tc) tc = cJSON_CreateObject();
+    if (!cJSON_IsObject(tc)) {
+        cJSON_Delete(tc);
+        return gl_set_err(err, errlen, "%s: expected a JSON object", src);
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(tc, "tokenizer_class"))
+        cJSON_AddStringToObject(tc, "tokenizer_class", tokenizer_class_of(model_type));
+    char* text = cJSON_Print(tc);
+    cJSON_Delete(tc);
+    CHECK(text, "out of memory");
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", out);
+    int rc = gl_write_file(p, GL_OUT_NEW, text, strlen(text), err, errlen);
+    free(text);
+    if (rc) return -1;
+    snprintf(src, sizeof src, "%s/special_tokens_map.json", from);
+    struct stat sb;
+    if (stat(src, &sb) == 0) {
+        snprintf(p, sizeof p, "%s/special_tokens_map.json", out);
+        if (md_copy_file(src, p, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int resolved_tokenizers_borrowed(const Resolved* r) {
+    return r->tok_borrowed || r->tok_converted || r->tokens_added ||
+           (r->label_tok_json && (r->label_tok_borrowed || r->label_tok_converted));
+}
+
+int resolved_write_tokenizers(const Resolved* r, const char* out, char* err, size_t errlen) {
+    if ((r->tok_borrowed || r->tok_converted || r->tokens_added) &&
+        write_tokenizer_files(r->tok_json, r->tok_len, r->tok_from, r->tok_borrowed, r->enc_type, out, err, errlen))
+        return -1;
+    if (!r->label_tok_json || !(r->label_tok_borrowed || r->label_tok_converted)) return 0;
+    char ldir[4096];
+    snprintf(ldir, sizeof ldir, "%s/labels_tokenizer", out);
+    if (mkdir(ldir, 0755) != 0 && errno != EEXIST) return gl_set_err(err, errlen, "%s: cannot create: %s", ldir, strerror(errno));
+    return write_tokenizer_files(r->label_tok_json, r->label_tok_len, r->label_tok_from, r->label_tok_borrowed,
+                                 r->label_enc_type, ldir, err, errlen);
 }

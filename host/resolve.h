@@ -25,7 +25,7 @@
 #include "io/gliner_config.h"
 #include "text/tokenizer.h"
 
-typedef struct {
+typedef struct Resolved {
     GlinerConfig cfg;                /* as read, then completed as described above */
     char   dir[4096];                /* the checkpoint directory */
     Tokenizer* tok;                  /* the text tokenizer (not yet bound to the embedding rows) */
@@ -42,6 +42,9 @@ typedef struct {
     char   labels_encoder_from[4096];
     char   labels_decoder_from[4096];
     int    tokens_added;             /* GLiNER tokens that got new ids (0 when the config had both indices) */
+    int    tok_borrowed, tok_converted; /* from another directory than the checkpoint's; built from slow files */
+    int    label_tok_borrowed, label_tok_converted; /* the same for the label tokenizer (not DIR/labels_tokenizer) */
+    char   enc_type[64], label_enc_type[64]; /* the encoders' model_type (the tokenizer class when none is named) */
     int    class_token_derived;      /* class_token_index was -1 and was derived */
     int    vocab_derived;            /* vocab_size was -1 (or differed) and became len(tokenizer) */
 } Resolved;
@@ -50,3 +53,10 @@ typedef struct {
    line naming the file and what was expected (r then holds nothing to free). */
 int  resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen);
 void resolved_free(Resolved* r);
+/* Writes into OUT (a directory being built) the tokenizers r was run with when r->dir does not hold them so: borrowed
+   from a backbone (then with that directory's tokenizer_config.json, the class named, and special_tokens_map.json),
+   built from slow files, or with GLiNER's tokens added at load; a bi-encoder's label tokenizer into
+   OUT/labels_tokenizer/ likewise. Nothing when the checkpoint's own files are what ran. (convert, checkpoints) */
+int  resolved_write_tokenizers(const Resolved* r, const char* out, char* err, size_t errlen);
+/* 1 when resolved_write_tokenizers has something to write */
+int  resolved_tokenizers_borrowed(const Resolved* r);

@@ -19,8 +19,6 @@
 #include "cli.h"
 #include "io/gliner_config.h"
 #include "io/model_dir.h"
-#include "io/out_file.h"
-#include "io/read_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "resolve.h"
@@ -36,77 +34,6 @@ static void report_stderr(void* ctx, const char* msg) {
 static int keep_file(const char* name) {
     return strcmp(name, "model.safetensors") && strcmp(name, "gliner_config.json") && strcmp(name, "pytorch_model.bin") &&
            !strstr(name, ".tmp.");
-}
-
-/* The class AutoTokenizer needs to read tokenizer.json back: tokenizer_config.json's own, else the one of the
-   backbone's model_type (a GLiNER directory has no config.json to say it) */
-static const char* tokenizer_class_of(const char* model_type) {
-    static const struct { const char* type; const char* cls; } M[] = {
-        {"deberta-v2", "DebertaV2Tokenizer"}, {"bert", "BertTokenizer"},       {"gpt2", "GPT2Tokenizer"},
-        {"roberta", "RobertaTokenizer"},      {"xlm-roberta", "XLMRobertaTokenizer"}, {"t5", "T5Tokenizer"},
-    };
-    for (size_t i = 0; i < sizeof M / sizeof M[0]; i++)
-        if (!strcmp(M[i].type, model_type)) return M[i].cls;
-    return "PreTrainedTokenizerFast";
-}
-
-/* OUT/tokenizer.json from the document the checkpoint was run with and, when it came from elsewhere (a backbone),
-   that directory's tokenizer_config.json (the class named) and special_tokens_map.json beside it */
-static int write_tokenizer_files(const char* json, size_t len, const char* from, int borrowed, const char* model_type,
-                                 const char* out, char* err, size_t errlen) {
-    char p[4096], src[4096];
-    snprintf(p, sizeof p, "%s/tokenizer.json", out);
-    if (gl_write_file(p, 0, json, len, err, errlen)) return -1; /* may replace the copied one */
-    if (!borrowed) return 0;
-    snprintf(src, sizeof src, "%s/tokenizer_config.json", from);
-    int missing = 0;
-    cJSON* tc = gl_read_json(src, (size_t)1 << 24, "a tokenizer_config.json", 1, &missing, err, errlen);
-    if (!tc && !missing) return -1;
-    if (!tc) tc = cJSON_CreateObject();
-    if (!cJSON_IsObject(tc)) {
-        cJSON_Delete(tc);
-        return gl_set_err(err, errlen, "%s: expected a JSON object", src);
-    }
-    if (!cJSON_GetObjectItemCaseSensitive(tc, "tokenizer_class"))
-        cJSON_AddStringToObject(tc, "tokenizer_class", tokenizer_class_of(model_type));
-    char* text = cJSON_Print(tc);
-    cJSON_Delete(tc);
-    CHECK(text, "out of memory");
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", out);
-    int rc = gl_write_file(p, GL_OUT_NEW, text, strlen(text), err, errlen);
-    free(text);
-    if (rc) return -1;
-    snprintf(src, sizeof src, "%s/special_tokens_map.json", from);
-    struct stat sb;
-    if (stat(src, &sb) == 0) {
-        snprintf(p, sizeof p, "%s/special_tokens_map.json", out);
-        if (md_copy_file(src, p, err, errlen)) return -1;
-    }
-    return 0;
-}
-
-/* the text tokenizer (and a bi-encoder's label tokenizer, into labels_tokenizer/ as ours write it) when the
-   checkpoint does not hold them as it was run: borrowed from a backbone, built from slow files, or GLiNER's tokens
-   added at load */
-static int write_tokenizer(const Resolved* r, const char* tmp, char* err, size_t errlen) {
-    char p[4096], ldir[4096];
-    struct stat sb;
-    int borrowed = strcmp(r->tok_from, r->dir) != 0;
-    snprintf(p, sizeof p, "%s/tokenizer.json", r->tok_from);
-    int converted = stat(p, &sb) != 0;
-    if ((borrowed || converted || r->tokens_added) &&
-        write_tokenizer_files(r->tok_json, r->tok_len, r->tok_from, borrowed, r->cfg.encoder.model_type, tmp, err, errlen))
-        return -1;
-    if (!r->label_tok) return 0;
-    snprintf(ldir, sizeof ldir, "%s/labels_tokenizer", r->dir);
-    borrowed = strcmp(r->label_tok_from, ldir) != 0;
-    snprintf(p, sizeof p, "%s/tokenizer.json", r->label_tok_from);
-    converted = stat(p, &sb) != 0;
-    if (!borrowed && !converted) return 0;
-    snprintf(ldir, sizeof ldir, "%s/labels_tokenizer", tmp);
-    if (mkdir(ldir, 0755) != 0 && errno != EEXIST) return gl_set_err(err, errlen, "%s: cannot create: %s", ldir, strerror(errno));
-    return write_tokenizer_files(r->label_tok_json, r->label_tok_len, r->label_tok_from, borrowed,
-                                 r->cfg.labels_encoder_config.model_type, ldir, err, errlen);
 }
 
 static int parse_dtype(const char* s, DType* t) {
@@ -206,7 +133,7 @@ int cli_convert(int argc, char** argv) {
     if (md_copy_files(in, tmp, keep_file, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
     /* a checkpoint that borrowed its tokenizer (legacy: the backbone's), had only slow tokenizer files, or got
        GLiNER's tokens at load: the output carries the tokenizer it was run with, so it stands alone */
-    if (write_tokenizer(&r, tmp, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
+    if (resolved_write_tokenizers(&r, tmp, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto fail; }
     if (md_out_commit(&od, err, sizeof err)) { fprintf(stderr, "gliner convert: %s\n", err); goto done; }
     printf("wrote %s (%s, %d tensors%s%s)\n", out, arch_name(cfg->arch), nts, have_dtype ? ", " : "", have_dtype ? dtype_name(to) : "");
     rc = 0;

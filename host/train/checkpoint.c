@@ -20,6 +20,7 @@
 #include "../io/read_file.h"
 #include "../io/safetensors.h"
 #include "../io/weights.h"
+#include "../resolve.h"
 #include "../log.h"
 #include "ops.h" /* cast_forward_cpu */
 
@@ -306,6 +307,7 @@ int checkpoint_save(const CheckpointSave* cs, char* path_out, size_t path_len, c
     if (gliner_config_save_ex(cs->cfg, p, GL_OUT_NEW, err, errlen)) goto fail;
     if (fail_here(1, err, errlen)) goto fail;
     if (cs->model_src && md_copy_files(cs->model_src, tmp, md_is_tokenizer_file, err, errlen)) goto fail;
+    if (cs->res && resolved_write_tokenizers(cs->res, tmp, err, errlen)) goto fail; /* it then loads on its own */
     if (fail_here(2, err, errlen)) goto fail;
     snprintf(p, sizeof p, "%s/trainer_state.json", tmp);
     if (write_json(p, state_to_json(cs->state), err, errlen)) goto fail;

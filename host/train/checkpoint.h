@@ -107,6 +107,8 @@ typedef struct {
     const Optimizer*    opt;              /* NULL: no optimizer.safetensors */
     const TrainState*   state;            /* its global_step names the directory */
     int                 save_total_limit; /* <= 0: keep every checkpoint */
+    const struct Resolved* res;           /* the tokenizers model_src does not hold as run (a legacy checkpoint's,
+                                             from its backbone; host/resolve.h), written beside them; may be NULL */
 } CheckpointSave;
 
 /* Writes OUTDIR/checkpoint-<state->global_step> atomically (see above), then rotates. path_out (may be NULL)

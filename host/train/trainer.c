@@ -433,7 +433,8 @@ static void jlog_entry(Trainer* t, const TrainLogEntry* e) {
 static int save(Trainer* t, char* err, size_t errlen) {
     if (t->o.no_save) return 0;
     state_to_host(t);
-    CheckpointSave cs = {.outdir = t->outdir, .model_src = t->model_src, .cfg = &t->m->cfg, .table = &t->m->table,
+    CheckpointSave cs = {.outdir = t->outdir, .model_src = t->model_src,
+                         .res = ((struct GlinerHandle*)t->g)->res, .cfg = &t->m->cfg, .table = &t->m->table,
                          .params = t->params_host, .opt = &t->opt, .state = &t->st,
                          .save_total_limit = t->tc.save_total_limit};
     char path[4096];

@@ -127,6 +127,19 @@ HF_HUB_CACHE=$TMP/empty HF_HUB_OFFLINE=1 T "$GLINER" predict --model "$TMP/conve
   <"$TMP/in_bi.jsonl" >"$TMP/p_bi_conv.jsonl" 2>"$TMP/p_bi_conv.err" || { cat "$TMP/p_bi_conv.err"; fail "predict on the converted bi-encoder"; }
 EXPECTED=$PUB/expected_bi.json same_entities "$TMP/p_bi_conv.jsonl" "converted bi-encoder, no backbone"
 
+# --- 2c. gliner train --model on the legacy checkpoint (backbone in the cache): its checkpoints carry the tokenizer
+# it trained with (the backbone's, with GLiNER's tokens) and load with no backbone
+printf '[{"tokenized_text": ["Barack", "Obama", "visited", "Paris", "."], "ner": [[0, 1, "person"], [3, 3, "location"]]}]\n' >"$TMP/train.json"
+printf 'model:\n  name: "t"\ndata:\n  root_dir: %s/unused\n  train_data: "%s/train.json"\n  val_data_dir: "none"\ntraining:\n  prev_path: null\n  num_steps: 1\n  train_batch_size: 1\n  eval_every: 1\n  seed: 7\n' \
+  "$TMP" "$TMP" >"$TMP/train.yaml"
+HF_HUB_OFFLINE=1 T "$GLINER" train "$TMP/train.yaml" --model "$PUB/gliner_legacy" --output "$TMP/tr" --threads 1 >"$TMP/tr.log" 2>&1 ||
+  { cat "$TMP/tr.log"; fail "gliner train --model on the legacy checkpoint"; }
+ck=$TMP/tr/checkpoint-1
+for f in model.safetensors gliner_config.json tokenizer.json tokenizer_config.json; do [ -f "$ck/$f" ] || fail "train checkpoint: no $f"; done
+cmp -s "$ck/tokenizer.json" "$TMP/converted/tokenizer.json" || fail "train checkpoint: not the tokenizer convert writes"
+HF_HUB_CACHE=$TMP/empty HF_HUB_OFFLINE=1 T "$GLINER" predict --model "$ck" --labels "$LABELS" "John Smith lives in Berlin" \
+  >/dev/null 2>"$TMP/p_ck.err" || { cat "$TMP/p_ck.err"; fail "predict on the training checkpoint, no backbone"; }
+
 # --- 3. a loopback Hub serving the checkpoint and the backbone (no tokenizer.json anywhere: 404s)
 if "$GLINER" version 2>/dev/null | grep -q "^hub downloads: no"; then echo "SKIP (part 3): built without libcurl"; exit 0; fi
 WWW=$TMP/www

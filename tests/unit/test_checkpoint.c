@@ -92,7 +92,7 @@ static void fx_free(Fx* f) {
 }
 
 static CheckpointSave fx_save_args(const Fx* f, const char* out, int limit) {
-    return (CheckpointSave){out, f->src, &f->cfg, &f->table, f->params, &f->opt, &f->st, limit};
+    return (CheckpointSave){out, f->src, &f->cfg, &f->table, f->params, &f->opt, &f->st, limit, NULL};
 }
 
 static int exists(const char* path) {
