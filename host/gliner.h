@@ -1,5 +1,7 @@
 /* gliner.h -- libgliner's public C API: load a GLiNER checkpoint directory (the reference's format:
-   gliner_config.json, model.safetensors, tokenizer files) and extract entities from texts.
+   gliner_config.json, model.safetensors or pytorch_model.bin, tokenizer files -- or, as the published legacy
+   checkpoints have it, the tokenizer and encoder config of the backbone model_name names: host/resolve.h) or a
+   Hub repo id, and extract entities from texts.
    Errors are returned (0 / -1 and a message in err), never printed. Thread safety: one gliner_t per
    thread; distinct handles may be used concurrently.
 
