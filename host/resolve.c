@@ -80,57 +80,36 @@ static int tokenizer_dir(const char* own, const char* marker, const char* key, c
                       own ? marker : "", key, shown(name, nb, sizeof nb), e2);
 }
 
-/* the tokenizer of DIR, and the name its messages carry: DIR/tokenizer.json, or DIR for one converted from the slow
-   files (spm.model, vocab.txt, vocab.json + merges.txt) */
-static int load_tok(const char* dir, char* name, char** json, size_t* len, Tokenizer** tok, char* err, size_t errlen) {
+/* the tokenizer document of DIR, and the name its messages carry: DIR/tokenizer.json, or DIR for one converted from
+   the slow files (spm.model, vocab.txt, vocab.json + merges.txt) */
+static int tok_json(const char* dir, char* name, char** json, size_t* len, char* err, size_t errlen) {
     if (tokenizer_json_from_dir(dir, json, len, err, errlen)) return -1;
     if (is_regular(dir, "tokenizer.json")) snprintf(name, PATH_LEN, "%s/tokenizer.json", dir);
     else snprintf(name, PATH_LEN, "%s", dir);
-    return tokenizer_load_string(tok, *json, *len, name, err, errlen);
+    return 0;
 }
 
-/* _set_tokenizer_spec_tokens on the text tokenizer (transformers 5.x): add_bos_token / add_eos_token become
-   "has that token", which rebuilds the post-processor as "BOS $A EOS" with the parts it has (DeBERTa: [CLS] $A
-   [SEP]; BERT, with neither: $A). A token the document lacks is added as a special token first, as the fast
-   tokenizer's init adds its special tokens. */
-static int set_spec_tokens(Resolved* r, char* err, size_t errlen) {
-    char tok[2][256];
-    if (tokenizer_dir_bos_eos(r->tok_from, tok[0], tok[1], sizeof tok[0], err, errlen)) return -1;
-    int32_t id[2] = {-1, -1};
-    for (int k = 0; k < 2; k++) {
-        if (!tok[k][0]) continue;
-        id[k] = tokenizer_token_to_id(r->tok, tok[k]);
-        if (id[k] >= 0) continue;
-        const char* add[1] = {tok[k]};
-        if (tokenizer_json_add_tokens(&r->tok_json, &r->tok_len, add, 1, 1, err, errlen)) return -1;
-        tokenizer_free(r->tok);
-        r->tok = NULL;
-        if (tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen)) return -1;
-        id[k] = tokenizer_token_to_id(r->tok, tok[k]);
-    }
-    const int rc = tokenizer_json_set_bos_eos_template(&r->tok_json, &r->tok_len, tok[0][0] ? tok[0] : NULL, id[0],
-                                                       tok[1][0] ? tok[1] : NULL, id[1], err, errlen);
-    if (rc) return rc < 0 ? -1 : 0;
-    tokenizer_free(r->tok);
-    r->tok = NULL;
-    return tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen);
-}
-
-/* _resize_token_embeddings: when class_token_index or vocab_size is -1, GLiNER's tokens are added and, for the
-   models that resize, the indices follow the tokenizer's new length */
-static int add_gliner_tokens(Resolved* r, char* err, size_t errlen) {
+/* The text tokenizer as the reference has it after from_pretrained, edited in one pass and loaded once:
+   - _set_tokenizer_spec_tokens (transformers 5): add_bos_token / add_eos_token become "has that token", which
+     rebuilds the post-processor as "BOS $A EOS" with the parts it has (DeBERTa: [CLS] $A [SEP]; BERT: $A);
+   - _resize_token_embeddings: when class_token_index or vocab_size is -1, GLiNER's tokens are added and, for the
+     models that resize, the indices follow the tokenizer's new length. */
+static int text_tokenizer(Resolved* r, char* err, size_t errlen) {
     GlinerConfig* c = &r->cfg;
-    if (c->class_token_index != -1 && c->vocab_size != -1) return 0;
-    const int relex = arch_is_relex(c->arch);
+    char bos[256], eos[256];
+    if (tok_json(r->tok_from, r->tok_name, &r->tok_json, &r->tok_len, err, errlen) ||
+        tokenizer_dir_bos_eos(r->tok_from, bos, eos, sizeof bos, err, errlen))
+        return -1;
+    const int   add   = c->class_token_index == -1 || c->vocab_size == -1;
+    const int   relex = arch_is_relex(c->arch);
     const char* toks[3] = {"[FLERT]", c->ent_token, c->sep_token};
     if (relex) { toks[0] = c->ent_token; toks[1] = c->sep_token; toks[2] = c->rel_token; }
-    const int before = tokenizer_vocab_size(r->tok);
-    if (tokenizer_json_add_tokens(&r->tok_json, &r->tok_len, toks, 3, 1, err, errlen)) return -1;
-    tokenizer_free(r->tok);
-    r->tok = NULL;
-    if (tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen)) return -1;
+    if (tokenizer_json_gliner_text(&r->tok_json, &r->tok_len, bos[0] ? bos : NULL, eos[0] ? eos : NULL, toks,
+                                   add ? 3 : 0, &r->tokens_added, err, errlen) < 0 ||
+        tokenizer_load_string(&r->tok, r->tok_json, r->tok_len, r->tok_name, err, errlen))
+        return -1;
+    if (!add) return 0;
     const int n = tokenizer_vocab_size(r->tok);
-    r->tokens_added = n - before;
     if (arch_is_bi(c->arch)) {
         if (r->tokens_added) log_warn("%s/gliner_config.json: class_token_index or vocab_size is -1: GLiNER's tokens are added to the text "
                  "tokenizer, but a bi-encoder's embeddings are not resized (as the reference)", r->dir);
@@ -174,8 +153,7 @@ int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) 
                              c->labels_decoder, "gpt2", r->labels_decoder_from, err, errlen))
         goto fail;
     if (tokenizer_dir(r->dir, "tokenizer_config.json", "model_name", c->model_name, r->tok_from, err, errlen) ||
-        load_tok(r->tok_from, r->tok_name, &r->tok_json, &r->tok_len, &r->tok, err, errlen) || set_spec_tokens(r, err, errlen) ||
-        add_gliner_tokens(r, err, errlen))
+        text_tokenizer(r, err, errlen))
         goto fail;
     if (arch_is_bi(c->arch)) {
         /* ours write labels_tokenizer/ into the checkpoint; the reference loads labels_encoder by name */
@@ -183,7 +161,8 @@ int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) 
         const int own = is_regular(p, "tokenizer.json") || is_regular(p, "tokenizer_config.json");
         if (tokenizer_dir(own ? p : NULL, "tokenizer_config.json", "labels_encoder", c->labels_encoder,
                           r->label_tok_from, err, errlen) ||
-            load_tok(r->label_tok_from, r->label_tok_name, &r->label_tok_json, &r->label_tok_len, &r->label_tok, err, errlen))
+            tok_json(r->label_tok_from, r->label_tok_name, &r->label_tok_json, &r->label_tok_len, err, errlen) ||
+            tokenizer_load_string(&r->label_tok, r->label_tok_json, r->label_tok_len, r->label_tok_name, err, errlen))
             goto fail;
         r->label_tok_borrowed  = strcmp(r->label_tok_from, p) != 0;
         r->label_tok_converted = !is_regular(r->label_tok_from, "tokenizer.json");

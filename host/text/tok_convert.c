@@ -1303,14 +1303,8 @@ static void tp_wrapped(cJSON* arr, const char* bos, const char* seq, const char*
     if (eos) tp_piece(arr, "SpecialToken", eos, type_id);
 }
 
-int tokenizer_json_set_bos_eos_template(char** json, size_t* len, const char* bos, int32_t bos_id, const char* eos,
-                                        int32_t eos_id, char* err, size_t errlen) {
-    cJSON* doc = cJSON_ParseWithLength(*json, *len);
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        return gl_set_err(err, errlen, "tokenizer.json: not a JSON object");
-    }
-    /* update_post_processor: single "BOS:0 $A:0 EOS:0", pair "BOS:0 $A:0 EOS:0 BOS:1 $B:1 EOS:1" */
+/* update_post_processor: single "BOS:0 $A:0 EOS:0", pair "BOS:0 $A:0 EOS:0 BOS:1 $B:1 EOS:1" */
+static cJSON* bos_eos_template(const char* bos, int32_t bos_id, const char* eos, int32_t eos_id) {
     cJSON* o = jtype("TemplateProcessing");
     cJSON* s = cJSON_AddArrayToObject(o, "single");
     cJSON* p = cJSON_AddArrayToObject(o, "pair");
@@ -1327,16 +1321,62 @@ int tokenizer_json_set_bos_eos_template(char** json, size_t* len, const char* bo
         cJSON_AddItemToObject(e, "ids", cJSON_CreateIntArray(&id[k], 1));
         cJSON_AddItemToArray(cJSON_AddArrayToObject(e, "tokens"), cJSON_CreateString(nm[k]));
     }
-    const cJSON* had = cJSON_GetObjectItemCaseSensitive(doc, "post_processor");
-    if (had && cJSON_Compare(had, o, 1)) { /* already so (a checkpoint the reference saved): nothing to rewrite */
-        cJSON_Delete(o);
+    return o;
+}
+
+int tokenizer_json_gliner_text(char** json, size_t* len, const char* bos, const char* eos, const char* const* add,
+                               int n_add, int* n_new, char* err, size_t errlen) {
+    if (n_new) *n_new = 0;
+    cJSON* doc = cJSON_ParseWithLength(*json, *len);
+    if (!cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
-        return 1;
+        return gl_set_err(err, errlen, "tokenizer.json: not a JSON object");
     }
-    if (had) cJSON_ReplaceItemInObjectCaseSensitive(doc, "post_processor", o);
-    else cJSON_AddItemToObject(doc, "post_processor", o);
-    free(*json);
-    print_doc(doc, json, len);
+    Backend b;
+    if (be_from_doc(&b, doc, "tokenizer.json", err, errlen)) {
+        be_free(&b);
+        cJSON_Delete(doc);
+        return -1;
+    }
+    const int   n0     = b.n;
+    const char* nm[2]  = {bos, eos};
+    int32_t     ids[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+        if (!nm[k]) continue;
+        if ((ids[k] = be_id(&b, nm[k])) < 0) { /* not in the document: the fast tokenizer's init adds it */
+            ATok t = atok(nm[k], 1, 0);
+            be_add(&b, &t, 1);
+            ids[k] = be_id(&b, nm[k]);
+        }
+    }
+    if (n_add > 0) {
+        ATok* t = calloc((size_t)n_add, sizeof(ATok));
+        CHECK(t, "out of memory");
+        for (int i = 0; i < n_add; i++) t[i] = atok(add[i], 1, 0);
+        int32_t before = -1; /* the ids the new tokens got are past every id there was */
+        for (int i = 0; i < b.n; i++) before = b.e[i].id > before ? b.e[i].id : before;
+        if (before < b.n_vocab - 1) before = b.n_vocab - 1;
+        be_add(&b, t, n_add);
+        free(t);
+        for (int i = 0; n_new && i < b.n; i++) *n_new += b.e[i].id > before;
+    }
+    cJSON*       o   = bos_eos_template(bos, ids[0], eos, ids[1]);
+    const cJSON* had = cJSON_GetObjectItemCaseSensitive(doc, "post_processor");
+    int          rc  = 1;
+    if (!had || !cJSON_Compare(had, o, 1)) {
+        if (had) cJSON_ReplaceItemInObjectCaseSensitive(doc, "post_processor", o);
+        else cJSON_AddItemToObject(doc, "post_processor", o);
+        o  = NULL;
+        rc = 0;
+    }
+    cJSON_Delete(o);
+    if (rc == 0 || b.n != n0 || n_add > 0) { /* something changed: the document printed again */
+        be_to_doc(&b, doc);
+        free(*json);
+        print_doc(doc, json, len);
+        rc = 0;
+    }
+    be_free(&b);
     cJSON_Delete(doc);
-    return 0;
+    return rc;
 }

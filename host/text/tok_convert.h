@@ -32,12 +32,14 @@ int tokenizer_json_add_tokens(char** json, size_t* len, const char* const* token
    each buffer holds cap bytes. -1 with a one-line error for an unreadable or malformed file. */
 int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, char* err, size_t errlen);
 
-/* the post-processor transformers 5.x builds when add_bos_token / add_eos_token are set (update_post_processor):
-   TemplateProcessing single "BOS:0 $A:0 EOS:0", pair "BOS:0 $A:0 EOS:0 BOS:1 $B:1 EOS:1", a NULL bos or eos
-   leaving its parts out (neither: "$A:0"). *json is rewritten in place; 1 (and *json untouched) when its
-   post-processor is that already. */
-int tokenizer_json_set_bos_eos_template(char** json, size_t* len, const char* bos, int32_t bos_id, const char* eos,
-                                        int32_t eos_id, char* err, size_t errlen);
+/* The text tokenizer as GLiNER leaves it under transformers 5, in one pass over the document: bos / eos (NULL for
+   None) added as special tokens when the document lacks them (as the fast tokenizer's init adds them), the
+   post-processor _set_tokenizer_spec_tokens makes (update_post_processor: TemplateProcessing single
+   "BOS:0 $A:0 EOS:0", pair "BOS:0 $A:0 EOS:0 BOS:1 $B:1 EOS:1", the absent ones left out; BERT gets "$A:0"), then
+   the n_add tokens `add` added as add_tokens(add, special_tokens=True) does (*n_new: how many got new ids).
+   *json is rewritten; 1 (and *json untouched) when nothing changed, -1 with err when the document cannot be read. */
+int tokenizer_json_gliner_text(char** json, size_t* len, const char* bos, const char* eos, const char* const* add,
+                               int n_add, int* n_new, char* err, size_t errlen);
 
 /* tokenizer_json_from_dir + tokenizer_load_string (the tokenizer is named after DIR/tokenizer.json when that
    file exists, else after DIR). */

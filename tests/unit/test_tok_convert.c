@@ -322,23 +322,25 @@ Test(tok_convert, bos_eos_of_a_directory) {
 
 /* update_post_processor's template, as transformers 5.1 serializes it (checked against a BERT and a DeBERTa
    tokenizer.json the reference saved: tests/fixtures/models/bi_span_bert, uni_span_deberta_markerV0) */
-static void expect_template(const char* fixture, const char* bos, int32_t bos_id, const char* eos, int32_t eos_id) {
+static void expect_template(const char* fixture, const char* bos, const char* eos) {
     char   path[2048];
     snprintf(path, sizeof path, "%s/models/%s/tokenizer.json", FIXTURES, fixture);
     size_t len;
     char*  json = tu_read_file(path, &len);
     cr_assert(json);
     char err[512] = "";
-    cr_expect(tokenizer_json_set_bos_eos_template(&json, &len, bos, bos_id, eos, eos_id, err, sizeof err) == 1,
+    int  n_new    = -1;
+    cr_expect(tokenizer_json_gliner_text(&json, &len, bos, eos, NULL, 0, &n_new, err, sizeof err) == 1,
               "%s: the reference's post_processor differs from ours", fixture);
+    cr_expect_eq(n_new, 0);
     /* and a document without it gets it */
-    cJSON* doc = cJSON_Parse(json);
+    cJSON* doc  = cJSON_Parse(json);
     cJSON* want = cJSON_Duplicate(cJSON_GetObjectItem(doc, "post_processor"), 1);
     cJSON_DeleteItemFromObject(doc, "post_processor");
     free(json);
     json = cJSON_PrintUnformatted(doc);
     len  = strlen(json);
-    cr_assert(tokenizer_json_set_bos_eos_template(&json, &len, bos, bos_id, eos, eos_id, err, sizeof err) == 0, "%s", err);
+    cr_assert(tokenizer_json_gliner_text(&json, &len, bos, eos, NULL, 0, &n_new, err, sizeof err) == 0, "%s", err);
     cJSON* got = cJSON_Parse(json);
     cr_expect(cJSON_Compare(cJSON_GetObjectItem(got, "post_processor"), want, 1));
     cJSON_Delete(got);
@@ -348,12 +350,42 @@ static void expect_template(const char* fixture, const char* bos, int32_t bos_id
 }
 
 Test(tok_convert, spec_tokens_template) {
-    expect_template("bi_span_bert", NULL, -1, NULL, -1);
-    expect_template("uni_span_deberta_markerV0", "[CLS]", 1, "[SEP]", 2);
+    expect_template("bi_span_bert", NULL, NULL);
+    expect_template("uni_span_deberta_markerV0", "[CLS]", "[SEP]");
     char*  json = strdup("nope");
     size_t len  = 4;
     char   err[512] = "";
-    cr_assert(tokenizer_json_set_bos_eos_template(&json, &len, "a", 1, NULL, -1, err, sizeof err) == -1);
+    cr_assert(tokenizer_json_gliner_text(&json, &len, "a", NULL, NULL, 0, NULL, err, sizeof err) == -1);
     one_line(err);
+    free(json);
+}
+
+/* GLiNER's tokens after the spec tokens, in one pass: a bos the document lacks is added first (as the fast
+   tokenizer's init adds it), then [FLERT] <<ENT>> <<SEP>> get the next ids; a second pass changes nothing */
+Test(tok_convert, gliner_text_tokens) {
+    const char* doc = "{\"added_tokens\": [{\"id\": 0, \"content\": \"[UNK]\", \"special\": true}],"
+                      " \"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\","
+                      " \"vocab\": {\"[UNK]\": 0, \"a\": 1, \"b\": 2}}}";
+    char*       json = strdup(doc);
+    size_t      len  = strlen(json);
+    char        err[512] = "";
+    const char* add[3] = {"[FLERT]", "<<ENT>>", "<<SEP>>"};
+    int         n_new = 0;
+    cr_assert(tokenizer_json_gliner_text(&json, &len, "<s>", "b", add, 3, &n_new, err, sizeof err) == 0, "%s", err);
+    cr_expect_eq(n_new, 3);
+    Tokenizer* t = NULL;
+    cr_assert(tokenizer_load_string(&t, json, len, "doc", err, sizeof err) == 0, "%s", err);
+    cr_expect_eq(tokenizer_token_to_id(t, "<s>"), 3);
+    cr_expect_eq(tokenizer_token_to_id(t, "[FLERT]"), 4);
+    cr_expect_eq(tokenizer_token_to_id(t, "<<ENT>>"), 5);
+    cr_expect_eq(tokenizer_token_to_id(t, "<<SEP>>"), 6);
+    const int32_t *pre, *suf;
+    int            np, ns;
+    tokenizer_special_ids(t, &pre, &np, &suf, &ns);
+    cr_expect(np == 1 && pre[0] == 3 && ns == 1 && suf[0] == 2, "<s> $A b");
+    tokenizer_free(t);
+    cr_expect(tokenizer_json_gliner_text(&json, &len, "<s>", "b", NULL, 0, &n_new, err, sizeof err) == 1);
+    cr_expect(tokenizer_json_gliner_text(&json, &len, "<s>", "b", add, 3, &n_new, err, sizeof err) == 0);
+    cr_expect_eq(n_new, 0); /* already there: same ids */
     free(json);
 }
