@@ -102,15 +102,17 @@ static int check_class_token(GlinerConfig* cfg, const Tokenizer* tok, const char
                              char* err, size_t errlen) {
     if (arch_is_bi(cfg->arch) || cfg->precomputed_prompts_mode == 1) return 0;
     const int32_t ent = tokenizer_token_to_id(tok, cfg->ent_token);
+    char shown[128]; /* the config's string, escaped: one line */
+    gl_escape(shown, sizeof shown, cfg->ent_token, strlen(cfg->ent_token), '"');
     if (ent < 0)
         return gl_set_err(err, errlen, "%s: the tokenizer has no \"%s\" token (gliner_config.json's ent_token; expected "
-                          "GLiNER's added tokens)", tok_dir, cfg->ent_token);
+                          "GLiNER's added tokens)", tok_dir, shown);
     const int from_end = arch_is_relex(cfg->arch) ? 3 : 2; /* [<<ENT>>, <<SEP>>(, <<REL>>)] added last */
     if (cfg->class_token_index == -1 && tokenizer_vocab_size(tok) - from_end == ent) cfg->class_token_index = ent;
     if (cfg->class_token_index != ent)
         return gl_set_err(err, errlen, "%s/gliner_config.json: class_token_index %d is not the id of \"%s\" in the "
                           "tokenizer of %s (%d): the model would find no labels in its prompt", model_dir,
-                          cfg->class_token_index, cfg->ent_token, tok_dir, ent);
+                          cfg->class_token_index, shown, tok_dir, ent);
     return 0;
 }
 

@@ -86,9 +86,12 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
     const int bi = arch_is_bi(cfg->arch), relex = arch_is_relex(cfg->arch);
     const int precomputed = cfg->precomputed_prompts_mode == 1;
     const int32_t ent_id = tokenizer_token_to_id(tok, cfg->ent_token), sep_id = tokenizer_token_to_id(tok, cfg->sep_token);
-    if (!bi && (ent_id < 0 || sep_id < 0))
+    if (!bi && (ent_id < 0 || sep_id < 0)) { /* the names come from the user's config: escaped, one line */
+        char e1[128], e2[128];
         return gl_set_err(err, errlen, "the tokenizer has no '%s' or '%s' token (expected GLiNER's added tokens)",
-                          cfg->ent_token, cfg->sep_token);
+                          gl_escape(e1, sizeof e1, cfg->ent_token, strlen(cfg->ent_token), '\''),
+                          gl_escape(e2, sizeof e2, cfg->sep_token, strlen(cfg->sep_token), '\''));
+    }
     const int32_t* pre; const int32_t* suf;
     int npre, nsuf;
     tokenizer_special_ids(tok, &pre, &npre, &suf, &nsuf);

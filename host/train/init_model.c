@@ -1076,8 +1076,10 @@ static int self_check(const char* dir, const GlinerConfig* want, int64_t ent_id,
         snprintf(p, sizeof p, "%s/tokenizer.json", dir);
         if (tokenizer_load(&tok, p, err, errlen)) rc = -1;
         else {
+            char shown[128];
             if (ent_id >= 0 && tokenizer_token_to_id(tok, c.ent_token) != ent_id)
-                rc = gl_set_err(err, errlen, "internal error: %s: '%s' has id %d, expected %lld", p, c.ent_token,
+                rc = gl_set_err(err, errlen, "internal error: %s: '%s' has id %d, expected %lld", p,
+                                gl_escape(shown, sizeof shown, c.ent_token, strlen(c.ent_token), '\''),
                                 tokenizer_token_to_id(tok, c.ent_token), (long long)ent_id);
             /* every id the tokenizer produces has a row (as gliner_load checks): a backbone whose tokenizer runs past
                its embedding table is named here, not found by the first batch */
@@ -1181,15 +1183,19 @@ int gliner_init_model(const cJSON* model_section, const char* src, const char* o
                 backbone_config_set_vocab(&cfg.encoder, (int)len);
             }
             if (tok_lookup(ts.tok, cfg.ent_token, &ent_id)) ent_id = -1;
+            char shown[128];
             if (ent_id != cfg.class_token_index)
                 log_warn("%s/tokenizer.json: '%s' has id %lld but class_token_index is len(tokenizer) - 2 = %d, as the "
-                         "reference sets it (the token was already in the vocabulary)", text.dir, cfg.ent_token,
-                         (long long)ent_id, cfg.class_token_index);
+                         "reference sets it (the token was already in the vocabulary)", text.dir,
+                         gl_escape(shown, sizeof shown, cfg.ent_token, strlen(cfg.ent_token), '\''), (long long)ent_id,
+                         cfg.class_token_index);
         }
     }
     if (!arch_is_bi(cfg.arch) && ent_id < 0 && tok_lookup(ts.tok, cfg.ent_token, &ent_id)) {
+        char shown[128];
         log_warn("%s: class_token_index and vocab_size are both given, so no tokens are added (as the reference does); "
-                 "'%s' is not in %s/tokenizer.json", src, cfg.ent_token, text.dir);
+                 "'%s' is not in %s/tokenizer.json", src,
+                 gl_escape(shown, sizeof shown, cfg.ent_token, strlen(cfg.ent_token), '\''), text.dir);
         ent_id = -1;
     }
     const char* specials[N_SPECIAL];

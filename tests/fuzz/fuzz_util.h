@@ -91,5 +91,8 @@ static inline void fz_link_fixture(const char* path, const char* rel) {
 
 /* every error message is one non-empty line */
 static inline void fz_check_err(const char* err) {
-    if (!err[0] || strchr(err, '\n')) __builtin_trap();
+    if (!err[0] || strchr(err, '\n')) {
+        fprintf(stderr, "fuzz: the error is %s: [%s]\n", err[0] ? "not one line" : "empty", err);
+        __builtin_trap();
+    }
 }
