@@ -8,6 +8,10 @@
        accumulators per thread so v_j is read once per QB rows, the j range split over the block's
        threads (Dh = 64: 2 halves for 128 threads) and reduced in shared memory; masked keys and fully
        masked (padded) query rows skip their dot products. Same arithmetic per (i, j) as v1.
+   gemm the backend's GLINER_ATTN=v2 (deberta_attention_forward_v2_cuda): cuBLAS strided-batched q.k^T, q.PK^T,
+       k.PQ^T per text (fp32 out), one row kernel for the gathers + mask + softmax, cuBLAS P.v; workspace of
+       deberta_attention_v2_workspace bytes (reported FLOPs: the same 8*B*H*T*T*Dh; it computes T*2A products
+       for c2p/p2c, more than that at T < 2A).
    (next: a tensor-core tile version -- QK^T and P.V as mma over 64x64 tiles, c2p/p2c as gathers from the
    (T, 2A) products q.PK^T and k.PQ^T computed per tile; that is where the FLOPs go at T >= 256.)
    Shape: GLiNER-small target: B = 32 of the 128 batch, T = 384 (256 words ~ 330 sub-tokens + 25 label
@@ -15,6 +19,7 @@
    FLOPs  = 8*B*H*T*T*Dh   (content 2Dh, c2p 2Dh, p2c 2Dh, P.v 2Dh per (i, j); softmax ignored)
    bytes  = 4*B*T*H*Dh*es (q, k, v read once, ctx written) + 2*2A*H*Dh*es (PK, PQ) + B*T*8 (mask)
    Run: build-gpu/bench/bench_deberta_attention [--reps N] [--quick] */
+#include <cublas_v2.h>
 #include <float.h>
 
 #include "bench_common.h"
@@ -137,9 +142,24 @@ static void launch_v2(void* ctx, const void* q, const void* k, const void* v, co
 }
 
 struct Cfg { int v, qb, block; };
+static cublasHandle_t g_blas;
+static void* g_ws;
+static size_t g_ws_bytes;
 static void run_version(const Cfg& c, void* ctx, const void* q, const void* k, const void* v, const void* pk,
                         const void* pq, const int32_t* bk, const int64_t* m, int B, int T_, int H, int Dh, int A,
                         DType dt) {
+    if (c.v == 3) { /* gemm: the backend's v2 */
+        const size_t need = deberta_attention_v2_workspace(B, T_, H, A, 1, 1, dt);
+        if (need > g_ws_bytes) {
+            if (g_ws) CUDA_CHECK(cudaFree(g_ws));
+            CUDA_CHECK(cudaMalloc(&g_ws, need));
+            g_ws_bytes = need;
+        }
+        if (!g_blas) CHECK(cublasCreate(&g_blas) == CUBLAS_STATUS_SUCCESS, "cublasCreate");
+        deberta_attention_forward_v2_cuda(ctx, q, k, v, pk, pq, bk, m, B, T_, H, Dh, A, 1, 1, g_ws, need, dt,
+                                          (gl_blas_t)g_blas, 0);
+        return;
+    }
     if (c.v == 1) {
         deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, bk, m, B, T_, H, Dh, A, 1, 1, 0.0f, 0, dt, 0);
         return;
@@ -154,7 +174,7 @@ int main(int argc, char** argv) {
     Bench bn;
     if (bench_init(&bn, "deberta_attention", argc, argv)) return 0;
     const int H = 12, Dh = 64, A = 256, T_ = 384, B = bn.quick ? 2 : 32, Bv = 2, Tv = 203;
-    const Cfg cfgs[] = {{1, 1, 128}, {2, 4, 128}, {2, 8, 128}, {2, 8, 256}};
+    const Cfg cfgs[] = {{1, 1, 128}, {2, 4, 128}, {2, 8, 128}, {2, 8, 256}, {3, 0, 128}};
     const int ncfg = sizeof cfgs / sizeof cfgs[0];
     const DType dts[] = {DTYPE_F32, DTYPE_BF16};
     int fails = 0;
@@ -198,7 +218,8 @@ int main(int argc, char** argv) {
                         run_version(cfgs[ci], dc, dq, dk, dv, dpk, dpq, dbk, dm, Bp, Tp, H, Dh, A, dt);
                     });
                     char ver[8];
-                    snprintf(ver, sizeof ver, "v%d", cfgs[ci].v);
+                    if (cfgs[ci].v == 3) snprintf(ver, sizeof ver, "gemm");
+                    else snprintf(ver, sizeof ver, "v%d", cfgs[ci].v);
                     bench_report(&bn, dt, shape, ver, cfgs[ci].block, ms, bytes, flops, chk[ci]);
                 }
             }

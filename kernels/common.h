@@ -74,6 +74,27 @@ static inline GL_HD float attn_drop_factor(uint64_t seed, float p, uint64_t row,
     return dropout_keep(seed, row * (uint64_t)Tk + (uint64_t)j, p) ? 1.0f / (1.0f - p) : 0.0f;
 }
 
+/* DeBERTa's relative-position term of score (i, j) of one (text, head) (spec §3.5) from the raw products
+   c2p_row = (q_i . PK^T) (2A values) and p2c = (k . PQ^T) (T, 2A): (c2p + p2c) / s summed in the reference's order,
+   c2p reading bucket(i-j) + A, p2c reading -bucket(j-i) + A, both clamped to [0, 2A-1]. The CPU op
+   (deberta_probs_cpu) and the device's GEMM-form attention (GLINER_ATTN=v2) share it. */
+static inline GL_HD float deberta_rel_term(const float* c2p_row, const float* p2c, const int32_t* rel_bucket, int i,
+                                           int j, int T, int A, int c2p, int p2c_on, float s) {
+    const int A2 = 2 * A;
+    float rel = 0.0f;
+    if (c2p) {
+        int c = rel_bucket[i - j + T - 1] + A;
+        c = c < 0 ? 0 : c > A2 - 1 ? A2 - 1 : c;
+        rel += c2p_row[c] / s;
+    }
+    if (p2c_on) {
+        int p = -rel_bucket[j - i + T - 1] + A;
+        p = p < 0 ? 0 : p > A2 - 1 ? A2 - 1 : p;
+        rel += p2c[(size_t)j * A2 + p] / s;
+    }
+    return rel;
+}
+
 #ifdef __cplusplus
 }
 #endif

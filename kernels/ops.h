@@ -70,6 +70,14 @@ void deberta_attention_forward_cuda(void* ctx, const void* q, const void* k, con
                                     const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
                                     int H, int Dh, int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed,
                                     DType dt, gl_stream_t stream);
+/* deberta_attention.cu v2 (GLINER_ATTN=v2, drop_p == 0 only): the GEMM form on the tensor cores; ws holds
+   deberta_attention_v2_workspace(...) bytes (texts go in chunks that fit) */
+int    deberta_attention_v2_enabled(float drop_p);
+size_t deberta_attention_v2_workspace(int B, int T, int H, int att_span, int c2p, int p2c, DType dt);
+void   deberta_attention_forward_v2_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                                         const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
+                                         int H, int Dh, int att_span, int c2p, int p2c, void* ws, size_t ws_bytes,
+                                         DType dt, gl_blas_t blas, gl_stream_t stream);
 /* lstm.cu: ws holds lstm_bidir_workspace_cuda(B, W, Hs) bytes */
 size_t lstm_bidir_workspace_cuda(int B, int W, int Hs);
 void lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],

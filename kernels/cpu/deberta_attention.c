@@ -21,8 +21,6 @@
 #include "../../host/check.h"
 #include "cpu_ops.h"
 
-static inline int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
-
 void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float* qh, const float* kh, const float* pkh,
                        const float* pqh, const int32_t* rel_bucket, const int64_t* mb, int T, int ld, int Dh,
                        int att_span, int c2p, int p2c, float s) {
@@ -35,12 +33,7 @@ void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float*
     for (int i = 0; i < T; i++) {
         float* r = P + (size_t)i * T;
         for (int j = 0; j < T; j++) {
-            if (c2p || p2c) {
-                float rel = 0.0f;
-                if (c2p) rel += C2P[(size_t)i * A2 + clampi(rel_bucket[i - j + T - 1] + att_span, 0, A2 - 1)] / s;
-                if (p2c) rel += P2C[(size_t)j * A2 + clampi(-rel_bucket[j - i + T - 1] + att_span, 0, A2 - 1)] / s;
-                r[j] = r[j] + rel;
-            }
+            if (c2p || p2c) r[j] = r[j] + deberta_rel_term(C2P + (size_t)i * A2, P2C, rel_bucket, i, j, T, att_span, c2p, p2c, s);
             if (mb[i] * mb[j] == 0) r[j] = -FLT_MAX;
         }
     }

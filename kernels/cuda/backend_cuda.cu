@@ -227,6 +227,14 @@ static void cu_deberta_attention(const Backend* be, void* ctx, const void* q, co
     CudaImpl* c = I(be);
     const size_t nb = T > 0 ? (size_t)(2 * T - 1) * 4 : 0, nm = (size_t)B * T * 8;
     idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
+    if (deberta_attention_v2_enabled(drop_p)) { /* GLINER_ATTN=v2: the GEMM form (deberta_attention.cu) */
+        const int32_t* db = idx_dev(c, rel_bucket, nb);
+        const int64_t* dm = idx_dev(c, mask, nm);
+        const size_t wsb = deberta_attention_v2_workspace(B, T, H, att_span, c2p, p2c, be->dtype);
+        deberta_attention_forward_v2_cuda(ctx, q, k, v, pk, pq, db, dm, B, T, H, Dh, att_span, c2p, p2c, ws_get(c, wsb),
+                                          wsb, be->dtype, c->blas, S(be));
+        return;
+    }
     deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, idx_dev(c, rel_bucket, nb), idx_dev(c, mask, nm), B, T, H, Dh,
                                    att_span, c2p, p2c, drop_p, drop_seed, be->dtype, S(be));
 }

@@ -6,8 +6,17 @@
    The position terms are gathered per (i, j) straight from the (2A, H*Dh) projections through the bucket
    table: no (T, 2A) or [B,H,T,T] intermediates, only the score row in shared memory.
    v1: one block (128 threads) per (query i, head h, text b); one warp per key j computes the three dot
-   products (lanes over Dh), then block softmax and P.v as in attention.cu (with its dropout on P when drop_p > 0). */
+   products (lanes over Dh), then block softmax and P.v as in attention.cu (with its dropout on P when drop_p > 0).
+   v2 (GLINER_ATTN=v2, inference: drop_p == 0): the CPU twin's own plan on the tensor cores, a chunk of texts at a
+   time in the workspace: per text, strided-batched cuBLAS over the heads for S = q.k^T / s, C2P = q.PK^T and
+   P2C = k.PQ^T (16-bit inputs, fp32 outputs); one block per (row i, head, text) adds deberta_rel_term (the twin's
+   gather, kernels/common.h), masks, and writes the softmax row P in the storage dtype; then ctx = P.v, written
+   straight into the interleaved (B, T, H*Dh) layout. Memory per text: H T (T + 2A (c2p + p2c)) fp32 + H T T
+   storage; chunks keep it under DEB_V2_WS_CAP. */
 #include <float.h>
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "../ops.h"
 #include "common.cuh"
@@ -104,4 +113,115 @@ extern "C" void deberta_attention_forward_cuda(void* ctx, const void* q, const v
             Dh, att_span, c2p, p2c, s, drop_p, drop_seed);
     });
     LAUNCH_CHECK();
+}
+
+/* ------------------------------------------------------------------------------------------ v2 */
+
+#define DEB_V2_WS_CAP ((size_t)1 << 30) /* workspace bound: texts are processed in chunks that fit */
+
+/* one (row i, head h, text u of the chunk): a[j] = S + rel, masked, softmax -> P (storage dtype) */
+template <typename T>
+__global__ void deberta_v2_rows_kernel(T* P, const float* S, const float* C2P, const float* P2C,
+                                       const int32_t* rel_bucket, const int64_t* mask, int T_, int H, int A, int c2p,
+                                       int p2c, float s) {
+    extern __shared__ float row[]; /* (T) */
+    const int i = blockIdx.x, h = blockIdx.y, u = blockIdx.z, A2 = 2 * A;
+    const size_t nh = (size_t)u * H + h;
+    const float* sr = S + (nh * T_ + i) * T_;
+    const float* cr = c2p ? C2P + (nh * T_ + i) * A2 : NULL;
+    const float* pc = p2c ? P2C + nh * T_ * A2 : NULL;
+    const int64_t* mb = mask + (size_t)u * T_;
+    const int64_t mi = mb[i];
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < T_; j += blockDim.x) {
+        float a = sr[j];
+        if (c2p || p2c) a = a + deberta_rel_term(cr, pc, rel_bucket, i, j, T_, A, c2p, p2c, s);
+        if (mi * mb[j] == 0) a = -FLT_MAX;
+        row[j] = a;
+        mx = fmaxf(mx, a);
+    }
+    mx = block_max(mx);
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < T_; j += blockDim.x) {
+        const float e = expf(row[j] - mx);
+        row[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / block_sum(sum);
+    T* pr = P + (nh * T_ + i) * T_;
+    for (int j = threadIdx.x; j < T_; j += blockDim.x) pr[j] = from_f32<T>(row[j] * inv);
+}
+
+static size_t v2_text_bytes(int T, int H, int A, int c2p, int p2c, DType dt) {
+    const size_t TT = (size_t)T * T, TA = (size_t)T * 2 * A;
+    return (size_t)H * (TT * sizeof(float) + (size_t)(c2p + p2c) * TA * sizeof(float) + TT * dtype_size(dt)) + 256;
+}
+
+extern "C" int deberta_attention_v2_enabled(float drop_p) {
+    const char* e = getenv("GLINER_ATTN");
+    return drop_p <= 0.0f && e && !strcmp(e, "v2");
+}
+
+extern "C" size_t deberta_attention_v2_workspace(int B, int T, int H, int att_span, int c2p, int p2c, DType dt) {
+    const size_t per = v2_text_bytes(T, H, att_span, c2p != 0, p2c != 0, dt);
+    size_t nb = per ? DEB_V2_WS_CAP / per : 1;
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)B) nb = (size_t)B;
+    return nb * per;
+}
+
+extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                                                  const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B,
+                                                  int T, int H, int Dh, int att_span, int c2p, int p2c, void* ws,
+                                                  size_t ws_bytes, DType dt, gl_blas_t blas, gl_stream_t stream) {
+    if (B == 0 || T == 0 || H == 0 || Dh == 0) return;
+    c2p = c2p != 0;
+    p2c = p2c != 0;
+    CHECK(!(c2p || p2c) || (rel_bucket && att_span > 0), "relative attention without a bucket table");
+    CHECK(!c2p || pk, "c2p without position keys");
+    CHECK(!p2c || pq, "p2c without position queries");
+    CHECK(T <= 65535 && H <= 65535, "deberta_attention_forward_v2_cuda: T=%d H=%d over the grid limits", T, H);
+    const int ld = H * Dh, A = att_span, A2 = 2 * A;
+    const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
+    const size_t per = v2_text_bytes(T, H, A, c2p, p2c, dt);
+    int nb = (int)(ws_bytes / per);
+    CHECK(nb >= 1, "deberta_attention_forward_v2_cuda: workspace of %zu bytes, a text needs %zu", ws_bytes, per);
+    if (nb > B) nb = B;
+    const size_t TT = (size_t)T * T, TA = (size_t)T * A2, es = dtype_size(dt);
+    float* S = (float*)ws;
+    float* C2P = S + (size_t)nb * H * TT;
+    float* P2C = C2P + (c2p ? (size_t)nb * H * TA : 0);
+    char* P = (char*)(P2C + (p2c ? (size_t)nb * H * TA : 0));
+    const size_t smem = (size_t)T * sizeof(float);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        const int n = B - b0 < nb ? B - b0 : nb;
+        for (int u = 0; u < n; u++) {
+            const size_t off = (size_t)(b0 + u) * T * ld * es; /* text b's (T, H*Dh) block */
+            const char* qb = (const char*)q + off;
+            const char* kb = (const char*)k + off;
+            /* row-major per head h: S_h (T, T) = q_h (T, Dh; ld) . k_h^T, the heads strided by Dh */
+            gemm_batched_ex_forward_cuda(S + (size_t)u * H * TT, qb, kb, H, T, T, Dh, 0, 1, ld, ld, T, Dh, Dh,
+                                         (int64_t)TT, 1.0f / s, 0.0f, dt, DTYPE_F32, blas, stream);
+            if (c2p)
+                gemm_batched_ex_forward_cuda(C2P + (size_t)u * H * TA, qb, pk, H, T, A2, Dh, 0, 1, ld, ld, A2, Dh, Dh,
+                                             (int64_t)TA, 1.0f, 0.0f, dt, DTYPE_F32, blas, stream);
+            if (p2c)
+                gemm_batched_ex_forward_cuda(P2C + (size_t)u * H * TA, kb, pq, H, T, A2, Dh, 0, 1, ld, ld, A2, Dh, Dh,
+                                             (int64_t)TA, 1.0f, 0.0f, dt, DTYPE_F32, blas, stream);
+        }
+        dim3 grid(T, H, n);
+        GL_DISPATCH_DTYPE(dt, Ty, {
+            if (smem > 48 * 1024)
+                CUDA_CHECK(cudaFuncSetAttribute(deberta_v2_rows_kernel<Ty>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                (int)smem));
+            deberta_v2_rows_kernel<Ty><<<grid, 128, smem, stream>>>((Ty*)P, S, C2P, P2C, rel_bucket,
+                                                                    mask + (size_t)b0 * T, T, H, A, c2p, p2c, s);
+        });
+        LAUNCH_CHECK();
+        for (int u = 0; u < n; u++) { /* ctx_h (T, Dh; ld) = P_h (T, T) . v_h (T, Dh; ld) */
+            const size_t off = (size_t)(b0 + u) * T * ld * es;
+            gemm_batched_ex_forward_cuda((char*)ctx + off, P + (size_t)u * H * TT * es, (const char*)v + off, H, T, Dh,
+                                         T, 0, 0, T, ld, ld, (int64_t)TT, Dh, Dh, 1.0f, 0.0f, dt, dt, blas, stream);
+        }
+    }
 }

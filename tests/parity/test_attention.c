@@ -4,7 +4,8 @@
    Tq != Tk, NULL masks, padded keys and fully masked rows (uniform rows), Dh not a multiple of 32,
    every c2p/p2c combination, buckets from deberta_rel_buckets (log buckets and identity), a score row
    over 48 KB of shared memory, and one big case; each shape again with dropout on the probabilities (the
-   same factors on both backends, drawn from the seed). */
+   same factors on both backends, drawn from the seed). deberta_attention also through the GEMM form
+   (GLINER_ATTN=v2, inference only). */
 #include "model/model.h"
 #include "parity_util.h"
 
@@ -72,6 +73,13 @@ Test(deberta_attention_parity, shapes_and_terms) {
             be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, bucket, m,
                                   B, T, H, Dh, A, c2p, p2c, 0, 0);
             strncat(what, " (host indices)", sizeof what - strlen(what) - 1);
+            expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
+            /* v2, the GEMM form (GLINER_ATTN=v2; q.k^T scaled after the product: rounding differs a little more) */
+            setenv("GLINER_ATTN", "v2", 1);
+            be->deberta_attention(be, dc.ptr, dq.ptr, dk.ptr, dv.ptr, c2p ? dpk.ptr : NULL, p2c ? dpq.ptr : NULL, db.ptr,
+                                  dm.ptr, B, T, H, Dh, A, c2p, p2c, 0, 0);
+            unsetenv("GLINER_ATTN");
+            strncat(what, " (v2)", sizeof what - strlen(what) - 1);
             expect_gbuf_close(&dc, ref, n, 1e-5f, 1e-4f, what);
             /* dropout on the probabilities */
             deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A, c2p, p2c,
