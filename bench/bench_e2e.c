@@ -21,7 +21,7 @@
    MFU = FLOPs / p50 / peak; peak (--peak-tflops to change): H200 SXM dense bf16/fp16 989 TFLOP/s, fp32 67
    (no TF32: the fp32 backend computes plain fp32). Peak device memory: cudaMemGetInfo's used bytes after the
    forwards minus before the model was loaded (weights + activation arena high-water + cuBLAS workspaces).
-   Usage: bench_e2e [--device cuda|cpu] [--dtypes fp32,bf16] [--models small,base]
+   Usage: bench_e2e [--device cuda|cpu] [--dtypes fp32,bf16[,tf32,fp16]] [--models small,base]
                     [--points W:C:B[@model],...] [--reps N] [--budget SECONDS] [--dir DIR] [--csv PATH] [--quick]
    Output: one row per (model, dtype, point): model | dtype | W | C | B | T | texts/s | p50 ms | p99 ms |
    peak MiB | GFLOP/batch | TFLOP/s | MFU, appended to bench/results/<gpu>-e2e.csv. */
@@ -278,13 +278,14 @@ int main(int argc, char** argv) {
             const Backend* be = NULL;
             if (!cuda) be = backend_cpu(0);
 #ifdef GLINER_HAVE_CUDA
+            else if (!strcmp(dt, "tf32")) be = backend_cuda_tf32(0); /* fp32 storage, TF32 tensor-core GEMMs */
             else be = backend_cuda_dtype(0, !strcmp(dt, "bf16") ? DTYPE_BF16 : !strcmp(dt, "fp16") ? DTYPE_F16 : DTYPE_F32);
 #endif
             if (!be) { printf("bench_e2e: no backend for %s %s\n", device, dt); rc = 1; continue; }
             GlinerModel m;
             char err[1024];
             if (gliner_model_load(&m, mdir, be, err, sizeof err)) { fprintf(stderr, "bench_e2e: %s\n", err); return 1; }
-            const double peak = peak_override > 0 ? peak_override : !strcmp(dt, "fp32") ? 66.9 : 989.4;
+            const double peak = peak_override > 0 ? peak_override : !strcmp(dt, "fp32") ? 66.9 : !strcmp(dt, "tf32") ? 494.7 : 989.4;
             for (int p = 0; p < np; p++) {
                 if (pts[p][3] != mi) continue;
                 const int W = pts[p][0], C = pts[p][1], B = pts[p][2];

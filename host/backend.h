@@ -216,6 +216,9 @@ const Backend* backend_cpu(int threads);
    CUBLAS_COMPUTE_32F). Tables of one device share its stream, handle and scratch. NULL for another dtype. */
 const Backend* backend_cuda(int device);
 const Backend* backend_cuda_dtype(int device, DType dtype);
+/* fp32 storage whose matrix products run on the TF32 tensor cores (CUBLAS_COMPUTE_32F_FAST_TF32: operands rounded
+   to 10-bit mantissas, fp32 accumulation): `--dtype tf32`, opt-in; fp32 stays the exact mode */
+const Backend* backend_cuda_tf32(int device);
 /* training's bf16 mixed precision on an fp32 CUDA table: every matrix product rounds its operands to bf16 for the
    tensor cores and accumulates in fp32 (storage, master weights, gradients and optimizer state stay fp32) */
 void backend_cuda_set_bf16_compute(int on);

@@ -122,15 +122,17 @@ static const Backend* pick_backend(const gliner_options* opts, char* err, size_t
     const char* dev = opts && opts->device ? opts->device : "cpu";
     const char* dts = opts && opts->dtype ? opts->dtype : "fp32";
     DType dt;
+    int tf32 = 0; /* fp32 storage, TF32 tensor-core matrix products (opt-in; fp32 stays exact) */
     if (!strcmp(dts, "fp32") || !strcmp(dts, "f32") || !strcmp(dts, "float32")) dt = DTYPE_F32;
+    else if (!strcmp(dts, "tf32")) dt = DTYPE_F32, tf32 = 1;
     else if (!strcmp(dts, "bf16") || !strcmp(dts, "bfloat16")) dt = DTYPE_BF16;
     else if (!strcmp(dts, "fp16") || !strcmp(dts, "f16") || !strcmp(dts, "float16")) dt = DTYPE_F16;
     else {
-        gl_set_err(err, errlen, "dtype '%s': expected fp32, bf16 or fp16", dts);
+        gl_set_err(err, errlen, "dtype '%s': expected fp32, tf32, bf16 or fp16", dts);
         return NULL;
     }
     if (!strcmp(dev, "cpu")) {
-        if (dt != DTYPE_F32) {
+        if (dt != DTYPE_F32 || tf32) {
             gl_set_err(err, errlen, "dtype '%s' needs --device cuda: the CPU backend computes in fp32", dts);
             return NULL;
         }
@@ -148,7 +150,7 @@ static const Backend* pick_backend(const gliner_options* opts, char* err, size_t
         return NULL;
     }
 #ifdef GLINER_HAVE_CUDA
-    const Backend* be = backend_cuda_dtype((int)idx, dt);
+    const Backend* be = tf32 ? backend_cuda_tf32((int)idx) : backend_cuda_dtype((int)idx, dt);
     if (!be) gl_set_err(err, errlen, "device '%s': no CUDA device %ld on this machine (%d found)", dev, idx, gl_device_count());
     return be;
 #else

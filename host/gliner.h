@@ -33,7 +33,8 @@ typedef struct {
     int threads; /* CPU threads; <= 0: the OpenMP default */
     int max_len; /* words per text before truncation; <= 0: the checkpoint's max_len */
     const char* device; /* NULL or "cpu" (default), "cuda" (= "cuda:0") or "cuda:N" (builds with CUDA) */
-    const char* dtype;  /* storage dtype on cuda: NULL or "fp32" (default), "bf16", "fp16"; cpu: fp32 only */
+    const char* dtype;  /* storage dtype on cuda: NULL or "fp32" (default), "bf16", "fp16", or "tf32" (fp32 storage,
+                           TF32 tensor-core matrix products: opt-in, fp32 stays exact); cpu: fp32 only */
     int max_tokens;     /* sub-tokens per text sequence (prompt and special tokens included) before truncation;
                            0: tokenizer_config.json's model_max_length, else the encoder's position table, else
                            4 * max_len + 512; > 0: this, but never more than the position table. Texts past the

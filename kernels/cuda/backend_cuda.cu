@@ -30,18 +30,24 @@ typedef struct {
     int          device;
     cudaStream_t stream;
     cublasHandle_t blas;
+    cublasHandle_t blas_tf32; /* the tf32 table's: math mode CUBLAS_TF32_TENSOR_OP_MATH (created on first use) */
     char*        scratch; /* index tensors copied from the host, one op at a time */
     size_t       scratch_cap, scratch_used;
     char*        ws;      /* op workspaces (LSTM gates, conv weights, dtype staging) */
     size_t       ws_cap;
 } CudaImpl;
 
-enum { DT_F32, DT_BF16, DT_F16, N_DT }; /* one table per storage dtype and device */
+enum { DT_F32, DT_BF16, DT_F16, DT_TF32, N_DT }; /* one table per storage dtype and device (+ fp32 with TF32 GEMMs) */
 static Backend  g_be[MAX_DEVICES][N_DT];
 static CudaImpl g_impl[MAX_DEVICES];
 
 static CudaImpl* I(const Backend* be) { return (CudaImpl*)be->impl; }
 static gl_stream_t S(const Backend* be) { return (gl_stream_t)I(be)->stream; }
+/* the cuBLAS handle of a table: the tf32 table's rounds fp32 GEMM operands to TF32 (gemm.cu reads the math mode) */
+static gl_blas_t BL(const Backend* be) {
+    const int k = (int)((be - &g_be[0][0]) % N_DT);
+    return (gl_blas_t)(k == DT_TF32 ? I(be)->blas_tf32 : I(be)->blas);
+}
 
 extern "C" struct CUstream_st* backend_cuda_stream(const Backend* be) { return (struct CUstream_st*)I(be)->stream; }
 
@@ -151,14 +157,14 @@ static void cu_sync(const Backend* be) { CUDA_CHECK(cudaStreamSynchronize(I(be)-
 /* ---------------------------------------------------------------- dense algebra */
 
 static void cu_linear(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
-    linear_forward_cuda(y, x, w, b, M, K, N, be->dtype, I(be)->blas, S(be));
+    linear_forward_cuda(y, x, w, b, M, K, N, be->dtype, BL(be), S(be));
 }
 
 static void cu_gemm_batched(const Backend* be, void* C, const void* A, const void* B, int batch, int M, int N, int K,
                             int transA, int transB, int lda, int ldb, int ldc, int64_t sA, int64_t sB, int64_t sC,
                             float alpha, float beta) {
     gemm_batched_forward_cuda(C, A, B, batch, M, N, K, transA, transB, lda, ldb, ldc, sA, sB, sC, alpha, beta, be->dtype,
-                              I(be)->blas, S(be));
+                              BL(be), S(be));
 }
 
 /* ---------------------------------------------------------------- elementwise and normalisation */
@@ -232,7 +238,7 @@ static void cu_deberta_attention(const Backend* be, void* ctx, const void* q, co
         const int64_t* dm = idx_dev(c, mask, nm);
         const size_t wsb = deberta_attention_v2_workspace(B, T, H, att_span, c2p, p2c, be->dtype);
         deberta_attention_forward_v2_cuda(ctx, q, k, v, pk, pq, db, dm, B, T, H, Dh, att_span, c2p, p2c, ws_get(c, wsb),
-                                          wsb, be->dtype, c->blas, S(be));
+                                          wsb, be->dtype, BL(be), S(be));
         return;
     }
     deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, idx_dev(c, rel_bucket, nb), idx_dev(c, mask, nm), B, T, H, Dh,
@@ -252,7 +258,7 @@ static void cu_lstm_bidir(const Backend* be, void* y, const void* x, const int64
     idx_begin(c, IDX_ROUND((size_t)B * 8));
     const int64_t* d_len = idx_dev(c, lengths, (size_t)B * 8);
     void* ws = ws_get(c, lstm_bidir_workspace_cuda(B, W, Hs));
-    lstm_bidir_forward_cuda(y, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws, be->dtype, c->blas, S(be));
+    lstm_bidir_forward_cuda(y, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws, be->dtype, BL(be), S(be));
 }
 
 static void cu_span_pair_relu(const Backend* be, void* out, const void* A, const void* E, const void* bias,
@@ -281,12 +287,12 @@ static void cu_conv1d_right(const Backend* be, void* y, const void* x, const voi
                             int Din, int Dout, int kw) {
     CudaImpl* c = I(be);
     void* ws = ws_get(c, (size_t)kw * Dout * Din * dtype_size(be->dtype));
-    conv1d_right_forward_cuda(y, x, w, bias, B, W, Din, Dout, kw, ws, be->dtype, c->blas, S(be));
+    conv1d_right_forward_cuda(y, x, w, bias, B, W, Din, Dout, kw, ws, be->dtype, BL(be), S(be));
 }
 
 static void cu_span_scores(const Backend* be, void* logits, const void* span_rep, const void* prompt, int B, int S_, int C,
                            int D) {
-    span_scores_forward_cuda(logits, span_rep, prompt, B, S_, C, D, be->dtype, I(be)->blas, S(be));
+    span_scores_forward_cuda(logits, span_rep, prompt, B, S_, C, D, be->dtype, BL(be), S(be));
 }
 
 static void cu_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
@@ -325,7 +331,7 @@ static void cu_axpy(const Backend* be, void* y, const void* x, float a, size_t n
 
 static void cu_linear_bwd(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w,
                           int M, int K, int N) {
-    linear_backward_cuda(dx, dw, db, dy, x, w, M, K, N, be->dtype, I(be)->blas, S(be));
+    linear_backward_cuda(dx, dw, db, dy, x, w, M, K, N, be->dtype, BL(be), S(be));
 }
 
 static void cu_act_bwd(const Backend* be, void* dx, const void* dy, const void* x, size_t n, ActKind kind) {
@@ -408,7 +414,7 @@ static void cu_lstm_bidir_bwd(const Backend* be, void* dx, void* const dw_ih[2],
     const int64_t* d_len = idx_dev(c, lengths, (size_t)B * 8);
     void* ws = ws_get(c, lstm_bidir_backward_workspace_cuda(B, W, Hs));
     lstm_bidir_backward_cuda(dx, dw_ih, dw_hh, db_ih, db_hh, dy, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws,
-                             be->dtype, c->blas, S(be));
+                             be->dtype, BL(be), S(be));
 }
 
 static void cu_span_concat_bwd(const Backend* be, void* dstart, void* dend, void* dextra, const void* dout,
@@ -431,12 +437,12 @@ static void cu_conv1d_right_bwd(const Backend* be, void* dx, void* dw, void* dbi
                                 const void* w, int B, int W, int Din, int Dout, int kw) {
     CudaImpl* c = I(be);
     void* ws = ws_get(c, conv1d_right_backward_workspace_cuda(B, W, Din, Dout, kw, be->dtype));
-    conv1d_right_backward_cuda(dx, dw, dbias, dy, x, w, B, W, Din, Dout, kw, ws, be->dtype, c->blas, S(be));
+    conv1d_right_backward_cuda(dx, dw, dbias, dy, x, w, B, W, Din, Dout, kw, ws, be->dtype, BL(be), S(be));
 }
 
 static void cu_span_scores_bwd(const Backend* be, void* dspan_rep, void* dprompt, const void* dlogits,
                                const void* span_rep, const void* prompt, int B, int S_, int C, int D) {
-    span_scores_backward_cuda(dspan_rep, dprompt, dlogits, span_rep, prompt, B, S_, C, D, be->dtype, I(be)->blas, S(be));
+    span_scores_backward_cuda(dspan_rep, dprompt, dlogits, span_rep, prompt, B, S_, C, D, be->dtype, BL(be), S(be));
 }
 
 static void cu_span_pair_relu_bwd(const Backend* be, void* dA, void* dE, void* dbias, const void* dout, const void* out,
@@ -494,18 +500,30 @@ static CudaImpl* impl_get(int device) {
     return c;
 }
 
-extern "C" const Backend* backend_cuda_dtype(int device, DType dtype) {
+static void tf32_handle(CudaImpl* c) {
+    if (c->blas_tf32) return;
+    cublasStatus_t st = cublasCreate(&c->blas_tf32);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasCreate: %s", cublasGetStatusString(st));
+    st = cublasSetMathMode(c->blas_tf32, CUBLAS_TF32_TENSOR_OP_MATH);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetMathMode: %s", cublasGetStatusString(st));
+    st = cublasSetStream(c->blas_tf32, c->stream);
+    CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasSetStream: %s", cublasGetStatusString(st));
+}
+
+static const Backend* table(int device, DType dtype, int tf32) {
     int n = 0;
     if (device < 0 || device >= MAX_DEVICES || cudaGetDeviceCount(&n) != cudaSuccess || device >= n) {
         cudaGetLastError();
         return NULL;
     }
-    const int k = dtype == DTYPE_F32 ? DT_F32 : dtype == DTYPE_BF16 ? DT_BF16 : dtype == DTYPE_F16 ? DT_F16 : -1;
-    if (k < 0) return NULL;
+    int k = dtype == DTYPE_F32 ? DT_F32 : dtype == DTYPE_BF16 ? DT_BF16 : dtype == DTYPE_F16 ? DT_F16 : -1;
+    if (k < 0 || (tf32 && k != DT_F32)) return NULL;
+    if (tf32) k = DT_TF32;
     Backend* be = &g_be[device][k];
     if (be->impl) return be;
     CudaImpl* c = impl_get(device);
-    be->name = "cuda";
+    if (tf32) tf32_handle(c);
+    be->name = tf32 ? "cuda-tf32" : "cuda";
     be->dtype = dtype;
     be->alloc = cu_alloc;
     be->free = cu_free;
@@ -564,4 +582,6 @@ extern "C" const Backend* backend_cuda_dtype(int device, DType dtype) {
     return be;
 }
 
+extern "C" const Backend* backend_cuda_dtype(int device, DType dtype) { return table(device, dtype, 0); }
+extern "C" const Backend* backend_cuda_tf32(int device) { return table(device, DTYPE_F32, 1); }
 extern "C" const Backend* backend_cuda(int device) { return backend_cuda_dtype(device, DTYPE_F32); }

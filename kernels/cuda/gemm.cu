@@ -7,7 +7,8 @@
                   a bias-add kernel (the twin adds b after the product too, up to rounding order).
      gemm_batched strided batched, same mapping.
      span_scores  logits[b] (S,C) = span_rep[b] (S,D) . prompt[b] (C,D)^T: one strided batched call.
-   Compute type CUBLAS_COMPUTE_32F with the default math mode: in fp32 storage plain fp32, no TF32, so the
+   Compute type CUBLAS_COMPUTE_32F with the default math mode (the tf32 table's handle: CUBLAS_COMPUTE_32F_FAST_TF32,
+   opt-in `--dtype tf32`): in fp32 storage plain fp32, no TF32, so the
    results differ from the twin by summation order only (~1e-6 relative for K in the hundreds); in bf16 /
    fp16 storage the inputs are 16-bit (tensor cores), the accumulation fp32, the output rounded once.
    gemm_batched_ex_forward_cuda lets the output dtype differ from the inputs' (the LSTM's fp32 gates). */
@@ -39,6 +40,17 @@ static cudaDataType_t blas_type(DType dt) {
     return CUDA_R_32F;
 }
 
+/* the compute type of an fp32 product: bf16 when training asked for it, TF32 when the handle's math mode allows it
+   (the tf32 table's own handle: backend_cuda_tf32), else plain fp32 */
+static cublasComputeType_t compute_of(DType dt_ab, gl_blas_t blas) {
+    if (dt_ab != DTYPE_F32) return CUBLAS_COMPUTE_32F;
+    if (g_bf16_compute) return CUBLAS_COMPUTE_32F_FAST_16BF;
+    cublasMath_t mode;
+    if (cublasGetMathMode(blas, &mode) == CUBLAS_STATUS_SUCCESS && (mode & CUBLAS_TF32_TENSOR_OP_MATH))
+        return CUBLAS_COMPUTE_32F_FAST_TF32;
+    return CUBLAS_COMPUTE_32F;
+}
+
 extern "C" void gemm_batched_ex_forward_cuda(void* C, const void* A, const void* B, int batch, int M, int N, int K,
                                              int transA, int transB, int lda, int ldb, int ldc, int64_t strideA,
                                              int64_t strideB, int64_t strideC, float alpha, float beta, DType dt_ab,
@@ -49,10 +61,7 @@ extern "C" void gemm_batched_ex_forward_cuda(void* C, const void* A, const void*
     CUBLAS_CHECK(cublasSetStream(blas, stream));
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                                             N, M, K, &alpha, B, t, ldb, strideB, A, t, lda, strideA, &beta, C, tc, ldc,
-                                            strideC, batch,
-                                            g_bf16_compute && dt_ab == DTYPE_F32 ? CUBLAS_COMPUTE_32F_FAST_16BF
-                                                                                 : CUBLAS_COMPUTE_32F,
-                                            CUBLAS_GEMM_DEFAULT));
+                                            strideC, batch, compute_of(dt_ab, blas), CUBLAS_GEMM_DEFAULT));
     LAUNCH_CHECK();
 }
 

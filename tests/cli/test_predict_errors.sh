@@ -31,6 +31,12 @@ printf '%s\n' '{"text": "x"}   garbage' >"$TMP/trail.jsonl"
 grep -q 'stdin:1:17: unexpected text after the JSON object' "$TMP/e" || fail "trailing text: $(cat "$TMP/e")"
 [ -s "$TMP/o" ] && fail "trailing text: output for the bad line: $(cat "$TMP/o")"
 
+# --dtype: tf32 (and the 16-bit ones) need --device cuda; an unknown one names the choices
+"${P[@]}" --labels location --dtype tf32 "John" >"$TMP/o" 2>"$TMP/e" && fail "--dtype tf32 on the CPU accepted"
+grep -q "dtype 'tf32' needs --device cuda" "$TMP/e" || fail "--dtype tf32 on the CPU: $(cat "$TMP/e")"
+"${P[@]}" --labels location --dtype fp8 "John" >"$TMP/o" 2>"$TMP/e" && fail "--dtype fp8 accepted"
+grep -q "dtype 'fp8': expected fp32, tf32, bf16 or fp16" "$TMP/e" || fail "--dtype fp8: $(cat "$TMP/e")"
+
 # --on-error skip: an error line in place, the rest runs, the count on stderr, exit 0
 printf '%s\n' '{"text": "John"}' '{"text": "a"} {"text": "b"}' $'{"text": "bad \xff byte"}' \
   $'{"text": "q", "labels": ["\xff"]}' '{"text": "Paris", "labels": [1]}' 'not json' '{"text": "Berlin"}' >"$TMP/skip.jsonl"

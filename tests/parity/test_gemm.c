@@ -1,7 +1,8 @@
 /* test_gemm.c (parity) -- linear, gemm_batched and span_scores through backend_cuda(0) (cuBLAS, fp32
    compute, no TF32) against the CPU backend's OpenBLAS twins. Tolerance: |d| <= 1e-5*sqrt(K) + 1e-4*|ref|
    for inputs in [-1, 1] (two fp32 summation orders over K terms). Covers K=1, M=1, sizes just off
-   multiples of 32/128, every transpose pair with padded leading dimensions, zero strides and one big case. */
+   multiples of 32/128, every transpose pair with padded leading dimensions, zero strides and one big case; and the
+   opt-in tf32 table (backend_cuda_tf32) within TF32's rounding. */
 #include "parity_util.h"
 
 #ifdef GLINER_HAVE_CUDA
@@ -27,6 +28,37 @@ Test(linear_parity, shapes) {
             free(ref);
         }
         free(x); free(w); free(b);
+    }
+}
+
+/* the opt-in tf32 table (`--dtype tf32`): the same products within TF32's rounding (10-bit mantissas in, fp32 sums),
+   and measurably not fp32's (the big case differs from the exact product by more than fp32 summation order could) */
+Test(linear_parity, tf32_table) {
+    const Backend* be = backend_cuda_tf32(0);
+    cr_assert(be, "no tf32 table on device 0");
+    cr_assert_str_eq(be->name, "cuda-tf32");
+    const Backend* cpu = backend_cpu(1);
+    const int shapes[][3] = {{1, 1, 1}, {33, 257, 129}, {1024, 768, 3072}}; /* M K N */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        float* x = rand_f32((size_t)M * K, -1.0f, 1.0f, 171 + si);
+        float* w = rand_f32((size_t)N * K, -1.0f, 1.0f, 172 + si);
+        float* ref = calloc((size_t)M * N, sizeof(float));
+        cpu->linear(cpu, ref, x, w, NULL, M, K, N);
+        GBuf dx = gbuf_f32(be, x, (size_t)M * K), dw = gbuf_f32(be, w, (size_t)N * K), dy = gbuf_new(be, (size_t)M * N * 4);
+        be->linear(be, dy.ptr, dx.ptr, dw.ptr, NULL, M, K, N);
+        char what[80];
+        snprintf(what, sizeof what, "tf32 linear M=%d K=%d N=%d", M, K, N);
+        expect_gbuf_close(&dy, ref, (size_t)M * N, 2e-3f * sqrtf((float)K), 1e-3f, what);
+        if (K >= 768) {
+            float* got = gbuf_get_f32(&dy, (size_t)M * N);
+            float mx = 0.0f;
+            for (size_t i = 0; i < (size_t)M * N; i++) mx = fmaxf(mx, fabsf(got[i] - ref[i]));
+            cr_expect(mx > 1e-5f * sqrtf((float)K), "%s: max |d| %g: TF32 did not engage (plain fp32?)", what, mx);
+            free(got);
+        }
+        gbuf_free(&dx); gbuf_free(&dw); gbuf_free(&dy);
+        free(x); free(w); free(ref);
     }
 }
 
