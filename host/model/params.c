@@ -30,6 +30,9 @@ void params_add(ParamTable* t, const char* name, int ndim, const int64_t* shape,
     ParamSpec* s = &t->p[t->n++];
     memset(s, 0, sizeof *s);
     s->name = strdup(name);
+    CHECK(s->name, "out of memory");
+    if (!t->index.cap) sm_init(&t->index, 512);
+    if (sm_get(&t->index, s->name, strlen(s->name)) < 0) sm_put(&t->index, s->name, strlen(s->name), t->n - 1); /* first wins */
     s->ndim = ndim;
     s->numel = 1;
     for (int i = 0; i < ndim; i++) {
@@ -413,15 +416,16 @@ fail:
 }
 
 void params_free(ParamTable* t) {
+    sm_free(&t->index); /* before the names it borrows */
     for (int i = 0; i < t->n; i++) free(t->p[i].name);
     free(t->p);
     memset(t, 0, sizeof *t);
 }
 
 const ParamSpec* params_find(const ParamTable* t, const char* name) {
-    for (int i = 0; i < t->n; i++)
-        if (!strcmp(t->p[i].name, name)) return &t->p[i];
-    return NULL;
+    if (!t->index.cap) return NULL;
+    const int32_t i = sm_get(&t->index, name, strlen(name));
+    return i < 0 ? NULL : &t->p[i];
 }
 
 /* buffers the reference never loads (non-persistent now, persistent in old checkpoints) */

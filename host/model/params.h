@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../io/gliner_config.h"
+#include "../io/strmap.h"
 
 #define PARAM_MAX_DIMS 4
 
@@ -27,6 +28,7 @@ typedef struct {
     int        n, cap;
     size_t     total;                 /* elements in the flat buffer, alignment padding included */
     size_t     num_parameters;        /* real elements of the required tensors */
+    StrMap     index;                 /* name -> position in p (the forward looks tensors up by name per op) */
 } ParamTable;
 
 /* Builds the table for c. Fails (with a message) on configurations that have no implementation
