@@ -152,6 +152,12 @@ __global__ void deberta_v2_rows_kernel(T* P, const float* S, const float* C2P, c
     for (int j = threadIdx.x; j < T_; j += blockDim.x) pr[j] = from_f32<T>(row[j] * inv);
 }
 
+static void gemm_desc(const GlGemm& g, void* C, const void* A, const void* B, int batch, DType dt_ab, DType dt_c,
+                      gl_blas_t blas, gl_stream_t stream) {
+    gemm_batched_ex_forward_cuda(C, A, B, batch, g.M, g.N, g.K, g.tA, g.tB, g.lda, g.ldb, g.ldc, g.sA, g.sB, g.sC,
+                                 g.alpha, 0.0f, dt_ab, dt_c, blas, stream);
+}
+
 static size_t v2_text_bytes(int T, int H, int A, int c2p, int p2c, DType dt) {
     const size_t TT = (size_t)T * T, TA = (size_t)T * 2 * A;
     return (size_t)H * (TT * sizeof(float) + (size_t)(c2p + p2c) * TA * sizeof(float) + TT * dtype_size(dt)) + 256;
@@ -187,7 +193,7 @@ extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, cons
     int nb = (int)(ws_bytes / per);
     CHECK(nb >= 1, "deberta_attention_forward_v2_cuda: workspace of %zu bytes, a text needs %zu", ws_bytes, per);
     if (nb > B) nb = B;
-    const size_t TT = (size_t)T * T, TA = (size_t)T * A2, es = dtype_size(dt);
+    const size_t TT = (size_t)T * T, TA = (size_t)T * A2, es = dtype_size(dt); /* per head: S/P, C2P/P2C */
     float* S = (float*)ws;
     float* C2P = S + (size_t)nb * H * TT;
     float* P2C = C2P + (c2p ? (size_t)nb * H * TA : 0);
@@ -199,15 +205,14 @@ extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, cons
             const size_t off = (size_t)(b0 + u) * T * ld * es; /* text b's (T, H*Dh) block */
             const char* qb = (const char*)q + off;
             const char* kb = (const char*)k + off;
-            /* row-major per head h: S_h (T, T) = q_h (T, Dh; ld) . k_h^T, the heads strided by Dh */
-            gemm_batched_ex_forward_cuda(S + (size_t)u * H * TT, qb, kb, H, T, T, Dh, 0, 1, ld, ld, T, Dh, Dh,
-                                         (int64_t)TT, 1.0f / s, 0.0f, dt, DTYPE_F32, blas, stream);
+            gemm_desc(deberta_v2_gemm(DEB_V2_S, T, H, Dh, A, s), S + (size_t)u * H * TT, qb, kb, H, dt, DTYPE_F32, blas,
+                      stream);
             if (c2p)
-                gemm_batched_ex_forward_cuda(C2P + (size_t)u * H * TA, qb, pk, H, T, A2, Dh, 0, 1, ld, ld, A2, Dh, Dh,
-                                             (int64_t)TA, 1.0f, 0.0f, dt, DTYPE_F32, blas, stream);
+                gemm_desc(deberta_v2_gemm(DEB_V2_C2P, T, H, Dh, A, s), C2P + (size_t)u * H * TA, qb, pk, H, dt,
+                          DTYPE_F32, blas, stream);
             if (p2c)
-                gemm_batched_ex_forward_cuda(P2C + (size_t)u * H * TA, kb, pq, H, T, A2, Dh, 0, 1, ld, ld, A2, Dh, Dh,
-                                             (int64_t)TA, 1.0f, 0.0f, dt, DTYPE_F32, blas, stream);
+                gemm_desc(deberta_v2_gemm(DEB_V2_P2C, T, H, Dh, A, s), P2C + (size_t)u * H * TA, kb, pq, H, dt,
+                          DTYPE_F32, blas, stream);
         }
         dim3 grid(T, H, n);
         GL_DISPATCH_DTYPE(dt, Ty, {
@@ -220,8 +225,8 @@ extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, cons
         LAUNCH_CHECK();
         for (int u = 0; u < n; u++) { /* ctx_h (T, Dh; ld) = P_h (T, T) . v_h (T, Dh; ld) */
             const size_t off = (size_t)(b0 + u) * T * ld * es;
-            gemm_batched_ex_forward_cuda((char*)ctx + off, P + (size_t)u * H * TT * es, (const char*)v + off, H, T, Dh,
-                                         T, 0, 0, T, ld, ld, (int64_t)TT, Dh, Dh, 1.0f, 0.0f, dt, dt, blas, stream);
+            gemm_desc(deberta_v2_gemm(DEB_V2_PV, T, H, Dh, A, s), (char*)ctx + off, P + (size_t)u * H * TT * es,
+                      (const char*)v + off, H, dt, dt, blas, stream);
         }
     }
 }

@@ -3,6 +3,7 @@
    formulas of spec §3.5 / §3.6 (masked keys, Tq != Tk, fully masked rows, c2p-only / p2c-only / both /
    neither, buckets beyond the clamp range), plus the DeBERTa relative-position buckets against values
    printed by transformers' make_log_bucket_position. */
+#include <cblas.h>
 #include <float.h>
 
 #include "cpu/cpu_ops.h"
@@ -192,6 +193,86 @@ Test(deberta_attention_cpu, matches_naive_double) {
         }
     check_deberta(1, 1, 1, 1, 2, 8, 64, 1, 1, 300);   /* T = 1 */
     check_deberta(2, 70, 2, 16, 16, 32, 128, 1, 1, 301); /* log region and clamp */
+}
+
+/* ---------------------------------------------------------------- the device's GEMM form, emulated
+   GLINER_ATTN=v2 (kernels/cuda/deberta_attention.cu) hands cuBLAS the descriptors of deberta_v2_gemm
+   (kernels/common.h); here the same descriptors run through cblas, per text and head exactly as the device's
+   strided batches lay them out, and the rows as its kernel computes them (deberta_rel_term, mask, softmax).
+   A wrong stride or leading dimension in the plan fails here, without a GPU. */
+static void gemm_run(GlGemm g, float* C, const float* A, const float* Bm, int batch) {
+    for (int h = 0; h < batch; h++)
+        cblas_sgemm(CblasRowMajor, g.tA ? CblasTrans : CblasNoTrans, g.tB ? CblasTrans : CblasNoTrans, g.M, g.N, g.K,
+                    g.alpha, A + h * g.sA, g.lda, Bm + h * g.sB, g.ldb, 0.0f, C + h * g.sC, g.ldc);
+}
+
+static void deberta_v2_emulated(float* ctx, const float* q, const float* k, const float* v, const float* pk,
+                                const float* pq, const int32_t* bk, const int64_t* m, int B, int T, int H, int Dh, int A,
+                                int c2p, int p2c) {
+    const int ld = H * Dh, A2 = 2 * A;
+    const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
+    float* S = calloc((size_t)H * T * T, sizeof(float));
+    float* C2P = calloc((size_t)H * T * A2 + 1, sizeof(float));
+    float* P2C = calloc((size_t)H * T * A2 + 1, sizeof(float));
+    float* P = calloc((size_t)H * T * T, sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const size_t off = (size_t)b * T * ld;
+        gemm_run(deberta_v2_gemm(DEB_V2_S, T, H, Dh, A, s), S, q + off, k + off, H);
+        if (c2p) gemm_run(deberta_v2_gemm(DEB_V2_C2P, T, H, Dh, A, s), C2P, q + off, pk, H);
+        if (p2c) gemm_run(deberta_v2_gemm(DEB_V2_P2C, T, H, Dh, A, s), P2C, k + off, pq, H);
+        const int64_t* mb = m + (size_t)b * T;
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++) { /* deberta_v2_rows_kernel, one thread */
+                const float* sr = S + ((size_t)h * T + i) * T;
+                float* pr = P + ((size_t)h * T + i) * T;
+                float mx = -INFINITY, sum = 0.0f;
+                for (int j = 0; j < T; j++) {
+                    float a = sr[j];
+                    if (c2p || p2c)
+                        a = a + deberta_rel_term(C2P + ((size_t)h * T + i) * A2, P2C + (size_t)h * T * A2, bk, i, j, T, A,
+                                                 c2p, p2c, s);
+                    if (mb[i] * mb[j] == 0) a = -FLT_MAX;
+                    pr[j] = a;
+                    mx = fmaxf(mx, a);
+                }
+                for (int j = 0; j < T; j++) sum += pr[j] = expf(pr[j] - mx);
+                for (int j = 0; j < T; j++) pr[j] *= 1.0f / sum;
+            }
+        gemm_run(deberta_v2_gemm(DEB_V2_PV, T, H, Dh, A, s), ctx + off, P, v + off, H);
+    }
+    free(S); free(C2P); free(P2C); free(P);
+}
+
+Test(deberta_attention_cpu, gemm_form_plan_matches_twin) {
+    /* B T H Dh A buckets maxpos: T = 1, T not a multiple of anything, A < T (clamping), Dh odd, H > 1 */
+    const int shapes[][7] = {{1, 1, 1, 1, 1, -1, 1}, {2, 7, 3, 5, 4, -1, 4}, {3, 67, 2, 33, 8, 8, 64},
+                             {2, 40, 4, 64, 16, 16, 32}, {1, 130, 12, 16, 64, 64, 128}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int terms = 0; terms < 4; terms++) {
+            const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3], A = shapes[si][4];
+            const int c2p = terms & 1, p2c = terms >> 1, ld = H * Dh;
+            const size_t n = (size_t)B * T * ld;
+            const uint64_t seed = 500 + 10 * si + terms;
+            float* q = rand_f32(n, -2.f, 2.f, seed);
+            float* k = rand_f32(n, -2.f, 2.f, seed + 1);
+            float* v = rand_f32(n, -1.f, 1.f, seed + 2);
+            float* pk = rand_f32((size_t)2 * A * ld, -2.f, 2.f, seed + 3);
+            float* pq = rand_f32((size_t)2 * A * ld, -2.f, 2.f, seed + 4);
+            int32_t* bk = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
+            deberta_rel_buckets(bk, T, shapes[si][5], shapes[si][6]);
+            int64_t* m = malloc((size_t)B * T * sizeof(int64_t));
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < T - 3 * b; /* padded rows and keys */
+            float* got = malloc(n * sizeof(float));
+            float* ref = malloc(n * sizeof(float));
+            deberta_v2_emulated(got, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c);
+            deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c,
+                                          0, 0);
+            char what[128];
+            snprintf(what, sizeof what, "gemm form B%d T%d H%d Dh%d A%d c2p%d p2c%d", B, T, H, Dh, A, c2p, p2c);
+            expect_close(got, ref, n, 1e-5f, 1e-4f, what); /* q.k^T/s vs q.(k/s)^T: rounding order only */
+            free(q); free(k); free(v); free(pk); free(pq); free(bk); free(m); free(got); free(ref);
+        }
 }
 
 /* ---------------------------------------------------------------- relative-position buckets */
