@@ -117,6 +117,12 @@ struct Backend {
        A, E (B, W, F) are the per-word halves, bias (F) may be NULL; out (B, S, F) */
     void (*span_pair_relu)(const Backend* be, void* out, const void* A, const void* E, const void* bias,
                            const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F);
+    /* span_pair_relu and span_scores fused (inference; markerV0's split form, GLINER_SPAN_HEAD=v2): logits (B, S, C)
+       with logits[b, s, c] = sum_f relu(A[b, i, f] + E[b, j, f] + bias[f]) * Q[b, c, f], (i, j) as span_pair_relu;
+       Q (B, C, F). No (B, S, F) hidden layer. NULL in a table that has none (the tape's: not differentiated). */
+    void (*span_pair_relu_scores)(const Backend* be, void* logits, const void* A, const void* E, const void* bias,
+                                  const int64_t* span_idx, const int64_t* span_mask, const void* Q, int B, int W, int S,
+                                  int F, int C);
     /* SpanQuery / SpanCAT rows (spec §4.6-4.7), R = B*W word rows: cat = 0 (query): out (R, K, D) with
        out[r, k, d] = h[r, d] * q[d * K + k] (query_seg (D, K)); cat = 1: out (R, K, D + 128) with
        out[r, k, :] = [h[r, :] ; q[k * 128 .. k * 128 + 127]] (the (128, K) parameter viewed flat, quirk 21) */

@@ -10,8 +10,8 @@
 
 #include "check.h"
 
-#define N_OPS 50
-static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd"};
+#define N_OPS 51
+static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores"};
 
 struct ProfBackend {
     Backend        be;
@@ -185,6 +185,14 @@ static void p_span_pair_relu(const Backend* be, void* out, const void* A, const 
     const double t0 = prof_begin(be);
     PB(be)->base->span_pair_relu(PB(be)->base, out, A, E, bias, span_idx, span_mask, B, W, S, F);
     prof_end(be, 22, t0);
+}
+
+static void p_span_pair_relu_scores(const Backend* be, void* logits, const void* A, const void* E, const void* bias,
+                                    const int64_t* span_idx, const int64_t* span_mask, const void* Q, int B, int W, int S,
+                                    int F, int C) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->span_pair_relu_scores(PB(be)->base, logits, A, E, bias, span_idx, span_mask, Q, B, W, S, F, C);
+    prof_end(be, 50, t0);
 }
 
 static void p_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
@@ -382,6 +390,7 @@ ProfBackend* profile_new(const Backend* base) {
     p->be.conv1d_right = p_conv1d_right;
     p->be.span_scores = p_span_scores;
     p->be.span_pair_relu = p_span_pair_relu;
+    if (base->span_pair_relu_scores) p->be.span_pair_relu_scores = p_span_pair_relu_scores;
     p->be.span_query_rows = p_span_query_rows;
     p->be.scorer_features = p_scorer_features;
     p->be.row_scale = p_row_scale;

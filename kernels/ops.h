@@ -84,7 +84,10 @@ void lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, con
                              const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B,
                              int W, int Din, int Hs, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
 /* span_ops.c twins: span_concat, span_pool, conv1d_right (ws: kw*Dout*Din elements of dt) */
-/* marker_split.cu: span_pair_relu (backend.h) */
+/* marker_split.cu: span_pair_relu and span_pair_relu_scores (backend.h) */
+void span_pair_relu_scores_forward_cuda(void* logits, const void* A, const void* E, const void* bias,
+                                        const int64_t* span_idx, const int64_t* span_mask, const void* Q, int B, int W,
+                                        int S, int F, int C, DType dt, gl_stream_t stream);
 void span_pair_relu_forward_cuda(void* out, const void* A, const void* E, const void* bias, const int64_t* span_idx,
                                  const int64_t* span_mask, int B, int W, int S, int F, DType dt, gl_stream_t stream);
 void span_concat_forward_cuda(void* out, const void* start, const void* end, const void* extra,

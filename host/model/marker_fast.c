@@ -6,8 +6,11 @@
    so logit[s, c] = <relu(A_i + E_j + b0), q_c> + beta_c. Per span that leaves a 4D-wide add and C dot
    products instead of two (D x 4D) products. Same numbers up to float reassociation (checked against
    the plain form on every markerV0 fixture in tests/golden/test_model_parity.c). The plain form
-   (heads.c span_rep_forward) stays the reference path: captures and every other span mode use it. */
+   (heads.c span_rep_forward) stays the reference path: captures and every other span mode use it.
+   GLINER_SPAN_HEAD=v2 (inference): relu(A_i + E_j + b0) and its dot products with q_c in one op
+   (span_pair_relu_scores), so the (B, S, 4D) hidden layer is never stored. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
 
@@ -34,9 +37,15 @@ void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void*
     void* E = be->alloc(be, (size_t)B * W * F * es);
     be->gemm_batched(be, A, Ps, W0, 1, B * W, F, D, 0, 1, D, 2 * D, F, 0, 0, 0, 1.0f, 0.0f);
     be->gemm_batched(be, E, Pe, W0 + (size_t)D * es, 1, B * W, F, D, 0, 1, D, 2 * D, F, 0, 0, 0, 1.0f, 0.0f);
-    void* H = be->alloc(be, (size_t)B * S * F * es);
-    be->span_pair_relu(be, H, A, E, b0, span_idx, span_mask, B, W, S, F);
-    model_dropout(m, H, (size_t)B * S * F, m->cfg.dropout); /* out_project's nn.Dropout, on relu(W0 [..] + b0) */
+    /* GLINER_SPAN_HEAD=v2 (inference): the hidden layer and the scores in one op, no (B, S, F) tensor */
+    const char* sh = getenv("GLINER_SPAN_HEAD");
+    const int fused = !m->training && be->span_pair_relu_scores && sh && !strcmp(sh, "v2");
+    void* H = NULL;
+    if (!fused) {
+        H = be->alloc(be, (size_t)B * S * F * es);
+        be->span_pair_relu(be, H, A, E, b0, span_idx, span_mask, B, W, S, F);
+        model_dropout(m, H, (size_t)B * S * F, m->cfg.dropout); /* out_project's nn.Dropout, on relu(W0 [..] + b0) */
+    }
     /* the label side: q = p W3 (B*C, 4D), beta = p . b3 (B*C) */
     void* Q = be->alloc(be, (size_t)B * (C ? C : 1) * F * es);
     void* beta = be->alloc(be, (size_t)B * (C ? C : 1) * es);
@@ -45,7 +54,8 @@ void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void*
         be->linear(be, beta, prompt_rep, b3, NULL, B * C, D, 1);
     }
     void* L = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
-    be->span_scores(be, L, H, Q, B, S, C, F);
+    if (fused) be->span_pair_relu_scores(be, L, A, E, b0, span_idx, span_mask, Q, B, W, S, F, C);
+    else be->span_scores(be, L, H, Q, B, S, C, F);
     if (C) { /* + beta_c on every span: L_b += ones(S, 1) . beta_b(1, C), an exact add (one product per element) */
         float* one = malloc((size_t)S * sizeof(float));
         for (int s = 0; s < S; s++) one[s] = 1.0f;
@@ -56,6 +66,7 @@ void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void*
         be->free(be, ones);
     }
     be->download(be, logits_host, L, (size_t)B * S * C);
-    be->free(be, Ps); be->free(be, Pe); be->free(be, A); be->free(be, E); be->free(be, H);
+    be->free(be, Ps); be->free(be, Pe); be->free(be, A); be->free(be, E);
+    if (H) be->free(be, H);
     be->free(be, Q); be->free(be, beta); be->free(be, L);
 }

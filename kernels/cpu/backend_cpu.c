@@ -158,6 +158,12 @@ static void cpu_span_scores(const Backend* be, void* logits, const void* span_re
                     (const float*)prompt + (size_t)b * C * D, D, 0.0f, (float*)logits + (size_t)b * S * C, C);
 }
 
+static void cpu_span_pair_relu_scores(const Backend* be, void* logits, const void* A, const void* E, const void* bias,
+                                      const int64_t* span_idx, const int64_t* span_mask, const void* Q, int B, int W, int S,
+                                      int F, int C) {
+    (void)be;
+    span_pair_relu_scores_forward_cpu(logits, A, E, bias, span_idx, span_mask, Q, B, W, S, F, C);
+}
 static void cpu_span_pair_relu(const Backend* be, void* out, const void* A, const void* E, const void* bias,
                                const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F) {
     (void)be;
@@ -328,6 +334,7 @@ static Backend g_cpu = {
     .conv1d_right = cpu_conv1d_right,
     .span_scores = cpu_span_scores,
     .span_pair_relu = cpu_span_pair_relu,
+    .span_pair_relu_scores = cpu_span_pair_relu_scores,
     .span_query_rows = cpu_span_query_rows,
     .scorer_features = cpu_scorer_features,
     .row_scale = cpu_row_scale,

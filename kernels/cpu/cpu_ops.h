@@ -90,6 +90,9 @@ void focal_loss_backward_cpu(float* dlogits, const float* logits, const float* t
 /* marker_split.c: markerV0's split out_project (see backend.h span_pair_relu) */
 void span_pair_relu_forward_cpu(float* out, const float* A, const float* E, const float* bias, const int64_t* span_idx,
                                 const int64_t* span_mask, int B, int W, int S, int F);
+void span_pair_relu_scores_forward_cpu(float* logits, const float* A, const float* E, const float* bias,
+                                       const int64_t* span_idx, const int64_t* span_mask, const float* Q, int B, int W,
+                                       int S, int F, int C);
 
 /* adamw.c: one torch.optim.AdamW step over a slice of the flat buffers (decoupled decay, bias correction) */
 void adamw_step_cpu(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2,

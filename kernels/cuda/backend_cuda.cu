@@ -261,6 +261,15 @@ static void cu_lstm_bidir(const Backend* be, void* y, const void* x, const int64
     lstm_bidir_forward_cuda(y, x, d_len, w_ih, w_hh, b_ih, b_hh, B, W, Din, Hs, ws, be->dtype, BL(be), S(be));
 }
 
+static void cu_span_pair_relu_scores(const Backend* be, void* logits, const void* A, const void* E, const void* bias,
+                                     const int64_t* span_idx, const int64_t* span_mask, const void* Q, int B, int W,
+                                     int S_, int F, int C) {
+    CudaImpl* c = I(be);
+    const size_t ni = (size_t)B * S_ * 2 * 8, nm = (size_t)B * S_ * 8;
+    idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
+    span_pair_relu_scores_forward_cuda(logits, A, E, bias, idx_dev(c, span_idx, ni), idx_dev(c, span_mask, nm), Q, B, W,
+                                       S_, F, C, be->dtype, S(be));
+}
 static void cu_span_pair_relu(const Backend* be, void* out, const void* A, const void* E, const void* bias,
                               const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S_, int F) {
     CudaImpl* c = I(be);
@@ -551,6 +560,7 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->conv1d_right = cu_conv1d_right;
     be->span_scores = cu_span_scores;
     be->span_pair_relu = cu_span_pair_relu;
+    be->span_pair_relu_scores = cu_span_pair_relu_scores;
     be->span_query_rows = cu_span_query_rows;
     be->scorer_features = cu_scorer_features;
     be->row_scale = cu_row_scale;

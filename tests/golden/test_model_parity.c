@@ -132,7 +132,8 @@ Test(model_parity, arena_reaches_steady_state) {
 }
 
 /* markerV0's split form (marker_fast.c, used when nothing is captured) gives the plain form's logits
-   (heads.c, used under capture) up to float reassociation, on every markerV0 fixture */
+   (heads.c, used under capture) up to float reassociation, on every markerV0 fixture; so does its fused span head
+   (GLINER_SPAN_HEAD=v2) */
 static void ignore_capture(void* ctx, const char* name, const void* data, int ndim, const int64_t* shape) {
     (void)ctx; (void)name; (void)data; (void)ndim; (void)shape;
 }
@@ -164,6 +165,15 @@ Test(model_parity, markerV0_split_form_equals_the_plain_form) {
         char what[300];
         snprintf(what, sizeof what, "%s split vs plain logits", de->d_name);
         expect_close(split.logits, plain.logits, cnt, 1e-5f, 1e-5f, what);
+        /* and the fused span head (GLINER_SPAN_HEAD=v2: span_pair_relu_scores, no hidden layer stored) */
+        ModelOutputs fused;
+        setenv("GLINER_SPAN_HEAD", "v2", 1);
+        const int frc = gliner_forward(&m, &in, &fused, NULL, err, sizeof err);
+        unsetenv("GLINER_SPAN_HEAD");
+        cr_assert_eq(frc, 0, "%s", err);
+        snprintf(what, sizeof what, "%s fused span head vs plain logits", de->d_name);
+        expect_close(fused.logits, plain.logits, cnt, 1e-5f, 1e-5f, what);
+        free(fused.logits);
         free(plain.logits);
         free(split.logits);
         st_close(&st);

@@ -78,6 +78,40 @@ Test(span_pair_relu_parity, shapes) {
         }
 }
 
+/* span_pair_relu_scores (GLINER_SPAN_HEAD=v2's fused head): C below, at and over the 32-label tile, S not a multiple
+   of the 64-span tile, F not a multiple of 32; tolerance of an F-term fp32 sum in another order */
+Test(span_pair_relu_scores_parity, shapes) {
+    const Backend* be = pu_cuda();
+    const int shapes[][5] = {{1, 1, 1, 1, 1}, {2, 1, 12, 5, 3}, {3, 7, 12, 33, 32}, {2, 40, 4, 257, 33}, {4, 96, 12, 2048, 25},
+                             {1, 30, 12, 64, 100}}; /* B W K F C */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2], F = shapes[si][3], C = shapes[si][4];
+            const int S = W * K;
+            int64_t* len = rand_i64((size_t)B, 1, W, 271 + si);
+            int64_t* idx = malloc((size_t)B * S * 2 * 8);
+            int64_t* mask = malloc((size_t)B * S * 8);
+            make_spans(B, W, K, idx, mask, len);
+            float* A = rand_f32((size_t)B * W * F, -1.0f, 1.0f, 272 + si);
+            float* E = rand_f32((size_t)B * W * F, -1.0f, 1.0f, 273 + si);
+            float* bias = rand_f32((size_t)F, -0.5f, 0.5f, 274 + si);
+            float* Q = rand_f32((size_t)B * C * F, -1.0f, 1.0f, 275 + si);
+            const size_t n = (size_t)B * S * C;
+            float* ref = malloc(n * 4);
+            span_pair_relu_scores_forward_cpu(ref, A, E, with_bias ? bias : NULL, idx, mask, Q, B, W, S, F, C);
+            GBuf da = gbuf_f32(be, A, (size_t)B * W * F), de = gbuf_f32(be, E, (size_t)B * W * F);
+            GBuf db = gbuf_f32(be, bias, (size_t)F), dq = gbuf_f32(be, Q, (size_t)B * C * F), dy = gbuf_new(be, n * 4);
+            GBuf di = gbuf_raw(be, idx, (size_t)B * S * 16), dm = gbuf_raw(be, mask, (size_t)B * S * 8);
+            char what[120];
+            snprintf(what, sizeof what, "span_pair_relu_scores B=%d W=%d K=%d F=%d C=%d bias=%d", B, W, K, F, C, with_bias);
+            be->span_pair_relu_scores(be, dy.ptr, da.ptr, de.ptr, with_bias ? db.ptr : NULL, di.ptr, dm.ptr, dq.ptr, B, W,
+                                      S, F, C);
+            expect_gbuf_close(&dy, ref, n, 1e-5f * sqrtf((float)F), 1e-4f, what);
+            gbuf_free(&da); gbuf_free(&de); gbuf_free(&db); gbuf_free(&dq); gbuf_free(&dy); gbuf_free(&di); gbuf_free(&dm);
+            free(len); free(idx); free(mask); free(A); free(E); free(bias); free(Q); free(ref);
+        }
+}
+
 Test(span_pool_parity, modes) {
     const Backend* be = pu_cuda();
     const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */
