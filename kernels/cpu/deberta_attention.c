@@ -33,7 +33,9 @@ void deberta_probs_cpu(float* P, float* Ks, float* C2P, float* P2C, const float*
     for (int i = 0; i < T; i++) {
         float* r = P + (size_t)i * T;
         for (int j = 0; j < T; j++) {
-            if (c2p || p2c) r[j] = r[j] + deberta_rel_term(C2P + (size_t)i * A2, P2C, rel_bucket, i, j, T, att_span, c2p, p2c, s);
+            if (c2p || p2c)
+                r[j] = r[j] + deberta_rel_term(c2p ? C2P + (size_t)i * A2 : NULL, P2C, rel_bucket, i, j, T, att_span, c2p,
+                                               p2c, s);
             if (mb[i] * mb[j] == 0) r[j] = -FLT_MAX;
         }
     }
