@@ -99,10 +99,12 @@ static inline GL_HD float deberta_rel_term(const float* c2p_row, const float* p2
    text, batched over its H heads, row-major (C = alpha op(A) op(B), op = transpose when t*), as gemm_batched's
    arguments. q, k, v, ctx are the text's (T, H*Dh) block (head h at column h*Dh, so stride Dh between heads);
    pk, pq (2A, H*Dh); S, C2P, P2C, P the workspace's per-text (H, T, T) / (H, T, 2A) / (H, T, T) blocks:
-     DEB_V2_S    S_h   (T, T)  = q_h . k_h^T / s
+     DEB_V2_S    S_h   (T, T; Tp) = q_h . k_h^T / s
      DEB_V2_C2P  C2P_h (T, 2A) = q_h . PK_h^T            (divided by s in deberta_rel_term, as the twin)
      DEB_V2_P2C  P2C_h (T, 2A) = k_h . PQ_h^T
-     DEB_V2_PV   ctx_h (T, Dh) = P_h . v_h              (written into the interleaved layout)
+     DEB_V2_PV   ctx_h (T, Dh) = P_h (T, T; Tp) . v_h   (written into the interleaved layout)
+   S and P rows are Tp >= T floats / elements apart (Tp = T rounded up to 8: 16-byte aligned rows and heads for the
+   tensor cores); columns past T are never read.
    Shared with the CPU test that runs them through cblas (tests/unit/test_attention.c). */
 typedef struct {
     int     M, N, K, tA, tB, lda, ldb, ldc;
@@ -110,13 +112,15 @@ typedef struct {
     float   alpha;
 } GlGemm;
 enum { DEB_V2_S, DEB_V2_C2P, DEB_V2_P2C, DEB_V2_PV };
+static inline GL_HD int deberta_v2_pad(int T) { return (T + 7) / 8 * 8; }
 static inline GlGemm deberta_v2_gemm(int which, int T, int H, int Dh, int A, float s) {
+    const int Tp = deberta_v2_pad(T);
     const int ld = H * Dh, A2 = 2 * A;
     GlGemm g = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0f};
     switch (which) {
     case DEB_V2_S:
-        g.M = T, g.N = T, g.K = Dh, g.tB = 1, g.lda = ld, g.ldb = ld, g.ldc = T;
-        g.sA = Dh, g.sB = Dh, g.sC = (int64_t)T * T, g.alpha = 1.0f / s;
+        g.M = T, g.N = T, g.K = Dh, g.tB = 1, g.lda = ld, g.ldb = ld, g.ldc = Tp;
+        g.sA = Dh, g.sB = Dh, g.sC = (int64_t)T * Tp, g.alpha = 1.0f / s;
         break;
     case DEB_V2_C2P:
     case DEB_V2_P2C:
@@ -124,8 +128,8 @@ static inline GlGemm deberta_v2_gemm(int which, int T, int H, int Dh, int A, flo
         g.sA = Dh, g.sB = Dh, g.sC = (int64_t)T * A2;
         break;
     default: /* DEB_V2_PV */
-        g.M = T, g.N = Dh, g.K = T, g.lda = T, g.ldb = ld, g.ldc = ld;
-        g.sA = (int64_t)T * T, g.sB = Dh, g.sC = Dh;
+        g.M = T, g.N = Dh, g.K = T, g.lda = Tp, g.ldb = ld, g.ldc = ld;
+        g.sA = (int64_t)T * Tp, g.sB = Dh, g.sC = Dh;
         break;
     }
     (void)H;

@@ -11,8 +11,8 @@
    time in the workspace: per text, strided-batched cuBLAS over the heads for S = q.k^T / s, C2P = q.PK^T and
    P2C = k.PQ^T (16-bit inputs, fp32 outputs); one block per (row i, head, text) adds deberta_rel_term (the twin's
    gather, kernels/common.h), masks, and writes the softmax row P in the storage dtype; then ctx = P.v, written
-   straight into the interleaved (B, T, H*Dh) layout. Memory per text: H T (T + 2A (c2p + p2c)) fp32 + H T T
-   storage; chunks keep it under DEB_V2_WS_CAP. */
+   straight into the interleaved (B, T, H*Dh) layout. Memory per text: H T (Tp + 2A (c2p + p2c)) fp32 + H T Tp
+   storage (Tp = T rounded up to 8); chunks keep it under DEB_V2_WS_CAP. */
 #include <float.h>
 
 #include <stdlib.h>
@@ -126,8 +126,8 @@ __global__ void deberta_v2_rows_kernel(T* P, const float* S, const float* C2P, c
                                        int p2c, float s) {
     extern __shared__ float row[]; /* (T) */
     const int i = blockIdx.x, h = blockIdx.y, u = blockIdx.z, A2 = 2 * A;
-    const size_t nh = (size_t)u * H + h;
-    const float* sr = S + (nh * T_ + i) * T_;
+    const size_t nh = (size_t)u * H + h, Tp = (size_t)deberta_v2_pad(T_);
+    const float* sr = S + (nh * T_ + i) * Tp;
     const float* cr = c2p ? C2P + (nh * T_ + i) * A2 : NULL;
     const float* pc = p2c ? P2C + nh * T_ * A2 : NULL;
     const int64_t* mb = mask + (size_t)u * T_;
@@ -148,7 +148,7 @@ __global__ void deberta_v2_rows_kernel(T* P, const float* S, const float* C2P, c
         sum += e;
     }
     const float inv = 1.0f / block_sum(sum);
-    T* pr = P + (nh * T_ + i) * T_;
+    T* pr = P + (nh * T_ + i) * Tp;
     for (int j = threadIdx.x; j < T_; j += blockDim.x) pr[j] = from_f32<T>(row[j] * inv);
 }
 
@@ -158,9 +158,17 @@ static void gemm_desc(const GlGemm& g, void* C, const void* A, const void* B, in
                                  g.alpha, 0.0f, dt_ab, dt_c, blas, stream);
 }
 
-static size_t v2_text_bytes(int T, int H, int A, int c2p, int p2c, DType dt) {
-    const size_t TT = (size_t)T * T, TA = (size_t)T * 2 * A;
-    return (size_t)H * (TT * sizeof(float) + (size_t)(c2p + p2c) * TA * sizeof(float) + TT * dtype_size(dt)) + 256;
+/* the workspace of nb texts: S, C2P, P2C (fp32), P (storage), each region 256-byte aligned; off[] their offsets */
+static size_t v2_layout(size_t nb, int T, int H, int A, int c2p, int p2c, DType dt, size_t off[4]) {
+    const size_t TT = (size_t)T * deberta_v2_pad(T), TA = (size_t)T * 2 * A, al = 256;
+    const size_t sz[4] = {nb * H * TT * sizeof(float), c2p ? nb * H * TA * sizeof(float) : 0,
+                          p2c ? nb * H * TA * sizeof(float) : 0, nb * H * TT * dtype_size(dt)};
+    size_t o = 0;
+    for (int r = 0; r < 4; r++) {
+        off[r] = o;
+        o += (sz[r] + al - 1) / al * al;
+    }
+    return o;
 }
 
 extern "C" int deberta_attention_v2_enabled(float drop_p) {
@@ -168,12 +176,22 @@ extern "C" int deberta_attention_v2_enabled(float drop_p) {
     return drop_p <= 0.0f && e && !strcmp(e, "v2");
 }
 
-extern "C" size_t deberta_attention_v2_workspace(int B, int T, int H, int att_span, int c2p, int p2c, DType dt) {
-    const size_t per = v2_text_bytes(T, H, att_span, c2p != 0, p2c != 0, dt);
-    size_t nb = per ? DEB_V2_WS_CAP / per : 1;
-    if (nb < 1) nb = 1;
+/* texts per chunk: as many as fit DEB_V2_WS_CAP, at least one, at most B */
+static size_t v2_texts(int B, int T, int H, int A, int c2p, int p2c, DType dt, size_t ws_bytes) {
+    size_t off[4], nb = 1;
+    const size_t per = v2_layout(1, T, H, A, c2p, p2c, dt, off);
+    if (per) nb = ws_bytes / per;
     if (nb > (size_t)B) nb = (size_t)B;
-    return nb * per;
+    while (nb > 1 && v2_layout(nb, T, H, A, c2p, p2c, dt, off) > ws_bytes) nb--;
+    return nb < 1 ? 1 : nb;
+}
+
+extern "C" size_t deberta_attention_v2_workspace(int B, int T, int H, int att_span, int c2p, int p2c, DType dt) {
+    c2p = c2p != 0;
+    p2c = p2c != 0;
+    size_t off[4];
+    const size_t nb = v2_texts(B, T, H, att_span, c2p, p2c, dt, DEB_V2_WS_CAP);
+    return v2_layout(nb, T, H, att_span, c2p, p2c, dt, off);
 }
 
 extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
@@ -189,15 +207,16 @@ extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, cons
     CHECK(T <= 65535 && H <= 65535, "deberta_attention_forward_v2_cuda: T=%d H=%d over the grid limits", T, H);
     const int ld = H * Dh, A = att_span, A2 = 2 * A;
     const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
-    const size_t per = v2_text_bytes(T, H, A, c2p, p2c, dt);
-    int nb = (int)(ws_bytes / per);
-    CHECK(nb >= 1, "deberta_attention_forward_v2_cuda: workspace of %zu bytes, a text needs %zu", ws_bytes, per);
-    if (nb > B) nb = B;
-    const size_t TT = (size_t)T * T, TA = (size_t)T * A2, es = dtype_size(dt); /* per head: S/P, C2P/P2C */
-    float* S = (float*)ws;
-    float* C2P = S + (size_t)nb * H * TT;
-    float* P2C = C2P + (c2p ? (size_t)nb * H * TA : 0);
-    char* P = (char*)(P2C + (p2c ? (size_t)nb * H * TA : 0));
+    size_t off[4];
+    const int nb = (int)v2_texts(B, T, H, A, c2p, p2c, dt, ws_bytes);
+    const size_t need = v2_layout((size_t)nb, T, H, A, c2p, p2c, dt, off);
+    CHECK(need <= ws_bytes, "deberta_attention_forward_v2_cuda: workspace of %zu bytes, %d text(s) need %zu", ws_bytes,
+          nb, need);
+    const size_t TT = (size_t)T * deberta_v2_pad(T), TA = (size_t)T * A2, es = dtype_size(dt); /* per head */
+    float* S = (float*)((char*)ws + off[0]);
+    float* C2P = (float*)((char*)ws + off[1]);
+    float* P2C = (float*)((char*)ws + off[2]);
+    char* P = (char*)ws + off[3];
     const size_t smem = (size_t)T * sizeof(float);
     for (int b0 = 0; b0 < B; b0 += nb) {
         const int n = B - b0 < nb ? B - b0 : nb;

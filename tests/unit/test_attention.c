@@ -211,10 +211,11 @@ static void deberta_v2_emulated(float* ctx, const float* q, const float* k, cons
                                 int c2p, int p2c) {
     const int ld = H * Dh, A2 = 2 * A;
     const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
-    float* S = calloc((size_t)H * T * T, sizeof(float));
+    const int Tp = deberta_v2_pad(T); /* S and P rows as the device lays them out */
+    float* S = calloc((size_t)H * T * Tp, sizeof(float));
     float* C2P = calloc((size_t)H * T * A2 + 1, sizeof(float));
     float* P2C = calloc((size_t)H * T * A2 + 1, sizeof(float));
-    float* P = calloc((size_t)H * T * T, sizeof(float));
+    float* P = calloc((size_t)H * T * Tp, sizeof(float));
     for (int b = 0; b < B; b++) {
         const size_t off = (size_t)b * T * ld;
         gemm_run(deberta_v2_gemm(DEB_V2_S, T, H, Dh, A, s), S, q + off, k + off, H);
@@ -223,8 +224,8 @@ static void deberta_v2_emulated(float* ctx, const float* q, const float* k, cons
         const int64_t* mb = m + (size_t)b * T;
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++) { /* deberta_v2_rows_kernel, one thread */
-                const float* sr = S + ((size_t)h * T + i) * T;
-                float* pr = P + ((size_t)h * T + i) * T;
+                const float* sr = S + ((size_t)h * T + i) * Tp;
+                float* pr = P + ((size_t)h * T + i) * Tp;
                 float mx = -INFINITY, sum = 0.0f;
                 for (int j = 0; j < T; j++) {
                     float a = sr[j];
