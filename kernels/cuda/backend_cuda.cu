@@ -511,6 +511,7 @@ static CudaImpl* impl_get(int device) {
 
 static void tf32_handle(CudaImpl* c) {
     if (c->blas_tf32) return;
+    CUDA_CHECK(cudaSetDevice(c->device)); /* the handle belongs to the current device */
     cublasStatus_t st = cublasCreate(&c->blas_tf32);
     CHECK(st == CUBLAS_STATUS_SUCCESS, "cublasCreate: %s", cublasGetStatusString(st));
     st = cublasSetMathMode(c->blas_tf32, CUBLAS_TF32_TENSOR_OP_MATH);
