@@ -188,15 +188,10 @@ void resolved_free(Resolved* r) {
 
 /* ---------------------------------------------------------------- writing what was resolved */
 /* The class AutoTokenizer needs to read tokenizer.json back: tokenizer_config.json's own, else the one of the
-   backbone's model_type (a GLiNER directory has no config.json to say it) */
+   backbone's model_type (a GLiNER directory has no config.json to say it), else the generic fast tokenizer */
 static const char* tokenizer_class_of(const char* model_type) {
-    static const struct { const char* type; const char* cls; } M[] = {
-        {"deberta-v2", "DebertaV2Tokenizer"}, {"bert", "BertTokenizer"},       {"gpt2", "GPT2Tokenizer"},
-        {"roberta", "RobertaTokenizer"},      {"xlm-roberta", "XLMRobertaTokenizer"}, {"t5", "T5Tokenizer"},
-    };
-    for (size_t i = 0; i < sizeof M / sizeof M[0]; i++)
-        if (!strcmp(M[i].type, model_type)) return M[i].cls;
-    return "PreTrainedTokenizerFast";
+    const char* k = tokenizer_class_of_model_type(model_type);
+    return k ? k : "PreTrainedTokenizerFast";
 }
 
 /* OUT/tokenizer.json from the document the checkpoint was run with and, when it came from elsewhere (a backbone),

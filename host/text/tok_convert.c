@@ -1094,37 +1094,53 @@ static int print_doc(cJSON* doc, char** json, size_t* len) {
 
 /* The class transformers' AutoTokenizer would pick: tokenizer_config.json's tokenizer_class (a trailing "Fast"
    dropped), else config.json's model_type, else the vocabulary files present. */
-static int pick_class(Conv* c, char* cname, size_t cap) {
-    const cJSON* tc = cJSON_GetObjectItemCaseSensitive(c->cfg, "tokenizer_class");
-    cname[0]        = 0;
+const char* tokenizer_class_of_model_type(const char* model_type) {
+    for (size_t k = 0; model_type && k < sizeof MODEL_TYPES / sizeof MODEL_TYPES[0]; k++)
+        if (strcmp(model_type, MODEL_TYPES[k][0]) == 0) return MODEL_TYPES[k][1];
+    return NULL;
+}
+
+/* The class named by DIR's configs: tokenizer_config.json's tokenizer_class (a trailing "Fast" dropped), else
+   config.json's model_type through MODEL_TYPES; "" when neither names one. An unmapped model_type goes to
+   mt_unmapped ("" otherwise). -1 with err for an unreadable config.json or a tokenizer_class that is no string. */
+static int class_from_configs(const char* dir, const cJSON* tcfg, char* cname, size_t cap, char* mt_unmapped,
+                              size_t mtcap, char* err, size_t errlen) {
+    const cJSON* tc = cJSON_GetObjectItemCaseSensitive(tcfg, "tokenizer_class");
+    cname[0] = mt_unmapped[0] = 0;
     if (cJSON_IsString(tc)) {
         snprintf(cname, cap, "%s", tc->valuestring);
         size_t l = strlen(cname);
         if (l > 4 && strcmp(cname + l - 4, "Fast") == 0) cname[l - 4] = 0;
-    } else if (tc && !cJSON_IsNull(tc)) {
-        return gl_set_err(c->err, c->errlen, "%s/tokenizer_config.json: tokenizer_class: expected a string", c->dir);
-    } else {
-        int    bad;
-        cJSON* cfg = read_obj(c->dir, "config.json", &bad, c->err, c->errlen);
-        if (bad) return -1;
-        const cJSON* mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
-        for (size_t k = 0; cJSON_IsString(mt) && k < sizeof MODEL_TYPES / sizeof MODEL_TYPES[0]; k++)
-            if (strcmp(mt->valuestring, MODEL_TYPES[k][0]) == 0) snprintf(cname, cap, "%s", MODEL_TYPES[k][1]);
-        if (cJSON_IsString(mt) && !cname[0]) {
-            char b[96];
-            gl_set_err(c->err, c->errlen, "%s/config.json: model_type \"%s\": no tokenizer.json, and building one for this "
-                       "model type is not supported (supported: deberta-v2, xlm-roberta, bert, distilbert, electra, gpt2, roberta)",
-                       c->dir, gl_escape(b, sizeof b, mt->valuestring, strlen(mt->valuestring), '"'));
-            cJSON_Delete(cfg);
-            return -1;
-        }
-        cJSON_Delete(cfg);
-        if (!cname[0]) {
-            if (file_exists(c->dir, "spm.model")) snprintf(cname, cap, "DebertaV2Tokenizer");
-            else if (file_exists(c->dir, "sentencepiece.bpe.model")) snprintf(cname, cap, "XLMRobertaTokenizer");
-            else if (file_exists(c->dir, "vocab.txt")) snprintf(cname, cap, "BertTokenizer");
-            else if (file_exists(c->dir, "vocab.json") && file_exists(c->dir, "merges.txt")) snprintf(cname, cap, "GPT2Tokenizer");
-        }
+        return 0;
+    }
+    if (tc && !cJSON_IsNull(tc)) return gl_set_err(err, errlen, "%s/tokenizer_config.json: tokenizer_class: expected a string", dir);
+    int    bad;
+    cJSON* cfg = read_obj(dir, "config.json", &bad, err, errlen);
+    if (bad) return -1;
+    const cJSON* mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
+    if (cJSON_IsString(mt)) {
+        const char* k = tokenizer_class_of_model_type(mt->valuestring);
+        if (k) snprintf(cname, cap, "%s", k);
+        else snprintf(mt_unmapped, mtcap, "%s", mt->valuestring);
+    }
+    cJSON_Delete(cfg);
+    return 0;
+}
+
+static int pick_class(Conv* c, char* cname, size_t cap) {
+    char mt[96];
+    if (class_from_configs(c->dir, c->cfg, cname, cap, mt, sizeof mt, c->err, c->errlen)) return -1;
+    if (mt[0]) {
+        char b[96];
+        return gl_set_err(c->err, c->errlen, "%s/config.json: model_type \"%s\": no tokenizer.json, and building one for "
+                          "this model type is not supported (supported: deberta-v2, xlm-roberta, bert, distilbert, "
+                          "electra, gpt2, roberta)", c->dir, gl_escape(b, sizeof b, mt, strlen(mt), '"'));
+    }
+    if (!cname[0]) { /* nothing names it: the vocabulary files present */
+        if (file_exists(c->dir, "spm.model")) snprintf(cname, cap, "DebertaV2Tokenizer");
+        else if (file_exists(c->dir, "sentencepiece.bpe.model")) snprintf(cname, cap, "XLMRobertaTokenizer");
+        else if (file_exists(c->dir, "vocab.txt")) snprintf(cname, cap, "BertTokenizer");
+        else if (file_exists(c->dir, "vocab.json") && file_exists(c->dir, "merges.txt")) snprintf(cname, cap, "GPT2Tokenizer");
     }
     if (!cname[0])
         return gl_set_err(c->err, c->errlen, "%s: no tokenizer.json, spm.model, vocab.txt or vocab.json+merges.txt", c->dir);
@@ -1198,28 +1214,45 @@ done:
     return rc;
 }
 
-int tokenizer_json_add_tokens(char** json, size_t* len, const char* const* tokens, int n, int special, char* err,
-                              size_t errlen) {
-    cJSON* doc = cJSON_ParseWithLength(*json, *len);
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
+/* a tokenizer.json document and its added vocabulary, for the edits below; -1 (nothing to free) when unreadable */
+static int doc_open(const char* json, size_t len, cJSON** doc, Backend* b, char* err, size_t errlen) {
+    *doc = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(*doc)) {
+        cJSON_Delete(*doc);
         return gl_set_err(err, errlen, "tokenizer.json: not a JSON object");
     }
-    Backend b;
-    if (be_from_doc(&b, doc, "tokenizer.json", err, errlen)) {
-        be_free(&b);
-        cJSON_Delete(doc);
+    if (be_from_doc(b, *doc, "tokenizer.json", err, errlen)) {
+        be_free(b);
+        cJSON_Delete(*doc);
         return -1;
     }
+    return 0;
+}
+
+/* add_tokens(tokens, special_tokens=special) on the added vocabulary */
+static void doc_add(Backend* b, const char* const* tokens, int n, int special) {
     ATok* t = calloc((size_t)n + 1, sizeof(ATok));
     CHECK(t, "out of memory");
     for (int i = 0; i < n; i++) t[i] = atok(tokens[i], special, !special);
-    be_add(&b, t, n);
+    be_add(b, t, n);
     free(t);
-    be_to_doc(&b, doc);
-    be_free(&b);
+}
+
+/* the edited document back into *json */
+static void doc_write(Backend* b, cJSON* doc, char** json, size_t* len) {
+    be_to_doc(b, doc);
     free(*json);
     print_doc(doc, json, len);
+}
+
+int tokenizer_json_add_tokens(char** json, size_t* len, const char* const* tokens, int n, int special, char* err,
+                              size_t errlen) {
+    cJSON*  doc;
+    Backend b;
+    if (doc_open(*json, *len, &doc, &b, err, errlen)) return -1;
+    doc_add(&b, tokens, n, special);
+    doc_write(&b, doc, json, len);
+    be_free(&b);
     cJSON_Delete(doc);
     return 0;
 }
@@ -1249,22 +1282,9 @@ int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, cha
         stm = read_obj(dir, "special_tokens_map.json", &bad, err, errlen);
         if (bad) goto fail;
     }
-    /* the class whose __init__ defaults apply: tokenizer_class, else config.json's model_type; none for the
-       generic fast tokenizer */
-    const cJSON* tc = cJSON_GetObjectItemCaseSensitive(c.cfg, "tokenizer_class");
-    char         cname[128] = "";
-    if (cJSON_IsString(tc)) {
-        snprintf(cname, sizeof cname, "%s", tc->valuestring);
-        size_t l = strlen(cname);
-        if (l > 4 && strcmp(cname + l - 4, "Fast") == 0) cname[l - 4] = 0;
-    } else if (!tc || cJSON_IsNull(tc)) {
-        cJSON* cfg = read_obj(dir, "config.json", &bad, err, errlen);
-        if (bad) goto fail;
-        const cJSON* mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
-        for (size_t k = 0; cJSON_IsString(mt) && k < sizeof MODEL_TYPES / sizeof MODEL_TYPES[0]; k++)
-            if (strcmp(mt->valuestring, MODEL_TYPES[k][0]) == 0) snprintf(cname, sizeof cname, "%s", MODEL_TYPES[k][1]);
-        cJSON_Delete(cfg);
-    }
+    /* the class whose __init__ defaults apply (none for the generic fast tokenizer) */
+    char cname[128], mt[96];
+    if (class_from_configs(dir, c.cfg, cname, sizeof cname, mt, sizeof mt, err, errlen)) goto fail;
     for (size_t k = 0; k < sizeof CLASSES / sizeof CLASSES[0]; k++)
         if (strcmp(cname, CLASSES[k].name) == 0) c.cls = &CLASSES[k];
     const int keys[2] = {K_BOS, K_EOS};
@@ -1327,37 +1347,24 @@ static cJSON* bos_eos_template(const char* bos, int32_t bos_id, const char* eos,
 int tokenizer_json_gliner_text(char** json, size_t* len, const char* bos, const char* eos, const char* const* add,
                                int n_add, int* n_new, char* err, size_t errlen) {
     if (n_new) *n_new = 0;
-    cJSON* doc = cJSON_ParseWithLength(*json, *len);
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        return gl_set_err(err, errlen, "tokenizer.json: not a JSON object");
-    }
+    cJSON*  doc;
     Backend b;
-    if (be_from_doc(&b, doc, "tokenizer.json", err, errlen)) {
-        be_free(&b);
-        cJSON_Delete(doc);
-        return -1;
-    }
+    if (doc_open(*json, *len, &doc, &b, err, errlen)) return -1;
     const int   n0     = b.n;
     const char* nm[2]  = {bos, eos};
     int32_t     ids[2] = {-1, -1};
     for (int k = 0; k < 2; k++) {
         if (!nm[k]) continue;
         if ((ids[k] = be_id(&b, nm[k])) < 0) { /* not in the document: the fast tokenizer's init adds it */
-            ATok t = atok(nm[k], 1, 0);
-            be_add(&b, &t, 1);
+            doc_add(&b, &nm[k], 1, 1);
             ids[k] = be_id(&b, nm[k]);
         }
     }
     if (n_add > 0) {
-        ATok* t = calloc((size_t)n_add, sizeof(ATok));
-        CHECK(t, "out of memory");
-        for (int i = 0; i < n_add; i++) t[i] = atok(add[i], 1, 0);
         int32_t before = -1; /* the ids the new tokens got are past every id there was */
         for (int i = 0; i < b.n; i++) before = b.e[i].id > before ? b.e[i].id : before;
         if (before < b.n_vocab - 1) before = b.n_vocab - 1;
-        be_add(&b, t, n_add);
-        free(t);
+        doc_add(&b, add, n_add, 1);
         for (int i = 0; n_new && i < b.n; i++) *n_new += b.e[i].id > before;
     }
     cJSON*       o   = bos_eos_template(bos, ids[0], eos, ids[1]);
@@ -1371,9 +1378,7 @@ int tokenizer_json_gliner_text(char** json, size_t* len, const char* bos, const 
     }
     cJSON_Delete(o);
     if (rc == 0 || b.n != n0 || n_add > 0) { /* something changed: the document printed again */
-        be_to_doc(&b, doc);
-        free(*json);
-        print_doc(doc, json, len);
+        doc_write(&b, doc, json, len);
         rc = 0;
     }
     be_free(&b);

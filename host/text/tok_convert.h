@@ -26,6 +26,10 @@ int tokenizer_json_from_dir(const char* dir, char** json, size_t* len, char* err
 int tokenizer_json_add_tokens(char** json, size_t* len, const char* const* tokens, int n, int special, char* err,
                               size_t errlen);
 
+/* The slow tokenizer class AutoTokenizer maps a config.json model_type to (deberta-v2, xlm-roberta, bert,
+   distilbert, electra, gpt2, roberta), or NULL. */
+const char* tokenizer_class_of_model_type(const char* model_type);
+
 /* the bos_token and eos_token transformers 5.x gives the tokenizer of DIR: special_tokens_map.json's (only when
    tokenizer_config.json has no added_tokens_decoder) over tokenizer_config.json's over the tokenizer class's
    default (tokenizer_class, else config.json's model_type; the generic fast tokenizer has none). "" for None;

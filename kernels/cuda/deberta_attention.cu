@@ -90,16 +90,21 @@ __global__ void deberta_attention_forward_kernel1(T* ctx, const T* q, const T* k
     }
 }
 
+/* both versions: the terms as 0/1, and what each needs */
+static void check_terms(int* c2p, int* p2c, const int32_t* rel_bucket, int att_span, const void* pk, const void* pq) {
+    *c2p = *c2p != 0;
+    *p2c = *p2c != 0;
+    CHECK(!(*c2p || *p2c) || (rel_bucket && att_span > 0), "relative attention without a bucket table");
+    CHECK(!*c2p || pk, "c2p without position keys");
+    CHECK(!*p2c || pq, "p2c without position queries");
+}
+
 extern "C" void deberta_attention_forward_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
                                                const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B,
                                                int T, int H, int Dh, int att_span, int c2p, int p2c, float drop_p,
                                                uint64_t drop_seed, DType dt, gl_stream_t stream) {
     if (B == 0 || T == 0 || H == 0 || Dh == 0) return;
-    c2p = c2p != 0;
-    p2c = p2c != 0;
-    CHECK(!(c2p || p2c) || (rel_bucket && att_span > 0), "relative attention without a bucket table");
-    CHECK(!c2p || pk, "c2p without position keys");
-    CHECK(!p2c || pq, "p2c without position queries");
+    check_terms(&c2p, &p2c, rel_bucket, att_span, pk, pq);
     CHECK(B <= 65535 && H <= 65535, "deberta_attention_forward_cuda: B=%d H=%d over the grid limits", B, H);
     const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
     const size_t smem = (size_t)(Dh + T) * sizeof(float);
@@ -199,11 +204,7 @@ extern "C" void deberta_attention_forward_v2_cuda(void* ctx, const void* q, cons
                                                   int T, int H, int Dh, int att_span, int c2p, int p2c, void* ws,
                                                   size_t ws_bytes, DType dt, gl_blas_t blas, gl_stream_t stream) {
     if (B == 0 || T == 0 || H == 0 || Dh == 0) return;
-    c2p = c2p != 0;
-    p2c = p2c != 0;
-    CHECK(!(c2p || p2c) || (rel_bucket && att_span > 0), "relative attention without a bucket table");
-    CHECK(!c2p || pk, "c2p without position keys");
-    CHECK(!p2c || pq, "p2c without position queries");
+    check_terms(&c2p, &p2c, rel_bucket, att_span, pk, pq);
     CHECK(T <= 65535 && H <= 65535, "deberta_attention_forward_v2_cuda: T=%d H=%d over the grid limits", T, H);
     const int ld = H * Dh, A = att_span, A2 = 2 * A;
     const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
