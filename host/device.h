@@ -11,6 +11,7 @@ extern "C" {
 
 int  gl_device_count(void);                  /* 0 when built without CUDA or no device/driver */
 int  gl_device_name(int dev, char* buf, size_t len); /* 0 ok */
+int  gl_device_cc(int dev);                  /* compute capability as 10*major + minor (90: sm_90), -1 none */
 void gl_cuda_versions(int* runtime, int* driver);    /* -1 when not built with CUDA */
 
 void* gl_dev_malloc(size_t bytes);

@@ -8,6 +8,7 @@
 
 int  gl_device_count(void) { return 0; }
 int  gl_device_name(int dev, char* buf, size_t len) { (void)dev; snprintf(buf, len, "none"); return -1; }
+int  gl_device_cc(int dev) { (void)dev; return -1; }
 void gl_cuda_versions(int* runtime, int* driver) { *runtime = *driver = -1; }
 void* gl_dev_malloc(size_t bytes) { (void)bytes; CHECK(0, "built without CUDA"); }
 void gl_dev_free(void* p) { (void)p; }

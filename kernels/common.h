@@ -136,6 +136,46 @@ static inline GlGemm deberta_v2_gemm(int which, int T, int H, int Dh, int A, flo
     return g;
 }
 
+/* The persistent BiLSTM recurrence on a thread-block cluster (GLINER_LSTM=v2, lstm.cu; 16-bit storage only).
+   One cluster of n CTAs per (direction, tile of BT texts); CTA `rank` owns the hidden units
+   j in [rank*hs, (rank+1)*hs), hs = Hs/n, and the 4*hs rows of W_hh that feed them (local row lr = gate*hs + jl,
+   global row gate*Hs + rank*hs + jl), kept in shared memory for all the steps (row stride ldw = Hs + 8 elements).
+   Every CTA holds the whole h of its tile, transposed, twice (ping-pong): hT[k][b], row stride ldh = BT + 8; step s
+   reads buffer s & 1 and writes h' into buffer (s + 1) & 1 of every CTA of the cluster (distributed shared memory),
+   then one cluster barrier. Warp w owns hidden m-tile (16 units) w % (hs/16) and the batch columns
+   16*(w / (hs/16)) .. +15 (two n-tiles of mma.m16n8k16): all four gates of its (j, b) cells in its own
+   accumulators, so the cell update and c stay in registers. Text b of the tile runs steps s < len[b] at time
+   lstm_v2_time(dir, s, len[b]) (the twin's order). n = 0: no plan (Hs not a multiple of 16, or nothing fits
+   smem_max), and the launcher runs v1. Shared with the CPU test that emulates the plan (tests/unit/test_lstm.c). */
+typedef struct {
+    int    n, hs, BT, warps, ldw, ldh;
+    size_t smem; /* dynamic shared memory per CTA, bytes */
+} LstmV2Plan;
+static inline LstmV2Plan lstm_v2_plan(int B, int Hs, size_t smem_max) {
+    LstmV2Plan p = {0, 0, 0, 0, 0, 0, 0}, fit = p;
+    if (Hs <= 0 || Hs % 16) return p;
+    p.BT = B <= 16 ? 16 : 32, p.ldw = Hs + 8, p.ldh = p.BT + 8;
+    for (int n = 1; n <= 16 && Hs % (16 * n) == 0; n *= 2) {
+        p.n = n, p.hs = Hs / n, p.warps = (p.hs / 16) * (p.BT / 16);
+        p.smem = (size_t)4 * p.hs * p.ldw * 2 + (size_t)2 * Hs * p.ldh * 2 + (size_t)p.BT * sizeof(int);
+        if (p.smem > smem_max || p.warps > 16) continue;
+        fit = p;
+        if (p.hs <= 64) break; /* the first split with at most 64 units per CTA: ~4-8 warps each */
+    }
+    return fit;
+}
+/* the global W_hh row of CTA `rank`'s local row lr */
+static inline GL_HD int lstm_v2_row(int rank, int lr, int hs, int Hs) { return lr / hs * Hs + rank * hs + lr % hs; }
+/* the word step s of a text of length len works on: forward s, reverse len - 1 - s */
+static inline GL_HD int lstm_v2_time(int dir, int s, int len) { return dir == 0 ? s : len - 1 - s; }
+/* the cell (local hidden unit jl, tile column b) of accumulator element e (0..3) of n-tile q (0, 1) of a lane of
+   warp w, as mma.m16n8k16's C fragment lays them out: row lane/4 (+8 for e >= 2), columns 2*(lane%4) + (e & 1) */
+static inline GL_HD void lstm_v2_cell(int w, int lane, int q, int e, int hs, int* jl, int* b) {
+    const int mt = w % (hs / 16), nt = 2 * (w / (hs / 16)) + q;
+    *jl = 16 * mt + lane / 4 + (e >= 2 ? 8 : 0);
+    *b = 8 * nt + 2 * (lane % 4) + (e & 1);
+}
+
 #ifdef __cplusplus
 }
 #endif

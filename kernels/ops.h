@@ -78,9 +78,11 @@ void   deberta_attention_forward_v2_cuda(void* ctx, const void* q, const void* k
                                          const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
                                          int H, int Dh, int att_span, int c2p, int p2c, void* ws, size_t ws_bytes,
                                          DType dt, gl_blas_t blas, gl_stream_t stream);
-/* lstm.cu: ws holds lstm_bidir_workspace_cuda(B, W, Hs) bytes */
-size_t lstm_bidir_workspace_cuda(int B, int W, int Hs);
-void lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
+/* lstm.cu: ws holds lstm_bidir_workspace_cuda(B, W, Hs) bytes; returns the version that ran (2: GLINER_LSTM=v2's
+   cluster recurrence, 1: v1). lstm_bidir_v2_plan_cuda: the plan v2 would run on the current device (n = 0: none). */
+size_t     lstm_bidir_workspace_cuda(int B, int W, int Hs);
+LstmV2Plan lstm_bidir_v2_plan_cuda(int B, int Hs, DType dt);
+int lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* lengths, const void* const w_ih[2],
                              const void* const w_hh[2], const void* const b_ih[2], const void* const b_hh[2], int B,
                              int W, int Din, int Hs, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
 /* span_ops.c twins: span_concat, span_pool, conv1d_right (ws: kw*Dout*Din elements of dt) */

@@ -30,6 +30,11 @@ static inline float* rand_f32(size_t n, float lo, float hi, uint64_t seed) {
 }
 
 /* |got-ref| <= atol + rtol*|ref| everywhere; NaN or mismatched inf fails. Prints the worst index. */
+static inline int64_t* rand_i64(size_t n, int64_t lo, int64_t hi, uint64_t seed) {
+    int64_t* x = malloc((n ? n : 1) * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) x[i] = lo + (int64_t)(tu_next(&seed) % (uint64_t)(hi - lo + 1));
+    return x;
+}
 static inline void expect_close(const float* got, const float* ref, size_t n, float atol, float rtol,
                                 const char* what) {
     size_t bad = 0, worst = 0;

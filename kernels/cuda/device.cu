@@ -15,6 +15,16 @@ extern "C" int gl_device_name(int dev, char* buf, size_t len) {
     return 0;
 }
 
+extern "C" int gl_device_cc(int dev) {
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return 10 * major + minor;
+}
+
 extern "C" void gl_cuda_versions(int* runtime, int* driver) {
     *runtime = *driver = -1;
     cudaRuntimeGetVersion(runtime);

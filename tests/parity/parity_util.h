@@ -110,8 +110,3 @@ static inline int64_t* pu_pad_mask(int B, int T, uint64_t seed, int all_masked_t
     return m;
 }
 
-static inline int64_t* rand_i64(size_t n, int64_t lo, int64_t hi, uint64_t seed) {
-    int64_t* x = malloc((n ? n : 1) * sizeof(int64_t));
-    for (size_t i = 0; i < n; i++) x[i] = lo + (int64_t)(tu_next(&seed) % (uint64_t)(hi - lo + 1));
-    return x;
-}
