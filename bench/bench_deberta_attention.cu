@@ -12,8 +12,10 @@
        k.PQ^T per text (fp32 out), one row kernel for the gathers + mask + softmax, cuBLAS P.v; workspace of
        deberta_attention_v2_workspace bytes (reported FLOPs: the same 8*B*H*T*T*Dh; it computes T*2A products
        for c2p/p2c, more than that at T < 2A).
-   (next: a tensor-core tile version -- QK^T and P.V as mma over 64x64 tiles, c2p/p2c as gathers from the
-   (T, 2A) products q.PK^T and k.PQ^T computed per tile; that is where the FLOPs go at T >= 256.)
+   flash the backend's GLINER_ATTN=v3 (deberta_attention_forward_v3_cuda, bf16 only here): one kernel per (64 query
+       rows, head, text), key tiles of 64 with an online softmax, q.k^T, q.PK_win^T, k.PQ_win^T and P.v on
+       mma.m16n8k16, the PK/PQ rows a tile pair reaches (128) staged in shared memory; no T x T tensor. Reported
+       FLOPs: the same 8*B*H*T*T*Dh (it computes 2 x 128-wide windows per 64 x 64 tile pair: 12*B*H*T*T*Dh).
    Shape: GLiNER-small target: B = 32 of the 128 batch, T = 384 (256 words ~ 330 sub-tokens + 25 label
    prompts), H = 12, Dh = 64, A = 256 (position_buckets), c2p + p2c.
    FLOPs  = 8*B*H*T*T*Dh   (content 2Dh, c2p 2Dh, p2c 2Dh, P.v 2Dh per (i, j); softmax ignored)
@@ -160,6 +162,10 @@ static void run_version(const Cfg& c, void* ctx, const void* q, const void* k, c
                                           (gl_blas_t)g_blas, 0);
         return;
     }
+    if (c.v == 4) { /* flash: the backend's v3 */
+        deberta_attention_forward_v3_cuda(ctx, q, k, v, pk, pq, bk, m, B, T_, H, Dh, A, 1, 1, dt, 0);
+        return;
+    }
     if (c.v == 1) {
         deberta_attention_forward_cuda(ctx, q, k, v, pk, pq, bk, m, B, T_, H, Dh, A, 1, 1, 0.0f, 0, dt, 0);
         return;
@@ -174,7 +180,7 @@ int main(int argc, char** argv) {
     Bench bn;
     if (bench_init(&bn, "deberta_attention", argc, argv)) return 0;
     const int H = 12, Dh = 64, A = 256, T_ = 384, B = bn.quick ? 2 : 32, Bv = 2, Tv = 203;
-    const Cfg cfgs[] = {{1, 1, 128}, {2, 4, 128}, {2, 8, 128}, {2, 8, 256}, {3, 0, 128}};
+    const Cfg cfgs[] = {{1, 1, 128}, {2, 4, 128}, {2, 8, 128}, {2, 8, 256}, {3, 0, 128}, {4, 0, 128}};
     const int ncfg = sizeof cfgs / sizeof cfgs[0];
     const DType dts[] = {DTYPE_F32, DTYPE_BF16};
     int fails = 0;
@@ -203,6 +209,7 @@ int main(int argc, char** argv) {
                 float* ref = (float*)malloc(n * 4);
                 deberta_attention_forward_cpu(ref, q, k, v, pk, pq, bk, m, Bp, Tp, H, Dh, A, 1, 1, 0.0f, 0);
                 for (int ci = 0; ci < ncfg; ci++) {
+                    if (cfgs[ci].v == 4 && dt != DTYPE_BF16) { snprintf(chk[ci], 64, "n/a"); continue; }
                     CUDA_CHECK(cudaMemset(dc, 0xFF, n * es));
                     run_version(cfgs[ci], dc, dq, dk, dv, dpk, dpq, dbk, dm, Bp, Tp, H, Dh, A, dt);
                     fails += !bench_check(dc, ref, n, dt, dt == DTYPE_F32 ? 1e-5 : 1e-2, chk[ci], 64);
@@ -213,12 +220,14 @@ int main(int argc, char** argv) {
                 const double flops = 8.0 * Bp * H * (double)Tp * Tp * Dh;
                 const double bytes = 4.0 * n * es + 2.0 * np * es + (double)Bp * Tp * 8;
                 for (int ci = 0; ci < ncfg; ci++) {
+                    if (cfgs[ci].v == 4 && dt != DTYPE_BF16) continue;
                     snprintf(shape, sizeof shape, "B=%d T=%d H=%d Dh=%d A=%d QB=%d", Bp, Tp, H, Dh, A, cfgs[ci].qb);
                     float ms = bench_time(&bn, [&] {
                         run_version(cfgs[ci], dc, dq, dk, dv, dpk, dpq, dbk, dm, Bp, Tp, H, Dh, A, dt);
                     });
                     char ver[8];
                     if (cfgs[ci].v == 3) snprintf(ver, sizeof ver, "gemm");
+                    else if (cfgs[ci].v == 4) snprintf(ver, sizeof ver, "flash");
                     else snprintf(ver, sizeof ver, "v%d", cfgs[ci].v);
                     bench_report(&bn, dt, shape, ver, cfgs[ci].block, ms, bytes, flops, chk[ci]);
                 }

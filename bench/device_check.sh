@@ -8,7 +8,7 @@
 #     racecheck: deberta/attention parity + bench_deberta_attention --check-only      ~60 s   SAN_S (90)
 #   kernel benches (layer_norm, span_concat, deberta_attention, lstm_bidir)          ~60 s   120 s each
 #   bench_e2e (random GLiNER-small/-base, fp32 + bf16; model files written ~10 s)    E2E_S (100)
-#   bench_e2e again with GLINER_ATTN=v2 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
+#   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
 #   bench_gpu_reference.py (pinned gliner + torch, fp32 + bf16 autocast)              REF_S (100) + ~30 s imports
 #   a global deadline (DEADLINE_S, 470 s) skips what is left, so the call always returns its table;
 #   expected total ~480 s (8 min) with the budgets spent, less when the GPU parts run fast.
@@ -107,6 +107,13 @@ grep -q 'SKIP' "$LOG/gpu_tests.log" && [ $HAVE_GPU = 0 ] && say "gpu tests: no d
 grep -oE 'MODEL_PARITY .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
 grep -oE '(BF16|F16) +[a-z_]+ +rel L2 .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
 grep -E 'out of tolerance|overwritten|non-finite|differs|over [0-9.e-]+$|flipped' "$LOG/gpu_tests.log" | head -20 | tee -a "$REPORT"
+# the whole model again with every issue-13 switch on (GLINER_ATTN=v3 falls back to v2 where the flash kernel does not
+# apply: fp32, Dh != 64): the bf16/fp16 models within the recorded tolerances, the same entities in fp32
+if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_model_cuda ]; then
+  GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 timeout 150 $B/tests/parity_test_model_cuda --jobs=1 >"$LOG/model_v3.log" 2>&1
+  say "parity_test_model_cuda with GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2: rc=$? -- $(grep -E 'Synthesis' "$LOG/model_v3.log" | tail -1) ($(el) s)"
+  grep -oE 'MODEL_PARITY .*' "$LOG/model_v3.log" | sed 's/^/    /' | tee -a "$REPORT"
+fi
 
 # ---- compute-sanitizer: memcheck on the parity executables and the kernel labs (validation only),
 #      racecheck on the attention kernels (the parity suite's deberta cases and the bench's v1/v2)
@@ -136,6 +143,7 @@ else
   done
   san racecheck bench_deberta_attention $B/bench/bench_deberta_attention --quick --check-only
   san racecheck bench_lstm_bidir $B/bench/bench_lstm_bidir --quick --check-only
+  GLINER_ATTN=v3 san memcheck parity_test_attention_v3 $B/tests/parity_test_attention --jobs=1 --filter='deberta_attention_parity/flash_v3_16bit'
   for t in $B/tests/parity_test_attention $B/tests/parity_test_span_ops $B/tests/parity_test_gathers \
            $B/tests/parity_test_lstm $B/tests/parity_test_dtype; do
     [ -x "$t" ] && san memcheck "$(basename "$t")" "$t" --jobs=1
@@ -168,13 +176,14 @@ $B/bench/bench_e2e --dtypes fp32,bf16 --points "$E2E_POINTS" --budget "$E2E_S" -
   >"$LOG/bench_e2e.log" 2>&1
 say "bench_e2e rc=$?"
 grep -E '^\||no device' "$LOG/bench_e2e.log" | tee -a "$REPORT"
-# the same with DeBERTa attention in its GEMM form (GLINER_ATTN=v2, issue #13 step 1), the fused markerV0 span
+# the same with DeBERTa attention as the flash kernel in 16-bit storage and the GEMM form in fp32/tf32 (GLINER_ATTN=v3,
+# E2E_ATTN=v2 for the GEMM form everywhere; issue #13 step 1), the fused markerV0 span
 # head (GLINER_SPAN_HEAD=v2, step 4: no (B, S, 4D) hidden layer, so peak memory falls too) and the cluster BiLSTM
 # (GLINER_LSTM=v2, step 2: 16-bit storage only), at the points they matter
 if [ "$(left)" -gt 120 ] && [ "${E2E_V2_S:-40}" -gt 0 ]; then
   say ""
-  say "bench_e2e, GLINER_ATTN=v2 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 ($(el) s; budget ${E2E_V2_S:-40} s):"
-  GLINER_ATTN=v2 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 $B/bench/bench_e2e --dtypes fp32,tf32,bf16 --points "${E2E_V2_POINTS:-64:5:1,256:25:128}" --budget "${E2E_V2_S:-40}" \
+  say "bench_e2e, GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 ($(el) s; budget ${E2E_V2_S:-40} s):"
+  GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 $B/bench/bench_e2e --dtypes fp32,tf32,bf16 --points "${E2E_V2_POINTS:-64:5:1,256:25:128}" --budget "${E2E_V2_S:-40}" \
     --reps 10 --dir /tmp/gliner_e2e --csv "$ROOT/bench/results/e2e-attn-v2.csv" >"$LOG/bench_e2e_v2.log" 2>&1
   say "bench_e2e (v2) rc=$?"
   grep -E '^\||no device' "$LOG/bench_e2e_v2.log" | tee -a "$REPORT"

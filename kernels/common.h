@@ -176,6 +176,36 @@ static inline GL_HD void lstm_v2_cell(int w, int lane, int q, int e, int hs, int
     *b = 8 * nt + 2 * (lane % 4) + (e & 1);
 }
 
+/* DeBERTa attention as one flash-style kernel (GLINER_ATTN=v3, deberta_flash.cu; inference, 16-bit storage, Dh 64):
+   per (text, head, tile of DEB_FA_TILE query rows), key tiles of DEB_FA_TILE with an online softmax, no T x T tensor.
+   The position terms of a (query tile i0, key tile j0) pair read only the rows of PK (c2p) and PQ (p2c) that its
+   relative distances d = i - j reach: with bucket increments of 0 or 1 per unit of d (deberta_fa_buckets_ok:
+   DeBERTa's log buckets and the identity table), c(d) = clamp(bucket(d) + A) and p(d) = clamp(-bucket(-d) + A) are
+   non-decreasing in d, so both windows start at d_min's index (deberta_fa_lo) and span at most 2*TILE - 1 rows:
+   DEB_FA_WIN rows of PK and PQ are staged per tile pair, and q.PK_win^T, k.PQ_win^T computed on the tensor cores.
+   Only real rows and columns (i, j < T) count toward d_min. Shared with the CPU emulation in tests/unit/test_attention.c. */
+#define DEB_FA_TILE 64
+#define DEB_FA_WIN 128
+static inline int deberta_fa_buckets_ok(const int32_t* rel_bucket, int T) {
+    for (int r = 0; r + 1 < 2 * T - 1; r++) {
+        const int32_t inc = rel_bucket[r + 1] - rel_bucket[r];
+        if (inc < 0 || inc > 1) return 0;
+    }
+    return 1;
+}
+/* the first PK (p2c = 0) or PQ (p2c = 1) row of the window of tile pair (i0, j0); i0, j0 < T */
+static inline GL_HD int deberta_fa_lo(const int32_t* rel_bucket, int T, int A, int i0, int j0, int p2c) {
+    const int jmax = (j0 + DEB_FA_TILE < T ? j0 + DEB_FA_TILE : T) - 1, dmin = i0 - jmax;
+    int v = p2c ? -rel_bucket[-dmin + T - 1] + A : rel_bucket[dmin + T - 1] + A;
+    return v < 0 ? 0 : v > 2 * A - 1 ? 2 * A - 1 : v;
+}
+/* the window slot of (i, j)'s c2p (p2c = 0) or p2c index: the index minus the window's first row, in [0, DEB_FA_WIN) */
+static inline GL_HD int deberta_fa_slot(const int32_t* rel_bucket, int T, int A, int i, int j, int lo, int p2c) {
+    int v = p2c ? -rel_bucket[j - i + T - 1] + A : rel_bucket[i - j + T - 1] + A;
+    v = v < 0 ? 0 : v > 2 * A - 1 ? 2 * A - 1 : v;
+    return v - lo;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,6 +78,14 @@ void   deberta_attention_forward_v2_cuda(void* ctx, const void* q, const void* k
                                          const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
                                          int H, int Dh, int att_span, int c2p, int p2c, void* ws, size_t ws_bytes,
                                          DType dt, gl_blas_t blas, gl_stream_t stream);
+/* deberta_flash.cu (GLINER_ATTN=v3, drop_p == 0, bf16/fp16, Dh 64): one flash-style kernel, no T x T tensor.
+   deberta_attention_v3_usable: the switch and the kernel's conditions (rel_bucket_host: the bucket table on the host,
+   its increments checked; ptrs: q, k, v, pk, pq, ctx for their alignment) */
+int  deberta_attention_v3_usable(float drop_p, DType dt, int T, int Dh, int c2p, int p2c, const int32_t* rel_bucket_host,
+                                 const void* const ptrs[6]);
+void deberta_attention_forward_v3_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
+                                       const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
+                                       int H, int Dh, int att_span, int c2p, int p2c, DType dt, gl_stream_t stream);
 /* lstm.cu: ws holds lstm_bidir_workspace_cuda(B, W, Hs) bytes; returns the version that ran (2: GLINER_LSTM=v2's
    cluster recurrence, 1: v1). lstm_bidir_v2_plan_cuda: the plan v2 would run on the current device (n = 0: none). */
 size_t     lstm_bidir_workspace_cuda(int B, int W, int Hs);

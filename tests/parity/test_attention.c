@@ -5,8 +5,10 @@
    every c2p/p2c combination, buckets from deberta_rel_buckets (log buckets and identity), a score row
    over 48 KB of shared memory, and one big case; each shape again with dropout on the probabilities (the
    same factors on both backends, drawn from the seed). deberta_attention also through the GEMM form
-   (GLINER_ATTN=v2, inference only). */
+   (GLINER_ATTN=v2, inference only), and the flash kernel (GLINER_ATTN=v3: bf16/fp16 tables, Dh 64) against the fp32
+   twin by relative L2 (test_dtype's bounds) on the shapes its CPU emulation covers (tests/unit/test_attention.c). */
 #include "model/model.h"
+#include "ops.h"
 #include "parity_util.h"
 
 #ifdef GLINER_HAVE_CUDA
@@ -92,5 +94,62 @@ Test(deberta_attention_parity, shapes_and_terms) {
             gbuf_free(&db); gbuf_free(&dm);
             free(q); free(k); free(v); free(pk); free(pq); free(bucket); free(m); free(ref);
         }
+}
+
+Test(deberta_attention_parity, flash_v3_16bit) {
+    /* B T H A buckets max_rel (Dh 64): T = 1, 63, 65 around the tile, clamping (A < T), identity buckets, GLiNER-small */
+    const int shapes[][6] = {{1, 1, 1, 4, -1, 4},  {2, 63, 2, 16, 16, 32},     {3, 65, 2, 64, -1, 64},
+                             {3, 200, 1, 8, 8, 64}, {4, 384, 12, 256, 256, 512}};
+    const int Dh = 64;
+    for (int di = 0; di < 2; di++) {
+        const DType dt = di ? DTYPE_F16 : DTYPE_BF16;
+        const double tol = di ? 3e-3 : 1e-2;
+        const Backend* be = backend_cuda_dtype(0, dt);
+        cr_assert(be);
+        const size_t es = dtype_size(dt);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int terms = 0; terms < 4; terms++) {
+                const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], A = shapes[si][3];
+                const int c2p = terms & 1, p2c = terms >> 1;
+                const size_t n = (size_t)B * T * H * Dh, np = (size_t)2 * A * H * Dh;
+                float* q = rand_f32(n, -1.0f, 1.0f, 211 + si);
+                float* k = rand_f32(n, -1.0f, 1.0f, 212 + si);
+                float* v = rand_f32(n, -1.0f, 1.0f, 213 + si);
+                float* pk = rand_f32(np, -1.0f, 1.0f, 214 + si);
+                float* pq = rand_f32(np, -1.0f, 1.0f, 215 + si);
+                int32_t* bucket = malloc((size_t)(2 * T - 1) * 4);
+                deberta_rel_buckets(bucket, T, shapes[si][4], shapes[si][5]);
+                /* text 0 full, text 1 padded from T/3, text 2 with holes (the key-tile skip) */
+                int64_t* m = malloc((size_t)B * T * 8);
+                for (int b = 0; b < B; b++)
+                    for (int t = 0; t < T; t++)
+                        m[(size_t)b * T + t] = b == 0 || b > 2 ? 1 : b == 1 ? t < T / 3 : (t / 64) % 2 == 0 && t % 7 != 3;
+                float* ref = malloc(n * 4);
+                deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bucket, m, B, T, H, Dh, A,
+                                              c2p, p2c, 0, 0);
+                void *dq = be->alloc(be, n * es), *dk = be->alloc(be, n * es), *dv = be->alloc(be, n * es);
+                void *dpk = be->alloc(be, np * es), *dpq = be->alloc(be, np * es), *dc = be->alloc(be, n * es);
+                be->upload(be, dq, q, n); be->upload(be, dk, k, n); be->upload(be, dv, v, n);
+                be->upload(be, dpk, pk, np); be->upload(be, dpq, pq, np);
+                const void* const ptrs[6] = {dq, dk, dv, c2p ? dpk : NULL, p2c ? dpq : NULL, dc};
+                setenv("GLINER_ATTN", "v3", 1);
+                cr_expect(deberta_attention_v3_usable(0.0f, dt, T, Dh, c2p, p2c, bucket, ptrs),
+                          "v3 does not apply to T=%d A=%d", T, A);
+                be->deberta_attention(be, dc, dq, dk, dv, c2p ? dpk : NULL, p2c ? dpq : NULL, bucket, m, B, T, H, Dh, A,
+                                      c2p, p2c, 0, 0); /* host indices: v3 checks the bucket table there */
+                unsetenv("GLINER_ATTN");
+                float* got = malloc(n * 4);
+                be->download(be, got, dc, n);
+                size_t bad = 0;
+                const double e = tu_rel_l2(got, ref, n, &bad);
+                cr_log_info("%s deberta v3 B=%d T=%d H=%d A=%d c2p=%d p2c=%d rel L2 %.3e", dtype_name(dt), B, T, H, A, c2p,
+                            p2c, e);
+                cr_expect(bad == 0 && e <= tol, "%s deberta v3 B=%d T=%d H=%d A=%d c2p=%d p2c=%d: rel L2 %.3e (tol %.0e), "
+                          "%zu non-finite", dtype_name(dt), B, T, H, A, c2p, p2c, e, tol, bad);
+                void* bufs[] = {dq, dk, dv, dpk, dpq, dc};
+                for (int i = 0; i < 6; i++) be->free(be, bufs[i]);
+                free(q); free(k); free(v); free(pk); free(pq); free(bucket); free(m); free(ref); free(got);
+            }
+    }
 }
 #endif

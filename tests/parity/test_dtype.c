@@ -211,17 +211,6 @@ static const struct {
              {"lstm_bidir", c_lstm},     {"span_ops", c_span_ops},
              {"span_scores", c_span_scores}};
 
-static double rel_l2(const float* got, const float* ref, size_t n, size_t* nonfinite) {
-    double num = 0, den = 0;
-    *nonfinite = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) { (*nonfinite)++; continue; }
-        num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
 static void run_dtype(DType dt, double tol) {
     const Backend* be = backend_cuda_dtype(0, dt);
     cr_assert(be, "backend_cuda_dtype(0, %s) returned NULL", dtype_name(dt));
@@ -232,7 +221,7 @@ static void run_dtype(DType dt, double tol) {
         float* ref = CASES[i].fn(&cc, &n_ref);
         float* got = CASES[i].fn(&cg, &n_got);
         cr_assert_eq(n_ref, n_got);
-        const double e = rel_l2(got, ref, n_ref, &bad);
+        const double e = tu_rel_l2(got, ref, n_ref, &bad);
         cr_log_info("%s %-18s rel L2 %.3e (tol %.0e, %zu values)", dtype_name(dt), CASES[i].name, e, tol, n_ref);
         cr_expect(bad == 0, "%s %s: %zu non-finite values", dtype_name(dt), CASES[i].name, bad);
         cr_expect(e <= tol, "%s %s: ||gpu-cpu||/||cpu|| = %.3e over %.0e", dtype_name(dt), CASES[i].name, e, tol);

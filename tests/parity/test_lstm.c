@@ -117,17 +117,11 @@ Test(lstm_parity, v2_cluster_16bit) {
             for (int v = 1; v <= 2; v++) {
                 setenv("GLINER_LSTM", v == 2 ? "v2" : "v1", 1);
                 float* got = lstm_16bit(be, x, len, w, B, W, Din, Hs);
-                double num = 0, den = 0;
                 size_t bad = 0, pad = 0;
-                for (size_t i = 0; i < ny; i++) {
-                    if (!isfinite(got[i])) { bad++; continue; }
-                    num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
-                    den += (double)ref[i] * ref[i];
-                }
+                const double e = tu_rel_l2(got, ref, ny, &bad);
                 for (int b = 0; b < B; b++)
                     for (int t = (int)len[b]; t < W; t++)
                         for (int k = 0; k < 2 * Hs; k++) pad += got[((size_t)b * W + t) * 2 * Hs + k] != 0.0f;
-                const double e = den > 0 ? sqrt(num / den) : sqrt(num);
                 cr_log_info("%s lstm v%d B=%d W=%d Hs=%d (cluster %d) rel L2 %.3e", dtype_name(dt), v, B, W, Hs,
                             v == 2 ? p.n : 0, e);
                 cr_expect(bad == 0 && e <= tol && pad == 0, "%s lstm v%d B=%d W=%d Hs=%d: rel L2 %.3e (tol %.0e), %zu "

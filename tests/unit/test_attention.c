@@ -5,6 +5,7 @@
    printed by transformers' make_log_bucket_position. */
 #include <cblas.h>
 #include <float.h>
+#include <string.h>
 
 #include "cpu/cpu_ops.h"
 #include "model/model.h"
@@ -244,36 +245,200 @@ static void deberta_v2_emulated(float* ctx, const float* q, const float* k, cons
     free(S); free(C2P); free(P2C); free(P);
 }
 
+/* one case of the plan tests: inputs of shape sh = {B, T, H, Dh, A, position_buckets, max_relative_positions}, the
+   terms (bit 0 c2p, bit 1 p2c) and a mask: kind 0 texts shortened by 3 per text, kind 1 text 0 full, text 1 padded
+   from T/3, text 2 with holes and every other 64-token tile masked */
+typedef struct {
+    int      B, T, H, Dh, A, c2p, p2c;
+    size_t   n;
+    float *  q, *k, *v, *pk, *pq;
+    int32_t* bk;
+    int64_t* m;
+} DebCase;
+static DebCase deb_case(const int sh[7], int terms, uint64_t seed, int mask_kind) {
+    DebCase c = {sh[0], sh[1], sh[2], sh[3], sh[4], terms & 1, terms >> 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const int ld = c.H * c.Dh, T = c.T;
+    c.n = (size_t)c.B * T * ld;
+    c.q = rand_f32(c.n, -2.f, 2.f, seed);
+    c.k = rand_f32(c.n, -2.f, 2.f, seed + 1);
+    c.v = rand_f32(c.n, -1.f, 1.f, seed + 2);
+    c.pk = rand_f32((size_t)2 * c.A * ld, -2.f, 2.f, seed + 3);
+    c.pq = rand_f32((size_t)2 * c.A * ld, -2.f, 2.f, seed + 4);
+    c.bk = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
+    deberta_rel_buckets(c.bk, T, sh[5], sh[6]);
+    c.m = malloc((size_t)c.B * T * sizeof(int64_t));
+    for (int b = 0; b < c.B; b++)
+        for (int t = 0; t < T; t++)
+            c.m[(size_t)b * T + t] = mask_kind == 0 ? t < T - 3 * b
+                                     : b == 0        ? 1
+                                     : b == 1        ? t < T / 3
+                                                     : (t / DEB_FA_TILE) % 2 == 0 && t % 7 != 3;
+    return c;
+}
+static float* deb_case_twin(const DebCase* c) {
+    float* ref = malloc(c->n * sizeof(float));
+    deberta_attention_forward_cpu(ref, c->q, c->k, c->v, c->c2p ? c->pk : NULL, c->p2c ? c->pq : NULL, c->bk, c->m, c->B,
+                                  c->T, c->H, c->Dh, c->A, c->c2p, c->p2c, 0, 0);
+    return ref;
+}
+static void deb_case_free(DebCase* c) {
+    free(c->q); free(c->k); free(c->v); free(c->pk); free(c->pq); free(c->bk); free(c->m);
+}
+
 Test(deberta_attention_cpu, gemm_form_plan_matches_twin) {
     /* B T H Dh A buckets maxpos: T = 1, T not a multiple of anything, A < T (clamping), Dh odd, H > 1 */
     const int shapes[][7] = {{1, 1, 1, 1, 1, -1, 1}, {2, 7, 3, 5, 4, -1, 4}, {3, 67, 2, 33, 8, 8, 64},
                              {2, 40, 4, 64, 16, 16, 32}, {1, 130, 12, 16, 64, 64, 128}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int terms = 0; terms < 4; terms++) {
-            const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3], A = shapes[si][4];
-            const int c2p = terms & 1, p2c = terms >> 1, ld = H * Dh;
-            const size_t n = (size_t)B * T * ld;
-            const uint64_t seed = 500 + 10 * si + terms;
-            float* q = rand_f32(n, -2.f, 2.f, seed);
-            float* k = rand_f32(n, -2.f, 2.f, seed + 1);
-            float* v = rand_f32(n, -1.f, 1.f, seed + 2);
-            float* pk = rand_f32((size_t)2 * A * ld, -2.f, 2.f, seed + 3);
-            float* pq = rand_f32((size_t)2 * A * ld, -2.f, 2.f, seed + 4);
-            int32_t* bk = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
-            deberta_rel_buckets(bk, T, shapes[si][5], shapes[si][6]);
-            int64_t* m = malloc((size_t)B * T * sizeof(int64_t));
-            for (int b = 0; b < B; b++)
-                for (int t = 0; t < T; t++) m[(size_t)b * T + t] = t < T - 3 * b; /* padded rows and keys */
-            float* got = malloc(n * sizeof(float));
-            float* ref = malloc(n * sizeof(float));
-            deberta_v2_emulated(got, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c);
-            deberta_attention_forward_cpu(ref, q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, bk, m, B, T, H, Dh, A, c2p, p2c,
-                                          0, 0);
+            DebCase c = deb_case(shapes[si], terms, 500 + 10 * si + terms, 0);
+            float* got = malloc(c.n * sizeof(float));
+            float* ref = deb_case_twin(&c);
+            deberta_v2_emulated(got, c.q, c.k, c.v, c.c2p ? c.pk : NULL, c.p2c ? c.pq : NULL, c.bk, c.m, c.B, c.T, c.H,
+                                c.Dh, c.A, c.c2p, c.p2c);
             char what[128];
-            snprintf(what, sizeof what, "gemm form B%d T%d H%d Dh%d A%d c2p%d p2c%d", B, T, H, Dh, A, c2p, p2c);
-            expect_close(got, ref, n, 1e-5f, 1e-4f, what); /* q.k^T/s vs q.(k/s)^T: rounding order only */
-            free(q); free(k); free(v); free(pk); free(pq); free(bk); free(m); free(got); free(ref);
+            snprintf(what, sizeof what, "gemm form B%d T%d H%d Dh%d A%d c2p%d p2c%d", c.B, c.T, c.H, c.Dh, c.A, c.c2p, c.p2c);
+            expect_close(got, ref, c.n, 1e-5f, 1e-4f, what); /* q.k^T/s vs q.(k/s)^T: rounding order only */
+            free(got); free(ref);
+            deb_case_free(&c);
         }
+}
+
+/* GLINER_ATTN=v3's tile algorithm (kernels/cuda/deberta_flash.cu), in fp32 on the CPU: query tiles of DEB_FA_TILE
+   rows, key tiles of DEB_FA_TILE with an online softmax (running max, rescaled sum and output), the PK/PQ rows of each
+   tile pair staged in a DEB_FA_WIN window from deberta_fa_lo and read through deberta_fa_slot, key tiles whose keys
+   are all masked skipped when the query tile has no padded row, a query tile of padded rows only written as the
+   mean of v (what softmax over a row of -FLT_MAX gives). bad_slots counts window reads outside [0, DEB_FA_WIN). */
+static void deberta_fa_emulated(float* ctx, const float* q, const float* k, const float* v, const float* pk,
+                                const float* pq, const int32_t* bk, const int64_t* mask, int B, int T, int H, int Dh,
+                                int A, int c2p, int p2c, long* bad_slots) {
+    const int ld = H * Dh, TL = DEB_FA_TILE, WN = DEB_FA_WIN;
+    const float s = sqrtf((float)Dh * (float)(1 + c2p + p2c));
+    float* win_c = calloc((size_t)WN * Dh, sizeof(float));
+    float* win_p = calloc((size_t)WN * Dh, sizeof(float));
+    float* C2P = malloc((size_t)TL * WN * sizeof(float));
+    float* P2C = malloc((size_t)TL * WN * sizeof(float));
+    float* O = malloc((size_t)TL * Dh * sizeof(float));
+    float m[DEB_FA_TILE], l[DEB_FA_TILE], x[DEB_FA_TILE];
+    *bad_slots = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const size_t ho = (size_t)h * Dh, base = (size_t)b * T * ld + ho;
+            const int64_t* mb = mask + (size_t)b * T;
+            for (int i0 = 0; i0 < T; i0 += TL) {
+                const int rows = T - i0 < TL ? T - i0 : TL;
+                int npad = 0;
+                for (int ii = 0; ii < rows; ii++) npad += mb[i0 + ii] == 0;
+                if (npad == rows) { /* padded rows only: the mean of v over all T keys */
+                    for (int d = 0; d < Dh; d++) {
+                        float acc = 0.0f;
+                        for (int j = 0; j < T; j++) acc += v[base + (size_t)j * ld + d];
+                        for (int ii = 0; ii < rows; ii++) ctx[base + (size_t)(i0 + ii) * ld + d] = acc / (float)T;
+                    }
+                    continue;
+                }
+                for (int ii = 0; ii < rows; ii++) m[ii] = -INFINITY, l[ii] = 0.0f;
+                memset(O, 0, (size_t)TL * Dh * sizeof(float));
+                for (int j0 = 0; j0 < T; j0 += TL) {
+                    const int cols = T - j0 < TL ? T - j0 : TL;
+                    int nkeys = 0;
+                    for (int jj = 0; jj < cols; jj++) nkeys += mb[j0 + jj] != 0;
+                    if (npad == 0 && nkeys == 0) continue;
+                    const int lo_c = c2p ? deberta_fa_lo(bk, T, A, i0, j0, 0) : 0;
+                    const int lo_p = p2c ? deberta_fa_lo(bk, T, A, i0, j0, 1) : 0;
+                    for (int r = 0; r < WN; r++)
+                        for (int d = 0; d < Dh; d++) {
+                            win_c[(size_t)r * Dh + d] = c2p && lo_c + r < 2 * A ? pk[(size_t)(lo_c + r) * ld + ho + d] : 0.0f;
+                            win_p[(size_t)r * Dh + d] = p2c && lo_p + r < 2 * A ? pq[(size_t)(lo_p + r) * ld + ho + d] : 0.0f;
+                        }
+                    for (int t = 0; t < TL; t++) /* q_tile . PK_win^T and k_tile . PQ_win^T */
+                        for (int r = 0; r < WN; r++) {
+                            float a = 0.0f, c = 0.0f;
+                            for (int d = 0; d < Dh; d++) {
+                                if (t < rows) a += q[base + (size_t)(i0 + t) * ld + d] * win_c[(size_t)r * Dh + d];
+                                if (t < cols) c += k[base + (size_t)(j0 + t) * ld + d] * win_p[(size_t)r * Dh + d];
+                            }
+                            C2P[(size_t)t * WN + r] = a;
+                            P2C[(size_t)t * WN + r] = c;
+                        }
+                    for (int ii = 0; ii < rows; ii++) {
+                        const int i = i0 + ii;
+                        float mt = -INFINITY;
+                        for (int jj = 0; jj < cols; jj++) {
+                            const int j = j0 + jj;
+                            float qk = 0.0f;
+                            for (int d = 0; d < Dh; d++) qk += q[base + (size_t)i * ld + d] * k[base + (size_t)j * ld + d];
+                            float rel = 0.0f;
+                            if (c2p) {
+                                const int sl = deberta_fa_slot(bk, T, A, i, j, lo_c, 0);
+                                *bad_slots += sl < 0 || sl >= WN;
+                                rel += sl >= 0 && sl < WN ? C2P[(size_t)ii * WN + sl] / s : 0.0f;
+                            }
+                            if (p2c) {
+                                const int sl = deberta_fa_slot(bk, T, A, i, j, lo_p, 1);
+                                *bad_slots += sl < 0 || sl >= WN;
+                                rel += sl >= 0 && sl < WN ? P2C[(size_t)jj * WN + sl] / s : 0.0f;
+                            }
+                            x[jj] = mb[i] * mb[j] == 0 ? -FLT_MAX : qk / s + rel;
+                            mt = x[jj] > mt ? x[jj] : mt;
+                        }
+                        const float mn = m[ii] > mt ? m[ii] : mt, alpha = expf(m[ii] - mn);
+                        float* o = O + (size_t)ii * Dh;
+                        l[ii] *= alpha;
+                        for (int d = 0; d < Dh; d++) o[d] *= alpha;
+                        for (int jj = 0; jj < cols; jj++) {
+                            const float p = expf(x[jj] - mn);
+                            l[ii] += p;
+                            for (int d = 0; d < Dh; d++) o[d] += p * v[base + (size_t)(j0 + jj) * ld + d];
+                        }
+                        m[ii] = mn;
+                    }
+                }
+                for (int ii = 0; ii < rows; ii++)
+                    for (int d = 0; d < Dh; d++) ctx[base + (size_t)(i0 + ii) * ld + d] = O[(size_t)ii * Dh + d] / l[ii];
+            }
+        }
+    free(win_c); free(win_p); free(C2P); free(P2C); free(O);
+}
+
+Test(deberta_attention_cpu, flash_tile_plan_matches_twin) {
+    /* B T H Dh A buckets maxpos: T = 1, T around the tile (63, 64, 65), T over two tiles with A < T (clamping) and
+       log buckets, identity buckets (-1) with A = T, Dh 64 (the kernel's) and odd Dh (the algorithm's generality);
+       the masks give a tile straddling a text's length, tiles of padded rows only, and all-masked key tiles */
+    const int shapes[][7] = {{1, 1, 1, 64, 4, -1, 4},    {2, 63, 2, 64, 16, 16, 32}, {2, 64, 1, 5, 8, -1, 8},
+                             {3, 65, 2, 64, 64, -1, 64}, {2, 150, 2, 16, 8, 8, 64},  {3, 200, 1, 64, 256, 256, 512}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int terms = 0; terms < 4; terms++) {
+            DebCase c = deb_case(shapes[si], terms, 900 + 10 * si + terms, 1);
+            cr_assert(deberta_fa_buckets_ok(c.bk, c.T), "shape %zu: bucket increments outside {0, 1}", si);
+            float* got = malloc(c.n * sizeof(float));
+            float* ref = deb_case_twin(&c);
+            long bad = 0;
+            deberta_fa_emulated(got, c.q, c.k, c.v, c.c2p ? c.pk : NULL, c.p2c ? c.pq : NULL, c.bk, c.m, c.B, c.T, c.H,
+                                c.Dh, c.A, c.c2p, c.p2c, &bad);
+            char what[128];
+            snprintf(what, sizeof what, "flash tiles B%d T%d H%d Dh%d A%d c2p%d p2c%d", c.B, c.T, c.H, c.Dh, c.A, c.c2p,
+                     c.p2c);
+            cr_expect(bad == 0, "%s: %ld position reads outside the staged window", what, bad);
+            expect_close(got, ref, c.n, 1e-5f, 1e-4f, what); /* online vs two-pass softmax, (q.k)/s vs q.(k/s) */
+            free(got); free(ref);
+            deb_case_free(&c);
+        }
+}
+
+Test(deberta_attention_cpu, flash_windows_hold_for_published_buckets) {
+    /* DeBERTa-v3 (position_buckets 256, max_relative_positions 512) and identity tables up to 2,048 tokens: bucket
+       increments of 0 or 1, so every tile pair's window fits DEB_FA_WIN */
+    const int cases[][2] = {{256, 512}, {-1, 512}, {128, 256}, {64, 512}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int T = 1; T <= 2048; T = T * 3 + 1) {
+            int32_t* bk = malloc((size_t)(2 * T - 1) * sizeof(int32_t));
+            deberta_rel_buckets(bk, T, cases[c][0], cases[c][1]);
+            cr_expect(deberta_fa_buckets_ok(bk, T), "buckets %d/%d at T=%d", cases[c][0], cases[c][1], T);
+            free(bk);
+        }
+    const int32_t jump[5] = {-2, -1, 0, 2, 3}; /* T = 3, an increment of 2: the kernel must not take it */
+    cr_expect(!deberta_fa_buckets_ok(jump, 3));
 }
 
 /* ---------------------------------------------------------------- relative-position buckets */

@@ -299,10 +299,9 @@ Test(lstm_v2_plan, emulated_cluster_recurrence_matches_twin) {
             if (!round16) {
                 expect_close(got, ref, ny, 1e-5f, 1e-4f, what); /* the index math: rounding order only */
             } else {
-                double num = 0, den = 0;
-                for (size_t i = 0; i < ny; i++) num += (got[i] - ref[i]) * (double)(got[i] - ref[i]), den += (double)ref[i] * ref[i];
-                const double e = den > 0 ? sqrt(num / den) : 0;
-                cr_expect(e < 1e-2, "%s: rel L2 %.2e over bf16's 1e-2", what, e); /* test_dtype's bf16 bound */
+                size_t nonfinite = 0;
+                const double e = tu_rel_l2(got, ref, ny, &nonfinite);
+                cr_expect(nonfinite == 0 && e < 1e-2, "%s: rel L2 %.2e over bf16's 1e-2", what, e); /* test_dtype's bf16 bound */
             }
             size_t pad = 0; /* zero past each text's length */
             for (int b = 0; b < B; b++)
