@@ -183,7 +183,9 @@ static inline GL_HD void lstm_v2_cell(int w, int lane, int q, int e, int hs, int
    DeBERTa's log buckets and the identity table), c(d) = clamp(bucket(d) + A) and p(d) = clamp(-bucket(-d) + A) are
    non-decreasing in d, so both windows start at d_min's index (deberta_fa_lo) and span at most 2*TILE - 1 rows:
    DEB_FA_WIN rows of PK and PQ are staged per tile pair, and q.PK_win^T, k.PQ_win^T computed on the tensor cores.
-   Only real rows and columns (i, j < T) count toward d_min. Shared with the CPU emulation in tests/unit/test_attention.c. */
+   Only real rows and columns (i, j < T) count toward d_min. A table with larger increments (position_buckets small
+   against max_relative_positions) reaches past the window at some slots: the kernel computes those products from
+   memory, so the window is a fast path, not a condition. Shared with the CPU emulation in tests/unit/test_attention.c. */
 #define DEB_FA_TILE 64
 #define DEB_FA_WIN 128
 static inline int deberta_fa_buckets_ok(const int32_t* rel_bucket, int T) {

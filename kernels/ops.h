@@ -79,10 +79,8 @@ void   deberta_attention_forward_v2_cuda(void* ctx, const void* q, const void* k
                                          int H, int Dh, int att_span, int c2p, int p2c, void* ws, size_t ws_bytes,
                                          DType dt, gl_blas_t blas, gl_stream_t stream);
 /* deberta_flash.cu (GLINER_ATTN=v3, drop_p == 0, bf16/fp16, Dh 64): one flash-style kernel, no T x T tensor.
-   deberta_attention_v3_usable: the switch and the kernel's conditions (rel_bucket_host: the bucket table on the host,
-   its increments checked; ptrs: q, k, v, pk, pq, ctx for their alignment) */
-int  deberta_attention_v3_usable(float drop_p, DType dt, int T, int Dh, int c2p, int p2c, const int32_t* rel_bucket_host,
-                                 const void* const ptrs[6]);
+   deberta_attention_v3_usable: the switch and the kernel's conditions (ptrs: q, k, v, pk, pq, ctx, for their alignment) */
+int  deberta_attention_v3_usable(float drop_p, DType dt, int Dh, const void* const ptrs[6]);
 void deberta_attention_forward_v3_cuda(void* ctx, const void* q, const void* k, const void* v, const void* pk,
                                        const void* pq, const int32_t* rel_bucket, const int64_t* mask, int B, int T,
                                        int H, int Dh, int att_span, int c2p, int p2c, DType dt, gl_stream_t stream);

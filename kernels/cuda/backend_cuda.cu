@@ -234,8 +234,7 @@ static void cu_deberta_attention(const Backend* be, void* ctx, const void* q, co
     const size_t nb = T > 0 ? (size_t)(2 * T - 1) * 4 : 0, nm = (size_t)B * T * 8;
     idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
     const void* const ptrs[6] = {q, k, v, c2p ? pk : NULL, p2c ? pq : NULL, ctx};
-    if (!is_device_ptr(rel_bucket) &&
-        deberta_attention_v3_usable(drop_p, be->dtype, T, Dh, c2p, p2c, rel_bucket, ptrs)) { /* GLINER_ATTN=v3 */
+    if (deberta_attention_v3_usable(drop_p, be->dtype, Dh, ptrs)) { /* GLINER_ATTN=v3: the flash kernel */
         deberta_attention_forward_v3_cuda(ctx, q, k, v, pk, pq, idx_dev(c, rel_bucket, nb), idx_dev(c, mask, nm), B, T, H,
                                           Dh, att_span, c2p, p2c, be->dtype, S(be));
         return;

@@ -10,6 +10,8 @@
         position products through shared memory (each score gathers its own slot: deberta_fa_slot);
      3. online softmax in registers (running max and sum per row, the output rescaled), P rounded to the storage
         type and multiplied into the output with V's fragments loaded transposed (ldmatrix.trans).
+   A table whose buckets grow by more than 1 per unit of distance (small position_buckets against max_relative_positions)
+   can reach past a window: those few products are computed from memory (fa_dot), so every table is handled.
    Nothing of size T x T exists. Key tiles whose keys are all masked are skipped when the query tile has no padded
    row (their probabilities are exactly 0); a query tile of padded rows only is the mean of v over all T keys (what
    softmax over a row of -FLT_MAX gives, as the twin). Shared memory 132,624 bytes: one block per SM. */
@@ -41,6 +43,13 @@ __device__ __forceinline__ void fa_load_rows(T* dst, const T* src, int r0, int n
         if (r0 + r < nrows) val = *(const uint4*)(src + (size_t)(r0 + r) * ld + c);
         *(uint4*)(dst + (size_t)r * FA_LD + c) = val;
     }
+}
+
+/* a position product the window does not hold (a bucket table with increments above 1): straight from memory */
+template <typename T> __device__ __noinline__ float fa_dot(const T* a, const T* b) {
+    float acc = 0.0f;
+    for (int d = 0; d < FA_D; d++) acc += to_f32(a[d]) * to_f32(b[d]);
+    return acc;
 }
 
 template <typename T> __device__ __forceinline__ uint32_t fa_pack(float lo, float hi) {
@@ -177,8 +186,18 @@ __global__ void __launch_bounds__(128) deberta_flash_kernel(T* ctx, const T* q, 
                 else if (sMq[il] <= 0 || sMk[jl] == 0) x = -FLT_MAX;
                 else {
                     float rel = 0.0f; /* the twin's deberta_rel_term order, c2p / s + p2c / s (times 1/s here) */
-                    if (c2p) rel += sC2P[(size_t)il * FA_LW + deberta_fa_slot(rel_bucket, T_, A, i, j, lo_c, 0)] * inv_s;
-                    if (p2c) rel += sP2C[(size_t)jl * FA_LW + deberta_fa_slot(rel_bucket, T_, A, i, j, lo_p, 1)] * inv_s;
+                    if (c2p) {
+                        const int sl = deberta_fa_slot(rel_bucket, T_, A, i, j, lo_c, 0);
+                        rel += ((unsigned)sl < DEB_FA_WIN ? sC2P[(size_t)il * FA_LW + sl]
+                                                : fa_dot(sQ + (size_t)il * FA_LD, pk + (size_t)(lo_c + sl) * ld + (size_t)h * FA_D)) *
+                               inv_s;
+                    }
+                    if (p2c) {
+                        const int sl = deberta_fa_slot(rel_bucket, T_, A, i, j, lo_p, 1);
+                        rel += ((unsigned)sl < DEB_FA_WIN ? sP2C[(size_t)jl * FA_LW + sl]
+                                                : fa_dot(sK + (size_t)jl * FA_LD, pq + (size_t)(lo_p + sl) * ld + (size_t)h * FA_D)) *
+                               inv_s;
+                    }
                     x = sc[nt][e] * inv_s + rel;
                 }
                 sc[nt][e] = x;
@@ -238,13 +257,10 @@ __global__ void __launch_bounds__(128) deberta_flash_kernel(T* ctx, const T* q, 
     }
 }
 
-/* GLINER_ATTN=v3 and the kernel's conditions; rel_bucket on the host (the increments are checked there) */
-extern "C" int deberta_attention_v3_usable(float drop_p, DType dt, int T, int Dh, int c2p, int p2c,
-                                           const int32_t* rel_bucket_host, const void* const ptrs[6]) {
+/* GLINER_ATTN=v3 and the kernel's conditions */
+extern "C" int deberta_attention_v3_usable(float drop_p, DType dt, int Dh, const void* const ptrs[6]) {
     const char* e = getenv("GLINER_ATTN");
-    if (!e || strcmp(e, "v3") || drop_p > 0.0f || Dh != FA_D || (dt != DTYPE_BF16 && dt != DTYPE_F16) || T <= 0)
-        return 0;
-    if ((c2p || p2c) && (!rel_bucket_host || !deberta_fa_buckets_ok(rel_bucket_host, T))) return 0;
+    if (!e || strcmp(e, "v3") || drop_p > 0.0f || Dh != FA_D || (dt != DTYPE_BF16 && dt != DTYPE_F16)) return 0;
     for (int i = 0; i < 6; i++) /* q, k, v, pk, pq: 16-byte rows; ctx: 4-byte pairs */
         if (ptrs[i] && ((uintptr_t)ptrs[i] & (i == 5 ? 3 : 15))) return 0;
     return 1;
