@@ -134,9 +134,32 @@ void deberta_rel_buckets(int32_t* out, int T, int position_buckets, int max_rela
     for (int r = -(T - 1); r <= T - 1; r++) out[r + T - 1] = deberta_bucket(r, position_buckets, max_relative_positions);
 }
 
+/* ---------------------------------------------------------------- DeBERTa */
+
+/* Inference keeps each layer's position keys PK and queries PQ ((2A, nh*dh) each): they depend on the weights only
+   (R = LN(rel_embeddings) through the layer's key/query projections), and recomputing them costs two (2A x H x A)
+   GEMMs per layer and forward -- more than the text's own projections at batch 1. Built on the first inference
+   forward in the base backend's memory, freed by gliner_model_drop_caches (the trainer calls it before evaluating). */
+static void pos_cache_drop(const GlinerModel* m, int w) {
+    struct PosCache* pc = m->pos_cache;
+    for (int l = 0; pc->pk[w] && l < pc->layers[w]; l++) {
+        if (pc->pk[w][l]) m->base->free(m->base, pc->pk[w][l]);
+        if (pc->pq[w][l]) m->base->free(m->base, pc->pq[w][l]);
+    }
+    free(pc->pk[w]);
+    free(pc->pq[w]);
+    pc->pk[w] = pc->pq[w] = NULL;
+    pc->layers[w] = 0;
+}
+
+void gliner_model_drop_caches(GlinerModel* m) {
+    if (!m->pos_cache) return;
+    for (int w = 0; w < 2; w++) pos_cache_drop(m, w);
+}
+
 /* hs[0] = embeddings, hs[l+1] = layer l output; each (M, H) */
-static void deberta_forward(const GlinerModel* m, const char* pre, const BackboneConfig* bc, Work* w, void* const* hs,
-                            int B, int T, const Capture* cap, const char* cname) {
+static void deberta_forward(const GlinerModel* m, int which, const char* pre, const BackboneConfig* bc, Work* w,
+                            void* const* hs, int B, int T, const Capture* cap, const char* cname) {
     const Backend* be = m->be;
     const int M = B * T, H = bc->hidden_size, E = bc->embedding_size, nh = bc->num_attention_heads;
     const int dh = bc->attention_head_size, A = nh * dh;
@@ -175,6 +198,16 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
     int span = 0;
     int32_t* bucket_dev = NULL;
     void *R = NULL, *PK = NULL, *PQ = NULL;
+    /* inference without captures: the cached PK/PQ of every layer (built below on the first such forward) */
+    const char* pcs = getenv("GLINER_POS_CACHE"); /* 0: recompute every forward, as before (for timing both) */
+    struct PosCache* pc = rel && (c2p || p2c) && !m->training && !cap && !(pcs && !strcmp(pcs, "0")) ? m->pos_cache : NULL;
+    const int cached = pc && pc->layers[which] == bc->num_hidden_layers;
+    if (pc && !cached) {
+        pos_cache_drop(m, which);
+        pc->pk[which] = calloc((size_t)bc->num_hidden_layers, sizeof(void*));
+        pc->pq[which] = calloc((size_t)bc->num_hidden_layers, sizeof(void*));
+        CHECK(pc->pk[which] && pc->pq[which], "out of memory");
+    }
     if (rel) {
         const int Mp = bc->max_relative_positions < 1 ? bc->max_position_embeddings : bc->max_relative_positions;
         span = bc->position_buckets > 0 ? bc->position_buckets : Mp;
@@ -184,6 +217,8 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
         bucket_dev = be->alloc(be, (size_t)(2 * T - 1) * sizeof(int32_t));
         be->upload_raw(be, bucket_dev, bucket, (size_t)(2 * T - 1) * sizeof(int32_t));
         free(bucket);
+    }
+    if (rel && !cached) {
         const void* R0 = gliner_paramf(m, "%s.encoder.rel_embeddings.weight", pre);
         R = balloc(be, (size_t)2 * span * H);
         if (bc->norm_rel_layer_norm)
@@ -194,8 +229,10 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
         int64_t rshape[2] = {2 * span, H};
         snprintf(name, sizeof name, "%s.rel_embeddings_normed", cname);
         capture(cap, name, R, 2, rshape);
-        PK = c2p ? balloc(be, (size_t)2 * span * A) : NULL;
-        PQ = p2c ? balloc(be, (size_t)2 * span * A) : NULL;
+        if (!pc) { /* one pair of buffers for every layer of this forward (with the cache: each layer's own) */
+            PK = c2p ? balloc(be, (size_t)2 * span * A) : NULL;
+            PQ = p2c ? balloc(be, (size_t)2 * span * A) : NULL;
+        }
     }
     /* training: each layer's pos_dropout draws its own mask over R (DisentangledSelfAttention.pos_dropout) */
     void* Rd = (c2p || p2c) && m->training && m->drop_ctr && bc->hidden_dropout_prob > 0 ? balloc(be, (size_t)2 * span * H)
@@ -220,12 +257,22 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
             model_dropout(m, Rd, (size_t)2 * span * H, bc->hidden_dropout_prob);
             Rl = Rd;
         }
-        if (c2p)
-            be->linear(be, PK, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
-                       gliner_paramf(m, "%s.attention.self.%s.bias", lp, kp), 2 * span, H, A);
-        if (p2c)
-            be->linear(be, PQ, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
-                       gliner_paramf(m, "%s.attention.self.%s.bias", lp, qp), 2 * span, H, A);
+        if (cached) {
+            PK = pc->pk[which][l];
+            PQ = pc->pq[which][l];
+        } else {
+            if (pc) { /* building the cache: this layer's own buffers, kept */
+                const Backend* bb = m->base;
+                PK = pc->pk[which][l] = c2p ? bb->alloc(bb, (size_t)2 * span * A * dtype_size(bb->dtype)) : NULL;
+                PQ = pc->pq[which][l] = p2c ? bb->alloc(bb, (size_t)2 * span * A * dtype_size(bb->dtype)) : NULL;
+            }
+            if (c2p)
+                be->linear(be, PK, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
+                           gliner_paramf(m, "%s.attention.self.%s.bias", lp, kp), 2 * span, H, A);
+            if (p2c)
+                be->linear(be, PQ, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
+                           gliner_paramf(m, "%s.attention.self.%s.bias", lp, qp), 2 * span, H, A);
+        }
         uint64_t ds;
         const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds);
         be->deberta_attention(be, w->ctx, w->q, w->k, w->v, PK, PQ, bucket_dev, w->mask, B, T, nh, dh, span, c2p, p2c, dp,
@@ -234,11 +281,14 @@ static void deberta_forward(const GlinerModel* m, const char* pre, const Backbon
         snprintf(name, sizeof name, "%s.layer.%d", cname, l);
         capture(cap, name, hs[l + 1], 3, shape);
     }
+    if (pc && !cached) pc->layers[which] = bc->num_hidden_layers;
     if (bucket_dev) be->free(be, bucket_dev);
     if (R) be->free(be, R);
     if (Rd) be->free(be, Rd);
-    if (PK) be->free(be, PK);
-    if (PQ) be->free(be, PQ);
+    if (!pc) { /* this forward's own */
+        if (PK) be->free(be, PK);
+        if (PQ) be->free(be, PQ);
+    }
 }
 
 /* ---------------------------------------------------------------- BERT */
@@ -374,7 +424,7 @@ void encoder_forward(const GlinerModel* m, int which, void* out, const int64_t* 
     for (int l = 0; l <= L; l++) hs[l] = bufs[cfg->fuse_layers ? l : l % 2];
 
     switch (bc->family) {
-    case BACKBONE_DEBERTA_V2: deberta_forward(m, pre, bc, &w, hs, B, T, cap, cname); break;
+    case BACKBONE_DEBERTA_V2: deberta_forward(m, which, pre, bc, &w, hs, B, T, cap, cname); break;
     case BACKBONE_BERT: bert_forward(m, pre, bc, &w, hs, B, T, cap, cname); break;
     default: CHECK(0, "text backbone '%s' is not implemented in encoder_forward", bc->model_type);
     }

@@ -86,13 +86,17 @@ int gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg,
     free(stage);
     st_close(&st);
     m->arena = malloc(sizeof *m->arena);
-    CHECK(m->arena, "out of memory");
+    m->pos_cache = calloc(1, sizeof *m->pos_cache);
+    CHECK(m->arena && m->pos_cache, "out of memory");
     arena_init(m->arena, be);
     m->be = &m->arena->be;
     return 0;
 }
 
 void gliner_model_free(GlinerModel* m) {
+    gliner_model_drop_caches(m);
+    free(m->pos_cache);
+    m->pos_cache = NULL;
     if (m->params) m->base->free(m->base, m->params);
     m->params = NULL;
     if (m->arena) { arena_release(m->arena); free(m->arena); m->arena = NULL; }

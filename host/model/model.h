@@ -19,6 +19,13 @@
 #include "arena.h"
 #include "params.h"
 
+/* encoder.c's inference cache of DeBERTa's position keys/queries, per encoder (0 text, 1 labels) */
+struct PosCache {
+    int    layers[2]; /* layers cached, 0 = not built */
+    void** pk[2];     /* [layer] (2A, nh*dh) in m->base memory, or NULL (c2p off) */
+    void** pq[2];
+};
+
 typedef struct {
     GlinerConfig   cfg;
     ParamTable     table;
@@ -31,6 +38,7 @@ typedef struct {
                                 embeddings, and dropout when drop_ctr is set */
     uint64_t       drop_seed; /* training: this forward's dropout draw */
     uint64_t*      drop_ctr;  /* dropout calls so far in this forward (each gets its own seed); NULL = no dropout */
+    struct PosCache* pos_cache; /* inference: DeBERTa's per-layer position keys/queries, built on first use (encoder.c) */
 } GlinerModel;
 
 /* Loads DIR/gliner_config.json and DIR/model.safetensors (every tensor checked against the table,
@@ -41,6 +49,10 @@ int  gliner_model_load(GlinerModel* m, const char* dir, const Backend* be, char*
 int  gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg, const Backend* be, char* err,
                               size_t errlen);
 void gliner_model_free(GlinerModel* m);
+/* Frees what inference forwards cached from the weights (DeBERTa's position keys and queries: they depend on the
+   weights only, not on the input); the next inference forward builds them again. Whoever changes m->params calls it
+   (the trainer, before every evaluation). */
+void gliner_model_drop_caches(GlinerModel* m);
 
 /* Rows of the word-embedding table of the text encoder (which = 0) or of a bi-encoder's label encoder (which = 1):
    the ids a tokenizer may produce for it are 0..rows-1. 0 when the model has no such table. */

@@ -338,6 +338,7 @@ out:
 static void model_infer_mode(Trainer* t, int on) {
     GlinerModel* m = t->m;
     if (on) {
+        gliner_model_drop_caches(m); /* the weights changed since the last evaluation */
         m->be = t->gc.be_saved;
         m->arena = t->gc.arena_saved;
         m->training = 0;

@@ -131,6 +131,38 @@ Test(model_parity, arena_reaches_steady_state) {
     gliner_model_free(&m);
 }
 
+/* DeBERTa's position keys/queries, cached by inference forwards (encoder.c): the forward that builds the cache, the
+   ones that read it and one after gliner_model_drop_caches give the same bits, and the cache holds every layer */
+Test(model_parity, deberta_position_cache) {
+    char dir[] = MODELS "/uni_span_deberta_markerV0", p[1100], err[1024];
+    GlinerModel m;
+    cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+    SafeTensors st;
+    cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+    g_tensors_map = NULL;
+    ModelInputs in;
+    cr_assert(fx_case_inputs(&st, "main", &m.cfg, &in));
+    cr_assert(m.pos_cache && m.pos_cache->layers[0] == 0);
+    ModelOutputs o[3];
+    for (int r = 0; r < 3; r++) {
+        if (r == 2) {
+            gliner_model_drop_caches(&m);
+            cr_expect_eq(m.pos_cache->layers[0], 0);
+        }
+        cr_assert_eq(gliner_forward(&m, &in, &o[r], NULL, err, sizeof err), 0, "%s", err);
+        cr_expect_eq(m.pos_cache->layers[0], m.cfg.encoder.num_hidden_layers, "forward %d: %d layers cached", r,
+                     m.pos_cache->layers[0]);
+        cr_expect(m.pos_cache->pk[0] && m.pos_cache->pk[0][0], "no cached position keys");
+    }
+    const size_t n = (size_t)o[0].shape[0] * o[0].shape[1] * o[0].shape[2] * o[0].shape[3];
+    cr_expect(memcmp(o[0].logits, o[1].logits, n * sizeof(float)) == 0, "the cached positions changed the logits");
+    cr_expect(memcmp(o[0].logits, o[2].logits, n * sizeof(float)) == 0, "the rebuilt cache changed the logits");
+    for (int r = 0; r < 3; r++) free(o[r].logits);
+    st_close(&st);
+    gliner_model_free(&m);
+}
+
 /* markerV0's split form (marker_fast.c, used when nothing is captured) gives the plain form's logits
    (heads.c, used under capture) up to float reassociation, on every markerV0 fixture; so does its fused span head
    (GLINER_SPAN_HEAD=v2) */
