@@ -3,6 +3,8 @@
        passes (mean, centred variance) reading x from memory three times (L1/L2 absorb the re-reads).
    v2  one warp per row, the row held in registers (N/32 values per lane, N <= 1024), two-pass statistics
        from registers with warp shuffles; x read once, y written once; several rows per block.
+   add+v1 / add_ln  a layer's residual add and LayerNorm: the add kernel then v1 (two ops), against the backend's
+       add_layer_norm (GLINER_EPILOGUE=v2: one warp per row, a and r read once, y written once); bytes 3*M*N*es.
    Shape: M = B*T rows of the encoder (GLiNER-small target: batch 128 x ~384 tokens), N = 768.
    bytes  = M*N*es (x) + M*N*es (y) + 2*N*es (g, b)                    -- the fewest bytes
    FLOPs ~= 7*M*N (sum, centre, square+sum, scale, gamma, beta)        -- memory bound (intensity ~1-2)
@@ -101,6 +103,38 @@ int main(int argc, char** argv) {
                 snprintf(ver, sizeof ver, "v%d", v);
                 bench_report(&bn, dt, shape, ver, block, ms, bytes, flops, chk[v][bi]);
             }
+        /* a layer's residual add + LayerNorm: add then v1 (two ops) against add_layer_norm (GLINER_EPILOGUE=v2) */
+        {
+            float *ra = bn_rand((size_t)Mv * N, 1, 5, 5), *rr = bn_rand((size_t)Mv * N, -1, 1, 6);
+            float* rref = (float*)malloc((size_t)Mv * N * 4);
+            add_layer_norm_forward_cpu(rref, ra, rr, g, b, Mv, N, 1e-7f);
+            void *va = dev_from_f32(ra, (size_t)Mv * N, dt), *vr = dev_from_f32(rr, (size_t)Mv * N, dt);
+            char achk[2][64];
+            for (int f = 0; f < 2; f++) {
+                void* vy = dev_poisoned((size_t)Mv * N, dt);
+                if (f) add_layer_norm_forward_cuda(vy, va, vr, dg, db, Mv, N, 1e-7f, dt, 0);
+                else {
+                    add_forward_cuda(vy, va, vr, (size_t)Mv * N, dt, 0);
+                    layer_norm_forward_cuda(vy, vy, dg, db, Mv, N, 1e-7f, dt, 0);
+                }
+                fails += !bench_check(vy, rref, (size_t)Mv * N, dt, tol_for(dt), achk[f], 64);
+                CUDA_CHECK(cudaFree(vy));
+            }
+            CUDA_CHECK(cudaFree(va)); CUDA_CHECK(cudaFree(vr));
+            free(ra); free(rr); free(rref);
+            float* rb = bn_rand((size_t)M * N, -1, 1, 7);
+            void* tr = dev_from_f32(rb, (size_t)M * N, dt);
+            free(rb);
+            const double abytes = 3.0 * M * N * es + 2.0 * N * es; /* a, r read, y written */
+            float ms0 = bench_time(&bn, [&] {
+                add_forward_cuda(ty, tx, tr, (size_t)M * N, dt, 0);
+                layer_norm_forward_cuda(ty, ty, dg, db, M, N, 1e-7f, dt, 0);
+            });
+            bench_report(&bn, dt, shape, "add+v1", 256, ms0, abytes, flops + M * (double)N, achk[0]);
+            float ms1 = bench_time(&bn, [&] { add_layer_norm_forward_cuda(ty, tx, tr, dg, db, M, N, 1e-7f, dt, 0); });
+            bench_report(&bn, dt, shape, "add_ln", 256, ms1, abytes, flops + M * (double)N, achk[1]);
+            CUDA_CHECK(cudaFree(tr));
+        }
         CUDA_CHECK(cudaFree(tx)); CUDA_CHECK(cudaFree(ty)); CUDA_CHECK(cudaFree(dg)); CUDA_CHECK(cudaFree(db));
         free(g); free(b);
     }

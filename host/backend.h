@@ -54,6 +54,10 @@ struct Backend {
     void (*scale)(const Backend* be, void* y, const void* x, float s, size_t n);     /* y = s * x, may alias */
     /* y[M,N] = LN(x) * g + b over the last dim, biased variance; b may be NULL (ModernBERT). y may alias x. */
     void (*layer_norm)(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps);
+    /* y = LayerNorm(a + r) over the last dim: a BERT/DeBERTa layer's residual add and LayerNorm in one pass
+       (GLINER_EPILOGUE=v2, inference only; NULL under the training tape); y may alias a or r */
+    void (*add_layer_norm)(const Backend* be, void* y, const void* a, const void* r, const void* g, const void* b, int M,
+                           int N, float eps);
     /* in-place softmax over rows of length N (M rows) */
     void (*softmax)(const Backend* be, void* x, int M, int N);
     /* y[i, :] = x[i, :] * mask[i] (mask int64, one per row of N); zeroes padded rows */

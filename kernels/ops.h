@@ -34,7 +34,9 @@ void add_forward_cuda(void* y, const void* a, const void* b, size_t n, DType dt,
 void scale_forward_cuda(void* y, const void* x, float s, size_t n, DType dt, gl_stream_t stream);
 void mask_rows_forward_cuda(void* y, const void* x, const int64_t* mask, int M, int N, DType dt, gl_stream_t stream);
 void bias_add_forward_cuda(void* y, const void* bias, int M, int N, DType dt, gl_stream_t stream); /* y[M,N] += b[N] */
-/* layer_norm.cu, softmax.cu */
+/* layer_norm.cu, softmax.cu; add_layer_norm: y = LN(a + r) (backend.h) */
+void add_layer_norm_forward_cuda(void* y, const void* a, const void* r, const void* g, const void* b, int M, int N,
+                                 float eps, DType dt, gl_stream_t stream);
 void layer_norm_forward_cuda(void* y, const void* x, const void* g, const void* b, int M, int N, float eps, DType dt,
                              gl_stream_t stream);
 void softmax_forward_cuda(void* x, int M, int N, DType dt, gl_stream_t stream);

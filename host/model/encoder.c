@@ -88,6 +88,20 @@ static void work_free(Work* w) {
     memset(w, 0, sizeof *w);
 }
 
+/* y = LN(x + res) into out: one op (add_layer_norm) at inference with GLINER_EPILOGUE=v2, else add then layer_norm
+   (what the training tape records) */
+static void residual_layer_norm(const GlinerModel* m, void* out, void* x, const void* res, const void* g, const void* b,
+                                int M, int H, float eps) {
+    const Backend* be = m->be;
+    const char* e = getenv("GLINER_EPILOGUE");
+    if (!m->training && be->add_layer_norm && e && !strcmp(e, "v2")) {
+        be->add_layer_norm(be, out, x, res, g, b, M, H, eps);
+        return;
+    }
+    be->add(be, x, x, res, (size_t)M * H);
+    be->layer_norm(be, out, x, g, b, M, H, eps);
+}
+
 /* The part every BERT-style layer shares after self-attention (BertSelfOutput/Intermediate/Output,
    DebertaV2SelfOutput/Intermediate/Output):
      u = LN(ctx . Wo^T + bo + h);  h' = LN(act(u . Wi^T + bi) . Wo2^T + bo2 + u)          (lp = layer prefix) */
@@ -99,18 +113,16 @@ static void layer_tail(const GlinerModel* m, const char* lp, const BackboneConfi
     be->linear(be, w->y, w->ctx, gliner_paramf(m, "%s.attention.output.dense.weight", lp),
                gliner_paramf(m, "%s.attention.output.dense.bias", lp), M, A, H);
     model_dropout(m, w->y, (size_t)M * H, bc->hidden_dropout_prob); /* SelfOutput.dropout */
-    be->add(be, w->y, w->y, h_in, (size_t)M * H);
-    be->layer_norm(be, w->u, w->y, gliner_paramf(m, "%s.attention.output.LayerNorm.weight", lp),
-                   gliner_paramf(m, "%s.attention.output.LayerNorm.bias", lp), M, H, eps);
+    residual_layer_norm(m, w->u, w->y, h_in, gliner_paramf(m, "%s.attention.output.LayerNorm.weight", lp),
+                        gliner_paramf(m, "%s.attention.output.LayerNorm.bias", lp), M, H, eps);
     be->linear(be, w->f, w->u, gliner_paramf(m, "%s.intermediate.dense.weight", lp),
                gliner_paramf(m, "%s.intermediate.dense.bias", lp), M, H, I);
     be->act(be, w->f, w->f, (size_t)M * I, act_from_name(bc->hidden_act));
     be->linear(be, w->y, w->f, gliner_paramf(m, "%s.output.dense.weight", lp), gliner_paramf(m, "%s.output.dense.bias", lp),
                M, I, H);
     model_dropout(m, w->y, (size_t)M * H, bc->hidden_dropout_prob); /* Output.dropout */
-    be->add(be, w->y, w->y, w->u, (size_t)M * H);
-    be->layer_norm(be, h_out, w->y, gliner_paramf(m, "%s.output.LayerNorm.weight", lp),
-                   gliner_paramf(m, "%s.output.LayerNorm.bias", lp), M, H, eps);
+    residual_layer_norm(m, h_out, w->y, w->u, gliner_paramf(m, "%s.output.LayerNorm.weight", lp),
+                        gliner_paramf(m, "%s.output.LayerNorm.bias", lp), M, H, eps);
 }
 
 /* ---------------------------------------------------------------- DeBERTa-v2 / v3 */

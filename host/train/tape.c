@@ -502,6 +502,7 @@ Tape* tape_new(const Backend* base) {
     t->be = *base; /* the ops below replace what the forward uses; the *_bwd entries stay the base's */
     t->be.name = "tape";
     t->be.span_pair_relu_scores = NULL; /* inference only: not recorded, so not offered to a forward under the tape */
+    t->be.add_layer_norm = NULL;
     t->be.alloc = t_alloc;
     t->be.free = t_free;
     t->be.upload = t_upload;

@@ -70,6 +70,11 @@ static void cpu_scale(const Backend* be, void* y, const void* x, float s, size_t
     for (size_t i = 0; i < n; i++) Y[i] = s * X[i];
 }
 
+static void cpu_add_layer_norm(const Backend* be, void* y, const void* a, const void* r, const void* g, const void* b,
+                               int M, int N, float eps) {
+    (void)be;
+    add_layer_norm_forward_cpu(y, a, r, g, b, M, N, eps);
+}
 static void cpu_layer_norm(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps) {
     (void)be;
     layer_norm_forward_cpu(y, x, g, b, M, N, eps);
@@ -321,6 +326,7 @@ static Backend g_cpu = {
     .add = cpu_add,
     .scale = cpu_scale,
     .layer_norm = cpu_layer_norm,
+    .add_layer_norm = cpu_add_layer_norm,
     .softmax = cpu_softmax,
     .mask_rows = cpu_mask_rows,
     .embedding = cpu_embedding,

@@ -43,6 +43,17 @@ void layer_norm_forward_cpu(float* y, const float* x, const float* g, const floa
     }
 }
 
+void add_layer_norm_forward_cpu(float* y, const float* a, const float* r, const float* g, const float* b, int M, int N,
+                                float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)M * N > 65536)
+    for (int i = 0; i < M; i++) {
+        float* o = y + (size_t)i * N;
+        const float *ra = a + (size_t)i * N, *rr = r + (size_t)i * N;
+        for (int j = 0; j < N; j++) o[j] = ra[j] + rr[j]; /* element j of a and r is read before o[j] is written */
+        layer_norm_forward_cpu(o, o, g, b, 1, N, eps);
+    }
+}
+
 void softmax_forward_cpu(float* x, int M, int N) {
 #pragma omp parallel for schedule(static) if ((size_t)M * N > 65536)
     for (int i = 0; i < M; i++) {

@@ -23,6 +23,10 @@ extern "C" {
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
 void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);
+/* y = layer_norm(a + r): the sum rounded to float, then layer_norm_forward_cpu's arithmetic (the same bits as add then
+   layer_norm); y may alias a or r */
+void add_layer_norm_forward_cpu(float* y, const float* a, const float* r, const float* g, const float* b, int M, int N,
+                                float eps);
 void softmax_forward_cpu(float* x, int M, int N);
 void gather_words_forward_cpu(float* words, int64_t* word_mask, const float* X, const int64_t* words_mask,
                               const int64_t* text_lengths, int B, int T, int W, int D);

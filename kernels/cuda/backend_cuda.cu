@@ -178,6 +178,10 @@ static void cu_add(const Backend* be, void* y, const void* a, const void* b, siz
 static void cu_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
     scale_forward_cuda(y, x, s, n, be->dtype, S(be));
 }
+static void cu_add_layer_norm(const Backend* be, void* y, const void* a, const void* r, const void* g, const void* b,
+                              int M, int N, float eps) {
+    add_layer_norm_forward_cuda(y, a, r, g, b, M, N, eps, be->dtype, S(be));
+}
 static void cu_layer_norm(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps) {
     layer_norm_forward_cuda(y, x, g, b, M, N, eps, be->dtype, S(be));
 }
@@ -553,6 +557,7 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->act = cu_act;
     be->add = cu_add;
     be->scale = cu_scale;
+    be->add_layer_norm = cu_add_layer_norm;
     be->layer_norm = cu_layer_norm;
     be->softmax = cu_softmax;
     be->mask_rows = cu_mask_rows;

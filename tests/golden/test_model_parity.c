@@ -205,6 +205,15 @@ Test(model_parity, markerV0_split_form_equals_the_plain_form) {
         cr_assert_eq(frc, 0, "%s", err);
         snprintf(what, sizeof what, "%s fused span head vs plain logits", de->d_name);
         expect_close(fused.logits, plain.logits, cnt, 1e-5f, 1e-5f, what);
+        /* and the residual add + LayerNorm as one op (GLINER_EPILOGUE=v2): on the CPU the same bits as the two ops */
+        ModelOutputs epi;
+        setenv("GLINER_EPILOGUE", "v2", 1);
+        const int erc = gliner_forward(&m, &in, &epi, NULL, err, sizeof err);
+        unsetenv("GLINER_EPILOGUE");
+        cr_assert_eq(erc, 0, "%s", err);
+        cr_expect(memcmp(epi.logits, split.logits, cnt * sizeof(float)) == 0, "%s: GLINER_EPILOGUE=v2 changed the logits",
+                  de->d_name);
+        free(epi.logits);
         free(fused.logits);
         free(plain.logits);
         free(split.logits);

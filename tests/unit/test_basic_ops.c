@@ -84,6 +84,28 @@ Test(basic_ops_cpu, layer_norm_biased_variance_and_optional_bias) {
     expect_close(yc, z, 3, 0, 0, "layer_norm of a constant row");
 }
 
+/* add_layer_norm (GLINER_EPILOGUE=v2) gives add then layer_norm's bits, also when y is a or r */
+Test(basic_ops_cpu, add_layer_norm_is_add_then_layer_norm) {
+    const int M = 37, N = 300;
+    const size_t n = (size_t)M * N;
+    float *a = rand_f32(n, -3.0f, 5.0f, 61), *r = rand_f32(n, -1.0f, 1.0f, 62);
+    float *g = rand_f32((size_t)N, 0.5f, 1.5f, 63), *b = rand_f32((size_t)N, -0.5f, 0.5f, 64);
+    float *ref = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)), *t = malloc(n * sizeof(float));
+    for (int with_b = 0; with_b < 2; with_b++) {
+        be->add(be, t, a, r, n);
+        be->layer_norm(be, ref, t, g, with_b ? b : NULL, M, N, 1e-5f);
+        be->add_layer_norm(be, y, a, r, g, with_b ? b : NULL, M, N, 1e-5f);
+        cr_expect(memcmp(y, ref, n * sizeof(float)) == 0, "add_layer_norm differs from add + layer_norm (bias %d)", with_b);
+        for (int alias = 0; alias < 2; alias++) { /* y = a, then y = r */
+            memcpy(t, alias ? r : a, n * sizeof(float));
+            be->add_layer_norm(be, t, alias ? a : t, alias ? t : r, g, with_b ? b : NULL, M, N, 1e-5f);
+            cr_expect(memcmp(t, ref, n * sizeof(float)) == 0, "add_layer_norm in place (y = %s, bias %d)", alias ? "r" : "a",
+                      with_b);
+        }
+    }
+    free(a); free(r); free(g); free(b); free(ref); free(y); free(t);
+}
+
 Test(basic_ops_cpu, softmax_rows_and_large_values) {
     float x[6] = {0, 0, 0, 1000, 1000, -INFINITY};
     be->softmax(be, x, 2, 3);
