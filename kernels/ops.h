@@ -61,6 +61,11 @@ void gemm_batched_ex_forward_cuda(void* C, const void* A, const void* B, int bat
                                   int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
                                   int64_t strideC, float alpha, float beta, DType dt_ab, DType dt_c, gl_blas_t blas,
                                   gl_stream_t stream);
+/* gemm_lt.cu (GLINER_LINEAR=lt): linear with the bias in cuBLASLt's epilogue; -1 when cuBLASLt cannot run it (the
+   caller then uses linear_forward_cuda) */
+int linear_lt_enabled(void);
+int linear_lt_forward_cuda(void* y, const void* x, const void* w, const void* b, int M, int K, int N, DType dt,
+                           gl_blas_t blas, gl_stream_t stream);
 void span_scores_forward_cuda(void* logits, const void* span_rep, const void* prompt, int B, int S, int C, int D,
                               DType dt, gl_blas_t blas, gl_stream_t stream);
 /* attention.cu, deberta_attention.cu: (B, T, H*Dh) interleaved heads; drop_p / drop_seed: dropout on the

@@ -157,6 +157,7 @@ static void cu_sync(const Backend* be) { CUDA_CHECK(cudaStreamSynchronize(I(be)-
 /* ---------------------------------------------------------------- dense algebra */
 
 static void cu_linear(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
+    if (linear_lt_enabled() && linear_lt_forward_cuda(y, x, w, b, M, K, N, be->dtype, BL(be), S(be)) == 0) return;
     linear_forward_cuda(y, x, w, b, M, K, N, be->dtype, BL(be), S(be));
 }
 

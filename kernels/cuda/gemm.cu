@@ -16,6 +16,7 @@
 
 #include "../ops.h"
 #include "common.cuh"
+#include "gemm.cuh"
 
 #define CUBLAS_CHECK(e)                                                                                           \
     do {                                                                                                          \
@@ -40,9 +41,9 @@ static cudaDataType_t blas_type(DType dt) {
     return CUDA_R_32F;
 }
 
-/* the compute type of an fp32 product: bf16 when training asked for it, TF32 when the handle's math mode allows it
-   (the tf32 table's own handle: backend_cuda_tf32), else plain fp32 */
-static cublasComputeType_t compute_of(DType dt_ab, gl_blas_t blas) {
+/* gemm.cuh: bf16 when training asked for it, TF32 when the handle's math mode allows it (the tf32 table's own handle:
+   backend_cuda_tf32), else plain fp32 */
+cublasComputeType_t gemm_compute_of(DType dt_ab, gl_blas_t blas) {
     if (dt_ab != DTYPE_F32) return CUBLAS_COMPUTE_32F;
     if (g_bf16_compute) return CUBLAS_COMPUTE_32F_FAST_16BF;
     cublasMath_t mode;
@@ -61,7 +62,7 @@ extern "C" void gemm_batched_ex_forward_cuda(void* C, const void* A, const void*
     CUBLAS_CHECK(cublasSetStream(blas, stream));
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                                             N, M, K, &alpha, B, t, ldb, strideB, A, t, lda, strideA, &beta, C, tc, ldc,
-                                            strideC, batch, compute_of(dt_ab, blas), CUBLAS_GEMM_DEFAULT));
+                                            strideC, batch, gemm_compute_of(dt_ab, blas), CUBLAS_GEMM_DEFAULT));
     LAUNCH_CHECK();
 }
 

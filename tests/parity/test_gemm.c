@@ -3,6 +3,7 @@
    for inputs in [-1, 1] (two fp32 summation orders over K terms). Covers K=1, M=1, sizes just off
    multiples of 32/128, every transpose pair with padded leading dimensions, zero strides and one big case; and the
    opt-in tf32 table (backend_cuda_tf32) within TF32's rounding. */
+#include "ops.h"
 #include "parity_util.h"
 
 #ifdef GLINER_HAVE_CUDA
@@ -29,6 +30,49 @@ Test(linear_parity, shapes) {
         }
         free(x); free(w); free(b);
     }
+}
+
+/* GLINER_LINEAR=lt (cuBLASLt, bias in the epilogue): the same products on the fp32 table, within bf16's rounding on
+   the bf16 table (relative L2 against the fp32 twin) */
+Test(linear_parity, cublaslt_bias_epilogue) {
+    setenv("GLINER_LINEAR", "lt", 1);
+    cr_assert(linear_lt_enabled(), "GLINER_LINEAR=lt not seen");
+    const Backend* cpu = backend_cpu(1);
+    const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {33, 257, 129}, {1, 768, 3072}, {130, 1, 7}, {1024, 768, 3072}};
+    for (int di = 0; di < 2; di++) {
+        const Backend* be = di ? backend_cuda_dtype(0, DTYPE_BF16) : pu_cuda();
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+            float* x = rand_f32((size_t)M * K, -1.0f, 1.0f, 171 + si);
+            float* w = rand_f32((size_t)N * K, -1.0f, 1.0f, 172 + si);
+            float* b = rand_f32((size_t)N, -1.0f, 1.0f, 173 + si);
+            for (int with_b = 0; with_b < 2; with_b++) {
+                float* ref = calloc((size_t)M * N, sizeof(float));
+                cpu->linear(cpu, ref, x, w, with_b ? b : NULL, M, K, N);
+                const size_t es = dtype_size(be->dtype);
+                void *dx = be->alloc(be, (size_t)M * K * es), *dw = be->alloc(be, (size_t)N * K * es);
+                void *db = be->alloc(be, (size_t)N * es), *dy = be->alloc(be, (size_t)M * N * es);
+                be->upload(be, dx, x, (size_t)M * K);
+                be->upload(be, dw, w, (size_t)N * K);
+                be->upload(be, db, b, N);
+                be->linear(be, dy, dx, dw, with_b ? db : NULL, M, K, N);
+                float* got = malloc((size_t)M * N * sizeof(float));
+                be->download(be, got, dy, (size_t)M * N);
+                char what[96];
+                snprintf(what, sizeof what, "lt linear %s M=%d K=%d N=%d bias=%d", dtype_name(be->dtype), M, K, N, with_b);
+                if (!di) expect_close(got, ref, (size_t)M * N, 1e-5f * sqrtf((float)K), 1e-4f, what);
+                else {
+                    size_t bad = 0;
+                    const double e = tu_rel_l2(got, ref, (size_t)M * N, &bad);
+                    cr_expect(bad == 0 && e <= 1e-2, "%s: rel L2 %.3e, %zu non-finite", what, e, bad);
+                }
+                be->free(be, dx); be->free(be, dw); be->free(be, db); be->free(be, dy);
+                free(ref); free(got);
+            }
+            free(x); free(w); free(b);
+        }
+    }
+    unsetenv("GLINER_LINEAR");
 }
 
 /* the opt-in tf32 table (`--dtype tf32`): the same products within TF32's rounding (10-bit mantissas in, fp32 sums),
