@@ -4,6 +4,7 @@
    - greedy_search sorts by -score with Python's stable sort, then sorts the survivors by start (stable). */
 #include "decode.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,19 +68,45 @@ void decode_greedy(EntityList* l, int flat_ner, int multi_label) {
     stable_sort(l->e, l->n, by_start);
 }
 
+float decode_logit_floor(float thr) {
+    if (!(thr >= 0.0f)) return -INFINITY; /* negative or NaN: even -inf's sigmoid (0) may pass */
+    if (thr >= 1.0f) return INFINITY;       /* a float sigmoid is at most 1 */
+    if (thr == 0.0f) return -INFINITY;     /* sigmoid(-inf) = 0 fails 0 > 0, but nothing larger is ruled out */
+    float t = (float)log((double)thr / (1.0 - (double)thr));
+    for (int i = 0; i < 64 && gl_sigmoid(t) > thr; i++) t = nextafterf(t, -INFINITY);
+    for (int i = 0; i < 4; i++) t = nextafterf(t, -INFINITY); /* a few ulps more: expf may be off by one */
+    return gl_sigmoid(t) > thr ? -INFINITY : t;
+}
+
+/* a candidate (s, k, c) of one text: _is_valid_span, the text's own labels, sigmoid > threshold */
+static void span_candidate(EntityList* out, int s, int k, int c, float logit, int n_words, int n_classes, float thr) {
+    if (s + k + 1 > n_words || c >= n_classes) return;
+    const float p = gl_sigmoid(logit);
+    if (p > thr) push(out, (Entity){s, s + k, c, p});
+}
+
 void decode_span_logits(EntityList* out, const float* logits, int W, int K, int C, int n_words, int n_classes,
                         DecodeOpts o) {
     out->n = 0;
-    const float thr = o.threshold;
+    const float lf = decode_logit_floor(o.threshold); /* no expf for logits that cannot pass */
+    const int filter = lf > -INFINITY;
     for (int s = 0; s < W; s++)
         for (int k = 0; k < K; k++) {
             if (s + k + 1 > n_words) continue; /* _is_valid_span */
             const float* row = logits + ((size_t)s * K + k) * C;
-            for (int c = 0; c < C && c < n_classes; c++) {
-                float p = gl_sigmoid(row[c]);
-                if (p > thr) push(out, (Entity){s, s + k, c, p});
-            }
+            for (int c = 0; c < C && c < n_classes; c++)
+                if (!filter || row[c] > lf) span_candidate(out, s, k, c, row[c], n_words, n_classes, o.threshold);
         }
+    decode_greedy(out, o.flat_ner, o.multi_label);
+}
+
+void decode_span_candidates(EntityList* out, const int64_t* pos, const float* val, size_t n, int K, int C, int n_words,
+                            int n_classes, DecodeOpts o) {
+    out->n = 0;
+    for (size_t m = 0; m < n; m++) { /* ascending positions: decode_span_logits's candidate order */
+        const int64_t r = pos[m] / C;
+        span_candidate(out, (int)(r / K), (int)(r % K), (int)(pos[m] % C), val[m], n_words, n_classes, o.threshold);
+    }
     decode_greedy(out, o.flat_ner, o.multi_label);
 }
 

@@ -32,6 +32,17 @@ void entity_list_free(EntityList* l);
 void decode_span_logits(EntityList* out, const float* logits, int W, int K, int C, int n_words, int n_classes,
                         DecodeOpts o);
 
+/* The largest float t with gl_sigmoid(x) <= threshold for every float x <= t (sigmoid is monotone): a logit at or below
+   it can never pass `sigmoid(x) > threshold`, so it needs no expf. -INFINITY when no logit can be ruled out
+   (threshold < 0 or NaN), +INFINITY when none can pass (threshold >= 1). */
+float decode_logit_floor(float threshold);
+
+/* Span models from a prefiltered candidate list (the forward's threshold prefilter, ModelInputs.prefilter): the
+   positions (ascending, row-major in this text's (W, K, C) block) and values of the logits above some
+   t <= decode_logit_floor(o.threshold); gives decode_span_logits's entities for the same logits. */
+void decode_span_candidates(EntityList* out, const int64_t* pos, const float* val, size_t n, int K, int C, int n_words,
+                            int n_classes, DecodeOpts o);
+
 /* Token models. logits (W, C, 3) = start, end, inside. A span (s, e, c) needs sigmoid(start[s,c]) and
    sigmoid(end[e,c]) > threshold and every inside[s..e, c] >= threshold (the reference's two different
    comparisons); its score is the minimum of them all. Spans past n_words are dropped (the reference

@@ -140,3 +140,49 @@ Test(decode_parity, entities_identical_to_the_reference_from_its_logits) {
     cr_expect(t.compared >= 200, "only %d (text, mode) pairs compared", t.compared);
     cr_expect_eq(t.mismatched, 0, "%d of %d decodings differ from the reference", t.mismatched, t.compared);
 }
+
+/* The logit floor rules out only logits whose float sigmoid cannot pass, and the prefiltered decoder
+   (decode_span_candidates, fed the logits above the floor in row-major order) gives decode_span_logits's entities:
+   thresholds from tiny to almost 1, logits spread over +-12 with exact ties and NaN/inf sprinkled in, flat, nested,
+   multi-label. */
+Test(decode_parity, logit_floor_and_prefiltered_candidates) {
+    const float thrs[] = {1e-6f, 0.01f, 0.3f, 0.5f, 0.5000001f, 0.9f, 0.999f, 0.9999999f, 0.0f, 1.0f, -0.5f};
+    for (size_t ti = 0; ti < sizeof thrs / sizeof thrs[0]; ti++) {
+        const float thr = thrs[ti], lf = decode_logit_floor(thr);
+        if (lf > -INFINITY && lf < INFINITY)
+            cr_expect(gl_sigmoid(lf) <= thr, "threshold %.9g: sigmoid(floor %.9g) = %.9g passes", thr, lf, gl_sigmoid(lf));
+        const int W = 23, K = 5, C = 4;
+        const size_t n = (size_t)W * K * C;
+        float* lg = rand_f32(n, -12.0f, 12.0f, 500 + ti);
+        for (size_t i = 0; i < n; i += 17) lg[i] = lg[i / 2]; /* ties */
+        lg[3] = NAN, lg[7] = INFINITY, lg[11] = -INFINITY;
+        if (lf > -INFINITY && lf < INFINITY) lg[13] = lf, lg[14] = nextafterf(lf, INFINITY);
+        int64_t* pos = malloc(n * sizeof(int64_t));
+        float* val = malloc(n * sizeof(float));
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!(lf > -INFINITY) || lg[i] > lf) pos[m] = (int64_t)i, val[m++] = lg[i];
+        int64_t* all = malloc(n * sizeof(int64_t)); /* every logit a candidate: no floor anywhere */
+        for (size_t i = 0; i < n; i++) all[i] = (int64_t)i;
+        for (int mode = 0; mode < 3; mode++) {
+            DecodeOpts o = {thr, mode == 0, mode == 2};
+            EntityList a = {0}, b = {0}, c = {0};
+            decode_span_logits(&a, lg, W, K, C, W - 2, C - 1, o);
+            decode_span_candidates(&b, pos, val, m, K, C, W - 2, C - 1, o);
+            decode_span_candidates(&c, all, lg, n, K, C, W - 2, C - 1, o);
+            const EntityList* got[2] = {&b, &c};
+            for (int g = 0; g < 2; g++) {
+                cr_expect_eq(a.n, got[g]->n, "threshold %.9g mode %d (%s): %d vs %d entities", thr, mode,
+                             g ? "unfiltered" : "prefiltered", a.n, got[g]->n);
+                for (int e = 0; e < a.n && e < got[g]->n; e++)
+                    cr_expect(a.e[e].start == got[g]->e[e].start && a.e[e].end == got[g]->e[e].end &&
+                                  a.e[e].label == got[g]->e[e].label && a.e[e].score == got[g]->e[e].score,
+                              "threshold %.9g mode %d (%s): entity %d differs", thr, mode, g ? "unfiltered" : "prefiltered", e);
+            }
+            entity_list_free(&a);
+            entity_list_free(&b);
+            entity_list_free(&c);
+        }
+        free(lg); free(pos); free(val); free(all);
+    }
+}
