@@ -8,7 +8,7 @@
      [CLS] (<<ENT>> l l) x C <<SEP>> words [SEP],  word w = 1 sub-token, 2 when w % 4 == 3 (1.25 per word),
      T = 3 + 3C + W + W/4; every text of the batch W words long (no padding); span_idx (i, i+k), span_mask i+k < W.
    What is timed: one gliner_forward call = index uploads, the whole forward, the logits (B, W, K, C)
-   downloaded to the host; tokenization and decoding are not included (the reference bench times
+   downloaded to the host (with GLINER_PREFILTER=1 only those above decode_logit_floor(0.5): select_above); tokenization and decoding are not included (the reference bench times
    model.model(...) and the logits' copy to the host the same way). Median (p50) and p99 of the per-batch
    latency over the repeats after one warm-up; texts/s = B / p50.
    FLOPs per batch (multiply-add = 2; elementwise ignored; M = B*T, S = W*K, h = D/2, A = 256):
@@ -36,6 +36,7 @@
 #include "check.h"
 #include "device.h"
 #include "io/safetensors.h"
+#include "decode.h"
 #include "model/model.h"
 
 #ifndef GLINER_SOURCE_DIR
@@ -282,6 +283,8 @@ int main(int argc, char** argv) {
             else be = backend_cuda_dtype(0, !strcmp(dt, "bf16") ? DTYPE_BF16 : !strcmp(dt, "fp16") ? DTYPE_F16 : DTYPE_F32);
 #endif
             if (!be) { printf("bench_e2e: no backend for %s %s\n", device, dt); rc = 1; continue; }
+            const char* pfe = getenv("GLINER_PREFILTER");
+            const int prefilter = pfe && !strcmp(pfe, "1");
             GlinerModel m;
             char err[1024];
             if (gliner_model_load(&m, mdir, be, err, sizeof err)) { fprintf(stderr, "bench_e2e: %s\n", err); return 1; }
@@ -295,12 +298,16 @@ int main(int argc, char** argv) {
                 }
                 Batch bt;
                 make_batch(&bt, B, W, C);
+                if (prefilter) { /* GLINER_PREFILTER=1: only the logits that may pass 0.5 come back (select_above) */
+                    bt.in.prefilter = 1;
+                    bt.in.prefilter_t = decode_logit_floor(0.5f);
+                }
                 ModelOutputs out;
                 double* lat = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(double));
                 int n = 0;
                 const double t0 = now_s();
                 if (gliner_forward(&m, &bt.in, &out, NULL, err, sizeof err)) { fprintf(stderr, "bench_e2e: %s\n", err); return 1; }
-                free(out.logits);
+                free(out.logits); free(out.cand_pos); free(out.cand_val);
                 const double warm = now_s() - t0;
                 /* per-point share of the budget: at least 3 repeats */
                 const double left = budget - (now_s() - t_start);
@@ -311,7 +318,7 @@ int main(int argc, char** argv) {
                     const double a = now_s();
                     if (gliner_forward(&m, &bt.in, &out, NULL, err, sizeof err)) { fprintf(stderr, "bench_e2e: %s\n", err); return 1; }
                     lat[n++] = now_s() - a; /* the logits are on the host: the forward is complete */
-                    free(out.logits);
+                    free(out.logits); free(out.cand_pos); free(out.cand_val);
                 }
                 qsort(lat, (size_t)n, sizeof *lat, cmp_d);
                 const double p50 = lat[n / 2], p99 = lat[(int)ceil(0.99 * n) - 1 < 0 ? 0 : (int)ceil(0.99 * n) - 1];

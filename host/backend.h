@@ -54,6 +54,10 @@ struct Backend {
     void (*scale)(const Backend* be, void* y, const void* x, float s, size_t n);     /* y = s * x, may alias */
     /* y[M,N] = LN(x) * g + b over the last dim, biased variance; b may be NULL (ModernBERT). y may alias x. */
     void (*layer_norm)(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps);
+    /* Inference's threshold prefilter: the positions (ascending) of the values of x (n, backend memory) above t and
+       those values as float, into *pos and *val (malloc'd host arrays of at least one element; free()); returns how
+       many. Only the candidates leave the backend. NULL under the training tape. */
+    size_t (*select_above)(const Backend* be, int64_t** pos, float** val, const void* x, size_t n, float t);
     /* y = LayerNorm(a + r) over the last dim: a BERT/DeBERTa layer's residual add and LayerNorm in one pass
        (GLINER_EPILOGUE=v2, inference only; NULL under the training tape); y may alias a or r */
     void (*add_layer_norm)(const Backend* be, void* y, const void* a, const void* r, const void* g, const void* b, int M,

@@ -100,12 +100,12 @@ void decode_span_logits(EntityList* out, const float* logits, int W, int K, int 
     decode_greedy(out, o.flat_ner, o.multi_label);
 }
 
-void decode_span_candidates(EntityList* out, const int64_t* pos, const float* val, size_t n, int K, int C, int n_words,
-                            int n_classes, DecodeOpts o) {
+void decode_span_candidates(EntityList* out, const int64_t* pos, const float* val, size_t n, int64_t base, int K, int C,
+                            int n_words, int n_classes, DecodeOpts o) {
     out->n = 0;
     for (size_t m = 0; m < n; m++) { /* ascending positions: decode_span_logits's candidate order */
-        const int64_t r = pos[m] / C;
-        span_candidate(out, (int)(r / K), (int)(r % K), (int)(pos[m] % C), val[m], n_words, n_classes, o.threshold);
+        const int64_t p = pos[m] - base, r = p / C;
+        span_candidate(out, (int)(r / K), (int)(r % K), (int)(p % C), val[m], n_words, n_classes, o.threshold);
     }
     decode_greedy(out, o.flat_ner, o.multi_label);
 }

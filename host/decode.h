@@ -38,10 +38,10 @@ void decode_span_logits(EntityList* out, const float* logits, int W, int K, int 
 float decode_logit_floor(float threshold);
 
 /* Span models from a prefiltered candidate list (the forward's threshold prefilter, ModelInputs.prefilter): the
-   positions (ascending, row-major in this text's (W, K, C) block) and values of the logits above some
+   positions (ascending; pos - base row-major in this text's (W, K, C) block) and values of the logits above some
    t <= decode_logit_floor(o.threshold); gives decode_span_logits's entities for the same logits. */
-void decode_span_candidates(EntityList* out, const int64_t* pos, const float* val, size_t n, int K, int C, int n_words,
-                            int n_classes, DecodeOpts o);
+void decode_span_candidates(EntityList* out, const int64_t* pos, const float* val, size_t n, int64_t base, int K, int C,
+                            int n_words, int n_classes, DecodeOpts o);
 
 /* Token models. logits (W, C, 3) = start, end, inside. A span (s, e, c) needs sigmoid(start[s,c]) and
    sigmoid(end[e,c]) > threshold and every inside[s..e, c] >= threshold (the reference's two different

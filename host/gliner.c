@@ -461,14 +461,28 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
         if (batch_label_embeds(g, &b, units, lab, err, errlen)) goto out;
         in.labels_embeds = lab;
     }
+    /* GLINER_PREFILTER=1 (span models): only the logits that may pass the threshold come back from the forward */
+    const char* pf = getenv("GLINER_PREFILTER");
+    if (!arch_is_token(cfg->arch) && pf && !strcmp(pf, "1")) {
+        in.prefilter = 1;
+        in.prefilter_t = decode_logit_floor(o->threshold);
+    }
     ModelOutputs mo;
     if (gliner_forward(&g->model, &in, &mo, NULL, err, errlen)) goto out;
     DecodeOpts d = {o->threshold, o->flat_ner, o->multi_label};
     EntityList el = {0};
+    size_t cand = 0; /* prefiltered: the next candidate, candidates of text i are contiguous */
     for (int i = 0; i < n; i++) {
         int nw = b.words[i].n, C = mo.C;
         if (arch_is_token(cfg->arch)) decode_token_logits(&el, mo.logits + (size_t)i * b.W * C * 3, b.W, C, nw, b.n_labels[i], d);
-        else decode_span_logits(&el, mo.logits + (size_t)i * b.W * b.K * C, b.W, b.K, C, nw, b.n_labels[i], d);
+        else if (!mo.logits) {
+            const int64_t block = (int64_t)b.W * b.K * C, end = (int64_t)(i + 1) * block;
+            size_t c1 = cand;
+            while (c1 < mo.n_cand && mo.cand_pos[c1] < end) c1++;
+            decode_span_candidates(&el, mo.cand_pos + cand, mo.cand_val + cand, c1 - cand, (int64_t)i * block, b.K, C, nw,
+                                   b.n_labels[i], d);
+            cand = c1;
+        } else decode_span_logits(&el, mo.logits + (size_t)i * b.W * b.K * C, b.W, b.K, C, nw, b.n_labels[i], d);
         for (int k = 0; k < el.n; k++) {
             const WordSpan* ws = &b.words[i].w[el.e[k].start];
             const WordSpan* we = &b.words[i].w[el.e[k].end];
@@ -483,6 +497,8 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
     }
     entity_list_free(&el);
     free(mo.logits);
+    free(mo.cand_pos);
+    free(mo.cand_val);
     rc = 0;
 out:
     free(lab);

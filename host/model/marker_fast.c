@@ -14,8 +14,8 @@
 
 #include "model.h"
 
-void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void* words, const int64_t* span_idx,
-                           const int64_t* span_mask, const void* prompt_rep, int B, int W, int K, int C) {
+void* markerv0_split_logits(const GlinerModel* m, const void* words, const int64_t* span_idx, const int64_t* span_mask,
+                            const void* prompt_rep, int B, int W, int K, int C) {
     const Backend* be = m->be;
     const int D = m->cfg.hidden_size, F = 4 * D, S = W * K;
     const size_t es = dtype_size(be->dtype);
@@ -65,8 +65,8 @@ void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void*
         be->gemm_batched(be, L, ones, beta, B, S, C, 1, 0, 0, 1, C, C, 0, C, (int64_t)S * C, 1.0f, 1.0f);
         be->free(be, ones);
     }
-    be->download(be, logits_host, L, (size_t)B * S * C);
     be->free(be, Ps); be->free(be, Pe); be->free(be, A); be->free(be, E);
     if (H) be->free(be, H);
-    be->free(be, Q); be->free(be, beta); be->free(be, L);
+    be->free(be, Q); be->free(be, beta);
+    return L;
 }

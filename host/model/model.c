@@ -224,6 +224,18 @@ static void encode_labels(const GlinerModel* m, void* prompts, const ModelInputs
     be->free(be, pooled);
 }
 
+/* span models' logits (n values in backend memory) into out: a dense host copy, or with in->prefilter only the
+   candidates above in->prefilter_t (in NULL: dense) */
+static void span_logits_out(const Backend* be, const ModelInputs* in, ModelOutputs* out, const void* L, size_t n) {
+    if (in && in->prefilter && be->select_above) {
+        out->n_cand = be->select_above(be, &out->cand_pos, &out->cand_val, L, n, in->prefilter_t);
+        return;
+    }
+    out->logits = malloc((n ? n : 1) * sizeof(float));
+    CHECK(out->logits, "out of memory");
+    be->download(be, out->logits, L, n);
+}
+
 int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,
                    size_t errlen) {
     const Backend* be = m->be;
@@ -331,8 +343,9 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
-        out->logits = malloc((size_t)B * W * K * (C ? C : 1) * sizeof(float));
-        markerv0_split_logits(m, out->logits, words, d_si, d_sm, prep, B, W, K, C);
+        void* L = markerv0_split_logits(m, words, d_si, d_sm, prep, B, W, K, C);
+        span_logits_out(be, in, out, L, (size_t)B * W * K * C);
+        be->free(be, L);
         be->free(be, prep);
     } else {
         const int S = W * K;
@@ -348,8 +361,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         be->span_scores(be, logits, span, prep, B, S, C, D);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
-        out->logits = malloc((size_t)B * S * (C ? C : 1) * sizeof(float));
-        be->download(be, out->logits, logits, (size_t)B * S * C);
+        span_logits_out(be, cap && cap->fn ? NULL : in, out, logits, (size_t)B * S * C);
         be->free(be, span);
         be->free(be, prep);
         be->free(be, logits);

@@ -112,10 +112,10 @@ void cross_fuser_forward(const GlinerModel* m, void* words, void* prompts, int B
 /* Scorer of token models: scores (B,W,C,3) from words (B,W,D) and prompts (B,C,D) */
 void token_scorer_forward(const GlinerModel* m, void* scores, const void* words, const void* prompts, int B, int W, int C);
 
-/* markerV0 span head + scores in the split (exact algebraic rewrite) form, logits (B, W*K, C) to the host;
-   marker_fast.c. gliner_forward uses it for markerV0 unless stages are being captured. */
-void markerv0_split_logits(const GlinerModel* m, float* logits_host, const void* words, const int64_t* span_idx,
-                           const int64_t* span_mask, const void* prompt_rep, int B, int W, int K, int C);
+/* markerV0 span head + scores in the split (exact algebraic rewrite) form: the logits (B, W*K, C) in backend memory
+   (the caller frees them); marker_fast.c. gliner_forward uses it for markerV0 unless stages are being captured. */
+void* markerv0_split_logits(const GlinerModel* m, const void* words, const int64_t* span_idx, const int64_t* span_mask,
+                            const void* prompt_rep, int B, int W, int K, int C);
 
 /* ---------------------------------------------------------------- the whole model */
 
@@ -142,6 +142,10 @@ typedef struct {
     int            N;
     const int64_t* spans_idx;             /* (B,N,2) */
     const int64_t* spans_mask;            /* (B,N) */
+    /* span models at inference (no capture): only the logits above prefilter_t leave the backend, as
+       ModelOutputs.cand_pos/cand_val (the threshold prefilter; t at most decode_logit_floor(threshold)) */
+    int            prefilter;
+    float          prefilter_t;
 } ModelInputs;
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
@@ -150,11 +154,16 @@ typedef struct {
 void gliner_encode_labels(const GlinerModel* m, float* out, const int64_t* ids, const int64_t* mask, int C, int Tl);
 
 typedef struct {
-    float*  logits;    /* host copy: span models (B,W,K,C); token models (B,W,C,3) */
+    float*  logits;    /* host copy: span models (B,W,K,C); token models (B,W,C,3); NULL when prefiltered */
     int64_t shape[4];
     int     ndim;
     int     C;         /* classes in the logits */
     float*  span_logits; /* represent_spans with in->N > 0: (B,N,C) host copy (free with free()), else NULL */
+    /* in->prefilter (span models): the flat positions in (B,W,K,C), ascending, and the values of the logits above
+       in->prefilter_t; malloc'd, free with free() */
+    int64_t* cand_pos;
+    float*   cand_val;
+    size_t   n_cand;
 } ModelOutputs;
 
 /* Runs the model; fills out->logits (malloc'd, free with free()). Returns 0 or -1 (err) for inputs

@@ -70,6 +70,10 @@ static void cpu_scale(const Backend* be, void* y, const void* x, float s, size_t
     for (size_t i = 0; i < n; i++) Y[i] = s * X[i];
 }
 
+static size_t cpu_select_above(const Backend* be, int64_t** pos, float** val, const void* x, size_t n, float t) {
+    (void)be;
+    return select_above_cpu(pos, val, x, n, t);
+}
 static void cpu_add_layer_norm(const Backend* be, void* y, const void* a, const void* r, const void* g, const void* b,
                                int M, int N, float eps) {
     (void)be;
@@ -327,6 +331,7 @@ static Backend g_cpu = {
     .scale = cpu_scale,
     .layer_norm = cpu_layer_norm,
     .add_layer_norm = cpu_add_layer_norm,
+    .select_above = cpu_select_above,
     .softmax = cpu_softmax,
     .mask_rows = cpu_mask_rows,
     .embedding = cpu_embedding,

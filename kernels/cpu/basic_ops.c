@@ -6,8 +6,10 @@
    gather_words / gather_prompts mirror gliner/modeling/utils.py extract_word_embeddings and
    extract_prompt_features (spec §3.3). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../../host/check.h"
 #include "cpu_ops.h"
 
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind) {
@@ -41,6 +43,18 @@ void layer_norm_forward_cpu(float* y, const float* x, const float* g, const floa
         float* o = y + (size_t)i * N;
         for (int j = 0; j < N; j++) o[j] = (r[j] - m) * rstd * g[j] + (b ? b[j] : 0.0f);
     }
+}
+
+size_t select_above_cpu(int64_t** pos, float** val, const float* x, size_t n, float t) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) m += x[i] > t;
+    *pos = malloc((m ? m : 1) * sizeof(int64_t));
+    *val = malloc((m ? m : 1) * sizeof(float));
+    CHECK(*pos && *val, "out of memory");
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] > t) (*pos)[m] = (int64_t)i, (*val)[m++] = x[i];
+    return m;
 }
 
 void add_layer_norm_forward_cpu(float* y, const float* a, const float* r, const float* g, const float* b, int M, int N,

@@ -179,6 +179,9 @@ static void cu_add(const Backend* be, void* y, const void* a, const void* b, siz
 static void cu_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
     scale_forward_cuda(y, x, s, n, be->dtype, S(be));
 }
+static size_t cu_select_above(const Backend* be, int64_t** pos, float** val, const void* x, size_t n, float t) {
+    return select_above_cuda(pos, val, x, n, t, be->dtype, S(be));
+}
 static void cu_add_layer_norm(const Backend* be, void* y, const void* a, const void* r, const void* g, const void* b,
                               int M, int N, float eps) {
     add_layer_norm_forward_cuda(y, a, r, g, b, M, N, eps, be->dtype, S(be));
@@ -559,6 +562,7 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->add = cu_add;
     be->scale = cu_scale;
     be->add_layer_norm = cu_add_layer_norm;
+    be->select_above = cu_select_above;
     be->layer_norm = cu_layer_norm;
     be->softmax = cu_softmax;
     be->mask_rows = cu_mask_rows;

@@ -168,8 +168,8 @@ Test(decode_parity, logit_floor_and_prefiltered_candidates) {
             DecodeOpts o = {thr, mode == 0, mode == 2};
             EntityList a = {0}, b = {0}, c = {0};
             decode_span_logits(&a, lg, W, K, C, W - 2, C - 1, o);
-            decode_span_candidates(&b, pos, val, m, K, C, W - 2, C - 1, o);
-            decode_span_candidates(&c, all, lg, n, K, C, W - 2, C - 1, o);
+            decode_span_candidates(&b, pos, val, m, 0, K, C, W - 2, C - 1, o);
+            decode_span_candidates(&c, all, lg, n, 0, K, C, W - 2, C - 1, o);
             const EntityList* got[2] = {&b, &c};
             for (int g = 0; g < 2; g++) {
                 cr_expect_eq(a.n, got[g]->n, "threshold %.9g mode %d (%s): %d vs %d entities", thr, mode,

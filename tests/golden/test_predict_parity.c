@@ -21,7 +21,7 @@ static const char** strings(cJSON* arr, int* n) {
     return s;
 }
 
-Test(predict_parity, entities_identical_to_reference_inference) {
+static void predict_parity_run(void) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
     struct dirent* de;
@@ -127,6 +127,15 @@ Test(predict_parity, entities_identical_to_reference_inference) {
     cr_expect(models >= 18, "only %d models ran", models);
     cr_expect(compared >= 500, "only %d results compared", compared);
     cr_expect_eq(bad, 0);
+}
+
+Test(predict_parity, entities_identical_to_reference_inference) { predict_parity_run(); }
+
+/* the same with the threshold prefilter (GLINER_PREFILTER=1: span models decode the candidates the forward selected
+   above decode_logit_floor, select_above) */
+Test(predict_parity, entities_identical_with_the_threshold_prefilter) {
+    setenv("GLINER_PREFILTER", "1", 1);
+    predict_parity_run();
 }
 
 /* ---------------------------------------------------------------- awkward input, documented outcomes */

@@ -77,4 +77,37 @@ Test(elementwise_parity, mask_rows) {
         free(x); free(m); free(ref);
     }
 }
+
+/* select_above (the threshold prefilter): positions ascending and values exact against the CPU twin run on the values
+   the device holds (bf16 tables: the rounded ones), for n around the 4096-value tile, none / some / every value
+   selected, NaN and infinities in the input */
+Test(elementwise_parity, select_above) {
+    const size_t ns[] = {1, 4095, 4096, 4097, 1000003};
+    const float ts[] = {INFINITY, 1.9f, 0.0f, -INFINITY};
+    for (int di = 0; di < 2; di++) {
+        const Backend* be = di ? backend_cuda_dtype(0, DTYPE_BF16) : pu_cuda();
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            const size_t n = ns[ni];
+            float* x = rand_f32(n, -2.0f, 2.0f, 301 + ni);
+            if (n > 10) x[3] = NAN, x[5] = INFINITY, x[7] = -INFINITY;
+            void* d = be->alloc(be, n * dtype_size(be->dtype));
+            be->upload(be, d, x, n);
+            float* held = malloc(n * sizeof(float)); /* what the device holds */
+            be->download(be, held, d, n);
+            for (size_t ti = 0; ti < sizeof ts / sizeof ts[0]; ti++) {
+                int64_t *pr, *pg;
+                float *vr, *vg;
+                const size_t mr = select_above_cpu(&pr, &vr, held, n, ts[ti]);
+                const size_t mg = be->select_above(be, &pg, &vg, d, n, ts[ti]);
+                cr_expect_eq(mg, mr, "%s n=%zu t=%g: %zu selected, the twin %zu", dtype_name(be->dtype), n, ts[ti], mg, mr);
+                size_t bad = 0;
+                for (size_t i = 0; i < mr && i < mg; i++) bad += pg[i] != pr[i] || memcmp(&vg[i], &vr[i], 4) != 0;
+                cr_expect_eq(bad, 0, "%s n=%zu t=%g: %zu candidates differ", dtype_name(be->dtype), n, ts[ti], bad);
+                free(pr); free(vr); free(pg); free(vg);
+            }
+            be->free(be, d);
+            free(x); free(held);
+        }
+    }
+}
 #endif
