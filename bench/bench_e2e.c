@@ -285,6 +285,8 @@ int main(int argc, char** argv) {
             if (!be) { printf("bench_e2e: no backend for %s %s\n", device, dt); rc = 1; continue; }
             const char* pfe = getenv("GLINER_PREFILTER");
             const int prefilter = pfe && !strcmp(pfe, "1");
+            const char* sge = getenv("GLINER_SPAN_GRID");
+            const int span_grid = sge && !strcmp(sge, "1");
             GlinerModel m;
             char err[1024];
             if (gliner_model_load(&m, mdir, be, err, sizeof err)) { fprintf(stderr, "bench_e2e: %s\n", err); return 1; }
@@ -298,6 +300,7 @@ int main(int argc, char** argv) {
                 }
                 Batch bt;
                 make_batch(&bt, B, W, C);
+                bt.in.span_grid = span_grid; /* GLINER_SPAN_GRID=1: make_batch's spans are the collator's grid */
                 if (prefilter) { /* GLINER_PREFILTER=1: only the logits that may pass 0.5 come back (select_above) */
                     bt.in.prefilter = 1;
                     bt.in.prefilter_t = decode_logit_floor(0.5f);

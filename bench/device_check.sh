@@ -8,7 +8,7 @@
 #     racecheck: deberta/attention parity + bench_deberta_attention --check-only      ~60 s   SAN_S (90)
 #   kernel benches (layer_norm, span_concat, deberta_attention, lstm_bidir)          ~60 s   120 s each
 #   bench_e2e (random GLiNER-small/-base, fp32 + bf16; model files written ~10 s)    E2E_S (100)
-#   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
+#   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
 #   bench_gpu_reference.py (pinned gliner + torch, fp32 + bf16 autocast)              REF_S (100) + ~30 s imports
 #   a global deadline (DEADLINE_S, 470 s) skips what is left, so the call always returns its table;
 #   expected total ~480 s (8 min) with the budgets spent, less when the GPU parts run fast.
@@ -182,8 +182,8 @@ grep -E '^\||no device' "$LOG/bench_e2e.log" | tee -a "$REPORT"
 # (GLINER_LSTM=v2, step 2: 16-bit storage only), at the points they matter
 if [ "$(left)" -gt 120 ] && [ "${E2E_V2_S:-40}" -gt 0 ]; then
   say ""
-  say "bench_e2e, GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 ($(el) s; budget ${E2E_V2_S:-40} s):"
-  GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 $B/bench/bench_e2e --dtypes fp32,tf32,bf16 --points "${E2E_V2_POINTS:-64:5:1,256:25:128}" --budget "${E2E_V2_S:-40}" \
+  say "bench_e2e, GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 ($(el) s; budget ${E2E_V2_S:-40} s):"
+  GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 $B/bench/bench_e2e --dtypes fp32,tf32,bf16 --points "${E2E_V2_POINTS:-64:5:1,256:25:128}" --budget "${E2E_V2_S:-40}" \
     --reps 10 --dir /tmp/gliner_e2e --csv "$ROOT/bench/results/e2e-attn-v2.csv" >"$LOG/bench_e2e_v2.log" 2>&1
   say "bench_e2e (v2) rc=$?"
   grep -E '^\||no device' "$LOG/bench_e2e_v2.log" | tee -a "$REPORT"

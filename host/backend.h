@@ -54,6 +54,11 @@ struct Backend {
     void (*scale)(const Backend* be, void* y, const void* x, float s, size_t n);     /* y = s * x, may alias */
     /* y[M,N] = LN(x) * g + b over the last dim, biased variance; b may be NULL (ModernBERT). y may alias x. */
     void (*layer_norm)(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps);
+    /* The collator's span grid built where the model reads it: for text b and span s = i*K + k (i < W, k < K)
+       idx[b, s] = (i, i + k) and mask[b, s] = i + k < text_lengths[b] (the collator writes (0, 0) for i >= len; the
+       ops read idx * mask, so both give the same spans). idx (B, W*K, 2), mask (B, W*K), text_lengths (B): int64,
+       backend memory. NULL under the training tape. */
+    void (*span_grid)(const Backend* be, int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K);
     /* Inference's threshold prefilter: the positions (ascending) of the values of x (n, backend memory) above t and
        those values as float, into *pos and *val (malloc'd host arrays of at least one element; free()); returns how
        many. Only the candidates leave the backend. NULL under the training tape. */

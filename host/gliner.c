@@ -461,6 +461,9 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
         if (batch_label_embeds(g, &b, units, lab, err, errlen)) goto out;
         in.labels_embeds = lab;
     }
+    /* GLINER_SPAN_GRID=1: the spans are built where the model reads them, not uploaded (batch.c writes the grid) */
+    const char* sg = getenv("GLINER_SPAN_GRID");
+    in.span_grid = sg && !strcmp(sg, "1");
     /* GLINER_PREFILTER=1 (span models): only the logits that may pass the threshold come back from the forward */
     const char* pf = getenv("GLINER_PREFILTER");
     if (!arch_is_token(cfg->arch) && pf && !strcmp(pf, "1")) {

@@ -10,8 +10,8 @@
 
 #include "check.h"
 
-#define N_OPS 53
-static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores", "add_layer_norm", "select_above"};
+#define N_OPS 54
+static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores", "add_layer_norm", "select_above", "span_grid"};
 
 struct ProfBackend {
     Backend        be;
@@ -198,6 +198,11 @@ static size_t p_select_above(const Backend* be, int64_t** pos, float** val, cons
     const size_t m = PB(be)->base->select_above(PB(be)->base, pos, val, x, n, t);
     prof_end(be, 52, t0);
     return m;
+}
+static void p_span_grid(const Backend* be, int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->span_grid(PB(be)->base, idx, mask, text_lengths, B, W, K);
+    prof_end(be, 53, t0);
 }
 static void p_span_pair_relu_scores(const Backend* be, void* logits, const void* A, const void* E, const void* bias,
                                     const int64_t* span_idx, const int64_t* span_mask, const void* Q, int B, int W, int S,
@@ -405,6 +410,7 @@ ProfBackend* profile_new(const Backend* base) {
     if (base->span_pair_relu_scores) p->be.span_pair_relu_scores = p_span_pair_relu_scores;
     if (base->add_layer_norm) p->be.add_layer_norm = p_add_layer_norm;
     if (base->select_above) p->be.select_above = p_select_above;
+    if (base->span_grid) p->be.span_grid = p_span_grid;
     p->be.span_query_rows = p_span_query_rows;
     p->be.scorer_features = p_scorer_features;
     p->be.row_scale = p_row_scale;

@@ -61,6 +61,8 @@ void gemm_batched_ex_forward_cuda(void* C, const void* A, const void* B, int bat
                                   int transB, int lda, int ldb, int ldc, int64_t strideA, int64_t strideB,
                                   int64_t strideC, float alpha, float beta, DType dt_ab, DType dt_c, gl_blas_t blas,
                                   gl_stream_t stream);
+/* span_ops.cu: span_grid (backend.h); text_lengths in device memory */
+void span_grid_cuda(int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K, gl_stream_t stream);
 /* select.cu: the threshold prefilter (backend.h select_above); synchronises the stream */
 size_t select_above_cuda(int64_t** pos_host, float** val_host, const void* x, size_t n, float t, DType dt,
                          gl_stream_t stream);

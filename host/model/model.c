@@ -265,8 +265,15 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     const int64_t* d_am = upload_i64(be, in->attention_mask, (size_t)B * T);
     const int64_t* d_wm = upload_i64(be, in->words_mask, (size_t)B * T);
     const int64_t* d_tl = upload_i64(be, in->text_lengths, (size_t)B);
-    const int64_t* d_si = span_model ? upload_i64(be, in->span_idx, nS * 2) : NULL;
-    const int64_t* d_sm = span_model ? upload_i64(be, in->span_mask, nS) : NULL;
+    const int grid = span_model && in->span_grid && be->span_grid && !(cap && cap->fn);
+    const int64_t* d_si = span_model && !grid ? upload_i64(be, in->span_idx, nS * 2) : NULL;
+    const int64_t* d_sm = span_model && !grid ? upload_i64(be, in->span_mask, nS) : NULL;
+    if (grid) { /* the same spans as the collator's arrays, made where they are read */
+        int64_t* gi = be->alloc(be, (nS ? nS : 1) * 2 * sizeof(int64_t));
+        int64_t* gm = be->alloc(be, (nS ? nS : 1) * sizeof(int64_t));
+        be->span_grid(be, gi, gm, d_tl, B, W, K);
+        d_si = gi, d_sm = gm;
+    }
 
     /* 1. token_rep_layer */
     void* X = be->alloc(be, (size_t)B * T * D * es);

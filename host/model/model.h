@@ -146,6 +146,9 @@ typedef struct {
        ModelOutputs.cand_pos/cand_val (the threshold prefilter; t at most decode_logit_floor(threshold)) */
     int            prefilter;
     float          prefilter_t;
+    /* span_idx/span_mask are the collator's grid (text/batch.c): the forward may build them in backend memory from
+       text_lengths (span_grid) instead of uploading B*W*K*3 int64 */
+    int            span_grid;
 } ModelInputs;
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them

@@ -504,6 +504,7 @@ Tape* tape_new(const Backend* base) {
     t->be.span_pair_relu_scores = NULL; /* inference only: not recorded, so not offered to a forward under the tape */
     t->be.add_layer_norm = NULL;
     t->be.select_above = NULL;
+    t->be.span_grid = NULL;
     t->be.alloc = t_alloc;
     t->be.free = t_free;
     t->be.upload = t_upload;

@@ -70,6 +70,11 @@ static void cpu_scale(const Backend* be, void* y, const void* x, float s, size_t
     for (size_t i = 0; i < n; i++) Y[i] = s * X[i];
 }
 
+static void cpu_span_grid(const Backend* be, int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W,
+                          int K) {
+    (void)be;
+    span_grid_cpu(idx, mask, text_lengths, B, W, K);
+}
 static size_t cpu_select_above(const Backend* be, int64_t** pos, float** val, const void* x, size_t n, float t) {
     (void)be;
     return select_above_cpu(pos, val, x, n, t);
@@ -332,6 +337,7 @@ static Backend g_cpu = {
     .layer_norm = cpu_layer_norm,
     .add_layer_norm = cpu_add_layer_norm,
     .select_above = cpu_select_above,
+    .span_grid = cpu_span_grid,
     .softmax = cpu_softmax,
     .mask_rows = cpu_mask_rows,
     .embedding = cpu_embedding,

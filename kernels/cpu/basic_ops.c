@@ -45,6 +45,17 @@ void layer_norm_forward_cpu(float* y, const float* x, const float* g, const floa
     }
 }
 
+void span_grid_cpu(int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < W; i++)
+            for (int k = 0; k < K; k++) {
+                const size_t s = ((size_t)b * W + i) * K + k;
+                idx[2 * s] = i;
+                idx[2 * s + 1] = i + k;
+                mask[s] = i + k < text_lengths[b];
+            }
+}
+
 size_t select_above_cpu(int64_t** pos, float** val, const float* x, size_t n, float t) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) m += x[i] > t;

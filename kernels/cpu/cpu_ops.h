@@ -23,6 +23,8 @@ extern "C" {
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
 void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);
+/* backend.h span_grid */
+void span_grid_cpu(int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K);
 /* the positions (ascending) and values of x above t, malloc'd (at least one element each); returns the count */
 size_t select_above_cpu(int64_t** pos, float** val, const float* x, size_t n, float t);
 /* y = layer_norm(a + r): the sum rounded to float, then layer_norm_forward_cpu's arithmetic (the same bits as add then

@@ -179,6 +179,11 @@ static void cu_add(const Backend* be, void* y, const void* a, const void* b, siz
 static void cu_scale(const Backend* be, void* y, const void* x, float s, size_t n) {
     scale_forward_cuda(y, x, s, n, be->dtype, S(be));
 }
+static void cu_span_grid(const Backend* be, int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K) {
+    CudaImpl* c = I(be);
+    idx_begin(c, IDX_ROUND((size_t)B * 8));
+    span_grid_cuda(idx, mask, idx_dev(c, text_lengths, (size_t)B * 8), B, W, K, S(be));
+}
 static size_t cu_select_above(const Backend* be, int64_t** pos, float** val, const void* x, size_t n, float t) {
     return select_above_cuda(pos, val, x, n, t, be->dtype, S(be));
 }
@@ -563,6 +568,7 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->scale = cu_scale;
     be->add_layer_norm = cu_add_layer_norm;
     be->select_above = cu_select_above;
+    be->span_grid = cu_span_grid;
     be->layer_norm = cu_layer_norm;
     be->softmax = cu_softmax;
     be->mask_rows = cu_mask_rows;

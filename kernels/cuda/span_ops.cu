@@ -14,6 +14,25 @@
 #include "../ops.h"
 #include "common.cuh"
 
+/* span_grid (backend.h): the collator's span grid from the text lengths, one thread per span */
+__global__ void span_grid_kernel(int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K) {
+    const size_t n = (size_t)B * W * K;
+    for (size_t s = (size_t)blockIdx.x * blockDim.x + threadIdx.x; s < n; s += (size_t)gridDim.x * blockDim.x) {
+        const int k = (int)(s % K), i = (int)(s / K % W), b = (int)(s / ((size_t)W * K));
+        idx[2 * s] = i;
+        idx[2 * s + 1] = i + k;
+        mask[s] = i + k < text_lengths[b];
+    }
+}
+
+extern "C" void span_grid_cuda(int64_t* idx, int64_t* mask, const int64_t* text_lengths, int B, int W, int K,
+                               gl_stream_t stream) {
+    const size_t n = (size_t)B * W * K;
+    if (n == 0) return;
+    span_grid_kernel<<<gl_grid(n, 256), 256, 0, (cudaStream_t)stream>>>(idx, mask, text_lengths, B, W, K);
+    LAUNCH_CHECK();
+}
+
 template <typename T>
 __global__ void span_concat_forward_kernel1(T* out, const T* start, const T* end, const T* extra,
                                             const int64_t* span_idx, const int64_t* span_mask, int W, int S, int D,

@@ -138,6 +138,12 @@ Test(predict_parity, entities_identical_with_the_threshold_prefilter) {
     predict_parity_run();
 }
 
+/* and with the span grid built by the backend (GLINER_SPAN_GRID=1: span_grid instead of the uploaded arrays) */
+Test(predict_parity, entities_identical_with_the_span_grid) {
+    setenv("GLINER_SPAN_GRID", "1", 1);
+    predict_parity_run();
+}
+
 /* ---------------------------------------------------------------- awkward input, documented outcomes */
 
 static gliner_t* load_deb(void) {

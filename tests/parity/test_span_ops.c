@@ -154,4 +154,33 @@ Test(conv1d_right_parity, widths) {
             free(x); free(w); free(bias); free(ref);
         }
 }
+
+/* span_grid (GLINER_SPAN_GRID=1): the same int64 arrays as the CPU twin, lengths 0, 1, W and between, host and device
+   lengths */
+Test(span_grid_parity, shapes) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {3, 7, 4}, {5, 256, 12}}; /* B W K */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int B = shapes[si][0], W = shapes[si][1], K = shapes[si][2];
+        const size_t n = (size_t)B * W * K;
+        int64_t* len = rand_i64((size_t)B, 0, W, 401 + si);
+        len[0] = W;
+        if (B > 1) len[1] = 1;
+        if (B > 2) len[2] = 0;
+        int64_t *ri = malloc(n * 16), *rm = malloc(n * 8), *gi = malloc(n * 16), *gm = malloc(n * 8);
+        span_grid_cpu(ri, rm, len, B, W, K);
+        GBuf di = gbuf_new(be, n * 16), dm = gbuf_new(be, n * 8), dl = gbuf_raw(be, len, (size_t)B * 8);
+        for (int dev_len = 0; dev_len < 2; dev_len++) {
+            be->span_grid(be, di.ptr, dm.ptr, dev_len ? dl.ptr : len, B, W, K);
+            gbuf_get_raw(&di, gi, n * 16);
+            gbuf_get_raw(&dm, gm, n * 8);
+            cr_expect(!memcmp(gi, ri, n * 16) && !memcmp(gm, rm, n * 8), "span_grid B=%d W=%d K=%d (%s lengths) differs", B,
+                      W, K, dev_len ? "device" : "host");
+        }
+        gbuf_guards(&di, "span_grid idx");
+        gbuf_guards(&dm, "span_grid mask");
+        gbuf_free(&di); gbuf_free(&dm); gbuf_free(&dl);
+        free(len); free(ri); free(rm); free(gi); free(gm);
+    }
+}
 #endif
