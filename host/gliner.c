@@ -9,6 +9,7 @@
 #include "gliner_internal.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,20 +430,51 @@ void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens) {
     if (max_tokens) *max_tokens = g->model_max_length;
 }
 
+/* one batch of units tokenized and collated (the host half of a forward): what batch_prepare makes and
+   batch_run consumes; a pipelined predict prepares batch n+1 on a worker thread while batch n runs */
+typedef struct {
+    Batch      b;
+    BatchItem* items;
+    int        ok;        /* b was built */
+    char       err[1024]; /* why not */
+} Prepared;
+
+static void batch_prepare(Prepared* p, const gliner_t* g, const char* const* texts, const Unit* units, int n,
+                          const char* const* const* labels, const int* n_labels) {
+    const GlinerConfig* cfg = &g->model.cfg;
+    p->ok = 0;
+    p->err[0] = 0;
+    p->items = calloc((size_t)(n ? n : 1), sizeof *p->items);
+    CHECK(p->items, "out of memory");
+    for (int i = 0; i < n; i++) {
+        p->items[i].text = texts[units[i].text] + units[i].byte_off;
+        p->items[i].len = units[i].len;
+        p->items[i].labels = labels[units[i].text];
+        p->items[i].n_labels = n_labels[units[i].text];
+        p->items[i].index = units[i].text; /* errors name the caller's text */
+    }
+    p->ok = batch_build(&p->b, g->tok, cfg, p->items, n, g->model_max_length, p->err, sizeof p->err) == 0;
+    if (!p->ok) { free(p->items); p->items = NULL; }
+}
+
+static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const char* const* const* labels,
+                     const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen);
+
 /* runs one batch of units as one forward; appends what it finds to found[text] */
 static int run_forward(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
                        const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
+    Prepared p;
+    batch_prepare(&p, g, texts, units, n, labels, n_labels);
+    return batch_run(g, &p, units, n, labels, n_labels, o, found, err, errlen);
+}
+
+/* the device half: the forward and the decoding of a prepared batch (freed here, also on failure) */
+static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const char* const* const* labels,
+                     const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
     const GlinerConfig* cfg = &g->model.cfg;
-    BatchItem* items = calloc((size_t)n, sizeof *items);
-    for (int i = 0; i < n; i++) {
-        items[i].text = texts[units[i].text] + units[i].byte_off;
-        items[i].len = units[i].len;
-        items[i].labels = labels[units[i].text];
-        items[i].n_labels = n_labels[units[i].text];
-        items[i].index = units[i].text; /* errors name the caller's text */
-    }
-    Batch b;
-    if (batch_build(&b, g->tok, cfg, items, n, g->model_max_length, err, errlen)) { free(items); return -1; }
+    if (!p->ok) return gl_set_err(err, errlen, "%s", p->err);
+    BatchItem* items = p->items;
+    Batch b = p->b;
     count_batch(g, &b);
     for (int i = 0; i < n; i++) /* what the caller learns from gliner_result.truncated */
         found[units[i].text].cut |= (b.n_words_total[i] > b.words[i].n ? GLINER_CUT_WORDS : 0) |
@@ -560,6 +592,31 @@ static int run_batch(gliner_t* g, const char* const* texts, const Unit* units, i
     return rc;
 }
 
+/* GLINER_PIPELINE=1: the next batch is tokenized and collated on a worker thread while this one runs (the tokenizer
+   is read-only while encoding, and only the worker uses it then: the main thread's forward reads the model) */
+typedef struct {
+    Prepared*                p;
+    const gliner_t*          g;
+    const char* const*       texts;
+    const Unit*              units;
+    int                      n;
+    const char* const* const* labels;
+    const int*               n_labels;
+} PrepJob;
+
+static void* prep_thread(void* arg) {
+    PrepJob* j = arg;
+    batch_prepare(j->p, j->g, j->texts, j->units, j->n, j->labels, j->n_labels);
+    return NULL;
+}
+
+static int pipeline_on(const gliner_t* g) {
+    const GlinerConfig* cfg = &g->model.cfg;
+    const char* e = getenv("GLINER_PIPELINE");
+    /* a bi-encoder with a CrossFuser runs a batch as several label groups (run_batch): not pipelined */
+    return e && !strcmp(e, "1") && !(arch_is_bi(cfg->arch) && cfg->post_fusion_schema && *cfg->post_fusion_schema);
+}
+
 /* windows: entities found in several overlapping windows are merged (same span and label: the best
    score), then the reference's greedy selection runs again over the union */
 static void merge_windows(FoundList* l, const gliner_predict_options* o) {
@@ -640,10 +697,29 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
     FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
     int* before = malloc((size_t)o.batch_size * sizeof *before); /* found[text].n before a batch */
     CHECK(found && before, "out of memory");
+    const int piped = pipeline_on(g) && nu > o.batch_size;
+    Prepared cur = {0}, nxt = {0};
+    int have_cur = 0;
+    if (piped) {
+        batch_prepare(&cur, g, texts, units, o.batch_size, labels, n_labels);
+        have_cur = 1;
+    }
     for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
         int n = nu - s < o.batch_size ? nu - s : o.batch_size;
         for (int k = 0; k < n; k++) before[k] = found[units[s + k].text].n;
-        if (run_batch(g, texts, units + s, n, labels, n_labels, &o, found, err, errlen)) {
+        int failed;
+        if (piped) {
+            const int s1 = s + n, n1 = nu - s1 < o.batch_size ? nu - s1 : o.batch_size;
+            PrepJob job = {&nxt, g, texts, units + s1, n1, labels, n_labels};
+            pthread_t th;
+            const int started = s1 < nu && pthread_create(&th, NULL, prep_thread, &job) == 0;
+            failed = batch_run(g, &cur, units + s, n, labels, n_labels, &o, found, err, errlen) != 0; /* frees cur */
+            have_cur = 0;
+            if (started) pthread_join(th, NULL);
+            else if (s1 < nu) batch_prepare(&nxt, g, texts, units + s1, n1, labels, n_labels); /* no thread: in turn */
+            if (s1 < nu) cur = nxt, have_cur = 1;
+        } else failed = run_batch(g, texts, units + s, n, labels, n_labels, &o, found, err, errlen) != 0;
+        if (failed) {
             /* run the batch's units one at a time: the bad text is found (with per_text_errors it fails alone), and
                the others get their entities -- exactly theirs: what a part of the batch added before the failure
                (a bi-encoder's CrossFuser groups) is dropped first. A batch that fails with no bad text in it (too
@@ -658,6 +734,10 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
             }
         }
         if (rc == 0 && o.progress) o.progress(o.progress_user, s + n, nu);
+    }
+    if (have_cur && cur.ok) { /* prepared for a batch an error stopped */
+        batch_free(&cur.b);
+        free(cur.items);
     }
     for (int i = 0; i < n_texts; i++) {
         if (rc == 0 && !results[i].error) {

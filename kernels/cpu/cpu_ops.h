@@ -13,8 +13,9 @@ extern "C" {
 
 /* Element loops whose speed depends on the instruction set (64-bit integer multiplies of the dropout hash:
    vectorised only with AVX-512DQ): GCC on x86-64 builds them twice, for x86-64-v4 and the baseline, at -O3, and
-   the loader picks one (ifunc). Element-wise loops only, so both clones compute the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+   the loader picks one (ifunc). Element-wise loops only, so both clones compute the same bits. Not under
+   ThreadSanitizer: its instrumented ifunc resolvers run before it is initialised and crash the loader. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
 #define GL_CPU_VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "default"), optimize("O3")))
 #else
 #define GL_CPU_VEC_CLONES
