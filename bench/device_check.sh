@@ -190,19 +190,55 @@ if [ "$(left)" -gt 120 ] && [ "${E2E_V2_S:-40}" -gt 0 ]; then
 fi
 
 # ---- where the time goes: per-op wall time (GLINER_PROFILE, host/profile.h) of gliner predict on GLiNER-small,
-#      64 texts of ~230 words, batch 32, fp32 and bf16 (the end-to-end gap at large batches is in our kernels)
-if [ $HAVE_GPU = 1 ] && [ -f /tmp/gliner_e2e/small/model.safetensors ] && [ "$(left)" -gt 60 ]; then
+#      64 texts of ~230 words, batch 32, fp32 and bf16 (the end-to-end gap at large batches is in our kernels);
+#      then predict end to end (tokenization, forward, decoding, JSON) on 512 such texts, bf16, batch 32: the defaults
+#      against every issue-13 switch (the pipeline, the prefilter and the span grid are host-path changes)
+MD=/tmp/gliner_e2e/small
+if [ $HAVE_GPU = 1 ] && [ -f $MD/model.safetensors ] && [ "$(left)" -gt 60 ]; then
+  # bench_e2e writes weights and config only: the DeBERTa-v3 tokenizer of the fixtures, class_token_index its <<ENT>>
+  python3 - "$MD" <<'PYEOF' >"$LOG/tokenizer_setup.log" 2>&1
+import json, lzma, shutil, sys
+md = sys.argv[1]
+with lzma.open('tests/fixtures/tokenizers/deberta-v3/tokenizer.json.xz') as f, open(md + '/tokenizer.json', 'wb') as o:
+    shutil.copyfileobj(f, o)
+for n in ('tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json'):
+    shutil.copy('tests/fixtures/tokenizers/deberta-v3/source/' + n, md + '/' + n)
+t = json.load(open(md + '/tokenizer.json'))
+ids = {a['content']: a['id'] for a in t.get('added_tokens', [])}
+c = json.load(open(md + '/gliner_config.json'))
+c['class_token_index'] = ids.get('<<ENT>>', max([len(t['model']['vocab']) - 1] + list(ids.values())) + 1)
+json.dump(c, open(md + '/gliner_config.json', 'w'))
+PYEOF
   python3 -c "
 import json
 s = 'The European Commission said on Thursday it disagreed with German advice to consumers to shun British lamb until scientists determine whether mad cow disease can be transmitted to sheep . '
-for i in range(64): print(json.dumps({'text': (s * 8) + str(i)}))" >"$LOG/profile_texts.jsonl"
+for i in range(512): print(json.dumps({'text': (s * 8) + str(i)}))" >"$LOG/predict_texts.jsonl"
+  head -64 "$LOG/predict_texts.jsonl" >"$LOG/profile_texts.jsonl"
   for dt in fp32 bf16; do
-    GLINER_PROFILE=1 timeout 60 ./$B/gliner predict --model /tmp/gliner_e2e/small --device cuda --dtype $dt --batch-size 32 \
+    GLINER_PROFILE=1 timeout 60 ./$B/gliner predict --model $MD --device cuda --dtype $dt --batch-size 32 \
       --labels person,organization,location,date,event --threshold 0.5 <"$LOG/profile_texts.jsonl" >/dev/null 2>"$LOG/profile_$dt.log"
+    rc=$?
     say ""
-    say "per-op profile, $dt (rc=$?):"
+    say "per-op profile, $dt (rc=$rc):"
     grep -E '^\| ' "$LOG/profile_$dt.log" | head -14 | tee -a "$REPORT"
+    [ $rc = 0 ] || tail -3 "$LOG/profile_$dt.log" | tee -a "$REPORT"
   done
+  say ""
+  say "| gliner predict, 512 texts x ~230 words, bf16, batch 32 | wall s | texts/s | rc |"
+  say "| --- | ---: | ---: | --- |"
+  for mode in defaults switches; do
+    [ "$(left)" -gt 45 ] || { say "| $mode | skipped (deadline) | | |"; continue; }
+    envs=""
+    [ $mode = switches ] && envs="GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_PIPELINE=1"
+    a=$(date +%s.%N)
+    env $envs timeout 40 ./$B/gliner predict --model $MD --device cuda --dtype bf16 --batch-size 32 \
+      --labels person,organization,location,date,event --threshold 0.5 <"$LOG/predict_texts.jsonl" >"$LOG/predict_$mode.jsonl" 2>"$LOG/predict_$mode.log"
+    rc=$?
+    w=$(python3 -c "print(f'{$(date +%s.%N) - $a:.2f}')")
+    say "| $mode | $w | $(python3 -c "print(f'{512 / $w:.0f}')") | $rc |"
+  done
+  cmp -s "$LOG/predict_defaults.jsonl" "$LOG/predict_switches.jsonl" && say "predict: same output with and without the switches" ||
+    say "predict: outputs differ with the switches (bf16: entities within 1e-2 of the threshold may flip; see the logs)"
 fi
 
 say ""
