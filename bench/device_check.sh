@@ -10,6 +10,7 @@
 #   bench_e2e (random GLiNER-small/-base, fp32 + bf16; model files written ~10 s)    E2E_S (100)
 #   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
 #   bench_gpu_reference.py (pinned gliner + torch, fp32 + bf16 autocast)              REF_S (100) + ~30 s imports
+#   bench/headline.py: bench/results/headline.json (issue 13's figure: small bf16 256/25/128, batch-1 p50) ~1 s
 #   a global deadline (DEADLINE_S, 470 s) skips what is left, so the call always returns its table;
 #   expected total ~480 s (8 min) with the budgets spent, less when the GPU parts run fast.
 # Here, first:   bash bench/device_deps.sh      (.debs + wheels -> .deps/, ignored by git)
@@ -42,6 +43,7 @@ E2E_S=${E2E_S:-100}
 REF_S=${REF_S:-100}
 DEADLINE_S=${DEADLINE_S:-470}
 t0=$(date +%s)
+RUN_START=$(date -u +%Y-%m-%dT%H:%M:%SZ) # bench/headline.py reads only this run's csv rows
 el() { echo $(( $(date +%s) - t0 )); }
 left() { echo $(( DEADLINE_S - $(el) )); }
 say() { echo "$*" | tee -a "$REPORT"; }
@@ -271,6 +273,17 @@ else
     --csv "bench/results/reference.csv" >"$LOG/bench_gpu_reference.log" 2>&1
   say "bench_gpu_reference rc=$?"
   grep -E '^\||^# |no device|Error|error' "$LOG/bench_gpu_reference.log" | tail -40 | tee -a "$REPORT"
+fi
+
+# ---- the headline (issue 13): GLiNER-small bf16 256/25/128 texts/s and batch-1 p50 against the reference, from this
+#      run's csv rows only -> bench/results/headline.json (comes back in results.tar.gz)
+if [ $HAVE_GPU = 1 ]; then
+  say ""
+  ours=$(ls -t bench/results/ 2>/dev/null | grep -- '-e2e.csv$' | head -1)
+  python3 bench/headline.py --ours "bench/results/$ours" --ours bench/results/e2e-attn-v2.csv \
+    --reference bench/results/reference.csv --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --since "$RUN_START" --out bench/results/headline.json >"$LOG/headline.log" 2>&1
+  say "headline (rc=$?, 1 = a figure missing): $(tail -1 "$LOG/headline.log")"
 fi
 
 # ---- training (issue #6): CPU vs GPU losses, then gliner.c vs the reference trainer on the GPU
