@@ -507,9 +507,11 @@ static int resolve_repo(const char* name, int what, char* out_dir, size_t len, c
 
 int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t errlen) {
     struct stat sb;
+    char nm[512]; /* the name in messages: it comes from a config or a flag, so one line whatever it holds */
     if (err && errlen) err[0] = 0;
     if (stat(name, &sb) == 0 || !hub_is_repo_id(name)) {
-        if (strlen(name) >= len) return gl_set_err(err, errlen, "%s: path too long", name);
+        if (strlen(name) >= len)
+            return gl_set_err(err, errlen, "%s: path too long", gl_escape(nm, sizeof nm, name, strlen(name), 0));
         snprintf(out_dir, len, "%s", name);
         return 0;
     }
@@ -518,16 +520,19 @@ int hub_resolve(const char* name, char* out_dir, size_t len, char* err, size_t e
 
 static int resolve_backbone(const char* name, int what, char* out_dir, size_t len, char* err, size_t errlen) {
     struct stat sb;
+    char nm[512]; /* model_name comes from a config: escaped into one line (newlines and all) */
     if (err && errlen) err[0] = 0;
     if (!name || !*name) return gl_set_err(err, errlen, "no backbone name (model_name is empty)");
+    gl_escape(nm, sizeof nm, name, strlen(name), 0);
     if (stat(name, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode)) return gl_set_err(err, errlen, "%s: not a directory (expected a backbone directory or a Hub repo id)", name);
-        if (strlen(name) >= len) return gl_set_err(err, errlen, "%s: path too long", name);
+        if (!S_ISDIR(sb.st_mode))
+            return gl_set_err(err, errlen, "%s: not a directory (expected a backbone directory or a Hub repo id)", nm);
+        if (strlen(name) >= len) return gl_set_err(err, errlen, "%s: path too long", nm);
         snprintf(out_dir, len, "%s", name);
         return 0;
     }
     if (!hub_is_backbone_id(name))
-        return gl_set_err(err, errlen, "%s: no such directory, and not a Hub repo id (owner/name[@revision])", name);
+        return gl_set_err(err, errlen, "%s: no such directory, and not a Hub repo id (owner/name[@revision])", nm);
     return resolve_repo(name, what, out_dir, len, err, errlen);
 }
 
