@@ -8,7 +8,7 @@
 #     racecheck: deberta/attention parity + bench_deberta_attention --check-only      ~60 s   SAN_S (90)
 #   kernel benches (layer_norm, span_concat, deberta_attention, lstm_bidir)          ~60 s   120 s each
 #   bench_e2e (random GLiNER-small/-base, fp32 + bf16; model files written ~10 s)    E2E_S (100)
-#   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
+#   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_GRAPHS=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
 #   bench_gpu_reference.py (pinned gliner + torch, fp32 + bf16 autocast)              REF_S (100) + ~30 s imports
 #   bench/headline.py: bench/results/headline.json (issue 13's figure: small bf16 256/25/128, batch-1 p50) ~1 s
 #   a global deadline (DEADLINE_S, 470 s) skips what is left, so the call always returns its table;
@@ -112,8 +112,8 @@ grep -E 'out of tolerance|overwritten|non-finite|differs|over [0-9.e-]+$|flipped
 # the whole model again with every issue-13 switch on (GLINER_ATTN=v3 falls back to v2 where the flash kernel does not
 # apply: fp32, Dh != 64): the bf16/fp16 models within the recorded tolerances, the same entities in fp32
 if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_model_cuda ]; then
-  GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt timeout 150 $B/tests/parity_test_model_cuda --jobs=1 >"$LOG/model_v3.log" 2>&1
-  say "parity_test_model_cuda with GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt: rc=$? -- $(grep -E 'Synthesis' "$LOG/model_v3.log" | tail -1) ($(el) s)"
+  GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_GRAPHS=1 timeout 150 $B/tests/parity_test_model_cuda --jobs=1 >"$LOG/model_v3.log" 2>&1
+  say "parity_test_model_cuda with GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_GRAPHS=1: rc=$? -- $(grep -E 'Synthesis' "$LOG/model_v3.log" | tail -1) ($(el) s)"
   grep -oE 'MODEL_PARITY .*' "$LOG/model_v3.log" | sed 's/^/    /' | tee -a "$REPORT"
 fi
 
@@ -184,8 +184,8 @@ grep -E '^\||no device' "$LOG/bench_e2e.log" | tee -a "$REPORT"
 # (GLINER_LSTM=v2, step 2: 16-bit storage only), at the points they matter
 if [ "$(left)" -gt 120 ] && [ "${E2E_V2_S:-40}" -gt 0 ]; then
   say ""
-  say "bench_e2e, GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 ($(el) s; budget ${E2E_V2_S:-40} s):"
-  GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 $B/bench/bench_e2e --dtypes fp32,tf32,bf16 --points "${E2E_V2_POINTS:-64:5:1,256:25:128}" --budget "${E2E_V2_S:-40}" \
+  say "bench_e2e, GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_GRAPHS=1 ($(el) s; budget ${E2E_V2_S:-40} s):"
+  GLINER_ATTN=${E2E_ATTN:-v3} GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_GRAPHS=1 $B/bench/bench_e2e --dtypes fp32,tf32,bf16 --points "${E2E_V2_POINTS:-64:5:1,256:25:128}" --budget "${E2E_V2_S:-40}" \
     --reps 10 --dir /tmp/gliner_e2e --csv "$ROOT/bench/results/e2e-attn-v2.csv" >"$LOG/bench_e2e_v2.log" 2>&1
   say "bench_e2e (v2) rc=$?"
   grep -E '^\||no device' "$LOG/bench_e2e_v2.log" | tee -a "$REPORT"
@@ -231,7 +231,7 @@ for i in range(512): print(json.dumps({'text': (s * 8) + str(i)}))" >"$LOG/predi
   for mode in defaults switches; do
     [ "$(left)" -gt 45 ] || { say "| $mode | skipped (deadline) | | |"; continue; }
     envs=""
-    [ $mode = switches ] && envs="GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_PIPELINE=1"
+    [ $mode = switches ] && envs="GLINER_ATTN=v3 GLINER_LSTM=v2 GLINER_SPAN_HEAD=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_PIPELINE=1 GLINER_GRAPHS=1"
     a=$(date +%s.%N)
     env $envs timeout 40 ./$B/gliner predict --model $MD --device cuda --dtype bf16 --batch-size 32 \
       --labels person,organization,location,date,event --threshold 0.5 <"$LOG/predict_texts.jsonl" >"$LOG/predict_$mode.jsonl" 2>"$LOG/predict_$mode.log"

@@ -54,6 +54,17 @@ struct Backend {
     void (*scale)(const Backend* be, void* y, const void* x, float s, size_t n);     /* y = s * x, may alias */
     /* y[M,N] = LN(x) * g + b over the last dim, biased variance; b may be NULL (ModernBERT). y may alias x. */
     void (*layer_norm)(const Backend* be, void* y, const void* x, const void* g, const void* b, int M, int N, float eps);
+    /* CUDA graphs (GLINER_GRAPHS=1, inference): the device work of a forward recorded once per shape and replayed
+       as one launch. graph_begin starts recording the stream (0 ok); uploads made while recording are staged in
+       pinned memory that the graph keeps, so they must not depend on the input. graph_end stops, instantiates and
+       runs what was recorded as graph *id (0), or returns -1: then nothing recorded ran, and the caller runs the work
+       again unrecorded (an op that would have had to grow a buffer, synchronise or copy from pageable memory marks
+       the recording failed instead). graph_run replays graph id on the stream (0 ok); graph_free drops it. NULL in
+       tables without graphs (the CPU, the training tape, the profiler). */
+    int (*graph_begin)(const Backend* be);
+    int (*graph_end)(const Backend* be, int* id);
+    int (*graph_run)(const Backend* be, int id);
+    void (*graph_free)(const Backend* be, int id);
     /* The collator's span grid built where the model reads it: for text b and span s = i*K + k (i < W, k < K)
        idx[b, s] = (i, i + k) and mask[b, s] = i + k < text_lengths[b] (the collator writes (0, 0) for i >= len; the
        ops read idx * mask, so both give the same spans). idx (B, W*K, 2), mask (B, W*K), text_lengths (B): int64,

@@ -381,6 +381,7 @@ ProfBackend* profile_new(const Backend* base) {
     g_prof = p;
     p->base = base;
     p->be = *base;
+    p->be.graph_begin = NULL, p->be.graph_end = NULL, p->be.graph_run = NULL, p->be.graph_free = NULL; /* op by op */
     p->be.alloc = p_alloc;
     p->be.free = p_free;
     p->be.sync = p_sync;

@@ -50,6 +50,7 @@ void arena_reset(ArenaBackend* a) {
         if (a->block) a->base->free(a->base, a->block);
         a->cap = a->peak + a->peak / 8;
         a->block = a->base->alloc(a->base, a->cap);
+        a->gen++;
     }
     a->n_overflow = 0;
     a->used = 0;

@@ -6,6 +6,7 @@
    whose alloc/free are the arena's (ArenaBackend.be), so the stage code is unchanged. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../backend.h"
 
@@ -16,6 +17,7 @@ typedef struct {
     size_t         cap, used, peak;
     void**         overflow; /* blocks taken when the arena was too small during this forward */
     int            n_overflow, cap_overflow;
+    uint64_t       gen;      /* bumped whenever the block moves: what recorded its addresses (CUDA graphs) is stale */
 } ArenaBackend;
 
 void   arena_init(ArenaBackend* a, const Backend* base);

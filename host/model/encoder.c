@@ -164,7 +164,7 @@ static void pos_cache_drop(const GlinerModel* m, int w) {
     pc->layers[w] = 0;
 }
 
-void gliner_model_drop_caches(GlinerModel* m) {
+void encoder_pos_cache_drop(const GlinerModel* m) {
     if (!m->pos_cache) return;
     for (int w = 0; w < 2; w++) pos_cache_drop(m, w);
 }

@@ -13,6 +13,20 @@
 #include "../io/weights.h"
 #include "ops.h"
 
+/* model.c's CUDA graphs per batch shape (GLINER_GRAPHS=1; forward_graphed below) */
+#define GRAPH_ENTRIES 16
+typedef struct {
+    int      used, state, fails, id; /* state 1: seen once, 2: recorded (id) */
+    int      B, T, W, K, C, grid;
+    uint64_t switches, gen;
+    void*    L; /* the recorded forward's logits (arena) */
+} GraphEntry;
+struct GraphCache {
+    GraphEntry e[GRAPH_ENTRIES];
+    int        next;
+};
+
+
 /* ---------------------------------------------------------------- parameters */
 
 typedef struct { char* buf; size_t len, cap; } Msgs;
@@ -87,7 +101,8 @@ int gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg,
     st_close(&st);
     m->arena = malloc(sizeof *m->arena);
     m->pos_cache = calloc(1, sizeof *m->pos_cache);
-    CHECK(m->arena && m->pos_cache, "out of memory");
+    m->graphs = calloc(1, sizeof *m->graphs);
+    CHECK(m->arena && m->pos_cache && m->graphs, "out of memory");
     arena_init(m->arena, be);
     m->be = &m->arena->be;
     return 0;
@@ -96,7 +111,9 @@ int gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg,
 void gliner_model_free(GlinerModel* m) {
     gliner_model_drop_caches(m);
     free(m->pos_cache);
+    free(m->graphs);
     m->pos_cache = NULL;
+    m->graphs = NULL;
     if (m->params) m->base->free(m->base, m->params);
     m->params = NULL;
     if (m->arena) { arena_release(m->arena); free(m->arena); m->arena = NULL; }
@@ -236,45 +253,23 @@ static void span_logits_out(const Backend* be, const ModelInputs* in, ModelOutpu
     be->download(be, out->logits, L, n);
 }
 
-int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,
-                   size_t errlen) {
+/* the batch's index tensors in backend memory */
+typedef struct {
+    const int64_t *ids, *am, *wm, *tl, *si, *sm;
+} DevIdx;
+
+/* 1.-5.: everything a forward does between the uploads and the outputs -- the device work that a CUDA graph records
+   (GLINER_GRAPHS=1). Span models: returns the logits (B, W, K, C) in backend memory, the caller outputs and frees
+   them; token models: writes out here and returns NULL. C: the batch's label columns. */
+static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap,
+                            const DevIdx* d, int C) {
     const Backend* be = m->be;
     const GlinerConfig* cfg = &m->cfg;
     const GlinerArch a = cfg->arch;
     const int B = in->B, T = in->T, W = in->W, D = cfg->hidden_size, K = cfg->max_width;
     const size_t es = dtype_size(be->dtype);
-    memset(out, 0, sizeof *out);
-    if (m->arena) arena_reset(m->arena); /* the previous forward's activations are dead */
-    if (arch_is_decoder(a) || arch_is_relex(a))
-        return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
-    if (!arch_is_token(a) && in->K != K)
-        return gl_set_err(err, errlen, "span inputs built for max_width %d, the model has %d", in->K, K);
-    for (int b = 0; b < B; b++)
-        if (in->text_lengths[b] < 0 || in->text_lengths[b] > W)
-            return gl_set_err(err, errlen, "text_lengths[%d] = %lld outside [0, W = %d]", b, (long long)in->text_lengths[b], W);
-    if (check_tokens(m, 0, in->input_ids, B, T, err, errlen)) return -1;
-    if (arch_is_bi(a) && in->C_labels > 0 && !(in->labels_embeds && !m->training) &&
-        check_tokens(m, 1, in->labels_input_ids, in->C_labels, in->T_labels, err, errlen))
-        return -1;
-
-    /* 0. the batch's index tensors, uploaded once into backend memory (the arena): every op below reads
-       these copies; the host arrays stay for what the host decides (counting prompts). */
-    const int span_model = !arch_is_token(a);
-    const size_t nS = span_model ? (size_t)B * W * K : 0;
-    const int64_t* d_ids = upload_i64(be, in->input_ids, (size_t)B * T);
-    const int64_t* d_am = upload_i64(be, in->attention_mask, (size_t)B * T);
-    const int64_t* d_wm = upload_i64(be, in->words_mask, (size_t)B * T);
-    const int64_t* d_tl = upload_i64(be, in->text_lengths, (size_t)B);
-    const int grid = span_model && in->span_grid && be->span_grid && !(cap && cap->fn);
-    const int64_t* d_si = span_model && !grid ? upload_i64(be, in->span_idx, nS * 2) : NULL;
-    const int64_t* d_sm = span_model && !grid ? upload_i64(be, in->span_mask, nS) : NULL;
-    if (grid) { /* the same spans as the collator's arrays, made where they are read */
-        int64_t* gi = be->alloc(be, (nS ? nS : 1) * 2 * sizeof(int64_t));
-        int64_t* gm = be->alloc(be, (nS ? nS : 1) * sizeof(int64_t));
-        be->span_grid(be, gi, gm, d_tl, B, W, K);
-        d_si = gi, d_sm = gm;
-    }
-
+    const int64_t *d_ids = d->ids, *d_am = d->am, *d_wm = d->wm, *d_tl = d->tl, *d_si = d->si, *d_sm = d->sm;
+    void* L = NULL;
     /* 1. token_rep_layer */
     void* X = be->alloc(be, (size_t)B * T * D * es);
     encoder_forward(m, 0, X, d_ids, d_am, B, T, cap);
@@ -284,19 +279,11 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     /* 2. words and prompts */
     void* words = be->alloc(be, (size_t)B * W * D * es);
     be->gather_words(be, words, NULL, X, d_wm, d_tl, B, T, W, D); /* the word mask is not needed at inference */
-    int C;
     void* prompts;
     if (arch_is_bi(a)) {
-        C = in->C_labels;
         prompts = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         if (C) encode_labels(m, prompts, in);
     } else {
-        C = 0;
-        for (int b = 0; b < B; b++) {
-            int n = 0;
-            for (int t = 0; t < T; t++) n += in->input_ids[(size_t)b * T + t] == cfg->class_token_index;
-            if (n > C) C = n;
-        }
         prompts = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         be->gather_prompts(be, prompts, NULL, X, d_ids, cfg->class_token_index, cfg->embed_ent_token ? 0 : 1, B, T, C, D);
     }
@@ -350,9 +337,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
-        void* L = markerv0_split_logits(m, words, d_si, d_sm, prep, B, W, K, C);
-        span_logits_out(be, in, out, L, (size_t)B * W * K * C);
-        be->free(be, L);
+        L = markerv0_split_logits(m, words, d_si, d_sm, prep, B, W, K, C);
         be->free(be, prep);
     } else {
         const int S = W * K;
@@ -368,16 +353,170 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         be->span_scores(be, logits, span, prep, B, S, C, D);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
-        span_logits_out(be, cap && cap->fn ? NULL : in, out, logits, (size_t)B * S * C);
+        L = logits;
         be->free(be, span);
         be->free(be, prep);
-        be->free(be, logits);
     }
-    out->C = C;
-    capture(cap, "logits", out->logits, out->ndim, out->shape); /* host memory: the capture callback gets both kinds */
     be->free(be, X);
     be->free(be, words);
     be->free(be, prompts);
+    return L;
+}
+
+/* the label columns of a batch: a bi-encoder's labels, or the most class tokens in a uni-encoder's rows */
+static int batch_columns(const GlinerModel* m, const ModelInputs* in) {
+    if (arch_is_bi(m->cfg.arch)) return in->C_labels;
+    int C = 0;
+    for (int b = 0; b < in->B; b++) {
+        int n = 0;
+        for (int t = 0; t < in->T; t++) n += in->input_ids[(size_t)b * in->T + t] == m->cfg.class_token_index;
+        if (n > C) C = n;
+    }
+    return C;
+}
+
+/* ---------------------------------------------------------------- CUDA graphs (GLINER_GRAPHS=1) */
+
+/* A span model's inference forward is recorded the second time its shape comes (the first sizes the arena and the
+   workspaces and builds the caches) and replayed from then on: the uploads run as usual into the same arena
+   addresses, the recorded device work is one launch. A shape is the batch's dimensions, its label columns, the span
+   grid flag and the kernel switches (read when recording). A recording the backend could not finish runs the
+   forward unrecorded; two failures and the shape is not tried again. Replays need the arena block where it was
+   (ArenaBackend.gen); a moved block means recording again. Bi-encoders (label embeddings uploaded from the host
+   inside the forward), token models, training and captured forwards never use graphs. */
+static uint64_t switches_hash(void) {
+    static const char* const names[] = {"GLINER_ATTN", "GLINER_LSTM", "GLINER_SPAN_HEAD", "GLINER_EPILOGUE",
+                                        "GLINER_LINEAR", "GLINER_POS_CACHE"};
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over "name=value;" */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char* v = getenv(names[i]);
+        for (const char* p = names[i]; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        for (const char* p = v ? v : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        h = (h ^ ';') * 1099511628211ull;
+    }
+    return h;
+}
+
+static void graphs_drop(const GlinerModel* m) {
+    struct GraphCache* gc = m->graphs;
+    if (!gc) return;
+    for (int i = 0; i < GRAPH_ENTRIES; i++) {
+        if (gc->e[i].used && gc->e[i].state == 2 && m->base->graph_free) m->base->graph_free(m->base, gc->e[i].id);
+        memset(&gc->e[i], 0, sizeof gc->e[i]);
+    }
+}
+
+static GraphEntry* graph_entry(const GlinerModel* m, const ModelInputs* in, int C) {
+    struct GraphCache* gc = m->graphs;
+    const uint64_t sw = switches_hash();
+    const int K = m->cfg.max_width, grid = in->span_grid != 0;
+    for (int i = 0; i < GRAPH_ENTRIES; i++) {
+        GraphEntry* e = &gc->e[i];
+        if (e->used && e->B == in->B && e->T == in->T && e->W == in->W && e->K == K && e->C == C && e->grid == grid &&
+            e->switches == sw)
+            return e;
+    }
+    GraphEntry* e = &gc->e[gc->next]; /* round robin */
+    gc->next = (gc->next + 1) % GRAPH_ENTRIES;
+    if (e->used && e->state == 2) m->base->graph_free(m->base, e->id);
+    memset(e, 0, sizeof *e);
+    *e = (GraphEntry){.used = 1, .B = in->B, .T = in->T, .W = in->W, .K = K, .C = C, .grid = grid, .switches = sw};
+    return e;
+}
+
+int gliner_model_graphs_recorded(const GlinerModel* m) {
+    int n = 0;
+    for (int i = 0; m->graphs && i < GRAPH_ENTRIES; i++) n += m->graphs->e[i].used && m->graphs->e[i].state == 2;
+    return n;
+}
+
+void gliner_model_drop_caches(GlinerModel* m) {
+    graphs_drop(m); /* first: the graphs read the cached tensors */
+    encoder_pos_cache_drop(m);
+}
+
+/* forward_device, recorded or replayed when the graph path applies */
+static void* forward_graphed(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap,
+                             const DevIdx* d, int C) {
+    const Backend* be = m->be;
+    const char* gs = getenv("GLINER_GRAPHS");
+    const GlinerArch a = m->cfg.arch;
+    if (!(gs && !strcmp(gs, "1")) || !be->graph_begin || !m->graphs || !m->arena || m->training || (cap && cap->fn) ||
+        arch_is_token(a) || arch_is_bi(a))
+        return forward_device(m, in, out, cap, d, C);
+    GraphEntry* e = graph_entry(m, in, C);
+    if (e->state == 2 && e->gen == m->arena->gen && be->graph_run(be, e->id) == 0) {
+        out->ndim = 4;
+        out->shape[0] = in->B, out->shape[1] = in->W, out->shape[2] = m->cfg.max_width, out->shape[3] = C;
+        return e->L;
+    }
+    if (e->state == 2) { /* the arena moved (or the replay failed): record again */
+        be->graph_free(be, e->id);
+        e->state = 1;
+    }
+    const int record = e->state == 1 && e->fails < 2 && m->arena->n_overflow == 0 && be->graph_begin(be) == 0;
+    if (e->state == 0) e->state = 1;
+    void* L = forward_device(m, in, out, cap, d, C);
+    if (!record) return L;
+    int id;
+    if (be->graph_end(be, &id) == 0) { /* recorded, and run */
+        if (m->arena->n_overflow == 0) *e = (GraphEntry){.used = 1, .state = 2, .fails = e->fails, .id = id, .B = e->B,
+                                                         .T = e->T, .W = e->W, .K = e->K, .C = e->C, .grid = e->grid,
+                                                         .switches = e->switches, .gen = m->arena->gen, .L = L};
+        else be->graph_free(be, id); /* it read an overflow block: valid for this call only */
+        return L;
+    }
+    e->fails++; /* nothing recorded ran: run it */
+    return forward_device(m, in, out, cap, d, C);
+}
+
+int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, char* err,
+                   size_t errlen) {
+    const Backend* be = m->be;
+    const GlinerConfig* cfg = &m->cfg;
+    const GlinerArch a = cfg->arch;
+    const int B = in->B, T = in->T, W = in->W, K = cfg->max_width;
+    memset(out, 0, sizeof *out);
+    if (m->arena) arena_reset(m->arena); /* the previous forward's activations are dead */
+    if (arch_is_decoder(a) || arch_is_relex(a))
+        return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
+    if (!arch_is_token(a) && in->K != K)
+        return gl_set_err(err, errlen, "span inputs built for max_width %d, the model has %d", in->K, K);
+    for (int b = 0; b < B; b++)
+        if (in->text_lengths[b] < 0 || in->text_lengths[b] > W)
+            return gl_set_err(err, errlen, "text_lengths[%d] = %lld outside [0, W = %d]", b, (long long)in->text_lengths[b], W);
+    if (check_tokens(m, 0, in->input_ids, B, T, err, errlen)) return -1;
+    if (arch_is_bi(a) && in->C_labels > 0 && !(in->labels_embeds && !m->training) &&
+        check_tokens(m, 1, in->labels_input_ids, in->C_labels, in->T_labels, err, errlen))
+        return -1;
+
+    /* 0. the batch's index tensors, uploaded once into backend memory (the arena): every op below reads
+       these copies; the host arrays stay for what the host decides (counting prompts). */
+    const int span_model = !arch_is_token(a);
+    const size_t nS = span_model ? (size_t)B * W * K : 0;
+    const int64_t* d_ids = upload_i64(be, in->input_ids, (size_t)B * T);
+    const int64_t* d_am = upload_i64(be, in->attention_mask, (size_t)B * T);
+    const int64_t* d_wm = upload_i64(be, in->words_mask, (size_t)B * T);
+    const int64_t* d_tl = upload_i64(be, in->text_lengths, (size_t)B);
+    const int grid = span_model && in->span_grid && be->span_grid && !(cap && cap->fn);
+    const int64_t* d_si = span_model && !grid ? upload_i64(be, in->span_idx, nS * 2) : NULL;
+    const int64_t* d_sm = span_model && !grid ? upload_i64(be, in->span_mask, nS) : NULL;
+    if (grid) { /* the same spans as the collator's arrays, made where they are read */
+        int64_t* gi = be->alloc(be, (nS ? nS : 1) * 2 * sizeof(int64_t));
+        int64_t* gm = be->alloc(be, (nS ? nS : 1) * sizeof(int64_t));
+        be->span_grid(be, gi, gm, d_tl, B, W, K);
+        d_si = gi, d_sm = gm;
+    }
+
+    const DevIdx di = {d_ids, d_am, d_wm, d_tl, d_si, d_sm};
+    const int C = batch_columns(m, in);
+    void* L = forward_graphed(m, in, out, cap, &di, C);
+    if (L) { /* span models */
+        span_logits_out(be, cap && cap->fn ? NULL : in, out, L, (size_t)B * W * K * C);
+        be->free(be, L);
+    }
+    out->C = C;
+    capture(cap, "logits", out->logits, out->ndim, out->shape); /* host memory: the capture callback gets both kinds */
     const int64_t* idx[] = {d_ids, d_am, d_wm, d_tl, d_si, d_sm};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
         if (idx[i]) be->free(be, (void*)idx[i]);

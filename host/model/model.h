@@ -39,6 +39,7 @@ typedef struct {
     uint64_t       drop_seed; /* training: this forward's dropout draw */
     uint64_t*      drop_ctr;  /* dropout calls so far in this forward (each gets its own seed); NULL = no dropout */
     struct PosCache* pos_cache; /* inference: DeBERTa's per-layer position keys/queries, built on first use (encoder.c) */
+    struct GraphCache* graphs;  /* inference with GLINER_GRAPHS=1: recorded forwards per batch shape (model.c) */
 } GlinerModel;
 
 /* Loads DIR/gliner_config.json and DIR/model.safetensors (every tensor checked against the table,
@@ -50,9 +51,12 @@ int  gliner_model_load_config(GlinerModel* m, const char* dir, GlinerConfig* cfg
                               size_t errlen);
 void gliner_model_free(GlinerModel* m);
 /* Frees what inference forwards cached from the weights (DeBERTa's position keys and queries: they depend on the
-   weights only, not on the input); the next inference forward builds them again. Whoever changes m->params calls it
-   (the trainer, before every evaluation). */
+   weights only, not on the input) and the CUDA graphs recorded over them; the next inference forwards build them
+   again. Whoever changes m->params calls it (the trainer, before every evaluation). */
 void gliner_model_drop_caches(GlinerModel* m);
+void encoder_pos_cache_drop(const GlinerModel* m); /* encoder.c: the position keys/queries part of it */
+/* how many batch shapes have a recorded CUDA graph (GLINER_GRAPHS=1), for tests and logs */
+int gliner_model_graphs_recorded(const GlinerModel* m);
 
 /* Rows of the word-embedding table of the text encoder (which = 0) or of a bi-encoder's label encoder (which = 1):
    the ids a tokenizer may produce for it are 0..rows-1. 0 when the model has no such table. */

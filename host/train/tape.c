@@ -505,6 +505,7 @@ Tape* tape_new(const Backend* base) {
     t->be.add_layer_norm = NULL;
     t->be.select_above = NULL;
     t->be.span_grid = NULL;
+    t->be.graph_begin = NULL, t->be.graph_end = NULL, t->be.graph_run = NULL, t->be.graph_free = NULL;
     t->be.alloc = t_alloc;
     t->be.free = t_free;
     t->be.upload = t_upload;

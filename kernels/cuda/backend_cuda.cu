@@ -25,6 +25,16 @@
 #include "grad_ops.h"
 
 #define MAX_DEVICES 16
+#define GRAPH_SLOTS 64
+#define GRAPH_PIN_BYTES ((size_t)4 << 20) /* host data one recording may read (bucket tables, ones vectors, positions) */
+
+/* a recorded forward (GLINER_GRAPHS=1): the executable graph and the pinned copies of the host data it reads */
+typedef struct {
+    cudaGraphExec_t exec;
+    char*           pin;
+    size_t          pin_used;
+    int             used;
+} GraphSlot;
 
 typedef struct {
     int          device;
@@ -35,6 +45,9 @@ typedef struct {
     size_t       scratch_cap, scratch_used;
     char*        ws;      /* op workspaces (LSTM gates, conv weights, dtype staging) */
     size_t       ws_cap;
+    int          capturing, capture_failed; /* a graph is being recorded on the stream; it had to stop */
+    int          cap_slot;
+    GraphSlot    graphs[GRAPH_SLOTS];
 } CudaImpl;
 
 enum { DT_F32, DT_BF16, DT_F16, DT_TF32, N_DT }; /* one table per storage dtype and device (+ fp32 with TF32 GEMMs) */
@@ -53,10 +66,40 @@ extern "C" struct CUstream_st* backend_cuda_stream(const Backend* be) { return (
 
 extern "C" void backend_cuda_set_bf16_compute(int on) { gemm_set_bf16_compute(on); }
 
+/* ---------------------------------------------------------------- graph recording */
+
+/* an op needs what a recording cannot hold (a buffer to grow, a synchronisation, a download, an allocation): the
+   recording stops here, unrun, and graph_end reports it failed; this op and the rest of the forward run as usual */
+static void cap_abort(CudaImpl* c) {
+    if (!c->capturing) return;
+    cudaGraph_t g = NULL;
+    cudaStreamEndCapture(c->stream, &g);
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();
+    c->capturing = 0;
+    c->capture_failed = 1;
+}
+
+/* host data a recording copies to the device: kept in the graph's pinned slab, where every replay reads it again
+   (pageable memory cannot be recorded); NULL after cap_abort when the slab is full */
+static const void* cap_stage(CudaImpl* c, const void* src, size_t bytes) {
+    GraphSlot* s = &c->graphs[c->cap_slot];
+    const size_t n = (bytes + 255) / 256 * 256;
+    if (s->pin_used + n > GRAPH_PIN_BYTES) {
+        cap_abort(c);
+        return NULL;
+    }
+    char* p = s->pin + s->pin_used;
+    memcpy(p, src, bytes);
+    s->pin_used += n;
+    return p;
+}
+
 /* ---------------------------------------------------------------- scratch and index tensors */
 
 static void grow(CudaImpl* c, char** buf, size_t* cap, size_t bytes) {
     if (bytes <= *cap) return;
+    cap_abort(c); /* a recorded op would keep the old buffer's address */
     CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* earlier ops may still read the old buffer */
     if (*buf) CUDA_CHECK(cudaFree(*buf));
     size_t n = bytes + bytes / 2 + 4096;
@@ -90,7 +133,8 @@ static void* idx_take(CudaImpl* c, size_t bytes) {
 template <typename T> static const T* idx_dev(CudaImpl* c, const T* p, size_t bytes) {
     if (!p || is_device_ptr(p)) return p;
     void* d = idx_take(c, bytes);
-    if (bytes) CUDA_CHECK(cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream));
+    const void* src = c->capturing && bytes ? cap_stage(c, p, bytes) : NULL;
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(d, src ? src : (const void*)p, bytes, cudaMemcpyHostToDevice, c->stream));
     return (const T*)d;
 }
 
@@ -101,6 +145,7 @@ template <typename T> static T* idx_out(CudaImpl* c, T* p, size_t bytes) {
 }
 template <typename T> static void idx_out_done(CudaImpl* c, T* p, T* d, size_t bytes) {
     if (!p || p == d || !bytes) return;
+    cap_abort(c);
     CUDA_CHECK(cudaMemcpyAsync(p, d, bytes, cudaMemcpyDeviceToHost, c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
@@ -113,6 +158,7 @@ static void* ws_get(CudaImpl* c, size_t bytes) {
 /* ---------------------------------------------------------------- memory */
 
 static void* cu_alloc(const Backend* be, size_t bytes) {
+    cap_abort(I(be)); /* a recording must read only memory that outlives it: the arena's block, cached tensors */
     void* p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
     CHECK(e == cudaSuccess, "cudaMalloc of %zu bytes (%.1f MiB): %s", bytes, bytes / 1048576.0, cudaGetErrorString(e));
@@ -120,12 +166,16 @@ static void* cu_alloc(const Backend* be, size_t bytes) {
     return p;
 }
 static void cu_free(const Backend* be, void* p) {
-    (void)be;
+    if (p) cap_abort(I(be));
     if (p) CUDA_CHECK(cudaFree(p)); /* cudaFree waits for the device: no op still reads p */
 }
 static void cu_upload(const Backend* be, void* dst, const float* src, size_t n) {
     CudaImpl* c = I(be);
     if (n == 0) return;
+    if (c->capturing) { /* recorded: from the graph's pinned copy */
+        const float* pin = (const float*)cap_stage(c, src, n * sizeof(float));
+        if (pin) src = pin;
+    }
     if (be->dtype == DTYPE_F32) {
         CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
         return;
@@ -137,6 +187,7 @@ static void cu_upload(const Backend* be, void* dst, const float* src, size_t n) 
 static void cu_download(const Backend* be, float* dst, const void* src, size_t n) {
     CudaImpl* c = I(be);
     if (n == 0) return;
+    cap_abort(c);
     if (be->dtype == DTYPE_F32) {
         CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
     } else {
@@ -147,12 +198,85 @@ static void cu_download(const Backend* be, float* dst, const void* src, size_t n
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
 static void cu_upload_raw(const Backend* be, void* dst, const void* src, size_t bytes) {
-    if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, I(be)->stream));
+    CudaImpl* c = I(be);
+    if (bytes && c->capturing && !is_device_ptr(src)) {
+        const void* pin = cap_stage(c, src, bytes);
+        if (pin) src = pin;
+    }
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, c->stream));
 }
 static void cu_zero(const Backend* be, void* p, size_t bytes) {
     if (bytes) CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, I(be)->stream));
 }
-static void cu_sync(const Backend* be) { CUDA_CHECK(cudaStreamSynchronize(I(be)->stream)); }
+static void cu_sync(const Backend* be) {
+    cap_abort(I(be));
+    CUDA_CHECK(cudaStreamSynchronize(I(be)->stream));
+}
+
+static int cu_graph_begin(const Backend* be) {
+    CudaImpl* c = I(be);
+    const char* sc = getenv("GLINER_SYNC_CHECK"); /* a sync after every launch cannot be recorded */
+    if (c->capturing || (sc && sc[0] == '1')) return -1;
+    int k = 0;
+    while (k < GRAPH_SLOTS && c->graphs[k].used) k++;
+    if (k == GRAPH_SLOTS) return -1;
+    GraphSlot* s = &c->graphs[k];
+    if (!s->pin && cudaMallocHost((void**)&s->pin, GRAPH_PIN_BYTES) != cudaSuccess) {
+        cudaGetLastError();
+        s->pin = NULL;
+        return -1;
+    }
+    s->pin_used = 0;
+    /* relaxed: host-side calls (cudaFuncSetAttribute, cuBLASLt's planning) stay allowed while recording */
+    if (cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    c->cap_slot = k;
+    c->capturing = 1;
+    c->capture_failed = 0;
+    return 0;
+}
+
+static int cu_graph_end(const Backend* be, int* id) {
+    CudaImpl* c = I(be);
+    if (!c->capturing) return -1; /* cap_abort stopped it (capture_failed) */
+    GraphSlot* s = &c->graphs[c->cap_slot];
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(c->stream, &g);
+    c->capturing = 0;
+    if (e == cudaSuccess && g) e = cudaGraphInstantiate(&s->exec, g, 0);
+    if (g) cudaGraphDestroy(g);
+    if (e == cudaSuccess) e = cudaGraphLaunch(s->exec, c->stream);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        if (s->exec) cudaGraphExecDestroy(s->exec);
+        s->exec = NULL;
+        return -1;
+    }
+    s->used = 1;
+    *id = c->cap_slot;
+    return 0;
+}
+
+static int cu_graph_run(const Backend* be, int id) {
+    CudaImpl* c = I(be);
+    if (id < 0 || id >= GRAPH_SLOTS || !c->graphs[id].used) return -1;
+    if (cudaGraphLaunch(c->graphs[id].exec, c->stream) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return 0;
+}
+
+static void cu_graph_free(const Backend* be, int id) {
+    CudaImpl* c = I(be);
+    if (id < 0 || id >= GRAPH_SLOTS || !c->graphs[id].used) return;
+    CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* a replay may still run */
+    cudaGraphExecDestroy(c->graphs[id].exec);
+    c->graphs[id].exec = NULL;
+    c->graphs[id].used = 0; /* the pinned slab stays for the next recording */
+}
 
 /* ---------------------------------------------------------------- dense algebra */
 
@@ -567,6 +691,10 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->add = cu_add;
     be->scale = cu_scale;
     be->add_layer_norm = cu_add_layer_norm;
+    be->graph_begin = cu_graph_begin;
+    be->graph_end = cu_graph_end;
+    be->graph_run = cu_graph_run;
+    be->graph_free = cu_graph_free;
     be->select_above = cu_select_above;
     be->span_grid = cu_span_grid;
     be->layer_norm = cu_layer_norm;

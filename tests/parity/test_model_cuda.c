@@ -20,6 +20,39 @@
 
 #ifdef GLINER_HAVE_CUDA
 
+/* one fixture model on the device backend and on the CPU (decoder and relex fixtures are skipped: returns 0), with its
+   reference batch tensors */
+typedef struct {
+    GlinerModel m, mc;
+    SafeTensors st;
+    cJSON*      root;
+    char*       js;
+} Fixture;
+
+static int fixture_open(Fixture* f, const char* name, const Backend* be) {
+    char dir[1024], p[1100], err[1024];
+    snprintf(dir, sizeof dir, "%s/%s", MODELS, name);
+    cr_assert_eq(gliner_model_load(&f->m, dir, be, err, sizeof err), 0, "%s", err);
+    const GlinerArch a = f->m.cfg.arch;
+    if (arch_is_decoder(a) || arch_is_relex(a)) { gliner_model_free(&f->m); return 0; }
+    cr_assert_eq(gliner_model_load(&f->mc, dir, backend_cpu(0), err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+    f->js = tu_read_file(p, NULL);
+    f->root = cJSON_Parse(f->js);
+    g_tensors_map = cJSON_GetObjectItem(f->root, "tensors");
+    snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+    cr_assert_eq(st_open(&f->st, p, err, sizeof err), 0, "%s", err);
+    return 1;
+}
+
+static void fixture_close(Fixture* f) {
+    st_close(&f->st);
+    cJSON_Delete(f->root);
+    free(f->js);
+    gliner_model_free(&f->m);
+    gliner_model_free(&f->mc);
+}
+
 static void run_fixtures(DType dt) {
     const Backend* be = backend_cuda_dtype(0, dt);
     cr_assert(be, "backend_cuda_dtype(0, %s) returned NULL", dtype_name(dt));
@@ -34,32 +67,23 @@ static void run_fixtures(DType dt) {
     const char* case_names[] = {"main", "per_text", "per_text_equal"};
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        char dir[1024], p[1100], err[1024];
-        snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
-        GlinerModel m, mc;
-        cr_assert_eq(gliner_model_load(&m, dir, be, err, sizeof err), 0, "%s", err);
-        GlinerArch a = m.cfg.arch;
-        if (arch_is_decoder(a) || arch_is_relex(a)) { gliner_model_free(&m); continue; }
-        cr_assert_eq(gliner_model_load(&mc, dir, backend_cpu(0), err, sizeof err), 0, "%s", err);
-        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
-        char* js = tu_read_file(p, NULL);
-        cJSON* root = cJSON_Parse(js);
-        g_tensors_map = cJSON_GetObjectItem(root, "tensors");
-        snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
-        SafeTensors st;
-        cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+        char err[1024];
+        Fixture f;
+        if (!fixture_open(&f, de->d_name, be)) continue;
+        GlinerModel *mp = &f.m, *mcp = &f.mc;
+        SafeTensors* stp = &f.st;
         for (int ci = 0; ci < 3; ci++) {
             const char* cs = case_names[ci];
             ModelInputs in;
-            if (!fx_case_inputs(&st, cs, &m.cfg, &in)) continue;
+            if (!fx_case_inputs(stp, cs, &mp->cfg, &in)) continue;
             ModelOutputs out, outc;
-            cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
-            cr_assert_eq(gliner_forward(&mc, &in, &outc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+            cr_assert_eq(gliner_forward(mp, &in, &out, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+            cr_assert_eq(gliner_forward(mcp, &in, &outc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
             size_t n = 1;
             for (int i = 0; i < out.ndim; i++) n *= (size_t)out.shape[i];
             char key[256], what[400];
             snprintf(key, sizeof key, "%s.output.logits", cs);
-            const TensorView* tv = find_ref(&st, key);
+            const TensorView* tv = find_ref(stp, key);
             if (fp32 && tv && tv->dtype == DTYPE_F32) {
                 cr_expect_eq(tv->numel, n, "%s %s: %zu logits, the reference has %zu", de->d_name, key, n, tv->numel);
                 if (tv->numel == n) {
@@ -98,11 +122,7 @@ static void run_fixtures(DType dt) {
             free(outc.logits);
         }
         models++;
-        st_close(&st);
-        cJSON_Delete(root);
-        free(js);
-        gliner_model_free(&m);
-        gliner_model_free(&mc);
+        fixture_close(&f);
     }
     closedir(d);
     cr_log_info("model parity (cuda %s): %d models, %d cases, worst logits rel L2 %.3e; decisions (logit > 0) "
@@ -119,4 +139,65 @@ static void run_fixtures(DType dt) {
 Test(model_cuda_parity, every_encoder_only_fixture) { run_fixtures(DTYPE_F32); }
 Test(model_cuda_parity, every_encoder_only_fixture_bf16) { run_fixtures(DTYPE_BF16); }
 Test(model_cuda_parity, every_encoder_only_fixture_fp16) { run_fixtures(DTYPE_F16); }
+
+/* the batch with its rows in reverse order: the same shape and label columns, other contents */
+static void* rev_rows(const int64_t* x, int B, size_t row) {
+    int64_t* y = malloc((size_t)B * row * sizeof(int64_t) + 8);
+    for (int b = 0; b < B; b++) memcpy(y + (size_t)b * row, x + (size_t)(B - 1 - b) * row, row * sizeof(int64_t));
+    return y;
+}
+
+/* GLINER_GRAPHS=1: every uni-encoder span fixture forwarded five times on one shape, alternating its batch and the
+   batch reversed -- the first run sizes the arena, the second records, the rest replay with new inputs -- each
+   against the CPU backend's logits for the same inputs (fp32, 1e-4) */
+Test(model_cuda_parity, graphs_record_and_replay) {
+    setenv("GLINER_GRAPHS", "1", 1);
+    const Backend* be = pu_cuda();
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int models = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char err[1024];
+        Fixture f;
+        if (!fixture_open(&f, de->d_name, be)) continue;
+        GlinerModel *mp = &f.m, *mcp = &f.mc;
+        const GlinerArch a = mp->cfg.arch;
+        ModelInputs in[2];
+        if (!arch_is_token(a) && !arch_is_bi(a) && fx_case_inputs(&f.st, "main", &mp->cfg, &in[0])) {
+            const int B = in[0].B, T = in[0].T, S = in[0].W * in[0].K;
+            in[1] = in[0];
+            in[1].input_ids = rev_rows(in[0].input_ids, B, T);
+            in[1].attention_mask = rev_rows(in[0].attention_mask, B, T);
+            in[1].words_mask = rev_rows(in[0].words_mask, B, T);
+            in[1].text_lengths = rev_rows(in[0].text_lengths, B, 1);
+            in[1].span_idx = rev_rows(in[0].span_idx, B, (size_t)S * 2);
+            in[1].span_mask = rev_rows(in[0].span_mask, B, S);
+            for (int r = 0; r < 5; r++) {
+                const ModelInputs* x = &in[r % 2];
+                ModelOutputs out, outc;
+                cr_assert_eq(gliner_forward(mp, x, &out, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+                cr_assert_eq(gliner_forward(mcp, x, &outc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+                size_t n = 1;
+                for (int i = 0; i < out.ndim; i++) n *= (size_t)out.shape[i];
+                char what[300];
+                snprintf(what, sizeof what, "%s graphed forward %d (%s batch)", de->d_name, r, r % 2 ? "reversed" : "its");
+                expect_close(out.logits, outc.logits, n, 1e-4f, 1e-4f, what);
+                free(out.logits);
+                free(outc.logits);
+            }
+            cr_expect_eq(gliner_model_graphs_recorded(mp), 1, "%s: %d shapes recorded, expected 1", de->d_name,
+                         gliner_model_graphs_recorded(mp));
+            void* owned[] = {(void*)in[1].input_ids, (void*)in[1].attention_mask, (void*)in[1].words_mask,
+                             (void*)in[1].text_lengths, (void*)in[1].span_idx, (void*)in[1].span_mask};
+            for (int i = 0; i < 6; i++) free(owned[i]);
+            models++;
+        }
+        fixture_close(&f);
+    }
+    closedir(d);
+    unsetenv("GLINER_GRAPHS");
+    cr_expect(models >= 10, "only %d span fixtures ran", models);
+}
 #endif
