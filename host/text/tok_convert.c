@@ -187,7 +187,8 @@ static void be_to_doc(Backend* b, cJSON* doc) {
         cJSON_AddBoolToObject(o, "special", t->special);
         cJSON_AddItemToArray(arr, o);
     }
-    if (cJSON_HasObjectItem(doc, "added_tokens")) cJSON_ReplaceItemInObjectCaseSensitive(doc, "added_tokens", arr);
+    /* the key exactly (cJSON_HasObjectItem ignores case: an "Added_Tokens" would leave arr unattached) */
+    if (cJSON_GetObjectItemCaseSensitive(doc, "added_tokens")) cJSON_ReplaceItemInObjectCaseSensitive(doc, "added_tokens", arr);
     else cJSON_AddItemToObject(doc, "added_tokens", arr);
 }
 
