@@ -283,10 +283,7 @@ int main(int argc, char** argv) {
             else be = backend_cuda_dtype(0, !strcmp(dt, "bf16") ? DTYPE_BF16 : !strcmp(dt, "fp16") ? DTYPE_F16 : DTYPE_F32);
 #endif
             if (!be) { printf("bench_e2e: no backend for %s %s\n", device, dt); rc = 1; continue; }
-            const char* pfe = getenv("GLINER_PREFILTER");
-            const int prefilter = pfe && !strcmp(pfe, "1");
-            const char* sge = getenv("GLINER_SPAN_GRID");
-            const int span_grid = sge && !strcmp(sge, "1");
+            const int prefilter = gl_env_is("GLINER_PREFILTER", "1"), span_grid = gl_env_is("GLINER_SPAN_GRID", "1");
             GlinerModel m;
             char err[1024];
             if (gliner_model_load(&m, mdir, be, err, sizeof err)) { fprintf(stderr, "bench_e2e: %s\n", err); return 1; }

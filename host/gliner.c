@@ -494,11 +494,9 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
         in.labels_embeds = lab;
     }
     /* GLINER_SPAN_GRID=1: the spans are built where the model reads them, not uploaded (batch.c writes the grid) */
-    const char* sg = getenv("GLINER_SPAN_GRID");
-    in.span_grid = sg && !strcmp(sg, "1");
+    in.span_grid = gl_env_is("GLINER_SPAN_GRID", "1");
     /* GLINER_PREFILTER=1 (span models): only the logits that may pass the threshold come back from the forward */
-    const char* pf = getenv("GLINER_PREFILTER");
-    if (!arch_is_token(cfg->arch) && pf && !strcmp(pf, "1")) {
+    if (!arch_is_token(cfg->arch) && gl_env_is("GLINER_PREFILTER", "1")) {
         in.prefilter = 1;
         in.prefilter_t = decode_logit_floor(o->threshold);
     }
@@ -612,9 +610,8 @@ static void* prep_thread(void* arg) {
 
 static int pipeline_on(const gliner_t* g) {
     const GlinerConfig* cfg = &g->model.cfg;
-    const char* e = getenv("GLINER_PIPELINE");
     /* a bi-encoder with a CrossFuser runs a batch as several label groups (run_batch): not pipelined */
-    return e && !strcmp(e, "1") && !(arch_is_bi(cfg->arch) && cfg->post_fusion_schema && *cfg->post_fusion_schema);
+    return gl_env_is("GLINER_PIPELINE", "1") && !(arch_is_bi(cfg->arch) && cfg->post_fusion_schema && *cfg->post_fusion_schema);
 }
 
 /* windows: entities found in several overlapping windows are merged (same span and label: the best

@@ -4,6 +4,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -30,6 +31,12 @@ int         dtype_from_name(const char* s, DType* out); /* 0 ok, -1 unknown */
 int         dtype_is_float(DType t);
 
 #define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+
+/* an environment switch (GLINER_ATTN=v2, GLINER_GRAPHS=1, ...) set to exactly value */
+static inline int gl_env_is(const char* name, const char* value) {
+    const char* v = getenv(name);
+    return v && !strcmp(v, value);
+}
 
 static inline float bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;

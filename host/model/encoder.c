@@ -93,8 +93,7 @@ static void work_free(Work* w) {
 static void residual_layer_norm(const GlinerModel* m, void* out, void* x, const void* res, const void* g, const void* b,
                                 int M, int H, float eps) {
     const Backend* be = m->be;
-    const char* e = getenv("GLINER_EPILOGUE");
-    if (!m->training && be->add_layer_norm && e && !strcmp(e, "v2")) {
+    if (!m->training && be->add_layer_norm && gl_env_is("GLINER_EPILOGUE", "v2")) {
         be->add_layer_norm(be, out, x, res, g, b, M, H, eps);
         return;
     }
@@ -211,8 +210,9 @@ static void deberta_forward(const GlinerModel* m, int which, const char* pre, co
     int32_t* bucket_dev = NULL;
     void *R = NULL, *PK = NULL, *PQ = NULL;
     /* inference without captures: the cached PK/PQ of every layer (built below on the first such forward) */
-    const char* pcs = getenv("GLINER_POS_CACHE"); /* 0: recompute every forward, as before (for timing both) */
-    struct PosCache* pc = rel && (c2p || p2c) && !m->training && !cap && !(pcs && !strcmp(pcs, "0")) ? m->pos_cache : NULL;
+    /* GLINER_POS_CACHE=0: recompute them every forward, as before (for timing both) */
+    struct PosCache* pc =
+        rel && (c2p || p2c) && !m->training && !cap && !gl_env_is("GLINER_POS_CACHE", "0") ? m->pos_cache : NULL;
     const int cached = pc && pc->layers[which] == bc->num_hidden_layers;
     if (pc && !cached) {
         pos_cache_drop(m, which);

@@ -10,7 +10,6 @@
    GLINER_SPAN_HEAD=v2 (inference): relu(A_i + E_j + b0) and its dot products with q_c in one op
    (span_pair_relu_scores), so the (B, S, 4D) hidden layer is never stored. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "model.h"
 
@@ -38,8 +37,7 @@ void* markerv0_split_logits(const GlinerModel* m, const void* words, const int64
     be->gemm_batched(be, A, Ps, W0, 1, B * W, F, D, 0, 1, D, 2 * D, F, 0, 0, 0, 1.0f, 0.0f);
     be->gemm_batched(be, E, Pe, W0 + (size_t)D * es, 1, B * W, F, D, 0, 1, D, 2 * D, F, 0, 0, 0, 1.0f, 0.0f);
     /* GLINER_SPAN_HEAD=v2 (inference): the hidden layer and the scores in one op, no (B, S, F) tensor */
-    const char* sh = getenv("GLINER_SPAN_HEAD");
-    const int fused = !m->training && be->span_pair_relu_scores && sh && !strcmp(sh, "v2");
+    const int fused = !m->training && be->span_pair_relu_scores && gl_env_is("GLINER_SPAN_HEAD", "v2");
     void* H = NULL;
     if (!fused) {
         H = be->alloc(be, (size_t)B * S * F * es);

@@ -439,9 +439,8 @@ void gliner_model_drop_caches(GlinerModel* m) {
 static void* forward_graphed(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap,
                              const DevIdx* d, int C) {
     const Backend* be = m->be;
-    const char* gs = getenv("GLINER_GRAPHS");
     const GlinerArch a = m->cfg.arch;
-    if (!(gs && !strcmp(gs, "1")) || !be->graph_begin || !m->graphs || !m->arena || m->training || (cap && cap->fn) ||
+    if (!gl_env_is("GLINER_GRAPHS", "1") || !be->graph_begin || !m->graphs || !m->arena || m->training || (cap && cap->fn) ||
         arch_is_token(a) || arch_is_bi(a))
         return forward_device(m, in, out, cap, d, C);
     GraphEntry* e = graph_entry(m, in, C);

@@ -177,8 +177,8 @@ static size_t v2_layout(size_t nb, int T, int H, int A, int c2p, int p2c, DType 
 }
 
 extern "C" int deberta_attention_v2_enabled(float drop_p) {
-    const char* e = getenv("GLINER_ATTN");
-    return drop_p <= 0.0f && e && (!strcmp(e, "v2") || !strcmp(e, "v3")); /* v3 falls back to v2 where it does not apply */
+    /* v3 falls back to v2 where it does not apply */
+    return drop_p <= 0.0f && (gl_env_is("GLINER_ATTN", "v2") || gl_env_is("GLINER_ATTN", "v3"));
 }
 
 /* texts per chunk: as many as fit DEB_V2_WS_CAP, at least one, at most B */

@@ -259,8 +259,7 @@ __global__ void __launch_bounds__(128) deberta_flash_kernel(T* ctx, const T* q, 
 
 /* GLINER_ATTN=v3 and the kernel's conditions */
 extern "C" int deberta_attention_v3_usable(float drop_p, DType dt, int Dh, const void* const ptrs[6]) {
-    const char* e = getenv("GLINER_ATTN");
-    if (!e || strcmp(e, "v3") || drop_p > 0.0f || Dh != FA_D || (dt != DTYPE_BF16 && dt != DTYPE_F16)) return 0;
+    if (!gl_env_is("GLINER_ATTN", "v3") || drop_p > 0.0f || Dh != FA_D || (dt != DTYPE_BF16 && dt != DTYPE_F16)) return 0;
     for (int i = 0; i < 6; i++) /* q, k, v, pk, pq: 16-byte rows; ctx: 4-byte pairs */
         if (ptrs[i] && ((uintptr_t)ptrs[i] & (i == 5 ? 3 : 15))) return 0;
     return 1;

@@ -94,10 +94,7 @@ static int plan_build(LtPlan* p, cublasLtHandle_t h, DType dt) {
     return 0;
 }
 
-extern "C" int linear_lt_enabled(void) {
-    const char* e = getenv("GLINER_LINEAR");
-    return e && !strcmp(e, "lt");
-}
+extern "C" int linear_lt_enabled(void) { return gl_env_is("GLINER_LINEAR", "lt"); }
 
 extern "C" int linear_lt_forward_cuda(void* y, const void* x, const void* w, const void* b, int M, int K, int N, DType dt,
                                       gl_blas_t blas, gl_stream_t stream) {

@@ -24,7 +24,6 @@
 #include "mma.cuh"
 
 #include <cooperative_groups.h>
-#include <string.h>
 
 namespace cg = cooperative_groups;
 
@@ -207,11 +206,6 @@ __global__ void __launch_bounds__(512) lstm_bidir_forward_kernel2(T* y, const fl
         else { typedef __half T; __VA_ARGS__; }                                             \
     } while (0)
 
-static int lstm_v2_switch(void) {
-    const char* e = getenv("GLINER_LSTM");
-    return e && !strcmp(e, "v2");
-}
-
 /* the plan v2 runs with on the current device, or n = 0: 16-bit storage, sm_90+, the plan's cluster schedulable */
 extern "C" LstmV2Plan lstm_bidir_v2_plan_cuda(int B, int Hs, DType dt) {
     LstmV2Plan none = {0, 0, 0, 0, 0, 0, 0};
@@ -265,7 +259,7 @@ extern "C" int lstm_bidir_forward_cuda(void* y, const void* x, const int64_t* le
     for (int dir = 0; dir < 2; dir++) /* gx[dir] (rows, G) = x . w_ih[dir]^T in fp32 */
         gemm_batched_ex_forward_cuda(dir ? gx1 : gx0, x, w_ih[dir], 1, (int)rows, (int)G, Din, 0, 1, Din, Din, (int)G, 0,
                                      0, 0, 1.0f, 0.0f, dt, DTYPE_F32, blas, stream);
-    const LstmV2Plan p = lstm_v2_switch() ? lstm_bidir_v2_plan_cuda(B, Hs, dt) : LstmV2Plan{0, 0, 0, 0, 0, 0, 0};
+    const LstmV2Plan p = gl_env_is("GLINER_LSTM", "v2") ? lstm_bidir_v2_plan_cuda(B, Hs, dt) : LstmV2Plan{0, 0, 0, 0, 0, 0, 0};
     if (p.n > 0) {
         const int tiles = (B + p.BT - 1) / p.BT;
         CHECK(tiles <= 65535, "lstm_bidir_forward_cuda: B=%d", B);
