@@ -145,8 +145,6 @@ void deberta_rel_buckets(int32_t* out, int T, int position_buckets, int max_rela
     for (int r = -(T - 1); r <= T - 1; r++) out[r + T - 1] = deberta_bucket(r, position_buckets, max_relative_positions);
 }
 
-/* ---------------------------------------------------------------- DeBERTa */
-
 /* Inference keeps each layer's position keys PK and queries PQ ((2A, nh*dh) each): they depend on the weights only
    (R = LN(rel_embeddings) through the layer's key/query projections), and recomputing them costs two (2A x H x A)
    GEMMs per layer and forward -- more than the text's own projections at batch 1. Built on the first inference

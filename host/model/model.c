@@ -26,7 +26,6 @@ struct GraphCache {
     int        next;
 };
 
-
 /* ---------------------------------------------------------------- parameters */
 
 typedef struct { char* buf; size_t len, cap; } Msgs;
@@ -419,7 +418,6 @@ static GraphEntry* graph_entry(const GlinerModel* m, const ModelInputs* in, int 
     GraphEntry* e = &gc->e[gc->next]; /* round robin */
     gc->next = (gc->next + 1) % GRAPH_ENTRIES;
     if (e->used && e->state == 2) m->base->graph_free(m->base, e->id);
-    memset(e, 0, sizeof *e);
     *e = (GraphEntry){.used = 1, .B = in->B, .T = in->T, .W = in->W, .K = K, .C = C, .grid = grid, .switches = sw};
     return e;
 }
@@ -459,10 +457,8 @@ static void* forward_graphed(const GlinerModel* m, const ModelInputs* in, ModelO
     if (!record) return L;
     int id;
     if (be->graph_end(be, &id) == 0) { /* recorded, and run */
-        if (m->arena->n_overflow == 0) *e = (GraphEntry){.used = 1, .state = 2, .fails = e->fails, .id = id, .B = e->B,
-                                                         .T = e->T, .W = e->W, .K = e->K, .C = e->C, .grid = e->grid,
-                                                         .switches = e->switches, .gen = m->arena->gen, .L = L};
-        else be->graph_free(be, id); /* it read an overflow block: valid for this call only */
+        if (m->arena->n_overflow) be->graph_free(be, id); /* it read an overflow block: valid for this call only */
+        else e->state = 2, e->id = id, e->gen = m->arena->gen, e->L = L;
         return L;
     }
     e->fails++; /* nothing recorded ran: run it */

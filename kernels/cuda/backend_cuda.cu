@@ -45,7 +45,7 @@ typedef struct {
     size_t       scratch_cap, scratch_used;
     char*        ws;      /* op workspaces (LSTM gates, conv weights, dtype staging) */
     size_t       ws_cap;
-    int          capturing, capture_failed; /* a graph is being recorded on the stream; it had to stop */
+    int          capturing; /* a graph is being recorded on the stream */
     int          cap_slot;
     GraphSlot    graphs[GRAPH_SLOTS];
 } CudaImpl;
@@ -77,7 +77,6 @@ static void cap_abort(CudaImpl* c) {
     if (g) cudaGraphDestroy(g);
     cudaGetLastError();
     c->capturing = 0;
-    c->capture_failed = 1;
 }
 
 /* host data a recording copies to the device: kept in the graph's pinned slab, where every replay reads it again
@@ -234,13 +233,12 @@ static int cu_graph_begin(const Backend* be) {
     }
     c->cap_slot = k;
     c->capturing = 1;
-    c->capture_failed = 0;
     return 0;
 }
 
 static int cu_graph_end(const Backend* be, int* id) {
     CudaImpl* c = I(be);
-    if (!c->capturing) return -1; /* cap_abort stopped it (capture_failed) */
+    if (!c->capturing) return -1; /* cap_abort stopped it */
     GraphSlot* s = &c->graphs[c->cap_slot];
     cudaGraph_t g = NULL;
     cudaError_t e = cudaStreamEndCapture(c->stream, &g);
