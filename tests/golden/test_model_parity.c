@@ -108,16 +108,22 @@ Test(model_parity, every_encoder_only_fixture) {
 
 /* the activation arena: the first forward of a shape sizes it, the second of the same shape takes no
    new block from the backend, and the results do not change */
-Test(model_parity, arena_reaches_steady_state) {
+/* the DeBERTa markerV0 fixture on the CPU with its "main" batch (st holds the batch's tensors) */
+static void load_deberta_main(GlinerModel* m, SafeTensors* st, ModelInputs* in) {
     char dir[] = MODELS "/uni_span_deberta_markerV0", p[1100], err[1024];
-    GlinerModel m;
-    cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
+    cr_assert_eq(gliner_model_load(m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
     snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
-    SafeTensors st;
-    cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(st_open(st, p, err, sizeof err), 0, "%s", err);
     g_tensors_map = NULL;
+    cr_assert(fx_case_inputs(st, "main", &m->cfg, in));
+}
+
+Test(model_parity, arena_reaches_steady_state) {
+    char err[1024];
+    GlinerModel m;
+    SafeTensors st;
     ModelInputs in;
-    cr_assert(fx_case_inputs(&st, "main", &m.cfg, &in));
+    load_deberta_main(&m, &st, &in);
     ModelOutputs a, b;
     cr_assert_eq(gliner_forward(&m, &in, &a, NULL, err, sizeof err), 0, "%s", err);
     cr_expect_gt(m.arena->n_overflow, 0, "the first forward should have sized the arena");
@@ -134,15 +140,11 @@ Test(model_parity, arena_reaches_steady_state) {
 /* DeBERTa's position keys/queries, cached by inference forwards (encoder.c): the forward that builds the cache, the
    ones that read it and one after gliner_model_drop_caches give the same bits, and the cache holds every layer */
 Test(model_parity, deberta_position_cache) {
-    char dir[] = MODELS "/uni_span_deberta_markerV0", p[1100], err[1024];
+    char err[1024];
     GlinerModel m;
-    cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
-    snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
     SafeTensors st;
-    cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
-    g_tensors_map = NULL;
     ModelInputs in;
-    cr_assert(fx_case_inputs(&st, "main", &m.cfg, &in));
+    load_deberta_main(&m, &st, &in);
     cr_assert(m.pos_cache && m.pos_cache->layers[0] == 0);
     ModelOutputs o[3];
     for (int r = 0; r < 3; r++) {

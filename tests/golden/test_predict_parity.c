@@ -21,11 +21,26 @@ static const char** strings(cJSON* arr, int* n) {
     return s;
 }
 
-static void predict_parity_run(void) {
+/* one case of a fixture: the model, its texts and their label lists (the reference's inputs.json) */
+typedef struct {
+    const char*        model;
+    gliner_t*          g;
+    GlinerArch         arch;
+    cJSON*             cs; /* the case: texts, labels, decoded */
+    int                n, per_text;
+    const char**       tx;
+    const char***      lab;
+    int*               nl;
+} Case;
+typedef void (*CaseFn)(const Case* c, void* ctx);
+
+/* every case of every encoder-only fixture (decoder, relex and represent_spans models are not in this suite) through
+   fn; returns the models loaded */
+static int for_each_case(CaseFn fn, void* ctx) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
     struct dirent* de;
-    int compared = 0, bad = 0, models = 0, skipped_bi = 0;
+    int models = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
         char dir[1024], p[1100], err[1024];
@@ -33,100 +48,111 @@ static void predict_parity_run(void) {
         snprintf(p, sizeof p, "%s/gliner_config.json", dir);
         GlinerConfig cfg;
         cr_assert_eq(gliner_config_load(&cfg, p, err, sizeof err), 0, "%s", err);
-        GlinerArch a = cfg.arch;
-        int represent = cfg.represent_spans;
+        Case c = {.model = de->d_name, .arch = cfg.arch};
+        const int skip = arch_is_decoder(cfg.arch) || arch_is_relex(cfg.arch) || cfg.represent_spans;
         gliner_config_free(&cfg);
-        if (arch_is_decoder(a) || arch_is_relex(a) || represent) continue; /* not in this milestone */
-        gliner_t* g;
-        cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
+        if (skip) continue;
+        cr_assert_eq(gliner_load(&c.g, dir, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
         models++;
         snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
         char* js = tu_read_file(p, NULL);
         cJSON* root = cJSON_Parse(js);
-        cJSON* cs;
-        cJSON_ArrayForEach(cs, cJSON_GetObjectItem(root, "cases")) {
-            cJSON* texts = cJSON_GetObjectItem(cs, "texts");
-            cJSON* labels = cJSON_GetObjectItem(cs, "labels");
-            int n;
-            const char** tx = strings(texts, &n);
-            const char*** lab = calloc((size_t)n, sizeof *lab);
-            int* nl = calloc((size_t)n, sizeof *nl);
-            int per_text = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
-            for (int i = 0; i < n; i++) lab[i] = strings(per_text ? cJSON_GetArrayItem(labels, i) : labels, &nl[i]);
-            /* A bi-encoder batch in the reference embeds the FIRST text's labels for every text of the batch
-               but names the columns with each text's own list (processor.py: list(batch["classes_to_id"][0])),
-               so per-text label lists that differ get other labels' names: a reference bug we do not copy
-               (each text is scored against its own labels). Those cases are counted, not compared. */
-            int differ = 0;
-            for (int i = 1; i < n; i++) {
-                differ |= nl[i] != nl[0];
-                for (int k = 0; !differ && k < nl[i]; k++) differ |= strcmp(lab[i][k], lab[0][k]) != 0;
-            }
-            if (arch_is_bi(a) && per_text && differ) {
-                skipped_bi++;
-                for (int i = 0; i < n; i++) free(lab[i]);
-                free(lab);
-                free(nl);
-                free(tx);
-                continue;
-            }
-            cJSON* combo;
-            cJSON_ArrayForEach(combo, cJSON_GetObjectItem(cs, "decoded")) {
-                float thr;
-                char fb[8], mb[8];
-                if (sscanf(combo->string, "thr=%f,flat_ner=%7[^,],multi_label=%7s", &thr, fb, mb) != 3) continue;
-                if (!cJSON_IsArray(combo)) continue; /* the reference itself failed on this case */
-                gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
-                o.threshold = thr;
-                o.flat_ner = !strcmp(fb, "True");
-                o.multi_label = !strcmp(mb, "True");
-                if (arch_is_bi(a) && per_text) o.batch_size = 1;
-                gliner_result* r = calloc((size_t)n, sizeof *r);
-                cr_assert_eq(gliner_predict_per_text(g, tx, n, (const char* const* const*)lab, nl, &o, r, err, sizeof err), 0,
-                             "%s: %s", de->d_name, err);
-                for (int i = 0; i < n; i++) {
-                    cJSON* want = cJSON_GetArrayItem(combo, i);
-                    int same = cJSON_GetArraySize(want) == r[i].n;
-                    for (int k = 0; same && k < r[i].n; k++) {
-                        cJSON* e = cJSON_GetArrayItem(want, k);
-                        const gliner_entity* ge = &r[i].entities[k];
-                        same = cJSON_GetObjectItem(e, "start")->valuedouble == (double)ge->start &&
-                               cJSON_GetObjectItem(e, "end")->valuedouble == (double)ge->end &&
-                               !strcmp(cJSON_GetObjectItem(e, "label")->valuestring, ge->label) &&
-                               !strcmp(cJSON_GetObjectItem(e, "text")->valuestring, ge->text) &&
-                               fabs(cJSON_GetObjectItem(e, "score")->valuedouble - ge->score) <= 2e-5;
-                    }
-                    compared++;
-                    if (!same) {
-                        bad++;
-                        char* ws = cJSON_PrintUnformatted(want);
-                        cr_log_error("%s %s %s text %d: reference %s, we found %d entities", de->d_name, cs->string,
-                                     combo->string, i, ws, r[i].n);
-                        for (int k = 0; k < r[i].n; k++)
-                            cr_log_error("   ours: [%lld,%lld) %s '%s' %.7f", (long long)r[i].entities[k].start,
-                                         (long long)r[i].entities[k].end, r[i].entities[k].label, r[i].entities[k].text,
-                                         r[i].entities[k].score);
-                        free(ws);
-                    }
-                }
-                gliner_results_free(r, n);
-                free(r);
-            }
-            for (int i = 0; i < n; i++) free(lab[i]);
-            free(lab);
-            free(nl);
-            free(tx);
+        cJSON_ArrayForEach(c.cs, cJSON_GetObjectItem(root, "cases")) {
+            cJSON* labels = cJSON_GetObjectItem(c.cs, "labels");
+            c.tx = strings(cJSON_GetObjectItem(c.cs, "texts"), &c.n);
+            c.lab = calloc((size_t)c.n, sizeof *c.lab);
+            c.nl = calloc((size_t)c.n, sizeof *c.nl);
+            c.per_text = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
+            for (int i = 0; i < c.n; i++) c.lab[i] = strings(c.per_text ? cJSON_GetArrayItem(labels, i) : labels, &c.nl[i]);
+            fn(&c, ctx);
+            for (int i = 0; i < c.n; i++) free(c.lab[i]);
+            free(c.lab);
+            free(c.nl);
+            free(c.tx);
         }
         cJSON_Delete(root);
         free(js);
-        gliner_free(g);
+        gliner_free(c.g);
     }
     closedir(d);
+    return models;
+}
+
+typedef struct {
+    int compared, bad, skipped_bi;
+} Tally;
+
+/* the case's entities in every decoding mode the reference produced, against the reference's */
+static void against_reference(const Case* c, void* ctx) {
+    Tally* t = ctx;
+    const int n = c->n;
+    /* A bi-encoder batch in the reference embeds the FIRST text's labels for every text of the batch
+       but names the columns with each text's own list (processor.py: list(batch["classes_to_id"][0])),
+       so per-text label lists that differ get other labels' names: a reference bug we do not copy
+       (each text is scored against its own labels). Those cases are counted, not compared. */
+    int differ = 0;
+    for (int i = 1; i < n; i++) {
+        differ |= c->nl[i] != c->nl[0];
+        for (int k = 0; !differ && k < c->nl[i]; k++) differ |= strcmp(c->lab[i][k], c->lab[0][k]) != 0;
+    }
+    if (arch_is_bi(c->arch) && c->per_text && differ) {
+        t->skipped_bi++;
+        return;
+    }
+    char err[1024];
+    cJSON* combo;
+    cJSON_ArrayForEach(combo, cJSON_GetObjectItem(c->cs, "decoded")) {
+        float thr;
+        char fb[8], mb[8];
+        if (sscanf(combo->string, "thr=%f,flat_ner=%7[^,],multi_label=%7s", &thr, fb, mb) != 3) continue;
+        if (!cJSON_IsArray(combo)) continue; /* the reference itself failed on this case */
+        gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
+        o.threshold = thr;
+        o.flat_ner = !strcmp(fb, "True");
+        o.multi_label = !strcmp(mb, "True");
+        if (arch_is_bi(c->arch) && c->per_text) o.batch_size = 1;
+        gliner_result* r = calloc((size_t)n, sizeof *r);
+        cr_assert_eq(gliner_predict_per_text(c->g, c->tx, n, (const char* const* const*)c->lab, c->nl, &o, r, err,
+                                             sizeof err),
+                     0, "%s: %s", c->model, err);
+        for (int i = 0; i < n; i++) {
+            cJSON* want = cJSON_GetArrayItem(combo, i);
+            int same = cJSON_GetArraySize(want) == r[i].n;
+            for (int k = 0; same && k < r[i].n; k++) {
+                cJSON* e = cJSON_GetArrayItem(want, k);
+                const gliner_entity* ge = &r[i].entities[k];
+                same = cJSON_GetObjectItem(e, "start")->valuedouble == (double)ge->start &&
+                       cJSON_GetObjectItem(e, "end")->valuedouble == (double)ge->end &&
+                       !strcmp(cJSON_GetObjectItem(e, "label")->valuestring, ge->label) &&
+                       !strcmp(cJSON_GetObjectItem(e, "text")->valuestring, ge->text) &&
+                       fabs(cJSON_GetObjectItem(e, "score")->valuedouble - ge->score) <= 2e-5;
+            }
+            t->compared++;
+            if (!same) {
+                t->bad++;
+                char* ws = cJSON_PrintUnformatted(want);
+                cr_log_error("%s %s %s text %d: reference %s, we found %d entities", c->model, c->cs->string,
+                             combo->string, i, ws, r[i].n);
+                for (int k = 0; k < r[i].n; k++)
+                    cr_log_error("   ours: [%lld,%lld) %s '%s' %.7f", (long long)r[i].entities[k].start,
+                                 (long long)r[i].entities[k].end, r[i].entities[k].label, r[i].entities[k].text,
+                                 r[i].entities[k].score);
+                free(ws);
+            }
+        }
+        gliner_results_free(r, n);
+        free(r);
+    }
+}
+
+static void predict_parity_run(void) {
+    Tally t = {0};
+    const int models = for_each_case(against_reference, &t);
     cr_log_info("predict parity: %d models, %d (text, mode) results compared, %d differ; %d bi-encoder per-text cases "
-                "not compared (reference bug, see above)", models, compared, bad, skipped_bi);
+                "not compared (reference bug, see above)", models, t.compared, t.bad, t.skipped_bi);
     cr_expect(models >= 18, "only %d models ran", models);
-    cr_expect(compared >= 500, "only %d results compared", compared);
-    cr_expect_eq(bad, 0);
+    cr_expect(t.compared >= 500, "only %d results compared", t.compared);
+    cr_expect_eq(t.bad, 0);
 }
 
 Test(predict_parity, entities_identical_to_reference_inference) { predict_parity_run(); }
@@ -138,70 +164,42 @@ Test(predict_parity, entities_identical_with_the_threshold_prefilter) {
     predict_parity_run();
 }
 
+/* the case in batches of 2, in turn and pipelined: the same entities and scores, bit for bit */
+static void pipelined_against_sequential(const Case* c, void* ctx) {
+    char err[1024];
+    gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
+    o.batch_size = 2;
+    gliner_result* r[2];
+    for (int v = 0; v < 2; v++) {
+        if (v) setenv("GLINER_PIPELINE", "1", 1);
+        else unsetenv("GLINER_PIPELINE");
+        r[v] = calloc((size_t)c->n, sizeof *r[v]);
+        cr_assert_eq(gliner_predict_per_text(c->g, c->tx, c->n, (const char* const* const*)c->lab, c->nl, &o, r[v], err,
+                                             sizeof err),
+                     0, "%s: %s", c->model, err);
+    }
+    unsetenv("GLINER_PIPELINE");
+    for (int i = 0; i < c->n; i++) {
+        int same = r[0][i].n == r[1][i].n;
+        for (int k = 0; same && k < r[0][i].n; k++) {
+            const gliner_entity *a = &r[0][i].entities[k], *b = &r[1][i].entities[k];
+            same = a->start == b->start && a->end == b->end && !strcmp(a->label, b->label) && a->score == b->score;
+        }
+        cr_expect(same, "%s %s text %d: pipelined results differ", c->model, c->cs->string, i);
+    }
+    for (int v = 0; v < 2; v++) {
+        gliner_results_free(r[v], c->n);
+        free(r[v]);
+    }
+    (*(int*)ctx)++;
+}
+
 /* pipelined (GLINER_PIPELINE=1: batch n+1 tokenized on a worker thread while batch n runs) against the same run in
    turn, in batches of 2 so that every case has a next batch (the reference's own numbers hold for its batch of 8
-   only: a LayersFuser's mean reads the padding): the same entities and scores, bit for bit, on every fixture */
+   only: a LayersFuser's mean reads the padding), on every fixture */
 Test(predict_parity, pipelined_equals_sequential) {
-    DIR* d = opendir(MODELS);
-    cr_assert(d);
-    struct dirent* de;
     int runs = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char dir[1024], p[1100], err[1024];
-        snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
-        snprintf(p, sizeof p, "%s/gliner_config.json", dir);
-        GlinerConfig cfg;
-        cr_assert_eq(gliner_config_load(&cfg, p, err, sizeof err), 0, "%s", err);
-        const int skip = arch_is_decoder(cfg.arch) || arch_is_relex(cfg.arch) || cfg.represent_spans;
-        gliner_config_free(&cfg);
-        if (skip) continue;
-        gliner_t* g;
-        cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
-        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
-        char* js = tu_read_file(p, NULL);
-        cJSON* root = cJSON_Parse(js);
-        cJSON* cs;
-        cJSON_ArrayForEach(cs, cJSON_GetObjectItem(root, "cases")) {
-            int n;
-            const char** tx = strings(cJSON_GetObjectItem(cs, "texts"), &n);
-            cJSON* labels = cJSON_GetObjectItem(cs, "labels");
-            const int per_text = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
-            const char*** lab = calloc((size_t)n, sizeof *lab);
-            int* nl = calloc((size_t)n, sizeof *nl);
-            for (int i = 0; i < n; i++) lab[i] = strings(per_text ? cJSON_GetArrayItem(labels, i) : labels, &nl[i]);
-            gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
-            o.batch_size = 2;
-            gliner_result* r[2];
-            for (int v = 0; v < 2; v++) {
-                if (v) setenv("GLINER_PIPELINE", "1", 1);
-                else unsetenv("GLINER_PIPELINE");
-                r[v] = calloc((size_t)n, sizeof *r[v]);
-                cr_assert_eq(gliner_predict_per_text(g, tx, n, (const char* const* const*)lab, nl, &o, r[v], err, sizeof err),
-                             0, "%s: %s", de->d_name, err);
-            }
-            unsetenv("GLINER_PIPELINE");
-            for (int i = 0; i < n; i++) {
-                int same = r[0][i].n == r[1][i].n;
-                for (int k = 0; same && k < r[0][i].n; k++) {
-                    const gliner_entity *a = &r[0][i].entities[k], *b = &r[1][i].entities[k];
-                    same = a->start == b->start && a->end == b->end && !strcmp(a->label, b->label) && a->score == b->score;
-                }
-                cr_expect(same, "%s %s text %d: pipelined results differ", de->d_name, cs->string, i);
-            }
-            for (int v = 0; v < 2; v++) {
-                gliner_results_free(r[v], n);
-                free(r[v]);
-            }
-            for (int i = 0; i < n; i++) free(lab[i]);
-            free(lab); free(nl); free(tx);
-            runs++;
-        }
-        cJSON_Delete(root);
-        free(js);
-        gliner_free(g);
-    }
-    closedir(d);
+    for_each_case(pipelined_against_sequential, &runs);
     cr_expect_geq(runs, 20, "only %d cases ran", runs);
 }
 
