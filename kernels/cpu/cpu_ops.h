@@ -91,6 +91,50 @@ double focal_loss_forward_cpu(float* loss, const float* logits, const float* tar
 /* dlogits[i] = dloss * mask[i] * d l_i / d logits[i] (overwrites) */
 void focal_loss_backward_cpu(float* dlogits, const float* logits, const float* targets, const uint8_t* mask, size_t n,
                              float dloss, const FocalParams* fp);
+/* One term of a model-level loss (host/train/loss.h): the element losses l_i masked by mask_i (0/1), reduced
+   as the reference does -- sum, or mean: (float)sum / n_valid (0 when n_valid == 0, quirk 16) -- and times
+   the term's coefficient `upstream`. The gradient dlogits_i = dscale * mask_i * d l_i / d x_i with
+   dscale = (mean ? upstream / n_valid (0 when n_valid == 0) : upstream) * grad_scale, in float, in that order
+   (grad_scale: 1 / gradient-accumulation steps, as the HF Trainer divides the loss). */
+typedef struct {
+    FocalParams fp;
+    int         mean;       /* 1: divide the masked sum by n_valid */
+    float       n_valid;
+    float       upstream;   /* the term's coefficient (token_loss_coef / span_loss_coef, else 1) */
+    float       grad_scale; /* extra factor on the gradient only */
+} FocalTerm;
+/* the term's dscale, as above (one definition for both twins) */
+static inline float focal_term_dscale(const FocalTerm* ft) {
+    const float d = ft->mean ? (ft->n_valid > 0 ? ft->upstream / ft->n_valid : 0.0f) : ft->upstream;
+    return d * ft->grad_scale;
+}
+/* the term's loss from the masked sum (double), as above */
+static inline float focal_term_loss(const FocalTerm* ft, double sum) {
+    const float l = ft->mean ? (ft->n_valid > 0 ? (float)sum / ft->n_valid : 0.0f) : (float)sum;
+    return ft->upstream * l;
+}
+/* Returns the term's loss; dlogits (n, or NULL) overwritten with its gradient (zeros for a mean over no valid
+   element). */
+float focal_term_cpu(float* dlogits, const float* logits, const float* targets, const uint8_t* mask, size_t n,
+                     const FocalTerm* ft);
+
+/* The training step's scalars where the step runs (the device, on a GPU): the host reads them only when it logs
+   or saves, so a step never waits on a download. Written by the step's kernels in this order: the loss terms
+   add to step_loss (times 1 / accumulation steps); the gradient norm goes to norm; train_step_check sets
+   ok = isfinite(step_loss) && isfinite(norm), and then, when ok, win_loss += step_loss, win_steps++,
+   opt_step++, else win_skipped++; and it zeroes step_loss. Clipping and AdamW read ok (0: g and the parameters
+   are left untouched) and opt_step (AdamW's bias corrections). The host zeroes the win_* fields after reading. */
+typedef struct {
+    double  step_loss;
+    double  win_loss;
+    float   norm;
+    int32_t ok;
+    int32_t win_steps;
+    int32_t win_skipped;
+    int64_t opt_step;
+} TrainStats;
+/* the CPU twin of train_step_check (the rule above) */
+void train_step_check_cpu(TrainStats* st);
 
 #ifdef __cplusplus
 }

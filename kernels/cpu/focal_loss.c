@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cpu_ops.h"
 
@@ -95,4 +96,27 @@ void focal_loss_backward_cpu(float* dlogits, const float* logits, const float* t
         gp += gpm * pass_pm;
         dlogits[i] = fp->normalize_prob ? gp * (1.0f - p) * p : gp;
     }
+}
+
+float focal_term_cpu(float* dlogits, const float* logits, const float* targets, const uint8_t* mask, size_t n,
+                     const FocalTerm* ft) {
+    const double sum = focal_loss_forward_cpu(NULL, logits, targets, mask, n, &ft->fp);
+    if (dlogits) {
+        const float dscale = focal_term_dscale(ft);
+        if (ft->mean && dscale == 0.0f) memset(dlogits, 0, n * sizeof(float)); /* no valid element (quirk 16) */
+        else focal_loss_backward_cpu(dlogits, logits, targets, mask, n, dscale, &ft->fp);
+    }
+    return focal_term_loss(ft, sum);
+}
+
+void train_step_check_cpu(TrainStats* st) {
+    st->ok = isfinite(st->step_loss) && isfinite(st->norm);
+    if (st->ok) {
+        st->win_loss += st->step_loss;
+        st->win_steps++;
+        st->opt_step++;
+    } else {
+        st->win_skipped++;
+    }
+    st->step_loss = 0.0;
 }
