@@ -41,7 +41,7 @@ typedef struct {
     char*  base;
     size_t bytes;
     char*  grad; /* NULL until a gradient reaches it */
-    int    owned; /* allocated by the tape (freed on reset); 0 for the parameters */
+    int    owned; /* allocated by the tape (its pool); 0 for the parameters */
 } Region;
 
 typedef struct {
@@ -60,9 +60,17 @@ struct Tape {
     size_t         n_reg, cap_reg;
     Download*      dl;
     size_t         n_dl, cap_dl;
-    void**         snaps;
-    size_t         n_snap, cap_snap;
+    size_t         n_snap;
     size_t         bytes;
+    /* the pool every tape allocation comes from: one slab of base memory, kept across resets and sized from the
+       high-water mark of the steps before (want), so a steady-state step allocates, frees and syncs nothing.
+       What does not fit (the first step, a longer batch) comes from base->alloc and is freed at the reset, and
+       the next slab covers it. Invariant: the slab's bytes past `used` are zero. */
+    char*          slab;
+    size_t         slab_cap, used, want;
+    void**         ovf; /* this step's overflow allocations */
+    size_t         n_ovf, cap_ovf;
+    size_t         n_base_allocs;
 };
 
 #define GROW(arr, n, cap)                                                                  \
@@ -77,6 +85,48 @@ struct Tape {
     } while (0)
 
 static Tape* TP(const Backend* be) { return (Tape*)be; }
+
+/* ---------------------------------------------------------------- the pool */
+
+#define POOL_ALIGN 256
+
+/* zero-filled memory until the next tape_reset */
+static void* pool_get(Tape* t, size_t bytes) {
+    const size_t a = bytes ? (bytes + POOL_ALIGN - 1) / POOL_ALIGN * POOL_ALIGN : POOL_ALIGN;
+    t->want += a;
+    if (t->slab && a <= t->slab_cap - t->used) {
+        void* p = t->slab + t->used;
+        t->used += a;
+        return p;
+    }
+    GROW(t->ovf, t->n_ovf, t->cap_ovf);
+    void* p = t->base->alloc(t->base, a);
+    t->ovf[t->n_ovf++] = p;
+    t->n_base_allocs++;
+    return p;
+}
+
+/* end of a step: the overflow freed; the slab grown to this step's high-water mark (with 1/16 slack for the
+   next batch's shapes), or its used bytes zeroed in one call */
+static void pool_reset(Tape* t, int keep) {
+    const Backend* be = t->base;
+    for (size_t i = 0; i < t->n_ovf; i++) be->free(be, t->ovf[i]);
+    t->n_ovf = 0;
+    if (!keep || t->want > t->slab_cap) {
+        if (t->slab) be->free(be, t->slab);
+        t->slab = NULL;
+        t->slab_cap = 0;
+        if (keep) {
+            t->slab_cap = t->want + t->want / 16;
+            t->slab = be->alloc(be, t->slab_cap);
+            t->n_base_allocs++;
+        }
+    } else if (t->used) {
+        be->zero(be, t->slab, t->used);
+    }
+    t->used = 0;
+    t->want = 0;
+}
 
 /* ---------------------------------------------------------------- regions and gradients */
 
@@ -95,7 +145,7 @@ static void* grad_of(Tape* t, const void* p) {
     Region* r = region_of(t, p);
     if (!r) return NULL;
     if (!r->grad) {
-        r->grad = t->base->alloc(t->base, r->bytes);
+        r->grad = pool_get(t, r->bytes);
         t->bytes += r->bytes;
     }
     return r->grad + ((const char*)p - r->base);
@@ -108,7 +158,7 @@ static void* grad_if(const Tape* t, const void* p) {
 }
 
 static void* talloc(Tape* t, size_t bytes, int owned) {
-    void* p = t->base->alloc(t->base, bytes ? bytes : 1);
+    void* p = pool_get(t, bytes);
     GROW(t->reg, t->n_reg, t->cap_reg);
     t->reg[t->n_reg++] = (Region){p, bytes ? bytes : 1, NULL, owned};
     t->bytes += bytes;
@@ -158,10 +208,9 @@ static void before_write(Tape* t, const void* p, size_t n) {
                 continue;
             }
             if (!overlap(s->orig, s->n * t->es, p, bytes)) continue;
-            void* c = t->base->alloc(t->base, s->n * t->es);
+            void* c = pool_get(t, s->n * t->es);
             t->base->scale(t->base, c, s->orig, 1.0f, s->n); /* 1 * x: an exact copy */
-            GROW(t->snaps, t->n_snap, t->cap_snap);
-            t->snaps[t->n_snap++] = c;
+            t->n_snap++;
             t->bytes += s->n * t->es;
             /* every slot of any record that shares this value reads the same copy */
             for (size_t j = i; j < t->n_rec; j++)
@@ -552,32 +601,28 @@ void tape_set_params(Tape* t, const void* params, float* grads, size_t n) {
     t->reg[t->n_reg++] = (Region){(char*)params, n * t->es, (char*)grads, 0};
 }
 
-void tape_reset(Tape* t) {
+static void reset(Tape* t, int keep_slab) {
     size_t keep = 0;
-    for (size_t i = 0; i < t->n_reg; i++) {
-        Region* r = &t->reg[i];
-        if (r->owned) {
-            t->base->free(t->base, r->base);
-            if (r->grad) t->base->free(t->base, r->grad);
-        } else {
-            t->reg[keep++] = *r;
-        }
-    }
+    for (size_t i = 0; i < t->n_reg; i++)
+        if (!t->reg[i].owned) t->reg[keep++] = t->reg[i];
     t->n_reg = keep;
-    for (size_t i = 0; i < t->n_snap; i++) t->base->free(t->base, t->snaps[i]);
+    pool_reset(t, keep_slab);
     t->n_snap = 0;
     t->n_rec = 0;
     t->n_dl = 0;
     t->bytes = 0;
 }
 
+void tape_reset(Tape* t) { reset(t, 1); }
+void tape_trim(Tape* t) { reset(t, 0); }
+
 void tape_free(Tape* t) {
     if (!t) return;
-    tape_reset(t);
+    tape_trim(t);
     free(t->rec);
     free(t->reg);
     free(t->dl);
-    free(t->snaps);
+    free(t->ovf);
     free(t);
 }
 
@@ -585,6 +630,7 @@ const void* tape_grad(const Tape* t, const void* p) { return grad_if(t, p); }
 size_t      tape_n_records(const Tape* t) { return t->n_rec; }
 size_t      tape_n_snapshots(const Tape* t) { return t->n_snap; }
 size_t      tape_bytes(const Tape* t) { return t->bytes; }
+size_t      tape_base_allocs(const Tape* t) { return t->n_base_allocs; }
 
 /* ---------------------------------------------------------------- the reverse pass */
 
@@ -602,7 +648,7 @@ static Dy dy_take(Tape* t, const Rec* r, const void* const* inputs, int n_in) {
     const size_t bytes = r->ny * t->es;
     for (int k = 0; k < n_in; k++)
         if (inputs[k] && overlap(r->y, bytes, inputs[k], bytes)) {
-            d.tmp = t->base->alloc(t->base, bytes);
+            d.tmp = pool_get(t, bytes);
             t->base->scale(t->base, d.tmp, d.dy, 1.0f, r->ny);
             t->base->zero(t->base, d.dy, bytes);
             d.dy = d.tmp;
@@ -612,8 +658,7 @@ static Dy dy_take(Tape* t, const Rec* r, const void* const* inputs, int n_in) {
 }
 
 static void dy_done(Tape* t, const Rec* r, Dy* d) {
-    if (d->tmp) t->base->free(t->base, d->tmp);
-    else if (d->dy) t->base->zero(t->base, d->dy, r->ny * t->es);
+    if (!d->tmp && d->dy) t->base->zero(t->base, d->dy, r->ny * t->es); /* a scratch copy stays in the pool */
 }
 
 static void backward_rec(Tape* t, Rec* r) {
@@ -806,10 +851,9 @@ int tape_seed(Tape* t, const float* host_out, const float* host_dout, size_t n) 
     const Backend* be = t->base;
     void* g = grad_of(t, dl->src);
     CHECK(g, "tape_seed: the downloaded tensor is not a tape allocation");
-    void* tmp = be->alloc(be, (n ? n : 1) * t->es);
+    void* tmp = pool_get(t, n * t->es);
     be->upload(be, tmp, host_dout, n);
     be->axpy(be, g, tmp, 1.0f, n);
-    be->free(be, tmp);
     return 0;
 }
 

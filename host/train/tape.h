@@ -37,8 +37,12 @@ const Backend* tape_backend(Tape* t);
 /* The parameter buffer (base memory, `n` elements) and its gradient buffer (same size, base memory, zeroed by
    the caller before each accumulation window). */
 void           tape_set_params(Tape* t, const void* params, float* grads, size_t n);
-/* Drops the records and frees every activation and gradient buffer the tape allocated. */
+/* Drops the records and every activation and gradient buffer the tape allocated. The memory goes back to the
+   tape's pool, which keeps one slab of base memory sized from the largest step so far: after the first steps
+   (and any longer batch), a step makes no base alloc or free (no cudaMalloc, cudaFree or implicit sync). */
 void           tape_reset(Tape* t);
+/* tape_reset and the pool's slab given back (before an evaluation, or when the batch shapes shrink for good) */
+void           tape_trim(Tape* t);
 /* Seeds d loss / d (a tensor the forward downloaded into host_out, n elements) with host_dout, then runs the
    backward of every record. Parameter gradients accumulate into the buffer of tape_set_params. Returns 0, or
    -1 when no download wrote host_out. Call once per forward (then tape_reset). */
@@ -53,6 +57,7 @@ const void*    tape_grad(const Tape* t, const void* p);
 size_t         tape_n_records(const Tape* t);
 size_t         tape_n_snapshots(const Tape* t);
 size_t         tape_bytes(const Tape* t); /* activations + snapshots + gradients held */
+size_t         tape_base_allocs(const Tape* t); /* base->alloc calls so far (the pool's slabs and overflow) */
 
 #ifdef __cplusplus
 }

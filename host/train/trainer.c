@@ -339,6 +339,7 @@ static void model_infer_mode(Trainer* t, int on) {
     GlinerModel* m = t->m;
     if (on) {
         gliner_model_drop_caches(m); /* the weights changed since the last evaluation */
+        tape_trim(t->gc.tape);       /* the training step's slab: the evaluation's arena takes its place */
         m->be = t->gc.be_saved;
         m->arena = t->gc.arena_saved;
         m->training = 0;

@@ -27,6 +27,32 @@ static int in_list(const cJSON* arr, const char* name) {
     return 0;
 }
 
+/* The same batch again, twice: the gradients and the loss are bit-identical to the first step's (the tape's pool
+   reuses its slab: zero-filled, nothing of the last step leaks), and the third step makes no base allocation (a
+   steady-state step allocates, frees and syncs nothing). */
+static void repeat_steps(GradCtx* g, GlinerModel* m, const ModelInputs* in, const LossTargets* tg, const LossParams* lp,
+                         float loss1, const char* name) {
+    const size_t n = m->table.total;
+    float* first = malloc(n * sizeof(float));
+    cr_assert(first);
+    memcpy(first, g->grads, n * sizeof(float));
+    char err[1024];
+    size_t allocs = 0;
+    for (int s = 2; s <= 3; s++) {
+        grad_ctx_zero(g);
+        float loss;
+        cr_assert_eq(grad_step(g, in, tg, lp, NULL, 1.0f, &loss, NULL, err, sizeof err), 0, "%s: %s", name, err);
+        cr_expect(loss == loss1, "%s: step %d: loss %.9g, the first step's %.9g", name, s, loss, loss1);
+        cr_expect(!memcmp(first, g->grads, n * sizeof(float)), "%s: step %d: the gradients differ from the first step's",
+                  name, s);
+        if (s == 3)
+            cr_expect_eq(tape_base_allocs(g->tape), allocs, "%s: the third step made %zu base allocations", name,
+                         tape_base_allocs(g->tape) - allocs);
+        allocs = tape_base_allocs(g->tape);
+    }
+    free(first);
+}
+
 Test(grad_parity, every_training_fixture, .timeout = 600) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
@@ -153,6 +179,7 @@ Test(grad_parity, every_training_fixture, .timeout = 600) {
                 cr_expect(rel <= 1e-4, "%s: %s: gradient rel error %.3e (|ref| %.3e)", name, ps->name, rel, sqrt(den));
                 n_ref++;
             }
+            repeat_steps(&g, &m, &in, &tg, &lp, loss, name);
             cr_log_info("%-28s loss %.6f (ref %.6f), %d tensors, worst rel %.2e (%s)", name, loss, ref_loss, n_ref,
                         worst, worst_name);
             fprintf(stderr, "grad_parity %-28s %3d tensors (+%d at noise level)  worst rel %.2e  %s\n", name, n_ref,

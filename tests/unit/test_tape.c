@@ -86,3 +86,26 @@ Test(tape, strided_gemm_slabs) {
     }
     tape_free(t);
 }
+
+/* The pool: after a reset the slab is reused (no base allocation once it has grown to the step's size) and what the
+   next step allocates reads zero, as base->alloc's memory does, whatever the step before wrote there. */
+Test(tape, pool_reuses_zeroed_memory) {
+    Tape* t = tape_new(backend_cpu(1));
+    const Backend* be = tape_backend(t);
+    for (int step = 0; step < 3; step++) {
+        const size_t before = tape_base_allocs(t);
+        for (int k = 0; k < 5; k++) {
+            float* p = be->alloc(be, (size_t)(100 + 37 * k) * sizeof(float));
+            for (int i = 0; i < 100 + 37 * k; i++) {
+                cr_assert_eq(p[i], 0.0f, "step %d, buffer %d: element %d is %g, not zero", step, k, i, p[i]);
+                p[i] = 1.0f + (float)i;
+            }
+        }
+        if (step == 2) cr_assert_eq(tape_base_allocs(t), before, "a step after the pool grew allocated");
+        tape_reset(t);
+    }
+    tape_trim(t);
+    float* p = be->alloc(be, 64); /* after a trim: fresh memory, still zero */
+    for (int i = 0; i < 16; i++) cr_assert_eq(p[i], 0.0f);
+    tape_free(t);
+}
