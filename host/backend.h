@@ -24,6 +24,7 @@ extern "C" {
 typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID, ACT_SILU, ACT_QUICK_GELU } ActKind;
 
 typedef struct Backend Backend;
+struct FocalTerm; /* kernels/cpu/cpu_ops.h */
 
 struct Backend {
     const char* name;  /* "cpu" or "cuda" */
@@ -174,6 +175,12 @@ struct Backend {
        each d* buffer overlaps no forward tensor and no other d* buffer of the same call. */
     /* y += a * x (add's and scale's backward, gradient plumbing) */
     void (*axpy)(const Backend* be, void* y, const void* x, float a, size_t n);
+    /* One loss term where the logits are (kernels/cpu/cpu_ops.h FocalTerm, host struct): dlogits (n, OVERWRITTEN)
+       = the term's gradient, and *acc (one double, backend memory) += acc_weight * the term's loss. targets (n)
+       fp32 and mask (n) 0/1 bytes in backend memory. Nothing is copied to the host (training keeps its loss on
+       the device until it logs). */
+    void (*focal_term)(const Backend* be, double* acc, void* dlogits, const void* logits, const float* targets,
+                       const uint8_t* mask, size_t n, const struct FocalTerm* ft, double acc_weight);
     /* linear: dx (M,K) += dy . w ; dw (N,K) += dy^T . x ; db (N) += sum_rows dy */
     void (*linear_bwd)(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w,
                        int M, int K, int N);

@@ -10,8 +10,8 @@
 
 #include "check.h"
 
-#define N_OPS 54
-static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores", "add_layer_norm", "select_above", "span_grid"};
+#define N_OPS 55
+static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores", "add_layer_norm", "select_above", "span_grid", "focal_term"};
 
 struct ProfBackend {
     Backend        be;
@@ -242,6 +242,13 @@ static void p_dropout(const Backend* be, void* y, const void* x, size_t n, float
     prof_end(be, 27, t0);
 }
 
+static void p_focal_term(const Backend* be, double* acc, void* dlogits, const void* logits, const float* targets,
+                         const uint8_t* mask, size_t n, const struct FocalTerm* ft, double acc_weight) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->focal_term(PB(be)->base, acc, dlogits, logits, targets, mask, n, ft, acc_weight);
+    prof_end(be, 54, t0);
+}
+
 static void p_axpy(const Backend* be, void* y, const void* x, float a, size_t n) {
     const double t0 = prof_begin(be);
     PB(be)->base->axpy(PB(be)->base, y, x, a, n);
@@ -418,6 +425,7 @@ ProfBackend* profile_new(const Backend* base) {
     p->be.mean_pool = p_mean_pool;
     p->be.dropout = p_dropout;
     p->be.axpy = p_axpy;
+    if (base->focal_term) p->be.focal_term = p_focal_term;
     p->be.linear_bwd = p_linear_bwd;
     p->be.act_bwd = p_act_bwd;
     p->be.layer_norm_bwd = p_layer_norm_bwd;

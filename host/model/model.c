@@ -310,9 +310,14 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
         token_scorer_forward(m, scores, words, prompts, B, W, C);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = C; out->shape[3] = 3;
-        out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
-        be->download(be, out->logits, scores, (size_t)B * W * C * 3);
-        be->free(be, scores);
+        if (m->logits_on_device) {
+            out->dev_logits = scores;
+        } else {
+            out->logits = malloc((size_t)B * W * (C ? C : 1) * 3 * sizeof(float));
+            CHECK(out->logits, "out of memory");
+            be->download(be, out->logits, scores, (size_t)B * W * C * 3);
+            be->free(be, scores);
+        }
         if (cfg->represent_spans && in->N > 0 && in->spans_idx) {
             /* UniEncoderTokenModel.get_span_representations: the span head (span_mode, token_level here) on the
                given spans, scored against the prompts themselves (no prompt_rep_layer): einsum BND,BCD->BNC */
@@ -323,9 +328,14 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
             span_rep_forward(m, span, words, d_si2, d_sm2, B, W, N);
             void* sl = be->alloc(be, (size_t)B * N * (C ? C : 1) * es);
             be->span_scores(be, sl, span, prompts, B, N, C, D);
-            out->span_logits = malloc((size_t)B * N * (C ? C : 1) * sizeof(float));
-            be->download(be, out->span_logits, sl, (size_t)B * N * C);
-            be->free(be, sl);
+            if (m->logits_on_device) {
+                out->dev_span_logits = sl;
+            } else {
+                out->span_logits = malloc((size_t)B * N * (C ? C : 1) * sizeof(float));
+                CHECK(out->span_logits, "out of memory");
+                be->download(be, out->span_logits, sl, (size_t)B * N * C);
+                be->free(be, sl);
+            }
             be->free(be, span);
             be->free(be, (void*)d_si2);
             be->free(be, (void*)d_sm2);
@@ -472,6 +482,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     const GlinerArch a = cfg->arch;
     const int B = in->B, T = in->T, W = in->W, K = cfg->max_width;
     memset(out, 0, sizeof *out);
+    CHECK(!m->logits_on_device || m->training, "logits_on_device is for training forwards (on the tape)");
     if (m->arena) arena_reset(m->arena); /* the previous forward's activations are dead */
     if (arch_is_decoder(a) || arch_is_relex(a))
         return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
@@ -506,7 +517,9 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     const DevIdx di = {d_ids, d_am, d_wm, d_tl, d_si, d_sm};
     const int C = batch_columns(m, in);
     void* L = forward_graphed(m, in, out, cap, &di, C);
-    if (L) { /* span models */
+    if (L && m->logits_on_device) { /* span models */
+        out->dev_logits = L;
+    } else if (L) {
         span_logits_out(be, cap && cap->fn ? NULL : in, out, L, (size_t)B * W * K * C);
         be->free(be, L);
     }

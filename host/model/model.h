@@ -38,6 +38,8 @@ typedef struct {
                                 embeddings, and dropout when drop_ctr is set */
     uint64_t       drop_seed; /* training: this forward's dropout draw */
     uint64_t*      drop_ctr;  /* dropout calls so far in this forward (each gets its own seed); NULL = no dropout */
+    int            logits_on_device; /* training (m->training): the forward leaves the logits in backend memory
+                                        (ModelOutputs.dev_logits, dev_span_logits; nothing downloaded) */
     struct PosCache* pos_cache; /* inference: DeBERTa's per-layer position keys/queries, built on first use (encoder.c) */
     struct GraphCache* graphs;  /* inference with GLINER_GRAPHS=1: recorded forwards per batch shape (model.c) */
 } GlinerModel;
@@ -166,6 +168,10 @@ typedef struct {
     int     ndim;
     int     C;         /* classes in the logits */
     float*  span_logits; /* represent_spans with in->N > 0: (B,N,C) host copy (free with free()), else NULL */
+    /* m->logits_on_device: the same two in backend memory instead (logits and span_logits NULL), the tape's until
+       its reset */
+    const void* dev_logits;
+    const void* dev_span_logits;
     /* in->prefilter (span models): the flat positions in (B,W,K,C), ascending, and the values of the logits above
        in->prefilter_t; malloc'd, free with free() */
     int64_t* cand_pos;

@@ -65,31 +65,10 @@ void loss_negative_mask(uint8_t* keep, const float* labels, int B, int N, int C,
     free(neg_class);
 }
 
-/* The shared tail of every model-level loss: focal loss over the masked elements, the reference's
-   reduction (sum, or mean over n_valid: quirk 16) and, when dlogits is given, its gradient scaled by
-   upstream. Returns upstream * loss. */
-static float focal_reduce(float* dlogits, const float* logits, const float* labels, const uint8_t* m, size_t n,
-                          double n_valid, const FocalParams* fp, const LossParams* lp, float upstream) {
-    const double sum = focal_loss_forward_cpu(NULL, logits, labels, m, n, fp);
-    float loss, dscale;
-    if (lp->reduction == LOSS_REDUCE_MEAN) {
-        const float nv = (float)n_valid;
-        loss = nv > 0 ? (float)sum / nv : 0.0f;
-        dscale = nv > 0 ? upstream / nv : 0.0f;
-    } else {
-        loss = (float)sum;
-        dscale = upstream;
-    }
-    if (dlogits) {
-        if (dscale == 0.0f && lp->reduction == LOSS_REDUCE_MEAN) memset(dlogits, 0, n * sizeof(float));
-        else focal_loss_backward_cpu(dlogits, logits, labels, m, n, dscale, fp);
-    }
-    return upstream * loss;
-}
-
-static float loss_span_impl(float* dlogits, const float* logits, const float* labels, const uint8_t* prompt_mask,
-                            const uint8_t* span_mask, int B, int S, int C, const LossParams* lp, int bi_quirk,
-                            uint64_t* rng, float upstream) {
+/* A span model's term: the negative mask drawn, then span_mask x prompt_mask; n_valid = valid spans (quirk 16).
+   *mask: malloc'd (n elements). */
+static FocalTerm span_term(uint8_t** mask, const float* labels, const uint8_t* prompt_mask, const uint8_t* span_mask,
+                           int B, int S, int C, const LossParams* lp, int bi_quirk, uint64_t* rng, float upstream) {
     const size_t n = (size_t)B * S * C;
     uint8_t* m = calloc(n ? n : 1, 1);
     CHECK(m, "out of memory");
@@ -102,29 +81,33 @@ static float loss_span_impl(float* dlogits, const float* logits, const float* la
             uint8_t* row = m + ((size_t)b * S + s) * C;
             for (int c = 0; c < C; c++) row[c] &= sm & (prompt_mask[(size_t)b * C + c] != 0);
         }
-    FocalParams fp = FOCAL_DEFAULT;
-    fp.alpha = lp->alpha;
-    fp.gamma = lp->gamma;
+    FocalTerm ft = {.fp = FOCAL_DEFAULT, .mean = lp->reduction == LOSS_REDUCE_MEAN, .n_valid = (float)n_valid,
+                    .upstream = upstream, .grad_scale = 1.0f};
+    ft.fp.alpha = lp->alpha;
+    ft.fp.gamma = lp->gamma;
     if (bi_quirk) { /* BiEncoderSpanModel.loss: self._loss(scores, labels, alpha, gamma, label_smoothing, ...) */
-        fp.prob_margin = lp->label_smoothing;
-        fp.label_smoothing = 0.0f;
+        ft.fp.prob_margin = lp->label_smoothing;
+        ft.fp.label_smoothing = 0.0f;
     } else {
-        fp.prob_margin = lp->prob_margin;
-        fp.label_smoothing = lp->label_smoothing;
+        ft.fp.prob_margin = lp->prob_margin;
+        ft.fp.label_smoothing = lp->label_smoothing;
     }
-    const float loss = focal_reduce(dlogits, logits, labels, m, n, n_valid, &fp, lp, upstream);
-    free(m);
-    return loss;
+    *mask = m;
+    return ft;
 }
 
 float loss_span(float* dlogits, const float* logits, const float* labels, const uint8_t* prompt_mask,
                 const uint8_t* span_mask, int B, int S, int C, const LossParams* lp, int bi_quirk, uint64_t* rng) {
-    return loss_span_impl(dlogits, logits, labels, prompt_mask, span_mask, B, S, C, lp, bi_quirk, rng, 1.0f);
+    uint8_t* m;
+    const FocalTerm ft = span_term(&m, labels, prompt_mask, span_mask, B, S, C, lp, bi_quirk, rng, 1.0f);
+    const float loss = focal_term_cpu(dlogits, logits, labels, m, (size_t)B * S * C, &ft);
+    free(m);
+    return loss;
 }
 
-static float loss_token_impl(float* dlogits, const float* logits, const float* labels, const uint8_t* word_mask,
-                             const uint8_t* prompt_mask, int B, int N, int C, int L, const LossParams* lp,
-                             float upstream) {
+/* A token model's term over (B, N, C, L): word_mask x prompt_mask broadcast over L; n_valid counts (b, w, c). */
+static FocalTerm token_term(uint8_t** mask, const uint8_t* word_mask, const uint8_t* prompt_mask, int B, int N, int C,
+                            int L, const LossParams* lp, float upstream) {
     const size_t n = (size_t)B * N * C * L;
     uint8_t* m = calloc(n ? n : 1, 1);
     CHECK(m, "out of memory");
@@ -136,29 +119,38 @@ static float loss_token_impl(float* dlogits, const float* logits, const float* l
                 n_valid += v;
                 memset(m + (((size_t)b * N + w) * C + c) * L, v, (size_t)L);
             }
-    FocalParams fp = FOCAL_DEFAULT;
-    fp.alpha = lp->alpha;
-    fp.gamma = lp->gamma;
-    fp.prob_margin = lp->prob_margin;
-    fp.label_smoothing = lp->label_smoothing;
-    const float loss = focal_reduce(dlogits, logits, labels, m, n, n_valid, &fp, lp, upstream);
-    free(m);
-    return loss;
+    FocalTerm ft = {.fp = FOCAL_DEFAULT, .mean = lp->reduction == LOSS_REDUCE_MEAN, .n_valid = (float)n_valid,
+                    .upstream = upstream, .grad_scale = 1.0f};
+    ft.fp.alpha = lp->alpha;
+    ft.fp.gamma = lp->gamma;
+    ft.fp.prob_margin = lp->prob_margin;
+    ft.fp.label_smoothing = lp->label_smoothing;
+    *mask = m;
+    return ft;
 }
 
 float loss_token(float* dlogits, const float* logits, const float* labels, const uint8_t* word_mask,
                  const uint8_t* prompt_mask, int B, int N, int C, int L, const LossParams* lp) {
-    return loss_token_impl(dlogits, logits, labels, word_mask, prompt_mask, B, N, C, L, lp, 1.0f);
+    uint8_t* m;
+    const FocalTerm ft = token_term(&m, word_mask, prompt_mask, B, N, C, L, lp, 1.0f);
+    const float loss = focal_term_cpu(dlogits, logits, labels, m, (size_t)B * N * C * L, &ft);
+    free(m);
+    return loss;
 }
 
-int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
-                const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dspan_logits, char* err,
-                size_t errlen) {
+void loss_plan_free(LossPlan* p) {
+    for (int k = 0; k < p->n; k++) free(p->term[k].mask);
+    memset(p, 0, sizeof *p);
+}
+
+int gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                     const LossParams* lp, uint64_t* rng, LossPlan* plan, char* err, size_t errlen) {
+    memset(plan, 0, sizeof *plan);
     const GlinerArch a = cfg->arch;
     if (arch_is_decoder(a) || arch_is_relex(a))
         return gl_set_err(err, errlen, "%s: the training loss for this architecture is not implemented yet",
                           arch_name(a));
-    if (!out->logits || out->ndim != 4) return gl_set_err(err, errlen, "loss: no logits");
+    if ((!out->logits && !out->dev_logits) || out->ndim != 4) return gl_set_err(err, errlen, "loss: no logits");
     const int B = in->B, C = out->C;
     if (tg->C != C)
         return gl_set_err(err, errlen,
@@ -182,21 +174,27 @@ int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutpu
         for (int b = 0; b < B; b++)
             for (int w = 0; w < W; w++) wmask[(size_t)b * W + w] = w < in->text_lengths[b];
         const int spans = cfg->represent_spans && tg->span_labels;
-        if (spans && !tg->span_logits) {
+        if (spans && !tg->span_logits && !out->dev_span_logits) {
             rc = gl_set_err(err, errlen, "loss: represent_spans with span labels needs the span head's logits");
         } else {
             const float tc = spans ? (float)cfg->token_loss_coef : 1.0f;
-            float l = loss_token_impl(dlogits, out->logits, tg->labels, wmask, pmask, B, W, C, 3, lp, tc);
+            LossTerm* t0 = &plan->term[plan->n++];
+            t0->ft = token_term(&t0->mask, wmask, pmask, B, W, C, 3, lp, tc);
+            t0->n = (size_t)B * W * C * 3;
+            t0->targets = tg->labels;
+            t0->span_head = 0;
             if (spans) {
                 uint8_t* smask = malloc((size_t)B * (tg->N ? tg->N : 1));
                 CHECK(smask, "out of memory");
                 for (size_t i = 0; i < (size_t)B * tg->N; i++) smask[i] = tg->span_mask[i] != 0;
                 /* the same loss method on (B, N, C): mean divides by Σ span_mask * prompt_mask */
-                l += loss_token_impl(dspan_logits, tg->span_logits, tg->span_labels, smask, pmask, B, tg->N, C, 1, lp,
-                                     (float)cfg->span_loss_coef);
+                LossTerm* t1 = &plan->term[plan->n++];
+                t1->ft = token_term(&t1->mask, smask, pmask, B, tg->N, C, 1, lp, (float)cfg->span_loss_coef);
+                t1->n = (size_t)B * tg->N * C;
+                t1->targets = tg->span_labels;
+                t1->span_head = 1;
                 free(smask);
             }
-            *loss = l;
         }
         free(wmask);
     } else {
@@ -204,9 +202,33 @@ int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutpu
         uint8_t* smask = malloc((size_t)B * (S ? S : 1));
         CHECK(smask, "out of memory");
         for (size_t i = 0; i < (size_t)B * S; i++) smask[i] = in->span_mask[i] != 0;
-        *loss = loss_span(dlogits, out->logits, tg->labels, pmask, smask, B, S, C, lp, arch_is_bi(a), rng);
+        LossTerm* t0 = &plan->term[plan->n++];
+        t0->ft = span_term(&t0->mask, tg->labels, pmask, smask, B, S, C, lp, arch_is_bi(a), rng, 1.0f);
+        t0->n = (size_t)B * S * C;
+        t0->targets = tg->labels;
         free(smask);
     }
     free(pmask);
+    if (rc) loss_plan_free(plan);
     return rc ? -1 : 0;
+}
+
+int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dspan_logits, char* err,
+                size_t errlen) {
+    LossPlan plan;
+    if (gliner_loss_plan(cfg, in, out, tg, lp, rng, &plan, err, errlen)) return -1;
+    if (!out->logits) {
+        loss_plan_free(&plan);
+        return gl_set_err(err, errlen, "loss: the logits are not on the host");
+    }
+    float l = 0.0f;
+    for (int k = 0; k < plan.n; k++) {
+        const LossTerm* t = &plan.term[k];
+        l += focal_term_cpu(t->span_head ? dspan_logits : dlogits, t->span_head ? tg->span_logits : out->logits,
+                            t->targets, t->mask, t->n, &t->ft);
+    }
+    *loss = l;
+    loss_plan_free(&plan);
+    return 0;
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../kernels/cpu/cpu_ops.h" /* FocalTerm */
 #include "../io/gliner_config.h"
 #include "../io/train_config.h"
 #include "../model/model.h"
@@ -79,6 +80,27 @@ typedef struct {
     const int64_t* span_mask;    /* (B, N) */
     int            N;
 } LossTargets;
+
+/* The loss of one micro-batch as terms (kernels/cpu/cpu_ops.h FocalTerm) over a model output, with their masks and
+   targets on the host: what the loss needs besides the logits, built before the logits exist (the masks come from
+   the batch and the sampling RNG only), so a device can run the terms where the logits are. */
+typedef struct {
+    FocalTerm      ft;
+    uint8_t*       mask;      /* (n) 0/1, malloc'd */
+    const float*   targets;   /* (n) the caller's labels */
+    size_t         n;
+    int            span_head; /* 0: the logits; 1: the represent_spans span head's logits */
+} LossTerm;
+typedef struct {
+    LossTerm term[2];
+    int      n;
+} LossPlan;
+
+/* The plan of gliner_loss (the same masks, draws of rng and checks). out: its shape and C (the logits may be on the
+   host or the device). 0, or -1 with err (then nothing to free). */
+int  gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                      const LossParams* lp, uint64_t* rng, LossPlan* plan, char* err, size_t errlen);
+void loss_plan_free(LossPlan* p);
 
 /* prompt mask (B, C): bi-encoders all ones; uni-encoders c < number of class tokens in input_ids[b]
    (extract_prompt_features; _fit_length pads with 0). word mask (B, W): w < text_lengths[b]. span_mask from the

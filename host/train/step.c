@@ -95,3 +95,37 @@ int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const Lo
     }
     return rc;
 }
+
+int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const LossParams* lp, uint64_t* rng,
+                  float loss_scale, double* acc, double acc_weight, char* err, size_t errlen) {
+    GlinerModel* m = g->m;
+    const Backend* be = m->base;
+    ModelOutputs o;
+    tape_reset(g->tape);
+    g->drop_ctr = 0;
+    m->drop_seed = g->dropout_seed;
+    m->logits_on_device = 1;
+    const int frc = gliner_forward(m, in, &o, NULL, err, errlen);
+    m->logits_on_device = 0;
+    if (frc) return -1;
+    LossPlan plan;
+    if (gliner_loss_plan(&m->cfg, in, &o, tg, lp, rng, &plan, err, errlen)) return -1;
+    for (int k = 0; k < plan.n; k++) {
+        const LossTerm* t = &plan.term[k];
+        const void* logits = t->span_head ? o.dev_span_logits : o.dev_logits;
+        float* targets = tape_scratch(g->tape, t->n * sizeof(float));
+        uint8_t* mask = tape_scratch(g->tape, t->n);
+        void* dlogits = tape_scratch(g->tape, t->n * sizeof(float));
+        be->upload(be, targets, t->targets, t->n);
+        be->upload_raw(be, mask, t->mask, t->n);
+        FocalTerm ft = t->ft;
+        ft.grad_scale = loss_scale;
+        be->focal_term(be, acc, dlogits, logits, targets, mask, t->n, &ft, acc_weight);
+        CHECK(tape_seed_dev(g->tape, logits, dlogits, t->n) == 0, "grad_step_dev: the logits are not on the tape");
+    }
+    loss_plan_free(&plan);
+    tape_run(g->tape);
+    zero_padding_rows(g);
+    tape_reset(g->tape);
+    return 0;
+}

@@ -37,6 +37,14 @@ void grad_ctx_zero(GradCtx* g);
 int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const LossParams* lp, uint64_t* rng,
               float loss_scale, float* loss, ModelOutputs* out, char* err, size_t errlen);
 
+/* The same step with the logits left where they are (no download): the loss terms run on the backend
+   (Backend.focal_term), seed the backward there, and add acc_weight * the loss to *acc (one double in backend
+   memory: the device-side TrainStats.step_loss); the host learns the loss only when it reads *acc. loss_scale
+   scales the gradient as above. On the CPU backend the gradients and the loss are bit-identical to grad_step's
+   when loss_scale is 1 (tests/golden/test_grad_parity.c). 0, or -1 with err. */
+int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const LossParams* lp, uint64_t* rng,
+                  float loss_scale, double* acc, double acc_weight, char* err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

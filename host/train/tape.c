@@ -857,6 +857,15 @@ int tape_seed(Tape* t, const float* host_out, const float* host_dout, size_t n) 
     return 0;
 }
 
+int tape_seed_dev(Tape* t, const void* out, const void* dout, size_t n) {
+    Region* r = region_of(t, out);
+    if (!r || !r->owned || (const char*)out + n * t->es > r->base + r->bytes) return -1;
+    t->base->axpy(t->base, grad_of(t, out), dout, 1.0f, n);
+    return 0;
+}
+
+void* tape_scratch(Tape* t, size_t bytes) { return pool_get(t, bytes); }
+
 void tape_run(Tape* t) {
     for (size_t k = t->n_rec; k-- > 0;) backward_rec(t, &t->rec[k]);
 }

@@ -50,6 +50,12 @@ int            tape_backward(Tape* t, const float* host_out, const float* host_d
 /* The same in two steps, for a loss of several outputs: tape_seed each (0, or -1 as above), then tape_run. */
 int            tape_seed(Tape* t, const float* host_out, const float* host_dout, size_t n);
 void           tape_run(Tape* t);
+/* The same for an output the forward left in base memory (out: inside a tape allocation; dout: n elements of
+   base memory): no host round trip. 0, or -1 when out is not (wholly) a tape allocation. */
+int            tape_seed_dev(Tape* t, const void* out, const void* dout, size_t n);
+/* Zero-filled base memory from the pool until the next reset, outside the tape's bookkeeping (the loss's targets,
+   masks and gradient seeds) */
+void*          tape_scratch(Tape* t, size_t bytes);
 /* The gradient of the location p (NULL when p is not a tape allocation or no gradient reached it yet);
    for tests. */
 const void*    tape_grad(const Tape* t, const void* p);

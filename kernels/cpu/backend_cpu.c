@@ -209,6 +209,12 @@ static void cpu_axpy(const Backend* be, void* y, const void* x, float a, size_t 
     axpy_cpu(y, x, a, n);
 }
 
+static void cpu_focal_term(const Backend* be, double* acc, void* dlogits, const void* logits, const float* targets,
+                           const uint8_t* mask, size_t n, const FocalTerm* ft, double acc_weight) {
+    (void)be;
+    *acc += acc_weight * (double)focal_term_cpu(dlogits, logits, targets, mask, n, ft);
+}
+
 static void cpu_linear_bwd(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w, int M, int K, int N) {
     (void)be;
     linear_backward_cpu(dx, dw, db, dy, x, w, M, K, N);
@@ -359,6 +365,7 @@ static Backend g_cpu = {
     .dropout = cpu_dropout,
     .dropout_bwd = cpu_dropout_bwd,
     .axpy = cpu_axpy,
+    .focal_term = cpu_focal_term,
     .linear_bwd = cpu_linear_bwd,
     .act_bwd = cpu_act_bwd,
     .layer_norm_bwd = cpu_layer_norm_bwd,

@@ -96,7 +96,7 @@ void focal_loss_backward_cpu(float* dlogits, const float* logits, const float* t
    the term's coefficient `upstream`. The gradient dlogits_i = dscale * mask_i * d l_i / d x_i with
    dscale = (mean ? upstream / n_valid (0 when n_valid == 0) : upstream) * grad_scale, in float, in that order
    (grad_scale: 1 / gradient-accumulation steps, as the HF Trainer divides the loss). */
-typedef struct {
+typedef struct FocalTerm {
     FocalParams fp;
     int         mean;       /* 1: divide the masked sum by n_valid */
     float       n_valid;

@@ -50,6 +50,14 @@ static void repeat_steps(GradCtx* g, GlinerModel* m, const ModelInputs* in, cons
                          tape_base_allocs(g->tape) - allocs);
         allocs = tape_base_allocs(g->tape);
     }
+    /* the device-resident step (the loss where the logits are; the CPU backend here): the same gradients and loss */
+    grad_ctx_zero(g);
+    double acc = 0.5; /* accumulates */
+    cr_assert_eq(grad_step_dev(g, in, tg, lp, NULL, 1.0f, &acc, 2.0, err, sizeof err), 0, "%s: %s", name, err);
+    cr_expect(acc == 0.5 + 2.0 * (double)loss1, "%s: grad_step_dev: loss accumulator %.9g, expected 0.5 + 2 x %.9g",
+              name, acc, loss1);
+    cr_expect(!memcmp(first, g->grads, n * sizeof(float)), "%s: grad_step_dev: the gradients differ from grad_step's",
+              name);
     free(first);
 }
 
