@@ -205,22 +205,25 @@ float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, dou
         const float ni = (float)sqrt(a);
         ss += (double)ni * (double)ni;
     }
-    float norm = (float)sqrt(ss);
-    if (isfinite(norm) && max_norm > 0) {
-        float coef = (1.0f / (norm + (float)1e-6)) * (float)max_norm;
-        if (coef > 1.0f) coef = 1.0f;
-#pragma omp parallel for schedule(dynamic)
-        for (size_t k = 0; k < nch; k++) {
-            const ParamSpec* s = &t->p[owner[k]];
-            float* g = grads + s->offset;
-            const size_t hi = lo[k] + NORM_CHUNK < s->numel ? lo[k] + NORM_CHUNK : s->numel;
-            for (size_t j = lo[k]; j < hi; j++) g[j] *= coef;
-        }
-    }
+    const float norm = (float)sqrt(ss);
     free(part);
     free(owner);
     free(lo);
+    clip_grads(grads, t, skip, max_norm, norm);
     return norm;
+}
+
+void clip_grads(float* grads, const ParamTable* t, const uint8_t* skip, double max_norm, float norm) {
+    if (!isfinite(norm) || max_norm <= 0) return;
+    float coef = (1.0f / (norm + (float)1e-6)) * (float)max_norm;
+    if (coef > 1.0f) coef = 1.0f;
+    for (int i = 0; i < t->n; i++) {
+        const ParamSpec* s = &t->p[i];
+        if ((skip && skip[i]) || s->numel == 0 || s->optional) continue;
+        float* g = grads + s->offset;
+#pragma omp parallel for schedule(static) if (s->numel > (1u << 16))
+        for (size_t j = 0; j < s->numel; j++) g[j] *= coef;
+    }
 }
 
 void optim_step(Optimizer* o, float* params, const float* grads, double lr_mult) {

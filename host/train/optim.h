@@ -89,6 +89,9 @@ double optim_param_wd(const Optimizer* o, int i);
    norm (float32, as torch). When it is finite and max_norm > 0, grads *= min(1, max_norm / (norm + 1e-6)).
    A non-finite norm leaves grads untouched: the caller must skip the step (the reference would step with NaNs). */
 float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, double max_norm);
+/* its second half: grads *= min(1, max_norm / (norm + 1e-6)) over the same tensors (nothing when norm is not finite
+   or max_norm <= 0) */
+void  clip_grads(float* grads, const ParamTable* t, const uint8_t* skip, double max_norm, float norm);
 
 /* one AdamW step of every non-frozen tensor at lr = group lr * lr_mult; increments o->step first. */
 void optim_step(Optimizer* o, float* params, const float* grads, double lr_mult);

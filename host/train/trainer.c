@@ -15,6 +15,7 @@
 
 #include "../check.h"
 #include "../decode.h"
+#include "../device.h"
 #include "../gliner_internal.h"
 #include "../io/strmap.h"
 #include "../io/train_config.h"
@@ -60,13 +61,12 @@ typedef struct {
     float*           grads_host;
     int              on_host;
     char             outdir[4096], model_src[4096];
+    TrainStats*      stats; /* the step's scalars in backend memory (cpu_ops.h): read when logging or saving */
 #ifdef GLINER_HAVE_CUDA
-    /* a CUDA backend: AdamW state, the norm and workspaces on the device; t->opt.m / .v are the host copies the
+    /* a CUDA backend: AdamW state and the segment tables on the device; t->opt.m / .v are the host copies the
        checkpoints read and write */
-    float *         dm, *dv, *dnorm;
-    void *          ws_adam, *ws_norm;
-    TrainSegment*   segs;
-    int             nseg;
+    float *         dm, *dv;
+    TrainPlan*      plan;
 #endif
     FILE*            jlog; /* OUTDIR/train_log.jsonl */
     FILE*            tlog; /* OUTDIR/train.log: every progress and event line */
@@ -455,68 +455,93 @@ static void fmt_eta(char* buf, size_t n, double s) {
 
 /* ---------------------------------------------------------------- the update */
 
+/* The step runs without the host waiting on it: the loss terms add to stats->step_loss where the logits are, and
+   the norm, the finite check (TrainStats: a non-finite loss or norm skips the step there), the clipping and AdamW
+   read and write stats where it lives. The host reads it only to log or save (stats_read). */
+
 #ifdef GLINER_HAVE_CUDA
 static void dev_opt_init(Trainer* t) {
     const Backend* be = t->m->base;
     const ParamTable* tb = &t->m->table;
-    t->segs = calloc((size_t)tb->n, sizeof *t->segs);
-    CHECK(t->segs, "out of memory");
-    for (int i = 0; i < tb->n; i++)
-        if (!tb->p[i].optional && tb->p[i].numel) t->segs[t->nseg++] = (TrainSegment){tb->p[i].offset, tb->p[i].numel, 0, 0, 0};
+    TrainSegment* segs = calloc((size_t)tb->n, sizeof *segs);
+    CHECK(segs, "out of memory");
+    int n = 0;
+    for (int i = 0; i < tb->n; i++) /* each tensor's group lr (the schedule multiplies it on the device) */
+        if (!tb->p[i].optional && tb->p[i].numel)
+            segs[n++] = (TrainSegment){tb->p[i].offset, tb->p[i].numel, optim_param_lr(&t->opt, i),
+                                       optim_param_wd(&t->opt, i), t->opt.frozen[i]};
+    t->plan = train_plan_new_cuda(segs, n, (gl_stream_t)backend_cuda_stream(be));
+    free(segs);
     t->dm = be->alloc(be, tb->total * sizeof(float));
     t->dv = be->alloc(be, tb->total * sizeof(float));
-    t->dnorm = be->alloc(be, sizeof(float));
-    t->ws_adam = be->alloc(be, adamw_workspace_cuda(t->nseg));
-    t->ws_norm = be->alloc(be, grad_norm_workspace_cuda(t->nseg));
 }
 
 static void dev_opt_free(Trainer* t) {
     const Backend* be = t->m ? t->m->base : NULL;
-    if (!be || !t->segs) return;
-    be->free(be, t->dm); be->free(be, t->dv); be->free(be, t->dnorm);
-    be->free(be, t->ws_adam); be->free(be, t->ws_norm);
-    free(t->segs);
-}
-
-/* clip + AdamW on the device; returns the gradient norm (NaN/inf: nothing updated) */
-static float dev_update(Trainer* t, double lr_mult) {
-    const Backend* be = t->m->base;
-    gl_stream_t st = (gl_stream_t)backend_cuda_stream(be);
-    int k = 0;
-    for (int i = 0; i < t->m->table.n; i++) {
-        const ParamSpec* ps = &t->m->table.p[i];
-        if (ps->optional || !ps->numel) continue;
-        t->segs[k].lr = optim_param_lr(&t->opt, i) * lr_mult;
-        t->segs[k].wd = optim_param_wd(&t->opt, i);
-        t->segs[k].skip = t->opt.frozen[i];
-        k++;
-    }
-    grad_norm_cuda(t->dnorm, t->gc.grads, t->segs, t->nseg, t->ws_norm, st);
-    float norm;
-    be->download(be, &norm, t->dnorm, 1);
-    if (!isfinite(norm)) return norm;
-    grad_clip_cuda(t->gc.grads, t->dnorm, t->tc.max_grad_norm, t->segs, t->nseg, t->ws_norm, st);
-    t->opt.step++;
-    adamw_step_cuda(t->m->params, t->gc.grads, t->dm, t->dv, NULL, DTYPE_F32, t->segs, t->nseg, t->opt.hp.beta1,
-                    t->opt.hp.beta2, t->opt.hp.eps, (int)t->opt.step, t->ws_adam, st);
-    return norm;
+    if (!be || !t->plan) return;
+    be->free(be, t->dm);
+    be->free(be, t->dv);
+    train_plan_free_cuda(t->plan);
 }
 #endif
 
-/* gradients -> clipped gradients -> AdamW; returns the norm before clipping (non-finite: no update) */
-static float update(Trainer* t, double lr_mult) {
+/* clip + AdamW, or nothing when the step's loss or gradient norm is not finite (TrainStats.ok) */
+static void update(Trainer* t, double lr_mult) {
+    TrainStats* st = t->stats;
 #ifdef GLINER_HAVE_CUDA
-    if (!t->on_host) return dev_update(t, lr_mult);
+    if (!t->on_host) {
+        gl_stream_t s = (gl_stream_t)backend_cuda_stream(t->m->base);
+        grad_norm_plan_cuda(st, t->gc.grads, t->plan, s);
+        train_step_check_cuda(st, s);
+        grad_clip_plan_cuda(t->gc.grads, st, t->tc.max_grad_norm, t->plan, s);
+        adamw_plan_cuda(t->m->params, t->gc.grads, t->dm, t->dv, NULL, DTYPE_F32, t->plan, lr_mult, t->opt.hp.beta1,
+                        t->opt.hp.beta2, t->opt.hp.eps, st, s);
+        return;
+    }
 #endif
-    float gnorm = clip_grad_norm(t->grads_host, &t->m->table, t->opt.frozen, t->tc.max_grad_norm);
-    if (isfinite(gnorm)) optim_step(&t->opt, t->params_host, t->grads_host, lr_mult);
-    return gnorm;
+    /* the CPU: the same rule with the twins, on host memory */
+    st->norm = clip_grad_norm(t->grads_host, &t->m->table, t->opt.frozen, 0.0); /* the norm only */
+    train_step_check_cpu(st);
+    if (!st->ok) return;
+    clip_grads(t->grads_host, &t->m->table, t->opt.frozen, t->tc.max_grad_norm, st->norm);
+    optim_step(&t->opt, t->params_host, t->grads_host, lr_mult);
+}
+
+/* the step's scalars on the host (waits for the device), and the window counters zeroed where they live */
+static TrainStats stats_take(Trainer* t) {
+    const Backend* be = t->m->base;
+    TrainStats h;
+    if (t->on_host) {
+        h = *t->stats;
+    } else {
+        be->sync(be);
+        gl_dev_download(&h, t->stats, sizeof h);
+    }
+    TrainStats z = h;
+    z.win_loss = 0;
+    z.win_steps = z.win_skipped = 0;
+    if (t->on_host) *t->stats = z;
+    else gl_dev_upload(t->stats, &z, sizeof z);
+    t->opt.step = h.opt_step;
+    return h;
+}
+
+static void stats_init(Trainer* t) {
+    const Backend* be = t->m->base;
+    t->stats = be->alloc(be, sizeof(TrainStats)); /* zero-filled */
+    TrainStats z = {.opt_step = t->opt.step};
+    if (t->on_host) *t->stats = z;
+    else gl_dev_upload(t->stats, &z, sizeof z);
 }
 
 /* the device state into the host copies a checkpoint reads (params_host, opt.m, opt.v), and back */
 static void state_to_host(Trainer* t) {
     if (t->on_host) return;
     const Backend* be = t->m->base;
+    be->sync(be);
+    TrainStats h;
+    gl_dev_download(&h, t->stats, sizeof h);
+    t->opt.step = h.opt_step;
     be->download(be, t->params_host, t->m->params, t->m->table.total);
 #ifdef GLINER_HAVE_CUDA
     be->download(be, t->opt.m, t->dm, t->m->table.total);
@@ -700,6 +725,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         say(t, "resumed from %s at step %lld (epoch %lld, example %lld of %zu)", dir, (long long)st.global_step,
             (long long)st.epoch_index, (long long)st.position, t->data.n);
     }
+    stats_init(t); /* after a resume: AdamW's step count goes on from the checkpoint's */
     t->rng = &t->st.rng[0];
     t->st.max_steps = t->total_steps;
     t->st.train_batch_size = t->batch;
@@ -710,6 +736,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
 }
 
 static void teardown(Trainer* t) {
+    if (t->stats) t->m->base->free(t->m->base, t->stats);
     if (t->gc.m) grad_ctx_free(&t->gc);
     if (!t->on_host) free(t->params_host);
 #ifdef GLINER_HAVE_CUDA
@@ -765,23 +792,19 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         say(t, "note: training.size_sup / shuffle_types / random_drop are read by the reference and have no effect");
     const TrainExample* ex[1024];
     double t0 = now_s(), t_win = t0;
-    int64_t tok_win = 0, samples_win = 0, steps_win = 0, skipped = 0, truncated = 0, samples_all = 0;
+    int64_t tok_win = 0, samples_win = 0, skipped = 0, truncated = 0, samples_all = 0;
     double t_side = 0; /* evaluation and checkpoint time, not training */
-    double loss_win = 0;
-    int loss_n = 0;
     const int64_t start_step = t->st.global_step;
     while (t->st.global_step < t->total_steps) {
         if (logs_failed(t, err, errlen)) { rc = -1; goto done; }
         grad_ctx_zero(&t->gc);
-        double loss_sum = 0;
-        int finite = 1;
         for (int a = 0; a < accum; a++) {
             const int n = next_batch(t, ex);
             MicroBatch mb;
             if (mb_build(t, &mb, ex, n, err, errlen)) { mb_free(&mb); rc = -1; goto done; }
-            float loss;
             t->gc.dropout_seed = train_rng_next(t->rng); /* from the saved stream: resume redraws the same masks */
-            if (grad_step(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &loss, NULL, err, errlen)) {
+            if (grad_step_dev(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &t->stats->step_loss,
+                              1.0 / accum, err, errlen)) {
                 mb_free(&mb);
                 rc = -1;
                 goto done;
@@ -790,27 +813,27 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             truncated += mb.b.tokens_truncated;
             samples_win += n;
             samples_all += n;
-            finite &= isfinite(loss);
-            loss_sum += loss / accum;
             mb_free(&mb);
         }
         const double lr_mult = sched_lr_multiplier(t->sched, t->st.global_step, t->total_steps, t->warmup);
-        const float gnorm = finite ? update(t, lr_mult) : NAN; /* a non-finite loss: no update either */
-        finite &= isfinite(gnorm);
+        update(t, lr_mult);
         t->st.global_step++;
         t->st.sched_step = t->st.global_step;
         t->st.epoch = (double)t->st.epoch_index + (double)t->st.position / (double)t->data.n;
-        if (finite) {
-            loss_win += loss_sum;
-            loss_n++;
-        } else {
-            skipped++;
-            say(t, "step %lld: loss %g, gradient norm %g: not finite; the step is skipped (parameters unchanged)",
-                (long long)t->st.global_step, loss_sum, (double)gnorm);
-        }
-        steps_win++;
         const int64_t s = t->st.global_step;
-        if (s % log_every == 0 || s == t->total_steps) {
+        if (t->on_host && !t->stats->ok) /* host memory: each skipped step reported as it happens */
+            say(t, "step %lld: loss or gradient norm (%g) not finite; the step is skipped (parameters unchanged)",
+                (long long)s, (double)t->stats->norm);
+        const int stop = t->o.stop_at > 0 && s >= t->o.stop_at;
+        if (s % log_every == 0 || s == t->total_steps || stop) {
+            const TrainStats h = stats_take(t); /* the one wait on the device, every log_every steps */
+            skipped += h.win_skipped;
+            if (h.win_skipped && !t->on_host)
+                say(t, "steps %lld-%lld: %d skipped: loss or gradient norm not finite (parameters unchanged)",
+                    (long long)(s - h.win_steps - h.win_skipped + 1), (long long)s, h.win_skipped);
+            const double gnorm = h.norm;
+            const double loss_win = h.win_loss;
+            const int loss_n = h.win_steps;
             const double tn = now_s(), dt = tn - t_win;
             const double tok_s = dt > 0 ? tok_win / dt : 0, sam_s = dt > 0 ? samples_win / dt : 0;
             const double per_step = (tn - t0) / (double)(s - start_step);
@@ -826,11 +849,8 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             train_state_log_append(&t->st, &e);
             jlog_entry(t, &e);
             t_win = tn;
-            tok_win = samples_win = steps_win = 0;
-            loss_win = 0;
-            loss_n = 0;
+            tok_win = samples_win = 0;
         }
-        const int stop = t->o.stop_at > 0 && s >= t->o.stop_at;
         if (s % t->eval_every == 0 || s == t->total_steps || stop) {
             if (t->have_eval) {
                 EvalScores sc;

@@ -128,6 +128,21 @@ $RUN --output "$TMP/dc" --steps 8 >/dev/null 2>&1 || fail "the same 8 steps with
 cmp -s "$TMP/da/checkpoint-8/model.safetensors" "$TMP/dc/checkpoint-8/model.safetensors" && fail "dropout 0.3 changed nothing"
 echo "ok: dropout trains, changes the result, and resumes exactly"
 
+# ---- a step whose loss or gradient is not finite is skipped (the rule of TrainStats, on the device where it runs):
+#      a copy of the BERT fixture whose first 64 KiB of weights are NaN (0xff bytes): every step skipped, no update
+N=$TMP/nan_model
+mkdir -p "$N"
+cp "$M/uni_span_bert_markerV0"/*.json "$M/uni_span_bert_markerV0/model.safetensors" "$N"/
+hl=$(od -An -tu8 -N8 "$N/model.safetensors" | tr -d ' ')
+head -c 65536 /dev/zero | tr '\0' '\377' | dd of="$N/model.safetensors" bs=1 seek=$((8 + hl)) conv=notrunc status=none ||
+  fail "could not poison the copied weights"
+"$GLINER" train "$TMP/c.yaml" --model "$N" --output "$TMP/nan" --steps 3 --log-every 1 --threads 1 >"$TMP/nan.log" 2>&1 ||
+  { cat "$TMP/nan.log"; fail "the NaN run should finish (its steps skipped)"; }
+grep -q "done: 3 steps (3 skipped)" "$TMP/nan.log" || { cat "$TMP/nan.log"; fail "NaN weights: not 3 skipped steps"; }
+[ "$(grep -c 'not finite; the step is skipped' "$TMP/nan.log")" = 3 ] || fail "NaN weights: each skipped step is not reported"
+grep -q '"loss"' "$TMP/nan/train_log.jsonl" && fail "a skipped step's loss was logged: $(cat "$TMP/nan/train_log.jsonl")"
+echo "ok: non-finite steps are skipped and reported"
+
 # ---- a new model from a backbone (train.py's GLiNER.from_config when prev_path is null): the tiny BERT backbone
 BB=$SRC/tests/fixtures/backbones/bert_tiny
 sed "s|  name: \"test\"|  name: \"test\"\n  model_name: \"$BB\"\n  span_mode: markerV0\n  hidden_size: 32\n  max_width: 4|" "$TMP/c.yaml" >"$TMP/new.yaml"
