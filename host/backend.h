@@ -25,6 +25,8 @@ typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SI
 
 typedef struct Backend Backend;
 struct FocalTerm; /* kernels/cpu/cpu_ops.h */
+/* a piece of a training forward that the tape may run again in the backward (Backend.checkpoint) */
+typedef void (*CheckpointFn)(const void* ctx, const Backend* be, void* const* ins, void* out);
 
 struct Backend {
     const char* name;  /* "cpu" or "cuda" */
@@ -96,6 +98,15 @@ struct Backend {
        (offset 0 or 1 = embed_ent_token false); C rows, zero padded; prompt_mask[b,k] = k < count_b */
     void (*gather_prompts)(const Backend* be, void* P, int64_t* prompt_mask, const void* X, const int64_t* input_ids,
                            int64_t token_id, int offset, int B, int T, int C, int D);
+
+    /* Gradient checkpointing: out (n_out floats) = fn(ctx, be, ins, out), fn made of ops on the backend it is given
+       and reading only ins (n_in float tensors of n_ins[k] elements; their gradients are written) besides ctx, the
+       parameters and index tensors that outlive the step. The training tape keeps only ins and out: it runs fn on a
+       scratch tape whose activations are dropped at once, and runs it again in the backward to get the gradients
+       (ctx, ctx_bytes, is copied; fn must draw the same dropout masks both times). NULL in every other table: the
+       caller runs fn(ctx, be, ins, out) itself. */
+    void (*checkpoint)(const Backend* be, CheckpointFn fn, const void* ctx, size_t ctx_bytes, void* const* ins,
+                       const size_t* n_ins, int n_in, void* out, size_t n_out);
 
     /* ---- attention */
     /* Standard scaled dot-product attention with a key padding mask (BERT, CrossFuser):

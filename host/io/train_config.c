@@ -1073,7 +1073,7 @@ static const char* const TRAIN_KEYS[] = {
     "weight_decay_encoder", "weight_decay_other", "max_grad_norm", "save_total_limit",
     "size_sup",         "shuffle_types",   "random_drop",        "freeze_components",
     "seed",             "gradient_accumulation_steps", "bf16",   "fp16",
-    "dataloader_num_workers", "rel_loss_alpha", "rel_loss_gamma",
+    "dataloader_num_workers", "rel_loss_alpha", "rel_loss_gamma", "gradient_checkpointing",
 };
 static const char* const SCHEDULERS[] = {"linear", "cosine", "constant", "constant_with_warmup"};
 static const char* const HF_ONLY_SCHEDULERS[] = {"cosine_with_restarts", "polynomial", "inverse_sqrt",
@@ -1210,6 +1210,8 @@ static int load_training(Ctx* c, const YNode* sec, TrainSeen* ts) {
         } else if (!strcmp(K, "bf16")) {
             if (get_bool(c, v, key, &tc->bf16)) return -1;
             ts->bf16 = v;
+        } else if (!strcmp(K, "gradient_checkpointing")) {
+            if (get_bool(c, v, key, &tc->gradient_checkpointing)) return -1;
         } else if (!strcmp(K, "fp16")) {
             if (get_bool(c, v, key, &tc->fp16)) return -1;
             ts->fp16 = v;

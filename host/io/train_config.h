@@ -98,6 +98,8 @@ typedef struct {
     int gradient_accumulation_steps; /* >= 1; default 1 */
     int bf16;                  /* default 1 (train.py forces bf16=True) */
     int fp16;                  /* default 0; bf16 and fp16 both true is an error */
+    int gradient_checkpointing; /* default 0: 1 recomputes each encoder layer in the backward (TrainingArguments'
+                                   gradient_checkpointing: activation memory of one layer instead of all) */
     int dataloader_num_workers;/* >= 0; default 1 (create_training_args) */
     double rel_loss_alpha;     /* rel_focal_loss_alpha; NAN (null, default) = loss_alpha */
     double rel_loss_gamma;     /* rel_focal_loss_gamma; NAN (null, default) = loss_gamma */

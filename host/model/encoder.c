@@ -61,8 +61,8 @@ static void work_init(Work* w, const Backend* be, const BackboneConfig* bc, cons
     const size_t HE = (size_t)bc->embedding_size > H ? (size_t)bc->embedding_size : H;
     size_t I = bc->intermediate_size;
     if (HE > I) I = HE;
-    const int bert = bc->family == BACKBONE_BERT;
-    if (bert || bc->position_biased_input) {
+    const int bert = bc->family == BACKBONE_BERT, embeddings = ids != NULL; /* NULL: a layer's buffers only */
+    if (embeddings && (bert || bc->position_biased_input)) {
         int64_t* pos = malloc(M * sizeof(int64_t));
         CHECK(pos, "out of memory");
         for (size_t i = 0; i < M; i++) pos[i] = (int64_t)(i % (size_t)T);
@@ -70,7 +70,7 @@ static void work_init(Work* w, const Backend* be, const BackboneConfig* bc, cons
         be->upload_raw(be, w->pos, pos, M * sizeof(int64_t));
         free(pos);
     }
-    if (bert || bc->type_vocab_size > 0) w->zeros = be->alloc(be, M * sizeof(int64_t)); /* alloc zero-fills */
+    if (embeddings && (bert || bc->type_vocab_size > 0)) w->zeros = be->alloc(be, M * sizeof(int64_t)); /* zero-filled */
     w->q = balloc(be, M * A);
     w->k = balloc(be, M * A);
     w->v = balloc(be, M * A);
@@ -125,6 +125,105 @@ static void layer_tail(const GlinerModel* m, const char* lp, const BackboneConfi
 }
 
 /* ---------------------------------------------------------------- DeBERTa-v2 / v3 */
+
+/* One DeBERTa layer: h_out = layer(h). R: the normalised relative embeddings (2 span, H) or NULL; Rd: a buffer for
+   this layer's pos_dropout of R, or NULL; PK/PQ: where the layer's position keys/queries go (pos_ready: already
+   there, the inference cache). */
+static void deberta_layer(const GlinerModel* m, const char* lp, const BackboneConfig* bc, Work* w, const void* h,
+                          void* h_out, const void* R, void* Rd, void* PK, void* PQ, int pos_ready,
+                          const int32_t* bucket, int B, int T, int span) {
+    const Backend* be = m->be;
+    const int M = B * T, H = bc->hidden_size, nh = bc->num_attention_heads, dh = bc->attention_head_size, A = nh * dh;
+    const int rel = bc->relative_attention, c2p = rel && bc->pos_c2p, p2c = rel && bc->pos_p2c;
+    be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query_proj.weight", lp),
+               gliner_paramf(m, "%s.attention.self.query_proj.bias", lp), M, H, A);
+    be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key_proj.weight", lp),
+               gliner_paramf(m, "%s.attention.self.key_proj.bias", lp), M, H, A);
+    be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value_proj.weight", lp),
+               gliner_paramf(m, "%s.attention.self.value_proj.bias", lp), M, H, A);
+    if (!pos_ready) {
+        /* position keys / queries: share_att_key uses the layer's own key/query projections, bias included */
+        const char* kp = bc->share_att_key ? "key_proj" : "pos_key_proj";
+        const char* qp = bc->share_att_key ? "query_proj" : "pos_query_proj";
+        const void* Rl = R;
+        if (Rd) {
+            be->scale(be, Rd, R, 1.0f, (size_t)2 * span * H);
+            model_dropout(m, Rd, (size_t)2 * span * H, bc->hidden_dropout_prob);
+            Rl = Rd;
+        }
+        if (c2p)
+            be->linear(be, PK, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
+                       gliner_paramf(m, "%s.attention.self.%s.bias", lp, kp), 2 * span, H, A);
+        if (p2c)
+            be->linear(be, PQ, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
+                       gliner_paramf(m, "%s.attention.self.%s.bias", lp, qp), 2 * span, H, A);
+    }
+    uint64_t ds;
+    const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds);
+    be->deberta_attention(be, w->ctx, w->q, w->k, w->v, PK, PQ, bucket, w->mask, B, T, nh, dh, span, c2p, p2c, dp,
+                          ds); /* DisentangledSelfAttention.dropout on the probabilities */
+    layer_tail(m, lp, bc, w, h_out, h, M);
+}
+
+/* DeBERTa's pos_dropout draws a mask over R in each layer (training with dropout) */
+static int deberta_pos_dropout(const GlinerModel* m, const BackboneConfig* bc) {
+    return bc->relative_attention && (bc->pos_c2p || bc->pos_p2c) && m->training && m->drop_ctr &&
+           bc->hidden_dropout_prob > 0;
+}
+
+static void bert_layer(const GlinerModel* m, const char* lp, const BackboneConfig* bc, Work* w, const void* h,
+                       void* h_out, int B, int T);
+
+/* ---- gradient checkpointing (training.gradient_checkpointing): each encoder layer a piece the training tape
+   runs again in the backward (Backend.checkpoint), so only the layers' inputs are kept */
+
+typedef struct {
+    const GlinerModel*    m;
+    const BackboneConfig* bc;
+    char                  lp[160];
+    const int64_t*        mask;
+    const int32_t*        bucket; /* DeBERTa */
+    int                   B, T, span;
+    uint64_t              ctr0;   /* the dropout counter at the layer's start: the rerun draws the same masks */
+} LayerCkpt;
+
+static int layer_checkpointed(const GlinerModel* m) { return m->training && m->grad_ckpt && m->be->checkpoint; }
+
+/* ins[0] the layer's input, ins[1] R (DeBERTa with relative attention) */
+static void layer_ckpt_run(const void* ctx, const Backend* be, void* const* ins, void* out) {
+    const LayerCkpt* c = ctx;
+    const BackboneConfig* bc = c->bc;
+    GlinerModel* m = (GlinerModel*)c->m; /* the stages read m->be: pointed at the tape running the piece */
+    const Backend* saved = m->be;
+    m->be = be;
+    if (m->drop_ctr) *m->drop_ctr = c->ctr0;
+    Work w;
+    work_init(&w, be, bc, NULL, c->mask, c->B, c->T);
+    if (bc->family == BACKBONE_DEBERTA_V2) {
+        const size_t A = (size_t)bc->num_attention_heads * bc->attention_head_size, np = (size_t)2 * c->span;
+        const int rel = bc->relative_attention;
+        void* PK = rel && bc->pos_c2p ? balloc(be, np * A) : NULL;
+        void* PQ = rel && bc->pos_p2c ? balloc(be, np * A) : NULL;
+        void* Rd = deberta_pos_dropout(m, bc) ? balloc(be, np * bc->hidden_size) : NULL;
+        deberta_layer(m, c->lp, bc, &w, ins[0], out, rel ? ins[1] : NULL, Rd, PK, PQ, 0, c->bucket, c->B, c->T, c->span);
+        void* p[] = {PK, PQ, Rd};
+        for (int i = 0; i < 3; i++)
+            if (p[i]) be->free(be, p[i]);
+    } else {
+        bert_layer(m, c->lp, bc, &w, ins[0], out, c->B, c->T);
+    }
+    work_free(&w);
+    m->be = saved;
+}
+
+static void layer_checkpoint(const GlinerModel* m, const LayerCkpt* c0, const char* lp, const void* h, const void* R,
+                             size_t nR, void* h_out, size_t n) {
+    LayerCkpt c = *c0;
+    snprintf(c.lp, sizeof c.lp, "%s", lp);
+    void* ins[2] = {(void*)h, (void*)R};
+    const size_t n_ins[2] = {n, nR};
+    m->be->checkpoint(m->be, layer_ckpt_run, &c, sizeof c, ins, n_ins, R ? 2 : 1, h_out, n);
+}
 
 /* make_log_bucket_position in float32, term by term: abs_pos / mid is a float32 division, the
    denominator is logf of float32((Mp-1)/mid) (a Python float made a float32 tensor); the same logf
@@ -245,49 +344,25 @@ static void deberta_forward(const GlinerModel* m, int which, const char* pre, co
         }
     }
     /* training: each layer's pos_dropout draws its own mask over R (DisentangledSelfAttention.pos_dropout) */
-    void* Rd = (c2p || p2c) && m->training && m->drop_ctr && bc->hidden_dropout_prob > 0 ? balloc(be, (size_t)2 * span * H)
-                                                                                             : NULL;
+    void* Rd = deberta_pos_dropout(m, bc) ? balloc(be, (size_t)2 * span * H) : NULL;
 
     for (int l = 0; l < bc->num_hidden_layers; l++) {
         char lp[160];
         snprintf(lp, sizeof lp, "%s.encoder.layer.%d", pre, l);
-        const void* h = hs[l];
-        be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query_proj.weight", lp),
-                   gliner_paramf(m, "%s.attention.self.query_proj.bias", lp), M, H, A);
-        be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key_proj.weight", lp),
-                   gliner_paramf(m, "%s.attention.self.key_proj.bias", lp), M, H, A);
-        be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value_proj.weight", lp),
-                   gliner_paramf(m, "%s.attention.self.value_proj.bias", lp), M, H, A);
-        /* position keys / queries: share_att_key uses the layer's own key/query projections, bias included */
-        const char* kp = bc->share_att_key ? "key_proj" : "pos_key_proj";
-        const char* qp = bc->share_att_key ? "query_proj" : "pos_query_proj";
-        const void* Rl = R;
-        if (Rd) {
-            be->scale(be, Rd, R, 1.0f, (size_t)2 * span * H);
-            model_dropout(m, Rd, (size_t)2 * span * H, bc->hidden_dropout_prob);
-            Rl = Rd;
-        }
-        if (cached) {
+        if (pc && !cached) { /* building the cache: this layer's own buffers, kept */
+            const Backend* bb = m->base;
+            PK = pc->pk[which][l] = c2p ? bb->alloc(bb, (size_t)2 * span * A * dtype_size(bb->dtype)) : NULL;
+            PQ = pc->pq[which][l] = p2c ? bb->alloc(bb, (size_t)2 * span * A * dtype_size(bb->dtype)) : NULL;
+        } else if (cached) {
             PK = pc->pk[which][l];
             PQ = pc->pq[which][l];
-        } else {
-            if (pc) { /* building the cache: this layer's own buffers, kept */
-                const Backend* bb = m->base;
-                PK = pc->pk[which][l] = c2p ? bb->alloc(bb, (size_t)2 * span * A * dtype_size(bb->dtype)) : NULL;
-                PQ = pc->pq[which][l] = p2c ? bb->alloc(bb, (size_t)2 * span * A * dtype_size(bb->dtype)) : NULL;
-            }
-            if (c2p)
-                be->linear(be, PK, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, kp),
-                           gliner_paramf(m, "%s.attention.self.%s.bias", lp, kp), 2 * span, H, A);
-            if (p2c)
-                be->linear(be, PQ, Rl, gliner_paramf(m, "%s.attention.self.%s.weight", lp, qp),
-                           gliner_paramf(m, "%s.attention.self.%s.bias", lp, qp), 2 * span, H, A);
         }
-        uint64_t ds;
-        const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds);
-        be->deberta_attention(be, w->ctx, w->q, w->k, w->v, PK, PQ, bucket_dev, w->mask, B, T, nh, dh, span, c2p, p2c, dp,
-                              ds); /* DisentangledSelfAttention.dropout on the probabilities */
-        layer_tail(m, lp, bc, w, hs[l + 1], h, M);
+        if (layer_checkpointed(m)) {
+            const LayerCkpt c = {m, bc, "", w->mask, bucket_dev, B, T, span, m->drop_ctr ? *m->drop_ctr : 0};
+            layer_checkpoint(m, &c, lp, hs[l], R, (size_t)2 * span * H, hs[l + 1], M * H);
+        } else {
+            deberta_layer(m, lp, bc, w, hs[l], hs[l + 1], R, Rd, PK, PQ, cached, bucket_dev, B, T, span);
+        }
         snprintf(name, sizeof name, "%s.layer.%d", cname, l);
         capture(cap, name, hs[l + 1], 3, shape);
     }
@@ -306,7 +381,7 @@ static void deberta_forward(const GlinerModel* m, int which, const char* pre, co
 static void bert_forward(const GlinerModel* m, const char* pre, const BackboneConfig* bc, Work* w, void* const* hs,
                          int B, int T, const Capture* cap, const char* cname) {
     const Backend* be = m->be;
-    const int M = B * T, H = bc->hidden_size, nh = bc->num_attention_heads, dh = H / nh;
+    const int M = B * T, H = bc->hidden_size;
     const float eps = (float)bc->layer_norm_eps;
     char name[160];
     int64_t shape[3] = {B, T, H};
@@ -328,20 +403,31 @@ static void bert_forward(const GlinerModel* m, const char* pre, const BackboneCo
     for (int l = 0; l < bc->num_hidden_layers; l++) {
         char lp[160];
         snprintf(lp, sizeof lp, "%s.encoder.layer.%d", pre, l);
-        const void* h = hs[l];
-        be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query.weight", lp),
-                   gliner_paramf(m, "%s.attention.self.query.bias", lp), M, H, H);
-        be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key.weight", lp),
-                   gliner_paramf(m, "%s.attention.self.key.bias", lp), M, H, H);
-        be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value.weight", lp),
-                   gliner_paramf(m, "%s.attention.self.value.bias", lp), M, H, H);
-        uint64_t ds;
-        const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds); /* eager attention's dropout */
-        be->attention(be, w->ctx, w->q, w->k, w->v, w->mask, B, T, T, nh, dh, dp, ds);
-        layer_tail(m, lp, bc, w, hs[l + 1], h, M);
+        if (layer_checkpointed(m)) {
+            const LayerCkpt c = {m, bc, "", w->mask, NULL, B, T, 0, m->drop_ctr ? *m->drop_ctr : 0};
+            layer_checkpoint(m, &c, lp, hs[l], NULL, 0, hs[l + 1], (size_t)M * H);
+        } else {
+            bert_layer(m, lp, bc, w, hs[l], hs[l + 1], B, T);
+        }
         snprintf(name, sizeof name, "%s.layer.%d", cname, l);
         capture(cap, name, hs[l + 1], 3, shape);
     }
+}
+
+static void bert_layer(const GlinerModel* m, const char* lp, const BackboneConfig* bc, Work* w, const void* h,
+                       void* h_out, int B, int T) {
+    const Backend* be = m->be;
+    const int M = B * T, H = bc->hidden_size, nh = bc->num_attention_heads, dh = H / nh;
+    be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query.weight", lp),
+               gliner_paramf(m, "%s.attention.self.query.bias", lp), M, H, H);
+    be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key.weight", lp),
+               gliner_paramf(m, "%s.attention.self.key.bias", lp), M, H, H);
+    be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value.weight", lp),
+               gliner_paramf(m, "%s.attention.self.value.bias", lp), M, H, H);
+    uint64_t ds;
+    const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds); /* eager attention's dropout */
+    be->attention(be, w->ctx, w->q, w->k, w->v, w->mask, B, T, T, nh, dh, dp, ds);
+    layer_tail(m, lp, bc, w, h_out, h, M);
 }
 
 /* ---------------------------------------------------------------- LayersFuser (spec §3.2) */

@@ -38,6 +38,7 @@ typedef struct {
                                 embeddings, and dropout when drop_ctr is set */
     uint64_t       drop_seed; /* training: this forward's dropout draw */
     uint64_t*      drop_ctr;  /* dropout calls so far in this forward (each gets its own seed); NULL = no dropout */
+    int            grad_ckpt; /* training.gradient_checkpointing: the encoder layers are recomputed in the backward */
     int            logits_on_device; /* training (m->training): the forward leaves the logits in backend memory
                                         (ModelOutputs.dev_logits, dev_span_logits; nothing downloaded) */
     struct PosCache* pos_cache; /* inference: DeBERTa's per-layer position keys/queries, built on first use (encoder.c) */

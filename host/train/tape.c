@@ -11,7 +11,7 @@ enum {
     OP_LINEAR = 1, OP_GEMM, OP_ACT, OP_ADD, OP_SCALE, OP_LAYER_NORM, OP_SOFTMAX, OP_MASK_ROWS, OP_EMBEDDING,
     OP_GATHER_WORDS, OP_GATHER_PROMPTS, OP_ATTENTION, OP_DEBERTA, OP_LSTM, OP_SPAN_CONCAT, OP_SPAN_POOL, OP_CONV1D,
     OP_SPAN_SCORES, OP_SPAN_PAIR_RELU, OP_SPAN_QUERY_ROWS, OP_SCORER_FEATURES, OP_ROW_SCALE, OP_MEAN_POOL,
-    OP_DROPOUT,
+    OP_DROPOUT, OP_CHECKPOINT,
     OP_LEAF /* upload / zero: the region's old gradient stops here */
 };
 
@@ -35,6 +35,8 @@ typedef struct {
     int     i[12];
     int64_t l, L[3]; /* L: gemm_batched's strides of A, B, C */
     float   f, f2;   /* f2: gemm_batched's beta */
+    CheckpointFn fn; /* OP_CHECKPOINT: the piece to run again, and its copied context (freed at the reset) */
+    void*   ctx;
 } Rec;
 
 typedef struct {
@@ -71,6 +73,7 @@ struct Tape {
     void**         ovf; /* this step's overflow allocations */
     size_t         n_ovf, cap_ovf;
     size_t         n_base_allocs;
+    struct Tape*   sub; /* gradient checkpointing: the scratch tape a checkpointed piece runs on (created on first use) */
 };
 
 #define GROW(arr, n, cap)                                                                  \
@@ -542,6 +545,33 @@ static void t_dropout(const Backend* be, void* y, const void* x, size_t n, float
 
 /* ---------------------------------------------------------------- life cycle */
 
+/* ---------------------------------------------------------------- gradient checkpointing */
+
+/* the scratch tape: the same base and parameters (their gradients land in the same buffer) */
+static Tape* sub_tape(Tape* t) {
+    if (t->sub) return t->sub;
+    t->sub = tape_new(t->base);
+    for (size_t i = 0; i < t->n_reg; i++)
+        if (!t->reg[i].owned) tape_set_params(t->sub, t->reg[i].base, (float*)t->reg[i].grad, t->reg[i].bytes / t->es);
+    return t->sub;
+}
+
+static void t_checkpoint(const Backend* be, CheckpointFn fn, const void* ctx, size_t ctx_bytes, void* const* ins,
+                         const size_t* n_ins, int n_in, void* out, size_t n_out) {
+    Tape* t = TP(be);
+    CHECK(n_in >= 0 && n_in <= NSLOT, "tape: a checkpoint with %d inputs", n_in);
+    Rec* r = rec_new(t, OP_CHECKPOINT);
+    for (int k = 0; k < n_in; k++) slot(r, ins[k], n_ins[k]);
+    r->fn = fn;
+    r->ctx = malloc(ctx_bytes ? ctx_bytes : 1);
+    CHECK(r->ctx, "out of memory");
+    memcpy(r->ctx, ctx, ctx_bytes);
+    set_out(t, r, out, n_out);
+    Tape* s = sub_tape(t);
+    fn(r->ctx, tape_backend(s), ins, out); /* recorded there and dropped: only ins (saved) and out stay */
+    tape_reset(s);
+}
+
 Tape* tape_new(const Backend* base) {
     if (!base || base->dtype != DTYPE_F32) return NULL;
     Tape* t = calloc(1, sizeof *t);
@@ -556,6 +586,7 @@ Tape* tape_new(const Backend* base) {
     t->be.span_grid = NULL;
     t->be.graph_begin = NULL, t->be.graph_end = NULL, t->be.graph_run = NULL, t->be.graph_free = NULL;
     t->be.alloc = t_alloc;
+    t->be.checkpoint = t_checkpoint;
     t->be.free = t_free;
     t->be.upload = t_upload;
     t->be.download = t_download;
@@ -592,6 +623,7 @@ Tape* tape_new(const Backend* base) {
 const Backend* tape_backend(Tape* t) { return &t->be; }
 
 void tape_set_params(Tape* t, const void* params, float* grads, size_t n) {
+    if (t->sub) tape_set_params(t->sub, params, grads, n);
     for (size_t i = 0; i < t->n_reg; i++)
         if (!t->reg[i].owned) { /* replace the previous parameter region */
             t->reg[i] = (Region){(char*)params, n * t->es, (char*)grads, 0};
@@ -602,6 +634,8 @@ void tape_set_params(Tape* t, const void* params, float* grads, size_t n) {
 }
 
 static void reset(Tape* t, int keep_slab) {
+    for (size_t i = 0; i < t->n_rec; i++) free(t->rec[i].ctx);
+    if (t->sub) reset(t->sub, keep_slab);
     size_t keep = 0;
     for (size_t i = 0; i < t->n_reg; i++)
         if (!t->reg[i].owned) t->reg[keep++] = t->reg[i];
@@ -619,6 +653,7 @@ void tape_trim(Tape* t) { reset(t, 0); }
 void tape_free(Tape* t) {
     if (!t) return;
     tape_trim(t);
+    tape_free(t->sub);
     free(t->rec);
     free(t->reg);
     free(t->dl);
@@ -661,6 +696,33 @@ static void dy_done(Tape* t, const Rec* r, Dy* d) {
     if (!d->tmp && d->dy) t->base->zero(t->base, d->dy, r->ny * t->es); /* a scratch copy stays in the pool */
 }
 
+/* the backward of a checkpointed piece: run again on the scratch tape from copies of its saved inputs, seeded with
+   d out; the inputs' gradients come back, the parameters' accumulate in place */
+static void checkpoint_bwd(Tape* t, Rec* r) {
+    const void* in[NSLOT];
+    for (int k = 0; k < r->ns; k++) in[k] = O(r, k);
+    Dy d = dy_take(t, r, in, r->ns);
+    if (!d.dy) return;
+    Tape* s = sub_tape(t);
+    const Backend* sb = tape_backend(s);
+    void* cin[NSLOT];
+    for (int k = 0; k < r->ns; k++) {
+        cin[k] = sb->alloc(sb, r->s[k].n * t->es);
+        t->base->scale(t->base, cin[k], V(r, k), 1.0f, r->s[k].n); /* not recorded: a leaf of the scratch tape */
+    }
+    void* cout = sb->alloc(sb, r->ny * t->es);
+    r->fn(r->ctx, sb, cin, cout);
+    CHECK(tape_seed_dev(s, cout, d.dy, r->ny) == 0, "tape: checkpoint output");
+    tape_run(s);
+    for (int k = 0; k < r->ns; k++) {
+        const void* gk = tape_grad(s, cin[k]);
+        void* go = gk ? grad_of(t, O(r, k)) : NULL;
+        if (go) t->base->axpy(t->base, go, gk, 1.0f, r->s[k].n);
+    }
+    tape_reset(s);
+    dy_done(t, r, &d);
+}
+
 static void backward_rec(Tape* t, Rec* r) {
     const Backend* be = t->base;
     const int* i = r->i;
@@ -700,6 +762,7 @@ static void backward_rec(Tape* t, Rec* r) {
         if (beta == 0.0f) be->gemm_batched(be, dC, dC, dC, batch, M, N, 1, 0, 0, 1, N, ldc, 0, 0, sC, 0.0f, 0.0f);
         return;
     }
+    case OP_CHECKPOINT: checkpoint_bwd(t, r); return;
     default: break;
     }
 

@@ -694,6 +694,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         return -1;
     optim_skip_unused(&t->opt, &t->m->cfg);
     if (grad_ctx_init(&t->gc, t->m, err, errlen)) return -1;
+    t->m->grad_ckpt = tc->gradient_checkpointing;
     t->on_host = !strcmp(t->m->base->name, "cpu");
     if (t->on_host) {
         t->params_host = t->m->params;
@@ -785,6 +786,9 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         say(t, "precision: training.bf16 is set: %s", t->on_host ? "the CPU trains in fp32 (the reference would autocast "
             "to bf16 on the CPU)" : "bf16 matrix products (tensor cores, fp32 accumulation), fp32 storage, master "
             "weights, gradients and AdamW state");
+    if (t->tc.gradient_checkpointing)
+        say(t, "gradient checkpointing: each encoder layer's activations are recomputed in the backward (only the "
+            "layers' inputs are kept)");
     say(t, "dropout: %g in GLiNER's layers, backbone hidden %g, attention probabilities %g%s", m->cfg.dropout,
         m->cfg.encoder.hidden_dropout_prob, m->cfg.encoder.attention_probs_dropout_prob,
         m->cfg.has_labels_encoder_config ? " (the labels encoder: its own config's)" : "");

@@ -128,6 +128,16 @@ $RUN --output "$TMP/dc" --steps 8 >/dev/null 2>&1 || fail "the same 8 steps with
 cmp -s "$TMP/da/checkpoint-8/model.safetensors" "$TMP/dc/checkpoint-8/model.safetensors" && fail "dropout 0.3 changed nothing"
 echo "ok: dropout trains, changes the result, and resumes exactly"
 
+# ---- training.gradient_checkpointing: each encoder layer recomputed in the backward (its dropout masks redrawn the
+#      same); on the BERT fixture (one layer alone feeds each gradient) the run is bit-identical to the plain one
+sed 's/  seed: 7/  seed: 7\n  gradient_checkpointing: true/' "$TMP/c.yaml" >"$TMP/ckpt.yaml"
+"$GLINER" train "$TMP/ckpt.yaml" --model "$M/uni_span_bert_markerV0" --threads 1 --output "$TMP/ck" --steps 8 \
+  >"$TMP/ck.log" 2>&1 || { cat "$TMP/ck.log"; fail "gradient checkpointing run"; }
+grep -q "gradient checkpointing: each encoder layer" "$TMP/ck.log" || fail "the checkpointing run does not say so"
+cmp -s "$TMP/dc/checkpoint-8/model.safetensors" "$TMP/ck/checkpoint-8/model.safetensors" ||
+  fail "gradient checkpointing changed the trained weights"
+echo "ok: gradient checkpointing trains to the same weights"
+
 # ---- a step whose loss or gradient is not finite is skipped (the rule of TrainStats, on the device where it runs):
 #      a copy of the BERT fixture whose first 64 KiB of weights are NaN (0xff bytes): every step skipped, no update
 N=$TMP/nan_model

@@ -137,6 +137,14 @@ static void check_model(const char* name) {
     memcpy(grad, g.grads, n * sizeof(float));
     cr_expect_eq(loss_at(&g, &c, seed), l0, "%s: the same seed gave another loss", name);
     cr_expect(loss_at(&g, &c, seed + 1) != l0, "%s: another seed gave the same loss", name);
+    /* gradient checkpointing reruns each encoder layer with the dropout masks of its first run: the same loss and
+       gradient (the layers' inputs that several layers read sum in another order: 1e-6) */
+    c.m.grad_ckpt = 1;
+    cr_expect_eq(loss_at(&g, &c, seed), l0, "%s: checkpointed: another loss", name);
+    size_t nonfinite;
+    const double rel = tu_rel_l2(g.grads, grad, n, &nonfinite);
+    cr_expect(!nonfinite && rel <= 1e-6, "%s: checkpointed with dropout: gradients differ by %.3e (rel L2)", name, rel);
+    c.m.grad_ckpt = 0;
 
     fd_check(&g, &c, name, "every parameter", NULL, grad, l0, seed);
     /* the backbone's query / key / value tensors, whose gradients the attention masks shape directly (along the

@@ -50,6 +50,19 @@ static void repeat_steps(GradCtx* g, GlinerModel* m, const ModelInputs* in, cons
                          tape_base_allocs(g->tape) - allocs);
         allocs = tape_base_allocs(g->tape);
     }
+    /* gradient checkpointing: each encoder layer run again in the backward -- the same loss, the same gradients
+       (bit for bit where one layer alone feeds each input's gradient, BERT; a tensor several layers read -- DeBERTa's
+       relative embeddings, a hidden state the LayersFuser also reads -- sums its contributions in another order) */
+    m->grad_ckpt = 1;
+    grad_ctx_zero(g);
+    float lc;
+    cr_assert_eq(grad_step(g, in, tg, lp, NULL, 1.0f, &lc, NULL, err, sizeof err), 0, "%s: %s", name, err);
+    m->grad_ckpt = 0;
+    cr_expect(lc == loss1, "%s: checkpointed: loss %.9g, without %.9g", name, lc, loss1);
+    size_t nonfinite;
+    const double rel = tu_rel_l2(g->grads, first, n, &nonfinite);
+    const int exact = m->cfg.encoder.family == BACKBONE_BERT && !m->cfg.fuse_layers;
+    cr_expect(!nonfinite && rel <= (exact ? 0.0 : 1e-6), "%s: checkpointed: gradients differ by %.3e (rel L2)", name, rel);
     /* the device-resident step (the loss where the logits are; the CPU backend here): the same gradients and loss */
     grad_ctx_zero(g);
     double acc = 0.5; /* accumulates */
