@@ -10,6 +10,10 @@
            partial; one block then sums each segment's 32 partials in order, takes (float)sqrt, and reduces
            the (double) squares with a fixed tree: deterministic. clip: grid (32, nseg), the coefficient
            computed per block from the device norm as optim.c computes it.
+   plan    the device-resident step: segments and a chunk table (train_chunks_build) uploaded once, one block per
+           chunk for the norm partials, the clip and AdamW (no search); the norm's per-segment sums in a fixed order
+           (a warp per segment); AdamW's scalars from st->opt_step by a one-block prologue (gl_pow_n, adamw_scalars)
+           into the plan's scratch; every kernel after the check reads st->ok itself.
    focal   one thread per element (grid-stride, fixed grid for a given n): the forward and backward
            arithmetic of focal_loss.c line for line, exp/log/pow correctly rounded through double (see exp_f);
            per-block double partials of the losses, then one block sums them in order. */
@@ -241,11 +245,11 @@ extern "C" TrainPlan* train_plan_new_cuda(const TrainSegment* segs, int nseg, gl
         if (ps->c0 == ps->c1) ps->c0 = k;
         ps->c1 = k + 1;
     }
-    /* pageable sources: cudaMemcpyAsync returns once they are staged, so they can be freed right after */
     pl->segs = plan_upload(hs, (size_t)nseg, stream);
     pl->chunks = plan_upload(ch, pl->nchunk, stream);
     pl->partial = plan_upload((const double*)NULL, pl->nchunk, stream);
     pl->scal = plan_upload((const AdamScalars*)NULL, (size_t)nseg, stream);
+    CUDA_CHECK(cudaStreamSynchronize(stream)); /* built once: then usable from any stream */
     free(ch);
     free(hs);
     return pl;

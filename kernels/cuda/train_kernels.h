@@ -87,11 +87,13 @@ void focal_loss_cuda(double* loss_sum, float* loss, void* dlogits, const void* l
 
 /* ---- the device-resident step (issue #14): no host round trip. A TrainPlan holds, on the device, the segments
    (BASE lr, wd), the chunk table (train_chunks_build, TRAIN_CHUNK) and its own scratch (norm partials, AdamW's
-   per-segment scalars), uploaded once; so one plan serves one stream at a time. The step's scalars live in a
-   device TrainStats (kernels/cpu/cpu_ops.h), in this order per step:
+   per-segment scalars), uploaded once (train_plan_new_cuda synchronizes `stream` before it returns); its scratch
+   makes one plan serve one stream at a time. The step's scalars live in a device TrainStats (kernels/cpu/cpu_ops.h),
+   in this order per step:
      focal_term_cuda (per loss term, adds to st->step_loss) -> grad_norm_plan_cuda (st->norm) ->
      train_step_check_cuda (st->ok, st->opt_step, the window) -> grad_clip_plan_cuda -> adamw_plan_cuda.
-   Clip and AdamW read st->ok on the device and do nothing when it is 0. nseg <= 2^31-1, chunks <= 2^31-1. */
+   Clip and AdamW read st->ok on the device and do nothing when it is 0; none of them syncs with the host.
+   Chunks <= 2^31-1. */
 typedef struct TrainPlan TrainPlan;
 TrainPlan* train_plan_new_cuda(const TrainSegment* segs, int nseg, gl_stream_t stream);
 void       train_plan_free_cuda(TrainPlan* plan);
