@@ -2,6 +2,7 @@
    bf16 <- f32 rounds to nearest even (as torch does); NaN stays NaN (quiet). f16 conversions are
    IEEE 754 binary16 with round-to-nearest-even, subnormals and inf handled. Plain C, no CUDA include. */
 #pragma once
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,6 +71,58 @@ static inline GL_HD int dropout_keep(uint64_t seed, uint64_t i, float p) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     return (float)(z >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
+/* A double product that is never fused into an fma: nvcc contracts a*b + c by default (--fmad=true), the C
+   build does not (-ffp-contract=off), so code that must give the same bits on both spells its products this way. */
+#ifdef __CUDA_ARCH__
+#define GL_DMUL_RN(a, b) __dmul_rn((a), (b))
+#else
+#define GL_DMUL_RN(a, b) ((a) * (b))
+#endif
+
+/* b^n for an integer n >= 0 by binary powering in double-double (exact products through fma), rounded once:
+   the correctly rounded power except within ~2^-100 (relative) of a rounding boundary, and the same bits on the
+   host and the device. Below ~2^-960 the low word underflows and only the high word is meaningful (for AdamW's
+   1 - beta^step that is exactly 1 either way). The device's pow() is within 2 ulp, glibc's within 0.52 ulp:
+   this is what the device AdamW uses for its bias corrections (tests/unit/test_train_plan.c measures it
+   against glibc's pow). */
+static inline GL_HD void gl_dd_mul(double* h, double* l, double bh, double bl) {
+    const double p = GL_DMUL_RN(*h, bh);
+    double e = fma(*h, bh, -p); /* the exact error of p */
+    e = fma(*h, bl, e);
+    e = fma(*l, bh, e);
+    const double s = p + e; /* fast two-sum: |p| >= |e| */
+    *l = e - (s - p);
+    *h = s;
+}
+static inline GL_HD double gl_pow_n(double b, int64_t n) {
+    double rh = 1.0, rl = 0.0, bh = b, bl = 0.0;
+    for (;;) {
+        if (n & 1) gl_dd_mul(&rh, &rl, bh, bl);
+        n >>= 1;
+        if (!n) return rh;
+        gl_dd_mul(&bh, &bl, bh, bl);
+    }
+}
+
+/* AdamW's float scalars of one step of one tensor (adamw_step_cpu, kernels/cpu/adamw.c): worked out in double as
+   torch does with Python floats, then cast. bc1 = 1 - beta1^step and bc2 = 1 - beta2^step come from the caller
+   (glibc's pow on the host, gl_pow_n on the device). */
+typedef struct {
+    float decay, w1, fb2, w2, feps, step_size, bc2_sqrt;
+} AdamScalars;
+static inline GL_HD AdamScalars adamw_scalars(double lr, double wd, double beta1, double beta2, double eps, double bc1,
+                                              double bc2) {
+    AdamScalars s;
+    s.decay = (float)(1.0 - GL_DMUL_RN(lr, wd));
+    s.w1 = (float)(1.0 - beta1);
+    s.fb2 = (float)beta2;
+    s.w2 = (float)(1.0 - beta2);
+    s.feps = (float)eps;
+    s.step_size = (float)(-(lr / bc1));
+    s.bc2_sqrt = (float)sqrt(bc2);
+    return s;
 }
 
 /* Dropout on attention probabilities (BERT's and DeBERTa's attention_probs_dropout_prob, SDPA's dropout_p in

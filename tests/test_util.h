@@ -30,6 +30,18 @@ static inline float* rand_f32(size_t n, float lo, float hi, uint64_t seed) {
 }
 
 /* |got-ref| <= atol + rtol*|ref| everywhere; NaN or mismatched inf fails. Prints the worst index. */
+/* focal-loss targets (fraction pos of 1, ign of -100 = ignored, the rest 0) and a 0/1 mask (fraction keep of 1);
+   returns the number of unmasked, not ignored elements (a mean's n_valid) */
+static inline float tu_focal_targets(float* t, uint8_t* mask, size_t n, float pos, float ign, float keep, uint64_t seed) {
+    float valid = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float u = tu_uniform(&seed);
+        t[i] = u < pos ? 1.0f : u < pos + ign ? -100.0f : 0.0f;
+        mask[i] = tu_uniform(&seed) < keep;
+        valid += (float)(mask[i] && t[i] != -100.0f);
+    }
+    return valid;
+}
 static inline int64_t* rand_i64(size_t n, int64_t lo, int64_t hi, uint64_t seed) {
     int64_t* x = malloc((n ? n : 1) * sizeof(int64_t));
     for (size_t i = 0; i < n; i++) x[i] = lo + (int64_t)(tu_next(&seed) % (uint64_t)(hi - lo + 1));

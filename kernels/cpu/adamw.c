@@ -35,18 +35,13 @@ static GL_CPU_VEC_CLONES void adamw_range(float* p, const float* g, float* m, fl
 
 void adamw_step_cpu(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2,
                     double eps, double wd, int step) {
-    const double lr_d = lr, b1 = beta1, b2 = beta2;
-    const float decay = (float)(1.0 - lr_d * wd);
-    const float w1 = (float)(1.0 - b1);
-    const float fb2 = (float)beta2, w2 = (float)(1.0 - b2), feps = (float)eps;
-    const double bc1 = 1.0 - pow(b1, (double)step);
-    const double bc2 = 1.0 - pow(b2, (double)step);
-    const float step_size = (float)(-(lr_d / bc1));
-    const float bc2_sqrt = (float)sqrt(bc2);
+    const double bc1 = 1.0 - pow(beta1, (double)step);
+    const double bc2 = 1.0 - pow(beta2, (double)step);
+    const AdamScalars s = adamw_scalars(lr, wd, beta1, beta2, eps, bc1, bc2); /* kernels/common.h: shared with CUDA */
     const size_t nc = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
     /* element-wise: threads change nothing in the result */
 #pragma omp parallel for schedule(static) if (n > (1u << 16))
     for (size_t c = 0; c < nc; c++)
-        adamw_range(p, g, m, v, c * ADAMW_CHUNK, c + 1 < nc ? (c + 1) * ADAMW_CHUNK : n, wd != 0.0, decay, w1, fb2, w2,
-                    feps, step_size, bc2_sqrt);
+        adamw_range(p, g, m, v, c * ADAMW_CHUNK, c + 1 < nc ? (c + 1) * ADAMW_CHUNK : n, wd != 0.0, s.decay, s.w1, s.fb2,
+                    s.w2, s.feps, s.step_size, s.bc2_sqrt);
 }

@@ -103,13 +103,13 @@ typedef struct FocalTerm {
     float       upstream;   /* the term's coefficient (token_loss_coef / span_loss_coef, else 1) */
     float       grad_scale; /* extra factor on the gradient only */
 } FocalTerm;
-/* the term's dscale, as above (one definition for both twins) */
-static inline float focal_term_dscale(const FocalTerm* ft) {
+/* the term's dscale, as above (one definition for both twins; GL_HD: the device calls them too) */
+static inline GL_HD float focal_term_dscale(const FocalTerm* ft) {
     const float d = ft->mean ? (ft->n_valid > 0 ? ft->upstream / ft->n_valid : 0.0f) : ft->upstream;
     return d * ft->grad_scale;
 }
 /* the term's loss from the masked sum (double), as above */
-static inline float focal_term_loss(const FocalTerm* ft, double sum) {
+static inline GL_HD float focal_term_loss(const FocalTerm* ft, double sum) {
     const float l = ft->mean ? (ft->n_valid > 0 ? (float)sum / ft->n_valid : 0.0f) : (float)sum;
     return ft->upstream * l;
 }
@@ -133,6 +133,18 @@ typedef struct {
     int32_t win_skipped;
     int64_t opt_step;
 } TrainStats;
+/* the rule above, one definition for train_step_check_cpu and the device's train_step_check_cuda */
+static inline GL_HD void train_step_check(TrainStats* st) {
+    st->ok = isfinite(st->step_loss) && isfinite(st->norm);
+    if (st->ok) {
+        st->win_loss += st->step_loss;
+        st->win_steps++;
+        st->opt_step++;
+    } else {
+        st->win_skipped++;
+    }
+    st->step_loss = 0.0;
+}
 /* the CPU twin of train_step_check (the rule above) */
 void train_step_check_cpu(TrainStats* st);
 

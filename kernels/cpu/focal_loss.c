@@ -109,14 +109,4 @@ float focal_term_cpu(float* dlogits, const float* logits, const float* targets, 
     return focal_term_loss(ft, sum);
 }
 
-void train_step_check_cpu(TrainStats* st) {
-    st->ok = isfinite(st->step_loss) && isfinite(st->norm);
-    if (st->ok) {
-        st->win_loss += st->step_loss;
-        st->win_steps++;
-        st->opt_step++;
-    } else {
-        st->win_skipped++;
-    }
-    st->step_loss = 0.0;
-}
+void train_step_check_cpu(TrainStats* st) { train_step_check(st); }
