@@ -481,7 +481,8 @@ static void cu_axpy(const Backend* be, void* y, const void* x, float a, size_t n
 
 static void cu_linear_bwd(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w,
                           int M, int K, int N) {
-    linear_backward_cuda(dx, dw, db, dy, x, w, M, K, N, be->dtype, BL(be), S(be));
+    void* ws = db ? ws_get(I(be), colsum_backward_workspace_cuda(M, N)) : NULL; /* GLINER_GRAD_REDUCE=v2's partials */
+    linear_backward_cuda(dx, dw, db, dy, x, w, M, K, N, ws, be->dtype, BL(be), S(be));
 }
 
 static void cu_act_bwd(const Backend* be, void* dx, const void* dy, const void* x, size_t n, ActKind kind) {
@@ -490,7 +491,7 @@ static void cu_act_bwd(const Backend* be, void* dx, const void* dy, const void* 
 
 static void cu_layer_norm_bwd(const Backend* be, void* dx, void* dg, void* db, const void* dy, const void* x,
                               const void* g, int M, int N, float eps) {
-    void* ws = ws_get(I(be), layer_norm_backward_workspace_cuda(M));
+    void* ws = ws_get(I(be), layer_norm_backward_workspace_cuda(M, N));
     layer_norm_backward_cuda(dx, dg, db, dy, x, g, M, N, eps, ws, be->dtype, S(be));
 }
 
@@ -574,7 +575,7 @@ static void cu_span_concat_bwd(const Backend* be, void* dstart, void* dend, void
     idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
     const int64_t* d_idx = idx_dev(c, span_idx, ni);
     const int64_t* d_mask = idx_dev(c, span_mask, nm);
-    void* ws = ws_get(c, span_scatter_backward_workspace_cuda(B, W, D));
+    void* ws = ws_get(c, span_scatter_backward_workspace_cuda(B, W, S_, D));
     span_concat_backward_cuda(dstart, dend, dextra, dout, d_idx, d_mask, B, W, S_, D, ws, be->dtype, S(be));
 }
 
@@ -602,7 +603,7 @@ static void cu_span_pair_relu_bwd(const Backend* be, void* dA, void* dE, void* d
     idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm));
     const int64_t* d_idx = idx_dev(c, span_idx, ni);
     const int64_t* d_mask = idx_dev(c, span_mask, nm);
-    void* ws = ws_get(c, span_scatter_backward_workspace_cuda(B, W, F));
+    void* ws = ws_get(c, span_scatter_backward_workspace_cuda(B, W, S_, F));
     span_pair_relu_backward_cuda(dA, dE, dbias, dout, out, d_idx, d_mask, B, W, S_, F, ws, be->dtype, S(be));
 }
 

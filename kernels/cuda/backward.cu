@@ -5,14 +5,18 @@
    axpy            y += a*x. One thread per value.
    colsum          db[n] += sum_m dy[m,n] (optionally gated by gate[m,n] > 0, the relu mask). Block (32, 32):
                    32 columns per block, 32 row lanes striding over M, double accumulators, a fixed shared
-                   memory tree: deterministic. Used for every bias gradient.
+                   memory tree: deterministic. Used for every bias gradient. Only N/32 blocks (24 at N = 768), so
+                   GLINER_GRAD_REDUCE=v2 (given a workspace) runs the two-stage reduction of grad_reduce.h instead:
+                   (column tiles x row slabs) blocks write double partials, a second kernel adds them in slab
+                   order. Both are deterministic; they differ only in the order of the double sums.
    linear          dx += dy.w and dw += dy^T.x as cuBLAS GEMMs with beta = 1 (CUBLAS_COMPUTE_32F), db = colsum.
    act             dx += dy * f'(x), torch's formulas (GeluBackward, tanh/sigmoid backward on the recomputed
                    output, silu_backward). One thread per value.
    layer_norm      one block (256) per row recomputes mean / rstd as the forward does (fp32, two passes),
                    then dx += rstd * (dxh - mean(dxh) - xh * mean(dxh*xh)) with dxh = dy*g (row sums in
                    double); mean / rstd go to the workspace and a colsum-shaped pass adds dg = sum dy*xh,
-                   db = sum dy (double, deterministic).
+                   db = sum dy (double, deterministic); GLINER_GRAD_REDUCE=v2: that pass is colsum's two-stage
+                   reduction with both sums (partials after the statistics in the workspace).
    softmax         one block per row: dx += y * (dy - sum(dy*y)) (double row sum).
    mask_rows       dx += dy * mask[row]. One thread per value.
    embedding       dtable[ids[i]] += dy[i]: fp32 atomicAdd (repeated ids), one thread per value. fp32 only.
@@ -25,6 +29,7 @@
 
 #include "grad_common.cuh"
 #include "grad_ops.h"
+#include "grad_reduce.h"
 
 enum { K_NONE = 0, K_RELU, K_GELU, K_GELU_TANH, K_TANH, K_SIGMOID, K_SILU, K_QUICK_GELU }; /* == ActKind (host/backend.h) */
 
@@ -157,6 +162,57 @@ __global__ void layer_norm_backward_kernel2(T* dg, T* db, const float* stats, co
     }
 }
 
+/* GLINER_GRAD_REDUCE=v2, stage 1 (grad_reduce.h): block (GR_TILE, GR_LANES) at (column tile, row slab) writes
+   part[(o*slabs + slab)*N + c]: o = 0 the sum of dy (gated by aux > 0 when aux is given), o = 1 (LN) the sum of
+   dy*xh with aux = x and the row statistics, xh in fp32 as kernel2 */
+template <typename T, int LN>
+__global__ void colreduce_backward_kernel1(double* part, const T* dy, const T* aux, const float* stats, int M, int N,
+                                           int rows) {
+    __shared__ double sh[1 + LN][GR_LANES][GR_TILE + 1];
+    const int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * GR_TILE + tx, slab = blockIdx.y;
+    const int m0 = slab * rows, m1 = min(M, m0 + rows);
+    double a0 = 0.0, a1 = 0.0;
+    if (c < N)
+        for (int m = m0 + ty; m < m1; m += GR_LANES) {
+            const size_t i = (size_t)m * N + c;
+            const float gy = to_f32(dy[i]);
+            if (LN) {
+                const float xh = (to_f32(aux[i]) - stats[2 * m]) * stats[2 * m + 1];
+                a0 += (double)gy;
+                a1 += (double)gy * (double)xh;
+            } else if (!aux || to_f32(aux[i]) > 0.0f) {
+                a0 += (double)gy;
+            }
+        }
+    sh[0][ty][tx] = a0;
+    if (LN) sh[LN][ty][tx] = a1;
+    __syncthreads();
+    for (int h = GR_LANES / 2; h > 0; h >>= 1) {
+        if (ty < h) {
+            sh[0][ty][tx] += sh[0][ty + h][tx];
+            if (LN) sh[LN][ty][tx] += sh[LN][ty + h][tx];
+        }
+        __syncthreads();
+    }
+    if (ty == 0 && c < N) {
+        part[(size_t)slab * N + c] = sh[0][0][tx];
+        if (LN) part[((size_t)gridDim.y + slab) * N + c] = sh[LN][0][tx];
+    }
+}
+
+/* stage 2: d0[c] += sum_s part[s*N + c], d1[c] += sum_s part[(slabs + s)*N + c], slabs in order; NULL = skipped */
+template <typename T> __global__ void colreduce_backward_kernel2(T* d0, T* d1, const double* part, int slabs, int N) {
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < N; c += gridDim.x * blockDim.x)
+        for (int o = 0; o < 2; o++) {
+            T* d = o ? d1 : d0;
+            if (!d) continue;
+            const double* p = part + (size_t)o * slabs * N + c;
+            double acc = 0.0;
+            for (int s = 0; s < slabs; s++) acc += p[(size_t)s * N];
+            acc_store(d, c, (float)acc);
+        }
+}
+
 template <typename T> __global__ void softmax_backward_kernel1(T* dx, const T* dy, const T* y, int N) {
     const size_t row = blockIdx.x;
     const T* yr = y + row * N;
@@ -225,9 +281,35 @@ extern "C" void axpy_backward_cuda(void* y, const void* x, float a, size_t n, DT
     LAUNCH_CHECK();
 }
 
-extern "C" void colsum_backward_cuda(void* db, const void* dy, const void* gate, int M, int N, DType dt,
+/* the v2 column reductions: d0 (+)= column sums of dy (gated by aux, or LN: d1 gets the dy*xh sums too) */
+static void colreduce(void* d0, void* d1, const void* dy, const void* aux, const float* stats, int M, int N,
+                      double* part, DType dt, gl_stream_t stream) {
+    const ColReducePlan p = colreduce_plan(M, N);
+    const dim3 grid(p.tiles, p.slabs), block(GR_TILE, GR_LANES);
+    GL_DISPATCH_DTYPE(dt, T, {
+        if (stats)
+            colreduce_backward_kernel1<T, 1><<<grid, block, 0, stream>>>(part, (const T*)dy, (const T*)aux, stats, M, N,
+                                                                        p.rows);
+        else
+            colreduce_backward_kernel1<T, 0><<<grid, block, 0, stream>>>(part, (const T*)dy, (const T*)aux, NULL, M, N,
+                                                                        p.rows);
+        colreduce_backward_kernel2<T><<<CEIL_DIV(N, 256), 256, 0, stream>>>((T*)d0, (T*)d1, part, p.slabs, N);
+    });
+}
+
+extern "C" size_t colsum_backward_workspace_cuda(int M, int N) {
+    const ColReducePlan p = colreduce_plan(M, N);
+    return (size_t)p.slabs * (N > 0 ? N : 1) * sizeof(double);
+}
+
+extern "C" void colsum_backward_cuda(void* db, const void* dy, const void* gate, int M, int N, void* ws, DType dt,
                                      gl_stream_t stream) {
     if (!db || N == 0) return;
+    if (ws && M > 0 && gl_env_is("GLINER_GRAD_REDUCE", "v2")) {
+        colreduce(db, NULL, dy, gate, NULL, M, N, (double*)ws, dt, stream);
+        LAUNCH_CHECK();
+        return;
+    }
     dim3 block(32, 32);
     GL_DISPATCH_DTYPE(dt, T, colsum_backward_kernel1<T><<<CEIL_DIV(N, 32), block, 0, stream>>>(
                                  (T*)db, (const T*)dy, (const T*)gate, M, N));
@@ -235,13 +317,13 @@ extern "C" void colsum_backward_cuda(void* db, const void* dy, const void* gate,
 }
 
 extern "C" void linear_backward_cuda(void* dx, void* dw, void* db, const void* dy, const void* x, const void* w, int M,
-                                     int K, int N, DType dt, gl_blas_t blas, gl_stream_t stream) {
+                                     int K, int N, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream) {
     if (M == 0 || N == 0) return;
     if (dx && K > 0) /* dx (M,K) += dy (M,N) . w (N,K) */
         gemm_batched_forward_cuda(dx, dy, w, 1, M, K, N, 0, 0, N, K, K, 0, 0, 0, 1.0f, 1.0f, dt, blas, stream);
     if (dw && K > 0) /* dw (N,K) += dy^T (N,M) . x (M,K) */
         gemm_batched_forward_cuda(dw, dy, x, 1, N, K, M, 1, 0, N, K, K, 0, 0, 0, 1.0f, 1.0f, dt, blas, stream);
-    if (db) colsum_backward_cuda(db, dy, NULL, M, N, dt, stream);
+    if (db) colsum_backward_cuda(db, dy, NULL, M, N, ws, dt, stream);
     LAUNCH_CHECK();
 }
 
@@ -253,7 +335,11 @@ extern "C" void act_backward_cuda(void* dx, const void* dy, const void* x, size_
     LAUNCH_CHECK();
 }
 
-extern "C" size_t layer_norm_backward_workspace_cuda(int M) { return (size_t)2 * (M > 0 ? M : 1) * sizeof(float); }
+/* row statistics (2M floats), then the v2 partials (2 x slabs x N doubles) 256 bytes in */
+static size_t ln_stats_bytes(int M) { return ((size_t)2 * (M > 0 ? M : 1) * sizeof(float) + 255) / 256 * 256; }
+extern "C" size_t layer_norm_backward_workspace_cuda(int M, int N) {
+    return ln_stats_bytes(M) + 2 * colsum_backward_workspace_cuda(M, N);
+}
 
 extern "C" void layer_norm_backward_cuda(void* dx, void* dg, void* db, const void* dy, const void* x, const void* g,
                                          int M, int N, float eps, void* ws, DType dt, gl_stream_t stream) {
@@ -264,7 +350,9 @@ extern "C" void layer_norm_backward_cuda(void* dx, void* dg, void* db, const voi
         if (dx || cols)
             layer_norm_backward_kernel1<T><<<M, 256, 0, stream>>>((T*)dx, cols ? stats : NULL, (const T*)dy,
                                                                   (const T*)x, (const T*)g, N, eps);
-        if (cols)
+        if (cols && gl_env_is("GLINER_GRAD_REDUCE", "v2"))
+            colreduce(db, dg, dy, x, stats, M, N, (double*)((char*)ws + ln_stats_bytes(M)), dt, stream);
+        else if (cols)
             layer_norm_backward_kernel2<T><<<CEIL_DIV(N, 32), dim3(32, 32), 0, stream>>>(
                 (T*)dg, (T*)db, stats, (const T*)dy, (const T*)x, M, N);
     });

@@ -7,6 +7,12 @@
                     gradient -- double sums as the twin, so the result does not depend on the atomics' order beyond
                     the last double bits. dextra[b] += sum_s dout[b,s,2D:]: one thread per (b, d), s in order.
                     Out-of-range indices (the twin aborts) are skipped.
+                    GLINER_GRAD_REDUCE=v2: no atomics. One block per (text, endpoint) sorts the spans by endpoint
+                    word (grad_reduce.h: shared-memory histogram, warp scan, then warp 0 fills the lists 32 spans
+                    at a time, each lane ranked among its __match_any_sync peers: stable), then one block per
+                    (text, word, 128 columns) adds its spans' rows in ascending span order in double -- the twin's
+                    order, so fp32 gradients are bit-exact. Word 0's list holds every masked span (its block is
+                    the longest). Falls back to the atomics when W + S ints exceed 48 KiB of shared memory.
    span_pool        gather form, one thread per (b, w, d): for every window (i, k) that holds word w the
                     forward's choice is replayed (max: the running arg-max from i, strict '>' or NaN, the
                     first maximum as max_pool1d picks it, padding zeros included; mean: 1/(k+1); sum:
@@ -17,7 +23,7 @@
                     kernel adds it into dw's (Dout, Din, kw) layout; dbias = colsum(dy).
    span_scores      dspan_rep[b] += dlogits[b] . prompt[b]; dprompt[b] += dlogits[b]^T . span_rep[b]:
                     two strided-batched GEMMs, beta 1.
-   span_pair_relu   g = dout * (out > 0): dA[b,i] += g, dE[b,j] += g through the same fp64 workspace as
+   span_pair_relu   g = dout * (out > 0): dA[b,i] += g, dE[b,j] += g through the same fp64 workspace (or v2 sort) as
                     span_concat, dbias += colsum(dout gated by out).
    span_query_rows  dh: one thread per (r, d), k in order; dq: a column reduction over the R rows
                     (block (32, 32), double), deterministic.
@@ -30,6 +36,7 @@
 
 #include "grad_common.cuh"
 #include "grad_ops.h"
+#include "grad_reduce.h"
 
 /* --------------------------------------------------------------------------------------- span_concat */
 
@@ -56,6 +63,92 @@ __global__ void span_scatter_backward_kernel1(double* acc0, double* acc1, const 
 template <typename T> __global__ void span_scatter_backward_kernel2(T* dst, const double* acc, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         acc_store(dst, i, (float)acc[i]);
+}
+
+/* GLINER_GRAD_REDUCE=v2: the stable counting sort of text b = blockIdx.x by endpoint e = blockIdx.y (grad_reduce.h
+   span_sort_text is the same sort, sequential). offs (2, B, W+1), list (2, B, S). Dynamic smem span_sort_smem(W, S). */
+__global__ void span_sort_backward_kernel1(int* offs, int* list, const int64_t* span_idx, const int64_t* span_mask,
+                                           int B, int W, int S) {
+    extern __shared__ int sm[];
+    int* cnt = sm;         /* W + 1 counts, then the exclusive offsets, then the fill cursors */
+    int* ep = sm + W + 1;  /* the endpoint of each span of the text, -1 = skipped */
+    const int b = blockIdx.x, e = blockIdx.y, lane = threadIdx.x & 31;
+    int* o = offs + ((size_t)e * B + b) * (W + 1);
+    int* l = list + ((size_t)e * B + b) * S;
+    for (int w = threadIdx.x; w <= W; w += blockDim.x) cnt[w] = 0;
+    __syncthreads();
+    for (int s = threadIdx.x; s < S; s += blockDim.x) {
+        const int w = span_endpoint(span_idx, span_mask, (size_t)b * S + s, e, W);
+        ep[s] = w;
+        if (w >= 0) atomicAdd(cnt + w, 1); /* integer counts: order-free */
+    }
+    __syncthreads();
+    if (threadIdx.x >= 32) return;
+    int carry = 0; /* exclusive scan of cnt[0..W] (cnt[W] = 0), 32 at a time */
+    for (int base = 0; base <= W; base += 32) {
+        const int w = base + lane, c = w <= W ? cnt[w] : 0;
+        int inc = c;
+        for (int d = 1; d < 32; d <<= 1) {
+            const int v = __shfl_up_sync(0xffffffffu, inc, d);
+            if (lane >= d) inc += v;
+        }
+        if (w <= W) {
+            cnt[w] = carry + inc - c;
+            o[w] = carry + inc - c;
+        }
+        carry += __shfl_sync(0xffffffffu, inc, 31);
+    }
+    __syncwarp();
+    for (int base = 0; base < S; base += 32) { /* stable fill: lane order = span order within a chunk */
+        const int s = base + lane, w = s < S ? ep[s] : -1;
+        const unsigned peers = __match_any_sync(0xffffffffu, w);
+        const int pos = w >= 0 ? cnt[w] + __popc(peers & ((1u << lane) - 1u)) : 0;
+        __syncwarp();
+        if (w >= 0) {
+            l[pos] = s;
+            if (lane == __ffs(peers) - 1) cnt[w] += __popc(peers);
+        }
+        __syncwarp();
+    }
+}
+
+/* v2's segmented sum: block (b*W + w, column chunk of SCATTER_COLS) adds, per column f, src[(b*S + s) * ld + f]
+   (gated by gate[(b*S + s) * F + f] > 0 when given) over the spans s listed for word w, in list order, into
+   dst[b, w, f]. The list is staged SCATTER_COLS indices at a time in shared memory and each thread issues
+   SCATTER_UNROLL independent loads before adding them in order (word 0's list, every masked span, is long: its
+   blocks are latency-bound, so the loads must overlap). A gated-off value adds +0.0, which leaves the sum as it is
+   (the sum starts at +0.0 and never becomes -0.0), exactly as skipping it. */
+#define SCATTER_COLS 128
+#define SCATTER_UNROLL 8
+template <typename T>
+__global__ void __launch_bounds__(SCATTER_COLS) span_scatter_backward_kernel3(T* dst, const T* src, size_t ld, const T* gate,
+                                                                             const int* offs, const int* list, int W,
+                                                                             int S, int F) {
+    __shared__ int sl[SCATTER_COLS];
+    const int bw = blockIdx.x, b = bw / W, w = bw % W, f = blockIdx.y * SCATTER_COLS + threadIdx.x;
+    const int* o = offs + (size_t)b * (W + 1);
+    const int* l = list + (size_t)b * S;
+    const int k1 = o[w + 1];
+    double acc = 0.0;
+    for (int k0 = o[w]; k0 < k1; k0 += SCATTER_COLS) {
+        const int n = min(SCATTER_COLS, k1 - k0);
+        __syncthreads(); /* the previous chunk's indices are read */
+        if (threadIdx.x < n) sl[threadIdx.x] = l[k0 + threadIdx.x];
+        __syncthreads();
+        if (f >= F) continue;
+        for (int j = 0; j < n; j += SCATTER_UNROLL) {
+            float v[SCATTER_UNROLL];
+#pragma unroll
+            for (int u = 0; u < SCATTER_UNROLL; u++) {
+                const size_t bs = (size_t)b * S + sl[j + u < n ? j + u : j];
+                const bool on = j + u < n && (!gate || to_f32(gate[bs * F + f]) > 0.0f);
+                v[u] = on ? to_f32(src[bs * ld + f]) : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < SCATTER_UNROLL; u++) acc += (double)v[u];
+        }
+    }
+    if (f < F) acc_store(dst, (size_t)bw * F + f, (float)acc);
 }
 
 /* dextra[b, d] += sum_s dout[b, s, 2D + d]: one thread per (b, d), spans in order (double) */
@@ -259,14 +352,45 @@ template <typename T> __global__ void mean_pool_backward_kernel1(T* dY, const T*
 
 /* ------------------------------------------------------------------------------------------ launchers */
 
-extern "C" size_t span_scatter_backward_workspace_cuda(int B, int W, int F) {
-    return (size_t)B * W * F * sizeof(double) + 256;
+/* the scatter region (v1's fp64 accumulators or v2's lists, whichever is larger), 256-byte rounded */
+static size_t span_scatter_bytes(int B, int W, int S, int F) {
+    const size_t v1 = (size_t)B * W * F * sizeof(double), v2 = span_sort_bytes(B, W, S);
+    return ((v1 > v2 ? v1 : v2) + 255) / 256 * 256;
+}
+
+/* the scatter region, then span_pair_relu's bias partials (colsum over B*S rows) */
+extern "C" size_t span_scatter_backward_workspace_cuda(int B, int W, int S, int F) {
+    return span_scatter_bytes(B, W, S, F) + colsum_backward_workspace_cuda(B * S, F);
+}
+
+/* GLINER_GRAD_REDUCE=v2's scatter: sort both endpoints, then one segmented sum per endpoint wanted */
+static void span_scatter_v2(void* d0, void* d1, const void* src, size_t ld, size_t off1, const void* gate,
+                            const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F, void* ws,
+                            DType dt, gl_stream_t stream) {
+    if (W == 0) return; /* every span is out of range */
+    int* offs = (int*)ws;
+    int* list = offs + span_sort_offs_count(B, W);
+    CHECK(B <= 65535, "span scatter: B=%d", B);
+    span_sort_backward_kernel1<<<dim3(B, 2), 256, span_sort_smem(W, S) + GL_SMEM_PAD, stream>>>(
+        offs, list, span_idx, span_mask, B, W, S);
+    const dim3 grid((unsigned)B * W, CEIL_DIV(F, SCATTER_COLS));
+    for (int e = 0; e < 2; e++) {
+        void* dst = e ? d1 : d0;
+        if (!dst) continue;
+        GL_DISPATCH_DTYPE(dt, Ty, span_scatter_backward_kernel3<Ty><<<grid, SCATTER_COLS, 0, stream>>>(
+                                      (Ty*)dst, (const Ty*)src + (e ? off1 : 0), ld, (const Ty*)gate,
+                                      offs + (size_t)e * B * (W + 1), list + (size_t)e * B * S, W, S, F));
+    }
 }
 
 /* the endpoint scatter-adds of span_concat / span_pair_relu through the fp64 workspace, one endpoint at a time */
 static void span_scatter(void* d0, void* d1, const void* src, size_t ld, size_t off1, const void* gate,
                          const int64_t* span_idx, const int64_t* span_mask, int B, int W, int S, int F, void* ws, DType dt,
                          gl_stream_t stream) {
+    if (gl_env_is("GLINER_GRAD_REDUCE", "v2") && span_sort_smem(W, S) + GL_SMEM_PAD <= 48 * 1024) {
+        span_scatter_v2(d0, d1, src, ld, off1, gate, span_idx, span_mask, B, W, S, F, ws, dt, stream);
+        return;
+    }
     const size_t nw = (size_t)B * W * F, n = (size_t)B * S * F;
     double* acc = (double*)ws;
     for (int e = 0; e < 2; e++) {
@@ -307,10 +431,14 @@ extern "C" void span_pool_backward_cuda(void* dx, const void* dout, const void* 
     LAUNCH_CHECK();
 }
 
-extern "C" size_t conv1d_right_backward_workspace_cuda(int B, int W, int Din, int Dout, int kw, DType dt) {
+/* the repacked weight, dy shifted, the fp32 dW (each 256-byte rounded), then dbias's colsum partials */
+static size_t conv1d_ws_scatter(int B, int W, int Din, int Dout, int kw, DType dt) {
     const size_t es = dtype_size(dt), nw = (size_t)kw * Dout * Din;
     const size_t a = (nw * es + 255) / 256 * 256, b = ((size_t)B * W * Dout * es + 255) / 256 * 256;
-    return a + b + nw * sizeof(float);
+    return a + b + (nw * sizeof(float) + 255) / 256 * 256;
+}
+extern "C" size_t conv1d_right_backward_workspace_cuda(int B, int W, int Din, int Dout, int kw, DType dt) {
+    return conv1d_ws_scatter(B, W, Din, Dout, kw, dt) + colsum_backward_workspace_cuda(B * W, Dout);
 }
 
 extern "C" void conv1d_right_backward_cuda(void* dx, void* dw, void* dbias, const void* dy, const void* x,
@@ -343,7 +471,7 @@ extern "C" void conv1d_right_backward_cuda(void* dx, void* dw, void* dbias, cons
         GL_DISPATCH_DTYPE(dt, Ty, conv1d_right_backward_kernel3<Ty><<<gl_grid(nw, 256), 256, 0, stream>>>(
                                       (Ty*)dw, dwf, Din, Dout, kw));
     }
-    if (dbias) colsum_backward_cuda(dbias, dy, NULL, B * W, Dout, dt, stream);
+    if (dbias) colsum_backward_cuda(dbias, dy, NULL, B * W, Dout, (char*)ws + conv1d_ws_scatter(B, W, Din, Dout, kw, dt), dt, stream);
     LAUNCH_CHECK();
 }
 
@@ -366,7 +494,7 @@ extern "C" void span_pair_relu_backward_cuda(void* dA, void* dE, void* dbias, co
     const size_t n = (size_t)B * S * F;
     if (n == 0 || (!dA && !dE && !dbias)) return;
     if (dA || dE) span_scatter(dA, dE, dout, (size_t)F, 0, out, span_idx, span_mask, B, W, S, F, ws, dt, stream);
-    if (dbias) colsum_backward_cuda(dbias, dout, out, B * S, F, dt, stream);
+    if (dbias) colsum_backward_cuda(dbias, dout, out, B * S, F, (char*)ws + span_scatter_bytes(B, W, S, F), dt, stream);
     LAUNCH_CHECK();
 }
 

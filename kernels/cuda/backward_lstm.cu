@@ -175,8 +175,8 @@ extern "C" void lstm_bidir_backward_cuda(void* dx, void* const dw_ih[2], void* c
         if (dw_hh && dw_hh[dir]) /* (G, Hs) += dg^T . h_prev */
             gemm_batched_forward_cuda(dw_hh[dir], dg, w[dir].hp, 1, G, Hs, rows, 1, 0, G, Hs, Hs, 0, 0, 0, 1.0f, 1.0f,
                                       dt, blas, stream);
-        if (db_ih && db_ih[dir]) colsum_backward_cuda(db_ih[dir], dg, NULL, rows, G, dt, stream);
-        if (db_hh && db_hh[dir]) colsum_backward_cuda(db_hh[dir], dg, NULL, rows, G, dt, stream);
+        if (db_ih && db_ih[dir]) colsum_backward_cuda(db_ih[dir], dg, NULL, rows, G, NULL, dt, stream);
+        if (db_hh && db_hh[dir]) colsum_backward_cuda(db_hh[dir], dg, NULL, rows, G, NULL, dt, stream);
     }
     LAUNCH_CHECK();
 }

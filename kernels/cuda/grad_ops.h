@@ -34,13 +34,18 @@ void mean_pool_forward_cuda(void* out, const void* Y, const int64_t* mask, int C
 
 /* ---- backward.cu: dense / encoder-side */
 void axpy_backward_cuda(void* y, const void* x, float a, size_t n, DType dt, gl_stream_t stream);
-/* db[n] += sum_m dy[m, n] * (gate == NULL || gate[m, n] > 0), double accumulation, deterministic */
-void colsum_backward_cuda(void* db, const void* dy, const void* gate, int M, int N, DType dt, gl_stream_t stream);
+/* db[n] += sum_m dy[m, n] * (gate == NULL || gate[m, n] > 0), double accumulation, deterministic. ws: NULL or
+   colsum_backward_workspace_cuda(M, N) bytes (GLINER_GRAD_REDUCE=v2 uses it for the two-stage reduction; without
+   it, or by default, the one-stage kernel runs). linear_backward_cuda passes its ws on to colsum. */
+size_t colsum_backward_workspace_cuda(int M, int N);
+void colsum_backward_cuda(void* db, const void* dy, const void* gate, int M, int N, void* ws, DType dt,
+                          gl_stream_t stream);
 void linear_backward_cuda(void* dx, void* dw, void* db, const void* dy, const void* x, const void* w, int M, int K,
-                          int N, DType dt, gl_blas_t blas, gl_stream_t stream);
+                          int N, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
 void act_backward_cuda(void* dx, const void* dy, const void* x, size_t n, int kind, DType dt, gl_stream_t stream);
-/* ws: layer_norm_backward_workspace_cuda(M) bytes (row mean / rstd for the dg, db column pass) */
-size_t layer_norm_backward_workspace_cuda(int M);
+/* ws: layer_norm_backward_workspace_cuda(M, N) bytes (row mean / rstd for the dg, db column pass, then v2's
+   partials) */
+size_t layer_norm_backward_workspace_cuda(int M, int N);
 void layer_norm_backward_cuda(void* dx, void* dg, void* db, const void* dy, const void* x, const void* g, int M, int N,
                               float eps, void* ws, DType dt, gl_stream_t stream);
 void softmax_backward_cuda(void* dx, const void* dy, const void* y, int M, int N, DType dt, gl_stream_t stream);
@@ -72,9 +77,10 @@ void lstm_bidir_backward_cuda(void* dx, void* const dw_ih[2], void* const dw_hh[
                               const void* const b_hh[2], int B, int W, int Din, int Hs, void* ws, DType dt,
                               gl_blas_t blas, gl_stream_t stream);
 
-/* ---- backward_heads.cu: GLiNER heads. span_concat and span_pair_relu scatter through an fp64 workspace of
-   span_scatter_backward_workspace_cuda(B, W, D or F) bytes */
-size_t span_scatter_backward_workspace_cuda(int B, int W, int F);
+/* ---- backward_heads.cu: GLiNER heads. span_concat and span_pair_relu scatter through a workspace of
+   span_scatter_backward_workspace_cuda(B, W, S, D or F) bytes (the fp64 accumulators, or GLINER_GRAD_REDUCE=v2's
+   span lists, then span_pair_relu's bias partials) */
+size_t span_scatter_backward_workspace_cuda(int B, int W, int S, int F);
 void span_concat_backward_cuda(void* dstart, void* dend, void* dextra, const void* dout, const int64_t* span_idx,
                                const int64_t* span_mask, int B, int W, int S, int D, void* ws, DType dt,
                                gl_stream_t stream);

@@ -7,7 +7,11 @@
    elementwise ops and gathers rtol 1e-5 (atomics and double-vs-fp32 sums differ in the last bits only);
    GEMMs, attention, LSTM and other long reductions rtol 1e-4 with an atol scaled to the summed terms.
    Shapes cover single elements, sizes off every block multiple, masked spans and keys, K > W, kw > W,
-   duplicate sources (embedding ids, prompt rows), fully masked texts and one larger case per op. */
+   duplicate sources (embedding ids, prompt rows), fully masked texts and one larger case per op.
+   GLINER_GRAD_REDUCE=v2 (the two-stage column reductions, the sorted span scatter): the *_reduce_v2 tests rerun the
+   reduction ops' cases against the twins, and grad_reduce_v2 compares v2 with v1 at the training sizes (N = 768,
+   M = 2048 and 8192 rows; 8 texts x 256 words x 12 widths), with v2 run twice bit-identical, and the span scatter
+   bit-exact against the twin. */
 #include "model/model.h"
 #include "parity_util.h"
 
@@ -164,7 +168,7 @@ Test(grad_ops_parity, axpy) {
     }
 }
 
-Test(grad_ops_parity, linear) {
+static void run_linear(void) {
     const Backend* be = pu_cuda();
     const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 65, 17}, {257, 768, 130}, {1024, 96, 384}}; /* M K N */
     for (size_t si = 0; si < NSHAPES(shapes); si++)
@@ -199,6 +203,12 @@ Test(grad_ops_parity, linear) {
             free(dy); free(x); free(w);
         }
 }
+Test(grad_ops_parity, linear) { run_linear(); }
+Test(grad_ops_parity, linear_reduce_v2) { /* GLINER_GRAD_REDUCE=v2 against the same twins */
+    setenv("GLINER_GRAD_REDUCE", "v2", 1);
+    run_linear();
+    unsetenv("GLINER_GRAD_REDUCE");
+}
 
 Test(grad_ops_parity, act) {
     const Backend* be = pu_cuda();
@@ -220,7 +230,7 @@ Test(grad_ops_parity, act) {
     }
 }
 
-Test(grad_ops_parity, layer_norm) {
+static void run_layer_norm(void) {
     const Backend* be = pu_cuda();
     const int shapes[][2] = {{1, 1}, {3, 7}, {64, 768}, {5, 1025}, {2048, 384}}; /* M N */
     for (size_t si = 0; si < NSHAPES(shapes); si++)
@@ -248,6 +258,12 @@ Test(grad_ops_parity, layer_norm) {
             gbuf_free(&dxx); gbuf_free(&dg); gbuf_free(&ddy);
             free(x); free(g); free(dy);
         }
+}
+Test(grad_ops_parity, layer_norm) { run_layer_norm(); }
+Test(grad_ops_parity, layer_norm_reduce_v2) { /* GLINER_GRAD_REDUCE=v2 against the same twins */
+    setenv("GLINER_GRAD_REDUCE", "v2", 1);
+    run_layer_norm();
+    unsetenv("GLINER_GRAD_REDUCE");
 }
 
 Test(grad_ops_parity, softmax) {
@@ -531,7 +547,7 @@ Test(grad_ops_parity, lstm_bidir) {
     }
 }
 
-Test(grad_ops_parity, span_concat) {
+static void run_span_concat(void) {
     const Backend* be = pu_cuda();
     const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 200, 12, 768}}; /* B W K D */
     for (size_t si = 0; si < NSHAPES(shapes); si++)
@@ -562,6 +578,12 @@ Test(grad_ops_parity, span_concat) {
             free(idx); free(mask); free(dout);
         }
 }
+Test(grad_ops_parity, span_concat) { run_span_concat(); }
+Test(grad_ops_parity, span_concat_reduce_v2) { /* GLINER_GRAD_REDUCE=v2 against the same twins */
+    setenv("GLINER_GRAD_REDUCE", "v2", 1);
+    run_span_concat();
+    unsetenv("GLINER_GRAD_REDUCE");
+}
 
 Test(grad_ops_parity, span_pool) {
     const Backend* be = pu_cuda();
@@ -585,7 +607,7 @@ Test(grad_ops_parity, span_pool) {
         }
 }
 
-Test(grad_ops_parity, conv1d_right) {
+static void run_conv1d_right(void) {
     const Backend* be = pu_cuda();
     const int shapes[][5] = {{1, 1, 1, 1, 1}, {2, 1, 5, 3, 4}, {3, 7, 33, 17, 12}, {2, 40, 64, 64, 3}, {4, 150, 256, 256, 12}}; /* B W Din Dout kw */
     for (size_t si = 0; si < NSHAPES(shapes); si++)
@@ -614,6 +636,12 @@ Test(grad_ops_parity, conv1d_right) {
             gbuf_free(&dxx); gbuf_free(&dww); gbuf_free(&ddy);
             free(x); free(w); free(dy);
         }
+}
+Test(grad_ops_parity, conv1d_right) { run_conv1d_right(); }
+Test(grad_ops_parity, conv1d_right_reduce_v2) { /* GLINER_GRAD_REDUCE=v2 against the same twins */
+    setenv("GLINER_GRAD_REDUCE", "v2", 1);
+    run_conv1d_right();
+    unsetenv("GLINER_GRAD_REDUCE");
 }
 
 Test(grad_ops_parity, span_scores) {
@@ -644,7 +672,7 @@ Test(grad_ops_parity, span_scores) {
         }
 }
 
-Test(grad_ops_parity, span_pair_relu) {
+static void run_span_pair_relu(void) {
     const Backend* be = pu_cuda();
     const int shapes[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {4, 96, 12, 1024}}; /* B W K F */
     for (size_t si = 0; si < NSHAPES(shapes); si++)
@@ -676,6 +704,12 @@ Test(grad_ops_parity, span_pair_relu) {
             gbuf_free(&dd); gbuf_free(&dout_f); gbuf_free(&di); gbuf_free(&dm);
             free(idx); free(mask); free(A); free(E); free(bias); free(out); free(dout);
         }
+}
+Test(grad_ops_parity, span_pair_relu) { run_span_pair_relu(); }
+Test(grad_ops_parity, span_pair_relu_reduce_v2) { /* GLINER_GRAD_REDUCE=v2 against the same twins */
+    setenv("GLINER_GRAD_REDUCE", "v2", 1);
+    run_span_pair_relu();
+    unsetenv("GLINER_GRAD_REDUCE");
 }
 
 Test(grad_ops_parity, span_query_rows) {
@@ -796,6 +830,118 @@ Test(grad_ops_parity, dropout) {
             grad_check(&dx, 0.0f, 0.0f, what);
             grad_free(&y); grad_free(&dx); gbuf_free(&dx_); gbuf_free(&ddy); free(x); free(dy);
         }
+}
+
+/* ============================================================================ GLINER_GRAD_REDUCE: v2 vs v1 */
+
+/* the device inputs of one reduction case; each op writes every gradient it has into one buffer (g) */
+typedef struct {
+    int      B, W, S, M, N;
+    GBuf     dy, x, gam, out, idx, mask;
+    float *  hdy, *hx, *hgam, *hout; /* host copies for the twin */
+    int64_t *hidx, *hmask;
+} RedCase;
+typedef void (*RedOp)(const Backend* be, const RedCase* c, float* g);  /* device */
+typedef void (*RedRef)(const RedCase* c, float* g);                    /* twin */
+
+static void red_linear(const Backend* be, const RedCase* c, float* g) {
+    be->linear_bwd(be, NULL, NULL, g, c->dy.ptr, NULL, NULL, c->M, 0, c->N);
+}
+static void red_linear_ref(const RedCase* c, float* g) { linear_backward_cpu(NULL, NULL, g, c->hdy, NULL, NULL, c->M, 0, c->N); }
+static void red_ln(const Backend* be, const RedCase* c, float* g) {
+    be->layer_norm_bwd(be, NULL, g, g + c->N, c->dy.ptr, c->x.ptr, c->gam.ptr, c->M, c->N, 1e-5f);
+}
+static void red_ln_ref(const RedCase* c, float* g) {
+    layer_norm_backward_cpu(NULL, g, g + c->N, c->hdy, c->hx, c->hgam, c->M, c->N, 1e-5f);
+}
+static void red_concat(const Backend* be, const RedCase* c, float* g) { /* dy (B, S, 2N) */
+    be->span_concat_bwd(be, g, g + (size_t)c->B * c->W * c->N, NULL, c->dy.ptr, c->idx.ptr, c->mask.ptr, c->B, c->W,
+                        c->S, c->N);
+}
+static void red_concat_ref(const RedCase* c, float* g) {
+    span_concat_backward_cpu(g, g + (size_t)c->B * c->W * c->N, NULL, c->hdy, c->hidx, c->hmask, c->B, c->W, c->S, c->N);
+}
+static void red_pair(const Backend* be, const RedCase* c, float* g) { /* dy, out (B, S, N) */
+    const size_t nd = (size_t)c->B * c->W * c->N;
+    be->span_pair_relu_bwd(be, g, g + nd, g + 2 * nd, c->dy.ptr, c->out.ptr, c->idx.ptr, c->mask.ptr, c->B, c->W, c->S,
+                           c->N);
+}
+static void red_pair_ref(const RedCase* c, float* g) {
+    const size_t nd = (size_t)c->B * c->W * c->N;
+    span_pair_relu_backward_cpu(g, g + nd, g + 2 * nd, c->hdy, c->hout, c->hidx, c->hmask, c->B, c->W, c->S, c->N);
+}
+
+/* op under GLINER_GRAD_REDUCE = v (NULL: unset) into a buffer of n values starting from the prior of `seed` */
+static float* red_run(const Backend* be, RedOp op, const RedCase* c, size_t n, const char* v, const char* what) {
+    Grad o = grad_new(be, n, 771);
+    if (v) setenv("GLINER_GRAD_REDUCE", v, 1);
+    op(be, c, (float*)o.g.ptr);
+    unsetenv("GLINER_GRAD_REDUCE");
+    gbuf_guards(&o.g, what);
+    float* h = gbuf_get_f32(&o.g, n);
+    grad_free(&o);
+    return h;
+}
+
+/* v2 against the twin (the first nexact values bit-exact, the rest within atol + 1e-4 |ref|), against v1 (the
+   double sums' order only), and v2 twice (identical) */
+static void red_check(const Backend* be, RedOp op, RedRef ref, const RedCase* c, size_t n, size_t nexact, float atol,
+                      const char* what) {
+    float* v1 = red_run(be, op, c, n, NULL, what);
+    float* v2 = red_run(be, op, c, n, "v2", what);
+    float* v2b = red_run(be, op, c, n, "v2", what);
+    float* r = rand_f32(n, -0.5f, 0.5f, 771); /* grad_new's prior */
+    ref(c, r);
+    char w[160];
+    snprintf(w, sizeof w, "%s: v2 vs twin", what);
+    expect_close(v2, r, nexact, 0.0f, 0.0f, w);
+    expect_close(v2 + nexact, r + nexact, n - nexact, atol, 1e-4f, w);
+    snprintf(w, sizeof w, "%s: v2 vs v1", what);
+    expect_close(v2, v1, n, 1e-6f, 1e-6f, w);
+    cr_expect(!memcmp(v2, v2b, n * sizeof(float)), "%s: two v2 runs differ", what);
+    free(v1); free(v2); free(v2b); free(r);
+}
+
+Test(grad_ops_parity, grad_reduce_v2) {
+    const Backend* be = pu_cuda();
+    const int cols[][2] = {{1, 1}, {7, 7}, {33, 33}, {769, 768}, {2049, 769}, {2048, 768}, {8192, 768}}; /* M N */
+    for (size_t si = 0; si < NSHAPES(cols); si++) {
+        RedCase c = {0};
+        c.M = cols[si][0], c.N = cols[si][1];
+        const size_t n = (size_t)c.M * c.N;
+        c.hdy = rand_f32(n, -1.0f, 1.0f, 781 + si);
+        c.hx = rand_f32(n, -2.0f, 2.0f, 782 + si);
+        c.hgam = rand_f32((size_t)c.N, 0.5f, 1.5f, 783 + si);
+        c.dy = gbuf_f32(be, c.hdy, n), c.x = gbuf_f32(be, c.hx, n), c.gam = gbuf_f32(be, c.hgam, (size_t)c.N);
+        char what[100];
+        snprintf(what, sizeof what, "colsum (linear db) M=%d N=%d", c.M, c.N);
+        red_check(be, red_linear, red_linear_ref, &c, (size_t)c.N, 0, 1e-6f * sqrtf((float)c.M), what);
+        snprintf(what, sizeof what, "layer_norm dg|db M=%d N=%d", c.M, c.N);
+        red_check(be, red_ln, red_ln_ref, &c, (size_t)2 * c.N, 0, 1e-5f * sqrtf((float)c.M), what);
+        gbuf_free(&c.dy); gbuf_free(&c.x); gbuf_free(&c.gam);
+        free(c.hdy); free(c.hx); free(c.hgam);
+    }
+    const int spans[][4] = {{1, 1, 1, 1}, {2, 1, 12, 5}, {3, 7, 12, 33}, {2, 40, 4, 257}, {8, 256, 12, 768}}; /* B W K D */
+    for (size_t si = 0; si < NSHAPES(spans); si++) {
+        RedCase c = {0};
+        c.B = spans[si][0], c.W = spans[si][1], c.S = c.W * spans[si][2], c.N = spans[si][3];
+        const size_t bs = (size_t)c.B * c.S, nd = (size_t)c.B * c.W * c.N;
+        c.hidx = malloc(bs * 16);
+        c.hmask = malloc(bs * 8);
+        make_spans(c.B, c.W, spans[si][2], c.hidx, c.hmask, 791 + si);
+        c.hdy = rand_f32(bs * 2 * c.N, -1.0f, 1.0f, 792 + si);
+        c.hout = rand_f32(bs * c.N, -1.0f, 1.0f, 793 + si); /* the relu gate: > 0 about half the time */
+        c.dy = gbuf_f32(be, c.hdy, bs * 2 * c.N), c.out = gbuf_f32(be, c.hout, bs * c.N);
+        c.idx = gbuf_raw(be, c.hidx, bs * 16), c.mask = gbuf_raw(be, c.hmask, bs * 8);
+        char what[100];
+        snprintf(what, sizeof what, "span_concat dstart|dend B=%d W=%d S=%d D=%d", c.B, c.W, c.S, c.N);
+        red_check(be, red_concat, red_concat_ref, &c, 2 * nd, 2 * nd, 0.0f, what);
+        snprintf(what, sizeof what, "span_pair_relu dA|dE|dbias B=%d W=%d S=%d F=%d", c.B, c.W, c.S, c.N);
+        /* dA, dE bit-exact; dbias (the last N values) a column reduction: within its tolerance */
+        red_check(be, red_pair, red_pair_ref, &c, 2 * nd + c.N, 2 * nd, 1e-6f * sqrtf((float)bs), what);
+        gbuf_free(&c.dy); gbuf_free(&c.out); gbuf_free(&c.idx); gbuf_free(&c.mask);
+        free(c.hdy); free(c.hout); free(c.hidx); free(c.hmask);
+    }
 }
 
 #endif
