@@ -23,6 +23,7 @@
 #include "../ops.h"
 #include "common.cuh"
 #include "grad_ops.h"
+#include "train_kernels.h"
 
 #define MAX_DEVICES 16
 #define GRAPH_SLOTS 64
@@ -479,6 +480,12 @@ static void cu_axpy(const Backend* be, void* y, const void* x, float a, size_t n
     axpy_backward_cuda(y, x, a, n, be->dtype, S(be));
 }
 
+static void cu_focal_term(const Backend* be, double* acc, void* dlogits, const void* logits, const float* targets,
+                          const uint8_t* mask, size_t n, const FocalTerm* ft, double acc_weight) {
+    focal_term_cuda(acc, dlogits, logits, targets, mask, n, ft, acc_weight, ws_get(I(be), focal_loss_workspace_cuda()),
+                    be->dtype, S(be));
+}
+
 static void cu_linear_bwd(const Backend* be, void* dx, void* dw, void* db, const void* dy, const void* x, const void* w,
                           int M, int K, int N) {
     void* ws = db ? ws_get(I(be), colsum_backward_workspace_cuda(M, N)) : NULL; /* GLINER_GRAD_REDUCE=v2's partials */
@@ -718,6 +725,7 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->dropout = cu_dropout;
     be->dropout_bwd = cu_dropout_bwd;
     be->axpy = cu_axpy;
+    be->focal_term = cu_focal_term;
     be->linear_bwd = cu_linear_bwd;
     be->act_bwd = cu_act_bwd;
     be->layer_norm_bwd = cu_layer_norm_bwd;
