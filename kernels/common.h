@@ -215,6 +215,40 @@ static inline GL_HD int deberta_fa_slot(const int32_t* rel_bucket, int T, int A,
     return v - lo;
 }
 
+/* The position-term gradients of DeBERTa attention's backward as segmented sums (GLINER_ATTN_BWD=v2,
+   backward_attention_v2.cu): with dS the score gradient (zero at masked pairs),
+     dC2P[i, c] = sum_{j: c(i-j) = c} dS[i,j] / s     (line i of dS, positions j; p2c = 0)
+     dP2C[j, p] = sum_{i: p(j-i) = p} dS[i,j] / s     (column j of dS, positions i; p2c = 1)
+   Both read a line L of dS at positions x with the bucket index of e = L - x (deberta_bwd_bucket). The buckets are
+   constant along diagonals and, for DeBERTa's log buckets and the identity table, monotone in e, so bucket c is one
+   contiguous range of e: its hull [elo, ehi] (deberta_bwd_hull; empty when elo > ehi) gives the positions
+   x in [L - ehi, L - elo] of line L. deberta_bwd_seg_sum adds them in increasing x with the twin's operations (g / s
+   each, kernels/cpu/backward_dense.c), skipping positions of another bucket: a non-monotone table stays exact, only
+   slower. Shared with the CPU emulation in tests/unit/test_attention_bwd_v2.c. */
+static inline GL_HD int deberta_bwd_bucket(const int32_t* rel_bucket, int T, int A, int p2c, int e) {
+    const int v = p2c ? -rel_bucket[e + T - 1] + A : rel_bucket[e + T - 1] + A;
+    return v < 0 ? 0 : v > 2 * A - 1 ? 2 * A - 1 : v;
+}
+static inline GL_HD void deberta_bwd_hull(const int32_t* rel_bucket, int T, int A, int p2c, int c, int* elo, int* ehi) {
+    int lo = T, hi = -T;
+    for (int e = -(T - 1); e <= T - 1; e++)
+        if (deberta_bwd_bucket(rel_bucket, T, A, p2c, e) == c) {
+            if (e < lo) lo = e;
+            hi = e;
+        }
+    *elo = lo;
+    *ehi = hi;
+}
+/* line L's sum for bucket c (hull [elo, ehi]); line[x * stride] is position x */
+static inline GL_HD float deberta_bwd_seg_sum(const float* line, int stride, const int32_t* rel_bucket, int T, int A,
+                                             int p2c, int L, int c, int elo, int ehi, float s) {
+    const int x0 = L - ehi < 0 ? 0 : L - ehi, x1 = L - elo > T - 1 ? T - 1 : L - elo;
+    float acc = 0.0f;
+    for (int x = x0; x <= x1; x++)
+        if (deberta_bwd_bucket(rel_bucket, T, A, p2c, L - x) == c) acc += line[(size_t)x * stride] / s;
+    return acc;
+}
+
 #ifdef __cplusplus
 }
 #endif
