@@ -160,12 +160,12 @@ static void set_smem_v2(const void* f, size_t smem) {
     if (smem > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
 }
 
-/* C = alpha op(A).op(B) + beta C, fp32, batched over heads (row-major, as gemm_batched_forward_cuda) */
-static void hgemm(float* C, const float* A, const float* B, int batch, int M, int N, int K, int tA, int tB, int lda,
-                  int ldb, int ldc, int64_t sA, int64_t sB, int64_t sC, float alpha, float beta, gl_blas_t blas,
-                  gl_stream_t st) {
-    gemm_batched_forward_cuda(C, A, B, batch, M, N, K, tA, tB, lda, ldb, ldc, sA, sB, sC, alpha, beta, DTYPE_F32, blas,
-                              st);
+/* product `which` of attn_bwd_v2_gemm (kernels/common.h), fp32, batched over the H heads */
+static void hgemm(int which, const AttnBwdV2& a, int nb, int n, float* C, const float* A, const float* B,
+                  gl_blas_t blas, gl_stream_t st) {
+    const GlGemm g = attn_bwd_v2_gemm(which, a.Tq, a.Tk, a.H, a.Dh, 2 * a.A, nb, n, a.alpha);
+    gemm_batched_forward_cuda(C, A, B, a.H, g.M, g.N, g.K, g.tA, g.tB, g.lda, g.ldb, g.ldc, g.sA, g.sB, g.sC, g.alpha,
+                              attn_bwd_v2_beta(which), DTYPE_F32, blas, st);
 }
 
 static void attn_bwd_v2(const AttnBwdV2& a, void* ws, size_t ws_bytes, gl_blas_t blas, gl_stream_t st) {
@@ -180,7 +180,7 @@ static void attn_bwd_v2(const AttnBwdV2& a, void* ws, size_t ws_bytes, gl_blas_t
     float* G = (float*)((char*)ws + off[2]);
     float* C2P = (float*)((char*)ws + off[3]);
     float* P2C = (float*)((char*)ws + off[4]);
-    const int64_t sTT = (int64_t)Tq * Tkp, sTA = (int64_t)nb * Tq * A2; /* per head: S / G, C2P / P2C */
+    const int64_t sTT = (int64_t)Tq * Tkp; /* per head of S / G */
     const int seg_c = a.deb && a.c2p && (a.dq || a.dpk), seg_p = a.deb && a.p2c && (a.dk || a.dpq);
     if (seg_c || seg_p) {
         deberta_bwd_v2_hull_kernel<<<CEIL_DIV(2 * A2, 128), 128, 0, st>>>(hull, a.rel_bucket, Tq, a.A);
@@ -193,28 +193,19 @@ static void attn_bwd_v2(const AttnBwdV2& a, void* ws, size_t ws_bytes, gl_blas_t
         const size_t cq = (size_t)b0 * Tq * ld, ck = (size_t)b0 * Tk * ld; /* the chunk's first rows */
         for (int u = 0; u < n; u++) {
             const size_t oq = cq + (size_t)u * Tq * ld, ok = ck + (size_t)u * Tk * ld;
-            hgemm(S + u * H * sTT, a.q + oq, a.k + ok, H, Tq, Tk, Dh, 0, 1, ld, ld, Tkp, Dh, Dh, sTT, a.alpha, 0.0f,
-                  blas, st);
-            if (need_ds)
-                hgemm(G + u * H * sTT, a.dctx + oq, a.v + ok, H, Tq, Tk, Dh, 0, 1, ld, ld, Tkp, Dh, Dh, sTT, 1.0f, 0.0f,
-                      blas, st);
+            hgemm(ATT_BWD_S, a, nb, n, S + u * H * sTT, a.q + oq, a.k + ok, blas, st);
+            if (need_ds) hgemm(ATT_BWD_G, a, nb, n, G + u * H * sTT, a.dctx + oq, a.v + ok, blas, st);
         }
-        if (a.deb && a.c2p) /* (n*T, 2A) per head = q_h (n*T, Dh; ld) . PK_h^T */
-            hgemm(C2P, a.q + cq, a.pk, H, n * Tq, A2, Dh, 0, 1, ld, ld, A2, Dh, Dh, sTA, 1.0f, 0.0f, blas, st);
-        if (a.deb && a.p2c)
-            hgemm(P2C, a.k + cq, a.pq, H, n * Tq, A2, Dh, 0, 1, ld, ld, A2, Dh, Dh, sTA, 1.0f, 0.0f, blas, st);
+        if (a.deb && a.c2p) hgemm(ATT_BWD_POS, a, nb, n, C2P, a.q + cq, a.pk, blas, st);
+        if (a.deb && a.p2c) hgemm(ATT_BWD_POS, a, nb, n, P2C, a.k + cq, a.pq, blas, st);
         attn_bwd_v2_rows_kernel<<<dim3(Tq, H, n), 128, smem_rows, st>>>(S, G, C2P, P2C, a, b0, nb, need_ds);
         LAUNCH_CHECK();
         for (int u = 0; u < n; u++) {
             const size_t oq = cq + (size_t)u * Tq * ld, ok = ck + (size_t)u * Tk * ld;
             const float* dS = G + u * H * sTT;
-            if (a.dq)
-                hgemm(a.dq + oq, dS, a.k + ok, H, Tq, Dh, Tk, 0, 0, Tkp, ld, ld, sTT, Dh, Dh, a.alpha, 1.0f, blas, st);
-            if (a.dk)
-                hgemm(a.dk + ok, dS, a.q + oq, H, Tk, Dh, Tq, 1, 0, Tkp, ld, ld, sTT, Dh, Dh, a.alpha, 1.0f, blas, st);
-            if (a.dv)
-                hgemm(a.dv + ok, S + u * H * sTT, a.dctx + oq, H, Tk, Dh, Tq, 1, 0, Tkp, ld, ld, sTT, Dh, Dh, 1.0f,
-                      1.0f, blas, st);
+            if (a.dq) hgemm(ATT_BWD_DQ, a, nb, n, a.dq + oq, dS, a.k + ok, blas, st);
+            if (a.dk) hgemm(ATT_BWD_DK, a, nb, n, a.dk + ok, dS, a.q + oq, blas, st);
+            if (a.dv) hgemm(ATT_BWD_DV, a, nb, n, a.dv + ok, S + u * H * sTT, a.dctx + oq, blas, st);
         }
         for (int t = 0; t < 2; t++) { /* DeBERTa's position terms: t = 0 c2p (rows), 1 p2c (columns) */
             if (!(t ? seg_p : seg_c)) continue;
@@ -225,11 +216,8 @@ static void attn_bwd_v2(const AttnBwdV2& a, void* ws, size_t ws_bytes, gl_blas_t
             deberta_bwd_v2_seg_kernel<<<dim3(CEIL_DIV(Tq, SEG_LINES), H, n), 256, seg_smem(Tq), st>>>(
                 R, G, hull, a.rel_bucket, nb, Tq, H, a.A, t, a.s);
             LAUNCH_CHECK();
-            if (dx) /* (n*T, Dh; ld) per head += dR_h (n*T, 2A) . PK_h or PQ_h (2A, Dh; ld) */
-                hgemm(dx + cq, R, t ? a.pq : a.pk, H, n * Tq, Dh, A2, 0, 0, A2, ld, ld, sTA, Dh, Dh, 1.0f, 1.0f, blas,
-                      st);
-            if (dP) /* (2A, Dh; ld) per head += dR_h^T . X_h (n*T, Dh; ld) */
-                hgemm(dP, R, X + cq, H, A2, Dh, n * Tq, 1, 0, A2, ld, ld, sTA, Dh, Dh, 1.0f, 1.0f, blas, st);
+            if (dx) hgemm(ATT_BWD_DXPOS, a, nb, n, dx + cq, R, t ? a.pq : a.pk, blas, st);
+            if (dP) hgemm(ATT_BWD_DPOS, a, nb, n, dP, R, X + cq, blas, st);
         }
     }
 }
