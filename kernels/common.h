@@ -196,6 +196,39 @@ static inline GlGemm deberta_v2_gemm(int which, int T, int H, int Dh, int A, flo
     return g;
 }
 
+/* The strided-batched products of the attention backwards' GEMM form (GLINER_ATTN_BWD=v2, backward_attention_v2.cu),
+   batched over the H heads, row-major, as gemm_batched's arguments (beta 0 for the first four, 1 -- accumulate -- for
+   the rest: attn_bwd_v2_beta). q, dq (Tq rows), k, v, dk, dv (Tk rows) are a text's (T, H*Dh) block (ATT_BWD_POS*:
+   the n texts of a chunk, n*Tq rows); S, G the text's (H, Tq, Tkp) workspace block (Tkp = deberta_v2_pad(Tk)); R the
+   chunk's head-major (H, nb, Tq, 2A) C2P / P2C block:
+     ATT_BWD_S       S_h = alpha q_h . k_h^T           ATT_BWD_G     G_h = dctx_h . v_h^T
+     ATT_BWD_DQ      dq_h += alpha dS_h . k_h          ATT_BWD_DK    dk_h += alpha dS_h^T . q_h
+     ATT_BWD_DV      dv_h += (P o F)_h^T . dctx_h      ATT_BWD_POS   R_h = X_h . PK_h^T (q, PK) or (k, PQ)
+     ATT_BWD_DXPOS   dX_h += dR_h . PK_h               ATT_BWD_DPOS  dPK_h += dR_h^T . X_h
+   Shared with the CPU emulation through cblas (tests/unit/test_attention_bwd_v2.c). */
+enum { ATT_BWD_S, ATT_BWD_G, ATT_BWD_POS, ATT_BWD_DQ, ATT_BWD_DK, ATT_BWD_DV, ATT_BWD_DXPOS, ATT_BWD_DPOS };
+static inline float attn_bwd_v2_beta(int which) { return which >= ATT_BWD_DQ ? 1.0f : 0.0f; }
+static inline GlGemm attn_bwd_v2_gemm(int which, int Tq, int Tk, int H, int Dh, int A2, int nb, int n, float alpha) {
+    const int ld = H * Dh, Tkp = deberta_v2_pad(Tk);
+    const int64_t sTT = (int64_t)Tq * Tkp, sTA = (int64_t)nb * Tq * A2;
+    GlGemm g = {0, 0, 0, 0, 0, ld, ld, ld, Dh, Dh, Dh, 1.0f};
+    switch (which) {
+    case ATT_BWD_S:
+    case ATT_BWD_G:
+        g.M = Tq, g.N = Tk, g.K = Dh, g.tB = 1, g.ldc = Tkp, g.sC = sTT, g.alpha = which == ATT_BWD_S ? alpha : 1.0f;
+        break;
+    case ATT_BWD_POS: g.M = n * Tq, g.N = A2, g.K = Dh, g.tB = 1, g.ldc = A2, g.sC = sTA; break;
+    case ATT_BWD_DQ: g.M = Tq, g.N = Dh, g.K = Tk, g.lda = Tkp, g.sA = sTT, g.alpha = alpha; break;
+    case ATT_BWD_DK:
+    case ATT_BWD_DV:
+        g.M = Tk, g.N = Dh, g.K = Tq, g.tA = 1, g.lda = Tkp, g.sA = sTT, g.alpha = which == ATT_BWD_DK ? alpha : 1.0f;
+        break;
+    case ATT_BWD_DXPOS: g.M = n * Tq, g.N = Dh, g.K = A2, g.lda = A2, g.sA = sTA; break;
+    default: /* ATT_BWD_DPOS */ g.M = A2, g.N = Dh, g.K = n * Tq, g.tA = 1, g.lda = A2, g.sA = sTA; break;
+    }
+    return g;
+}
+
 /* The persistent BiLSTM recurrence on a thread-block cluster (GLINER_LSTM=v2, lstm.cu; 16-bit storage only).
    One cluster of n CTAs per (direction, tile of BT texts); CTA `rank` owns the hidden units
    j in [rank*hs, (rank+1)*hs), hs = Hs/n, and the 4*hs rows of W_hh that feed them (local row lr = gate*hs + jl,
@@ -266,6 +299,40 @@ static inline GL_HD int deberta_fa_slot(const int32_t* rel_bucket, int T, int A,
     int v = p2c ? -rel_bucket[j - i + T - 1] + A : rel_bucket[i - j + T - 1] + A;
     v = v < 0 ? 0 : v > 2 * A - 1 ? 2 * A - 1 : v;
     return v - lo;
+}
+
+/* The position-term gradients of DeBERTa attention's backward as segmented sums (GLINER_ATTN_BWD=v2,
+   backward_attention_v2.cu): with dS the score gradient (zero at masked pairs),
+     dC2P[i, c] = sum_{j: c(i-j) = c} dS[i,j] / s     (line i of dS, positions j; p2c = 0)
+     dP2C[j, p] = sum_{i: p(j-i) = p} dS[i,j] / s     (column j of dS, positions i; p2c = 1)
+   Both read a line L of dS at positions x with the bucket index of e = L - x (deberta_bwd_bucket). The buckets are
+   constant along diagonals and, for DeBERTa's log buckets and the identity table, monotone in e, so bucket c is one
+   contiguous range of e: its hull [elo, ehi] (deberta_bwd_hull; empty when elo > ehi) gives the positions
+   x in [L - ehi, L - elo] of line L. deberta_bwd_seg_sum adds them in increasing x with the twin's operations (g / s
+   each, kernels/cpu/backward_dense.c), skipping positions of another bucket: a non-monotone table stays exact, only
+   slower. Shared with the CPU emulation in tests/unit/test_attention_bwd_v2.c. */
+static inline GL_HD int deberta_bwd_bucket(const int32_t* rel_bucket, int T, int A, int p2c, int e) {
+    const int v = p2c ? -rel_bucket[e + T - 1] + A : rel_bucket[e + T - 1] + A;
+    return v < 0 ? 0 : v > 2 * A - 1 ? 2 * A - 1 : v;
+}
+static inline GL_HD void deberta_bwd_hull(const int32_t* rel_bucket, int T, int A, int p2c, int c, int* elo, int* ehi) {
+    int lo = T, hi = -T;
+    for (int e = -(T - 1); e <= T - 1; e++)
+        if (deberta_bwd_bucket(rel_bucket, T, A, p2c, e) == c) {
+            if (e < lo) lo = e;
+            hi = e;
+        }
+    *elo = lo;
+    *ehi = hi;
+}
+/* line L's sum for bucket c (hull [elo, ehi]); line[x * stride] is position x */
+static inline GL_HD float deberta_bwd_seg_sum(const float* line, int stride, const int32_t* rel_bucket, int T, int A,
+                                             int p2c, int L, int c, int elo, int ehi, float s) {
+    const int x0 = L - ehi < 0 ? 0 : L - ehi, x1 = L - elo > T - 1 ? T - 1 : L - elo;
+    float acc = 0.0f;
+    for (int x = x0; x <= x1; x++)
+        if (deberta_bwd_bucket(rel_bucket, T, A, p2c, L - x) == c) acc += line[(size_t)x * stride] / s;
+    return acc;
 }
 
 #ifdef __cplusplus

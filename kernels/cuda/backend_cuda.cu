@@ -541,6 +541,12 @@ static void cu_attention_bwd(const Backend* be, void* dq, void* dk, void* dv, co
     CudaImpl* c = I(be);
     idx_begin(c, IDX_ROUND((size_t)B * Tk * 8));
     const int64_t* d_mask = idx_dev(c, key_mask, (size_t)B * Tk * 8);
+    if (attention_backward_v2_enabled(be->dtype, Tk)) { /* GLINER_ATTN_BWD=v2: dS materialised, cuBLAS products */
+        const size_t wsb = attention_backward_v2_workspace(B, Tq, Tk, H);
+        attention_backward_v2_cuda(dq, dk, dv, dctx, q, k, v, d_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed, ws_get(c, wsb),
+                                   wsb, be->dtype, BL(be), S(be));
+        return;
+    }
     void* ws = ws_get(c, attention_backward_workspace_cuda(B, Tq, H));
     attention_backward_cuda(dq, dk, dv, dctx, q, k, v, d_mask, B, Tq, Tk, H, Dh, drop_p, drop_seed, ws, be->dtype, S(be));
 }
@@ -554,6 +560,13 @@ static void cu_deberta_attention_bwd(const Backend* be, void* dq, void* dk, void
     idx_begin(c, IDX_ROUND(nb) + IDX_ROUND(nm));
     const int32_t* d_bucket = idx_dev(c, rel_bucket, nb);
     const int64_t* d_mask = idx_dev(c, mask, nm);
+    if (attention_backward_v2_enabled(be->dtype, T)) { /* GLINER_ATTN_BWD=v2 */
+        const size_t wsb = deberta_attention_backward_v2_workspace(B, T, H, att_span, c2p, p2c);
+        deberta_attention_backward_v2_cuda(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, d_bucket, d_mask, B, T, H, Dh,
+                                           att_span, c2p, p2c, drop_p, drop_seed, ws_get(c, wsb), wsb, be->dtype, BL(be),
+                                           S(be));
+        return;
+    }
     void* ws = ws_get(c, deberta_attention_backward_workspace_cuda(B, T, H, att_span, c2p, p2c));
     deberta_attention_backward_cuda(dq, dk, dv, dpk, dpq, dctx, q, k, v, pk, pq, d_bucket, d_mask, B, T, H, Dh,
                                     att_span, c2p, p2c, drop_p, drop_seed, ws, be->dtype, S(be));

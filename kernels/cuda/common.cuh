@@ -85,3 +85,15 @@ __device__ __forceinline__ float block_max(float v) {
     __syncthreads();
     return warp_max(lane < nw ? sh[lane] : -INFINITY);
 }
+/* the exponentials of a softmax row of n scores in shared memory, mx this thread's max of its own entries (j =
+   threadIdx.x, += blockDim.x): row[j] = exp(row[j] - max_j), returns 1 / sum (the caller scales) */
+__device__ __forceinline__ float block_softmax_exp(float* row, int n, float mx) {
+    mx = block_max(mx);
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float e = expf(row[j] - mx);
+        row[j] = e;
+        sum += e;
+    }
+    return 1.0f / block_sum(sum);
+}

@@ -145,14 +145,7 @@ __global__ void deberta_v2_rows_kernel(T* P, const float* S, const float* C2P, c
         row[j] = a;
         mx = fmaxf(mx, a);
     }
-    mx = block_max(mx);
-    float sum = 0.0f;
-    for (int j = threadIdx.x; j < T_; j += blockDim.x) {
-        const float e = expf(row[j] - mx);
-        row[j] = e;
-        sum += e;
-    }
-    const float inv = 1.0f / block_sum(sum);
+    const float inv = block_softmax_exp(row, T_, mx);
     T* pr = P + (nh * T_ + i) * Tp;
     for (int j = threadIdx.x; j < T_; j += blockDim.x) pr[j] = from_f32<T>(row[j] * inv);
 }

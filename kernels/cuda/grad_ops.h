@@ -69,6 +69,23 @@ void deberta_attention_backward_cuda(void* dq, void* dk, void* dv, void* dpk, vo
                                      int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed, void* ws,
                                      DType dt, gl_stream_t stream);
 
+/* ---- backward_attention_v2.cu (GLINER_ATTN_BWD=v2): the same ops with dS materialised and every product in cuBLAS;
+   fp32 storage only. attention_backward_v2_enabled: the switch and the kernels' conditions (dt, the sequence length
+   against the shared memory of the segmented sums); ws holds *_backward_v2_workspace(...) bytes (texts go in chunks
+   that fit ws_bytes). */
+int    attention_backward_v2_enabled(DType dt, int T);
+size_t attention_backward_v2_workspace(int B, int Tq, int Tk, int H);
+void   attention_backward_v2_cuda(void* dq, void* dk, void* dv, const void* dctx, const void* q, const void* k,
+                                  const void* v, const int64_t* key_mask, int B, int Tq, int Tk, int H, int Dh,
+                                  float drop_p, uint64_t drop_seed, void* ws, size_t ws_bytes, DType dt, gl_blas_t blas,
+                                  gl_stream_t stream);
+size_t deberta_attention_backward_v2_workspace(int B, int T, int H, int att_span, int c2p, int p2c);
+void   deberta_attention_backward_v2_cuda(void* dq, void* dk, void* dv, void* dpk, void* dpq, const void* dctx,
+                                          const void* q, const void* k, const void* v, const void* pk, const void* pq,
+                                          const int32_t* rel_bucket, const int64_t* mask, int B, int T, int H, int Dh,
+                                          int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed, void* ws,
+                                          size_t ws_bytes, DType dt, gl_blas_t blas, gl_stream_t stream);
+
 /* ---- backward_lstm.cu (fp32 only): ws holds lstm_bidir_backward_workspace_cuda(B, W, Hs) bytes */
 size_t lstm_bidir_backward_workspace_cuda(int B, int W, int Hs);
 void lstm_bidir_backward_cuda(void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2],

@@ -11,7 +11,9 @@
    GLINER_GRAD_REDUCE=v2 (the two-stage column reductions, the sorted span scatter): the *_reduce_v2 tests rerun the
    reduction ops' cases against the twins, and grad_reduce_v2 compares v2 with v1 at the training sizes (N = 768,
    M = 2048 and 8192 rows; 8 texts x 256 words x 12 widths), with v2 run twice bit-identical, and the span scatter
-   bit-exact against the twin. */
+   bit-exact against the twin.
+   The attention backwards run again under GLINER_ATTN_BWD=v2 (backward_attention_v2.cu): against the twin with the
+   same tolerances, and against the default kernels run from the same priors. */
 #include "model/model.h"
 #include "parity_util.h"
 
@@ -380,7 +382,41 @@ Test(grad_ops_parity, gather_prompts) {
 
 /* ============================================================================ backward: attention */
 
-Test(grad_ops_parity, attention) {
+/* The attention backwards run twice per case where v2 is set: under GLINER_ATTN_BWD=v2 (backward_attention_v2.cu)
+   against the twin, then the default kernels from the same priors against the v2 results (v2 vs v1). */
+static void set_attn_bwd(int v2) {
+    if (v2)
+        setenv("GLINER_ATTN_BWD", "v2", 1);
+    else
+        unsetenv("GLINER_ATTN_BWD");
+}
+/* output t of the device run against the other kernels' run from the same prior (a fresh Grad with g's seed) */
+static void expect_same_run(const Grad* g, const Grad* other, int t, float atol, float rtol, const char* what) {
+    float* h = gbuf_get_f32(&other->g, other->n);
+    char w[200];
+    snprintf(w, sizeof w, "v2 vs v1, output %d: %s", t, what);
+    expect_gbuf_close(&g->g, h, g->n, atol, rtol, w);
+    free(h);
+}
+
+typedef struct {
+    const GBuf *dc, *q, *k, *v;
+    const int64_t* m;
+    int B, Tq, Tk, H, Dh, partial;
+    float dp;
+    uint64_t ds;
+} AttnRun;
+
+/* g: dq, dk, dv */
+static void attention_run(const Backend* be, Grad* g, const AttnRun* r) {
+    be->attention_bwd(be, g[0].g.ptr, r->partial ? NULL : g[1].g.ptr, r->partial ? NULL : g[2].g.ptr, r->dc->ptr,
+                      r->q->ptr, r->k->ptr, r->v->ptr, r->m, r->B, r->Tq, r->Tk, r->H, r->Dh, r->dp, r->ds);
+    if (r->partial)
+        be->attention_bwd(be, NULL, g[1].g.ptr, g[2].g.ptr, r->dc->ptr, r->q->ptr, r->k->ptr, r->v->ptr, r->m, r->B,
+                          r->Tq, r->Tk, r->H, r->Dh, r->dp, r->ds);
+}
+
+static void attention_cases(int v2) {
     const Backend* be = pu_cuda();
     /* B Tq Tk H Dh masked */
     const int shapes[][6] = {{1, 1, 1, 1, 1, 0}, {2, 7, 7, 3, 5, 1}, {3, 5, 9, 2, 64, 0}, {3, 9, 9, 2, 33, 1},
@@ -397,34 +433,68 @@ Test(grad_ops_parity, attention) {
             float* v = rand_f32(nk, -1.0f, 1.0f, 403 + si);
             float* dc = rand_f32(nq, -1.0f, 1.0f, 404 + si);
             int64_t* m = shapes[si][5] ? pu_pad_mask(B, Tk, 405 + si, B > 2 ? 2 : -1) : NULL;
-            Grad gq = grad_new(be, nq, 406 + si), gk = grad_new(be, nk, 407 + si), gv = grad_new(be, nk, 408 + si);
+            Grad g[3] = {grad_new(be, nq, 406 + si), grad_new(be, nk, 407 + si), grad_new(be, nk, 408 + si)};
             GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nk), dv = gbuf_f32(be, v, nk), ddc = gbuf_f32(be, dc, nq);
+            const AttnRun r = {&ddc, &dq, &dk, &dv, m, B, Tq, Tk, H, Dh, partial, dp, ds};
             /* partial: dq alone, then (dk, dv) */
-            attention_backward_cpu(gq.ref, partial ? NULL : gk.ref, partial ? NULL : gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh,
-                                   dp, ds);
-            be->attention_bwd(be, gq.g.ptr, partial ? NULL : gk.g.ptr, partial ? NULL : gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr,
-                              dv.ptr, m, B, Tq, Tk, H, Dh, dp, ds);
-            if (partial) {
-                attention_backward_cpu(NULL, gk.ref, gv.ref, dc, q, k, v, m, B, Tq, Tk, H, Dh, dp, ds);
-                be->attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, m, B, Tq, Tk, H, Dh, dp, ds);
-            }
+            attention_backward_cpu(g[0].ref, partial ? NULL : g[1].ref, partial ? NULL : g[2].ref, dc, q, k, v, m, B, Tq,
+                                   Tk, H, Dh, dp, ds);
+            if (partial) attention_backward_cpu(NULL, g[1].ref, g[2].ref, dc, q, k, v, m, B, Tq, Tk, H, Dh, dp, ds);
+            set_attn_bwd(v2);
+            attention_run(be, g, &r);
             char what[120];
-            snprintf(what, sizeof what, "attention_bwd B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d partial=%d drop=%g", B, Tq, Tk, H,
-                     Dh, shapes[si][5], partial, dp);
-            grad_check(&gq, 1e-5f, 1e-4f, what);
-            grad_check(&gk, 1e-5f, 1e-4f, what);
-            grad_check(&gv, 1e-5f, 1e-4f, what);
-            grad_free(&gq); grad_free(&gk); grad_free(&gv);
+            snprintf(what, sizeof what, "attention_bwd%s B=%d Tq=%d Tk=%d H=%d Dh=%d mask=%d partial=%d drop=%g",
+                     v2 ? " v2" : "", B, Tq, Tk, H, Dh, shapes[si][5], partial, dp);
+            for (int t = 0; t < 3; t++) grad_check(&g[t], 1e-5f, 1e-4f, what);
+            if (v2) {
+                Grad o[3] = {grad_new(be, nq, 406 + si), grad_new(be, nk, 407 + si), grad_new(be, nk, 408 + si)};
+                set_attn_bwd(0);
+                attention_run(be, o, &r);
+                set_attn_bwd(1);
+                for (int t = 0; t < 3; t++) expect_same_run(&g[t], &o[t], t, 1e-5f, 1e-4f, what);
+                for (int t = 0; t < 3; t++) grad_free(&o[t]);
+            }
+            for (int t = 0; t < 3; t++) grad_free(&g[t]);
             gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&ddc);
             free(q); free(k); free(v); free(dc); free(m);
         }
 }
 
-Test(grad_ops_parity, deberta_attention) {
+Test(grad_ops_parity, attention) { attention_cases(0); }
+Test(grad_ops_parity, attention_bwd_v2) { attention_cases(1); }
+
+typedef struct {
+    const GBuf *dc, *q, *k, *v, *pk, *pq;
+    const int32_t* bucket; /* device (the full call) or host (the partial calls: host indices) */
+    const int32_t* bucket_h;
+    const int64_t *m, *m_h;
+    int B, T, H, Dh, A, c2p, p2c, partial;
+    float dp;
+    uint64_t ds;
+} DebRun;
+
+/* g: dq, dk, dv, dpk, dpq */
+static void deberta_run(const Backend* be, Grad* g, const DebRun* r) {
+    const void *pkp = r->c2p ? r->pk->ptr : NULL, *pqp = r->p2c ? r->pq->ptr : NULL;
+    if (!r->partial) {
+        be->deberta_attention_bwd(be, g[0].g.ptr, g[1].g.ptr, g[2].g.ptr, g[3].g.ptr, g[4].g.ptr, r->dc->ptr, r->q->ptr,
+                                  r->k->ptr, r->v->ptr, pkp, pqp, r->bucket, r->m, r->B, r->T, r->H, r->Dh, r->A, r->c2p,
+                                  r->p2c, r->dp, r->ds);
+        return;
+    } /* (dq, dpq) then (dk, dv, dpk), host indices */
+    be->deberta_attention_bwd(be, g[0].g.ptr, NULL, NULL, NULL, g[4].g.ptr, r->dc->ptr, r->q->ptr, r->k->ptr, r->v->ptr,
+                              pkp, pqp, r->bucket_h, r->m_h, r->B, r->T, r->H, r->Dh, r->A, r->c2p, r->p2c, r->dp, r->ds);
+    be->deberta_attention_bwd(be, NULL, g[1].g.ptr, g[2].g.ptr, g[3].g.ptr, NULL, r->dc->ptr, r->q->ptr, r->k->ptr,
+                              r->v->ptr, pkp, pqp, r->bucket_h, r->m_h, r->B, r->T, r->H, r->Dh, r->A, r->c2p, r->p2c,
+                              r->dp, r->ds);
+}
+
+static void deberta_attention_cases(int v2) {
     const Backend* be = pu_cuda();
     /* B T H Dh A buckets(position_buckets; 0 = identity) max_rel */
     const int shapes[][7] = {{1, 1, 1, 1, 1, 0, 1},      {2, 7, 3, 5, 4, 0, 4},          {3, 9, 2, 33, 8, 4, 8},
-                             {2, 40, 4, 64, 16, 16, 32}, {2, 130, 12, 64, 256, 256, 512}, {1, 300, 2, 32, 64, 64, 128}};
+                             {2, 40, 4, 64, 16, 16, 32}, {2, 130, 12, 64, 256, 256, 512}, {1, 300, 2, 32, 64, 64, 128},
+                             {3, 17, 2, 16, 32, 0, 32}};
     for (size_t si = 0; si < NSHAPES(shapes); si++)
         for (int terms = 0; terms < 4; terms++) {
             const int B = shapes[si][0], T = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3], A = shapes[si][4];
@@ -441,42 +511,51 @@ Test(grad_ops_parity, deberta_attention) {
             int32_t* bucket = malloc((size_t)(2 * T - 1) * 4);
             deberta_rel_buckets(bucket, T, shapes[si][5], shapes[si][6]);
             int64_t* m = pu_pad_mask(B, T, 417 + si, B > 2 ? 2 : -1);
-            Grad gq = grad_new(be, n, 418 + si), gk = grad_new(be, n, 419 + si), gv = grad_new(be, n, 420 + si);
-            Grad gpk = grad_new(be, np, 421 + si), gpq = grad_new(be, np, 422 + si);
+            const size_t sz[5] = {n, n, n, np, np};
+#define DEB_GRADS(o) for (int t = 0; t < 5; t++) o[t] = grad_new(be, sz[t], 418 + t + si)
+            Grad g[5];
+            DEB_GRADS(g);
             GBuf dq = gbuf_f32(be, q, n), dk = gbuf_f32(be, k, n), dv = gbuf_f32(be, v, n), ddc = gbuf_f32(be, dc, n);
             GBuf dpk = gbuf_f32(be, pk, np), dpq = gbuf_f32(be, pq, np);
             GBuf db = gbuf_raw(be, bucket, (size_t)(2 * T - 1) * 4), dm = gbuf_raw(be, m, (size_t)B * T * 8);
             const float *cpk = c2p ? pk : NULL, *cpq = p2c ? pq : NULL;
-            const void *gpkp = c2p ? dpk.ptr : NULL, *gpqp = p2c ? dpq.ptr : NULL;
+            const DebRun r = {&ddc, &dq, &dk, &dv, &dpk, &dpq, db.ptr, bucket, dm.ptr, m, B, T, H, Dh, A, c2p, p2c,
+                              partial, dp, ds};
             if (!partial) {
-                deberta_attention_backward_cpu(gq.ref, gk.ref, gv.ref, gpk.ref, gpq.ref, dc, q, k, v, cpk, cpq, bucket, m,
+                deberta_attention_backward_cpu(g[0].ref, g[1].ref, g[2].ref, g[3].ref, g[4].ref, dc, q, k, v, cpk, cpq,
+                                               bucket, m, B, T, H, Dh, A, c2p, p2c, dp, ds);
+            } else {
+                deberta_attention_backward_cpu(g[0].ref, NULL, NULL, NULL, g[4].ref, dc, q, k, v, cpk, cpq, bucket, m, B,
+                                               T, H, Dh, A, c2p, p2c, dp, ds);
+                deberta_attention_backward_cpu(NULL, g[1].ref, g[2].ref, g[3].ref, NULL, dc, q, k, v, cpk, cpq, bucket, m,
                                                B, T, H, Dh, A, c2p, p2c, dp, ds);
-                be->deberta_attention_bwd(be, gq.g.ptr, gk.g.ptr, gv.g.ptr, gpk.g.ptr, gpq.g.ptr, ddc.ptr, dq.ptr, dk.ptr,
-                                          dv.ptr, gpkp, gpqp, db.ptr, dm.ptr, B, T, H, Dh, A, c2p, p2c, dp, ds);
-            } else { /* (dq, dpq) then (dk, dv, dpk), host indices */
-                deberta_attention_backward_cpu(gq.ref, NULL, NULL, NULL, gpq.ref, dc, q, k, v, cpk, cpq, bucket, m, B, T, H,
-                                               Dh, A, c2p, p2c, dp, ds);
-                be->deberta_attention_bwd(be, gq.g.ptr, NULL, NULL, NULL, gpq.g.ptr, ddc.ptr, dq.ptr, dk.ptr, dv.ptr, gpkp,
-                                          gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c, dp, ds);
-                deberta_attention_backward_cpu(NULL, gk.ref, gv.ref, gpk.ref, NULL, dc, q, k, v, cpk, cpq, bucket, m, B, T,
-                                               H, Dh, A, c2p, p2c, dp, ds);
-                be->deberta_attention_bwd(be, NULL, gk.g.ptr, gv.g.ptr, gpk.g.ptr, NULL, ddc.ptr, dq.ptr, dk.ptr, dv.ptr,
-                                          gpkp, gpqp, bucket, m, B, T, H, Dh, A, c2p, p2c, dp, ds);
             }
+            set_attn_bwd(v2);
+            deberta_run(be, g, &r);
             char what[140];
-            snprintf(what, sizeof what, "deberta_attention_bwd B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d partial=%d drop=%g", B,
-                     T, H, Dh, A, c2p, p2c, partial, dp);
-            grad_check(&gq, 1e-5f, 1e-4f, what);
-            grad_check(&gk, 1e-5f, 1e-4f, what);
-            grad_check(&gv, 1e-5f, 1e-4f, what);
-            grad_check(&gpk, 1e-5f * sqrtf((float)B * T), 1e-4f, what); /* untouched when c2p is off */
-            grad_check(&gpq, 1e-5f * sqrtf((float)B * T), 1e-4f, what);
-            grad_free(&gq); grad_free(&gk); grad_free(&gv); grad_free(&gpk); grad_free(&gpq);
+            snprintf(what, sizeof what, "deberta_attention_bwd%s B=%d T=%d H=%d Dh=%d A=%d c2p=%d p2c=%d partial=%d drop=%g",
+                     v2 ? " v2" : "", B, T, H, Dh, A, c2p, p2c, partial, dp);
+            const float atol[5] = {1e-5f, 1e-5f, 1e-5f, 1e-5f * sqrtf((float)B * T), 1e-5f * sqrtf((float)B * T)};
+            for (int t = 0; t < 5; t++) grad_check(&g[t], atol[t], 1e-4f, what); /* dpk, dpq untouched when off */
+            if (v2) {
+                Grad o[5];
+                DEB_GRADS(o);
+                set_attn_bwd(0);
+                deberta_run(be, o, &r);
+                set_attn_bwd(1);
+                for (int t = 0; t < 5; t++) expect_same_run(&g[t], &o[t], t, atol[t], 1e-4f, what);
+                for (int t = 0; t < 5; t++) grad_free(&o[t]);
+            }
+#undef DEB_GRADS
+            for (int t = 0; t < 5; t++) grad_free(&g[t]);
             gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&dv); gbuf_free(&ddc); gbuf_free(&dpk); gbuf_free(&dpq);
             gbuf_free(&db); gbuf_free(&dm);
             free(q); free(k); free(v); free(pk); free(pq); free(dc); free(bucket); free(m);
         }
 }
+
+Test(grad_ops_parity, deberta_attention) { deberta_attention_cases(0); }
+Test(grad_ops_parity, deberta_attention_bwd_v2) { deberta_attention_cases(1); }
 
 /* ============================================================================ backward: heads */
 
