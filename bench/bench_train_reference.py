@@ -251,6 +251,7 @@ def main():
         "samples_per_s": round(steps * bs / train_s, 3),
         "steady_samples_per_s": round(steady, 3) if steady else None,
         "hf_train_samples_per_second": out.metrics.get("train_samples_per_second"),
+        "peak_mem_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if args.device == "cuda" else None,
         "final_loss": timer.losses[-1] if timer.losses else None,
         "mean_loss_last10": (sum(timer.losses[-10:]) / len(timer.losses[-10:])) if timer.losses else None,
         "losses": timer.losses,

@@ -36,7 +36,7 @@ export PATH=/usr/local/cuda/bin:$PATH
 # ONLY=train: build, GPU suites, a one-point bench_e2e (it writes the GLiNER-small model the training bench uses),
 # the pinned reference's wheels, then the training section; no sanitizer, kernel labs or inference reference bench.
 if [ "${ONLY:-all}" = train ]; then
-  SAN_S=0 KBENCH=0 E2E_S=${E2E_S:-10} E2E_POINTS=${E2E_POINTS:-64:5:1} REF_S=0
+  SAN_S=${SAN_S:-60} KBENCH=0 E2E_S=${E2E_S:-10} E2E_POINTS=${E2E_POINTS:-64:5:1} REF_S=0
 fi
 SAN_S=${SAN_S:-90}
 E2E_S=${E2E_S:-100}
@@ -117,6 +117,15 @@ if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_model_cuda ]; then
   grep -oE 'MODEL_PARITY .*' "$LOG/model_v3.log" | sed 's/^/    /' | tee -a "$REPORT"
 fi
 
+# issue 14's backward kernels beside the defaults (the *_v2 / *reduce_v2 tests set their switch themselves): the
+# attention backward in GEMM form (GLINER_ATTN_BWD=v2), the two-stage reductions and sorted span scatter
+# (GLINER_GRAD_REDUCE=v2), and the device-resident step's kernels (train plan, focal term)
+if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_grad_ops ]; then
+  timeout 150 $B/tests/parity_test_grad_ops --jobs=1 >"$LOG/grad_ops_v2.log" 2>&1
+  say "backward ops v1 + v2 (attention GEMM form, two-stage reductions): rc=$? -- $(grep -E 'Synthesis' "$LOG/grad_ops_v2.log" | tail -1) ($(el) s)"
+  grep -E 'out of tolerance|overwritten|v2 vs v1|differ' "$LOG/grad_ops_v2.log" | head -20 | tee -a "$REPORT"
+fi
+
 # ---- compute-sanitizer: memcheck on the parity executables and the kernel labs (validation only),
 #      racecheck on the attention kernels (the parity suite's deberta cases and the bench's v1/v2)
 say ""
@@ -140,32 +149,39 @@ else
     [ $r = 124 ] && res="timeout after ${t} s (partial: ${res:-no summary})"
     say "| $tool | $name | $r | $res |"
   }
-  for b in deberta_attention span_concat layer_norm lstm_bidir; do
-    [ -x $B/bench/bench_$b ] && san memcheck bench_$b $B/bench/bench_$b --quick --check-only
-  done
-  san racecheck bench_deberta_attention $B/bench/bench_deberta_attention --quick --check-only
-  san racecheck bench_lstm_bidir $B/bench/bench_lstm_bidir --quick --check-only
-  GLINER_ATTN=v3 san memcheck parity_test_attention_v3 $B/tests/parity_test_attention --jobs=1 --filter='deberta_attention_parity/flash_v3_16bit'
-  for t in $B/tests/parity_test_attention $B/tests/parity_test_span_ops $B/tests/parity_test_gathers \
-           $B/tests/parity_test_lstm $B/tests/parity_test_dtype; do
-    [ -x "$t" ] && san memcheck "$(basename "$t")" "$t" --jobs=1
-  done
-  [ -x $B/tests/parity_test_model_cuda ] && san memcheck parity_test_model_cuda_fp32 $B/tests/parity_test_model_cuda --jobs=1 \
-    --filter=model_cuda_parity/every_encoder_only_fixture
+  # the training kernels first (issue 14): every backward kernel, v1 and v2, and the step's kernels
+  san memcheck parity_test_grad_ops $B/tests/parity_test_grad_ops --jobs=1
+  san racecheck parity_test_grad_ops_v2 $B/tests/parity_test_grad_ops --jobs=1 --filter='grad_ops_parity/*v2*'
+  san memcheck parity_test_train_kernels $B/tests/parity_test_train_kernels --jobs=1
+  [ -x $B/bench/bench_attention_bwd ] && san memcheck bench_attention_bwd $B/bench/bench_attention_bwd --quick --check-only
+  if [ "${ONLY:-all}" != train ]; then
+    for b in deberta_attention span_concat layer_norm lstm_bidir; do
+      [ -x $B/bench/bench_$b ] && san memcheck bench_$b $B/bench/bench_$b --quick --check-only
+    done
+    san racecheck bench_deberta_attention $B/bench/bench_deberta_attention --quick --check-only
+    san racecheck bench_lstm_bidir $B/bench/bench_lstm_bidir --quick --check-only
+    GLINER_ATTN=v3 san memcheck parity_test_attention_v3 $B/tests/parity_test_attention --jobs=1 --filter='deberta_attention_parity/flash_v3_16bit'
+    for t in $B/tests/parity_test_attention $B/tests/parity_test_span_ops $B/tests/parity_test_gathers \
+             $B/tests/parity_test_lstm $B/tests/parity_test_dtype; do
+      [ -x "$t" ] && san memcheck "$(basename "$t")" "$t" --jobs=1
+    done
+    [ -x $B/tests/parity_test_model_cuda ] && san memcheck parity_test_model_cuda_fp32 $B/tests/parity_test_model_cuda --jobs=1 \
+      --filter=model_cuda_parity/every_encoder_only_fixture
+  fi
 fi
 
 # ---- kernel labs: vN | block | ms | GB/s | TFLOP/s rows (full output in the logs and bench/results/<gpu>.csv)
 say ""
 say "kernel benches ($(el) s):"
 say '```'
-for b in layer_norm span_concat deberta_attention lstm_bidir; do
+for b in layer_norm span_concat deberta_attention lstm_bidir attention_bwd; do
   x=$B/bench/bench_$b
   [ -x "$x" ] || { say "bench_$b: not built"; continue; }
   [ "${KBENCH:-1}" = 0 ] && { say "bench_$b: skipped (KBENCH=0)"; continue; }
   if [ "$(left)" -le 150 ]; then say "bench_$b: skipped (deadline)"; continue; fi
   timeout 120 "$x" >"$LOG/bench_$b.log" 2>&1
   r=$?
-  grep -E ' \| block |no device|VALIDATION|validated' "$LOG/bench_$b.log" | tee -a "$REPORT"
+  grep -E ' \| block |no device|VALIDATION|validated|backward FLOPs' "$LOG/bench_$b.log" | tee -a "$REPORT"
   [ $r -ne 0 ] && say "bench_$b: rc=$r"
 done
 say '```'
@@ -198,19 +214,7 @@ fi
 MD=/tmp/gliner_e2e/small
 if [ $HAVE_GPU = 1 ] && [ -f $MD/model.safetensors ] && [ "$(left)" -gt 60 ]; then
   # bench_e2e writes weights and config only: the DeBERTa-v3 tokenizer of the fixtures, class_token_index its <<ENT>>
-  python3 - "$MD" <<'PYEOF' >"$LOG/tokenizer_setup.log" 2>&1
-import json, lzma, shutil, sys
-md = sys.argv[1]
-with lzma.open('tests/fixtures/tokenizers/deberta-v3/tokenizer.json.xz') as f, open(md + '/tokenizer.json', 'wb') as o:
-    shutil.copyfileobj(f, o)
-for n in ('tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json'):
-    shutil.copy('tests/fixtures/tokenizers/deberta-v3/source/' + n, md + '/' + n)
-t = json.load(open(md + '/tokenizer.json'))
-ids = {a['content']: a['id'] for a in t.get('added_tokens', [])}
-c = json.load(open(md + '/gliner_config.json'))
-c['class_token_index'] = ids.get('<<ENT>>', max([len(t['model']['vocab']) - 1] + list(ids.values())) + 1)
-json.dump(c, open(md + '/gliner_config.json', 'w'))
-PYEOF
+  python3 bench/setup_bench_model.py "$MD" >"$LOG/tokenizer_setup.log" 2>&1
   python3 -c "
 import json
 s = 'The European Commission said on Thursday it disagreed with German advice to consumers to shun British lamb until scientists determine whether mad cow disease can be transmitted to sheep . '

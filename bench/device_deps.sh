@@ -28,3 +28,7 @@ $PY -m pip download --no-deps -q -d .deps/wheels --only-binary=:all: --python-ve
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 tokenizers==0.22.2
 ls -la .deps/wheels
 du -sh .deps
+# The training bench's data (bench/device_train.sh): CoNLL-2003 train in the reference's format, ~3 MB, ignored by
+# git; carry "bench/data" beside ".deps"
+mkdir -p bench/data
+[ -f bench/data/conll2003_train.json ] || $PY scripts/conll_to_train.py bench/data/conll2003_train.json

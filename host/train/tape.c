@@ -666,6 +666,7 @@ size_t      tape_n_records(const Tape* t) { return t->n_rec; }
 size_t      tape_n_snapshots(const Tape* t) { return t->n_snap; }
 size_t      tape_bytes(const Tape* t) { return t->bytes; }
 size_t      tape_base_allocs(const Tape* t) { return t->n_base_allocs; }
+size_t      tape_pool_bytes(const Tape* t) { return t ? t->slab_cap + tape_pool_bytes(t->sub) : 0; }
 
 /* ---------------------------------------------------------------- the reverse pass */
 

@@ -64,6 +64,8 @@ size_t         tape_n_records(const Tape* t);
 size_t         tape_n_snapshots(const Tape* t);
 size_t         tape_bytes(const Tape* t); /* activations + snapshots + gradients held */
 size_t         tape_base_allocs(const Tape* t); /* base->alloc calls so far (the pool's slabs and overflow) */
+size_t         tape_pool_bytes(const Tape* t);  /* the pool's slab (and the checkpointing scratch tape's): the largest
+                                                   step's activation memory */
 
 #ifdef __cplusplus
 }

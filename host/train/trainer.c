@@ -885,6 +885,9 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     say(t, "done: %lld steps (%lld skipped) in %.1f s; training alone %.1f s, %.3f samples/s (evaluation and"
         " checkpoints %.1f s)", (long long)(t->st.global_step - start_step), (long long)skipped, t_all, t_all - t_side,
         samples_all / (t_all - t_side), t_side);
+    say(t, "memory: the training step's activations, their gradients and saved copies took %.1f MiB at the largest"
+        " step (the tape's pool%s)", tape_pool_bytes(t->gc.tape) / 1048576.0,
+        t->tc.gradient_checkpointing ? ", with gradient checkpointing" : "");
     if (truncated)
         say(t, "note: %lld training texts were longer than the cap of %lld sub-tokens per sequence and were cut"
             " (their last words get no label, as in the reference)", (long long)truncated,
