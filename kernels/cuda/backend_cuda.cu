@@ -28,6 +28,8 @@
 #define MAX_DEVICES 16
 #define GRAPH_SLOTS 64
 #define GRAPH_PIN_BYTES ((size_t)4 << 20) /* host data one recording may read (bucket tables, ones vectors, positions) */
+#define RING_BYTES ((size_t)32 << 20)     /* the pinned upload ring */
+#define RING_Q 256                        /* copies in flight through it */
 
 /* a recorded forward (GLINER_GRAPHS=1): the executable graph and the pinned copies of the host data it reads */
 typedef struct {
@@ -47,6 +49,13 @@ typedef struct {
     char*        ws;      /* op workspaces (LSTM gates, conv weights, dtype staging) */
     size_t       ws_cap;
     int          capturing; /* a graph is being recorded on the stream */
+    /* host -> device copies from pageable memory go through a pinned ring (ring_h2d) */
+    char*        ring;
+    size_t       ring_head;
+    int          ring_off; /* the allocation failed, or GLINER_PINNED_UPLOADS=0: direct copies */
+    cudaEvent_t  ring_ev[RING_Q];
+    size_t       ring_lo[RING_Q], ring_hi[RING_Q];
+    int          ring_first, ring_n;
     int          cap_slot;
     GraphSlot    graphs[GRAPH_SLOTS];
 } CudaImpl;
@@ -129,12 +138,54 @@ static void* idx_take(CudaImpl* c, size_t bytes) {
     return p;
 }
 
+/* Host -> device from pageable memory. A pageable cudaMemcpyAsync first waits for the stream, so every upload of a
+   training step (the batch's indices, the loss's targets and masks) would hold the host until the device caught up.
+   Copies up to RING_BYTES / 4 go through a pinned ring instead: memcpy into the ring, an async copy out of it and an
+   event that guards those bytes until the device has read them (a later copy over them waits on the newest such
+   event first). Not while a graph records (its copies read the slot's own pinned block); GLINER_PINNED_UPLOADS=0
+   copies directly, as before. */
+static void ring_h2d(CudaImpl* c, void* dst, const void* src, size_t bytes) {
+    if (!bytes) return;
+    if (!c->ring && !c->ring_off) {
+        c->ring_off = gl_env_is("GLINER_PINNED_UPLOADS", "0");
+        if (!c->ring_off && cudaMallocHost((void**)&c->ring, RING_BYTES) != cudaSuccess) {
+            cudaGetLastError();
+            c->ring = NULL, c->ring_off = 1;
+        }
+        for (int q = 0; c->ring && q < RING_Q; q++) CUDA_CHECK(cudaEventCreateWithFlags(&c->ring_ev[q], cudaEventDisableTiming));
+    }
+    if (!c->ring || c->capturing || bytes > RING_BYTES / 4) {
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
+        return;
+    }
+    const size_t n = IDX_ROUND(bytes);
+    size_t a = c->ring_head;
+    if (a + n > RING_BYTES) a = 0;
+    int last = c->ring_n == RING_Q ? 0 : -1; /* the newest queued copy over [a, a + n), or the oldest when full */
+    for (int k = 0; k < c->ring_n; k++) {
+        const int q = (c->ring_first + k) % RING_Q;
+        if (c->ring_lo[q] < a + n && a < c->ring_hi[q]) last = k;
+    }
+    if (last >= 0) { /* events complete in stream order: that one and every older one are done */
+        CUDA_CHECK(cudaEventSynchronize(c->ring_ev[(c->ring_first + last) % RING_Q]));
+        c->ring_first = (c->ring_first + last + 1) % RING_Q;
+        c->ring_n -= last + 1;
+    }
+    memcpy(c->ring + a, src, bytes);
+    CUDA_CHECK(cudaMemcpyAsync(dst, c->ring + a, bytes, cudaMemcpyHostToDevice, c->stream));
+    const int q = (c->ring_first + c->ring_n) % RING_Q;
+    CUDA_CHECK(cudaEventRecord(c->ring_ev[q], c->stream));
+    c->ring_lo[q] = a, c->ring_hi[q] = a + n;
+    c->ring_n++;
+    c->ring_head = a + n;
+}
+
 /* a device pointer holding `bytes` of the index tensor p (NULL stays NULL) */
 template <typename T> static const T* idx_dev(CudaImpl* c, const T* p, size_t bytes) {
     if (!p || is_device_ptr(p)) return p;
     void* d = idx_take(c, bytes);
     const void* src = c->capturing && bytes ? cap_stage(c, p, bytes) : NULL;
-    if (bytes) CUDA_CHECK(cudaMemcpyAsync(d, src ? src : (const void*)p, bytes, cudaMemcpyHostToDevice, c->stream));
+    ring_h2d(c, d, src ? src : (const void*)p, bytes);
     return (const T*)d;
 }
 
@@ -177,11 +228,11 @@ static void cu_upload(const Backend* be, void* dst, const float* src, size_t n) 
         if (pin) src = pin;
     }
     if (be->dtype == DTYPE_F32) {
-        CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+        ring_h2d(c, dst, src, n * sizeof(float));
         return;
     }
     void* stage = ws_get(c, n * sizeof(float));
-    CUDA_CHECK(cudaMemcpyAsync(stage, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+    ring_h2d(c, stage, src, n * sizeof(float));
     cast_forward_cuda(dst, be->dtype, stage, DTYPE_F32, n, S(be));
 }
 static void cu_download(const Backend* be, float* dst, const void* src, size_t n) {
@@ -203,7 +254,9 @@ static void cu_upload_raw(const Backend* be, void* dst, const void* src, size_t 
         const void* pin = cap_stage(c, src, bytes);
         if (pin) src = pin;
     }
-    if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, c->stream));
+    if (!bytes) return;
+    if (is_device_ptr(src)) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c->stream));
+    else ring_h2d(c, dst, src, bytes);
 }
 static void cu_zero(const Backend* be, void* p, size_t bytes) {
     if (bytes) CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, I(be)->stream));
