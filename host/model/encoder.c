@@ -126,6 +126,16 @@ static void layer_tail(const GlinerModel* m, const char* lp, const BackboneConfi
 
 /* ---------------------------------------------------------------- DeBERTa-v2 / v3 */
 
+/* w->q, w->k, w->v (M, A) = h . W^T + b with the layer's attention.self.{query,key,value}<sfx> (BERT: "", DeBERTa:
+   "_proj") */
+static void qkv_proj(const GlinerModel* m, const char* lp, const char* sfx, Work* w, const void* h, int M, int H, int A) {
+    void* const out[3] = {w->q, w->k, w->v};
+    static const char* const name[3] = {"query", "key", "value"};
+    for (int i = 0; i < 3; i++)
+        m->be->linear(m->be, out[i], h, gliner_paramf(m, "%s.attention.self.%s%s.weight", lp, name[i], sfx),
+                      gliner_paramf(m, "%s.attention.self.%s%s.bias", lp, name[i], sfx), M, H, A);
+}
+
 /* One DeBERTa layer: h_out = layer(h). R: the normalised relative embeddings (2 span, H) or NULL; Rd: a buffer for
    this layer's pos_dropout of R, or NULL; PK/PQ: where the layer's position keys/queries go (pos_ready: already
    there, the inference cache). */
@@ -135,12 +145,7 @@ static void deberta_layer(const GlinerModel* m, const char* lp, const BackboneCo
     const Backend* be = m->be;
     const int M = B * T, H = bc->hidden_size, nh = bc->num_attention_heads, dh = bc->attention_head_size, A = nh * dh;
     const int rel = bc->relative_attention, c2p = rel && bc->pos_c2p, p2c = rel && bc->pos_p2c;
-    be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query_proj.weight", lp),
-               gliner_paramf(m, "%s.attention.self.query_proj.bias", lp), M, H, A);
-    be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key_proj.weight", lp),
-               gliner_paramf(m, "%s.attention.self.key_proj.bias", lp), M, H, A);
-    be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value_proj.weight", lp),
-               gliner_paramf(m, "%s.attention.self.value_proj.bias", lp), M, H, A);
+    qkv_proj(m, lp, "_proj", w, h, M, H, A);
     if (!pos_ready) {
         /* position keys / queries: share_att_key uses the layer's own key/query projections, bias included */
         const char* kp = bc->share_att_key ? "key_proj" : "pos_key_proj";
@@ -418,12 +423,7 @@ static void bert_layer(const GlinerModel* m, const char* lp, const BackboneConfi
                        void* h_out, int B, int T) {
     const Backend* be = m->be;
     const int M = B * T, H = bc->hidden_size, nh = bc->num_attention_heads, dh = H / nh;
-    be->linear(be, w->q, h, gliner_paramf(m, "%s.attention.self.query.weight", lp),
-               gliner_paramf(m, "%s.attention.self.query.bias", lp), M, H, H);
-    be->linear(be, w->k, h, gliner_paramf(m, "%s.attention.self.key.weight", lp),
-               gliner_paramf(m, "%s.attention.self.key.bias", lp), M, H, H);
-    be->linear(be, w->v, h, gliner_paramf(m, "%s.attention.self.value.weight", lp),
-               gliner_paramf(m, "%s.attention.self.value.bias", lp), M, H, H);
+    qkv_proj(m, lp, "", w, h, M, H, H);
     uint64_t ds;
     const float dp = model_attn_dropout(m, bc->attention_probs_dropout_prob, &ds); /* eager attention's dropout */
     be->attention(be, w->ctx, w->q, w->k, w->v, w->mask, B, T, T, nh, dh, dp, ds);
