@@ -457,7 +457,7 @@ static void fmt_eta(char* buf, size_t n, double s) {
 
 /* The step runs without the host waiting on it: the loss terms add to stats->step_loss where the logits are, and
    the norm, the finite check (TrainStats: a non-finite loss or norm skips the step there), the clipping and AdamW
-   read and write stats where it lives. The host reads it only to log or save (stats_read). */
+   read and write stats where it lives. The host reads it only to log or save (stats_take, state_to_host). */
 
 #ifdef GLINER_HAVE_CUDA
 static void dev_opt_init(Trainer* t) {
