@@ -29,8 +29,10 @@
 #include <cublas_v2.h>
 
 #include "bench_common.h"
-#include "cpu/cpu_ops.h"
 #include "cuda/grad_ops.h"
+extern "C" {
+#include "cpu/cpu_ops.h" /* the twins (its backward half has no extern "C" of its own) */
+}
 
 /* --bwd: v1 against GLINER_LSTM_BWD=v2, fp32; returns the number of failed checks */
 static int bench_backward(Bench* bn, cublasHandle_t blas) {

@@ -20,8 +20,9 @@
    of both copied into one (2, G, Hs) block) plus one elementwise kernel of 2*B*Hs threads -- (1): gh = h . W_hh^T
    then the cells (lstm_cell_fwd), (2): the cells' gradients (lstm_cell_bwd) then dh_next = dg . W_hh. Texts with
    s >= len do nothing in (1) and write a zero dg row in (2), so their dh_next stays zero until their own last step
-   (packed-sequence semantics). The step products are fp32 (CUBLAS_COMPUTE_32F) whatever the bf16-compute or TF32
-   setting: their rounding compounds over the steps, as v1's fp32 chains do not. (3) is v1's. 2 launches per step
+   (packed-sequence semantics). The step products are CUBLAS_COMPUTE_32F whatever training's bf16-compute switch
+   (their rounding compounds over the steps; v1's chains are fp32 too), so fp32 SIMT, not tensor cores (on the TF32
+   table's handle its math mode may still let cuBLAS pick TF32, as for every fp32 product there). (3) is v1's. 2 launches per step
    and pass, 4W in all: at B*Hs this small a step the products are latency-bound (~5 us each), not FLOP-bound. */
 #include "gemm.cuh"
 #include "grad_common.cuh"
