@@ -152,14 +152,14 @@ static size_t lstm_ws_v1_bytes(int B, int W, int Hs) {
     const size_t rows = (size_t)B * W, G = (size_t)4 * Hs;
     return 2 * rows * (2 * G + 3 * (size_t)Hs) * sizeof(float);
 }
-static size_t lstm_ws_v2_bytes(int B, int Hs) {
+static size_t lstm_ws_v2_bytes(int B, int Hs) { /* + 256: v2's block starts 256-byte aligned, for cuBLAS */
     const size_t G = (size_t)4 * Hs;
-    return 2 * (G * Hs + (size_t)B * (2 * Hs + G)) * sizeof(float);
+    return 2 * (G * Hs + (size_t)B * (2 * Hs + G)) * sizeof(float) + 256;
 }
 static LstmV2Ws lstm_ws_v2(void* ws, int B, int W, int Hs) {
     const size_t G = (size_t)4 * Hs;
     LstmV2Ws v;
-    v.whh = (float*)((char*)ws + lstm_ws_v1_bytes(B, W, Hs));
+    v.whh = (float*)((char*)ws + CEIL_DIV(lstm_ws_v1_bytes(B, W, Hs), 256) * 256);
     v.h = v.whh + 2 * G * Hs;
     v.c = v.h + (size_t)2 * B * Hs;
     v.g = v.c + (size_t)2 * B * Hs;
