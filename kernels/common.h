@@ -269,6 +269,54 @@ static inline GL_HD void lstm_v2_cell(int w, int lane, int q, int e, int hs, int
     *b = 8 * nt + 2 * (lane % 4) + (e & 1);
 }
 
+/* The BiLSTM backward batched over texts (GLINER_LSTM_BWD=v2, backward_lstm.cu; fp32 storage). Both passes walk the
+   processing steps s of all B texts of a direction at once, the two directions as one strided batch of two:
+     recompute, s = 0..W-1:   gh (2, B, G) = h (2, B, Hs) . W_hh^T        (LSTM_BWD_GH, beta 0)
+                              then per (dir, b, k) with s < len[b]: lstm_cell_fwd on (gx + b_ih) + (gh + b_hh) at
+                              row lstm_bwd_v2_row; h, c of (dir, b) updated in place, act, c, c_prev, h_prev stored
+     BPTT, s = W-1..0:        per (dir, b, k): lstm_cell_bwd with dh_next (2, B, Hs) and dc_next; dg (2, B, G) is the
+                              step's gate gradient, ZERO for a text with s >= len[b] (so its dh_next stays zero until
+                              its own last step), also stored at the row; then, for s > 0,
+                              dh_next (2, B, Hs) = dg . W_hh            (LSTM_BWD_DH, beta 0)
+   W_hh of the two directions copied into one (2, G, Hs) block so the products stride over directions. G = 4 Hs.
+   Shared with the CPU emulation (tests/unit/test_lstm_bwd_v2.c). */
+enum { LSTM_BWD_GH, LSTM_BWD_DH };
+static inline GlGemm lstm_bwd_v2_gemm(int which, int B, int Hs) {
+    const int G = 4 * Hs;
+    GlGemm g = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0f};
+    if (which == LSTM_BWD_GH) { /* (B, Hs) . (G, Hs)^T */
+        g.M = B, g.N = G, g.K = Hs, g.tB = 1, g.lda = Hs, g.ldb = Hs, g.ldc = G;
+        g.sA = (int64_t)B * Hs, g.sB = (int64_t)G * Hs, g.sC = (int64_t)B * G;
+    } else { /* LSTM_BWD_DH: (B, G) . (G, Hs) */
+        g.M = B, g.N = Hs, g.K = G, g.lda = G, g.ldb = Hs, g.ldc = Hs;
+        g.sA = (int64_t)B * G, g.sB = (int64_t)G * Hs, g.sC = (int64_t)B * Hs;
+    }
+    return g;
+}
+/* the (B*W)-row of text b (length len) at processing step s of direction dir, or -1 when s >= len */
+static inline GL_HD int64_t lstm_bwd_v2_row(int dir, int s, int b, int len, int W) {
+    return s < len ? (int64_t)b * W + lstm_v2_time(dir, s, len) : -1;
+}
+static inline GL_HD float lstm_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* one cell forward, v1's float arithmetic: pre (i, f, g, o) pre-activations -> act, c updated; returns h' */
+static inline GL_HD float lstm_cell_fwd(const float pre[4], float act[4], float* c) {
+    act[0] = lstm_sigmoid(pre[0]), act[1] = lstm_sigmoid(pre[1]);
+    act[2] = tanhf(pre[2]), act[3] = lstm_sigmoid(pre[3]);
+    *c = act[1] * *c + act[0] * act[2];
+    return act[3] * tanhf(*c);
+}
+/* one cell backward, v1's float arithmetic (act, c, c_prev of the step; dh = dy + dh_next): dg (i, f, g, o) of the
+   pre-activations; *dc carries dc_next in and out */
+static inline GL_HD void lstm_cell_bwd(const float act[4], float c, float cp, float dh, float* dc, float dg[4]) {
+    const float ig = act[0], fg = act[1], gg = act[2], og = act[3], tc = tanhf(c);
+    const float dcc = *dc + dh * og * (1.0f - tc * tc);
+    *dc = dcc * fg;
+    dg[0] = dcc * gg * (ig * (1.0f - ig));
+    dg[1] = dcc * cp * (fg * (1.0f - fg));
+    dg[2] = dcc * ig * (1.0f - gg * gg);
+    dg[3] = dh * tc * (og * (1.0f - og));
+}
+
 /* DeBERTa attention as one flash-style kernel (GLINER_ATTN=v3, deberta_flash.cu; inference, 16-bit storage, Dh 64):
    per (text, head, tile of DEB_FA_TILE query rows), key tiles of DEB_FA_TILE with an online softmax, no T x T tensor.
    The position terms of a (query tile i0, key tile j0) pair read only the rows of PK (c2p) and PQ (p2c) that its

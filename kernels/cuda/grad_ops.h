@@ -86,13 +86,14 @@ void   deberta_attention_backward_v2_cuda(void* dq, void* dk, void* dv, void* dp
                                           int att_span, int c2p, int p2c, float drop_p, uint64_t drop_seed, void* ws,
                                           size_t ws_bytes, DType dt, gl_blas_t blas, gl_stream_t stream);
 
-/* ---- backward_lstm.cu (fp32 only): ws holds lstm_bidir_backward_workspace_cuda(B, W, Hs) bytes */
+/* ---- backward_lstm.cu (fp32 only): ws holds lstm_bidir_backward_workspace_cuda(B, W, Hs) bytes (v1's and v2's);
+   returns the version that ran (2: GLINER_LSTM_BWD=v2's steps batched over the texts, 1: v1) */
 size_t lstm_bidir_backward_workspace_cuda(int B, int W, int Hs);
-void lstm_bidir_backward_cuda(void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2],
-                              void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths,
-                              const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2],
-                              const void* const b_hh[2], int B, int W, int Din, int Hs, void* ws, DType dt,
-                              gl_blas_t blas, gl_stream_t stream);
+int lstm_bidir_backward_cuda(void* dx, void* const dw_ih[2], void* const dw_hh[2], void* const db_ih[2],
+                             void* const db_hh[2], const void* dy, const void* x, const int64_t* lengths,
+                             const void* const w_ih[2], const void* const w_hh[2], const void* const b_ih[2],
+                             const void* const b_hh[2], int B, int W, int Din, int Hs, void* ws, DType dt,
+                             gl_blas_t blas, gl_stream_t stream);
 
 /* ---- backward_heads.cu: GLiNER heads. span_concat and span_pair_relu scatter through a workspace of
    span_scatter_backward_workspace_cuda(B, W, S, D or F) bytes (the fp64 accumulators, or GLINER_GRAD_REDUCE=v2's
