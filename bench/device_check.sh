@@ -122,7 +122,7 @@ fi
 # (GLINER_GRAD_REDUCE=v2), and the device-resident step's kernels (train plan, focal term)
 if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_grad_ops ]; then
   timeout 150 $B/tests/parity_test_grad_ops --jobs=1 >"$LOG/grad_ops_v2.log" 2>&1
-  say "backward ops v1 + v2 (attention GEMM form, two-stage reductions): rc=$? -- $(grep -E 'Synthesis' "$LOG/grad_ops_v2.log" | tail -1) ($(el) s)"
+  say "backward ops v1 + v2 (attention GEMM form, two-stage reductions, LSTM batched BPTT): rc=$? -- $(grep -E 'Synthesis' "$LOG/grad_ops_v2.log" | tail -1) ($(el) s)"
   grep -E 'out of tolerance|overwritten|v2 vs v1|differ' "$LOG/grad_ops_v2.log" | head -20 | tee -a "$REPORT"
 fi
 
@@ -154,6 +154,8 @@ else
   san racecheck parity_test_grad_ops_v2 $B/tests/parity_test_grad_ops --jobs=1 --filter='grad_ops_parity/*v2*'
   san memcheck parity_test_train_kernels $B/tests/parity_test_train_kernels --jobs=1
   [ -x $B/bench/bench_attention_bwd ] && san memcheck bench_attention_bwd $B/bench/bench_attention_bwd --quick --check-only
+  [ -x $B/bench/bench_lstm_bidir ] && san memcheck bench_lstm_bidir_bwd $B/bench/bench_lstm_bidir --bwd --check-only
+  [ -x $B/bench/bench_lstm_bidir ] && san racecheck bench_lstm_bidir_bwd $B/bench/bench_lstm_bidir --bwd --check-only
   if [ "${ONLY:-all}" != train ]; then
     for b in deberta_attention span_concat layer_norm lstm_bidir; do
       [ -x $B/bench/bench_$b ] && san memcheck bench_$b $B/bench/bench_$b --quick --check-only
@@ -184,6 +186,13 @@ for b in layer_norm span_concat deberta_attention lstm_bidir attention_bwd; do
   grep -E ' \| block |no device|VALIDATION|validated|backward FLOPs' "$LOG/bench_$b.log" | tee -a "$REPORT"
   [ $r -ne 0 ] && say "bench_$b: rc=$r"
 done
+# the BiLSTM backward, v1 against GLINER_LSTM_BWD=v2 (issue 14)
+if [ -x $B/bench/bench_lstm_bidir ] && [ "${KBENCH:-1}" != 0 ] && [ "$(left)" -gt 150 ]; then
+  timeout 150 $B/bench/bench_lstm_bidir --bwd >"$LOG/bench_lstm_bidir_bwd.log" 2>&1
+  r=$?
+  grep -E ' \| block |vs the twin|VALIDATION|validated' "$LOG/bench_lstm_bidir_bwd.log" | tee -a "$REPORT"
+  [ $r -ne 0 ] && say "bench_lstm_bidir --bwd: rc=$r"
+fi
 say '```'
 
 # ---- end to end: gliner.c, then the pinned reference on the same weights and batches

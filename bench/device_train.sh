@@ -5,7 +5,7 @@
 #   1. parity, fp32: 20 steps of the tiny BERT and DeBERTa fixtures on the CPU and on CUDA from the same start
 #      (--fp32, dropout 0 in the fixtures: the same batches and function); per step the losses must agree within 1e-4
 #      relative and the gradient norms within 1e-3 -- with the default kernels and with the issue-14 switches
-#      (GLINER_ATTN_BWD=v2 GLINER_GRAD_REDUCE=v2) -- and with training.gradient_checkpointing on CUDA;
+#      (GLINER_ATTN_BWD=v2 GLINER_GRAD_REDUCE=v2 GLINER_LSTM_BWD=v2) -- and with training.gradient_checkpointing on CUDA;
 #   2. bf16: the same 20 steps on CUDA with training.bf16 (bf16 matrix products) against 3 CPU fp32 runs with other
 #      data seeds: the mean loss of the last 10 steps must lie within the CPU runs' range widened by half its width;
 #   3. throughput: `gliner train --device cuda` on GLiNER-small (random weights, the fixtures' DeBERTa-v3 tokenizer)
@@ -30,7 +30,7 @@ say() { echo "$*" | tee -a "$REPORT"; }
 t0=$(date +%s)
 left() { echo $(( TRAIN_S - ($(date +%s) - t0) )); }
 TMP=$(mktemp -d /tmp/device_train.XXXX)
-SWITCHES="GLINER_ATTN_BWD=v2 GLINER_GRAD_REDUCE=v2"
+SWITCHES="GLINER_ATTN_BWD=v2 GLINER_GRAD_REDUCE=v2 GLINER_LSTM_BWD=v2"
 cat >"$TMP/tiny.json" <<'J'
 [{"tokenized_text": ["Barack", "Obama", "visited", "Paris", "in", "June", "."], "ner": [[0, 1, "person"], [3, 3, "location"], [5, 5, "date"]]},
  {"tokenized_text": ["Apple", "hired", "Tim", "Cook", "."], "ner": [[0, 0, "organization"], [2, 3, "person"]]},
