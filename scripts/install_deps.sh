@@ -6,7 +6,8 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-pkgs="build-essential cmake pkg-config libcjson-dev libyaml-dev libcriterion-dev libopenblas-dev libutf8proc-dev libzip-dev libcurl4-openssl-dev xz-utils"
+pkgs="build-essential cmake pkg-config libcjson-dev libyaml-dev libcriterion-dev libopenblas-dev libutf8proc-dev libzip-dev libcurl4-openssl-dev xz-utils
+      libopenmpi-dev openmpi-bin"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

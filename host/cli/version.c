@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "device.h"
 #include "io/hub.h"
 
@@ -27,5 +28,7 @@ int cli_version(int argc, char** argv) {
     printf("cuda backend: not built\n");
 #endif
     printf("hub downloads: %s\n", hub_can_download() ? "libcurl" : "no (built without libcurl; the HF cache still works)");
+    char dp[256];
+    printf("data-parallel training: %s\n", comm_describe(dp, sizeof dp));
     return 0;
 }

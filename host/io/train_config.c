@@ -1073,7 +1073,7 @@ static const char* const TRAIN_KEYS[] = {
     "weight_decay_encoder", "weight_decay_other", "max_grad_norm", "save_total_limit",
     "size_sup",         "shuffle_types",   "random_drop",        "freeze_components",
     "seed",             "gradient_accumulation_steps", "bf16",   "fp16",
-    "dataloader_num_workers", "rel_loss_alpha", "rel_loss_gamma", "gradient_checkpointing",
+    "dataloader_num_workers", "rel_loss_alpha", "rel_loss_gamma", "gradient_checkpointing", "collective_timeout_s",
 };
 static const char* const SCHEDULERS[] = {"linear", "cosine", "constant", "constant_with_warmup"};
 static const char* const HF_ONLY_SCHEDULERS[] = {"cosine_with_restarts", "polynomial", "inverse_sqrt",
@@ -1210,6 +1210,9 @@ static int load_training(Ctx* c, const YNode* sec, TrainSeen* ts) {
         } else if (!strcmp(K, "bf16")) {
             if (get_bool(c, v, key, &tc->bf16)) return -1;
             ts->bf16 = v;
+        } else if (!strcmp(K, "collective_timeout_s")) {
+            if (get_real(c, v, key, 0, 1e9, "a number of seconds >= 0 (0 waits forever)", &tc->collective_timeout_s))
+                return -1;
         } else if (!strcmp(K, "gradient_checkpointing")) {
             if (get_bool(c, v, key, &tc->gradient_checkpointing)) return -1;
         } else if (!strcmp(K, "fp16")) {
@@ -1265,6 +1268,7 @@ static void set_defaults(TrainConfig* tc) {
     tc->random_drop = 1;
     tc->seed = 42;
     tc->gradient_accumulation_steps = 1;
+    tc->collective_timeout_s = 600;
     tc->bf16 = 1;
     tc->fp16 = 0;
     tc->dataloader_num_workers = 1;
@@ -1494,6 +1498,8 @@ void train_config_print(const TrainConfig* tc, FILE* f) {
     row(f, "training.bf16", "%s", tc->bf16 ? "true" : "false");
     row(f, "training.fp16", "%s", tc->fp16 ? "true" : "false");
     row(f, "training.dataloader_num_workers", "%d", tc->dataloader_num_workers);
+    row(f, "training.gradient_checkpointing", "%s", tc->gradient_checkpointing ? "true" : "false");
+    row(f, "training.collective_timeout_s", "%g", tc->collective_timeout_s);
     if (isnan(tc->rel_loss_alpha)) row(f, "training.rel_loss_alpha", "null (= loss_alpha)");
     else row(f, "training.rel_loss_alpha", "%g", tc->rel_loss_alpha);
     if (isnan(tc->rel_loss_gamma)) row(f, "training.rel_loss_gamma", "null (= loss_gamma)");

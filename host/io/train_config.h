@@ -100,6 +100,8 @@ typedef struct {
     int fp16;                  /* default 0; bf16 and fp16 both true is an error */
     int gradient_checkpointing; /* default 0: 1 recomputes each encoder layer in the backward (TrainingArguments'
                                    gradient_checkpointing: activation memory of one layer instead of all) */
+    double collective_timeout_s; /* data parallel: a collective waiting longer means a rank died or hangs; default
+                                    600, 0 = forever */
     int dataloader_num_workers;/* >= 0; default 1 (create_training_args) */
     double rel_loss_alpha;     /* rel_focal_loss_alpha; NAN (null, default) = loss_alpha */
     double rel_loss_gamma;     /* rel_focal_loss_gamma; NAN (null, default) = loss_gamma */

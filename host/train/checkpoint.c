@@ -206,6 +206,7 @@ static cJSON* resume_to_json(const TrainState* s) {
     cJSON_AddItemToObject(o, "epoch_index", int_exact(s->epoch_index));
     cJSON_AddItemToObject(o, "position", int_exact(s->position));
     cJSON_AddItemToObject(o, "sched_step", int_exact(s->sched_step));
+    if (s->world_size > 1) cJSON_AddItemToObject(o, "world_size", int_exact(s->world_size));
     cJSON_AddItemToObject(o, "data_seed", hex_u64(s->data_seed));
     cJSON* r = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(r, hex_u64(s->rng[i]));
@@ -656,7 +657,8 @@ static int load_resume(const char* dir, TrainState* st, char* err, size_t errlen
     if (get_count(&js, o, "global_step", 1, &gs, err, errlen) ||
         get_count(&js, o, "epoch_index", 1, &st->epoch_index, err, errlen) ||
         get_count(&js, o, "position", 1, &st->position, err, errlen) ||
-        get_count(&js, o, "sched_step", 1, &st->sched_step, err, errlen))
+        get_count(&js, o, "sched_step", 1, &st->sched_step, err, errlen) ||
+        get_count(&js, o, "world_size", 0, &st->world_size, err, errlen))
         goto done;
     if (gs != st->global_step) {
         gl_set_err(err, errlen, "%s: global_step %" PRId64 " but trainer_state.json says %" PRId64

@@ -14,7 +14,7 @@
        optimizer.safetensors    AdamW state per parameter tensor: "exp_avg.<name>", "exp_avg_sq.<name>" (F32, the
                                 parameter's shape), "step" (I64 scalar: optimizer steps taken)
        resume.json              what a resumed run needs to continue exactly: {"format": "gliner.c-resume",
-                                "version": 1, "global_step", "epoch_index", "position", "data_seed", "sched_step",
+                                "version": 1, "global_step", "epoch_index", "position", "data_seed", "sched_step", "world_size" (optional),
                                 "rng": ["<16 hex digits>" x 4]} (uint64 as hex strings: JSON numbers are doubles)
 
    The Python package loads such a directory (GLiNER.from_pretrained(dir, load_tokenizer=True);
@@ -75,6 +75,7 @@ typedef struct {
     uint64_t data_seed;        /* seed of the epoch's shuffle */
     uint64_t rng[4];           /* the trainer's RNG states (negative sampling, dropout, ...) */
     int64_t  sched_step;       /* the learning-rate schedule's step */
+    int64_t  world_size;       /* data-parallel ranks of the run (position counts each rank's examples); 0 = 1 */
     /* HF trainer_state.json fields (0 = unknown) */
     int64_t  max_steps, num_train_epochs, train_batch_size, logging_steps, save_steps, eval_steps;
     int      has_best;         /* best_metric / best_model_checkpoint are set */

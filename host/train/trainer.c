@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "../comm.h"
 #include "../decode.h"
 #include "../device.h"
 #include "../gliner_internal.h"
@@ -62,6 +63,10 @@ typedef struct {
     int              on_host;
     char             outdir[4096], model_src[4096];
     TrainStats*      stats; /* the step's scalars in backend memory (cpu_ops.h): read when logging or saving */
+    /* data parallel (host/comm.h): this process is rank `rank` of `world`; rank 0 alone writes (logs, evaluation,
+       checkpoints), every rank trains its slice of each global batch */
+    Comm*            comm;
+    int              rank, world;
 #ifdef GLINER_HAVE_CUDA
     /* a CUDA backend: AdamW state and the segment tables on the device; t->opt.m / .v are the host copies the
        checkpoints read and write */
@@ -85,6 +90,7 @@ static void state_to_device(Trainer* t);
 /* a line on stderr and in train.log */
 static void say(Trainer* t, const char* fmt, ...) GL_PRINTF(2, 3);
 static void say(Trainer* t, const char* fmt, ...) {
+    if (t->rank) return; /* rank 0 speaks for the job */
     va_list ap;
     va_start(ap, fmt);
     char buf[2048];
@@ -124,15 +130,23 @@ static void epoch_order(Trainer* t, int64_t epoch) {
     t->order_epoch = epoch;
 }
 
-/* the next batch's records (advances epoch/position) */
+/* each rank's examples per epoch: torch's DistributedSampler pads the epoch's order to a multiple of the world size
+   (repeating its first records) and gives rank r the records r, r + world, r + 2 world, ... */
+static int64_t rank_epoch_len(const Trainer* t) { return ((int64_t)t->data.n + t->world - 1) / t->world; }
+
+/* this rank's next batch (advances epoch/position; position counts this rank's examples of the epoch) */
 static int next_batch(Trainer* t, const TrainExample** ex) {
-    if (t->st.position >= (int64_t)t->data.n) {
+    const int64_t per = rank_epoch_len(t);
+    if (t->st.position >= per) {
         t->st.epoch_index++;
         t->st.position = 0;
     }
     epoch_order(t, t->st.epoch_index);
     int n = 0;
-    while (n < t->batch && t->st.position < (int64_t)t->data.n) ex[n++] = &t->data.ex[t->order[t->st.position++]];
+    while (n < t->batch && t->st.position < per) {
+        const size_t i = (size_t)(t->st.position++ * t->world + t->rank) % t->data.n;
+        ex[n++] = &t->data.ex[t->order[i]];
+    }
     return n;
 }
 
@@ -485,8 +499,10 @@ static void dev_opt_free(Trainer* t) {
 }
 #endif
 
-/* clip + AdamW, or nothing when the step's loss or gradient norm is not finite (TrainStats.ok) */
-static void update(Trainer* t, double lr_mult) {
+/* clip + AdamW, or nothing when the step's loss or gradient norm is not finite (TrainStats.ok); with several ranks
+   the gradients and the loss are first averaged over them (DDP: each rank's gradients divided by the world size,
+   then summed), so every rank takes the same step. 0, or -1 with err (a collective failed). */
+static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
     TrainStats* st = t->stats;
 #ifdef GLINER_HAVE_CUDA
     if (!t->on_host) {
@@ -496,15 +512,24 @@ static void update(Trainer* t, double lr_mult) {
         grad_clip_plan_cuda(t->gc.grads, st, t->tc.max_grad_norm, t->plan, s);
         adamw_plan_cuda(t->m->params, t->gc.grads, t->dm, t->dv, NULL, DTYPE_F32, t->plan, lr_mult, t->opt.hp.beta1,
                         t->opt.hp.beta2, t->opt.hp.eps, st, s);
-        return;
+        return 0;
     }
 #endif
     /* the CPU: the same rule with the twins, on host memory */
+    if (t->world > 1) {
+        char what[64];
+        snprintf(what, sizeof what, "the gradient all-reduce of step %lld", (long long)t->st.global_step + 1);
+        if (comm_allreduce_f32(t->comm, t->grads_host, t->m->table.total, 1.0f / (float)t->world, what, err, errlen) ||
+            comm_allreduce_f64(t->comm, &st->step_loss, 1, what, err, errlen))
+            return -1;
+        st->step_loss /= t->world; /* the loss the reference logs: the mean over the ranks */
+    }
     st->norm = clip_grad_norm(t->grads_host, &t->m->table, t->opt.frozen, 0.0); /* the norm only */
     train_step_check_cpu(st);
-    if (!st->ok) return;
+    if (!st->ok) return 0;
     clip_grads(t->grads_host, &t->m->table, t->opt.frozen, t->tc.max_grad_norm, st->norm);
     optim_step(&t->opt, t->params_host, t->grads_host, lr_mult);
+    return 0;
 }
 
 /* the step's scalars on the host (waits for the device), and the window counters zeroed where they live */
@@ -631,24 +656,47 @@ static int close_logs(Trainer* t, char* err, size_t errlen) {
     return rc;
 }
 
+/* Every rank waits here for rank 0's part of the work, without a timeout: that part may take long (a backbone
+   download, an evaluation); a rank that fails ends the job (comm_abort), so nobody waits forever on a failure. */
+static int job_wait(Trainer* t, const char* what, char* err, size_t errlen) {
+    if (t->world == 1) return 0;
+    const double keep = t->comm->timeout_s;
+    t->comm->timeout_s = 0;
+    const int rc = comm_barrier(t->comm, what, err, errlen);
+    t->comm->timeout_s = keep;
+    return rc;
+}
+
 static int setup(Trainer* t, char* err, size_t errlen) {
     const TrainOptions* o = &t->o;
     TrainConfig* tc = &t->tc;
     if (!o->config) return gl_set_err(err, errlen, "no training config (expected: gliner train CONFIG.yaml)");
     if (train_config_load(tc, o->config, err, errlen)) return -1;
+    t->comm->timeout_s = tc->collective_timeout_s;
     const char* out = o->output ? o->output : tc->root_dir;
     snprintf(t->outdir, sizeof t->outdir, "%s", out);
-    if (mkdir(t->outdir, 0777) && errno != EEXIST) return gl_set_err(err, errlen, "%s: %s", t->outdir, strerror(errno));
-    if (lock_outdir(t, err, errlen)) return -1; /* before anything is written there */
     char p[4200];
-    snprintf(p, sizeof p, "%s/train.log", t->outdir);
-    if (!(t->tlog = open_log(p, err, errlen))) return -1;
+    if (t->rank == 0) { /* the job's writer */
+        if (mkdir(t->outdir, 0777) && errno != EEXIST) return gl_set_err(err, errlen, "%s: %s", t->outdir, strerror(errno));
+        if (lock_outdir(t, err, errlen)) return -1; /* before anything is written there */
+        snprintf(p, sizeof p, "%s/train.log", t->outdir);
+        if (!(t->tlog = open_log(p, err, errlen))) return -1;
+    }
+    if (t->world > 1) {
+        if (o->device && strncmp(o->device, "cpu", 3))
+            return gl_set_err(err, errlen, "--device %s with %d ranks: data-parallel training runs on the CPU through "
+                              "MPI for now (the NCCL communicator for GPUs is not built yet)", o->device, t->world);
+        say(t, "data parallel: %d ranks (%s), a global batch of %d x %d texts per micro-batch", t->world,
+            t->comm->name, o->batch_size > 0 ? o->batch_size : tc->train_batch_size, t->world);
+    }
     const char* model = o->model ? o->model : tc->prev_path;
     if (!model) { /* train.py: GLiNER.from_config(model_cfg): a new model on model.model_name's pretrained backbone,
-                     built once into OUTDIR/init-model (a resumed run finds it there) */
+                     built once into OUTDIR/init-model (a resumed run finds it there), by rank 0 */
         snprintf(p, sizeof p, "%s/init-model", t->outdir);
         struct stat sb;
-        if (stat(p, &sb) != 0) {
+        if (t->rank > 0) {
+            /* rank 0 builds it; the others read it (job_wait below) */
+        } else if (stat(p, &sb) != 0) {
             const uint64_t seed = (uint64_t)(o->seed >= 0 ? o->seed : tc->seed);
             if (gliner_init_model_from_train_config(tc, p, seed, err, errlen)) return -1;
             say(t, "built a new model from the config's backbone into %s (heads initialised with seed %llu)", p,
@@ -656,11 +704,12 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         } else if (!S_ISDIR(sb.st_mode)) {
             return gl_set_err(err, errlen, "%s exists and is not a model directory", p);
         }
+        if (job_wait(t, "building the initial model", err, errlen)) return -1;
         model = p;
     }
     snprintf(t->model_src, sizeof t->model_src, "%s", model);
     model = t->model_src;
-    checkpoint_clean_stale(t->outdir);
+    if (t->rank == 0) checkpoint_clean_stale(t->outdir);
 
     gliner_options go = {.threads = o->threads, .device = o->device};
     if (gliner_load(&t->g, model, &go, err, errlen)) return -1;
@@ -720,6 +769,14 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         if (checkpoint_resolve(o->resume, dir, sizeof dir, err, errlen)) return -1;
         TrainState st;
         if (checkpoint_load(dir, &t->m->table, t->params_host, &t->opt, &st, err, errlen)) return -1;
+        const int64_t ws = st.world_size > 0 ? st.world_size : 1;
+        if (ws != t->world) {
+            train_state_free(&st);
+            return gl_set_err(err, errlen, "%s: written by a run of %lld rank%s, this run has %d: the data position is "
+                              "counted per rank, so the run resumes only with the same world size\n"
+                              "  HINT: launch with mpirun -np %lld (or srun with %lld tasks)", dir, (long long)ws,
+                              ws == 1 ? "" : "s", t->world, (long long)ws, (long long)ws);
+        }
         train_state_free(&t->st);
         t->st = st;
         state_to_device(t);
@@ -727,12 +784,13 @@ static int setup(Trainer* t, char* err, size_t errlen) {
             (long long)st.epoch_index, (long long)st.position, t->data.n);
     }
     stats_init(t); /* after a resume: AdamW's step count goes on from the checkpoint's */
+    t->st.world_size = t->world;
     t->rng = &t->st.rng[0];
     t->st.max_steps = t->total_steps;
     t->st.train_batch_size = t->batch;
     t->st.logging_steps = t->st.save_steps = t->st.eval_steps = t->eval_every;
     snprintf(p, sizeof p, "%s/train_log.jsonl", t->outdir);
-    if (!(t->jlog = open_log(p, err, errlen))) return -1;
+    if (t->rank == 0 && !(t->jlog = open_log(p, err, errlen))) return -1;
     return 0;
 }
 
@@ -762,13 +820,31 @@ static void teardown(Trainer* t) {
 
 /* ---------------------------------------------------------------- the loop */
 
+/* Tests of the fault handling (tests/cli/test_train_mpi.sh): GLINER_TEST_FAULT=hang:RANK:STEP makes that rank stop
+   before the update of that step (a hung process), exit:RANK:STEP makes it exit with status 3 (a dead one). */
+static void fault_inject(const Trainer* t) {
+    const char* f = getenv("GLINER_TEST_FAULT");
+    char kind[8];
+    int r;
+    long long step;
+    if (!f || sscanf(f, "%7[a-z]:%d:%lld", kind, &r, &step) != 3 || r != t->rank || step != t->st.global_step + 1) return;
+    if (!strcmp(kind, "exit")) _exit(3);
+    if (!strcmp(kind, "hang"))
+        for (;;) sleep(1000);
+}
+
 int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     Trainer* t = calloc(1, sizeof *t);
     CHECK(t, "out of memory");
     t->o = *opts;
     t->order_epoch = -1;
     t->lock_fd = -1;
-    int rc = setup(t, err, errlen);
+    t->world = 1;
+    int rc = -1;
+    if (!(t->comm = comm_world(err, errlen))) goto done;
+    t->rank = t->comm->rank;
+    t->world = t->comm->size;
+    rc = setup(t, err, errlen);
     if (rc) goto done;
     const GlinerModel* m = t->m;
     const int accum = t->tc.gradient_accumulation_steps > 0 ? t->tc.gradient_accumulation_steps : 1;
@@ -820,10 +896,11 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             mb_free(&mb);
         }
         const double lr_mult = sched_lr_multiplier(t->sched, t->st.global_step, t->total_steps, t->warmup);
-        update(t, lr_mult);
+        fault_inject(t);
+        if (update(t, lr_mult, err, errlen)) { rc = -1; goto done; }
         t->st.global_step++;
         t->st.sched_step = t->st.global_step;
-        t->st.epoch = (double)t->st.epoch_index + (double)t->st.position / (double)t->data.n;
+        t->st.epoch = (double)t->st.epoch_index + (double)t->st.position / (double)rank_epoch_len(t);
         const int64_t s = t->st.global_step;
         if (t->on_host && !t->stats->ok) /* host memory: each skipped step reported as it happens */
             say(t, "step %lld: loss or gradient norm (%g) not finite; the step is skipped (parameters unchanged)",
@@ -839,7 +916,9 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             const double loss_win = h.win_loss;
             const int loss_n = h.win_steps;
             const double tn = now_s(), dt = tn - t_win;
-            const double tok_s = dt > 0 ? tok_win / dt : 0, sam_s = dt > 0 ? samples_win / dt : 0;
+            /* the job's throughput: every rank trains as many texts (the sampler pads the epoch for that) */
+            const double tok_s = dt > 0 ? (double)tok_win * t->world / dt : 0;
+            const double sam_s = dt > 0 ? (double)samples_win * t->world / dt : 0;
             const double per_step = (tn - t0) / (double)(s - start_step);
             char eta[32];
             fmt_eta(eta, sizeof eta, per_step * (double)(t->total_steps - s));
@@ -855,7 +934,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             t_win = tn;
             tok_win = samples_win = 0;
         }
-        if (s % t->eval_every == 0 || s == t->total_steps || stop) {
+        if ((s % t->eval_every == 0 || s == t->total_steps || stop) && t->rank == 0) {
             if (t->have_eval) {
                 EvalScores sc;
                 const double te = now_s();
@@ -876,6 +955,11 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             t_win += now_s() - ts;
             t_side += now_s() - ts;
         }
+        if ((s % t->eval_every == 0 || s == t->total_steps || stop) && job_wait(t, "rank 0's evaluation and checkpoint",
+                                                                              err, errlen)) {
+            rc = -1;
+            goto done;
+        }
         if (stop) {
             say(t, "stopping at step %lld (--stop-at)", (long long)s);
             break;
@@ -884,7 +968,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     const double t_all = now_s() - t0;
     say(t, "done: %lld steps (%lld skipped) in %.1f s; training alone %.1f s, %.3f samples/s (evaluation and"
         " checkpoints %.1f s)", (long long)(t->st.global_step - start_step), (long long)skipped, t_all, t_all - t_side,
-        samples_all / (t_all - t_side), t_side);
+        (double)samples_all * t->world / (t_all - t_side), t_side);
     say(t, "memory: the training step's activations, their gradients and saved copies took %.1f MiB at the largest"
         " step (the tape's pool%s)", tape_pool_bytes(t->gc.tape) / 1048576.0,
         t->tc.gradient_checkpointing ? ", with gradient checkpointing" : "");
@@ -895,7 +979,13 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     rc = close_logs(t, err, errlen);
 done:
     if (rc && t->tlog) fprintf(t->tlog, "error: %s\n", err);
+    if (rc && t->world > 1) { /* the other ranks would wait on this one: the job ends here, this line says why */
+        if (!strncmp(err, "rank ", 5)) fprintf(stderr, "gliner train: %s\n", err); /* a collective's: it names the rank */
+        else fprintf(stderr, "gliner train: rank %d of %d: %s\n", t->rank, t->world, err);
+        comm_abort(t->comm, 1);
+    }
     teardown(t);
+    comm_free(t->comm);
     free(t);
     return rc;
 }

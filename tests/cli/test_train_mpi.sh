@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# test_train_mpi.sh GLINER SRC -- data-parallel training on the CPU through MPI (issue 15), 2 ranks under mpirun:
+#   1. the arithmetic: each rank takes every second record of the epoch (torch's DistributedSampler) and the
+#      gradients and the loss are averaged over the ranks. A file with every record twice, in pairs, gives both
+#      ranks the same batches, so 2 ranks must train exactly as one process on the file without the copies: the
+#      same losses in train_log.jsonl, and byte-identical model and optimizer state (x/2 + x/2 = x in floating point);
+#   2. real data parallel (different records on each rank) trains, reports 2 ranks, and differs from one process;
+#   3. resume: 2 ranks stopped at step 3 and resumed equal 2 ranks uninterrupted; a checkpoint of 2 ranks refuses to
+#      resume in one process, naming both world sizes;
+#   4. faults: a rank that hangs makes the job end within training.collective_timeout_s with one line naming the
+#      rank and the collective; a rank that exits ends the job too (non-zero, well before any timeout).
+# Skipped (77) without mpirun or when this gliner was built without MPI.
+set -u
+GLINER=$1 SRC=$2
+command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
+"$GLINER" version | grep -q '^data-parallel training: MPI' || { echo "SKIP: gliner built without MPI"; exit 77; }
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+M=$SRC/tests/fixtures/models/uni_span_bert_markerV0
+# Open MPI as root (CI) and with more ranks than cores. In the ASan build the ranks run without LeakSanitizer: Open
+# MPI's plugins leak at MPI_Finalize from modules already unloaded (no symbol to suppress them by); the one-process
+# runs here and tests/cli/test_train.sh keep it on for the trainer itself.
+MPIRUN="mpirun --allow-run-as-root --oversubscribe -np 2 -x ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+export OMPI_MCA_btl_vader_single_copy_mechanism=none # containers without CMA
+
+python3 - "$TMP" <<'PY' || { echo "SKIP: no python3"; exit 77; }
+import json, sys
+t = sys.argv[1]
+recs = [{"tokenized_text": ["Barack", "Obama", "visited", "Paris", "in", "June", "."], "ner": [[0, 1, "person"], [3, 3, "location"], [5, 5, "date"]]},
+        {"tokenized_text": ["Apple", "hired", "Tim", "Cook", "."], "ner": [[0, 0, "organization"], [2, 3, "person"]]},
+        {"tokenized_text": ["The", "Rhine", "flows", "through", "Basel", "and", "Cologne", "."], "ner": [[1, 1, "river"], [4, 4, "location"], [6, 6, "location"]]},
+        {"tokenized_text": ["Marie", "Curie", "won", "the", "Nobel", "Prize", "in", "1903", "."], "ner": [[0, 1, "person"], [4, 5, "award"], [7, 7, "date"]]},
+        {"tokenized_text": ["Siemens", "opened", "a", "plant", "in", "Munich", "last", "year", "."], "ner": [[0, 0, "organization"], [5, 5, "location"], [6, 7, "date"]]}]
+json.dump(recs, open(f"{t}/one.json", "w"))
+json.dump([r for r in recs for _ in range(2)], open(f"{t}/pairs.json", "w"))
+PY
+Y=$SRC/configs/tiny/uni_encoder_span.yaml
+ARGS="--model $M --steps 6 --log-every 1 --no-shuffle --threads 1"
+
+# ---- 1. two ranks on the pairs == one process on the records
+$MPIRUN "$GLINER" train $Y $ARGS --train-data "$TMP/pairs.json" --output "$TMP/dp" >"$TMP/dp.log" 2>&1 ||
+  { cat "$TMP/dp.log"; fail "2 ranks"; }
+"$GLINER" train $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/one" >"$TMP/one.log" 2>&1 ||
+  { cat "$TMP/one.log"; fail "1 process"; }
+grep -q "data parallel: 2 ranks (mpi)" "$TMP/dp.log" || fail "the 2-rank run does not say it is data parallel"
+[ "$(grep -c '^step 6/6' "$TMP/dp.log")" = 1 ] || fail "rank 1 printed progress too (only rank 0 speaks)"
+diff <(grep -o '"loss": [^,]*' "$TMP/one/train_log.jsonl") <(grep -o '"loss": [^,]*' "$TMP/dp/train_log.jsonl") >/dev/null ||
+  fail "the losses differ: $(paste -d' ' <(grep -o '"loss": [^,]*' "$TMP/one/train_log.jsonl") <(grep -o '"loss": [^,]*' "$TMP/dp/train_log.jsonl") | head -3)"
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$TMP/one/checkpoint-6/$f" "$TMP/dp/checkpoint-6/$f" || fail "2 ranks on the pairs: $f differs from one process"
+done
+grep -q '"world_size":[[:space:]]*2' "$TMP/dp/checkpoint-6/resume.json" || fail "resume.json does not record the world size"
+echo "ok: 2 ranks average their gradients and losses exactly as one process does"
+
+# ---- 2. real data parallel: each rank its own records
+$MPIRUN "$GLINER" train $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/dp2" >"$TMP/dp2.log" 2>&1 ||
+  { cat "$TMP/dp2.log"; fail "2 ranks on distinct records"; }
+cmp -s "$TMP/one/checkpoint-6/model.safetensors" "$TMP/dp2/checkpoint-6/model.safetensors" &&
+  fail "2 ranks on distinct records trained exactly as one process (the records were not split)"
+echo "ok: 2 ranks on distinct records"
+
+# ---- 3. resume
+$MPIRUN "$GLINER" train $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/dp3" --stop-at 3 >/dev/null 2>&1 &&
+  $MPIRUN "$GLINER" train $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/dp3" --resume "$TMP/dp3" >"$TMP/dp3.log" 2>&1 ||
+  { cat "$TMP/dp3.log"; fail "2 ranks stopped and resumed"; }
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$TMP/dp2/checkpoint-6/$f" "$TMP/dp3/checkpoint-6/$f" || fail "2-rank resume is not exact: $f"
+done
+"$GLINER" train $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/dp3" --resume "$TMP/dp3" --steps 8 >"$TMP/r1.log" 2>&1 &&
+  fail "a 2-rank checkpoint resumed in one process"
+grep -q "written by a run of 2 ranks, this run has 1" "$TMP/r1.log" || fail "world-size message: $(cat "$TMP/r1.log")"
+echo "ok: resume is exact with the same world size and refused with another"
+
+# ---- 4. faults
+sed 's/^training:/training:\n  collective_timeout_s: 3/' $Y >"$TMP/t.yaml"
+t0=$(date +%s)
+GLINER_TEST_FAULT=hang:1:2 timeout 120 $MPIRUN "$GLINER" train "$TMP/t.yaml" $ARGS --train-data "$TMP/one.json" \
+  --output "$TMP/hang" >"$TMP/hang.log" 2>&1 && fail "the job with a hung rank succeeded"
+el=$(( $(date +%s) - t0 ))
+[ $el -lt 60 ] || fail "a hung rank held the job for $el s (timeout 3 s)"
+grep -q "rank 0 of 2: the gradient all-reduce of step 2 did not complete within 3 s: another rank died or hangs" \
+  "$TMP/hang.log" || { cat "$TMP/hang.log"; fail "no line naming the rank and the collective"; }
+t0=$(date +%s)
+GLINER_TEST_FAULT=exit:1:2 timeout 120 $MPIRUN "$GLINER" train $Y $ARGS --train-data "$TMP/one.json" \
+  --output "$TMP/dead" >"$TMP/dead.log" 2>&1 && fail "the job with a dead rank succeeded"
+el=$(( $(date +%s) - t0 ))
+[ $el -lt 60 ] || fail "a dead rank held the job for $el s"
+[ -d "$TMP/dead/checkpoint-2" ] && fail "a checkpoint was written after a rank died"
+echo "ok: a hung or dead rank ends the job (${el} s), naming the rank"
