@@ -164,6 +164,23 @@ int comm_allreduce_max_i32(Comm* c, int* x, const char* what, char* err, size_t 
 #endif
 }
 
+int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const char* what, char* err, size_t errlen) {
+    if (c->size == 1) {
+        memmove(all, mine, bytes);
+        return 0;
+    }
+#ifdef GLINER_HAVE_MPI
+    CHECK(bytes <= 1u << 30, "comm_allgather: %zu bytes per rank", bytes);
+    MPI_Request rq;
+    const int e = MPI_Iallgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &rq);
+    if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Iallgather", what, err, errlen);
+    return mpi_wait(c, &rq, what, err, errlen);
+#else
+    (void)what, (void)err, (void)errlen;
+    return 0;
+#endif
+}
+
 int comm_barrier(Comm* c, const char* what, char* err, size_t errlen) {
     int z = 0;
     return comm_allreduce_max_i32(c, &z, what, err, errlen);

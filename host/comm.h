@@ -41,6 +41,8 @@ int comm_allreduce_f32(Comm* c, float* x, size_t n, float pre, const char* what,
 int comm_allreduce_f64(Comm* c, double* x, size_t n, const char* what, char* err, size_t errlen);
 /* The largest of each rank's value (a failure flag every rank learns of). */
 int comm_allreduce_max_i32(Comm* c, int* x, const char* what, char* err, size_t errlen);
+/* all (size x bytes) = every rank's `mine` (bytes), in rank order. */
+int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const char* what, char* err, size_t errlen);
 /* Every rank waits for the others. */
 int comm_barrier(Comm* c, const char* what, char* err, size_t errlen);
 /* "MPI (<library>): ..." or "no (...)", for `gliner version` */

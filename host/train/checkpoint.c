@@ -38,6 +38,7 @@ void train_state_init(TrainState* s) { memset(s, 0, sizeof *s); }
 void train_state_free(TrainState* s) {
     if (!s) return;
     free(s->log);
+    free(s->rank_rng);
     free(s->best_model_checkpoint);
     memset(s, 0, sizeof *s);
 }
@@ -56,6 +57,12 @@ void train_state_copy(TrainState* dst, const TrainState* src) {
     dst->log = NULL;
     dst->n_log = dst->cap_log = 0;
     dst->best_model_checkpoint = src->best_model_checkpoint ? strdup(src->best_model_checkpoint) : NULL;
+    dst->rank_rng = NULL;
+    if (src->rank_rng && src->world_size > 1) {
+        dst->rank_rng = malloc((size_t)src->world_size * sizeof *dst->rank_rng);
+        CHECK(dst->rank_rng, "out of memory");
+        memcpy(dst->rank_rng, src->rank_rng, (size_t)src->world_size * sizeof *dst->rank_rng);
+    }
     for (int i = 0; i < src->n_log; i++) train_state_log_append(dst, &src->log[i]);
 }
 
@@ -206,7 +213,11 @@ static cJSON* resume_to_json(const TrainState* s) {
     cJSON_AddItemToObject(o, "epoch_index", int_exact(s->epoch_index));
     cJSON_AddItemToObject(o, "position", int_exact(s->position));
     cJSON_AddItemToObject(o, "sched_step", int_exact(s->sched_step));
-    if (s->world_size > 1) cJSON_AddItemToObject(o, "world_size", int_exact(s->world_size));
+    if (s->world_size > 1) {
+        cJSON_AddItemToObject(o, "world_size", int_exact(s->world_size));
+        cJSON* rr = cJSON_AddArrayToObject(o, "rank_rng");
+        for (int64_t i = 0; s->rank_rng && i < s->world_size; i++) cJSON_AddItemToArray(rr, hex_u64(s->rank_rng[i]));
+    }
     cJSON_AddItemToObject(o, "data_seed", hex_u64(s->data_seed));
     cJSON* r = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(r, hex_u64(s->rng[i]));
@@ -674,6 +685,16 @@ static int load_resume(const char* dir, TrainState* st, char* err, size_t errlen
     int ok = cJSON_IsArray(r) && cJSON_GetArraySize(r) == 4;
     for (int i = 0; ok && i < 4; i++) ok = as_hex_u64(cJSON_GetArrayItem(r, i), &st->rng[i]);
     if (!ok) { bad_value(&js, "rng", r, "a list of 4 strings of 1 to 16 hex digits", err, errlen); goto done; }
+    if (st->world_size > 1) { /* every rank's sampling state */
+        const cJSON* rr = cJSON_GetObjectItemCaseSensitive(o, "rank_rng");
+        ok = st->world_size <= (1 << 20) && cJSON_IsArray(rr) && cJSON_GetArraySize(rr) == (int)st->world_size;
+        if (ok) {
+            st->rank_rng = malloc((size_t)st->world_size * sizeof *st->rank_rng);
+            CHECK(st->rank_rng, "out of memory");
+        }
+        for (int i = 0; ok && i < (int)st->world_size; i++) ok = as_hex_u64(cJSON_GetArrayItem(rr, i), &st->rank_rng[i]);
+        if (!ok) { bad_value(&js, "rank_rng", rr, "a list of world_size strings of 1 to 16 hex digits", err, errlen); goto done; }
+    }
     rc = 0;
 done:
     cJSON_Delete(o);

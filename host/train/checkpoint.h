@@ -76,6 +76,8 @@ typedef struct {
     uint64_t rng[4];           /* the trainer's RNG states (negative sampling, dropout, ...) */
     int64_t  sched_step;       /* the learning-rate schedule's step */
     int64_t  world_size;       /* data-parallel ranks of the run (position counts each rank's examples); 0 = 1 */
+    uint64_t* rank_rng;        /* world_size > 1: every rank's rng[0] (each rank draws its own batches' classes),
+                                  rank order; malloc'd */
     /* HF trainer_state.json fields (0 = unknown) */
     int64_t  max_steps, num_train_epochs, train_batch_size, logging_steps, save_steps, eval_steps;
     int      has_best;         /* best_metric / best_model_checkpoint are set */

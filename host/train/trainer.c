@@ -130,9 +130,15 @@ static void epoch_order(Trainer* t, int64_t epoch) {
     t->order_epoch = epoch;
 }
 
-/* each rank's examples per epoch: torch's DistributedSampler pads the epoch's order to a multiple of the world size
-   (repeating its first records) and gives rank r the records r, r + world, r + 2 world, ... */
-static int64_t rank_epoch_len(const Trainer* t) { return ((int64_t)t->data.n + t->world - 1) / t->world; }
+/* This rank's examples per epoch. One process: the epoch, its last batch partial. Several (the HF Trainer under
+   torchrun, through accelerate's BatchSamplerShard): the epoch's order is cut into batches of the per-rank size and
+   batch i goes to rank i mod world; the epoch is completed from its first examples to whole batches for every rank
+   (even_batches), so each rank trains ceil(n / (world x batch)) full batches. */
+static int64_t rank_epoch_len(const Trainer* t) {
+    if (t->world == 1) return (int64_t)t->data.n;
+    const int64_t g = (int64_t)t->world * t->batch;
+    return ((int64_t)t->data.n + g - 1) / g * t->batch;
+}
 
 /* this rank's next batch (advances epoch/position; position counts this rank's examples of the epoch) */
 static int next_batch(Trainer* t, const TrainExample** ex) {
@@ -142,10 +148,12 @@ static int next_batch(Trainer* t, const TrainExample** ex) {
         t->st.position = 0;
     }
     epoch_order(t, t->st.epoch_index);
+    const int64_t k = t->st.position / t->batch; /* this rank's batch of the epoch: the job's batch k x world + rank */
     int n = 0;
     while (n < t->batch && t->st.position < per) {
-        const size_t i = (size_t)(t->st.position++ * t->world + t->rank) % t->data.n;
-        ex[n++] = &t->data.ex[t->order[i]];
+        const int64_t p = t->world == 1 ? t->st.position : (k * t->world + t->rank) * t->batch + n;
+        ex[n++] = &t->data.ex[t->order[(size_t)(p % (int64_t)t->data.n)]];
+        t->st.position++;
     }
     return n;
 }
@@ -777,6 +785,7 @@ static int setup(Trainer* t, char* err, size_t errlen) {
                               "  HINT: launch with mpirun -np %lld (or srun with %lld tasks)", dir, (long long)ws,
                               ws == 1 ? "" : "s", t->world, (long long)ws, (long long)ws);
         }
+        if (t->world > 1) st.rng[0] = st.rank_rng[t->rank]; /* this rank's own sampling state */
         train_state_free(&t->st);
         t->st = st;
         state_to_device(t);
@@ -934,7 +943,16 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             t_win = tn;
             tok_win = samples_win = 0;
         }
-        if ((s % t->eval_every == 0 || s == t->total_steps || stop) && t->rank == 0) {
+        const int saving = s % t->eval_every == 0 || s == t->total_steps || stop;
+        if (saving && t->world > 1) { /* each rank's sampling state, for the checkpoint rank 0 writes */
+            if (!t->st.rank_rng) {
+                t->st.rank_rng = calloc((size_t)t->world, sizeof *t->st.rank_rng);
+                CHECK(t->st.rank_rng, "out of memory");
+            }
+            if (comm_allgather(t->comm, &t->st.rng[0], sizeof(uint64_t), t->st.rank_rng, "gathering the ranks' sampling "
+                               "states for the checkpoint", err, errlen)) { rc = -1; goto done; }
+        }
+        if (saving && t->rank == 0) {
             if (t->have_eval) {
                 EvalScores sc;
                 const double te = now_s();
@@ -955,8 +973,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             t_win += now_s() - ts;
             t_side += now_s() - ts;
         }
-        if ((s % t->eval_every == 0 || s == t->total_steps || stop) && job_wait(t, "rank 0's evaluation and checkpoint",
-                                                                              err, errlen)) {
+        if (saving && job_wait(t, "rank 0's evaluation and checkpoint", err, errlen)) {
             rc = -1;
             goto done;
         }

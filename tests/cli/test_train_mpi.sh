@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # test_train_mpi.sh GLINER SRC -- data-parallel training on the CPU through MPI (issue 15), 2 ranks under mpirun:
-#   1. the arithmetic: each rank takes every second record of the epoch (torch's DistributedSampler) and the
-#      gradients and the loss are averaged over the ranks. A file with every record twice, in pairs, gives both
-#      ranks the same batches, so 2 ranks must train exactly as one process on the file without the copies: the
-#      same losses in train_log.jsonl, and byte-identical model and optimizer state (x/2 + x/2 = x in floating point);
+#   1. the arithmetic: the epoch's batches are dealt to the ranks in turn (as accelerate shards the HF Trainer's
+#      DataLoader) and the gradients and the loss are averaged over the ranks. A file with every batch twice in a
+#      row gives both ranks the same batches, so 2 ranks must train exactly as one process on the file without the
+#      copies: the same losses in train_log.jsonl, and byte-identical model and optimizer state (x/2 + x/2 = x);
 #   2. real data parallel (different records on each rank) trains, reports 2 ranks, and differs from one process;
 #   3. resume: 2 ranks stopped at step 3 and resumed equal 2 ranks uninterrupted; a checkpoint of 2 ranks refuses to
 #      resume in one process, naming both world sizes;
 #   4. faults: a rank that hangs makes the job end within training.collective_timeout_s with one line naming the
-#      rank and the collective; a rank that exits ends the job too (non-zero, well before any timeout).
+#      rank and the collective; a rank that exits ends the job too (non-zero, well before any timeout);
+#   5. the reference: 20 steps of the reference trainer under torchrun --nproc_per_node 2 (tests/fixtures/train_ddp,
+#      scripts/make_ddp_fixture.py) -- the loss and the gradient norm of every step within 1e-4 relative.
 # Skipped (77) without mpirun or when this gliner was built without MPI.
 set -u
 GLINER=$1 SRC=$2
@@ -32,8 +34,9 @@ recs = [{"tokenized_text": ["Barack", "Obama", "visited", "Paris", "in", "June",
         {"tokenized_text": ["The", "Rhine", "flows", "through", "Basel", "and", "Cologne", "."], "ner": [[1, 1, "river"], [4, 4, "location"], [6, 6, "location"]]},
         {"tokenized_text": ["Marie", "Curie", "won", "the", "Nobel", "Prize", "in", "1903", "."], "ner": [[0, 1, "person"], [4, 5, "award"], [7, 7, "date"]]},
         {"tokenized_text": ["Siemens", "opened", "a", "plant", "in", "Munich", "last", "year", "."], "ner": [[0, 0, "organization"], [5, 5, "location"], [6, 7, "date"]]}]
+recs = recs[:4] # two batches of 2 (the tiny config's train_batch_size): whole batches on every rank
 json.dump(recs, open(f"{t}/one.json", "w"))
-json.dump([r for r in recs for _ in range(2)], open(f"{t}/pairs.json", "w"))
+json.dump([r for b in range(0, 4, 2) for _ in range(2) for r in recs[b:b + 2]], open(f"{t}/pairs.json", "w"))
 PY
 Y=$SRC/configs/tiny/uni_encoder_span.yaml
 ARGS="--model $M --steps 6 --log-every 1 --no-shuffle --threads 1"
@@ -71,6 +74,27 @@ done
   fail "a 2-rank checkpoint resumed in one process"
 grep -q "written by a run of 2 ranks, this run has 1" "$TMP/r1.log" || fail "world-size message: $(cat "$TMP/r1.log")"
 echo "ok: resume is exact with the same world size and refused with another"
+
+# ---- 5. the reference: scripts/make_ddp_fixture.py ran the reference trainer under torchrun --nproc_per_node 2 (CPU,
+#      gloo, DDP) for 20 steps; 2 ranks here must log the same loss (the mean over the ranks) and gradient norm at every
+#      step, within 1e-4 relative
+F=$SRC/tests/fixtures/train_ddp
+for m in uni_span_bert_markerV0 uni_span_deberta_markerV0 uni_token_deberta; do
+  (cd "$SRC" && $MPIRUN "$GLINER" train $F/config.yaml --model tests/fixtures/models/$m --train-data $F/data.json \
+    --no-shuffle --log-every 1 --threads 1 --no-save --output "$TMP/ref_$m") >"$TMP/ref_$m.log" 2>&1 ||
+    { cat "$TMP/ref_$m.log"; fail "2 ranks on the reference's run of $m"; }
+  python3 - "$F/$m.json" "$TMP/ref_$m/train_log.jsonl" <<'PY' || fail "$m: 2 ranks differ from the reference under torchrun"
+import json, sys
+ref = json.load(open(sys.argv[1]))
+ours = [json.loads(l) for l in open(sys.argv[2]) if '"loss"' in l]
+assert len(ours) == len(ref["loss"]) == 20, (len(ours), len(ref["loss"]))
+wl = max(abs(o["loss"] - r) / abs(r) for o, r in zip(ours, ref["loss"]))
+wg = max(abs(o["grad_norm"] - r) / abs(r) for o, r in zip(ours, ref["grad_norm"]))
+print(f"ddp parity {sys.argv[1].split('/')[-1][:-5]:28s} 20 steps x 2 ranks: loss worst rel {wl:.2e}, grad norm {wg:.2e}")
+sys.exit(0 if wl <= 1e-4 and wg <= 1e-4 else 1)
+PY
+done
+echo "ok: 2 ranks equal the reference trainer under torchrun (DDP, gloo) step by step"
 
 # ---- 4. faults
 sed 's/^training:/training:\n  collective_timeout_s: 3/' $Y >"$TMP/t.yaml"
