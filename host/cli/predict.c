@@ -149,6 +149,8 @@ static void usage(FILE* f) {
             "  --on-error fail|skip a bad input stops the run before any output for it (fail, default), or gets\n"
             "                       {\"index\": i, \"error\": \"...\"} in place of its entities (skip; counted on stderr)\n"
             "  --resume-from N      skip the first N inputs (the output's \"index\" keeps counting from 0)\n"
+            "  --shard I/N          only the inputs whose index is I mod N (0 <= I < N): one of N jobs over the same\n"
+            "                       input (a cluster array); \"index\" stays the input's own, so the N outputs merge\n"
             "  --resume             with --output FILE: continue the partial output a killed or failed run left\n"
             "                       beside FILE (the same command otherwise); FILE ends byte for byte as one run's\n"
             "exit status: 0 done (--on-error skip: bad inputs skipped), 1 bad input or failure, 2 bad usage\n");
@@ -239,6 +241,7 @@ typedef struct {
     gliner_options go;
     int chunk, skip_errors, resume;
     long long resume_from;
+    long long shard_i, shard_n; /* --shard I/N */
 } PredictArgs;
 
 /* 0, 2 (bad usage: printed), or -1 for --help */
@@ -249,7 +252,7 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         static const char* const with_value[] = {"--model", "--labels", "--threshold", "--batch-size", "--max-len",
                                                  "--threads", "--file", "--output", "--window", "--stride", "--device",
                                                  "--dtype", "--chunk-size", "--on-error", "--resume-from",
-                                                 "--max-tokens", NULL};
+                                                 "--max-tokens", "--shard", NULL};
         int need = 0;
         for (int k = 0; with_value[k]; k++) need |= !strcmp(s, with_value[k]);
         if (need && i + 1 >= argc) { fprintf(stderr, "gliner predict: %s needs a value\n", s); return 2; }
@@ -282,6 +285,16 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         else if (!strcmp(s, "--window")) { if (parse_int(s, v, 1, 1 << 20, &a->po.window)) return 2; }
         else if (!strcmp(s, "--stride")) { if (parse_int(s, v, 1, 1 << 20, &a->po.stride)) return 2; }
         else if (!strcmp(s, "--resume-from")) { if (parse_ll(s, v, 0, (long long)1 << 62, &a->resume_from)) return 2; }
+        else if (!strcmp(s, "--shard")) {
+            char* end;
+            errno = 0;
+            const long long i = strtoll(v, &end, 10), n = *end == '/' ? strtoll(end + 1, &end, 10) : -1;
+            if (errno || *end || v[0] == '-' || n < 1 || n > (1ll << 30) || i < 0 || i >= n) {
+                fprintf(stderr, "gliner predict: --shard: expected I/N with 0 <= I < N (e.g. 0/4), found '%s'\n", v);
+                return 2;
+            }
+            a->shard_i = i, a->shard_n = n;
+        }
         else if (!strcmp(s, "--on-error")) {
             if (!strcmp(v, "fail")) a->skip_errors = 0;
             else if (!strcmp(v, "skip")) a->skip_errors = 1;
@@ -293,6 +306,11 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
     if (nested) a->po.flat_ner = 0;
     if (!a->model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); return 2; }
     if (a->po.stride && !a->po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); return 2; }
+    if (a->shard_n > 1 && (a->resume || a->resume_from)) {
+        fprintf(stderr, "gliner predict: --shard with --resume or --resume-from is not supported yet (run the shard "
+                        "again, or resume it unsharded from its inputs)\n");
+        return 2;
+    }
     if (a->file && texts->n) {
         fprintf(stderr, "gliner predict: TEXT arguments and --file %s: give one or the other\n", a->file);
         return 2;
@@ -356,6 +374,7 @@ int cli_predict(int argc, char** argv) {
     else if (args.n) pi_open_args(&in, args.s, args.n);
     else if (pi_open_file(&in, NULL, PI_JSONL, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
     in_open = 1;
+    in.shard_i = a.shard_i, in.shard_n = a.shard_n;
 
     long long resumed = 0, skipped_in = 0;
     if (pout_open(&out, a.output, a.resume, a.resume_from, a.chunk, &resumed, err, sizeof err)) {

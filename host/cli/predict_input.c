@@ -210,8 +210,15 @@ static int next_line(PredictInput* in, char** line, size_t* len, int* flags, cha
     }
 }
 
+static int skip_items(PredictInput* in, long long n, long long* done, char* err, size_t errlen);
+
 int pi_next(PredictInput* in, PiItem* it, char* err, size_t errlen) {
     memset(it, 0, sizeof *it);
+    if (in->shard_n > 1) { /* on to the next input of this shard */
+        long long done;
+        const long long k = ((in->shard_i - in->index) % in->shard_n + in->shard_n) % in->shard_n;
+        if (k && (skip_items(in, k, &done, err, errlen) || done < k)) return done < k ? 0 : -1;
+    }
     if (in->kind == PI_ARGS) {
         if (in->next_arg >= in->n_args) return 0;
         it->index = in->index++;
@@ -241,14 +248,13 @@ int pi_next(PredictInput* in, PiItem* it, char* err, size_t errlen) {
     return 1;
 }
 
-int pi_skip(PredictInput* in, long long n, long long* done, char* err, size_t errlen) {
+static int skip_items(PredictInput* in, long long n, long long* done, char* err, size_t errlen) {
     *done = 0;
     if (in->kind == PI_ARGS) {
         long long k = n < in->n_args - in->next_arg ? n : in->n_args - in->next_arg;
         in->next_arg += (int)k;
         in->index += k;
         *done = k;
-        in->start = in->next_arg;
         return 0;
     }
     char* line;
@@ -261,6 +267,11 @@ int pi_skip(PredictInput* in, long long n, long long* done, char* err, size_t er
         in->index++;
         (*done)++;
     }
-    in->start = in->lr.pos;
+    return 0;
+}
+
+int pi_skip(PredictInput* in, long long n, long long* done, char* err, size_t errlen) {
+    if (skip_items(in, n, done, err, errlen)) return -1;
+    in->start = in->kind == PI_ARGS ? in->next_arg : in->lr.pos;
     return 0;
 }

@@ -55,12 +55,14 @@ typedef struct {
     long long   line, index;
     int64_t     size;  /* bytes (or arguments) of the whole input; -1 when unknown (a pipe, a FIFO) */
     int64_t     start; /* consumed before the first item returned after pi_skip, for progress */
+    long long   shard_i, shard_n; /* shard_n > 1: only the inputs whose index is shard_i mod shard_n (--shard) */
 } PredictInput;
 
 void pi_open_args(PredictInput* in, char* const* args, int n);
 /* path NULL: stdin. A directory, or a file that cannot be opened, is an error naming it. 0 or -1. */
 int  pi_open_file(PredictInput* in, const char* path, PiKind kind, char* err, size_t errlen);
-/* 1 with *it (free it with pi_item_free), 0 at the end, -1 with err on a read error */
+/* 1 with *it (free it with pi_item_free), 0 at the end, -1 with err on a read error. With a shard set, the inputs of
+   other shards are passed over unparsed (their indices still count). */
 int  pi_next(PredictInput* in, PiItem* it, char* err, size_t errlen);
 /* Skips n inputs without parsing them (JSONL: non-blank lines); *done: how many there were. 0 or -1. */
 int  pi_skip(PredictInput* in, long long n, long long* done, char* err, size_t errlen);
