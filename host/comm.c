@@ -98,6 +98,14 @@ Comm* comm_world(char* err, size_t errlen) {
     c->timeout_s = 600;
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+    if (c->size != n) { /* e.g. torchrun's WORLD_SIZE, or sbatch's SLURM_NTASKS without srun: MPI started us alone */
+        gl_set_err(err, errlen,
+                   "the environment announces a job of %d processes, but MPI started this one alone (size %d)\n"
+                   "  HINT: launch the ranks with mpirun -np %d or srun (torchrun cannot start MPI ranks)", n, c->size, n);
+        MPI_Finalize();
+        free(c);
+        return NULL;
+    }
     MPI_Comm node; /* the ranks sharing this machine: the local rank picks the GPU */
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
         MPI_Comm_rank(node, &c->local_rank);

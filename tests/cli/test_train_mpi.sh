@@ -112,3 +112,8 @@ el=$(( $(date +%s) - t0 ))
 [ $el -lt 60 ] || fail "a dead rank held the job for $el s"
 [ -d "$TMP/dead/checkpoint-2" ] && fail "a checkpoint was written after a rank died"
 echo "ok: a hung or dead rank ends the job (${el} s), naming the rank"
+WORLD_SIZE=2 "$GLINER" train $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/ws" >"$TMP/ws.log" 2>&1 &&
+  fail "a torchrun-style WORLD_SIZE=2 without MPI ranks trained as one process"
+grep -q "announces a job of 2 processes, but MPI started this one alone" "$TMP/ws.log" || fail "WORLD_SIZE: $(cat "$TMP/ws.log")"
+[ -e "$TMP/ws" ] && fail "the refused launch wrote its output directory"
+echo "ok: a launch that announces ranks MPI did not start is refused"
