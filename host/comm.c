@@ -189,6 +189,37 @@ int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const cha
 #endif
 }
 
+int comm_allgatherv_f32(Comm* c, float* x, const int* counts, const int* displs, const char* what, char* err,
+                        size_t errlen) {
+    if (c->size == 1) return 0;
+#ifdef GLINER_HAVE_MPI
+    MPI_Request rq;
+    const int e = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &rq);
+    if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Iallgatherv", what, err, errlen);
+    return mpi_wait(c, &rq, what, err, errlen);
+#else
+    (void)x, (void)counts, (void)displs, (void)what, (void)err, (void)errlen;
+    return 0;
+#endif
+}
+
+int comm_gatherv_f32(Comm* c, const float* mine, float* all, const int* counts, const int* displs, const char* what,
+                     char* err, size_t errlen) {
+    if (c->size == 1) {
+        memmove(all + displs[0], mine, (size_t)counts[0] * sizeof(float));
+        return 0;
+    }
+#ifdef GLINER_HAVE_MPI
+    MPI_Request rq;
+    const int e = MPI_Igatherv(mine, counts[c->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD, &rq);
+    if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Igatherv", what, err, errlen);
+    return mpi_wait(c, &rq, what, err, errlen);
+#else
+    (void)what, (void)err, (void)errlen;
+    return 0;
+#endif
+}
+
 int comm_barrier(Comm* c, const char* what, char* err, size_t errlen) {
     int z = 0;
     return comm_allreduce_max_i32(c, &z, what, err, errlen);

@@ -43,6 +43,12 @@ int comm_allreduce_f64(Comm* c, double* x, size_t n, const char* what, char* err
 int comm_allreduce_max_i32(Comm* c, int* x, const char* what, char* err, size_t errlen);
 /* all (size x bytes) = every rank's `mine` (bytes), in rank order. */
 int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const char* what, char* err, size_t errlen);
+/* In place: x[displs[r] .. + counts[r]) from rank r, for every r (float elements; counts, displs: size entries). */
+int comm_allgatherv_f32(Comm* c, float* x, const int* counts, const int* displs, const char* what, char* err,
+                        size_t errlen);
+/* Rank 0's all[displs[r] .. + counts[r]) = rank r's mine (counts[r] floats), for every r; all: NULL elsewhere. */
+int comm_gatherv_f32(Comm* c, const float* mine, float* all, const int* counts, const int* displs, const char* what,
+                     char* err, size_t errlen);
 /* Every rank waits for the others. */
 int comm_barrier(Comm* c, const char* what, char* err, size_t errlen);
 /* "MPI (<library>): ..." or "no (...)", for `gliner version` */

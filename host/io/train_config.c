@@ -1074,6 +1074,7 @@ static const char* const TRAIN_KEYS[] = {
     "size_sup",         "shuffle_types",   "random_drop",        "freeze_components",
     "seed",             "gradient_accumulation_steps", "bf16",   "fp16",
     "dataloader_num_workers", "rel_loss_alpha", "rel_loss_gamma", "gradient_checkpointing", "collective_timeout_s",
+    "zero_stage",
 };
 static const char* const SCHEDULERS[] = {"linear", "cosine", "constant", "constant_with_warmup"};
 static const char* const HF_ONLY_SCHEDULERS[] = {"cosine_with_restarts", "polynomial", "inverse_sqrt",
@@ -1210,6 +1211,11 @@ static int load_training(Ctx* c, const YNode* sec, TrainSeen* ts) {
         } else if (!strcmp(K, "bf16")) {
             if (get_bool(c, v, key, &tc->bf16)) return -1;
             ts->bf16 = v;
+        } else if (!strcmp(K, "zero_stage")) {
+            if (get_int(c, v, key, 0, 1, "0 or 1 (ZeRO-1: each rank keeps 1/N of AdamW's state; 2 and 3 are not built)",
+                        &i64))
+                return -1;
+            tc->zero_stage = (int)i64;
         } else if (!strcmp(K, "collective_timeout_s")) {
             if (get_real(c, v, key, 0, 1e9, "a number of seconds >= 0 (0 waits forever)", &tc->collective_timeout_s))
                 return -1;
@@ -1500,6 +1506,7 @@ void train_config_print(const TrainConfig* tc, FILE* f) {
     row(f, "training.dataloader_num_workers", "%d", tc->dataloader_num_workers);
     row(f, "training.gradient_checkpointing", "%s", tc->gradient_checkpointing ? "true" : "false");
     row(f, "training.collective_timeout_s", "%g", tc->collective_timeout_s);
+    row(f, "training.zero_stage", "%d", tc->zero_stage);
     if (isnan(tc->rel_loss_alpha)) row(f, "training.rel_loss_alpha", "null (= loss_alpha)");
     else row(f, "training.rel_loss_alpha", "%g", tc->rel_loss_alpha);
     if (isnan(tc->rel_loss_gamma)) row(f, "training.rel_loss_gamma", "null (= loss_gamma)");

@@ -102,6 +102,8 @@ typedef struct {
                                    gradient_checkpointing: activation memory of one layer instead of all) */
     double collective_timeout_s; /* data parallel: a collective waiting longer means a rank died or hangs; default
                                     600, 0 = forever */
+    int zero_stage;             /* data parallel: 1 = ZeRO-1 (each rank updates 1/N of the parameters and keeps only
+                                   that part of AdamW's state, then the ranks gather the parameters); default 0 */
     int dataloader_num_workers;/* >= 0; default 1 (create_training_args) */
     double rel_loss_alpha;     /* rel_focal_loss_alpha; NAN (null, default) = loss_alpha */
     double rel_loss_gamma;     /* rel_focal_loss_gamma; NAN (null, default) = loss_gamma */

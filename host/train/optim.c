@@ -226,6 +226,20 @@ void clip_grads(float* grads, const ParamTable* t, const uint8_t* skip, double m
     }
 }
 
+void optim_step_range(Optimizer* o, float* params, const float* grads, float* m, float* v, size_t lo, size_t hi,
+                      double lr_mult) {
+    const ParamTable* t = o->table;
+    o->step++;
+    for (int i = 0; i < t->n; i++) {
+        const ParamSpec* s = &t->p[i];
+        if (o->frozen[i] || s->numel == 0 || s->optional) continue;
+        const size_t a = s->offset > lo ? s->offset : lo, b = s->offset + s->numel < hi ? s->offset + s->numel : hi;
+        if (a >= b) continue;
+        adamw_step_cpu(params + a, grads + a, m + (a - lo), v + (a - lo), b - a, optim_param_lr(o, i) * lr_mult,
+                       o->hp.beta1, o->hp.beta2, o->hp.eps, optim_param_wd(o, i), (int)o->step);
+    }
+}
+
 void optim_step(Optimizer* o, float* params, const float* grads, double lr_mult) {
     const ParamTable* t = o->table;
     o->step++;

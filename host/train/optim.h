@@ -95,6 +95,10 @@ void  clip_grads(float* grads, const ParamTable* t, const uint8_t* skip, double 
 
 /* one AdamW step of every non-frozen tensor at lr = group lr * lr_mult; increments o->step first. */
 void optim_step(Optimizer* o, float* params, const float* grads, double lr_mult);
+/* The same step over the elements [lo, hi) of the flat buffers only (ZeRO-1's shard), with that range's AdamW state
+   in m and v (hi - lo elements each, m[0] is element lo): the same arithmetic per element as optim_step. */
+void optim_step_range(Optimizer* o, float* params, const float* grads, float* m, float* v, size_t lo, size_t hi,
+                      double lr_mult);
 
 #ifdef __cplusplus
 }

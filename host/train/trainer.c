@@ -67,6 +67,12 @@ typedef struct {
        checkpoints), every rank trains its slice of each global batch */
     Comm*            comm;
     int              rank, world;
+    /* training.zero_stage 1: this rank updates the elements [z_lo, z_hi) of the flat buffers and keeps only their
+       AdamW state (zm, zv; opt.m / opt.v are freed); z_counts / z_displs: every rank's range, for the gathers */
+    int              zero;
+    size_t           z_lo, z_hi;
+    float *          zm, *zv;
+    int *            z_counts, *z_displs;
 #ifdef GLINER_HAVE_CUDA
     /* a CUDA backend: AdamW state and the segment tables on the device; t->opt.m / .v are the host copies the
        checkpoints read and write */
@@ -536,8 +542,67 @@ static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
     train_step_check_cpu(st);
     if (!st->ok) return 0;
     clip_grads(t->grads_host, &t->m->table, t->opt.frozen, t->tc.max_grad_norm, st->norm);
-    optim_step(&t->opt, t->params_host, t->grads_host, lr_mult);
+    if (!t->zero) {
+        optim_step(&t->opt, t->params_host, t->grads_host, lr_mult);
+        return 0;
+    }
+    /* ZeRO-1: this rank's part of the update, then every rank's part of the parameters to every rank */
+    optim_step_range(&t->opt, t->params_host, t->grads_host, t->zm, t->zv, t->z_lo, t->z_hi, lr_mult);
+    return comm_allgatherv_f32(t->comm, t->params_host, t->z_counts, t->z_displs, "gathering the updated parameters "
+                               "(ZeRO-1)", err, errlen);
+}
+
+/* training.zero_stage 1 with several ranks on the CPU: the ranges, this rank's AdamW state (from opt.m / opt.v, which a
+   resume filled) and the full state freed */
+static int zero_init(Trainer* t, char* err, size_t errlen) {
+    const size_t total = t->m->table.total, per = (total + (size_t)t->world - 1) / (size_t)t->world;
+    if (total > (size_t)INT32_MAX)
+        return gl_set_err(err, errlen, "training.zero_stage 1: %zu parameters (at most 2^31 - 1 with MPI's counts)", total);
+    t->z_counts = calloc((size_t)t->world, sizeof(int));
+    t->z_displs = calloc((size_t)t->world, sizeof(int));
+    CHECK(t->z_counts && t->z_displs, "out of memory");
+    for (int r = 0; r < t->world; r++) {
+        const size_t lo = (size_t)r * per < total ? (size_t)r * per : total, hi = lo + per < total ? lo + per : total;
+        t->z_displs[r] = (int)lo;
+        t->z_counts[r] = (int)(hi - lo);
+    }
+    t->z_lo = (size_t)t->z_displs[t->rank];
+    t->z_hi = t->z_lo + (size_t)t->z_counts[t->rank];
+    const size_t n = t->z_hi - t->z_lo;
+    t->zm = malloc((n ? n : 1) * sizeof(float));
+    t->zv = malloc((n ? n : 1) * sizeof(float));
+    CHECK(t->zm && t->zv, "out of memory");
+    memcpy(t->zm, t->opt.m + t->z_lo, n * sizeof(float));
+    memcpy(t->zv, t->opt.v + t->z_lo, n * sizeof(float));
+    free(t->opt.m);
+    free(t->opt.v);
+    t->opt.m = t->opt.v = NULL;
+    t->zero = 1;
+    say(t, "ZeRO-1: each of the %d ranks keeps AdamW's state for its 1/%d of the parameters: %.1f MiB instead of %.1f MiB",
+        t->world, t->world, 2.0 * (double)n * sizeof(float) / 1048576.0, 2.0 * (double)total * sizeof(float) / 1048576.0);
     return 0;
+}
+
+/* ZeRO-1, before a checkpoint: rank 0 holds the whole AdamW state (opt.m / opt.v) while it writes; zero_save_done
+   frees it again */
+static int zero_gather_state(Trainer* t, char* err, size_t errlen) {
+    if (t->rank == 0) {
+        t->opt.m = malloc(t->m->table.total * sizeof(float));
+        t->opt.v = malloc(t->m->table.total * sizeof(float));
+        CHECK(t->opt.m && t->opt.v, "out of memory");
+    }
+    if (comm_gatherv_f32(t->comm, t->zm, t->opt.m, t->z_counts, t->z_displs, "gathering AdamW's state (ZeRO-1)", err,
+                         errlen) ||
+        comm_gatherv_f32(t->comm, t->zv, t->opt.v, t->z_counts, t->z_displs, "gathering AdamW's state (ZeRO-1)", err,
+                         errlen))
+        return -1;
+    return 0;
+}
+
+static void zero_save_done(Trainer* t) {
+    free(t->opt.m);
+    free(t->opt.v);
+    t->opt.m = t->opt.v = NULL;
 }
 
 /* the step's scalars on the host (waits for the device), and the window counters zeroed where they live */
@@ -794,6 +859,8 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     }
     stats_init(t); /* after a resume: AdamW's step count goes on from the checkpoint's */
     t->st.world_size = t->world;
+    if (tc->zero_stage == 1 && t->world > 1 && zero_init(t, err, errlen)) return -1;
+    if (tc->zero_stage == 1 && t->world == 1) say(t, "note: training.zero_stage 1 with one rank: nothing to shard");
     t->rng = &t->st.rng[0];
     t->st.max_steps = t->total_steps;
     t->st.train_batch_size = t->batch;
@@ -805,6 +872,10 @@ static int setup(Trainer* t, char* err, size_t errlen) {
 
 static void teardown(Trainer* t) {
     if (t->stats) t->m->base->free(t->m->base, t->stats);
+    free(t->zm);
+    free(t->zv);
+    free(t->z_counts);
+    free(t->z_displs);
     if (t->gc.m) grad_ctx_free(&t->gc);
     if (!t->on_host) free(t->params_host);
 #ifdef GLINER_HAVE_CUDA
@@ -951,6 +1022,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             }
             if (comm_allgather(t->comm, &t->st.rng[0], sizeof(uint64_t), t->st.rank_rng, "gathering the ranks' sampling "
                                "states for the checkpoint", err, errlen)) { rc = -1; goto done; }
+            if (t->zero && !t->o.no_save && zero_gather_state(t, err, errlen)) { rc = -1; goto done; }
         }
         if (saving && t->rank == 0) {
             if (t->have_eval) {
@@ -973,6 +1045,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             t_win += now_s() - ts;
             t_side += now_s() - ts;
         }
+        if (saving && t->zero) zero_save_done(t);
         if (saving && job_wait(t, "rank 0's evaluation and checkpoint", err, errlen)) {
             rc = -1;
             goto done;

@@ -10,7 +10,8 @@
 #   4. faults: a rank that hangs makes the job end within training.collective_timeout_s with one line naming the
 #      rank and the collective; a rank that exits ends the job too (non-zero, well before any timeout);
 #   5. the reference: 20 steps of the reference trainer under torchrun --nproc_per_node 2 (tests/fixtures/train_ddp,
-#      scripts/make_ddp_fixture.py) -- the loss and the gradient norm of every step within 1e-4 relative.
+#      scripts/make_ddp_fixture.py) -- the loss and the gradient norm of every step within 1e-4 relative;
+#   6. ZeRO-1 (training.zero_stage: 1) gives byte-identical parameters and optimizer state to plain data parallel.
 # Skipped (77) without mpirun or when this gliner was built without MPI.
 set -u
 GLINER=$1 SRC=$2
@@ -74,6 +75,22 @@ done
   fail "a 2-rank checkpoint resumed in one process"
 grep -q "written by a run of 2 ranks, this run has 1" "$TMP/r1.log" || fail "world-size message: $(cat "$TMP/r1.log")"
 echo "ok: resume is exact with the same world size and refused with another"
+
+# ---- 6. ZeRO-1 (training.zero_stage: 1): each rank updates its half of the parameters with its half of AdamW's state,
+#      then the ranks gather the parameters; checkpoints gather the state. The same bytes as plain data parallel
+#      (dp2), straight through and across a resume.
+sed 's/^training:/training:\n  zero_stage: 1/' $Y >"$TMP/z.yaml"
+$MPIRUN "$GLINER" train "$TMP/z.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/z" >"$TMP/z.log" 2>&1 ||
+  { cat "$TMP/z.log"; fail "ZeRO-1"; }
+grep -q "ZeRO-1: each of the 2 ranks keeps AdamW's state for its 1/2" "$TMP/z.log" || fail "ZeRO-1 does not print its saving"
+$MPIRUN "$GLINER" train "$TMP/z.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/z2" --stop-at 3 >/dev/null 2>&1 &&
+  $MPIRUN "$GLINER" train "$TMP/z.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/z2" --resume "$TMP/z2" \
+    >"$TMP/z2.log" 2>&1 || { cat "$TMP/z2.log"; fail "ZeRO-1 stopped and resumed"; }
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$TMP/dp2/checkpoint-6/$f" "$TMP/z/checkpoint-6/$f" || fail "ZeRO-1: $f differs from plain data parallel"
+  cmp -s "$TMP/dp2/checkpoint-6/$f" "$TMP/z2/checkpoint-6/$f" || fail "ZeRO-1 resumed: $f differs"
+done
+echo "ok: ZeRO-1 trains the same bytes as plain data parallel, also across a resume"
 
 # ---- 5. the reference: scripts/make_ddp_fixture.py ran the reference trainer under torchrun --nproc_per_node 2 (CPU,
 #      gloo, DDP) for 20 steps; 2 ranks here must log the same loss (the mean over the ranks) and gradient norm at every
