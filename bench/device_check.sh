@@ -268,17 +268,7 @@ else
   PY=${PY:-python3}
   SITE=/tmp/refsite
   rm -rf $SITE
-  # the pinned trio first; if it does not import against the image's torch, gliner alone on the image's transformers
-  if ls .deps/wheels/*.whl >/dev/null 2>&1; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SITE .deps/wheels/*.whl >"$LOG/pip.log" 2>&1
-    if ! PYTHONPATH=$SITE $PY -c 'import gliner.modeling.base, transformers' >>"$LOG/pip.log" 2>&1; then
-      rm -rf $SITE
-      $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SITE .deps/wheels/gliner-*.whl >>"$LOG/pip.log" 2>&1
-      say "reference: the pinned transformers/tokenizers did not import here; using the image's transformers (pip.log)"
-    fi
-  else
-    say "reference: no carried wheels (.deps/wheels): trying an installed gliner"
-  fi
+  PY=$PY bash bench/reference_site.sh $SITE "$LOG/pip.log" | tee -a "$REPORT"
   ref_budget=$REF_S; [ "$(left)" -lt $(( REF_S + 30 )) ] && ref_budget=$(( $(left) - 30 ))
   PYTHONPATH=$SITE PYTHONUNBUFFERED=1 timeout $(( ref_budget + 90 )) $PY bench/bench_gpu_reference.py --dtypes fp32,bf16 \
     --points "$E2E_POINTS" --budget "$ref_budget" --reps 10 --dir /tmp/gliner_e2e \

@@ -120,14 +120,8 @@ ours() { # LABEL MODEL BATCH YAML ENV...
   grep -E '^memory:' "$TMP/o_$label.log" | sed 's/^/    /' | tee -a "$REPORT"
   echo "gliner,$(basename "$model"),$bs,$label,${sps:-},${tps:-},${mfu:-},${peak:-}" >>"$ROWS"
 }
-SITE=/tmp/refsite
-if [ ! -d $SITE ] && ls .deps/wheels/*.whl >/dev/null 2>&1; then # the pinned reference, as device_check.sh installs it
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SITE .deps/wheels/*.whl >/dev/null 2>&1
-  PYTHONPATH=$SITE python3 -c 'import gliner.modeling.base, transformers' >/dev/null 2>&1 || {
-    rm -rf $SITE
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SITE .deps/wheels/gliner-*.whl >/dev/null 2>&1
-  }
-fi
+SITE=/tmp/refsite # the pinned reference (device_check.sh's, when its reference section ran)
+bash bench/reference_site.sh $SITE "$TMP/pip.log" | tee -a "$REPORT"
 ref() { # MODEL BATCH
   local model=$1 bs=$2 label=ref_$(basename "$1")_$2
   mem_start "$label"
