@@ -64,6 +64,13 @@ static int mpi_wait(const Comm* c, MPI_Request* rq, const char* what, char* err,
     }
 }
 
+/* a non-blocking collective's start (e, from MPI_I*) and its bounded wait */
+static int mpi_finish(const Comm* c, int e, const char* call, MPI_Request* rq, const char* what, char* err,
+                      size_t errlen) {
+    if (e != MPI_SUCCESS) return mpi_err(c, e, call, what, err, errlen);
+    return mpi_wait(c, rq, what, err, errlen);
+}
+
 static int mpi_allreduce(Comm* c, void* x, size_t n, MPI_Datatype dt, size_t es, MPI_Op op, const char* what, char* err,
                          size_t errlen) {
     const size_t chunk = (size_t)1 << 30; /* MPI counts are int */
@@ -71,8 +78,7 @@ static int mpi_allreduce(Comm* c, void* x, size_t n, MPI_Datatype dt, size_t es,
         const int k = (int)(n - o < chunk ? n - o : chunk);
         MPI_Request rq;
         const int e = MPI_Iallreduce(MPI_IN_PLACE, (char*)x + o * es, k, dt, op, MPI_COMM_WORLD, &rq);
-        if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Iallreduce", what, err, errlen);
-        if (mpi_wait(c, &rq, what, err, errlen)) return -1;
+        if (mpi_finish(c, e, "MPI_Iallreduce", &rq, what, err, errlen)) return -1;
     }
     return 0;
 }
@@ -181,8 +187,7 @@ int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const cha
     CHECK(bytes <= 1u << 30, "comm_allgather: %zu bytes per rank", bytes);
     MPI_Request rq;
     const int e = MPI_Iallgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &rq);
-    if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Iallgather", what, err, errlen);
-    return mpi_wait(c, &rq, what, err, errlen);
+    return mpi_finish(c, e, "MPI_Iallgather", &rq, what, err, errlen);
 #else
     (void)what, (void)err, (void)errlen;
     return 0;
@@ -195,8 +200,7 @@ int comm_allgatherv_f32(Comm* c, float* x, const int* counts, const int* displs,
 #ifdef GLINER_HAVE_MPI
     MPI_Request rq;
     const int e = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &rq);
-    if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Iallgatherv", what, err, errlen);
-    return mpi_wait(c, &rq, what, err, errlen);
+    return mpi_finish(c, e, "MPI_Iallgatherv", &rq, what, err, errlen);
 #else
     (void)x, (void)counts, (void)displs, (void)what, (void)err, (void)errlen;
     return 0;
@@ -212,8 +216,7 @@ int comm_gatherv_f32(Comm* c, const float* mine, float* all, const int* counts, 
 #ifdef GLINER_HAVE_MPI
     MPI_Request rq;
     const int e = MPI_Igatherv(mine, counts[c->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD, &rq);
-    if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Igatherv", what, err, errlen);
-    return mpi_wait(c, &rq, what, err, errlen);
+    return mpi_finish(c, e, "MPI_Igatherv", &rq, what, err, errlen);
 #else
     (void)what, (void)err, (void)errlen;
     return 0;
