@@ -7,12 +7,15 @@
 #include "parity_util.h"
 
 #ifdef GLINER_HAVE_CUDA
+/* M K N: single elements, sizes off every block multiple, one row, K = 1, a large product */
+static const int LINEAR_SHAPES[][3] = {{1, 1, 1}, {3, 17, 5}, {33, 257, 129}, {1, 768, 3072}, {130, 1, 7}, {1024, 768, 3072}};
+#define N_LINEAR_SHAPES (sizeof LINEAR_SHAPES / sizeof LINEAR_SHAPES[0])
+
 Test(linear_parity, shapes) {
     const Backend* be = pu_cuda();
     const Backend* cpu = backend_cpu(1);
-    const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {33, 257, 129}, {1, 768, 3072}, {130, 1, 7}, {1024, 768, 3072}}; /* M K N */
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        const int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+    for (size_t si = 0; si < N_LINEAR_SHAPES; si++) {
+        const int M = LINEAR_SHAPES[si][0], K = LINEAR_SHAPES[si][1], N = LINEAR_SHAPES[si][2];
         float* x = rand_f32((size_t)M * K, -1.0f, 1.0f, 71 + si);
         float* w = rand_f32((size_t)N * K, -1.0f, 1.0f, 72 + si);
         float* b = rand_f32((size_t)N, -1.0f, 1.0f, 73 + si);
@@ -38,11 +41,10 @@ Test(linear_parity, cublaslt_bias_epilogue) {
     setenv("GLINER_LINEAR", "lt", 1);
     cr_assert(linear_lt_enabled(), "GLINER_LINEAR=lt not seen");
     const Backend* cpu = backend_cpu(1);
-    const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {33, 257, 129}, {1, 768, 3072}, {130, 1, 7}, {1024, 768, 3072}};
     for (int di = 0; di < 2; di++) {
         const Backend* be = di ? backend_cuda_dtype(0, DTYPE_BF16) : pu_cuda();
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            const int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        for (size_t si = 0; si < N_LINEAR_SHAPES; si++) {
+            const int M = LINEAR_SHAPES[si][0], K = LINEAR_SHAPES[si][1], N = LINEAR_SHAPES[si][2];
             float* x = rand_f32((size_t)M * K, -1.0f, 1.0f, 171 + si);
             float* w = rand_f32((size_t)N * K, -1.0f, 1.0f, 172 + si);
             float* b = rand_f32((size_t)N, -1.0f, 1.0f, 173 + si);
