@@ -58,13 +58,21 @@ static void zero_padding_rows(GradCtx* g) {
     }
 }
 
-int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const LossParams* lp, uint64_t* rng,
-              float loss_scale, float* loss, ModelOutputs* out, char* err, size_t errlen) {
-    ModelOutputs o;
+/* the step's forward on a fresh tape with this step's dropout draw; on_device: the logits stay in backend memory */
+static int step_forward(GradCtx* g, const ModelInputs* in, ModelOutputs* o, int on_device, char* err, size_t errlen) {
     tape_reset(g->tape);
     g->drop_ctr = 0;
     g->m->drop_seed = g->dropout_seed;
-    if (gliner_forward(g->m, in, &o, NULL, err, errlen)) return -1;
+    g->m->logits_on_device = on_device;
+    const int rc = gliner_forward(g->m, in, o, NULL, err, errlen);
+    g->m->logits_on_device = 0;
+    return rc;
+}
+
+int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const LossParams* lp, uint64_t* rng,
+              float loss_scale, float* loss, ModelOutputs* out, char* err, size_t errlen) {
+    ModelOutputs o;
+    if (step_forward(g, in, &o, 0, err, errlen)) return -1;
     size_t n = 1;
     for (int d = 0; d < o.ndim; d++) n *= (size_t)o.shape[d];
     const size_t ns = o.span_logits ? (size_t)in->B * in->N * o.C : 0;
@@ -101,15 +109,11 @@ int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, cons
     GlinerModel* m = g->m;
     const Backend* be = m->base;
     ModelOutputs o;
-    tape_reset(g->tape);
-    g->drop_ctr = 0;
-    m->drop_seed = g->dropout_seed;
-    m->logits_on_device = 1;
-    const int frc = gliner_forward(m, in, &o, NULL, err, errlen);
-    m->logits_on_device = 0;
-    if (frc) return -1;
     LossPlan plan;
-    if (gliner_loss_plan(&m->cfg, in, &o, tg, lp, rng, &plan, err, errlen)) return -1;
+    if (step_forward(g, in, &o, 1, err, errlen) || gliner_loss_plan(&m->cfg, in, &o, tg, lp, rng, &plan, err, errlen)) {
+        tape_reset(g->tape);
+        return -1;
+    }
     for (int k = 0; k < plan.n; k++) {
         const LossTerm* t = &plan.term[k];
         const void* logits = t->span_head ? o.dev_span_logits : o.dev_logits;
