@@ -605,21 +605,26 @@ static void zero_save_done(Trainer* t) {
     t->opt.m = t->opt.v = NULL;
 }
 
-/* the step's scalars on the host (waits for the device), and the window counters zeroed where they live */
-static TrainStats stats_take(Trainer* t) {
-    const Backend* be = t->m->base;
+/* the step's scalars where they live, read (after the device's queued work) or written */
+static TrainStats stats_get(Trainer* t) {
+    if (t->on_host) return *t->stats;
     TrainStats h;
-    if (t->on_host) {
-        h = *t->stats;
-    } else {
-        be->sync(be);
-        gl_dev_download(&h, t->stats, sizeof h);
-    }
+    t->m->base->sync(t->m->base);
+    gl_dev_download(&h, t->stats, sizeof h);
+    return h;
+}
+static void stats_put(Trainer* t, const TrainStats* h) {
+    if (t->on_host) *t->stats = *h;
+    else gl_dev_upload(t->stats, h, sizeof *h);
+}
+
+/* the step's scalars on the host, and the window counters zeroed where they live */
+static TrainStats stats_take(Trainer* t) {
+    const TrainStats h = stats_get(t);
     TrainStats z = h;
     z.win_loss = 0;
     z.win_steps = z.win_skipped = 0;
-    if (t->on_host) *t->stats = z;
-    else gl_dev_upload(t->stats, &z, sizeof z);
+    stats_put(t, &z);
     t->opt.step = h.opt_step;
     return h;
 }
@@ -627,19 +632,15 @@ static TrainStats stats_take(Trainer* t) {
 static void stats_init(Trainer* t) {
     const Backend* be = t->m->base;
     t->stats = be->alloc(be, sizeof(TrainStats)); /* zero-filled */
-    TrainStats z = {.opt_step = t->opt.step};
-    if (t->on_host) *t->stats = z;
-    else gl_dev_upload(t->stats, &z, sizeof z);
+    const TrainStats z = {.opt_step = t->opt.step};
+    stats_put(t, &z);
 }
 
 /* the device state into the host copies a checkpoint reads (params_host, opt.m, opt.v), and back */
 static void state_to_host(Trainer* t) {
     if (t->on_host) return;
     const Backend* be = t->m->base;
-    be->sync(be);
-    TrainStats h;
-    gl_dev_download(&h, t->stats, sizeof h);
-    t->opt.step = h.opt_step;
+    t->opt.step = stats_get(t).opt_step;
     be->download(be, t->params_host, t->m->params, t->m->table.total);
 #ifdef GLINER_HAVE_CUDA
     be->download(be, t->opt.m, t->dm, t->m->table.total);
