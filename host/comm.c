@@ -1,181 +1,222 @@
-/* comm.c -- the single and MPI communicators (comm.h). */
+/* comm.c -- the communicator interface (comm.h): the launch, the single communicator, and the blocking forms of the
+   collectives over an implementation's start / wait. */
 #include "comm.h"
 
-#include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 #ifdef GLINER_HAVE_MPI
 #include <mpi.h>
 #endif
 
-/* the process count a launcher announces (1 when none does) */
-static int launch_size(void) {
-    static const char* const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS", "WORLD_SIZE"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char* v = getenv(vars[i]);
-        char* end;
-        const long n = v ? strtol(v, &end, 10) : 0;
-        if (v && *v && !*end && n > 1) return (int)n;
+size_t comm_type_size(CommType t) {
+    switch (t) {
+    case COMM_F32: return 4;
+    case COMM_F64: return 8;
+    case COMM_BF16: return 2;
+    case COMM_I32: return 4;
+    case COMM_BYTE: return 1;
     }
     return 1;
 }
+
+uint16_t comm_f32_to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if (isnan(x)) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN, sign kept */
+    u += 0x7fffu + ((u >> 16) & 1u);                    /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float comm_bf16_to_f32(uint16_t b) {
+    const uint32_t u = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* ---------------------------------------------------------------- single: one process */
+
+static int single_start(Comm* c, CommReq* rq) {
+    (void)c;
+    rq->live = 1;
+    return 0;
+}
+static int s_iallreduce(Comm* c, void* x, size_t n, CommType t, CommRedOp op, float pre, CommReq* rq, char* err,
+                        size_t errlen) {
+    (void)op, (void)err, (void)errlen;
+    if (t == COMM_F32 && pre != 1.0f) /* one rank: the sum is its own values, times pre */
+        for (size_t i = 0; i < n; i++) ((float*)x)[i] *= pre;
+    return single_start(c, rq);
+}
+static int s_ireduce_scatter(Comm* c, void* x, const int* counts, const int* displs, CommType t, float pre, CommReq* rq,
+                             char* err, size_t errlen) {
+    (void)err, (void)errlen;
+    if (t == COMM_F32 && pre != 1.0f)
+        for (int i = 0; i < counts[0]; i++) ((float*)x)[displs[0] + i] *= pre;
+    return single_start(c, rq);
+}
+static int s_iallgatherv(Comm* c, void* x, const int* counts, const int* displs, CommType t, CommReq* rq, char* err,
+                         size_t errlen) {
+    (void)x, (void)counts, (void)displs, (void)t, (void)err, (void)errlen;
+    return single_start(c, rq);
+}
+static int s_igatherv(Comm* c, const void* mine, void* all, const int* counts, const int* displs, CommType t,
+                      CommReq* rq, char* err, size_t errlen) {
+    (void)err, (void)errlen;
+    const size_t es = comm_type_size(t);
+    memmove((char*)all + (size_t)displs[0] * es, mine, (size_t)counts[0] * es);
+    return single_start(c, rq);
+}
+static int s_ibcast(Comm* c, void* buf, size_t bytes, int root, CommReq* rq, char* err, size_t errlen) {
+    (void)buf, (void)bytes, (void)root, (void)err, (void)errlen;
+    return single_start(c, rq);
+}
+static int s_wait(Comm* c, CommReq* rq, const char* what, char* err, size_t errlen) {
+    (void)c, (void)what, (void)err, (void)errlen;
+    rq->live = 0;
+    return 0;
+}
+static void s_abort(Comm* c, int code) { (void)c, (void)code; }
+static void s_free(Comm* c) { free(c); }
+
+static const CommOps single_ops = {s_iallreduce, s_ireduce_scatter, s_iallgatherv, s_igatherv, s_ibcast,
+                                   s_wait,       s_abort,           s_free};
 
 static Comm* comm_single(void) {
     Comm* c = calloc(1, sizeof *c);
     CHECK(c, "out of memory");
     c->name = "single";
     c->size = 1;
+    c->ops = &single_ops;
     const char* lr = getenv("LOCAL_RANK"); /* torchrun's, for a one-process launch */
     c->local_rank = lr ? atoi(lr) : 0;
     return c;
 }
 
-#ifdef GLINER_HAVE_MPI
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+/* ---------------------------------------------------------------- the launch */
+
+static int env_int(const char* name, int* out) {
+    const char* v = getenv(name);
+    char* end;
+    if (!v || !*v) return 0;
+    const long n = strtol(v, &end, 10);
+    if (*end || n < 0 || n > (1 << 24)) return 0;
+    *out = (int)n;
+    return 1;
 }
 
-static int mpi_err(const Comm* c, int e, const char* call, const char* what, char* err, size_t errlen) {
-    char s[MPI_MAX_ERROR_STRING] = "";
-    int len = 0;
-    MPI_Error_string(e, s, &len);
-    return gl_set_err(err, errlen, "rank %d of %d: %s (%s): %s", c->rank, c->size, what, call, s);
-}
-
-/* waits for a non-blocking collective, at most c->timeout_s */
-static int mpi_wait(const Comm* c, MPI_Request* rq, const char* what, char* err, size_t errlen) {
-    const double t0 = now_s();
-    for (;;) {
-        int done = 0;
-        const int e = MPI_Test(rq, &done, MPI_STATUS_IGNORE);
-        if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Test", what, err, errlen);
-        if (done) return 0;
-        if (c->timeout_s > 0 && now_s() - t0 > c->timeout_s)
-            return gl_set_err(err, errlen, "rank %d of %d: %s did not complete within %g s: another rank died or hangs",
-                              c->rank, c->size, what, c->timeout_s);
-        const struct timespec nap = {0, 50000}; /* 50 us */
-        nanosleep(&nap, NULL);
+/* the process count an MPI launcher (mpirun, srun with PMI / PMIx) announces; 1 when none does */
+static int mpi_launch_size(void) {
+    static const char* const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        int n;
+        if (env_int(vars[i], &n) && n > 1) return n;
     }
+    return 1;
 }
-
-/* a non-blocking collective's start (e, from MPI_I*) and its bounded wait */
-static int mpi_finish(const Comm* c, int e, const char* call, MPI_Request* rq, const char* what, char* err,
-                      size_t errlen) {
-    if (e != MPI_SUCCESS) return mpi_err(c, e, call, what, err, errlen);
-    return mpi_wait(c, rq, what, err, errlen);
-}
-
-static int mpi_allreduce(Comm* c, void* x, size_t n, MPI_Datatype dt, size_t es, MPI_Op op, const char* what, char* err,
-                         size_t errlen) {
-    const size_t chunk = (size_t)1 << 30; /* MPI counts are int */
-    for (size_t o = 0; o < n; o += chunk) {
-        const int k = (int)(n - o < chunk ? n - o : chunk);
-        MPI_Request rq;
-        const int e = MPI_Iallreduce(MPI_IN_PLACE, (char*)x + o * es, k, dt, op, MPI_COMM_WORLD, &rq);
-        if (mpi_finish(c, e, "MPI_Iallreduce", &rq, what, err, errlen)) return -1;
-    }
-    return 0;
-}
-#endif
 
 Comm* comm_world(char* err, size_t errlen) {
-    const int n = launch_size();
-    if (n <= 1) return comm_single();
-#ifdef GLINER_HAVE_MPI
-    int inited = 0;
-    MPI_Initialized(&inited);
-    if (!inited) {
-        int provided;
-        if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-            gl_set_err(err, errlen, "a job of %d processes: MPI_Init failed", n);
+    const int n_mpi = mpi_launch_size();
+    int ws = 1, rank = 0, lr = 0, port = 0;
+    env_int("WORLD_SIZE", &ws);
+    const char* addr = getenv("MASTER_ADDR");
+    /* torchrun (or any launcher of its environment) without an MPI runtime behind the processes: TCP */
+    if (n_mpi <= 1 && ws > 1 && addr && *addr) {
+        if (!env_int("RANK", &rank) || rank >= ws) {
+            gl_set_err(err, errlen, "WORLD_SIZE=%d: RANK is %s (expected 0 <= RANK < WORLD_SIZE, as torchrun sets)", ws,
+                       getenv("RANK") ? getenv("RANK") : "not set");
             return NULL;
         }
+        if (!env_int("MASTER_PORT", &port) || port < 1 || port > 65535) {
+            gl_set_err(err, errlen, "WORLD_SIZE=%d: MASTER_PORT is %s (expected a port number, as torchrun sets)", ws,
+                       getenv("MASTER_PORT") ? getenv("MASTER_PORT") : "not set");
+            return NULL;
+        }
+        env_int("LOCAL_RANK", &lr);
+        return comm_tcp_new(rank, ws, lr, addr, port, err, errlen);
     }
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    Comm* c = calloc(1, sizeof *c);
-    CHECK(c, "out of memory");
-    c->name = "mpi";
-    c->timeout_s = 600;
-    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &c->size);
-    if (c->size != n) { /* e.g. torchrun's WORLD_SIZE, or sbatch's SLURM_NTASKS without srun: MPI started us alone */
-        gl_set_err(err, errlen,
-                   "the environment announces a job of %d processes, but MPI started this one alone (size %d)\n"
-                   "  HINT: launch the ranks with mpirun -np %d or srun (torchrun cannot start MPI ranks)", n, c->size, n);
-        MPI_Finalize();
-        free(c);
-        return NULL;
-    }
-    MPI_Comm node; /* the ranks sharing this machine: the local rank picks the GPU */
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-        MPI_Comm_rank(node, &c->local_rank);
-        MPI_Comm_free(&node);
-    }
-    return c;
+    const int n = n_mpi > 1 ? n_mpi : ws;
+    if (n <= 1) return comm_single();
+#ifdef GLINER_HAVE_MPI
+    return comm_mpi_new(n, err, errlen);
 #else
     gl_set_err(err, errlen,
                "the launcher asks for %d processes, and this build has no MPI\n"
-               "  HINT: install Open MPI (Debian: libopenmpi-dev openmpi-bin), rebuild, and launch with mpirun or srun", n);
+               "  HINT: install Open MPI (Debian: libopenmpi-dev openmpi-bin), rebuild, and launch with mpirun or srun; "
+               "or launch with torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)", n);
     return NULL;
 #endif
 }
 
 void comm_free(Comm* c) {
-    if (!c) return;
-#ifdef GLINER_HAVE_MPI
-    if (!strcmp(c->name, "mpi")) MPI_Finalize();
-#endif
-    free(c);
+    if (c) c->ops->free(c);
 }
 
 void comm_abort(Comm* c, int code) {
-#ifdef GLINER_HAVE_MPI
-    if (c && !strcmp(c->name, "mpi")) {
-        fflush(stdout);
-        fflush(stderr);
-        MPI_Abort(MPI_COMM_WORLD, code);
-    }
-#endif
-    (void)c;
-    (void)code;
+    if (!c || c->size == 1) return;
+    fflush(stdout);
+    fflush(stderr);
+    c->ops->abort(c, code);
+}
+
+/* ---------------------------------------------------------------- the collectives */
+
+int comm_iallreduce(Comm* c, void* x, size_t n, CommType t, float pre, CommReq* rq, char* err, size_t errlen) {
+    CHECK(!rq->live, "comm: a request started twice");
+    return c->ops->iallreduce(c, x, n, t, COMM_SUM, pre, rq, err, errlen);
+}
+
+int comm_ireduce_scatter(Comm* c, void* x, const int* counts, const int* displs, CommType t, float pre, CommReq* rq,
+                         char* err, size_t errlen) {
+    CHECK(!rq->live, "comm: a request started twice");
+    return c->ops->ireduce_scatter(c, x, counts, displs, t, pre, rq, err, errlen);
+}
+
+int comm_wait(Comm* c, CommReq* rq, const char* what, char* err, size_t errlen) {
+    if (!rq->live) return 0;
+    return c->ops->wait(c, rq, what, err, errlen);
+}
+
+/* a start (rc: its return) and its wait */
+static int finish(Comm* c, int rc, CommReq* rq, const char* what, char* err, size_t errlen) {
+    if (rc) return -1;
+    return comm_wait(c, rq, what, err, errlen);
 }
 
 int comm_allreduce_f32(Comm* c, float* x, size_t n, float pre, const char* what, char* err, size_t errlen) {
     if (c->size == 1) return 0;
-    if (pre != 1.0f)
-        for (size_t i = 0; i < n; i++) x[i] *= pre;
-#ifdef GLINER_HAVE_MPI
-    return mpi_allreduce(c, x, n, MPI_FLOAT, sizeof(float), MPI_SUM, what, err, errlen);
-#else
-    (void)what, (void)err, (void)errlen;
-    return 0;
-#endif
+    CommReq rq = {0};
+    return finish(c, c->ops->iallreduce(c, x, n, COMM_F32, COMM_SUM, pre, &rq, err, errlen), &rq, what, err, errlen);
 }
 
 int comm_allreduce_f64(Comm* c, double* x, size_t n, const char* what, char* err, size_t errlen) {
     if (c->size == 1) return 0;
-#ifdef GLINER_HAVE_MPI
-    return mpi_allreduce(c, x, n, MPI_DOUBLE, sizeof(double), MPI_SUM, what, err, errlen);
-#else
-    (void)x, (void)n, (void)what, (void)err, (void)errlen;
-    return 0;
-#endif
+    CommReq rq = {0};
+    return finish(c, c->ops->iallreduce(c, x, n, COMM_F64, COMM_SUM, 1.0f, &rq, err, errlen), &rq, what, err, errlen);
+}
+
+int comm_allreduce_bf16(Comm* c, uint16_t* x, size_t n, const char* what, char* err, size_t errlen) {
+    if (c->size == 1) return 0;
+    CommReq rq = {0};
+    return finish(c, c->ops->iallreduce(c, x, n, COMM_BF16, COMM_SUM, 1.0f, &rq, err, errlen), &rq, what, err, errlen);
 }
 
 int comm_allreduce_max_i32(Comm* c, int* x, const char* what, char* err, size_t errlen) {
     if (c->size == 1) return 0;
-#ifdef GLINER_HAVE_MPI
-    return mpi_allreduce(c, x, 1, MPI_INT, sizeof(int), MPI_MAX, what, err, errlen);
-#else
-    (void)x, (void)what, (void)err, (void)errlen;
-    return 0;
-#endif
+    CommReq rq = {0};
+    return finish(c, c->ops->iallreduce(c, x, 1, COMM_I32, COMM_MAX, 1.0f, &rq, err, errlen), &rq, what, err, errlen);
+}
+
+int comm_reduce_scatter_f32(Comm* c, float* x, const int* counts, const int* displs, float pre, const char* what,
+                            char* err, size_t errlen) {
+    if (c->size == 1) return 0;
+    CommReq rq = {0};
+    return finish(c, c->ops->ireduce_scatter(c, x, counts, displs, COMM_F32, pre, &rq, err, errlen), &rq, what, err,
+                  errlen);
 }
 
 int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const char* what, char* err, size_t errlen) {
@@ -183,44 +224,38 @@ int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const cha
         memmove(all, mine, bytes);
         return 0;
     }
-#ifdef GLINER_HAVE_MPI
     CHECK(bytes <= 1u << 30, "comm_allgather: %zu bytes per rank", bytes);
-    MPI_Request rq;
-    const int e = MPI_Iallgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &rq);
-    return mpi_finish(c, e, "MPI_Iallgather", &rq, what, err, errlen);
-#else
-    (void)what, (void)err, (void)errlen;
-    return 0;
-#endif
+    int* counts = malloc((size_t)c->size * sizeof *counts);
+    int* displs = malloc((size_t)c->size * sizeof *displs);
+    CHECK(counts && displs, "out of memory");
+    for (int r = 0; r < c->size; r++) counts[r] = (int)bytes, displs[r] = r * (int)bytes;
+    memmove((char*)all + (size_t)c->rank * bytes, mine, bytes);
+    CommReq rq = {0};
+    const int rc = finish(c, c->ops->iallgatherv(c, all, counts, displs, COMM_BYTE, &rq, err, errlen), &rq, what, err,
+                          errlen);
+    free(counts);
+    free(displs);
+    return rc;
 }
 
 int comm_allgatherv_f32(Comm* c, float* x, const int* counts, const int* displs, const char* what, char* err,
                         size_t errlen) {
     if (c->size == 1) return 0;
-#ifdef GLINER_HAVE_MPI
-    MPI_Request rq;
-    const int e = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &rq);
-    return mpi_finish(c, e, "MPI_Iallgatherv", &rq, what, err, errlen);
-#else
-    (void)x, (void)counts, (void)displs, (void)what, (void)err, (void)errlen;
-    return 0;
-#endif
+    CommReq rq = {0};
+    return finish(c, c->ops->iallgatherv(c, x, counts, displs, COMM_F32, &rq, err, errlen), &rq, what, err, errlen);
 }
 
 int comm_gatherv_f32(Comm* c, const float* mine, float* all, const int* counts, const int* displs, const char* what,
                      char* err, size_t errlen) {
-    if (c->size == 1) {
-        memmove(all + displs[0], mine, (size_t)counts[0] * sizeof(float));
-        return 0;
-    }
-#ifdef GLINER_HAVE_MPI
-    MPI_Request rq;
-    const int e = MPI_Igatherv(mine, counts[c->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD, &rq);
-    return mpi_finish(c, e, "MPI_Igatherv", &rq, what, err, errlen);
-#else
-    (void)what, (void)err, (void)errlen;
-    return 0;
-#endif
+    CommReq rq = {0};
+    return finish(c, c->ops->igatherv(c, mine, all, counts, displs, COMM_F32, &rq, err, errlen), &rq, what, err,
+                  errlen);
+}
+
+int comm_bcast(Comm* c, void* buf, size_t bytes, int root, const char* what, char* err, size_t errlen) {
+    if (c->size == 1) return 0;
+    CommReq rq = {0};
+    return finish(c, c->ops->ibcast(c, buf, bytes, root, &rq, err, errlen), &rq, what, err, errlen);
 }
 
 int comm_barrier(Comm* c, const char* what, char* err, size_t errlen) {
@@ -234,9 +269,9 @@ const char* comm_describe(char* buf, size_t len) {
     int n = 0;
     MPI_Get_library_version(v, &n); /* callable before MPI_Init */
     v[strcspn(v, ",\n")] = 0;
-    snprintf(buf, len, "MPI (%s): mpirun -np N / srun", v);
+    snprintf(buf, len, "MPI (%s): mpirun -np N / srun; torchrun (TCP)", v);
 #else
-    snprintf(buf, len, "no (built without MPI: one process)");
+    snprintf(buf, len, "torchrun (TCP); no MPI (built without it: mpirun / srun jobs are refused)");
 #endif
     return buf;
 }
