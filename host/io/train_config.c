@@ -1074,8 +1074,9 @@ static const char* const TRAIN_KEYS[] = {
     "size_sup",         "shuffle_types",   "random_drop",        "freeze_components",
     "seed",             "gradient_accumulation_steps", "bf16",   "fp16",
     "dataloader_num_workers", "rel_loss_alpha", "rel_loss_gamma", "gradient_checkpointing", "collective_timeout_s",
-    "zero_stage",
+    "zero_stage",       "ddp_bucket_cap_mb", "ddp_reduce_dtype",
 };
+static const char* const REDUCE_DTYPES[] = {"fp32", "bf16"};
 static const char* const SCHEDULERS[] = {"linear", "cosine", "constant", "constant_with_warmup"};
 static const char* const HF_ONLY_SCHEDULERS[] = {"cosine_with_restarts", "polynomial", "inverse_sqrt",
                                                  "reduce_lr_on_plateau", "cosine_with_min_lr",
@@ -1216,6 +1217,15 @@ static int load_training(Ctx* c, const YNode* sec, TrainSeen* ts) {
                         &i64))
                 return -1;
             tc->zero_stage = (int)i64;
+        } else if (!strcmp(K, "ddp_bucket_cap_mb")) {
+            if (get_real(c, v, key, 1e-3, 1 << 20, "a positive number of megabytes (DDP's default: 25)",
+                         &tc->ddp_bucket_cap_mb))
+                return -1;
+        } else if (!strcmp(K, "ddp_reduce_dtype")) {
+            char* s = NULL;
+            if (get_choice(c, v, key, REDUCE_DTYPES, NCH(REDUCE_DTYPES), NULL, &s)) return -1;
+            tc->ddp_reduce_bf16 = !strcmp(s, "bf16");
+            free(s);
         } else if (!strcmp(K, "collective_timeout_s")) {
             if (get_real(c, v, key, 0, 1e9, "a number of seconds >= 0 (0 waits forever)", &tc->collective_timeout_s))
                 return -1;
@@ -1275,6 +1285,7 @@ static void set_defaults(TrainConfig* tc) {
     tc->seed = 42;
     tc->gradient_accumulation_steps = 1;
     tc->collective_timeout_s = 600;
+    tc->ddp_bucket_cap_mb = 25;
     tc->bf16 = 1;
     tc->fp16 = 0;
     tc->dataloader_num_workers = 1;
@@ -1507,6 +1518,8 @@ void train_config_print(const TrainConfig* tc, FILE* f) {
     row(f, "training.gradient_checkpointing", "%s", tc->gradient_checkpointing ? "true" : "false");
     row(f, "training.collective_timeout_s", "%g", tc->collective_timeout_s);
     row(f, "training.zero_stage", "%d", tc->zero_stage);
+    row(f, "training.ddp_bucket_cap_mb", "%g", tc->ddp_bucket_cap_mb);
+    row(f, "training.ddp_reduce_dtype", "%s", tc->ddp_reduce_bf16 ? "bf16" : "fp32");
     if (isnan(tc->rel_loss_alpha)) row(f, "training.rel_loss_alpha", "null (= loss_alpha)");
     else row(f, "training.rel_loss_alpha", "%g", tc->rel_loss_alpha);
     if (isnan(tc->rel_loss_gamma)) row(f, "training.rel_loss_gamma", "null (= loss_gamma)");

@@ -104,6 +104,11 @@ typedef struct {
                                     600, 0 = forever */
     int zero_stage;             /* data parallel: 1 = ZeRO-1 (each rank updates 1/N of the parameters and keeps only
                                    that part of AdamW's state, then the ranks gather the parameters); default 0 */
+    double ddp_bucket_cap_mb;   /* data parallel: the gradients are all-reduced in buckets of at most this many MB
+                                   (MB = 2^20 bytes, as DDP's bucket_cap_mb; TrainingArguments' ddp_bucket_cap_mb),
+                                   each as soon as the backward has produced it; default 25 */
+    int ddp_reduce_bf16;        /* ddp_reduce_dtype: fp32 (default) or bf16 (DDP's bf16_compress_hook: the gradients
+                                   summed across ranks in bf16) */
     int dataloader_num_workers;/* >= 0; default 1 (create_training_args) */
     double rel_loss_alpha;     /* rel_focal_loss_alpha; NAN (null, default) = loss_alpha */
     double rel_loss_gamma;     /* rel_focal_loss_gamma; NAN (null, default) = loss_gamma */

@@ -167,48 +167,63 @@ double optim_param_wd(const Optimizer* o, int i) {
    The per-tensor sums run in double over fixed chunks (their order independent of the thread count), so the
    result is the same with any number of threads. */
 #define NORM_CHUNK ((size_t)1 << 18)
-float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, double max_norm) {
-    /* the chunks of every counted tensor, in order: chunk k of tensor i covers [k * NORM_CHUNK, ...) */
+void grad_sq_sums(const float* grads, const ParamTable* t, const uint8_t* skip, size_t lo, size_t hi, double* sq) {
+    /* the chunks of every counted tensor, in order: chunk k of tensor i covers [k * NORM_CHUNK, ...), cut to
+       [lo, hi) */
     size_t nch = 0;
     for (int i = 0; i < t->n; i++) {
         const ParamSpec* s = &t->p[i];
+        sq[i] = 0.0;
         if ((skip && skip[i]) || s->numel == 0 || s->optional) continue; /* optional: no storage (offset 0) */
         nch += (s->numel + NORM_CHUNK - 1) / NORM_CHUNK;
     }
     double* part = malloc((nch ? nch : 1) * sizeof(double));
     int* owner = malloc((nch ? nch : 1) * sizeof(int));
-    size_t* lo = malloc((nch ? nch : 1) * sizeof(size_t));
-    CHECK(part && owner && lo, "out of memory");
+    size_t* first = malloc((nch ? nch : 1) * sizeof(size_t));
+    CHECK(part && owner && first, "out of memory");
     size_t c = 0;
     for (int i = 0; i < t->n; i++) {
         const ParamSpec* s = &t->p[i];
         if ((skip && skip[i]) || s->numel == 0 || s->optional) continue;
         for (size_t j = 0; j < s->numel; j += NORM_CHUNK, c++) {
             owner[c] = i;
-            lo[c] = j;
+            first[c] = j;
         }
     }
 #pragma omp parallel for schedule(dynamic)
     for (size_t k = 0; k < nch; k++) {
         const ParamSpec* s = &t->p[owner[k]];
         const float* g = grads + s->offset;
-        const size_t hi = lo[k] + NORM_CHUNK < s->numel ? lo[k] + NORM_CHUNK : s->numel;
-        double a = 0.0;
-        for (size_t j = lo[k]; j < hi; j++) a += (double)g[j] * (double)g[j];
-        part[k] = a;
+        size_t a = first[k], e = first[k] + NORM_CHUNK < s->numel ? first[k] + NORM_CHUNK : s->numel;
+        if (s->offset + a < lo) a = lo - s->offset < e ? lo - s->offset : e;
+        if (s->offset + e > hi) e = hi > s->offset + a ? hi - s->offset : a;
+        double acc = 0.0;
+        for (size_t j = a; j < e; j++) acc += (double)g[j] * (double)g[j];
+        part[k] = acc;
     }
-    double ss = 0.0;
-    for (size_t k = 0; k < nch;) { /* per tensor: its chunks' sum, its norm rounded to float, squared */
-        double a = 0.0;
-        const int i = owner[k];
-        for (; k < nch && owner[k] == i; k++) a += part[k];
-        const float ni = (float)sqrt(a);
-        ss += (double)ni * (double)ni;
-    }
-    const float norm = (float)sqrt(ss);
+    for (size_t k = 0; k < nch; k++) sq[owner[k]] += part[k]; /* per tensor: its chunks in order */
     free(part);
     free(owner);
-    free(lo);
+    free(first);
+}
+
+float grad_norm_from_sq(const ParamTable* t, const uint8_t* skip, const double* sq) {
+    double ss = 0.0;
+    for (int i = 0; i < t->n; i++) { /* per tensor: its norm rounded to float, squared */
+        const ParamSpec* s = &t->p[i];
+        if ((skip && skip[i]) || s->numel == 0 || s->optional) continue;
+        const float ni = (float)sqrt(sq[i]);
+        ss += (double)ni * (double)ni;
+    }
+    return (float)sqrt(ss);
+}
+
+float clip_grad_norm(float* grads, const ParamTable* t, const uint8_t* skip, double max_norm) {
+    double* sq = malloc((size_t)(t->n ? t->n : 1) * sizeof *sq);
+    CHECK(sq, "out of memory");
+    grad_sq_sums(grads, t, skip, 0, t->total, sq);
+    const float norm = grad_norm_from_sq(t, skip, sq);
+    free(sq);
     clip_grads(grads, t, skip, max_norm, norm);
     return norm;
 }

@@ -85,6 +85,11 @@ void optim_skip_unused(Optimizer* o, const GlinerConfig* cfg);
 double optim_param_lr(const Optimizer* o, int i);
 double optim_param_wd(const Optimizer* o, int i);
 
+/* clip_grad_norm in two halves, for gradients spread over ranks (ZeRO-1): sq[i] = the sum of squares of tensor
+   i's elements inside [lo, hi) of the flat buffer (t->n entries; the same chunks and order as clip_grad_norm, so
+   [0, total) gives its exact sums), and the norm from the per-tensor sums (summed over the ranks first). */
+void  grad_sq_sums(const float* grads, const ParamTable* t, const uint8_t* skip, size_t lo, size_t hi, double* sq);
+float grad_norm_from_sq(const ParamTable* t, const uint8_t* skip, const double* sq);
 /* torch.nn.utils.clip_grad_norm_ over the tensors of t (skip[i] != 0 or numel 0: left out): returns the total L2
    norm (float32, as torch). When it is finite and max_norm > 0, grads *= min(1, max_norm / (norm + 1e-6)).
    A non-finite norm leaves grads untouched: the caller must skip the step (the reference would step with NaNs). */

@@ -7,6 +7,26 @@
 
 #include "../check.h"
 
+/* nn.Embedding(padding_idx = pad_token_id) never accumulates into its padding row: the word embeddings of the
+   backbones (BERT's and DeBERTa's embeddings both pass padding_idx) keep a zero gradient there, although the pad
+   positions do reach the loss (the LayersFuser's mean over T includes them). The tape clears those rows after each
+   backward, and before it tells a watched bucket holding them (tape_zero_grads). */
+static void zero_padding_rows(GradCtx* g) {
+    const GlinerModel* m = g->m;
+    const char* wraps[2] = {"token_rep_layer.bert_layer", "token_rep_layer.labels_encoder"};
+    const BackboneConfig* bcs[2] = {&m->cfg.encoder, m->cfg.has_labels_encoder_config ? &m->cfg.labels_encoder_config : NULL};
+    for (int w = 0; w < 2; w++) {
+        if (!bcs[w]) continue;
+        char name[160];
+        snprintf(name, sizeof name, "%s.model.embeddings.word_embeddings.weight", wraps[w]);
+        const ParamSpec* ps = params_find(&m->table, name);
+        const int pad = bcs[w]->pad_token_id;
+        if (!ps || ps->ndim != 2 || pad < 0 || pad >= ps->shape[0]) continue;
+        const size_t D = (size_t)ps->shape[1];
+        tape_zero_grads(g->tape, ps->offset + (size_t)pad * D, D);
+    }
+}
+
 int grad_ctx_init(GradCtx* g, GlinerModel* m, char* err, size_t errlen) {
     memset(g, 0, sizeof *g);
     g->tape = tape_new(m->base);
@@ -16,6 +36,7 @@ int grad_ctx_init(GradCtx* g, GlinerModel* m, char* err, size_t errlen) {
     g->m = m;
     g->grads = m->base->alloc(m->base, m->table.total * sizeof(float));
     tape_set_params(g->tape, m->params, g->grads, m->table.total);
+    zero_padding_rows(g);
     g->be_saved = m->be;
     g->arena_saved = m->arena;
     g->training_saved = m->training;
@@ -38,25 +59,6 @@ void grad_ctx_free(GradCtx* g) {
 }
 
 void grad_ctx_zero(GradCtx* g) { g->m->base->zero(g->m->base, g->grads, g->m->table.total * sizeof(float)); }
-
-/* nn.Embedding(padding_idx = pad_token_id) never accumulates into its padding row: the word embeddings of the
-   backbones (BERT's and DeBERTa's embeddings both pass padding_idx) keep a zero gradient there, although the pad
-   positions do reach the loss (the LayersFuser's mean over T includes them). */
-static void zero_padding_rows(GradCtx* g) {
-    const GlinerModel* m = g->m;
-    const char* wraps[2] = {"token_rep_layer.bert_layer", "token_rep_layer.labels_encoder"};
-    const BackboneConfig* bcs[2] = {&m->cfg.encoder, m->cfg.has_labels_encoder_config ? &m->cfg.labels_encoder_config : NULL};
-    for (int w = 0; w < 2; w++) {
-        if (!bcs[w]) continue;
-        char name[160];
-        snprintf(name, sizeof name, "%s.model.embeddings.word_embeddings.weight", wraps[w]);
-        const ParamSpec* ps = params_find(&m->table, name);
-        const int pad = bcs[w]->pad_token_id;
-        if (!ps || ps->ndim != 2 || pad < 0 || pad >= ps->shape[0]) continue;
-        const size_t D = (size_t)ps->shape[1];
-        m->base->zero(m->base, g->grads + ps->offset + (size_t)pad * D, D * sizeof(float));
-    }
-}
 
 /* the step's forward on a fresh tape with this step's dropout draw; on_device: the logits stay in backend memory */
 static int step_forward(GradCtx* g, const ModelInputs* in, ModelOutputs* o, int on_device, char* err, size_t errlen) {
@@ -90,7 +92,6 @@ int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const Lo
         CHECK(tape_seed(g->tape, o.logits, dlogits, n) == 0, "grad_step: the logits were not downloaded");
         if (ns && tg->span_labels) CHECK(tape_seed(g->tape, o.span_logits, dspan, ns) == 0, "grad_step: span logits");
         tape_run(g->tape);
-        zero_padding_rows(g);
     }
     free(dlogits);
     free(dspan);
@@ -129,7 +130,6 @@ int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, cons
     }
     loss_plan_free(&plan);
     tape_run(g->tape);
-    zero_padding_rows(g);
     tape_reset(g->tape);
     return 0;
 }

@@ -37,6 +37,8 @@ typedef struct {
     float   f, f2;   /* f2: gemm_batched's beta */
     CheckpointFn fn; /* OP_CHECKPOINT: the piece to run again, and its copied context (freed at the reset) */
     void*   ctx;
+    int*    touch;   /* OP_CHECKPOINT under a watch: the gradient buckets its piece touches (freed at the reset) */
+    int     n_touch;
 } Rec;
 
 typedef struct {
@@ -74,6 +76,15 @@ struct Tape {
     size_t         n_ovf, cap_ovf;
     size_t         n_base_allocs;
     struct Tape*   sub; /* gradient checkpointing: the scratch tape a checkpointed piece runs on (created on first use) */
+    /* data parallel (tape_watch): the parameters' buckets, and the callback told when the backward is done with one */
+    const char*    pbase;  /* the parameters (tape_set_params) */
+    size_t         pbytes;
+    const size_t*  w_lo;   /* nb + 1 element offsets */
+    int            w_nb, w_armed;
+    void         (*w_ready)(void* user, int b);
+    void*          w_user;
+    size_t*        zg;     /* tape_zero_grads: (offset, n) pairs of parameter elements whose gradient stays zero */
+    size_t         n_zg, cap_zg;
 };
 
 #define GROW(arr, n, cap)                                                                  \
@@ -545,6 +556,83 @@ static void t_dropout(const Backend* be, void* y, const void* x, size_t n, float
 
 /* ---------------------------------------------------------------- life cycle */
 
+/* ---------------------------------------------------------------- the buckets' watch (data parallel) */
+
+/* the bucket holding parameter pointer p, or -1 (p is not a parameter) */
+static int watch_bucket(const Tape* t, const void* p) {
+    const char* c = p;
+    if (!c || c < t->pbase || c >= t->pbase + t->pbytes) return -1;
+    const size_t e = (size_t)(c - t->pbase) / t->es;
+    int lo = 0, hi = t->w_nb - 1; /* the last b with w_lo[b] <= e */
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (t->w_lo[mid] <= e) lo = mid;
+        else hi = mid - 1;
+    }
+    return e < t->w_lo[t->w_nb] ? lo : -1;
+}
+
+/* record k (of w's tape) touches the buckets of its parameter slots: first[b] = the lowest such k. Every op that
+   reads a parameter keeps it in a slot (its backward finds the gradient there), routed ones beyond ns included. */
+static void watch_mark(const Tape* w, const Rec* r, int64_t k, int64_t* first) {
+    for (int j = 0; j < NSLOT; j++) {
+        const int b = watch_bucket(w, r->s[j].orig);
+        if (b >= 0 && (first[b] < 0 || k < first[b])) first[b] = k;
+    }
+    for (int j = 0; j < r->n_touch; j++)
+        if (first[r->touch[j]] < 0 || k < first[r->touch[j]]) first[r->touch[j]] = k;
+}
+
+/* a checkpoint record's piece ran on the scratch tape s: the buckets its records touched become the record's own
+   (its backward, run again later, writes their gradients) */
+static void watch_checkpoint(Tape* t, ptrdiff_t k, const Tape* s) {
+    int64_t* first = malloc((size_t)t->w_nb * sizeof *first);
+    CHECK(first, "out of memory");
+    for (int b = 0; b < t->w_nb; b++) first[b] = -1;
+    for (size_t i = 0; i < s->n_rec; i++) {
+        CHECK(s->rec[i].op != OP_CHECKPOINT, "tape: a checkpoint inside a checkpoint");
+        watch_mark(t, &s->rec[i], 0, first);
+    }
+    Rec* r = &t->rec[k];
+    r->touch = malloc((size_t)t->w_nb * sizeof *r->touch);
+    CHECK(r->touch, "out of memory");
+    for (int b = 0; b < t->w_nb; b++)
+        if (first[b] >= 0) r->touch[r->n_touch++] = b;
+    free(first);
+}
+
+void tape_watch(Tape* t, const size_t* lo, int nb, void (*ready)(void* user, int b), void* user) {
+    t->w_lo = lo;
+    t->w_nb = nb;
+    t->w_ready = ready;
+    t->w_user = user;
+    t->w_armed = 0;
+}
+
+void tape_watch_arm(Tape* t, int on) { t->w_armed = on && t->w_nb > 0; }
+
+void tape_zero_grads(Tape* t, size_t offset, size_t n) {
+    if (t->n_zg + 2 > t->cap_zg) {
+        t->cap_zg = t->cap_zg ? 2 * t->cap_zg : 8;
+        t->zg = realloc(t->zg, t->cap_zg * sizeof *t->zg);
+        CHECK(t->zg, "out of memory");
+    }
+    t->zg[t->n_zg++] = offset;
+    t->zg[t->n_zg++] = n;
+}
+
+/* the tape_zero_grads elements cleared: those inside [lo, hi) */
+static void zero_fixed(Tape* t, size_t lo, size_t hi) {
+    char* g = NULL;
+    for (size_t i = 0; i < t->n_reg && !g; i++)
+        if (!t->reg[i].owned) g = t->reg[i].grad;
+    if (!g) return; /* no gradient reached the parameters */
+    for (size_t i = 0; i < t->n_zg; i += 2) {
+        const size_t a = t->zg[i] > lo ? t->zg[i] : lo, e = t->zg[i] + t->zg[i + 1] < hi ? t->zg[i] + t->zg[i + 1] : hi;
+        if (a < e) t->base->zero(t->base, g + a * t->es, (e - a) * t->es);
+    }
+}
+
 /* ---------------------------------------------------------------- gradient checkpointing */
 
 /* the scratch tape: the same base and parameters (their gradients land in the same buffer) */
@@ -569,6 +657,7 @@ static void t_checkpoint(const Backend* be, CheckpointFn fn, const void* ctx, si
     set_out(t, r, out, n_out);
     Tape* s = sub_tape(t);
     fn(r->ctx, tape_backend(s), ins, out); /* recorded there and dropped: only ins (saved) and out stay */
+    if (t->w_nb) watch_checkpoint(t, r - t->rec, s);
     tape_reset(s);
 }
 
@@ -624,6 +713,8 @@ const Backend* tape_backend(Tape* t) { return &t->be; }
 
 void tape_set_params(Tape* t, const void* params, float* grads, size_t n) {
     if (t->sub) tape_set_params(t->sub, params, grads, n);
+    t->pbase = params;
+    t->pbytes = n * t->es;
     for (size_t i = 0; i < t->n_reg; i++)
         if (!t->reg[i].owned) { /* replace the previous parameter region */
             t->reg[i] = (Region){(char*)params, n * t->es, (char*)grads, 0};
@@ -634,7 +725,7 @@ void tape_set_params(Tape* t, const void* params, float* grads, size_t n) {
 }
 
 static void reset(Tape* t, int keep_slab) {
-    for (size_t i = 0; i < t->n_rec; i++) free(t->rec[i].ctx);
+    for (size_t i = 0; i < t->n_rec; i++) free(t->rec[i].ctx), free(t->rec[i].touch);
     if (t->sub) reset(t->sub, keep_slab);
     size_t keep = 0;
     for (size_t i = 0; i < t->n_reg; i++)
@@ -658,6 +749,7 @@ void tape_free(Tape* t) {
     free(t->reg);
     free(t->dl);
     free(t->ovf);
+    free(t->zg);
     free(t);
 }
 
@@ -930,8 +1022,41 @@ int tape_seed_dev(Tape* t, const void* out, const void* dout, size_t n) {
 
 void* tape_scratch(Tape* t, size_t bytes) { return pool_get(t, bytes); }
 
+static int cmp_first_desc(const void* a, const void* b) {
+    const int64_t x = ((const int64_t*)a)[0], y = ((const int64_t*)b)[0];
+    return x < y ? 1 : x > y ? -1 : ((const int64_t*)a)[1] < ((const int64_t*)b)[1] ? -1 : 1;
+}
+
 void tape_run(Tape* t) {
-    for (size_t k = t->n_rec; k-- > 0;) backward_rec(t, &t->rec[k]);
+    if (!t->w_armed) {
+        for (size_t k = t->n_rec; k-- > 0;) backward_rec(t, &t->rec[k]);
+        zero_fixed(t, 0, SIZE_MAX);
+        return;
+    }
+    /* armed: bucket b is done once the backward has run record first[b], the lowest that touches it; the buckets in
+       the order they finish, (first, b) pairs sorted by first descending (untouched ones, -1, last) */
+    t->w_armed = 0;
+    const int nb = t->w_nb;
+    int64_t* first = malloc((size_t)nb * sizeof *first);
+    int64_t* ord = malloc((size_t)nb * 2 * sizeof *ord);
+    CHECK(first && ord, "out of memory");
+    for (int b = 0; b < nb; b++) first[b] = -1;
+    for (size_t k = 0; k < t->n_rec; k++) watch_mark(t, &t->rec[k], (int64_t)k, first);
+    for (int b = 0; b < nb; b++) ord[2 * b] = first[b], ord[2 * b + 1] = b;
+    qsort(ord, (size_t)nb, 2 * sizeof *ord, cmp_first_desc);
+    int p = 0;
+    for (size_t k = t->n_rec; k-- > 0;) {
+        backward_rec(t, &t->rec[k]);
+        for (; p < nb && ord[2 * p] == (int64_t)k; p++) {
+            const int b = (int)ord[2 * p + 1];
+            zero_fixed(t, t->w_lo[b], t->w_lo[b + 1]);
+            t->w_ready(t->w_user, b);
+        }
+    }
+    zero_fixed(t, 0, SIZE_MAX);
+    for (; p < nb; p++) t->w_ready(t->w_user, (int)ord[2 * p + 1]);
+    free(first);
+    free(ord);
 }
 
 int tape_backward(Tape* t, const float* host_out, const float* host_dout, size_t n) {

@@ -56,6 +56,16 @@ int            tape_seed_dev(Tape* t, const void* out, const void* dout, size_t 
 /* Zero-filled base memory from the pool until the next reset, outside the tape's bookkeeping (the loss's targets,
    masks and gradient seeds) */
 void*          tape_scratch(Tape* t, size_t bytes);
+/* Data parallel (ddp.h): the parameters' gradient buffer cut in nb buckets, bucket b the elements [lo[b], lo[b+1])
+   (lo: nb + 1 offsets, kept by the caller). When armed, the next tape_run calls ready(user, b) as soon as the
+   backward has written the last gradient into bucket b -- no record still to run reads a parameter of it -- so the
+   bucket's all-reduce can start while the rest of the backward runs; the buckets no record touched are told at the
+   end. tape_watch_arm(t, 1) arms the next tape_run only (the last micro-batch of an accumulation window). */
+void           tape_watch(Tape* t, const size_t* lo, int nb, void (*ready)(void* user, int b), void* user);
+void           tape_watch_arm(Tape* t, int on);
+/* Parameter elements [offset, offset + n) whose gradient is always zero (nn.Embedding's padding_idx row): every
+   tape_run clears them at its end, and before it tells a watched bucket that holds them. */
+void           tape_zero_grads(Tape* t, size_t offset, size_t n);
 /* The gradient of the location p (NULL when p is not a tape allocation or no gradient reached it yet);
    for tests. */
 const void*    tape_grad(const Tape* t, const void* p);

@@ -23,6 +23,7 @@
 #include "../log.h"
 #include "checkpoint.h"
 #include "data.h"
+#include "ddp.h"
 #include "eval.h"
 #include "init_model.h"
 #include "labels.h"
@@ -67,6 +68,8 @@ typedef struct {
        checkpoints), every rank trains its slice of each global batch */
     Comm*            comm;
     int              rank, world;
+    Comm*            gcomm; /* the gradients' communicator: comm on the CPU, NCCL over comm on GPUs */
+    Ddp              ddp;   /* the bucketed gradient reduction (ddp.h) */
     /* training.zero_stage 1: this rank updates the elements [z_lo, z_hi) of the flat buffers and keeps only their
        AdamW state (zm, zv; opt.m / opt.v are freed); z_counts / z_displs: every rank's range, for the gathers */
     int              zero;
@@ -514,13 +517,25 @@ static void dev_opt_free(Trainer* t) {
 #endif
 
 /* clip + AdamW, or nothing when the step's loss or gradient norm is not finite (TrainStats.ok); with several ranks
-   the gradients and the loss are first averaged over them (DDP: each rank's gradients divided by the world size,
-   then summed), so every rank takes the same step. 0, or -1 with err (a collective failed). */
+   the gradients and the loss are first averaged over them (ddp.h: each rank's gradients divided by the world size,
+   then summed, bucket by bucket, most buckets started during the backward), so every rank takes the same step.
+   0, or -1 with err (a collective failed). */
 static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
     TrainStats* st = t->stats;
+    const int64_t step = t->st.global_step + 1;
+    char what[64];
+    snprintf(what, sizeof what, "the loss all-reduce of step %lld", (long long)step);
 #ifdef GLINER_HAVE_CUDA
     if (!t->on_host) {
         gl_stream_t s = (gl_stream_t)backend_cuda_stream(t->m->base);
+        if (t->world > 1) { /* the buckets (most already under way), and the loss: its sum over the ranks, / world */
+            CommReq rq = {0};
+            if (ddp_finish(&t->ddp, step, err, errlen) ||
+                comm_iallreduce(t->gcomm, &st->step_loss, 1, COMM_F64, 1.0f, &rq, err, errlen) ||
+                comm_wait(t->gcomm, &rq, what, err, errlen))
+                return -1;
+            train_stats_loss_div_cuda(st, (double)t->world, s);
+        }
         grad_norm_plan_cuda(st, t->gc.grads, t->plan, s);
         train_step_check_cuda(st, s);
         grad_clip_plan_cuda(t->gc.grads, st, t->tc.max_grad_norm, t->plan, s);
@@ -531,14 +546,23 @@ static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
 #endif
     /* the CPU: the same rule with the twins, on host memory */
     if (t->world > 1) {
-        char what[64];
-        snprintf(what, sizeof what, "the gradient all-reduce of step %lld", (long long)t->st.global_step + 1);
-        if (comm_allreduce_f32(t->comm, t->grads_host, t->m->table.total, 1.0f / (float)t->world, what, err, errlen) ||
-            comm_allreduce_f64(t->comm, &st->step_loss, 1, what, err, errlen))
+        if (ddp_finish(&t->ddp, step, err, errlen) || comm_allreduce_f64(t->comm, &st->step_loss, 1, what, err, errlen))
             return -1;
         st->step_loss /= t->world; /* the loss the reference logs: the mean over the ranks */
     }
-    st->norm = clip_grad_norm(t->grads_host, &t->m->table, t->opt.frozen, 0.0); /* the norm only */
+    if (t->zero) { /* ZeRO-1: each rank holds the summed gradients of its shard only: the norm's sums over the ranks */
+        const ParamTable* tb = &t->m->table;
+        double* sq = malloc((size_t)(tb->n ? tb->n : 1) * sizeof *sq);
+        CHECK(sq, "out of memory");
+        grad_sq_sums(t->grads_host, tb, t->opt.frozen, t->z_lo, t->z_hi, sq);
+        snprintf(what, sizeof what, "the gradient norm of step %lld (ZeRO-1)", (long long)step);
+        const int rc = comm_allreduce_f64(t->comm, sq, (size_t)tb->n, what, err, errlen);
+        st->norm = grad_norm_from_sq(tb, t->opt.frozen, sq);
+        free(sq);
+        if (rc) return -1;
+    } else {
+        st->norm = clip_grad_norm(t->grads_host, &t->m->table, t->opt.frozen, 0.0); /* the norm only */
+    }
     train_step_check_cpu(st);
     if (!st->ok) return 0;
     clip_grads(t->grads_host, &t->m->table, t->opt.frozen, t->tc.max_grad_norm, st->norm);
@@ -741,6 +765,24 @@ static int job_wait(Trainer* t, const char* what, char* err, size_t errlen) {
     return rc;
 }
 
+/* several ranks: the gradients' communicator (NCCL over the job's on GPUs) and the buckets */
+static int ddp_setup(Trainer* t, char* err, size_t errlen) {
+    const TrainConfig* tc = &t->tc;
+    t->gcomm = t->comm;
+    if (!t->on_host) {
+        if (!(t->gcomm = comm_nccl_new(t->comm, t->comm->local_rank, err, errlen))) return -1;
+        t->gcomm->timeout_s = tc->collective_timeout_s;
+    }
+    const size_t cap = (size_t)(tc->ddp_bucket_cap_mb * 1048576.0);
+    if (ddp_init(&t->ddp, t->gcomm, t->m->base, &t->m->table, t->gc.grads, cap, tc->ddp_reduce_bf16,
+                 t->zero ? t->z_counts : NULL, t->zero ? t->z_displs : NULL, err, errlen))
+        return -1;
+    say(t, "gradients: %d bucket%s of at most %g MB, %s through %s as the backward finishes each%s", t->ddp.nb,
+        t->ddp.nb == 1 ? "" : "s", tc->ddp_bucket_cap_mb, t->zero ? "reduce-scattered (ZeRO-1)" : "all-reduced",
+        t->gcomm->name, tc->ddp_reduce_bf16 ? ", summed in bf16 (ddp_reduce_dtype bf16)" : "");
+    return 0;
+}
+
 static int setup(Trainer* t, char* err, size_t errlen) {
     const TrainOptions* o = &t->o;
     TrainConfig* tc = &t->tc;
@@ -757,9 +799,10 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         if (!(t->tlog = open_log(p, err, errlen))) return -1;
     }
     if (t->world > 1) {
-        if (o->device && strncmp(o->device, "cpu", 3))
-            return gl_set_err(err, errlen, "--device %s with %d ranks: data-parallel training runs on the CPU through "
-                              "MPI for now (the NCCL communicator for GPUs is not built yet)", o->device, t->world);
+        if (o->device && !strncmp(o->device, "cuda:", 5))
+            return gl_set_err(err, errlen, "--device %s with %d ranks: give --device cuda, and each rank takes the GPU "
+                              "of its local rank (LOCAL_RANK, or its place among the ranks of its machine)", o->device,
+                              t->world);
         say(t, "data parallel: %d ranks (%s), a global batch of %d x %d texts per micro-batch", t->world,
             t->comm->name, o->batch_size > 0 ? o->batch_size : tc->train_batch_size, t->world);
     }
@@ -785,7 +828,10 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     model = t->model_src;
     if (t->rank == 0) checkpoint_clean_stale(t->outdir);
 
-    gliner_options go = {.threads = o->threads, .device = o->device};
+    char dev[32]; /* several ranks: --device cuda is this rank's local GPU */
+    snprintf(dev, sizeof dev, "cuda:%d", t->comm->local_rank);
+    gliner_options go = {.threads = o->threads,
+                         .device = t->world > 1 && o->device && !strcmp(o->device, "cuda") ? dev : o->device};
     if (gliner_load(&t->g, model, &go, err, errlen)) return -1;
     t->m = &((struct GlinerHandle*)t->g)->model;
     const GlinerArch a = t->m->cfg.arch;
@@ -860,8 +906,11 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     }
     stats_init(t); /* after a resume: AdamW's step count goes on from the checkpoint's */
     t->st.world_size = t->world;
+    if (tc->zero_stage == 1 && t->world > 1 && !t->on_host)
+        return gl_set_err(err, errlen, "training.zero_stage 1 on GPUs is not built yet (the CPU's is): set zero_stage 0");
     if (tc->zero_stage == 1 && t->world > 1 && zero_init(t, err, errlen)) return -1;
     if (tc->zero_stage == 1 && t->world == 1) say(t, "note: training.zero_stage 1 with one rank: nothing to shard");
+    if (t->world > 1 && ddp_setup(t, err, errlen)) return -1;
     t->rng = &t->st.rng[0];
     t->st.max_steps = t->total_steps;
     t->st.train_batch_size = t->batch;
@@ -872,6 +921,8 @@ static int setup(Trainer* t, char* err, size_t errlen) {
 }
 
 static void teardown(Trainer* t) {
+    ddp_free(&t->ddp);
+    if (t->gcomm && t->gcomm != t->comm) comm_free(t->gcomm);
     if (t->stats) t->m->base->free(t->m->base, t->stats);
     free(t->zm);
     free(t->zv);
@@ -964,6 +1015,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             MicroBatch mb;
             if (mb_build(t, &mb, ex, n, err, errlen)) { mb_free(&mb); rc = -1; goto done; }
             t->gc.dropout_seed = train_rng_next(t->rng); /* from the saved stream: resume redraws the same masks */
+            if (t->world > 1 && a == accum - 1) ddp_arm(&t->ddp, t->gc.tape); /* buckets start during its backward */
             if (grad_step_dev(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &t->stats->step_loss,
                               1.0 / accum, err, errlen)) {
                 mb_free(&mb);
@@ -1073,7 +1125,7 @@ done:
     if (rc && t->world > 1) { /* the other ranks would wait on this one: the job ends here, this line says why */
         if (!strncmp(err, "rank ", 5)) fprintf(stderr, "gliner train: %s\n", err); /* a collective's: it names the rank */
         else fprintf(stderr, "gliner train: rank %d of %d: %s\n", t->rank, t->world, err);
-        comm_abort(t->comm, 1);
+        comm_abort(t->gcomm ? t->gcomm : t->comm, 1);
     }
     teardown(t);
     comm_free(t->comm);

@@ -309,6 +309,51 @@ extern "C" void train_step_check_cuda(TrainStats* st, gl_stream_t stream) {
     LAUNCH_CHECK();
 }
 
+/* ---- data parallel (host/train/ddp.c): bf16 compression of a gradient bucket, as DDP's bf16_compress_hook
+   (grad.to(bfloat16).div_(world_size): two roundings to nearest even), its decompression, and the job's mean loss */
+
+__device__ __forceinline__ uint16_t f32_to_bf16_rne(float x) {
+    uint32_t u = __float_as_uint(x);
+    if (isnan(x)) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+__device__ __forceinline__ float bf16_to_f32(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
+
+__global__ void grad_bf16_pack_kernel(uint16_t* out, const float* g, size_t n, float pre) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = f32_to_bf16_rne(bf16_to_f32(f32_to_bf16_rne(g[i])) * pre);
+}
+
+__global__ void grad_bf16_unpack_kernel(float* g, const uint16_t* in, size_t n) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        g[i] = bf16_to_f32(in[i]);
+}
+
+static unsigned elementwise_blocks(size_t n) {
+    const size_t b = (n + 255) / 256;
+    return (unsigned)(b < 4096 ? (b ? b : 1) : 4096);
+}
+
+extern "C" void grad_bf16_pack_cuda(uint16_t* out, const float* g, size_t n, float pre, gl_stream_t stream) {
+    if (!n) return;
+    grad_bf16_pack_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(out, g, n, pre);
+    LAUNCH_CHECK();
+}
+
+extern "C" void grad_bf16_unpack_cuda(float* g, const uint16_t* in, size_t n, gl_stream_t stream) {
+    if (!n) return;
+    grad_bf16_unpack_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(g, in, n);
+    LAUNCH_CHECK();
+}
+
+__global__ void train_stats_loss_div_kernel(TrainStats* st, double d) { st->step_loss /= d; }
+
+extern "C" void train_stats_loss_div_cuda(TrainStats* st, double d, gl_stream_t stream) {
+    train_stats_loss_div_kernel<<<1, 1, 0, stream>>>(st, d);
+    LAUNCH_CHECK();
+}
+
 __global__ void grad_clip_plan_kernel(float* g, const TrainStats* st, float max_norm, const TrainChunk* chunks) {
     float coef;
     if (!st->ok || !clip_coef(&coef, st->norm, max_norm) || coef == 1.0f) return; /* g * 1 == g */

@@ -101,6 +101,12 @@ void       train_plan_free_cuda(TrainPlan* plan);
 /* st->norm = clip_grad_norm's norm over the plan's segments (grad_norm_cuda's arithmetic: per-chunk double
    partials, each segment's in a fixed order, (float)sqrt per segment, a fixed tree over the segments) */
 void grad_norm_plan_cuda(TrainStats* st, const float* g, const TrainPlan* plan, gl_stream_t stream);
+/* ---- data parallel (host/train/ddp.c). out[i] = bf16(bf16(g[i]) * pre), DDP's bf16_compress_hook (round to
+   nearest even, twice; the CPU twin is ddp.c's bf16_pack); g[i] = fp32(in[i]); st->step_loss /= d (the job's mean
+   loss after its sum over the ranks). */
+void grad_bf16_pack_cuda(uint16_t* out, const float* g, size_t n, float pre, gl_stream_t stream);
+void grad_bf16_unpack_cuda(float* g, const uint16_t* in, size_t n, gl_stream_t stream);
+void train_stats_loss_div_cuda(TrainStats* st, double d, gl_stream_t stream);
 /* one thread: train_step_check (cpu_ops.h), the rule of train_step_check_cpu */
 void train_step_check_cuda(TrainStats* st, gl_stream_t stream);
 /* grad_clip_cuda from st->norm; nothing when st->ok == 0 or max_norm <= 0 */

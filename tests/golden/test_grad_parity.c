@@ -27,6 +27,66 @@ static int in_list(const cJSON* arr, const char* name) {
     return 0;
 }
 
+/* the buckets' watch (tape_watch, for ddp.h): every tensor its own bucket; at its callback a bucket's gradients are
+   copied, and they must equal the final ones (nothing writes them later), every bucket told once, and the first one
+   told while the word embeddings' gradient (written last, by the first op) is still zero: the overlap is real. */
+typedef struct {
+    const float*  grads;
+    float*        snap;
+    const size_t* lo;
+    int*          told;
+    int           n_told, emb_zero_at_first;
+    size_t        emb_lo, emb_n;
+} WatchCheck;
+
+static void watch_told(void* user, int b) {
+    WatchCheck* w = user;
+    if (w->n_told++ == 0) {
+        w->emb_zero_at_first = 1;
+        for (size_t i = 0; i < w->emb_n; i++) w->emb_zero_at_first &= w->grads[w->emb_lo + i] == 0.0f;
+    }
+    w->told[b]++;
+    memcpy(w->snap + w->lo[b], w->grads + w->lo[b], (w->lo[b + 1] - w->lo[b]) * sizeof(float));
+}
+
+static void watch_check(GradCtx* g, GlinerModel* m, const ModelInputs* in, const LossTargets* tg, const LossParams* lp,
+                        int ckpt, const char* name) {
+    const ParamTable* t = &m->table;
+    size_t* lo = malloc((size_t)(t->n + 2) * sizeof *lo);
+    int nb = 0;
+    lo[nb++] = 0;
+    for (int i = 0; i < t->n; i++) /* the table is in offset order */
+        if (!t->p[i].optional && t->p[i].numel && t->p[i].offset > lo[nb - 1]) lo[nb++] = t->p[i].offset;
+    lo[nb] = t->total;
+    WatchCheck w = {.grads = g->grads, .snap = calloc(t->total, sizeof(float)), .lo = lo,
+                    .told = calloc((size_t)nb, sizeof(int))};
+    const ParamSpec* emb = params_find(t, "token_rep_layer.bert_layer.model.embeddings.word_embeddings.weight");
+    if (emb) w.emb_lo = emb->offset, w.emb_n = emb->numel;
+    tape_watch(g->tape, lo, nb, watch_told, &w);
+    m->grad_ckpt = ckpt;
+    grad_ctx_zero(g);
+    tape_watch_arm(g->tape, 1);
+    float loss;
+    char err[1024];
+    cr_assert_eq(grad_step(g, in, tg, lp, NULL, 1.0f, &loss, NULL, err, sizeof err), 0, "%s: %s", name, err);
+    m->grad_ckpt = 0;
+    tape_watch(g->tape, NULL, 0, NULL, NULL);
+    int once = 1;
+    for (int b = 0; b < nb; b++) once &= w.told[b] == 1;
+    cr_expect(once && w.n_told == nb, "%s%s: %d buckets, %d callbacks, not one each", name, ckpt ? " (checkpointed)" : "",
+              nb, w.n_told);
+    cr_expect(!memcmp(w.snap, g->grads, t->total * sizeof(float)),
+              "%s%s: a bucket's gradients changed after the tape said it was done", name, ckpt ? " (checkpointed)" : "");
+    int emb_written = 0;
+    for (size_t i = 0; i < w.emb_n; i++) emb_written |= g->grads[w.emb_lo + i] != 0.0f;
+    if (emb && emb_written)
+        cr_expect(w.emb_zero_at_first, "%s%s: the first bucket was told only after the embeddings' gradient was written",
+                  name, ckpt ? " (checkpointed)" : "");
+    free(w.snap);
+    free(w.told);
+    free(lo);
+}
+
 /* The same batch again, twice: the gradients and the loss are bit-identical to the first step's (the tape's pool
    reuses its slab: zero-filled, nothing of the last step leaks), and the third step makes no base allocation (a
    steady-state step allocates, frees and syncs nothing). */
@@ -63,6 +123,8 @@ static void repeat_steps(GradCtx* g, GlinerModel* m, const ModelInputs* in, cons
     const double rel = tu_rel_l2(g->grads, first, n, &nonfinite);
     const int exact = m->cfg.encoder.family == BACKBONE_BERT && !m->cfg.fuse_layers;
     cr_expect(!nonfinite && rel <= (exact ? 0.0 : 1e-6), "%s: checkpointed: gradients differ by %.3e (rel L2)", name, rel);
+    watch_check(g, m, in, tg, lp, 0, name);
+    watch_check(g, m, in, tg, lp, 1, name);
     /* the device-resident step (the loss where the logits are; the CPU backend here): the same gradients and loss */
     grad_ctx_zero(g);
     double acc = 0.5; /* accumulates */
