@@ -528,7 +528,7 @@ static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
 #ifdef GLINER_HAVE_CUDA
     if (!t->on_host) {
         gl_stream_t s = (gl_stream_t)backend_cuda_stream(t->m->base);
-        if (t->world > 1) { /* the buckets (most already under way), and the loss: its sum over the ranks, / world */
+        if (t->ddp.nb) { /* the buckets (most already under way), and the loss: its sum over the ranks, / world */
             CommReq rq = {0};
             if (ddp_finish(&t->ddp, step, err, errlen) ||
                 comm_iallreduce(t->gcomm, &st->step_loss, 1, COMM_F64, 1.0f, &rq, err, errlen) ||
@@ -545,7 +545,7 @@ static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
     }
 #endif
     /* the CPU: the same rule with the twins, on host memory */
-    if (t->world > 1) {
+    if (t->ddp.nb) {
         if (ddp_finish(&t->ddp, step, err, errlen) || comm_allreduce_f64(t->comm, &st->step_loss, 1, what, err, errlen))
             return -1;
         st->step_loss /= t->world; /* the loss the reference logs: the mean over the ranks */
@@ -910,7 +910,9 @@ static int setup(Trainer* t, char* err, size_t errlen) {
         return gl_set_err(err, errlen, "training.zero_stage 1 on GPUs is not built yet (the CPU's is): set zero_stage 0");
     if (tc->zero_stage == 1 && t->world > 1 && zero_init(t, err, errlen)) return -1;
     if (tc->zero_stage == 1 && t->world == 1) say(t, "note: training.zero_stage 1 with one rank: nothing to shard");
-    if (t->world > 1 && ddp_setup(t, err, errlen)) return -1;
+    /* GLINER_DDP=1: the data-parallel path with one rank too (its tests: the same bytes as the plain path; with a
+       GPU, the NCCL communicator of world size 1) */
+    if ((t->world > 1 || gl_env_is("GLINER_DDP", "1")) && ddp_setup(t, err, errlen)) return -1;
     t->rng = &t->st.rng[0];
     t->st.max_steps = t->total_steps;
     t->st.train_batch_size = t->batch;
@@ -1015,7 +1017,7 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             MicroBatch mb;
             if (mb_build(t, &mb, ex, n, err, errlen)) { mb_free(&mb); rc = -1; goto done; }
             t->gc.dropout_seed = train_rng_next(t->rng); /* from the saved stream: resume redraws the same masks */
-            if (t->world > 1 && a == accum - 1) ddp_arm(&t->ddp, t->gc.tape); /* buckets start during its backward */
+            if (t->ddp.nb && a == accum - 1) ddp_arm(&t->ddp, t->gc.tape); /* buckets start during its backward */
             if (grad_step_dev(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &t->stats->step_loss,
                               1.0 / accum, err, errlen)) {
                 mb_free(&mb);

@@ -11,7 +11,11 @@
 #      rank and the collective; a rank that exits ends the job too (non-zero, well before any timeout);
 #   5. the reference: 20 steps of the reference trainer under torchrun --nproc_per_node 2 (tests/fixtures/train_ddp,
 #      scripts/make_ddp_fixture.py) -- the loss and the gradient norm of every step within 1e-4 relative;
-#   6. ZeRO-1 (training.zero_stage: 1) gives byte-identical parameters and optimizer state to plain data parallel.
+#   6. ZeRO-1 (training.zero_stage: 1) gives byte-identical parameters and optimizer state to plain data parallel;
+#   7. buckets: the gradients in many small buckets (training.ddp_bucket_cap_mb), reduced as the backward finishes
+#      each, give the same bytes as one bucket; so does ZeRO-1 over small buckets; one process through the
+#      data-parallel path (GLINER_DDP=1) the same bytes as the plain path; ddp_reduce_dtype bf16 trains close to
+#      fp32 but not equal (the sums in bf16).
 # Skipped (77) without mpirun or when this gliner was built without MPI.
 set -u
 GLINER=$1 SRC=$2
@@ -91,6 +95,42 @@ for f in model.safetensors optimizer.safetensors; do
   cmp -s "$TMP/dp2/checkpoint-6/$f" "$TMP/z2/checkpoint-6/$f" || fail "ZeRO-1 resumed: $f differs"
 done
 echo "ok: ZeRO-1 trains the same bytes as plain data parallel, also across a resume"
+
+# ---- 7. buckets
+sed 's/^training:/training:\n  ddp_bucket_cap_mb: 0.002/' $Y >"$TMP/b.yaml"
+$MPIRUN "$GLINER" train "$TMP/b.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/b" >"$TMP/b.log" 2>&1 ||
+  { cat "$TMP/b.log"; fail "small buckets"; }
+nb=$(sed -n 's/^gradients: \([0-9]*\) buckets of at most 0.002 MB, all-reduced through mpi.*/\1/p' "$TMP/b.log")
+[ -n "$nb" ] && [ "$nb" -gt 20 ] || fail "small buckets: no line with their number (>20): $(grep '^gradients' "$TMP/b.log")"
+grep -q '^gradients: 1 bucket of at most 25 MB' "$TMP/dp2.log" || fail "default: not one bucket of 25 MB for this model"
+sed 's/^training:/training:\n  ddp_bucket_cap_mb: 0.002\n  zero_stage: 1/' $Y >"$TMP/bz.yaml"
+$MPIRUN "$GLINER" train "$TMP/bz.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/bz" >"$TMP/bz.log" 2>&1 ||
+  { cat "$TMP/bz.log"; fail "ZeRO-1 over small buckets"; }
+grep -q "reduce-scattered (ZeRO-1) through mpi" "$TMP/bz.log" || fail "ZeRO-1 does not say it reduce-scatters"
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$TMP/dp2/checkpoint-6/$f" "$TMP/b/checkpoint-6/$f" || fail "$nb buckets: $f differs from one bucket"
+  cmp -s "$TMP/dp2/checkpoint-6/$f" "$TMP/bz/checkpoint-6/$f" || fail "ZeRO-1 over $nb buckets: $f differs"
+done
+GLINER_DDP=1 "$GLINER" train "$TMP/b.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/b1" >"$TMP/b1.log" 2>&1 ||
+  { cat "$TMP/b1.log"; fail "GLINER_DDP=1"; }
+grep -q "all-reduced through single" "$TMP/b1.log" || fail "GLINER_DDP=1 did not take the data-parallel path"
+for f in model.safetensors optimizer.safetensors; do
+  cmp -s "$TMP/one/checkpoint-6/$f" "$TMP/b1/checkpoint-6/$f" || fail "GLINER_DDP=1: $f differs from the plain path"
+done
+sed 's/^training:/training:\n  ddp_reduce_dtype: bf16/' $Y >"$TMP/h.yaml"
+$MPIRUN "$GLINER" train "$TMP/h.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/h" >"$TMP/h.log" 2>&1 ||
+  { cat "$TMP/h.log"; fail "bf16 reduction"; }
+grep -q "summed in bf16" "$TMP/h.log" || fail "bf16 reduction does not say so"
+cmp -s "$TMP/dp2/checkpoint-6/model.safetensors" "$TMP/h/checkpoint-6/model.safetensors" &&
+  fail "bf16 reduction trained the very bytes of fp32 (not applied)"
+python3 - "$TMP/dp2/train_log.jsonl" "$TMP/h/train_log.jsonl" <<'PY' || fail "bf16 reduction strays from fp32"
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(p) if '"loss"' in l] for p in sys.argv[1:])
+w = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+print(f"bf16 reduction: 6 steps, loss worst rel {w:.2e} from fp32")
+sys.exit(0 if len(a) == len(b) == 6 and 0 < w <= 2e-2 else 1)
+PY
+echo "ok: $nb buckets (and ZeRO-1 over them, and one process through them) give the bytes of one bucket; bf16 sums"
 
 # ---- 5. the reference: scripts/make_ddp_fixture.py ran the reference trainer under torchrun --nproc_per_node 2 (CPU,
 #      gloo, DDP) for 20 steps; 2 ranks here must log the same loss (the mean over the ranks) and gradient norm at every
