@@ -21,6 +21,11 @@ void  gl_dev_download(void* dst, const void* src, size_t bytes);
 void  gl_dev_memset(void* dst, int value, size_t bytes);
 void  gl_dev_sync(void);
 int   gl_dev_mem_info(int dev, size_t* free_bytes, size_t* total_bytes); /* cudaMemGetInfo; -1 without a device */
+/* timing events (GLINER_DDP_TRACE): one recorded on `stream` (a gl_stream_t; NULL: the legacy default stream), the
+   milliseconds between two (waits for b), freed */
+void* gl_dev_event_record(void* stream);
+float gl_dev_event_ms(void* a, void* b);
+void  gl_dev_event_free(void* e);
 
 #ifdef __cplusplus
 }

@@ -4,11 +4,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../check.h"
+#include "../device.h"
+#include "../log.h"
 #ifdef GLINER_HAVE_CUDA
 #include "../../kernels/cuda/train_kernels.h"
 #endif
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void* compute_stream(const Ddp* d) {
+#ifdef GLINER_HAVE_CUDA
+    if (d->comm->on_device) return backend_cuda_stream(d->be);
+#endif
+    (void)d;
+    return NULL;
+}
 
 /* bf16 compression on the host (DDP's bf16_compress_hook): x rounded to bf16, then divided by the world size and
    rounded again, as grad.to(bfloat16).div_(world_size) */
@@ -96,12 +113,24 @@ int ddp_init(Ddp* d, Comm* comm, const Backend* be, const ParamTable* t, float* 
         d->half = comm->on_device ? be->alloc(be, bytes) : malloc(bytes ? bytes : 1);
         CHECK(d->half, "out of memory");
     }
-    (void)err, (void)errlen;
+    const char* tr = getenv("GLINER_DDP_TRACE");
+    if (tr && *tr) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.rank%d", tr, comm->rank);
+        if (!(d->trace = fopen(path, "w"))) return gl_set_err(err, errlen, "GLINER_DDP_TRACE: %s: cannot create", path);
+        d->t_ready = calloc((size_t)ns, sizeof *d->t_ready);
+        d->ev = calloc((size_t)ns, sizeof *d->ev);
+        CHECK(d->t_ready && d->ev, "out of memory");
+        log_info("GLINER_DDP_TRACE: the buckets' times go to %s", path);
+    }
     return 0;
 }
 
 void ddp_free(Ddp* d) {
     if (!d->lo) return;
+    if (d->trace && fclose(d->trace) != 0) log_warn("GLINER_DDP_TRACE: a write failed");
+    free(d->t_ready);
+    free(d->ev);
     if (d->half) {
         if (d->comm->on_device) d->be->free(d->be, d->half);
         else free(d->half);
@@ -145,9 +174,43 @@ static void start(Ddp* d, int b) {
 static void on_ready(void* user, int b) {
     Ddp* d = user;
     d->ready[b] = 1;
+    if (d->trace) {
+        if (d->comm->on_device) d->ev[b] = gl_dev_event_record(compute_stream(d));
+        else d->t_ready[b] = now_ms() - d->t0;
+    }
     while (d->next < d->nb && d->ready[d->order[d->next]]) {
         start(d, d->order[d->next++]);
         d->started_early++;
+    }
+}
+
+void ddp_step_begin(Ddp* d) {
+    if (!d->trace) return;
+    if (d->comm->on_device) d->ev0 = gl_dev_event_record(compute_stream(d));
+    else d->t0 = now_ms();
+}
+
+/* the trace of an armed step: each bucket's bytes and when the backward was done with it (ms from the step's start),
+   and the end of the reduction */
+static void trace_step(Ddp* d, int64_t step) {
+    if (!d->trace || (!d->ev0 && d->comm->on_device)) return;
+    void* end = d->comm->on_device ? gl_dev_event_record(compute_stream(d)) : NULL;
+    const double t_end = d->comm->on_device ? gl_dev_event_ms(d->ev0, end) : now_ms() - d->t0;
+    for (int b = 0; b < d->nb; b++) {
+        double t = d->t_ready[b];
+        if (d->comm->on_device) {
+            t = d->ev[b] ? gl_dev_event_ms(d->ev0, d->ev[b]) : -1;
+            gl_dev_event_free(d->ev[b]);
+            d->ev[b] = NULL;
+        }
+        fprintf(d->trace, "{\"step\": %lld, \"bucket\": %d, \"bytes\": %zu, \"ready_ms\": %.4f}\n", (long long)step, b,
+                (d->lo[b + 1] - d->lo[b]) * sizeof(float), t);
+    }
+    fprintf(d->trace, "{\"step\": %lld, \"world\": %d, \"reduced_ms\": %.4f}\n", (long long)step, d->world, t_end);
+    if (d->comm->on_device) {
+        gl_dev_event_free(d->ev0);
+        gl_dev_event_free(end);
+        d->ev0 = NULL;
     }
 }
 
@@ -183,6 +246,7 @@ int ddp_finish(Ddp* d, int64_t step, char* err, size_t errlen) {
 #endif
         bf16_unpack(d->grads + lo, d->half + from, n);
     }
+    if (rc == 0) trace_step(d, step);
     memset(d->ready, 0, (size_t)d->nb);
     d->next = 0;
     d->failed = 0;

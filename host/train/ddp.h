@@ -10,6 +10,7 @@
    Host buffers with the mpi / tcp communicators; device buffers with nccl (comm.h). */
 #pragma once
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "../backend.h"
@@ -44,6 +45,13 @@ typedef struct {
     /* counters, for the log and the tests */
     int64_t        started_early; /* buckets started before the backward ended, over the run */
     int64_t        started_total;
+    /* GLINER_DDP_TRACE=FILE: per armed step, when each bucket was done in the backward, from the step's start
+       (host clock on the CPU; CUDA events on the compute stream on a GPU), JSONL for bench/ddp_scaling.py */
+    FILE*          trace;
+    double         t0;     /* host: the step's start */
+    double*        t_ready;
+    void*          ev0;    /* device: the step's start event, and each bucket's */
+    void**         ev;
 } Ddp;
 
 /* Buckets over the table's tensors of at most cap_bytes each (a larger tensor alone). zero: shard bounds
@@ -55,6 +63,8 @@ void ddp_free(Ddp* d);
 /* Arms the tape for the next backward (the last micro-batch of the accumulation window): buckets start as the
    backward finishes them. Without it, ddp_finish starts them all. */
 void ddp_arm(Ddp* d, Tape* tape);
+/* The start of an armed step's forward, for the trace (nothing without GLINER_DDP_TRACE) */
+void ddp_step_begin(Ddp* d);
 /* Starts what has not started, waits for every bucket (the communicator's timeout), and writes bf16 results back:
    afterwards grads holds the job's mean gradient (ZeRO-1: in this rank's shard only). 0, or -1 with err. */
 int  ddp_finish(Ddp* d, int64_t step, char* err, size_t errlen);

@@ -1017,7 +1017,10 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             MicroBatch mb;
             if (mb_build(t, &mb, ex, n, err, errlen)) { mb_free(&mb); rc = -1; goto done; }
             t->gc.dropout_seed = train_rng_next(t->rng); /* from the saved stream: resume redraws the same masks */
-            if (t->ddp.nb && a == accum - 1) ddp_arm(&t->ddp, t->gc.tape); /* buckets start during its backward */
+            if (t->ddp.nb && a == accum - 1) { /* buckets start during its backward */
+                ddp_arm(&t->ddp, t->gc.tape);
+                ddp_step_begin(&t->ddp);
+            }
             if (grad_step_dev(&t->gc, &mb.in, &mb.tg, &t->lp, t->rng, 1.0f / (float)accum, &t->stats->step_loss,
                               1.0 / accum, err, errlen)) {
                 mb_free(&mb);

@@ -47,3 +47,19 @@ extern "C" int gl_dev_mem_info(int dev, size_t* f, size_t* t) {
     if (e != cudaSuccess) { cudaGetLastError(); return -1; }
     return 0;
 }
+
+extern "C" void* gl_dev_event_record(void* stream) {
+    cudaEvent_t e;
+    CUDA_CHECK(cudaEventCreate(&e));
+    CUDA_CHECK(cudaEventRecord(e, (cudaStream_t)stream));
+    return (void*)e;
+}
+extern "C" float gl_dev_event_ms(void* a, void* b) {
+    CUDA_CHECK(cudaEventSynchronize((cudaEvent_t)b));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, (cudaEvent_t)a, (cudaEvent_t)b));
+    return ms;
+}
+extern "C" void gl_dev_event_free(void* e) {
+    if (e) CUDA_CHECK(cudaEventDestroy((cudaEvent_t)e));
+}

@@ -114,6 +114,11 @@ done
 GLINER_DDP=1 "$GLINER" train "$TMP/b.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/b1" >"$TMP/b1.log" 2>&1 ||
   { cat "$TMP/b1.log"; fail "GLINER_DDP=1"; }
 grep -q "all-reduced through single" "$TMP/b1.log" || fail "GLINER_DDP=1 did not take the data-parallel path"
+GLINER_DDP=1 GLINER_DDP_TRACE="$TMP/trace" "$GLINER" train "$TMP/b.yaml" $ARGS --train-data "$TMP/one.json" --no-save \
+  --output "$TMP/b1t" >/dev/null 2>&1 || fail "GLINER_DDP_TRACE"
+[ "$(grep -c '"bucket"' "$TMP/trace.rank0")" = $((6 * nb)) ] || fail "the trace does not hold 6 steps x $nb buckets"
+python3 "$SRC/bench/ddp_scaling.py" "$TMP/trace.rank0" --skip 1 | grep -q "predicted scaling efficiency: [01]\." ||
+  fail "bench/ddp_scaling.py does not read the trace"
 for f in model.safetensors optimizer.safetensors; do
   cmp -s "$TMP/one/checkpoint-6/$f" "$TMP/b1/checkpoint-6/$f" || fail "GLINER_DDP=1: $f differs from the plain path"
 done
