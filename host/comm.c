@@ -2,12 +2,12 @@
    collectives over an implementation's start / wait. */
 #include "comm.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "common.h" /* kernels/common.h: the bf16 conversions */
 #ifdef GLINER_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -23,20 +23,8 @@ size_t comm_type_size(CommType t) {
     return 1;
 }
 
-uint16_t comm_f32_to_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if (isnan(x)) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN, sign kept */
-    u += 0x7fffu + ((u >> 16) & 1u);                    /* round to nearest even */
-    return (uint16_t)(u >> 16);
-}
-
-float comm_bf16_to_f32(uint16_t b) {
-    const uint32_t u = (uint32_t)b << 16;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
+uint16_t comm_f32_to_bf16(float x) { return f32_to_bf16(x); }
+float    comm_bf16_to_f32(uint16_t b) { return bf16_to_f32(b); }
 
 /* ---------------------------------------------------------------- single: one process */
 

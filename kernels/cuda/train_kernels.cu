@@ -20,6 +20,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <cuda_bf16.h>
+
 #include "grad_common.cuh"
 #include "train_kernels.h"
 
@@ -312,22 +314,17 @@ extern "C" void train_step_check_cuda(TrainStats* st, gl_stream_t stream) {
 /* ---- data parallel (host/train/ddp.c): bf16 compression of a gradient bucket, as DDP's bf16_compress_hook
    (grad.to(bfloat16).div_(world_size): two roundings to nearest even), its decompression, and the job's mean loss */
 
-__device__ __forceinline__ uint16_t f32_to_bf16_rne(float x) {
-    uint32_t u = __float_as_uint(x);
-    if (isnan(x)) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-__device__ __forceinline__ float bf16_to_f32(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
+__device__ __forceinline__ uint16_t dev_f32_to_bf16(float x) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+__device__ __forceinline__ float dev_bf16_to_f32(uint16_t b) { return __bfloat162float(__ushort_as_bfloat16(b)); }
 
 __global__ void grad_bf16_pack_kernel(uint16_t* out, const float* g, size_t n, float pre) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        out[i] = f32_to_bf16_rne(bf16_to_f32(f32_to_bf16_rne(g[i])) * pre);
+        out[i] = dev_f32_to_bf16(dev_bf16_to_f32(dev_f32_to_bf16(g[i])) * pre);
 }
 
 __global__ void grad_bf16_unpack_kernel(float* g, const uint16_t* in, size_t n) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        g[i] = bf16_to_f32(in[i]);
+        g[i] = dev_bf16_to_f32(in[i]);
 }
 
 static unsigned elementwise_blocks(size_t n) {
