@@ -21,6 +21,10 @@ void  gl_dev_download(void* dst, const void* src, size_t bytes);
 void  gl_dev_memset(void* dst, int value, size_t bytes);
 void  gl_dev_sync(void);
 int   gl_dev_mem_info(int dev, size_t* free_bytes, size_t* total_bytes); /* cudaMemGetInfo; -1 without a device */
+/* The CUDA backend's stream on device dev (a cudaStream_t): every op of that device's tables runs there, in order.
+   NULL before the device's first table was made (backend_cuda*), and without CUDA. The NCCL communicator
+   (kernels/cuda/comm_nccl.cu) starts its collectives after this stream's work and puts the stream after their end. */
+void* gl_cuda_compute_stream(int dev);
 
 #ifdef __cplusplus
 }
