@@ -4,6 +4,7 @@
 #   deps (carried .debs, wheels)                ~10 s
 #   build for sm_90a only (-j16)                ~90 s  (3 storage dtypes per kernel)
 #   ctest -L gpu (parity: every op fp32, bf16/fp16 ops, whole model fp32/bf16/fp16)   ~60 s   300 s
+#   the NCCL communicator again on its own (1 rank; 2 ranks under mpirun with 2 GPUs)   ~10 s   120 s (+180 s)
 #   compute-sanitizer memcheck: parity exes (model test fp32 only) + kernel benches --check-only,
 #     racecheck: deberta/attention parity + bench_deberta_attention --check-only      ~60 s   SAN_S (90)
 #   kernel benches (layer_norm, span_concat, deberta_attention, lstm_bidir)          ~60 s   120 s each
@@ -124,6 +125,22 @@ if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_grad_ops ]; then
   timeout 150 $B/tests/parity_test_grad_ops --jobs=1 >"$LOG/grad_ops_v2.log" 2>&1
   say "backward ops v1 + v2 (attention GEMM form, two-stage reductions, LSTM batched BPTT): rc=$? -- $(grep -E 'Synthesis' "$LOG/grad_ops_v2.log" | tail -1) ($(el) s)"
   grep -E 'out of tolerance|overwritten|v2 vs v1|differ' "$LOG/grad_ops_v2.log" | head -20 | tee -a "$REPORT"
+fi
+
+# the NCCL communicator (kernels/cuda/comm_nccl.cu; tests/dist/test_comm_nccl.c, one rank in the gpu suites above):
+# its lines here, then 2 ranks under mpirun where this machine has 2 GPUs and Open MPI. Nothing without the binary.
+if [ $HAVE_GPU = 1 ] && [ -x $B/tests/dist_test_comm_nccl ]; then
+  timeout 120 $B/tests/dist_test_comm_nccl >"$LOG/comm_nccl.log" 2>&1
+  say "nccl communicator, 1 rank: rc=$? -- $(grep -E 'checks ok|SKIP' "$LOG/comm_nccl.log" | tail -1) ($(el) s)"
+  grep -E 'FAIL|\(the error' "$LOG/comm_nccl.log" | head -12 | tee -a "$REPORT"
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  if [ "$ngpu" -ge 2 ] && command -v mpirun >/dev/null; then
+    timeout 180 mpirun --allow-run-as-root --oversubscribe -np 2 $B/tests/dist_test_comm_nccl >"$LOG/comm_nccl_2.log" 2>&1
+    say "nccl communicator, 2 ranks (mpirun -np 2): rc=$? -- $(grep -E 'checks ok|SKIP' "$LOG/comm_nccl_2.log" | tr '\n' ' ') ($(el) s)"
+    grep -E 'FAIL|\(the error' "$LOG/comm_nccl_2.log" | head -12 | tee -a "$REPORT"
+  else
+    say "nccl communicator, 2 ranks: skipped ($ngpu GPU(s)$(command -v mpirun >/dev/null || echo ', no mpirun'))"
+  fi
 fi
 
 # ---- compute-sanitizer: memcheck on the parity executables and the kernel labs (validation only),

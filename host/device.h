@@ -26,6 +26,10 @@ int   gl_dev_mem_info(int dev, size_t* free_bytes, size_t* total_bytes); /* cuda
 void* gl_dev_event_record(void* stream);
 float gl_dev_event_ms(void* a, void* b);
 void  gl_dev_event_free(void* e);
+/* The CUDA backend's stream on device dev (a cudaStream_t): every op of that device's tables runs there, in order.
+   NULL before the device's first table was made (backend_cuda*), and without CUDA. The NCCL communicator
+   (kernels/cuda/comm_nccl.cu) starts its collectives after this stream's work and puts the stream after their end. */
+void* gl_cuda_compute_stream(int dev);
 
 #ifdef __cplusplus
 }

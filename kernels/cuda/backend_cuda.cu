@@ -73,6 +73,10 @@ static gl_blas_t BL(const Backend* be) {
 }
 
 extern "C" struct CUstream_st* backend_cuda_stream(const Backend* be) { return (struct CUstream_st*)I(be)->stream; }
+/* the stream of device `device`'s tables (host/device.h), NULL before the first table of that device was made */
+extern "C" void* gl_cuda_compute_stream(int device) {
+    return device >= 0 && device < MAX_DEVICES ? (void*)g_impl[device].stream : NULL;
+}
 
 extern "C" void backend_cuda_set_bf16_compute(int on) { gemm_set_bf16_compute(on); }
 
