@@ -101,6 +101,25 @@ if [ ! -f "$DATA" ] || [ ! -f "$SMALL/model.safetensors" ]; then
   say "throughput: skipped (need $DATA and $SMALL)"; exit 0
 fi
 python3 bench/setup_bench_model.py "$SMALL" >"$TMP/setup.log" 2>&1 || say "throughput: the tokenizer setup failed"
+# ---- 3a. data parallel on one GPU (issue 15): the NCCL path at world size 1 (GLINER_DDP=1) trains the bytes of the
+#      plain path; GLiNER-small's buckets timed in its backward (GLINER_DDP_TRACE: CUDA events) and the 8-GPU
+#      efficiency bench/ddp_scaling.py predicts from them (8x H100 NVLink: 450 GB/s NCCL all-reduce busbw)
+if [ "$(left)" -gt 90 ]; then
+  for mode in plain ddp; do
+    env $([ $mode = ddp ] && echo GLINER_DDP=1) ./$B/gliner train configs/tiny/uni_encoder_span.yaml \
+      --model tests/fixtures/models/uni_span_bert_markerV0 --train-data tests/fixtures/train_ddp/data.json --no-shuffle \
+      --steps 6 --fp32 --device cuda --output "$TMP/w1_$mode" >"$TMP/w1_$mode.log" 2>&1 || tail -3 "$TMP/w1_$mode.log" | tee -a "$REPORT"
+  done
+  if cmp -s "$TMP/w1_plain/checkpoint-6/model.safetensors" "$TMP/w1_ddp/checkpoint-6/model.safetensors"; then
+    say "data parallel, NCCL world size 1: 6 steps, the same model bytes as the plain path ($(grep -o 'buckets.*' "$TMP/w1_ddp.log" | head -1))"
+  else
+    say "data parallel, NCCL world size 1: DIFFERS from the plain path (or failed): $(grep -E '^gradients|error' "$TMP/w1_ddp.log" | head -2)"
+  fi
+  GLINER_DDP=1 GLINER_DDP_TRACE="$TMP/ddp_trace" ./$B/gliner train configs/uni_encoder_span.yaml --model "$SMALL" \
+    --train-data "$DATA" --steps 12 --batch-size 8 --device cuda --no-save --output "$TMP/ddp_small" >"$TMP/ddp_small.log" 2>&1
+  python3 bench/ddp_scaling.py "$TMP/ddp_trace.rank0" --gpus 8 2>&1 | sed 's/^/    /' | tee -a "$REPORT"
+  cp "$TMP/ddp_trace.rank0" "${LOGDIR:-/tmp}/ddp_trace_small.jsonl" 2>/dev/null
+fi
 mem_start() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$TMP/mem_$1" 2>/dev/null & MEMPID=$!; }
 mem_stop() { kill $MEMPID 2>/dev/null; wait $MEMPID 2>/dev/null; sort -n "$TMP/mem_$1" 2>/dev/null | tail -1; }
 ROWS="$TMP/rows.csv"
