@@ -10,7 +10,9 @@
 #   4. faults: a rank that hangs makes the job end within training.collective_timeout_s with one line naming the
 #      rank and the collective; a rank that exits ends the job too (non-zero, well before any timeout);
 #   5. the reference: 20 steps of the reference trainer under torchrun --nproc_per_node 2 (tests/fixtures/train_ddp,
-#      scripts/make_ddp_fixture.py) -- the loss and the gradient norm of every step within 1e-4 relative;
+#      scripts/make_ddp_fixture.py) -- the loss and the gradient norm of every step within 1e-4 relative; with
+#      training.ddp_reduce_dtype bf16 the same against the reference with DDP's bf16_compress_hook (<model>.bf16.json),
+#      and the bf16 run's gradient norms strayed from the fp32 fixture's (> 1e-4, and >= 10x their bf16 error);
 #   6. ZeRO-1 (training.zero_stage: 1) gives byte-identical parameters and optimizer state to plain data parallel;
 #   7. buckets: the gradients in many small buckets (training.ddp_bucket_cap_mb), reduced as the backward finishes
 #      each, give the same bytes as one bucket; so does ZeRO-1 over small buckets; one process through the
@@ -139,24 +141,48 @@ echo "ok: $nb buckets (and ZeRO-1 over them, and one process through them) give 
 
 # ---- 5. the reference: scripts/make_ddp_fixture.py ran the reference trainer under torchrun --nproc_per_node 2 (CPU,
 #      gloo, DDP) for 20 steps; 2 ranks here must log the same loss (the mean over the ranks) and gradient norm at every
-#      step, within 1e-4 relative
+#      step, within 1e-4 relative. With training.ddp_reduce_dtype bf16 the reference is the same run with DDP's
+#      bf16_compress_hook (scripts/make_ddp_fixture.py --bf16-hook: <model>.bf16.json; the script checked that gloo's
+#      bf16 all-reduce gave bit for bit bf16(bf16(bf16(g0)/2) + bf16(bf16(g1)/2))): the same 1e-4. That the bf16 check
+#      can tell the two reductions apart: the bf16 run's worst gradient-norm error against the fp32 fixture must exceed
+#      1e-4 (it would fail the fp32 check) and be at least 10x its error against the bf16 fixture (measured: 3.0e-4 /
+#      2.8e-6, 1.4e-3 / 1.8e-7, 1.2e-3 / 1.4e-7 for the three models); the losses cannot tell them apart (the bf16
+#      run's losses are within 2.4e-5 of the fp32 fixture's), so only the norms are asked to.
 F=$SRC/tests/fixtures/train_ddp
+sed 's/^training:/training:\n  ddp_reduce_dtype: bf16/' $F/config.yaml >"$TMP/ref_bf16.yaml"
 for m in uni_span_bert_markerV0 uni_span_deberta_markerV0 uni_token_deberta; do
   (cd "$SRC" && $MPIRUN "$GLINER" train $F/config.yaml --model tests/fixtures/models/$m --train-data $F/data.json \
     --no-shuffle --log-every 1 --threads 1 --no-save --output "$TMP/ref_$m") >"$TMP/ref_$m.log" 2>&1 ||
     { cat "$TMP/ref_$m.log"; fail "2 ranks on the reference's run of $m"; }
-  python3 - "$F/$m.json" "$TMP/ref_$m/train_log.jsonl" <<'PY' || fail "$m: 2 ranks differ from the reference under torchrun"
+  (cd "$SRC" && $MPIRUN "$GLINER" train "$TMP/ref_bf16.yaml" --model tests/fixtures/models/$m \
+    --train-data $F/data.json --no-shuffle --log-every 1 --threads 1 --no-save --output "$TMP/refh_$m") \
+    >"$TMP/refh_$m.log" 2>&1 ||
+    { cat "$TMP/refh_$m.log"; fail "2 ranks, bf16 reduction, on the reference's run of $m"; }
+  grep -q "summed in bf16" "$TMP/refh_$m.log" || fail "$m: ddp_reduce_dtype bf16 does not say it sums in bf16"
+  python3 - "$F/$m.json" "$TMP/ref_$m/train_log.jsonl" "$F/$m.bf16.json" "$TMP/refh_$m/train_log.jsonl" <<'PY' ||
 import json, sys
-ref = json.load(open(sys.argv[1]))
-ours = [json.loads(l) for l in open(sys.argv[2]) if '"loss"' in l]
-assert len(ours) == len(ref["loss"]) == 20, (len(ours), len(ref["loss"]))
-wl = max(abs(o["loss"] - r) / abs(r) for o, r in zip(ours, ref["loss"]))
-wg = max(abs(o["grad_norm"] - r) / abs(r) for o, r in zip(ours, ref["grad_norm"]))
-print(f"ddp parity {sys.argv[1].split('/')[-1][:-5]:28s} 20 steps x 2 ranks: loss worst rel {wl:.2e}, grad norm {wg:.2e}")
-sys.exit(0 if wl <= 1e-4 and wg <= 1e-4 else 1)
+def worst(ref, ours, key):
+    assert len(ours) == len(ref[key]) == 20, (len(ours), len(ref[key]))
+    return max(abs(o[key] - r) / abs(r) for o, r in zip(ours, ref[key]))
+ref, ref_h = json.load(open(sys.argv[1])), json.load(open(sys.argv[3]))
+ours, ours_h = ([json.loads(l) for l in open(p) if '"loss"' in l] for p in (sys.argv[2], sys.argv[4]))
+assert "bf16_compress_hook" in ref_h.get("ddp_comm_hook", ""), "the .bf16.json fixture was not made with the hook"
+name = sys.argv[1].split("/")[-1][:-5]
+wl, wg = worst(ref, ours, "loss"), worst(ref, ours, "grad_norm")
+print(f"ddp parity {name:28s} 20 steps x 2 ranks: loss worst rel {wl:.2e}, grad norm {wg:.2e}")
+hl, hg, hx = worst(ref_h, ours_h, "loss"), worst(ref_h, ours_h, "grad_norm"), worst(ref, ours_h, "grad_norm")
+print(f"ddp parity {name + ' bf16':28s} 20 steps x 2 ranks: loss worst rel {hl:.2e}, grad norm {hg:.2e}; "
+      f"grad norm vs the fp32 fixture {hx:.2e} ({hx / max(hg, 1e-12):.0f}x)")
+ok = wl <= 1e-4 and wg <= 1e-4
+if not (hl <= 1e-4 and hg <= 1e-4):
+    print(f"FAIL: {name}: ddp_reduce_dtype bf16 differs from the reference with bf16_compress_hook"); ok = False
+if not (hx > 1e-4 and hx >= 10 * hg):
+    print(f"FAIL: {name}: the bf16 run is not told apart from the fp32 reference (need > 1e-4 and >= 10x)"); ok = False
+sys.exit(0 if ok else 1)
 PY
+    fail "$m: 2 ranks differ from the reference under torchrun"
 done
-echo "ok: 2 ranks equal the reference trainer under torchrun (DDP, gloo) step by step"
+echo "ok: 2 ranks equal the reference trainer under torchrun (DDP, gloo) step by step, also summing in bf16"
 
 # ---- 4. faults
 sed 's/^training:/training:\n  collective_timeout_s: 3/' $Y >"$TMP/t.yaml"
