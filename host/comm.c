@@ -163,7 +163,8 @@ Comm* comm_world(char* err, size_t errlen) {
     gl_set_err(err, errlen,
                "the launcher asks for %d processes, and this build has no MPI\n"
                "  HINT: install Open MPI (Debian: libopenmpi-dev openmpi-bin), rebuild, and launch with mpirun or srun; "
-               "or launch with torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)", n);
+               "or launch with torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)",
+               n);
     return NULL;
 #endif
 }
@@ -174,8 +175,7 @@ void comm_free(Comm* c) {
 
 void comm_abort(Comm* c, int code) {
     if (!c || c->size == 1) return;
-    fflush(stdout);
-    fflush(stderr);
+    fflush(NULL); /* every output stream (a log's last line says why): the implementations end without exit() */
     c->ops->abort(c, code);
 }
 
