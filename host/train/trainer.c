@@ -759,7 +759,8 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     if (t->world > 1) {
         if (o->device && strncmp(o->device, "cpu", 3))
             return gl_set_err(err, errlen, "--device %s with %d ranks: data-parallel training runs on the CPU through "
-                              "MPI for now (the NCCL communicator for GPUs is not built yet)", o->device, t->world);
+                              "MPI or TCP for now (the NCCL communicator for GPUs is not built yet)", o->device,
+                              t->world);
         say(t, "data parallel: %d ranks (%s), a global batch of %d x %d texts per micro-batch", t->world,
             t->comm->name, o->batch_size > 0 ? o->batch_size : tc->train_batch_size, t->world);
     }
@@ -848,8 +849,9 @@ static int setup(Trainer* t, char* err, size_t errlen) {
             train_state_free(&st);
             return gl_set_err(err, errlen, "%s: written by a run of %lld rank%s, this run has %d: the data position is "
                               "counted per rank, so the run resumes only with the same world size\n"
-                              "  HINT: launch with mpirun -np %lld (or srun with %lld tasks)", dir, (long long)ws,
-                              ws == 1 ? "" : "s", t->world, (long long)ws, (long long)ws);
+                              "  HINT: launch %lld processes (mpirun -np %lld, srun with %lld tasks, or torchrun "
+                              "--nproc_per_node %lld)", dir, (long long)ws, ws == 1 ? "" : "s", t->world,
+                              (long long)ws, (long long)ws, (long long)ws, (long long)ws);
         }
         if (t->world > 1) st.rng[0] = st.rank_rng[t->rank]; /* this rank's own sampling state */
         train_state_free(&t->st);
