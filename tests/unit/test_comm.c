@@ -86,7 +86,8 @@ static void allreduce_f32(size_t n, float pre) {
     for (size_t i = 0; i < n; i++) {
         float want = 0;
         for (int r = 0; r < N; r++) want += v_exact(r, i) * pre;
-        if (x[i] != want && bad++ == 0) EXPECT(0, "all-reduce f32 n=%zu pre=%g: x[%zu] = %g, expected %g", n, pre, i, x[i], want);
+        if (x[i] != want && bad++ == 0)
+            EXPECT(0, "all-reduce f32 n=%zu pre=%g: x[%zu] = %g, expected %g", n, pre, i, x[i], want);
     }
     EXPECT(bad == 0, "all-reduce f32 n=%zu: %zu wrong values", n, bad);
     free(x);
@@ -101,7 +102,8 @@ static void allreduce_f64(size_t n) {
     for (size_t i = 0; i < n; i++) {
         double want = 0;
         for (int r = 0; r < N; r++) want += (r + 1) * 0.25 + (double)(i % 977);
-        if (x[i] != want && bad++ == 0) EXPECT(0, "all-reduce f64 n=%zu: x[%zu] = %.17g, expected %.17g", n, i, x[i], want);
+        if (x[i] != want && bad++ == 0)
+            EXPECT(0, "all-reduce f64 n=%zu: x[%zu] = %.17g, expected %.17g", n, i, x[i], want);
     }
     EXPECT(bad == 0, "all-reduce f64 n=%zu: %zu wrong values", n, bad);
     free(x);
@@ -269,12 +271,13 @@ static void allgatherv(void) {
     CommReq q = {0}; /* bytes, through the table: element counts that are no multiple of anything */
     ok(C->ops->iallgatherv(C, b, counts, displs, COMM_BYTE, &q, err, sizeof err), err);
     ok(comm_wait(C, &q, "the byte all-gather", err, sizeof err), err);
-    int bad = 0, in = 0;
+    int bad = 0;
     for (int i = 0; i < at; i++) {
         float want = 7777.0f;
         uint8_t wb = 0xee;
         for (int r = 0; r < N; r++)
-            if (i >= displs[r] && i < displs[r] + counts[r]) want = (float)(r * 100 + i - displs[r]), wb = (uint8_t)(r * 16 + i - displs[r]), in++;
+            if (i >= displs[r] && i < displs[r] + counts[r])
+                want = (float)(r * 100 + i - displs[r]), wb = (uint8_t)(r * 16 + i - displs[r]);
         if ((x[i] != want || b[i] != wb) && bad++ == 0)
             EXPECT(0, "all-gather: [%d] = %g / %02x, expected %g / %02x", i, x[i], b[i], want, wb);
     }
