@@ -107,24 +107,40 @@ static int mpi_launch_size(void) {
     return 1;
 }
 
+/* torchrun's variable `name` as a number in [lo, hi], or an error naming the process (WORLD_SIZE, and RANK when
+   known: >= 0), the variable, what it holds and what was expected */
+static int env_need(const char* name, int lo, int hi, int* out, const char* expect, int ws, int rank, char* err,
+                    size_t errlen) {
+    const char* v = getenv(name);
+    if (env_int(name, out) && *out >= lo && *out <= hi) return 0;
+    char who[48];
+    snprintf(who, sizeof who, rank >= 0 ? "WORLD_SIZE=%d RANK=%d" : "WORLD_SIZE=%d", ws, rank);
+    return gl_set_err(err, errlen, "%s: %s is %s%s%s (expected %s, as torchrun sets)", who, name, v ? "'" : "not set",
+                      v ? v : "", v ? "'" : "", expect);
+}
+
 Comm* comm_world(char* err, size_t errlen) {
     const int n_mpi = mpi_launch_size();
     int ws = 1, rank = 0, lr = 0, port = 0;
-    env_int("WORLD_SIZE", &ws);
+    const char* wsv = getenv("WORLD_SIZE");
+    if (wsv && *wsv && (!env_int("WORLD_SIZE", &ws) || ws < 1)) {
+        gl_set_err(err, errlen, "WORLD_SIZE is '%s' (expected the job's process count, 1 or more)", wsv);
+        return NULL;
+    }
     const char* addr = getenv("MASTER_ADDR");
-    /* torchrun (or any launcher of its environment) without an MPI runtime behind the processes: TCP */
-    if (n_mpi <= 1 && ws > 1 && addr && *addr) {
-        if (!env_int("RANK", &rank) || rank >= ws) {
-            gl_set_err(err, errlen, "WORLD_SIZE=%d: RANK is %s (expected 0 <= RANK < WORLD_SIZE, as torchrun sets)", ws,
-                       getenv("RANK") ? getenv("RANK") : "not set");
+    /* torchrun (or any launcher of its environment) without an MPI runtime behind the processes: TCP. WORLD_SIZE
+       alone (no RANK, MASTER_ADDR or MASTER_PORT) is taken for an MPI launch below. */
+    if (n_mpi <= 1 && ws > 1 && (addr || getenv("MASTER_PORT") || getenv("RANK"))) {
+        if (env_need("RANK", 0, ws - 1, &rank, "0 <= RANK < WORLD_SIZE", ws, -1, err, errlen)) return NULL;
+        if (!addr || !*addr) {
+            gl_set_err(err, errlen, "WORLD_SIZE=%d RANK=%d: MASTER_ADDR is not set (expected the address of rank 0's "
+                       "machine, as torchrun sets)", ws, rank);
             return NULL;
         }
-        if (!env_int("MASTER_PORT", &port) || port < 1 || port > 65535) {
-            gl_set_err(err, errlen, "WORLD_SIZE=%d: MASTER_PORT is %s (expected a port number, as torchrun sets)", ws,
-                       getenv("MASTER_PORT") ? getenv("MASTER_PORT") : "not set");
+        if (env_need("MASTER_PORT", 1, 65535, &port, "the port rank 0 listens on, 1 to 65535", ws, rank, err,
+                     errlen) ||
+            env_need("LOCAL_RANK", 0, ws - 1, &lr, "the rank among this machine's processes", ws, rank, err, errlen))
             return NULL;
-        }
-        env_int("LOCAL_RANK", &lr);
         return comm_tcp_new(rank, ws, lr, addr, port, err, errlen);
     }
     const int n = n_mpi > 1 ? n_mpi : ws;
@@ -135,7 +151,8 @@ Comm* comm_world(char* err, size_t errlen) {
     gl_set_err(err, errlen,
                "the launcher asks for %d processes, and this build has no MPI\n"
                "  HINT: install Open MPI (Debian: libopenmpi-dev openmpi-bin), rebuild, and launch with mpirun or srun; "
-               "or launch with torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)", n);
+               "or launch with torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)",
+               n);
     return NULL;
 #endif
 }
@@ -146,8 +163,7 @@ void comm_free(Comm* c) {
 
 void comm_abort(Comm* c, int code) {
     if (!c || c->size == 1) return;
-    fflush(stdout);
-    fflush(stderr);
+    fflush(NULL); /* every output stream (a log's last line says why): the implementations end without exit() */
     c->ops->abort(c, code);
 }
 
@@ -175,8 +191,8 @@ static int finish(Comm* c, int rc, CommReq* rq, const char* what, char* err, siz
     return comm_wait(c, rq, what, err, errlen);
 }
 
+/* (the f32 forms go through the single communicator too: one rank's sum is its values times pre) */
 int comm_allreduce_f32(Comm* c, float* x, size_t n, float pre, const char* what, char* err, size_t errlen) {
-    if (c->size == 1) return 0;
     CommReq rq = {0};
     return finish(c, c->ops->iallreduce(c, x, n, COMM_F32, COMM_SUM, pre, &rq, err, errlen), &rq, what, err, errlen);
 }
@@ -201,7 +217,6 @@ int comm_allreduce_max_i32(Comm* c, int* x, const char* what, char* err, size_t 
 
 int comm_reduce_scatter_f32(Comm* c, float* x, const int* counts, const int* displs, float pre, const char* what,
                             char* err, size_t errlen) {
-    if (c->size == 1) return 0;
     CommReq rq = {0};
     return finish(c, c->ops->ireduce_scatter(c, x, counts, displs, COMM_F32, pre, &rq, err, errlen), &rq, what, err,
                   errlen);

@@ -894,8 +894,9 @@ static int setup(Trainer* t, char* err, size_t errlen) {
             train_state_free(&st);
             return gl_set_err(err, errlen, "%s: written by a run of %lld rank%s, this run has %d: the data position is "
                               "counted per rank, so the run resumes only with the same world size\n"
-                              "  HINT: launch with mpirun -np %lld (or srun with %lld tasks)", dir, (long long)ws,
-                              ws == 1 ? "" : "s", t->world, (long long)ws, (long long)ws);
+                              "  HINT: launch %lld processes (mpirun -np %lld, srun with %lld tasks, or torchrun "
+                              "--nproc_per_node %lld)", dir, (long long)ws, ws == 1 ? "" : "s", t->world,
+                              (long long)ws, (long long)ws, (long long)ws, (long long)ws);
         }
         if (t->world > 1) st.rng[0] = st.rank_rng[t->rank]; /* this rank's own sampling state */
         train_state_free(&t->st);
