@@ -105,16 +105,22 @@ python3 bench/setup_bench_model.py "$SMALL" >"$TMP/setup.log" 2>&1 || say "throu
 #      plain path; GLiNER-small's buckets timed in its backward (GLINER_DDP_TRACE: CUDA events) and the 8-GPU
 #      efficiency bench/ddp_scaling.py predicts from them (8x H100 NVLink: 450 GB/s NCCL all-reduce busbw)
 if [ "$(left)" -gt 90 ]; then
-  for mode in plain ddp; do
-    env $([ $mode = ddp ] && echo GLINER_DDP=1) ./$B/gliner train configs/tiny/uni_encoder_span.yaml \
+  sed 's/^training:/training:\n  zero_stage: 1\n  ddp_bucket_cap_mb: 0.002/' configs/tiny/uni_encoder_span.yaml >"$TMP/w1z.yaml"
+  for mode in plain ddp zero; do
+    y=configs/tiny/uni_encoder_span.yaml
+    [ $mode = zero ] && y="$TMP/w1z.yaml"
+    env $([ $mode != plain ] && echo GLINER_DDP=1) ./$B/gliner train "$y" \
       --model tests/fixtures/models/uni_span_bert_markerV0 --train-data tests/fixtures/train_ddp/data.json --no-shuffle \
       --steps 6 --fp32 --device cuda --output "$TMP/w1_$mode" >"$TMP/w1_$mode.log" 2>&1 || tail -3 "$TMP/w1_$mode.log" | tee -a "$REPORT"
   done
-  if cmp -s "$TMP/w1_plain/checkpoint-6/model.safetensors" "$TMP/w1_ddp/checkpoint-6/model.safetensors"; then
-    say "data parallel, NCCL world size 1: 6 steps, the same model bytes as the plain path ($(grep -o 'buckets.*' "$TMP/w1_ddp.log" | head -1))"
-  else
-    say "data parallel, NCCL world size 1: DIFFERS from the plain path (or failed): $(grep -E '^gradients|error' "$TMP/w1_ddp.log" | head -2)"
-  fi
+  for mode in ddp zero; do
+    if cmp -s "$TMP/w1_plain/checkpoint-6/model.safetensors" "$TMP/w1_$mode/checkpoint-6/model.safetensors" &&
+       cmp -s "$TMP/w1_plain/checkpoint-6/optimizer.safetensors" "$TMP/w1_$mode/checkpoint-6/optimizer.safetensors"; then
+      say "data parallel ($mode), NCCL world size 1: 6 steps, the plain path's model and optimizer bytes ($(grep -o '^gradients: .*' "$TMP/w1_$mode.log" | head -1))"
+    else
+      say "data parallel ($mode), NCCL world size 1: DIFFERS from the plain path (or failed): $(grep -E '^gradients|error' "$TMP/w1_$mode.log" | head -2)"
+    fi
+  done
   GLINER_DDP=1 GLINER_DDP_TRACE="$TMP/ddp_trace" ./$B/gliner train configs/uni_encoder_span.yaml --model "$SMALL" \
     --train-data "$DATA" --steps 12 --batch-size 8 --device cuda --no-save --output "$TMP/ddp_small" >"$TMP/ddp_small.log" 2>&1
   python3 bench/ddp_scaling.py "$TMP/ddp_trace.rank0" --gpus 8 2>&1 | sed 's/^/    /' | tee -a "$REPORT"

@@ -81,6 +81,7 @@ typedef struct {
        checkpoints read and write */
     float *         dm, *dv;
     TrainPlan*      plan;
+    TrainPlan*      zplan; /* ZeRO-1: AdamW over this rank's shard, offsets from z_lo (dm / dv hold the shard only) */
 #endif
     FILE*            jlog; /* OUTDIR/train_log.jsonl */
     FILE*            tlog; /* OUTDIR/train.log: every progress and event line */
@@ -491,18 +492,29 @@ static void fmt_eta(char* buf, size_t n, double s) {
    read and write stats where it lives. The host reads it only to log or save (stats_take, state_to_host). */
 
 #ifdef GLINER_HAVE_CUDA
+/* the plan of the tensors' elements inside [lo, hi) of the flat buffers, their offsets counted from lo */
+static TrainPlan* plan_for_range(Trainer* t, size_t lo, size_t hi) {
+    const ParamTable* tb = &t->m->table;
+    TrainSegment* segs = calloc((size_t)(tb->n ? tb->n : 1), sizeof *segs);
+    CHECK(segs, "out of memory");
+    int n = 0;
+    for (int i = 0; i < tb->n; i++) { /* each tensor's group lr (the schedule multiplies it on the device) */
+        const ParamSpec* ps = &tb->p[i];
+        if (ps->optional || !ps->numel) continue;
+        const size_t a = ps->offset > lo ? ps->offset : lo, e = ps->offset + ps->numel < hi ? ps->offset + ps->numel : hi;
+        if (a < e)
+            segs[n++] = (TrainSegment){a - lo, e - a, optim_param_lr(&t->opt, i), optim_param_wd(&t->opt, i),
+                                       t->opt.frozen[i]};
+    }
+    TrainPlan* pl = train_plan_new_cuda(segs, n, (gl_stream_t)backend_cuda_stream(t->m->base));
+    free(segs);
+    return pl;
+}
+
 static void dev_opt_init(Trainer* t) {
     const Backend* be = t->m->base;
     const ParamTable* tb = &t->m->table;
-    TrainSegment* segs = calloc((size_t)tb->n, sizeof *segs);
-    CHECK(segs, "out of memory");
-    int n = 0;
-    for (int i = 0; i < tb->n; i++) /* each tensor's group lr (the schedule multiplies it on the device) */
-        if (!tb->p[i].optional && tb->p[i].numel)
-            segs[n++] = (TrainSegment){tb->p[i].offset, tb->p[i].numel, optim_param_lr(&t->opt, i),
-                                       optim_param_wd(&t->opt, i), t->opt.frozen[i]};
-    t->plan = train_plan_new_cuda(segs, n, (gl_stream_t)backend_cuda_stream(be));
-    free(segs);
+    t->plan = plan_for_range(t, 0, tb->total);
     t->dm = be->alloc(be, tb->total * sizeof(float));
     t->dv = be->alloc(be, tb->total * sizeof(float));
 }
@@ -513,6 +525,7 @@ static void dev_opt_free(Trainer* t) {
     be->free(be, t->dm);
     be->free(be, t->dv);
     train_plan_free_cuda(t->plan);
+    if (t->zplan) train_plan_free_cuda(t->zplan);
 }
 #endif
 
@@ -536,12 +549,24 @@ static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
                 return -1;
             train_stats_loss_div_cuda(st, (double)t->world, s);
         }
+        /* ZeRO-1 on GPUs: each rank's shard of the summed gradients to every rank (the norm and the clip read them
+           all), AdamW over this rank's shard with its shard of the state, then the parameters gathered */
+        if (t->zero && comm_allgatherv_f32(t->gcomm, t->gc.grads, t->z_counts, t->z_displs, "gathering the summed "
+                                           "gradients (ZeRO-1)", err, errlen))
+            return -1;
         grad_norm_plan_cuda(st, t->gc.grads, t->plan, s);
         train_step_check_cuda(st, s);
         grad_clip_plan_cuda(t->gc.grads, st, t->tc.max_grad_norm, t->plan, s);
-        adamw_plan_cuda(t->m->params, t->gc.grads, t->dm, t->dv, NULL, DTYPE_F32, t->plan, lr_mult, t->opt.hp.beta1,
-                        t->opt.hp.beta2, t->opt.hp.eps, st, s);
-        return 0;
+        if (!t->zero) {
+            adamw_plan_cuda(t->m->params, t->gc.grads, t->dm, t->dv, NULL, DTYPE_F32, t->plan, lr_mult, t->opt.hp.beta1,
+                            t->opt.hp.beta2, t->opt.hp.eps, st, s);
+            return 0;
+        }
+        if (t->z_hi > t->z_lo)
+            adamw_plan_cuda((float*)t->m->params + t->z_lo, t->gc.grads + t->z_lo, t->dm, t->dv, NULL, DTYPE_F32,
+                            t->zplan, lr_mult, t->opt.hp.beta1, t->opt.hp.beta2, t->opt.hp.eps, st, s);
+        return comm_allgatherv_f32(t->gcomm, t->m->params, t->z_counts, t->z_displs, "gathering the updated parameters "
+                                   "(ZeRO-1)", err, errlen);
     }
 #endif
     /* the CPU: the same rule with the twins, on host memory */
@@ -576,8 +601,8 @@ static int update(Trainer* t, double lr_mult, char* err, size_t errlen) {
                                "(ZeRO-1)", err, errlen);
 }
 
-/* training.zero_stage 1 with several ranks on the CPU: the ranges, this rank's AdamW state (from opt.m / opt.v, which a
-   resume filled) and the full state freed */
+/* training.zero_stage 1 with several ranks: the ranges, this rank's AdamW state (from opt.m / opt.v, which a resume
+   filled; on a GPU, the device's state shrinks to it) and the full state freed */
 static int zero_init(Trainer* t, char* err, size_t errlen) {
     const size_t total = t->m->table.total, per = (total + (size_t)t->world - 1) / (size_t)t->world;
     if (total > (size_t)INT32_MAX)
@@ -601,6 +626,20 @@ static int zero_init(Trainer* t, char* err, size_t errlen) {
     free(t->opt.m);
     free(t->opt.v);
     t->opt.m = t->opt.v = NULL;
+#ifdef GLINER_HAVE_CUDA
+    if (!t->on_host) { /* the device's AdamW state shrinks to the shard (zm / zv: its host copies, for checkpoints) */
+        const Backend* be = t->m->base;
+        be->free(be, t->dm);
+        be->free(be, t->dv);
+        t->dm = be->alloc(be, (n ? n : 1) * sizeof(float));
+        t->dv = be->alloc(be, (n ? n : 1) * sizeof(float));
+        if (n) {
+            be->upload(be, t->dm, t->zm, n);
+            be->upload(be, t->dv, t->zv, n);
+        }
+        t->zplan = plan_for_range(t, t->z_lo, t->z_hi);
+    }
+#endif
     t->zero = 1;
     say(t, "ZeRO-1: each of the %d ranks keeps AdamW's state for its 1/%d of the parameters: %.1f MiB instead of %.1f MiB",
         t->world, t->world, 2.0 * (double)n * sizeof(float) / 1048576.0, 2.0 * (double)total * sizeof(float) / 1048576.0);
@@ -610,6 +649,13 @@ static int zero_init(Trainer* t, char* err, size_t errlen) {
 /* ZeRO-1, before a checkpoint: rank 0 holds the whole AdamW state (opt.m / opt.v) while it writes; zero_save_done
    frees it again */
 static int zero_gather_state(Trainer* t, char* err, size_t errlen) {
+#ifdef GLINER_HAVE_CUDA
+    if (!t->on_host && t->z_hi > t->z_lo) { /* the shard's state from the device first */
+        const Backend* be = t->m->base;
+        be->download(be, t->zm, t->dm, t->z_hi - t->z_lo);
+        be->download(be, t->zv, t->dv, t->z_hi - t->z_lo);
+    }
+#endif
     if (t->rank == 0) {
         t->opt.m = malloc(t->m->table.total * sizeof(float));
         t->opt.v = malloc(t->m->table.total * sizeof(float));
@@ -667,8 +713,10 @@ static void state_to_host(Trainer* t) {
     t->opt.step = stats_get(t).opt_step;
     be->download(be, t->params_host, t->m->params, t->m->table.total);
 #ifdef GLINER_HAVE_CUDA
-    be->download(be, t->opt.m, t->dm, t->m->table.total);
-    be->download(be, t->opt.v, t->dv, t->m->table.total);
+    if (!t->zero) { /* ZeRO-1: zero_gather_state brought the state to rank 0 already */
+        be->download(be, t->opt.m, t->dm, t->m->table.total);
+        be->download(be, t->opt.v, t->dv, t->m->table.total);
+    }
 #endif
 }
 
@@ -907,13 +955,12 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     }
     stats_init(t); /* after a resume: AdamW's step count goes on from the checkpoint's */
     t->st.world_size = t->world;
-    if (tc->zero_stage == 1 && t->world > 1 && !t->on_host)
-        return gl_set_err(err, errlen, "training.zero_stage 1 on GPUs is not built yet (the CPU's is): set zero_stage 0");
-    if (tc->zero_stage == 1 && t->world > 1 && zero_init(t, err, errlen)) return -1;
-    if (tc->zero_stage == 1 && t->world == 1) say(t, "note: training.zero_stage 1 with one rank: nothing to shard");
-    /* GLINER_DDP=1: the data-parallel path with one rank too (its tests: the same bytes as the plain path; with a
-       GPU, the NCCL communicator of world size 1) */
-    if ((t->world > 1 || gl_env_is("GLINER_DDP", "1")) && ddp_setup(t, err, errlen)) return -1;
+    /* GLINER_DDP=1: the data-parallel path with one rank too, ZeRO-1's included (its tests: the same bytes as the
+       plain path; with a GPU, the NCCL communicator of world size 1) */
+    const int dp = t->world > 1 || gl_env_is("GLINER_DDP", "1");
+    if (tc->zero_stage == 1 && dp && zero_init(t, err, errlen)) return -1;
+    if (tc->zero_stage == 1 && !dp) say(t, "note: training.zero_stage 1 with one rank: nothing to shard");
+    if (dp && ddp_setup(t, err, errlen)) return -1;
     t->rng = &t->st.rng[0];
     t->st.max_steps = t->total_steps;
     t->st.train_batch_size = t->batch;
@@ -1081,8 +1128,8 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
             }
             if (comm_allgather(t->comm, &t->st.rng[0], sizeof(uint64_t), t->st.rank_rng, "gathering the ranks' sampling "
                                "states for the checkpoint", err, errlen)) { rc = -1; goto done; }
-            if (t->zero && !t->o.no_save && zero_gather_state(t, err, errlen)) { rc = -1; goto done; }
         }
+        if (saving && t->zero && !t->o.no_save && zero_gather_state(t, err, errlen)) { rc = -1; goto done; }
         if (saving && t->rank == 0) {
             if (t->have_eval) {
                 EvalScores sc;

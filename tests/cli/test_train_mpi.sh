@@ -121,8 +121,11 @@ GLINER_DDP=1 GLINER_DDP_TRACE="$TMP/trace" "$GLINER" train "$TMP/b.yaml" $ARGS -
 [ "$(grep -c '"bucket"' "$TMP/trace.rank0")" = $((6 * nb)) ] || fail "the trace does not hold 6 steps x $nb buckets"
 python3 "$SRC/bench/ddp_scaling.py" "$TMP/trace.rank0" --skip 1 | grep -q "predicted scaling efficiency: [01]\." ||
   fail "bench/ddp_scaling.py does not read the trace"
+GLINER_DDP=1 "$GLINER" train "$TMP/bz.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/b1z" >"$TMP/b1z.log" 2>&1 ||
+  { cat "$TMP/b1z.log"; fail "GLINER_DDP=1 with ZeRO-1"; }
 for f in model.safetensors optimizer.safetensors; do
   cmp -s "$TMP/one/checkpoint-6/$f" "$TMP/b1/checkpoint-6/$f" || fail "GLINER_DDP=1: $f differs from the plain path"
+  cmp -s "$TMP/one/checkpoint-6/$f" "$TMP/b1z/checkpoint-6/$f" || fail "GLINER_DDP=1, ZeRO-1: $f differs from the plain path"
 done
 sed 's/^training:/training:\n  ddp_reduce_dtype: bf16/' $Y >"$TMP/h.yaml"
 $MPIRUN "$GLINER" train "$TMP/h.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/h" >"$TMP/h.log" 2>&1 ||
