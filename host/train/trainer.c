@@ -1168,6 +1168,9 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
     say(t, "memory: the training step's activations, their gradients and saved copies took %.1f MiB at the largest"
         " step (the tape's pool%s)", tape_pool_bytes(t->gc.tape) / 1048576.0,
         t->tc.gradient_checkpointing ? ", with gradient checkpointing" : "");
+    if (t->ddp.nb)
+        say(t, "data parallel: %lld of %lld bucket reductions started while the backward ran", (long long)t->ddp.started_early,
+            (long long)t->ddp.started_total);
     if (truncated)
         say(t, "note: %lld training texts were longer than the cap of %lld sub-tokens per sequence and were cut"
             " (their last words get no label, as in the reference)", (long long)truncated,

@@ -104,6 +104,8 @@ $MPIRUN "$GLINER" train "$TMP/b.yaml" $ARGS --train-data "$TMP/one.json" --outpu
   { cat "$TMP/b.log"; fail "small buckets"; }
 nb=$(sed -n 's/^gradients: \([0-9]*\) buckets of at most 0.002 MB, all-reduced through mpi.*/\1/p' "$TMP/b.log")
 [ -n "$nb" ] && [ "$nb" -gt 20 ] || fail "small buckets: no line with their number (>20): $(grep '^gradients' "$TMP/b.log")"
+grep -q "^data parallel: $((6 * nb)) of $((6 * nb)) bucket reductions started while the backward ran" "$TMP/b.log" ||
+  fail "the buckets did not all start during the backward: $(grep 'bucket reductions' "$TMP/b.log")"
 grep -q '^gradients: 1 bucket of at most 25 MB' "$TMP/dp2.log" || fail "default: not one bucket of 25 MB for this model"
 sed 's/^training:/training:\n  ddp_bucket_cap_mb: 0.002\n  zero_stage: 1/' $Y >"$TMP/bz.yaml"
 $MPIRUN "$GLINER" train "$TMP/bz.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/bz" >"$TMP/bz.log" 2>&1 ||
