@@ -2,7 +2,8 @@
    LOCAL_RANK, MASTER_ADDR, MASTER_PORT) launched without an MPI runtime behind the processes: host buffers, CPU
    training. torchrun's own default backend for CPU tensors (gloo) plays the same part for the reference.
 
-   The wiring is a star. Rank 0 listens on MASTER_ADDR:MASTER_PORT; every other rank connects to it (retrying until
+   The wiring is a star. Rank 0 listens on MASTER_ADDR:MASTER_PORT (MASTER_PORT + 1 under torchrun itself, whose
+   agent serves its own store on MASTER_PORT); every other rank connects to it (retrying until
    the start-up timeout: rank 0 may start late) and says who it is (a magic number, its rank, the world size). Rank 0
    refuses a process whose world size differs, whose rank is out of range or taken, with one line naming both, and
    lets the job start (a welcome to every rank) once all ranks are there. Every collective is then two phases through
