@@ -88,7 +88,8 @@ TORCHRUN=${GLINER_TORCHRUN:-$(command -v torchrun)}
 if [ -z "$TORCHRUN" ]; then
   echo "SKIP: the torchrun part (no torchrun on PATH, GLINER_TORCHRUN not set)"
 else
-  "$TORCHRUN" --nproc_per_node 3 --no-python "$PROG" >"$TMP/torchrun.log" 2>&1 ||
+  # in a Slurm job's environment too (srun torchrun ...: the workers inherit SLURM_NTASKS)
+  SLURM_NTASKS=2 "$TORCHRUN" --nproc_per_node 3 --no-python "$PROG" >"$TMP/torchrun.log" 2>&1 ||
     { cat "$TMP/torchrun.log"; fail "torchrun --nproc_per_node 3"; }
   [ "$(grep -c "^PASS test_comm: rank [0-9] of 3 (tcp)" "$TMP/torchrun.log")" = 3 ] || fail "torchrun: $(cat "$TMP/torchrun.log")"
   echo "ok: torchrun --nproc_per_node 3 (tcp), every collective exact"
