@@ -485,7 +485,7 @@ static int t_iallreduce(Comm* c, void* x, size_t n, CommType t, CommRedOp op, fl
 static int t_ireduce_scatter(Comm* c, void* x, const int* counts, const int* displs, CommType t, float pre,
                              CommReq* rq, char* err, size_t errlen) {
     (void)err, (void)errlen;
-    CHECK(t == COMM_F32 || t == COMM_F64, "comm: reduce-scatter of type %d", (int)t);
+    CHECK(t == COMM_F32 || t == COMM_F64 || t == COMM_BF16, "comm: reduce-scatter of type %d", (int)t);
     size_t total = 0;
     for (int r = 0; r < c->size; r++) {
         CHECK(displs[r] == (int)total, "comm: reduce-scatter needs contiguous ranges (rank %d at %d, expected %zu)", r,
