@@ -128,9 +128,11 @@ Comm* comm_world(char* err, size_t errlen) {
         return NULL;
     }
     const char* addr = getenv("MASTER_ADDR");
-    /* torchrun (or any launcher of its environment) without an MPI runtime behind the processes: TCP. WORLD_SIZE
-       alone (no RANK, MASTER_ADDR or MASTER_PORT) is taken for an MPI launch below. */
-    if (n_mpi <= 1 && ws > 1 && (addr || getenv("MASTER_PORT") || getenv("RANK"))) {
+    /* torchrun (or any launcher of its environment) without an MPI runtime behind the processes: TCP; under torchrun
+       itself (TORCHELASTIC_RUN_ID) also where its workers inherit a Slurm or MPI job's variables (srun torchrun ...).
+       WORLD_SIZE alone (no RANK, MASTER_ADDR or MASTER_PORT) is taken for an MPI launch below. */
+    const int torchrun = getenv("TORCHELASTIC_RUN_ID") != NULL;
+    if ((n_mpi <= 1 || torchrun) && ws > 1 && (addr || getenv("MASTER_PORT") || getenv("RANK"))) {
         if (env_need("RANK", 0, ws - 1, &rank, "0 <= RANK < WORLD_SIZE", ws, -1, err, errlen)) return NULL;
         if (!addr || !*addr) {
             gl_set_err(err, errlen, "WORLD_SIZE=%d RANK=%d: MASTER_ADDR is not set (expected the address of rank 0's "
@@ -227,7 +229,7 @@ int comm_allgather(Comm* c, const void* mine, size_t bytes, void* all, const cha
         memmove(all, mine, bytes);
         return 0;
     }
-    CHECK(bytes <= 1u << 30, "comm_allgather: %zu bytes per rank", bytes);
+    CHECK(bytes * (size_t)c->size <= INT32_MAX, "comm_allgather: %zu bytes per rank, %d ranks", bytes, c->size);
     int* counts = malloc((size_t)c->size * sizeof *counts);
     int* displs = malloc((size_t)c->size * sizeof *displs);
     CHECK(counts && displs, "out of memory");

@@ -3,8 +3,9 @@
      single  one process (world size 1): every collective is a no-op (comm.c);
      mpi     host buffers through MPI (Open MPI, MPICH), for CPU training: a job launched by mpirun, or srun under
              Slurm (PMIx / PMI2), one rank per process. Built when CMake finds MPI (GLINER_HAVE_MPI; comm_mpi.c);
-     tcp     host buffers over TCP sockets, for a job torchrun launched (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)
-             where no MPI runtime started the processes (comm_tcp.c);
+     tcp     host buffers over TCP sockets, for a job torchrun launched (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+             MASTER_PORT) where no MPI runtime started the processes: a star through rank 0, which adds the ranks in
+             rank order (reproducible sums; with 2 ranks MPI's bits) (comm_tcp.c);
      nccl    device buffers through NCCL on its own stream, one rank per GPU, bootstrapped by a host communicator
              (its unique id goes out by comm_bcast; comm_nccl.cu, builds with CUDA and NCCL).
    Every collective is a start (comm_i*: it returns at once, the buffers must stay untouched) and a wait (comm_wait);

@@ -101,7 +101,8 @@ static int m_iallreduce(Comm* c, void* x, size_t n, CommType t, CommRedOp op, fl
 
 static int m_ireduce_scatter(Comm* c, void* x, const int* counts, const int* displs, CommType t, float pre,
                              CommReq* rq, char* err, size_t errlen) {
-    CHECK(t == COMM_F32 || t == COMM_F64, "comm: reduce-scatter of type %d", (int)t);
+    CHECK(t == COMM_F32 || t == COMM_F64 || t == COMM_BF16, "comm: reduce-scatter of type %d", (int)t);
+    const MpiImpl* m = c->impl;
     const size_t es = comm_type_size(t);
     size_t total = 0;
     for (int r = 0; r < c->size; r++) {
@@ -112,7 +113,8 @@ static int m_ireduce_scatter(Comm* c, void* x, const int* counts, const int* dis
     scale(x, total, t, pre);
     MPI_Request* r = reqs(rq, 1);
     /* in place: MPI_IN_PLACE takes the whole buffer as the input and leaves this rank's block at its front */
-    const int e = MPI_Ireduce_scatter(MPI_IN_PLACE, x, counts, mpi_type(t), MPI_SUM, MPI_COMM_WORLD, &r[0]);
+    const int e = MPI_Ireduce_scatter(MPI_IN_PLACE, x, counts, mpi_type(t), t == COMM_BF16 ? m->bf16_sum : MPI_SUM,
+                                      MPI_COMM_WORLD, &r[0]);
     if (e != MPI_SUCCESS) return mpi_err(c, e, "MPI_Ireduce_scatter", err, errlen);
     MpiReq* q = rq->h;
     q->move_base = x;

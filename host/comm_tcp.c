@@ -2,7 +2,8 @@
    LOCAL_RANK, MASTER_ADDR, MASTER_PORT) launched without an MPI runtime behind the processes: host buffers, CPU
    training. torchrun's own default backend for CPU tensors (gloo) plays the same part for the reference.
 
-   The wiring is a star. Rank 0 listens on MASTER_ADDR:MASTER_PORT; every other rank connects to it (retrying until
+   The wiring is a star. Rank 0 listens on MASTER_ADDR:MASTER_PORT (MASTER_PORT + 1 under torchrun itself, whose
+   agent serves its own store on MASTER_PORT); every other rank connects to it (retrying until
    the start-up timeout: rank 0 may start late) and says who it is (a magic number, its rank, the world size). Rank 0
    refuses a process whose world size differs, whose rank is out of range or taken, with one line naming both, and
    lets the job start (a welcome to every rank) once all ranks are there. Every collective is then two phases through
@@ -89,6 +90,7 @@ typedef struct {
     char*    tmp;         /* rank 0: TCP_CHUNK bytes for the operand of a sum */
     const void** parts;   /* rank 0: size - 1 pieces of an all-gather's message, */
     size_t*  plen;        /* and their lengths */
+    char     where[160];  /* the port rank 0 listens on, as the messages name it */
     int      broken;      /* a collective failed: every later one returns `fail` */
     char     fail[1024];  /* the first error (also what an abort frame tells the peers) */
 } TcpImpl;
@@ -483,7 +485,7 @@ static int t_iallreduce(Comm* c, void* x, size_t n, CommType t, CommRedOp op, fl
 static int t_ireduce_scatter(Comm* c, void* x, const int* counts, const int* displs, CommType t, float pre,
                              CommReq* rq, char* err, size_t errlen) {
     (void)err, (void)errlen;
-    CHECK(t == COMM_F32 || t == COMM_F64, "comm: reduce-scatter of type %d", (int)t);
+    CHECK(t == COMM_F32 || t == COMM_F64 || t == COMM_BF16, "comm: reduce-scatter of type %d", (int)t);
     size_t total = 0;
     for (int r = 0; r < c->size; r++) {
         CHECK(displs[r] == (int)total, "comm: reduce-scatter needs contiguous ranges (rank %d at %d, expected %zu)", r,
@@ -642,8 +644,8 @@ static int start_root(const Io* io, const char* addr, int port) {
     }
     freeaddrinfo(res);
     if (ls < 0)
-        return io_fail(io, "rank 0 of %d: cannot listen on MASTER_ADDR %s port %d: %s (expected an address of this "
-                       "machine and a port no other process uses)", c->size, addr, port, strerror(e));
+        return io_fail(io, "rank 0 of %d: cannot listen on MASTER_ADDR %s %s: %s (expected an address of this "
+                       "machine and a port no other process uses)", c->size, addr, t->where, strerror(e));
     int rc = 0, joined = 0;
     while (joined < c->size - 1) {
         struct pollfd p = {.fd = ls, .events = POLLIN};
@@ -655,9 +657,9 @@ static int start_root(const Io* io, const char* addr, int port) {
             size_t at = 0;
             for (int r = 1; r < c->size && at < sizeof missing - 16; r++)
                 if (t->fd[r] < 0) at += (size_t)snprintf(missing + at, sizeof missing - at, "%s%d", at ? ", " : "", r);
-            rc = io_fail(io, "rank 0 of %d: %d of the %d other ranks connected to %s port %d within %g s (missing: "
-                         "rank %s): expected every rank started with MASTER_ADDR=%s MASTER_PORT=%d", c->size, joined,
-                         c->size - 1, addr, port, TCP_START_S, missing, addr, port);
+            rc = io_fail(io, "rank 0 of %d: %d of the %d other ranks connected to MASTER_ADDR %s %s within %g s "
+                         "(missing: rank %s): expected every rank started with this MASTER_ADDR and MASTER_PORT",
+                         c->size, joined, c->size - 1, addr, t->where, TCP_START_S, missing);
             break;
         }
         struct sockaddr_storage sa;
@@ -677,8 +679,8 @@ static int start_root(const Io* io, const char* addr, int port) {
         t->fd[0] = -1;
         if (rc) { close(fd); break; }
         if (h.magic != TCP_MAGIC || h.op != OP_HELLO) {
-            rc = io_fail(io, "rank 0 of %d: a process at %s connected to port %d and is not a gliner.c rank (expected "
-                         "its hello, magic %08x; got %08x)", c->size, who, port, TCP_MAGIC, (unsigned)h.magic);
+            rc = io_fail(io, "rank 0 of %d: a process at %s connected to %s and is not a gliner.c rank (expected its "
+                         "hello, magic %08x; got %08x)", c->size, who, t->where, TCP_MAGIC, (unsigned)h.magic);
         } else if (h.seq != TCP_VERSION) {
             rc = io_fail(io, "rank 0 of %d: rank %d at %s speaks protocol %llu (expected %d: the same gliner build on "
                          "every rank)", c->size, (int)h.rank, who, (unsigned long long)h.seq, TCP_VERSION);
@@ -746,8 +748,8 @@ static int start_peer(const Io* io, const char* addr, int port) {
         freeaddrinfo(res);
         if (t->fd[0] >= 0) break;
         if (now_s() >= io->deadline)
-            return io_fail(io, "rank %d of %d: no connection to rank 0 at MASTER_ADDR %s port %d within %g s (last "
-                           "try: %s): expected rank 0 of the job listening there", c->rank, c->size, addr, port,
+            return io_fail(io, "rank %d of %d: no connection to rank 0 at MASTER_ADDR %s %s within %g s (last try: "
+                           "%s): expected rank 0 of the job listening there", c->rank, c->size, addr, t->where,
                            TCP_START_S, strerror(e));
         const struct timespec nap = {0, 100000000}; /* 0.1 s between tries */
         nanosleep(&nap, NULL);
@@ -783,8 +785,22 @@ Comm* comm_tcp_new(int rank, int size, int local_rank, const char* addr, int por
     t->plen = rank == 0 ? calloc((size_t)size, sizeof *t->plen) : NULL;
     CHECK(t->fd && t->peer && t->partial && (rank || (t->tmp && t->parts && t->plen)), "out of memory");
     for (int r = 0; r < size; r++) t->fd[r] = -1;
+    /* Under torchrun (TORCHELASTIC_USE_AGENT_STORE=True) the launcher's agent serves its own key-value store on
+       MASTER_PORT (its workers rendezvous there: PyTorch's TCPStore, whose protocol changes between versions), so
+       the ranks meet on the port after it. */
+    const char* agent = getenv("TORCHELASTIC_USE_AGENT_STORE");
+    const int master_port = port;
+    if (agent && !strcmp(agent, "True")) port++;
+    if (port == master_port) snprintf(t->where, sizeof t->where, "port %d (MASTER_PORT)", port);
+    else snprintf(t->where, sizeof t->where, "port %d (MASTER_PORT + 1: torchrun's agent serves its store on "
+                  "MASTER_PORT %d)", port, master_port);
     const Io io = io_make(c, rank == 0 ? "waiting for the ranks" : "joining the job", TCP_START_S);
-    if (rank == 0 ? start_root(&io, addr, port) : start_peer(&io, addr, port)) {
+    const int rc = port > 65535 ? io_fail(&io, "rank %d of %d: MASTER_PORT %d: the ranks would meet on %s, which is "
+                                          "no port (expected MASTER_PORT below 65535 under torchrun)", rank, size,
+                                          master_port, t->where)
+                   : rank == 0  ? start_root(&io, addr, port)
+                                : start_peer(&io, addr, port);
+    if (rc) {
         gl_set_err(err, errlen, "%s", t->fail);
         const Io bye = io_make(c, "refusing the job", 1.0); /* the ranks already in learn why at once */
         for (int r = 1; r < size && rank == 0; r++) abort_frame(&bye, r, 1);

@@ -3,7 +3,8 @@
 # collective, awkward sizes, exact values) run as each rank of a job of 2 and of 3 processes,
 #   1. torchrun-style: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT set by hand as torchrun sets them, no
 #      MPI runtime: the tcp communicator (rank 0 started last: the others retry until it listens);
-#   2. under mpirun -np 2 and 3: the mpi communicator (skipped, visibly, without mpirun or MPI in this build);
+#   2. under mpirun -np 2 and 3: the mpi communicator (skipped, visibly, without mpirun or MPI in this build); under
+#      torchrun --nproc_per_node 3 itself where it is installed (skipped, visibly, where not);
 #   3. the tcp communicator's faults: a rank that exits ends the others at once (not at their timeout) with one line
 #      naming it; a rank that hangs, at the timeout; a rank that calls another collective, with both named; and the
 #      launches it refuses: RANK >= WORLD_SIZE, no MASTER_PORT, ranks that disagree on WORLD_SIZE, two processes with
@@ -81,6 +82,19 @@ else
   done
 fi
 
+# ---- torchrun itself (PyTorch's launcher; GLINER_TORCHRUN names one that is not on PATH): its agent keeps MASTER_PORT
+#      for its own store, the ranks meet on the port after it
+TORCHRUN=${GLINER_TORCHRUN:-$(command -v torchrun)}
+if [ -z "$TORCHRUN" ]; then
+  echo "SKIP: the torchrun part (no torchrun on PATH, GLINER_TORCHRUN not set)"
+else
+  # in a Slurm job's environment too (srun torchrun ...: the workers inherit SLURM_NTASKS)
+  SLURM_NTASKS=2 "$TORCHRUN" --nproc_per_node 3 --no-python "$PROG" >"$TMP/torchrun.log" 2>&1 ||
+    { cat "$TMP/torchrun.log"; fail "torchrun --nproc_per_node 3"; }
+  [ "$(grep -c "^PASS test_comm: rank [0-9] of 3 (tcp)" "$TMP/torchrun.log")" = 3 ] || fail "torchrun: $(cat "$TMP/torchrun.log")"
+  echo "ok: torchrun --nproc_per_node 3 (tcp), every collective exact"
+fi
+
 # ---- 3. faults of the tcp communicator
 T0=$(date +%s) # a rank that exits after the first barrier: the others fail at once, not at the 60 s timeout
 launch 3 GLINER_TEST_COMM_TIMEOUT=60 GLINER_TEST_COMM_FAULT=exit:1
@@ -150,5 +164,5 @@ sleep 0.5
 tcp_rank 0 2 MASTER_PORT=$PORT >"$TMP/p1.log" 2>&1 && fail "a second rank 0 on a port in use ran"
 kill "${PIDS[0]}"
 collect
-one_line "$TMP/p1.log" "^test_comm: rank 0 of 2: cannot listen on MASTER_ADDR 127\.0\.0\.1 port $PORT: Address already in use"
+one_line "$TMP/p1.log" "^test_comm: rank 0 of 2: cannot listen on MASTER_ADDR 127\.0\.0\.1 port $PORT \(MASTER_PORT\): Address already in use"
 echo "ok: bad launches are refused with one line each (RANK, MASTER_PORT, WORLD_SIZE, a RANK twice, a port in use)"

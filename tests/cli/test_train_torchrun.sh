@@ -4,8 +4,9 @@
 # comparisons are test_train_mpi.sh's:
 #   1. 2 ranks on a file with every batch twice train exactly as one process on the file without the copies (the
 #      same losses, byte-identical model and optimizer state);
-#   2. 2 ranks on distinct records write the same bytes as mpirun -np 2 (skipped, visibly, without MPI), and ZeRO-1
-#      the same bytes again;
+#   2. 2 ranks on distinct records write the same bytes as mpirun -np 2 (skipped, visibly, without MPI), as torchrun
+#      itself (skipped, visibly, where it is not installed; GLINER_TORCHRUN names one not on PATH), and ZeRO-1 the
+#      same bytes again; bf16 sums in small buckets, plain and ZeRO-1, the same bytes as each other;
 #   3. resume: stopped at step 3 and resumed equals uninterrupted; a 2-rank checkpoint refused in one process names
 #      torchrun in its hint;
 #   4. faults: a rank that exits ends the other at once (not at training.collective_timeout_s) with one line naming
@@ -102,10 +103,28 @@ else
   same "$TMP/mpi" "$TMP/dp2" "torchrun-style against mpirun -np 2"
   echo "ok: 2 torchrun-style ranks write the same bytes as mpirun -np 2"
 fi
+TORCHRUN=${GLINER_TORCHRUN:-$(command -v torchrun)} # PyTorch's launcher itself, where installed
+if [ -z "$TORCHRUN" ]; then
+  echo "SKIP: the comparison with torchrun itself (no torchrun on PATH, GLINER_TORCHRUN not set)"
+else
+  "$TORCHRUN" --nproc_per_node 2 --no-python "$GLINER" train $Y $ARGS --train-data "$TMP/one.json" \
+    --output "$TMP/real" >"$TMP/real.log" 2>&1 || { cat "$TMP/real.log"; fail "torchrun --nproc_per_node 2"; }
+  same "$TMP/dp2" "$TMP/real" "torchrun --nproc_per_node 2 against the hand-made launch"
+  echo "ok: torchrun --nproc_per_node 2 --no-python gliner train writes the same bytes"
+fi
 sed 's/^training:/training:\n  zero_stage: 1/' $Y >"$TMP/z.yaml"
 run2 z -- "$TMP/z.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/z"
 same "$TMP/dp2" "$TMP/z" "ZeRO-1 against plain data parallel"
 echo "ok: ZeRO-1 over tcp trains the same bytes as plain data parallel"
+# bf16 sums (ddp_reduce_dtype bf16) in small buckets, plain and ZeRO-1 (a bf16 reduce-scatter): the same bytes
+sed 's/^training:/training:\n  ddp_reduce_dtype: bf16\n  ddp_bucket_cap_mb: 0.05/' $Y >"$TMP/b.yaml"
+sed 's/^training:/training:\n  zero_stage: 1/' "$TMP/b.yaml" >"$TMP/zb.yaml"
+run2 b -- "$TMP/b.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/b"
+run2 zb -- "$TMP/zb.yaml" $ARGS --train-data "$TMP/one.json" --output "$TMP/zb"
+same "$TMP/b" "$TMP/zb" "ZeRO-1 with bf16 sums against plain data parallel with bf16 sums"
+cmp -s "$TMP/dp2/checkpoint-6/model.safetensors" "$TMP/b/checkpoint-6/model.safetensors" &&
+  fail "bf16 sums trained the bytes of fp32 sums"
+echo "ok: bf16 sums over tcp, plain and ZeRO-1, the same bytes"
 
 # ---- 3. resume
 run2 r3 -- $Y $ARGS --train-data "$TMP/one.json" --output "$TMP/r" --stop-at 3
