@@ -276,8 +276,10 @@ static int cmp_unit_len(const void* a, const void* b) {
     return (x->n_words > y->n_words) - (x->n_words < y->n_words);
 }
 
-int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
-                        char* err, size_t errlen) {
+/* gliner_label_inputs; a label cut to the cap is named in the warning as "text T: label L" when text >= 0 (the caller's
+   text, and the label's place in its list), else by its place in labels */
+static int label_inputs(const gliner_t* g, char** labels, int C, int text, int col, int64_t** ids_out,
+                        int64_t** mask_out, int* T_out, char* err, size_t errlen) {
     const int32_t *pre, *suf;
     int npre, nsuf;
     tokenizer_special_ids(g->label_tok, &pre, &npre, &suf, &nsuf);
@@ -300,8 +302,11 @@ int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_o
                 return gl_set_err(err, errlen, "label %d: a cap of %lld sub-tokens leaves no room for the label", c,
                                   (long long)cap);
             }
-            log_warn("label %d: %d sub-tokens; cut to the label encoder's cap of %lld (as the reference's truncation)", c,
-                     n, (long long)cap);
+            char who[64];
+            if (text >= 0) snprintf(who, sizeof who, "text %d: label %d", text, col + c);
+            else snprintf(who, sizeof who, "label %d", c);
+            log_warn("%s: %d sub-tokens; cut to the label encoder's cap of %lld (as the reference's truncation)", who, n,
+                     (long long)cap);
             seq[c].n = (int)(cap - npre - nsuf);
             n = (int)cap;
         }
@@ -325,6 +330,11 @@ int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_o
     return 0;
 }
 
+int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
+                        char* err, size_t errlen) {
+    return label_inputs(g, labels, C, -1, 0, ids_out, mask_out, T_out, err, errlen);
+}
+
 int64_t* gliner_batch_inputs(const Batch* b, const GlinerConfig* cfg, ModelInputs* in) {
     *in = (ModelInputs){.B = b->B, .T = b->T, .W = b->W, .K = b->K, .input_ids = b->input_ids,
                         .attention_mask = b->attention_mask, .words_mask = b->words_mask,
@@ -340,8 +350,6 @@ int64_t* gliner_batch_inputs(const Batch* b, const GlinerConfig* cfg, ModelInput
 
 /* ---------------------------------------------------------------- bi-encoder labels */
 
-#define LABEL_CHUNK 256 /* labels per run of the label encoder: bounds its activations, C * Tl * D */
-
 typedef struct { const char* s; int row; } LabelRow;
 
 static int cmp_label_row(const void* a, const void* b) {
@@ -352,8 +360,12 @@ static int cmp_label_row(const void* a, const void* b) {
 
 /* Bi-encoders: the pooled embeddings of a collated batch's labels, per text, into out (B, C, D): row (i, c) is
    label b->labels[i][c]'s (rows past a text's labels are left as they are). A cached label costs a copy; each
-   distinct other label of the batch is encoded once (in chunks of LABEL_CHUNK) and then cached. The cache may
-   drop everything while new labels go in: every row that came from it has been copied by then. */
+   distinct other label of the batch is encoded once and then cached. The cache may drop everything while new
+   labels go in: every row that came from it has been copied by then.
+   One run of the label encoder per label, at its own length: a label padded to the length of others in a shared run
+   gets another embedding in its last bits (the attention sums over the padded length), so encoded alone its
+   embedding depends on the label only -- not on which labels came with it, in which batch, call or copy of the
+   model: the several copies of a several-device handle, each with its own cache, give one device's bytes. */
 static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, float* out, char* err, size_t errlen) {
     const int C = b->C, D = g->model.cfg.hidden_size;
     LabelCache* lc = &g->labels;
@@ -368,49 +380,31 @@ static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, fl
         }
     /* the distinct missing labels: the misses sorted by string, first of each run */
     qsort(miss, (size_t)nm, sizeof *miss, cmp_label_row);
-    char** uniq = malloc(((size_t)nm + 1) * sizeof *uniq);
-    int* first = malloc(((size_t)nm + 2) * sizeof *first); /* uniq[u]'s misses: miss[first[u] .. first[u+1]) */
-    CHECK(uniq && first, "out of memory");
-    int nu = 0;
-    for (int k = 0; k < nm; k++)
-        if (k == 0 || strcmp(miss[k].s, miss[k - 1].s)) { first[nu] = k; uniq[nu++] = (char*)miss[k].s; }
-    first[nu] = nm;
-    float* emb = malloc((size_t)LABEL_CHUNK * D * sizeof *emb);
+    float* emb = malloc((size_t)D * sizeof *emb);
     CHECK(emb, "out of memory");
     int rc = 0;
-    for (int u0 = 0; u0 < nu && rc == 0; u0 += LABEL_CHUNK) {
-        const int n = nu - u0 < LABEL_CHUNK ? nu - u0 : LABEL_CHUNK;
+    for (int k0 = 0, k1; k0 < nm; k0 = k1) {
+        for (k1 = k0 + 1; k1 < nm && !strcmp(miss[k1].s, miss[k0].s); k1++) {}
+        char* label = (char*)miss[k0].s;
+        const int row = miss[k0].row, i = row / C; /* the label's first place in the batch, for messages */
         int64_t *ids, *mask;
         int Tl;
-        if (gliner_label_inputs(g, uniq + u0, n, &ids, &mask, &Tl, err, errlen)) {
+        if (label_inputs(g, &label, 1, units[i].text, row % C, &ids, &mask, &Tl, err, errlen)) {
             /* name the text and the label, as the uni-encoders' prompts do (text/batch.c) */
             char e2[512];
             snprintf(e2, sizeof e2, "%s", err);
-            for (int u = u0; u < u0 + n; u++) {
-                int64_t *i1, *m1;
-                int t1;
-                if (gliner_label_inputs(g, uniq + u, 1, &i1, &m1, &t1, err, errlen) == 0) { free(i1); free(m1); continue; }
-                const int row = miss[first[u]].row, i = row / C;
-                snprintf(e2, sizeof e2, "%s", err);
-                gl_set_err(err, errlen, "text %d: label %d: %s", units[i].text, row % C, e2);
-                break;
-            }
+            gl_set_err(err, errlen, "text %d: label %d: %s", units[i].text, row % C, e2);
             rc = -1;
             break;
         }
-        gliner_encode_labels(&g->model, emb, ids, mask, n, Tl);
+        gliner_encode_labels(&g->model, emb, ids, mask, 1, Tl);
         free(ids);
         free(mask);
-        lc->encoded += n;
-        for (int u = u0; u < u0 + n; u++) {
-            for (int k = first[u]; k < first[u + 1]; k++)
-                memcpy(out + (size_t)miss[k].row * D, emb + (size_t)(u - u0) * D, (size_t)D * sizeof *out);
-            label_cache_put(lc, uniq[u], emb + (size_t)(u - u0) * D, D);
-        }
+        lc->encoded++;
+        for (int k = k0; k < k1; k++) memcpy(out + (size_t)miss[k].row * D, emb, (size_t)D * sizeof *out);
+        label_cache_put(lc, label, emb, D);
     }
     free(emb);
-    free(first);
-    free(uniq);
     free(miss);
     return rc;
 }
