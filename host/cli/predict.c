@@ -148,7 +148,8 @@ static void usage(FILE* f) {
             "  --output FILE        write the JSONL there instead of stdout; FILE appears whole when the run ends\n"
             "  --on-error fail|skip a bad input stops the run before any output for it (fail, default), or gets\n"
             "                       {\"index\": i, \"error\": \"...\"} in place of its entities (skip; counted on stderr)\n"
-            "  --resume-from N      skip the first N inputs (the output's \"index\" keeps counting from 0)\n"
+            "  --resume-from N      skip the first N inputs (the output's \"index\" keeps counting from 0); with --shard,\n"
+            "                       the shard's first N inputs (the lines its output holds)\n"
             "  --shard I/N          only the inputs whose index is I mod N (0 <= I < N): one of N jobs over the same\n"
             "                       input (a cluster array); \"index\" stays the input's own, so the N outputs merge\n"
             "  --resume             with --output FILE: continue the partial output a killed or failed run left\n"
@@ -306,11 +307,6 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
     if (nested) a->po.flat_ner = 0;
     if (!a->model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); return 2; }
     if (a->po.stride && !a->po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); return 2; }
-    if (a->shard_n > 1 && (a->resume || a->resume_from)) {
-        fprintf(stderr, "gliner predict: --shard with --resume or --resume-from is not supported yet (run the shard "
-                        "again, or resume it unsharded from its inputs)\n");
-        return 2;
-    }
     if (a->file && texts->n) {
         fprintf(stderr, "gliner predict: TEXT arguments and --file %s: give one or the other\n", a->file);
         return 2;
@@ -377,7 +373,7 @@ int cli_predict(int argc, char** argv) {
     in.shard_i = a.shard_i, in.shard_n = a.shard_n;
 
     long long resumed = 0, skipped_in = 0;
-    if (pout_open(&out, a.output, a.resume, a.resume_from, a.chunk, &resumed, err, sizeof err)) {
+    if (pout_open(&out, a.output, a.resume, a.resume_from, a.chunk, a.shard_i, a.shard_n, &resumed, err, sizeof err)) {
         fprintf(stderr, "gliner predict: %s\n", err);
         goto done;
     }
@@ -465,9 +461,10 @@ int cli_predict(int argc, char** argv) {
                 if (!a.skip_errors) {
                     if (pr.shown) fputc('\n', stderr);
                     fprintf(stderr, "gliner predict: %s\n", msg);
-                    if (!out.to_file)
+                    if (!out.to_file) /* --resume-from counts a shard's own inputs: the lines written */
                         fprintf(stderr, "gliner predict: stopped at input %lld (--on-error fail: every line before it is "
-                                        "written; once it is fixed, --resume-from %lld continues)\n", it->index, it->index);
+                                        "written; once it is fixed, --resume-from %lld continues)\n", it->index,
+                                a.shard_n > 1 ? (it->index - a.shard_i) / a.shard_n : it->index);
                     stop = 2;
                     break;
                 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test_predict_shard_resume.sh GLINER SRC -- a shard (`gliner predict --shard I/N`, issue 15) is resumed like a whole
+# run, counting in the shard's own inputs (the lines its output holds):
+#   --resume-from K on stdout skips the shard's first K inputs (same lines as the whole shard's from K on);
+#   kill -9 mid-run, then the same command with --resume: the shard's FILE ends byte for byte as one uninterrupted
+#   run of that shard, also when the kill cut a line (the run goes on at the start of the chunk the cut fell in);
+#   a partial output of another shard is refused, naming the index it expected;
+#   --on-error fail under --shard names the --resume-from K that continues (K: the shard's inputs before the bad one).
+# The input comes through a FIFO this script feeds, so the kill lands at a known place (as test_predict_resume.sh).
+set -u
+GLINER=$1 SRC=$2
+B=$SRC/tests/fixtures/models/uni_span_bert_markerV0
+TMP=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+export GLINER_LOG=info
+
+partials() { ls -A "$TMP" | grep "^\.$1\.tmp\." ; }
+
+awk 'BEGIN { n = split("John Paris lives in the Apple Inc. visited Berlin yesterday Marie Curie was born Warsaw .", W, " ");
+             srand(5); for (i = 0; i < 1500; i++) { k = 3 + int(rand() * 9); s = "";
+             for (j = 0; j < k; j++) s = s (j ? " " : "") W[1 + int(rand() * n)]; print s } }' >"$TMP/in.txt"
+# shard 1/3: inputs 1, 4, 7, ... -- 500 of them, 5 chunks of 100
+ARGS=(predict --model "$B" --labels person,location --threads 1 --chunk-size 100 --batch-size 3 --shard 1/3)
+"$GLINER" "${ARGS[@]}" --file "$TMP/in.txt" --output "$TMP/ref.jsonl" 2>"$TMP/err" || fail "the uninterrupted shard: $(cat "$TMP/err")"
+[ "$(wc -l <"$TMP/ref.jsonl")" = 500 ] && [ "$(head -c 10 "$TMP/ref.jsonl")" = '{"index":1' ] ||
+  fail "the uninterrupted shard: $(wc -l <"$TMP/ref.jsonl") lines"
+
+# --resume-from K on stdout: the shard's first K inputs skipped (batches of one: the same bytes)
+head -n 60 "$TMP/in.txt" >"$TMP/in60.txt"
+"$GLINER" "${ARGS[@]}" --batch-size 1 --file "$TMP/in60.txt" >"$TMP/all60" 2>/dev/null || fail "60 texts"
+[ "$(wc -l <"$TMP/all60")" = 20 ] || fail "shard 1/3 of 60 inputs: $(wc -l <"$TMP/all60") lines"
+"$GLINER" "${ARGS[@]}" --batch-size 1 --file "$TMP/in60.txt" --resume-from 7 >"$TMP/from7" 2>"$TMP/err" ||
+  fail "--shard 1/3 --resume-from 7: $(cat "$TMP/err")"
+tail -n +8 "$TMP/all60" | cmp -s - "$TMP/from7" || fail "--shard 1/3 --resume-from 7 is not the shard's lines 7..19"
+[ "$(head -c 11 "$TMP/from7")" = '{"index":22' ] || fail "--resume-from 7 of shard 1/3 must start at input 22: $(head -c 40 "$TMP/from7")"
+"$GLINER" "${ARGS[@]}" --file "$TMP/in60.txt" --resume-from 20 >"$TMP/o" 2>/dev/null && [ ! -s "$TMP/o" ] ||
+  fail "--resume-from past the shard's end: output or failure"
+echo "ok: --shard with --resume-from counts the shard's own inputs"
+
+# kill -9 after 3 of the shard's chunks (inputs up to 1050 fed: 350 of the shard's), then --resume
+mkfifo "$TMP/fifo"
+exec 3<>"$TMP/fifo"
+OUT=(--file "$TMP/fifo" --output "$TMP/out.jsonl")
+"$GLINER" "${ARGS[@]}" "${OUT[@]}" 2>"$TMP/err1" 3>&- &
+run=$!
+pids+=($run)
+timeout 60 head -n 1050 "$TMP/in.txt" >&3
+for ((i = 0; i < 600; i++)); do
+  t=$(partials out.jsonl | head -1)
+  [ -n "$t" ] && [ "$(wc -l <"$TMP/$t")" -ge 300 ] && break
+  sleep 0.05
+done
+[ -n "$t" ] && [ "$(wc -l <"$TMP/$t")" = 300 ] || fail "the shard did not write its first 3 chunks: $(ls -A "$TMP") $(cat "$TMP/err1")"
+{ kill -9 $run; wait $run; } 2>/dev/null
+exec 3>&-
+[ ! -e "$TMP/out.jsonl" ] || fail "kill -9 left FILE"
+cmp -s "$TMP/$t" <(head -n 300 "$TMP/ref.jsonl") || fail "the partial output is not the uninterrupted shard's first lines"
+truncate -s $(($(head -n 250 "$TMP/ref.jsonl" | wc -c) - 17)) "$TMP/$t" # a kill in the middle of a write
+# a partial output of shard 1/3 is not shard 2/3's
+cp "$TMP/$t" "$TMP/.other.jsonl.tmp.999999.0"
+"$GLINER" predict --model "$B" --labels person,location --threads 1 --shard 2/3 --file "$TMP/in60.txt" \
+  --output "$TMP/other.jsonl" --resume 2>"$TMP/err" && fail "another shard's partial output resumed"
+grep -q '"index" 1, expected 2 ' "$TMP/err" || fail "another shard's partial output: $(cat "$TMP/err")"
+[ ! -e "$TMP/other.jsonl" ] || fail "a refused resume wrote FILE"
+
+exec 3<>"$TMP/fifo"
+"$GLINER" "${ARGS[@]}" "${OUT[@]}" --resume 2>"$TMP/err2" 3>&- &
+run=$!
+pids+=($run)
+# its own temporary beside the orphan: it has opened the FIFO (before the output), so closing ours ends its input
+for ((i = 0; i < 400; i++)); do [ "$(partials out.jsonl | wc -l)" = 2 ] && break; sleep 0.05; done
+timeout 60 cat "$TMP/in.txt" >&3
+exec 3>&-
+wait $run || fail "the resumed shard: exit $?: $(cat "$TMP/err2")"
+grep -q "resuming the interrupted run's output .*: 200 of its 249 results kept (whole chunks of 100), continuing at input 601" \
+  "$TMP/err2" || fail "the resumed shard did not continue at the chunk the cut fell in: $(cat "$TMP/err2")"
+cmp -s "$TMP/out.jsonl" "$TMP/ref.jsonl" || fail "killed + resumed shard is not byte for byte the uninterrupted shard"
+[ -z "$(partials out.jsonl)" ] || fail "partial outputs left behind: $(partials out.jsonl)"
+echo "ok: a shard killed and resumed ends byte for byte as the uninterrupted shard"
+
+# --on-error fail under a shard: the --resume-from that continues counts the shard's inputs (1 and 4 before 7)
+for i in 0 1 2 3 4 5 6 7 8 9; do
+  if [ $i = 7 ]; then echo '{"text": "broken"'; else echo "{\"text\": \"text number $i in Paris\"}"; fi
+done >"$TMP/bad.jsonl"
+"$GLINER" predict --model "$B" --labels person,location --threads 1 --shard 1/3 <"$TMP/bad.jsonl" >"$TMP/o" 2>"$TMP/err"
+rc=$?
+[ $rc = 1 ] && [ "$(wc -l <"$TMP/o")" = 2 ] && grep -q "stopped at input 7 .*--resume-from 2 continues" "$TMP/err" ||
+  fail "--on-error fail under --shard 1/3: exit $rc, $(wc -l <"$TMP/o") lines: $(cat "$TMP/err")"
+sed -i 's/{"text": "broken"$/{"text": "fixed"}/' "$TMP/bad.jsonl"
+"$GLINER" predict --model "$B" --labels person,location --threads 1 --shard 1/3 --resume-from 2 <"$TMP/bad.jsonl" \
+  >"$TMP/o2" 2>"$TMP/err" || fail "--resume-from 2 after the fix: $(cat "$TMP/err")"
+[ "$(head -c 10 "$TMP/o2")" = '{"index":7' ] && [ "$(wc -l <"$TMP/o2")" = 1 ] || fail "--resume-from 2: $(cat "$TMP/o2")"
+echo "ok: --on-error fail under a shard names the --resume-from that continues"
