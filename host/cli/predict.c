@@ -22,6 +22,7 @@
 #include "check.h"
 #include "cli.h"
 #include "gliner.h"
+#include "gliner_internal.h"
 #include "io/read_file.h"
 #include "log.h"
 #include "predict_input.h"
@@ -142,7 +143,10 @@ static void usage(FILE* f) {
             "  --window N           sliding window of N words over long texts (default off: truncate)\n"
             "  --stride N           window step in words (default N/2)\n"
             "  --threads N          CPU threads (default: all)\n"
-            "  --device D           cpu (default), cuda or cuda:N\n"
+            "  --device D           cpu (default), cuda or cuda:N; several: cuda:0,1,3, cuda:all (every visible GPU),\n"
+            "                       or cpu,cpu (CPU copies sharing --threads; for tests and many-core machines): one\n"
+            "                       copy of the model per device, batches dealt as they free up, same output as one\n"
+            "                       device\n"
             "  --dtype T            storage dtype with --device cuda: fp32 (default), bf16 or fp16; tf32: fp32\n"
             "                       storage with the matrix products on the TF32 tensor cores (opt-in)\n"
             "  --output FILE        write the JSONL there instead of stdout; FILE appears whole when the run ends\n"
@@ -307,6 +311,14 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
     if (nested) a->po.flat_ner = 0;
     if (!a->model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); return 2; }
     if (a->po.stride && !a->po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); return 2; }
+    if (a->go.device && strcmp(a->go.device, "cuda:all")) { /* the list's form (cuda:all: whether a GPU is there) */
+        int dev[GLINER_MAX_DEVICES];
+        char err[512];
+        if (gliner_parse_devices(a->go.device, 0, dev, GLINER_MAX_DEVICES, err, sizeof err) < 0) {
+            fprintf(stderr, "gliner predict: %s\n", err);
+            return 2;
+        }
+    }
     if (a->file && texts->n) {
         fprintf(stderr, "gliner predict: TEXT arguments and --file %s: give one or the other\n", a->file);
         return 2;
