@@ -5,7 +5,8 @@
 #   kill -9 mid-run, then the same command with --resume: the shard's FILE ends byte for byte as one uninterrupted
 #   run of that shard, also when the kill cut a line (the run goes on at the start of the chunk the cut fell in);
 #   a partial output of another shard is refused, naming the index it expected;
-#   --on-error fail under --shard names the --resume-from K that continues (K: the shard's inputs before the bad one).
+#   --on-error fail under --shard names the --resume-from K that continues (K: the shard's inputs before the bad one);
+#   a rank of a launch (OMPI_COMM_WORLD_RANK/SIZE set, as mpirun sets them) resumes its own FILE.R-of-N.
 # The input comes through a FIFO this script feeds, so the kill lands at a known place (as test_predict_resume.sh).
 set -u
 GLINER=$1 SRC=$2
@@ -93,3 +94,14 @@ sed -i 's/{"text": "broken"$/{"text": "fixed"}/' "$TMP/bad.jsonl"
   >"$TMP/o2" 2>"$TMP/err" || fail "--resume-from 2 after the fix: $(cat "$TMP/err")"
 [ "$(head -c 10 "$TMP/o2")" = '{"index":7' ] && [ "$(wc -l <"$TMP/o2")" = 1 ] || fail "--resume-from 2: $(cat "$TMP/o2")"
 echo "ok: --on-error fail under a shard names the --resume-from that continues"
+
+# a rank of a launch resumes its own FILE.R-of-N (here rank 1 of 3: the same shard, the same chunks)
+head -n 150 "$TMP/ref.jsonl" >"$TMP/.auto.jsonl.1-of-3.tmp.999999.0"
+LA=(predict --model "$B" --labels person,location --threads 1 --chunk-size 100 --batch-size 3)
+OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=3 "$GLINER" "${LA[@]}" --file "$TMP/in.txt" --output "$TMP/auto.jsonl" \
+  --resume 2>"$TMP/err" || fail "rank 1 of 3 with --resume: $(cat "$TMP/err")"
+grep -q "rank 1 of 3 (OMPI_COMM_WORLD_RANK): inputs whose index is 1 mod 3, written to $TMP/auto.jsonl.1-of-3" "$TMP/err" &&
+  grep -q "100 of its 150 results kept" "$TMP/err" || fail "rank 1 of 3 with --resume: $(cat "$TMP/err")"
+cmp -s "$TMP/auto.jsonl.1-of-3" "$TMP/ref.jsonl" || fail "rank 1 of 3, resumed, is not the uninterrupted shard 1/3"
+[ ! -e "$TMP/auto.jsonl" ] || fail "rank 1 of 3 wrote FILE itself"
+echo "ok: a rank of a launch resumes its own FILE.R-of-N"
