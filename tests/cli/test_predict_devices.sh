@@ -10,17 +10,12 @@
 set -u
 GLINER=$1 SRC=$2
 F=$SRC/tests/fixtures/models
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/cli/predict_lib.sh" # TMP, fail, texts
 
 # 40 texts of 1 to 24 words (every 7th with its own labels), then three bad inputs: a label that is not UTF-8 (its
 # batch fails in collation), a text that is not UTF-8, a line that is not JSON
-awk 'BEGIN { n = split("John Smith Paris lives in the Apple Inc. visited Berlin yesterday Marie Curie was born Warsaw . Google Tokyo", W, " ");
-  srand(11); for (i = 0; i < 40; i++) { k = 1 + int(rand() * 24); s = "";
-  for (j = 0; j < k; j++) s = s (j ? " " : "") W[1 + int(rand() * n)];
-  if (i % 7 == 3) printf "{\"text\": \"%s\", \"labels\": [\"person\", \"city\", \"company\"]}\n", s;
-  else printf "{\"text\": \"%s\"}\n", s } }' >"$TMP/in.jsonl"
+TEXT_WORDS="$TEXT_WORDS Smith Google Tokyo"
+texts 40 11 1 24 7 >"$TMP/in.jsonl"
 head -n 20 "$TMP/in.jsonl" >"$TMP/bad.jsonl"
 printf '{"text": "John Smith visited Paris", "labels": ["person", "\377"]}\n' >>"$TMP/bad.jsonl"
 printf '{"text": "bad \377 byte in Berlin"}\n' >>"$TMP/bad.jsonl"

@@ -10,16 +10,12 @@
 set -u
 GLINER=$1 SRC=$2
 M=$SRC/tests/fixtures/models/uni_span_bert_markerV0
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/cli/predict_lib.sh" # TMP, fail, texts
 # no launch of the harness's own may leak in
 unset OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE OMPI_COMM_WORLD_LOCAL_RANK PMI_RANK PMI_SIZE PMIX_RANK MPI_LOCALRANKID \
   SLURM_PROCID SLURM_NTASKS SLURM_STEP_NUM_TASKS SLURM_LOCALID LOCAL_RANK
 
-awk 'BEGIN { n = split("John Paris lives in the Apple Inc. visited Berlin yesterday Marie Curie was born Warsaw .", W, " ");
-             srand(3); for (i = 0; i < 41; i++) { k = 2 + int(rand() * 12); s = "";
-             for (j = 0; j < k; j++) s = s (j ? " " : "") W[1 + int(rand() * n)]; print s } }' >"$TMP/in.txt"
+texts 41 3 2 12 >"$TMP/in.txt"
 # batches of one: a shard's lines are then byte for byte the whole run's
 P=(predict --model "$M" --labels person,location --threads 1 --batch-size 1 --file "$TMP/in.txt")
 "$GLINER" "${P[@]}" >"$TMP/all.jsonl" 2>"$TMP/err" || fail "one process: $(cat "$TMP/err")"

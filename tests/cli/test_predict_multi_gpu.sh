@@ -8,15 +8,10 @@ GLINER=$1 SRC=$2
 F=$SRC/tests/fixtures/models
 n=$("$GLINER" version | sed -n 's/.*devices: \([0-9]*\).*/\1/p')
 [ "${n:-0}" -ge 2 ] || { echo "SKIP: ${n:-0} CUDA device(s) (a build without CUDA shows none); this test needs 2"; exit 77; }
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/cli/predict_lib.sh" # TMP, fail, texts
 
-awk 'BEGIN { n = split("John Smith Paris lives in the Apple Inc. visited Berlin yesterday Marie Curie was born Warsaw . Google Tokyo", W, " ");
-  srand(17); for (i = 0; i < 200; i++) { k = 1 + int(rand() * 40); s = "";
-  for (j = 0; j < k; j++) s = s (j ? " " : "") W[1 + int(rand() * n)];
-  if (i % 9 == 4) printf "{\"text\": \"%s\", \"labels\": [\"person\", \"city\", \"company\"]}\n", s;
-  else printf "{\"text\": \"%s\"}\n", s } }' >"$TMP/in.jsonl"
+TEXT_WORDS="$TEXT_WORDS Smith Google Tokyo"
+texts 200 17 1 40 9 >"$TMP/in.jsonl" # every 9th with labels of its own
 
 for m in uni_span_bert_markerV0 uni_token_deberta bi_span_bert; do
   thr=0.3

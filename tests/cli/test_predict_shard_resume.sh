@@ -11,17 +11,10 @@
 set -u
 GLINER=$1 SRC=$2
 B=$SRC/tests/fixtures/models/uni_span_bert_markerV0
-TMP=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/cli/predict_lib.sh" # TMP, fail, texts, partials, kill_at, resume_start / resume_finish
 export GLINER_LOG=info
 
-partials() { ls -A "$TMP" | grep "^\.$1\.tmp\." ; }
-
-awk 'BEGIN { n = split("John Paris lives in the Apple Inc. visited Berlin yesterday Marie Curie was born Warsaw .", W, " ");
-             srand(5); for (i = 0; i < 1500; i++) { k = 3 + int(rand() * 9); s = "";
-             for (j = 0; j < k; j++) s = s (j ? " " : "") W[1 + int(rand() * n)]; print s } }' >"$TMP/in.txt"
+texts 1500 5 3 9 >"$TMP/in.txt"
 # shard 1/3: inputs 1, 4, 7, ... -- 500 of them, 5 chunks of 100
 ARGS=(predict --model "$B" --labels person,location --threads 1 --chunk-size 100 --batch-size 3 --shard 1/3)
 "$GLINER" "${ARGS[@]}" --file "$TMP/in.txt" --output "$TMP/ref.jsonl" 2>"$TMP/err" || fail "the uninterrupted shard: $(cat "$TMP/err")"
@@ -41,21 +34,9 @@ tail -n +8 "$TMP/all60" | cmp -s - "$TMP/from7" || fail "--shard 1/3 --resume-fr
 echo "ok: --shard with --resume-from counts the shard's own inputs"
 
 # kill -9 after 3 of the shard's chunks (inputs up to 1050 fed: 350 of the shard's), then --resume
-mkfifo "$TMP/fifo"
-exec 3<>"$TMP/fifo"
 OUT=(--file "$TMP/fifo" --output "$TMP/out.jsonl")
-"$GLINER" "${ARGS[@]}" "${OUT[@]}" 2>"$TMP/err1" 3>&- &
-run=$!
-pids+=($run)
-timeout 60 head -n 1050 "$TMP/in.txt" >&3
-for ((i = 0; i < 600; i++)); do
-  t=$(partials out.jsonl | head -1)
-  [ -n "$t" ] && [ "$(wc -l <"$TMP/$t")" -ge 300 ] && break
-  sleep 0.05
-done
-[ -n "$t" ] && [ "$(wc -l <"$TMP/$t")" = 300 ] || fail "the shard did not write its first 3 chunks: $(ls -A "$TMP") $(cat "$TMP/err1")"
-{ kill -9 $run; wait $run; } 2>/dev/null
-exec 3>&-
+kill_at out.jsonl 1050 300 "$TMP/err1" "$GLINER" "${ARGS[@]}" "${OUT[@]}"
+t=$PARTIAL
 [ ! -e "$TMP/out.jsonl" ] || fail "kill -9 left FILE"
 cmp -s "$TMP/$t" <(head -n 300 "$TMP/ref.jsonl") || fail "the partial output is not the uninterrupted shard's first lines"
 truncate -s $(($(head -n 250 "$TMP/ref.jsonl" | wc -c) - 17)) "$TMP/$t" # a kill in the middle of a write
@@ -66,15 +47,8 @@ cp "$TMP/$t" "$TMP/.other.jsonl.tmp.999999.0"
 grep -q '"index" 1, expected 2 ' "$TMP/err" || fail "another shard's partial output: $(cat "$TMP/err")"
 [ ! -e "$TMP/other.jsonl" ] || fail "a refused resume wrote FILE"
 
-exec 3<>"$TMP/fifo"
-"$GLINER" "${ARGS[@]}" "${OUT[@]}" --resume 2>"$TMP/err2" 3>&- &
-run=$!
-pids+=($run)
-# its own temporary beside the orphan: it has opened the FIFO (before the output), so closing ours ends its input
-for ((i = 0; i < 400; i++)); do [ "$(partials out.jsonl | wc -l)" = 2 ] && break; sleep 0.05; done
-timeout 60 cat "$TMP/in.txt" >&3
-exec 3>&-
-wait $run || fail "the resumed shard: exit $?: $(cat "$TMP/err2")"
+resume_start out.jsonl "$TMP/err2" "$GLINER" "${ARGS[@]}" "${OUT[@]}" --resume
+resume_finish || fail "the resumed shard: exit $?: $(cat "$TMP/err2")"
 grep -q "resuming the interrupted run's output .*: 200 of its 249 results kept (whole chunks of 100), continuing at input 601" \
   "$TMP/err2" || fail "the resumed shard did not continue at the chunk the cut fell in: $(cat "$TMP/err2")"
 cmp -s "$TMP/out.jsonl" "$TMP/ref.jsonl" || fail "killed + resumed shard is not byte for byte the uninterrupted shard"
