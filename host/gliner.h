@@ -39,9 +39,10 @@ typedef struct {
        OpenMP default, between them). Several devices hold one full copy of the model each (its own tokenizers,
        bi-encoder label cache and stats), and gliner_predict* deals its batches -- the same length-sorted batches
        one device runs -- to them as they free up (one worker thread per copy); the results are merged in batch
-       order, so the entities, their order and scores are exactly one device's. Refused: an empty or unknown item,
-       a GPU listed twice, cpu mixed with cuda (the scores would depend on which device ran a batch), cuda:all with
-       no GPU, and GLINER_PROFILE=1 (it profiles one device). GLINER_PIPELINE=1 overlaps batches on one device only. */
+       order, so the entities, their order and scores are exactly one device's (GPUs of one model: the same kernels
+       give the same bits). Refused: an empty or unknown item, a GPU listed twice, cpu mixed with cuda (the scores
+       would depend on which device ran a batch), cuda:all with no GPU, GLINER_PROFILE=1 (it profiles one device)
+       and GLINER_LINEAR=lt (one plan table per process). GLINER_PIPELINE=1 overlaps batches on one device only. */
     const char* device;
     const char* dtype;  /* storage dtype on cuda: NULL or "fp32" (default), "bf16", "fp16", or "tf32" (fp32 storage,
                            TF32 tensor-core matrix products: opt-in, fp32 stays exact); cpu: fp32 only */
