@@ -20,6 +20,8 @@ void  gl_dev_upload(void* dst, const void* src, size_t bytes);
 void  gl_dev_download(void* dst, const void* src, size_t bytes);
 void  gl_dev_memset(void* dst, int value, size_t bytes);
 void  gl_dev_sync(void);
+void  gl_dev_set(int dev);                   /* cudaSetDevice: the calling thread's current device (a worker
+                                               thread starts on device 0); a no-op without CUDA */
 int   gl_dev_mem_info(int dev, size_t* free_bytes, size_t* total_bytes); /* cudaMemGetInfo; -1 without a device */
 /* timing events (GLINER_DDP_TRACE): one recorded on `stream` (a gl_stream_t; NULL: the legacy default stream), the
    milliseconds between two (waits for b), freed */

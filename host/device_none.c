@@ -16,6 +16,7 @@ void gl_dev_upload(void* d, const void* s, size_t n) { (void)d; (void)s; (void)n
 void gl_dev_download(void* d, const void* s, size_t n) { (void)d; (void)s; (void)n; CHECK(0, "built without CUDA"); }
 void gl_dev_memset(void* d, int v, size_t n) { (void)d; (void)v; (void)n; CHECK(0, "built without CUDA"); }
 void gl_dev_sync(void) {}
+void gl_dev_set(int dev) { (void)dev; }
 int  gl_dev_mem_info(int dev, size_t* f, size_t* t) { (void)dev; *f = *t = 0; return -1; }
 void* gl_cuda_compute_stream(int dev) { (void)dev; return NULL; }
 void gl_cuda_lib_versions(char* buf, size_t len) { snprintf(buf, len, "none (built without CUDA)"); }

@@ -9,6 +9,9 @@
 #include "gliner_internal.h"
 
 #include <cjson/cJSON.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,10 +120,83 @@ static int check_class_token(GlinerConfig* cfg, const Tokenizer* tok, const char
     return 0;
 }
 
-/* opts->device: NULL/"cpu" -> the CPU backend; "cuda" / "cuda:N" -> the CUDA backend on device N;
-   opts->dtype: NULL/"fp32", "bf16" or "fp16" storage (the CPU backend is fp32 only) */
-static const Backend* pick_backend(const gliner_options* opts, char* err, size_t errlen) {
-    const char* dev = opts && opts->device ? opts->device : "cpu";
+/* ---------------------------------------------------------------- devices */
+
+/* one item of a device list: "cpu" -> -1, "cuda" -> 0, "cuda:N" -> N, and a bare "N" when bare_ok (after a cuda
+   item: cuda:0,1,3); -2 when it is none of these */
+static int parse_device_item(const char* s, size_t len, int bare_ok) {
+    if (len == 3 && !strncmp(s, "cpu", 3)) return -1;
+    if (len == 4 && !strncmp(s, "cuda", 4)) return 0;
+    const char* d = s;
+    if (len > 5 && !strncmp(s, "cuda:", 5)) d = s + 5;
+    else if (!bare_ok) return -2;
+    const size_t nd = len - (size_t)(d - s);
+    if (nd == 0 || nd > 4) return -2; /* at most 1024, as one device always was */
+    int idx = 0;
+    for (size_t k = 0; k < nd; k++) {
+        if (d[k] < '0' || d[k] > '9') return -2;
+        idx = 10 * idx + (d[k] - '0');
+    }
+    return idx <= 1024 ? idx : -2;
+}
+
+int gliner_parse_devices(const char* spec, int n_gpus, int* dev, int max, char* err, size_t errlen) {
+    if (!spec) spec = "cpu";
+    char shown[160]; /* the user's string, escaped: one line */
+    gl_escape(shown, sizeof shown, spec, strlen(spec), '\'');
+    if (!strcmp(spec, "cuda:all")) {
+        if (n_gpus <= 0)
+#ifdef GLINER_HAVE_CUDA
+            return gl_set_err(err, errlen, "device 'cuda:all': no CUDA device is visible to this process (check the "
+                              "driver and CUDA_VISIBLE_DEVICES)");
+#else
+            return gl_set_err(err, errlen, "device 'cuda:all': this build has no CUDA backend (nvcc was not found at "
+                              "build time)");
+#endif
+        if (n_gpus > max) return gl_set_err(err, errlen, "device 'cuda:all': %d GPUs, more than the %d devices a handle "
+                                            "holds (list the ones to use: cuda:0,1,...)", n_gpus, max);
+        for (int k = 0; k < n_gpus; k++) dev[k] = k;
+        return n_gpus;
+    }
+    const int list = strchr(spec, ',') != NULL;
+    int n = 0, n_cpu = 0;
+    for (const char* p = spec;; p++) {
+        const char* e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[64];
+        gl_escape(item, sizeof item, p, len, '\'');
+        if (!list && parse_device_item(p, len, 0) == -2)
+            return gl_set_err(err, errlen, "device '%s': expected cpu, cuda, cuda:N, cuda:all or a list (cuda:0,1 or "
+                              "cpu,cpu)", shown);
+        if (len == 0)
+            return gl_set_err(err, errlen, "device '%s': item %d is empty (expected cpu, cuda or cuda:N)", shown, n + 1);
+        if (len == 8 && !strncmp(p, "cuda:all", 8))
+            return gl_set_err(err, errlen, "device '%s': cuda:all stands alone (it lists every visible GPU)", shown);
+        const int d = parse_device_item(p, len, n > 0 && dev[n - 1] >= 0);
+        if (d == -2)
+            return gl_set_err(err, errlen, "device '%s': item %d '%s': expected cpu, cuda or cuda:N%s", shown, n + 1,
+                              item, p[0] >= '0' && p[0] <= '9' ? " (a bare N continues a cuda list: cuda:0,1)" : "");
+        for (int k = 0; k < n && d >= 0; k++)
+            if (dev[k] == d)
+                return gl_set_err(err, errlen, "device '%s': cuda:%d is listed twice (items %d and %d): one copy of "
+                                  "the model per GPU", shown, d, k + 1, n + 1);
+        if (n == max) return gl_set_err(err, errlen, "device '%s': more than %d devices", shown, max);
+        dev[n++] = d;
+        n_cpu += d < 0;
+        if (!e) break;
+        p = e;
+    }
+    /* a batch's scores would depend on which kind of device took it (fp32 CPU vs cuBLAS): the output must not */
+    if (n_cpu && n_cpu < n)
+        return gl_set_err(err, errlen, "device '%s': mixes cpu and cuda (the scores would depend on which device ran "
+                          "which batch); list CPU copies or GPUs", shown);
+    return n;
+}
+
+/* opts->dtype: NULL/"fp32", "tf32", "bf16" or "fp16" storage (the CPU backend is fp32 only) on device dev (-1: the
+   CPU, with threads OpenMP threads; N: cuda:N). name: the device as errors show it ("device 'cuda:3'") */
+static const Backend* pick_backend(const gliner_options* opts, int dev, int threads, const char* name, char* err,
+                                   size_t errlen) {
     const char* dts = opts && opts->dtype ? opts->dtype : "fp32";
     DType dt;
     int tf32 = 0; /* fp32 storage, TF32 tensor-core matrix products (opt-in; fp32 stays exact) */
@@ -132,40 +208,30 @@ static const Backend* pick_backend(const gliner_options* opts, char* err, size_t
         gl_set_err(err, errlen, "dtype '%s': expected fp32, tf32, bf16 or fp16", dts);
         return NULL;
     }
-    if (!strcmp(dev, "cpu")) {
+    if (dev < 0) {
         if (dt != DTYPE_F32 || tf32) {
             gl_set_err(err, errlen, "dtype '%s' needs --device cuda: the CPU backend computes in fp32", dts);
             return NULL;
         }
-        return backend_cpu(opts ? opts->threads : 0);
-    }
-    long idx = -1;
-    if (!strcmp(dev, "cuda")) idx = 0;
-    else if (!strncmp(dev, "cuda:", 5) && dev[5] >= '0' && dev[5] <= '9') {
-        char* end;
-        idx = strtol(dev + 5, &end, 10);
-        if (*end || idx > 1024) idx = -1;
-    }
-    if (idx < 0) {
-        gl_set_err(err, errlen, "device '%s': expected cpu, cuda or cuda:N", dev);
-        return NULL;
+        return backend_cpu(threads);
     }
 #ifdef GLINER_HAVE_CUDA
-    const Backend* be = tf32 ? backend_cuda_tf32((int)idx) : backend_cuda_dtype((int)idx, dt);
-    if (!be) gl_set_err(err, errlen, "device '%s': no CUDA device %ld on this machine (%d found)", dev, idx, gl_device_count());
+    const Backend* be = tf32 ? backend_cuda_tf32(dev) : backend_cuda_dtype(dev, dt);
+    if (!be) gl_set_err(err, errlen, "%s: no CUDA device %d on this machine (%d found)", name, dev, gl_device_count());
     return be;
 #else
-    gl_set_err(err, errlen, "device '%s': this build has no CUDA backend (nvcc was not found at build time)", dev);
+    gl_set_err(err, errlen, "%s: this build has no CUDA backend (nvcc was not found at build time)", name);
     return NULL;
 #endif
 }
 
-int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen) {
+/* one copy of the model on one device (dev, threads: pick_backend) */
+static int load_one(gliner_t** out, const char* model_dir, const gliner_options* opts, int dev, int threads,
+                    const char* name, char* err, size_t errlen) {
     *out = NULL;
-    if (opts && opts->max_tokens < 0)
-        return gl_set_err(err, errlen, "max_tokens %d: expected 0 (the model's cap) or a positive number", opts->max_tokens);
-    const Backend* be = pick_backend(opts, err, errlen);
+    const Backend* be = pick_backend(opts, dev, threads, name, err, errlen);
     if (!be) return -1;
+    if (dev >= 0) gl_dev_set(dev); /* the weights are allocated on the current device */
     /* the directory (a Hub repo id becomes its cached snapshot), the config completed from the backbones, and the
        tokenizers, as GLiNER.from_pretrained assembles them (resolve.h) */
     Resolved r;
@@ -173,6 +239,8 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
     model_dir = r.dir;
     gliner_t* g = calloc(1, sizeof *g);
     CHECK(g, "out of memory");
+    g->cuda_dev = dev;
+    g->threads = dev < 0 ? threads : 0;
     const char* prof = getenv("GLINER_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) { /* per-op wall time, printed by gliner_free (profile.h) */
         g->prof = profile_new(be);
@@ -212,8 +280,93 @@ int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opt
     return 0;
 }
 
+/* the k-th of n CPU copies' OpenMP threads: total split as evenly as it goes, at least 1 each; 0 (the default) when
+   total is */
+static int cpu_share(int total, int n, int k) {
+    if (total <= 0) return 0;
+    const int t = total / n + (k < total % n);
+    return t > 0 ? t : 1;
+}
+
+int gliner_load(gliner_t** out, const char* model_dir, const gliner_options* opts, char* err, size_t errlen) {
+    *out = NULL;
+    if (opts && opts->max_tokens < 0)
+        return gl_set_err(err, errlen, "max_tokens %d: expected 0 (the model's cap) or a positive number", opts->max_tokens);
+    const char* spec = opts && opts->device ? opts->device : "cpu";
+    int dev[GLINER_MAX_DEVICES];
+    const int n = gliner_parse_devices(spec, strcmp(spec, "cuda:all") ? 0 : gl_device_count(), dev, GLINER_MAX_DEVICES,
+                                       err, errlen);
+    if (n < 0) return -1;
+    char shown[160], name[256];
+    gl_escape(shown, sizeof shown, spec, strlen(spec), '\'');
+    snprintf(name, sizeof name, "device '%s'", shown);
+    if (n == 1) { /* one device: one handle, as always */
+        if (load_one(out, model_dir, opts, dev[0], opts ? opts->threads : 0, name, err, errlen)) return -1;
+        gliner_t* g = *out;
+        const size_t l = strlen(g->desc);
+        if (dev[0] < 0) snprintf(g->desc + l, sizeof g->desc - l, ", device cpu");
+        else snprintf(g->desc + l, sizeof g->desc - l, ", device cuda:%d", dev[0]);
+        return 0;
+    }
+    /* process-wide state that one device's thread alone may touch: the profiler's, and cuBLASLt's plan table */
+    const char* prof = getenv("GLINER_PROFILE");
+    if (prof && *prof && strcmp(prof, "0"))
+        return gl_set_err(err, errlen, "GLINER_PROFILE profiles one device, and device '%s' lists %d: profile with one "
+                          "device", shown, n);
+    if (dev[0] >= 0 && gl_env_is("GLINER_LINEAR", "lt"))
+        return gl_set_err(err, errlen, "GLINER_LINEAR=lt keeps one cuBLASLt plan table for the process, and device '%s' "
+                          "lists %d GPUs: unset it, or use one device", shown, n);
+    /* several: one copy per device. CPU copies split the threads (gliner_options.threads, else the OpenMP default) */
+    int total = opts ? opts->threads : 0;
+#ifdef _OPENMP
+    if (total <= 0 && dev[0] < 0) total = omp_get_max_threads();
+#endif
+    gliner_t** rep = calloc((size_t)n, sizeof *rep);
+    CHECK(rep, "out of memory");
+    for (int k = 0; k < n; k++) {
+        char item[300];
+        if (dev[k] < 0) snprintf(item, sizeof item, "%s (item %d, cpu)", name, k + 1);
+        else snprintf(item, sizeof item, "%s (item %d, cuda:%d)", name, k + 1, dev[k]);
+        if (load_one(&rep[k], model_dir, opts, dev[k], dev[k] < 0 ? cpu_share(total, n, k) : 0, item, err, errlen)) {
+            for (int j = k - 1; j >= 0; j--) {
+                if (rep[j]->cuda_dev >= 0) gl_dev_set(rep[j]->cuda_dev);
+                gliner_free(rep[j]);
+            }
+            free(rep);
+            return -1;
+        }
+    }
+    gliner_t* g = rep[0];
+    g->rep = rep;
+    g->n_rep = n;
+    CHECK(pthread_mutex_init(&g->stats_mu, NULL) == 0, "pthread_mutex_init");
+    for (int k = 0; k < n; k++) rep[k]->stats_lock = &g->stats_mu;
+    if (dev[0] >= 0) gl_dev_set(dev[0]); /* the caller's thread back on the first device */
+    size_t l = strlen(g->desc);
+    snprintf(g->desc + l, sizeof g->desc - l, ", %d devices:", n);
+    for (int k = 0; k < n; k++) {
+        l = strlen(g->desc);
+        if (dev[k] < 0 && rep[k]->threads > 0)
+            snprintf(g->desc + l, sizeof g->desc - l, " cpu (%d thread%s)%s", rep[k]->threads,
+                     rep[k]->threads > 1 ? "s" : "", k + 1 < n ? "," : "");
+        else if (dev[k] < 0) snprintf(g->desc + l, sizeof g->desc - l, " cpu%s", k + 1 < n ? "," : "");
+        else snprintf(g->desc + l, sizeof g->desc - l, " cuda:%d%s", dev[k], k + 1 < n ? "," : "");
+    }
+    *out = g;
+    return 0;
+}
+
 void gliner_free(gliner_t* g) {
     if (!g) return;
+    for (int k = 1; k < g->n_rep; k++) { /* the other copies first, each on its device */
+        if (g->rep[k]->cuda_dev >= 0) gl_dev_set(g->rep[k]->cuda_dev);
+        gliner_free(g->rep[k]);
+    }
+    if (g->rep) {
+        free(g->rep);
+        pthread_mutex_destroy(&g->stats_mu);
+        if (g->cuda_dev >= 0) gl_dev_set(g->cuda_dev);
+    }
     if (g->prof) {
         fprintf(stderr, "GLINER_PROFILE: %s\n", g->desc);
         profile_print(g->prof, stderr);
@@ -251,6 +404,8 @@ typedef struct {
     size_t  byte_off, len;     /* the slice of the text this unit covers */
     int64_t cp_off;            /* its code-point offset */
     int     n_words;
+    int     slot;              /* where run_batch puts its entities: found[slot] (the text; several devices: its
+                                  place in its batch, run_on_replicas) */
 } Unit;
 
 typedef struct {
@@ -276,8 +431,10 @@ static int cmp_unit_len(const void* a, const void* b) {
     return (x->n_words > y->n_words) - (x->n_words < y->n_words);
 }
 
-int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
-                        char* err, size_t errlen) {
+/* gliner_label_inputs; a label cut to the cap is named in the warning as "text T: label L" when text >= 0 (the caller's
+   text, and the label's place in its list), else by its place in labels */
+static int label_inputs(const gliner_t* g, char** labels, int C, int text, int col, int64_t** ids_out,
+                        int64_t** mask_out, int* T_out, char* err, size_t errlen) {
     const int32_t *pre, *suf;
     int npre, nsuf;
     tokenizer_special_ids(g->label_tok, &pre, &npre, &suf, &nsuf);
@@ -300,8 +457,11 @@ int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_o
                 return gl_set_err(err, errlen, "label %d: a cap of %lld sub-tokens leaves no room for the label", c,
                                   (long long)cap);
             }
-            log_warn("label %d: %d sub-tokens; cut to the label encoder's cap of %lld (as the reference's truncation)", c,
-                     n, (long long)cap);
+            char who[64];
+            if (text >= 0) snprintf(who, sizeof who, "text %d: label %d", text, col + c);
+            else snprintf(who, sizeof who, "label %d", c);
+            log_warn("%s: %d sub-tokens; cut to the label encoder's cap of %lld (as the reference's truncation)", who, n,
+                     (long long)cap);
             seq[c].n = (int)(cap - npre - nsuf);
             n = (int)cap;
         }
@@ -325,6 +485,11 @@ int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_o
     return 0;
 }
 
+int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,
+                        char* err, size_t errlen) {
+    return label_inputs(g, labels, C, -1, 0, ids_out, mask_out, T_out, err, errlen);
+}
+
 int64_t* gliner_batch_inputs(const Batch* b, const GlinerConfig* cfg, ModelInputs* in) {
     *in = (ModelInputs){.B = b->B, .T = b->T, .W = b->W, .K = b->K, .input_ids = b->input_ids,
                         .attention_mask = b->attention_mask, .words_mask = b->words_mask,
@@ -340,8 +505,6 @@ int64_t* gliner_batch_inputs(const Batch* b, const GlinerConfig* cfg, ModelInput
 
 /* ---------------------------------------------------------------- bi-encoder labels */
 
-#define LABEL_CHUNK 256 /* labels per run of the label encoder: bounds its activations, C * Tl * D */
-
 typedef struct { const char* s; int row; } LabelRow;
 
 static int cmp_label_row(const void* a, const void* b) {
@@ -352,8 +515,12 @@ static int cmp_label_row(const void* a, const void* b) {
 
 /* Bi-encoders: the pooled embeddings of a collated batch's labels, per text, into out (B, C, D): row (i, c) is
    label b->labels[i][c]'s (rows past a text's labels are left as they are). A cached label costs a copy; each
-   distinct other label of the batch is encoded once (in chunks of LABEL_CHUNK) and then cached. The cache may
-   drop everything while new labels go in: every row that came from it has been copied by then. */
+   distinct other label of the batch is encoded once and then cached. The cache may drop everything while new
+   labels go in: every row that came from it has been copied by then.
+   One run of the label encoder per label, at its own length: a label padded to the length of others in a shared run
+   gets another embedding in its last bits (the attention sums over the padded length), so encoded alone its
+   embedding depends on the label only -- not on which labels came with it, in which batch, call or copy of the
+   model: the several copies of a several-device handle, each with its own cache, give one device's bytes. */
 static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, float* out, char* err, size_t errlen) {
     const int C = b->C, D = g->model.cfg.hidden_size;
     LabelCache* lc = &g->labels;
@@ -368,49 +535,31 @@ static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, fl
         }
     /* the distinct missing labels: the misses sorted by string, first of each run */
     qsort(miss, (size_t)nm, sizeof *miss, cmp_label_row);
-    char** uniq = malloc(((size_t)nm + 1) * sizeof *uniq);
-    int* first = malloc(((size_t)nm + 2) * sizeof *first); /* uniq[u]'s misses: miss[first[u] .. first[u+1]) */
-    CHECK(uniq && first, "out of memory");
-    int nu = 0;
-    for (int k = 0; k < nm; k++)
-        if (k == 0 || strcmp(miss[k].s, miss[k - 1].s)) { first[nu] = k; uniq[nu++] = (char*)miss[k].s; }
-    first[nu] = nm;
-    float* emb = malloc((size_t)LABEL_CHUNK * D * sizeof *emb);
+    float* emb = malloc((size_t)D * sizeof *emb);
     CHECK(emb, "out of memory");
     int rc = 0;
-    for (int u0 = 0; u0 < nu && rc == 0; u0 += LABEL_CHUNK) {
-        const int n = nu - u0 < LABEL_CHUNK ? nu - u0 : LABEL_CHUNK;
+    for (int k0 = 0, k1; k0 < nm; k0 = k1) {
+        for (k1 = k0 + 1; k1 < nm && !strcmp(miss[k1].s, miss[k0].s); k1++) {}
+        char* label = (char*)miss[k0].s;
+        const int row = miss[k0].row, i = row / C; /* the label's first place in the batch, for messages */
         int64_t *ids, *mask;
         int Tl;
-        if (gliner_label_inputs(g, uniq + u0, n, &ids, &mask, &Tl, err, errlen)) {
+        if (label_inputs(g, &label, 1, units[i].text, row % C, &ids, &mask, &Tl, err, errlen)) {
             /* name the text and the label, as the uni-encoders' prompts do (text/batch.c) */
             char e2[512];
             snprintf(e2, sizeof e2, "%s", err);
-            for (int u = u0; u < u0 + n; u++) {
-                int64_t *i1, *m1;
-                int t1;
-                if (gliner_label_inputs(g, uniq + u, 1, &i1, &m1, &t1, err, errlen) == 0) { free(i1); free(m1); continue; }
-                const int row = miss[first[u]].row, i = row / C;
-                snprintf(e2, sizeof e2, "%s", err);
-                gl_set_err(err, errlen, "text %d: label %d: %s", units[i].text, row % C, e2);
-                break;
-            }
+            gl_set_err(err, errlen, "text %d: label %d: %s", units[i].text, row % C, e2);
             rc = -1;
             break;
         }
-        gliner_encode_labels(&g->model, emb, ids, mask, n, Tl);
+        gliner_encode_labels(&g->model, emb, ids, mask, 1, Tl);
         free(ids);
         free(mask);
-        lc->encoded += n;
-        for (int u = u0; u < u0 + n; u++) {
-            for (int k = first[u]; k < first[u + 1]; k++)
-                memcpy(out + (size_t)miss[k].row * D, emb + (size_t)(u - u0) * D, (size_t)D * sizeof *out);
-            label_cache_put(lc, uniq[u], emb + (size_t)(u - u0) * D, D);
-        }
+        lc->encoded++;
+        for (int k = k0; k < k1; k++) memcpy(out + (size_t)miss[k].row * D, emb, (size_t)D * sizeof *out);
+        label_cache_put(lc, label, emb, D);
     }
     free(emb);
-    free(first);
-    free(uniq);
     free(miss);
     return rc;
 }
@@ -419,11 +568,29 @@ static int batch_label_embeds(gliner_t* g, const Batch* b, const Unit* units, fl
 static void count_batch(gliner_t* g, const Batch* b) {
     int64_t t = 0;
     for (size_t j = 0; j < (size_t)b->B * b->T; j++) t += b->attention_mask[j] != 0;
+    if (g->stats_lock) pthread_mutex_lock(g->stats_lock); /* several devices: the caller may be reading (progress) */
     g->stats.tokens += t;
     g->stats.batches++;
+    if (g->stats_lock) pthread_mutex_unlock(g->stats_lock);
 }
 
-void gliner_get_stats(const gliner_t* g, gliner_stats* out) { *out = g->stats; }
+/* several devices: the sum over the copies */
+void gliner_get_stats(const gliner_t* g, gliner_stats* out) {
+    if (g->n_rep <= 1) {
+        *out = g->stats;
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(g->stats_lock);
+    for (int k = 0; k < g->n_rep; k++) {
+        const gliner_stats* s = &g->rep[k]->stats;
+        out->texts += s->texts;
+        out->tokens += s->tokens;
+        out->batches += s->batches;
+        out->truncated += s->truncated;
+    }
+    pthread_mutex_unlock(g->stats_lock);
+}
 
 void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens) {
     if (max_words) *max_words = g->model.cfg.max_len;
@@ -460,7 +627,7 @@ static void batch_prepare(Prepared* p, const gliner_t* g, const char* const* tex
 static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const char* const* const* labels,
                      const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen);
 
-/* runs one batch of units as one forward; appends what it finds to found[text] */
+/* runs one batch of units as one forward; appends what it finds to found[slot] */
 static int run_forward(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
                        const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
     Prepared p;
@@ -477,7 +644,7 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
     Batch b = p->b;
     count_batch(g, &b);
     for (int i = 0; i < n; i++) /* what the caller learns from gliner_result.truncated */
-        found[units[i].text].cut |= (b.n_words_total[i] > b.words[i].n ? GLINER_CUT_WORDS : 0) |
+        found[units[i].slot].cut |= (b.n_words_total[i] > b.words[i].n ? GLINER_CUT_WORDS : 0) |
                                     (b.tokens_cut[i] ? GLINER_CUT_TOKENS : 0);
     ModelInputs in;
     int64_t* span_mask64 = gliner_batch_inputs(&b, cfg, &in);
@@ -525,7 +692,7 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
             while (li < n_labels[units[i].text] && strcmp(labels[units[i].text][li], lab_s)) li++;
             Found f = {units[i].cp_off + ws->start, units[i].cp_off + we->end, units[i].byte_off + ws->byte_start,
                        units[i].byte_off + we->byte_end, li, el.e[k].score};
-            found_push(&found[units[i].text], f);
+            found_push(&found[units[i].slot], f);
         }
     }
     entity_list_free(&el);
@@ -559,7 +726,7 @@ static int same_label_list(const char* const* a, int na, const char* const* b, i
     }
 }
 
-/* runs one batch of units (length-sorted); appends what it finds to found[text]. Label columns are scored
+/* runs one batch of units (length-sorted); appends what it finds to found[slot]. Label columns are scored
    independently of each other, so texts with different label lists share a forward, each over its own
    columns -- except through a bi-encoder's CrossFuser (post_fusion_schema): there the words attend to every
    label column of their row, padded ones too (no masks, quirk 1), so a text shares a forward only with the
@@ -653,6 +820,170 @@ static void set_text_error(gliner_result* r, const char* msg) {
     CHECK(r->error, "out of memory");
 }
 
+/* ---------------------------------------------------------------- several devices */
+
+/* With several devices (gliner_options.device lists them) the batches -- the same length-sorted batches one device
+   runs -- are dealt to one worker thread per copy of the model: each takes the next batch as it frees up. What a
+   batch finds is kept apart, per unit, until every batch is done (the windows of one text may sit in batches that
+   run at the same time), then merged into the per-text lists in batch order: each text gets exactly the entities,
+   in the order, one device gives it. The caller's thread only waits, and calls progress. */
+typedef struct {
+    FoundList* found; /* (n) one list per unit of the batch, in the batch's order */
+    char**     why;   /* (n) per_text_errors: why the unit failed when run alone, or NULL */
+    char*      fail;  /* without per_text_errors: the error that ends the call ("text T: ..."), or NULL */
+    int        n;     /* units in the batch */
+    int        ran;
+} BatchOut;
+
+typedef struct {
+    const char* const*            texts;
+    const Unit*                   units;
+    int                           nu, n_batches;
+    const char* const* const*     labels;
+    const int*                    n_labels;
+    const gliner_predict_options* o;
+    BatchOut*                     out; /* (n_batches) */
+    pthread_mutex_t mu;                /* guards what follows */
+    pthread_cond_t  cv;                /* a batch finished, or a worker stopped */
+    int next;                          /* the next batch to take */
+    int units_done;                    /* units of the finished batches (progress) */
+    int running;                       /* workers still taking batches */
+    int stop;                          /* a batch failed without per_text_errors: take no more */
+} Deal;
+
+typedef struct { Deal* d; gliner_t* r; } Worker;
+
+/* batch b on the copy r, into d->out[b]: as the one-device loop of gliner_predict_per_text runs a batch, the
+   fallback included (a failed batch is run again one unit at a time, here on the same copy) */
+static void run_batch_out(gliner_t* r, Deal* d, int b) {
+    const gliner_predict_options* o = d->o;
+    const int s = b * o->batch_size, n = d->nu - s < o->batch_size ? d->nu - s : o->batch_size;
+    BatchOut* bo = &d->out[b];
+    Unit* bu = calloc((size_t)n, sizeof *bu);
+    bo->found = calloc((size_t)n, sizeof *bo->found);
+    bo->why = calloc((size_t)n, sizeof *bo->why);
+    CHECK(bu && bo->found && bo->why, "out of memory");
+    bo->n = n;
+    for (int k = 0; k < n; k++) {
+        bu[k] = d->units[s + k];
+        bu[k].slot = k; /* into this batch's own lists */
+    }
+    char e1[1024];
+    if (run_batch(r, d->texts, bu, n, d->labels, d->n_labels, o, bo->found, e1, sizeof e1)) {
+        for (int k = 0; k < n; k++) bo->found[k].n = 0; /* what a part of the batch added (CrossFuser groups) */
+        for (int k = 0; k < n; k++) {
+            if (run_batch(r, d->texts, bu + k, 1, d->labels, d->n_labels, o, bo->found, e1, sizeof e1) == 0) continue;
+            const char* why = strip_text_prefix(e1);
+            if (o->per_text_errors) {
+                bo->why[k] = strdup(why);
+                CHECK(bo->why[k], "out of memory");
+                continue;
+            }
+            char stop[1200];
+            snprintf(stop, sizeof stop, "text %d: %s", bu[k].text, why);
+            bo->fail = strdup(stop);
+            CHECK(bo->fail, "out of memory");
+            break;
+        }
+    }
+    free(bu);
+}
+
+static void* replica_worker(void* arg) {
+    const Worker* w = arg;
+    Deal* d = w->d;
+    if (w->r->cuda_dev >= 0) gl_dev_set(w->r->cuda_dev); /* a new thread starts on device 0 */
+#ifdef _OPENMP
+    if (w->r->cuda_dev < 0 && w->r->threads > 0) omp_set_num_threads(w->r->threads); /* this thread's teams */
+#endif
+    pthread_mutex_lock(&d->mu);
+    while (!d->stop && d->next < d->n_batches) {
+        const int b = d->next++;
+        pthread_mutex_unlock(&d->mu);
+        run_batch_out(w->r, d, b);
+        pthread_mutex_lock(&d->mu);
+        d->out[b].ran = 1;
+        d->units_done += d->out[b].n;
+        if (d->out[b].fail) d->stop = 1;
+        pthread_cond_signal(&d->cv);
+    }
+    d->running--;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+/* the several-device loop of gliner_predict_per_text: the units' batches on g's copies, merged into found[text] and
+   results[text].error in batch order; 0, or -1 with err (the first failing batch's, as one device stops at it) */
+static int run_on_replicas(gliner_t* g, const char* const* texts, const Unit* units, int nu,
+                           const char* const* const* labels, const int* n_labels, const gliner_predict_options* o,
+                           FoundList* found, gliner_result* results, char* err, size_t errlen) {
+    if (nu == 0) return 0;
+    Deal d = {.texts = texts, .units = units, .nu = nu, .n_batches = (nu + o->batch_size - 1) / o->batch_size,
+              .labels = labels, .n_labels = n_labels, .o = o};
+    d.out = calloc((size_t)(d.n_batches ? d.n_batches : 1), sizeof *d.out);
+    Worker* w = malloc((size_t)g->n_rep * sizeof *w);
+    pthread_t* th = malloc((size_t)g->n_rep * sizeof *th);
+    CHECK(d.out && w && th, "out of memory");
+    CHECK(pthread_mutex_init(&d.mu, NULL) == 0 && pthread_cond_init(&d.cv, NULL) == 0, "pthread init");
+    int rc = 0, started = 0, shown = 0;
+    pthread_mutex_lock(&d.mu); /* the workers wait for it: running is right before any of them counts down */
+    for (int k = 0; k < g->n_rep; k++) {
+        w[k] = (Worker){&d, g->rep[k]};
+        if (pthread_create(&th[k], NULL, replica_worker, &w[k])) {
+            rc = gl_set_err(err, errlen, "cannot start a thread for device %d of %d", k + 1, g->n_rep);
+            d.stop = 1;
+            break;
+        }
+        started++;
+        d.running++;
+    }
+    for (;;) { /* progress from this thread, between batches, as one device gives it */
+        if (o->progress && !d.stop && d.units_done > shown) {
+            shown = d.units_done;
+            pthread_mutex_unlock(&d.mu);
+            o->progress(o->progress_user, shown, nu);
+            pthread_mutex_lock(&d.mu);
+            continue;
+        }
+        if (d.running == 0) break;
+        pthread_cond_wait(&d.cv, &d.mu);
+    }
+    pthread_mutex_unlock(&d.mu);
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    if (g->cuda_dev >= 0) gl_dev_set(g->cuda_dev);
+    /* the merge, in batch order: every batch before the first failing one ran (they are taken in order) */
+    for (int b = 0; b < d.n_batches && rc == 0; b++) {
+        BatchOut* bo = &d.out[b];
+        if (bo->fail) {
+            rc = gl_set_err(err, errlen, "%s", bo->fail);
+            break;
+        }
+        CHECK(bo->ran, "batch %d of %d was not run", b, d.n_batches);
+        for (int k = 0; k < bo->n; k++) {
+            const int t = units[b * o->batch_size + k].text;
+            if (bo->why[k]) set_text_error(&results[t], bo->why[k]);
+            for (int i = 0; i < bo->found[k].n; i++) found_push(&found[t], bo->found[k].f[i]);
+            found[t].cut |= bo->found[k].cut;
+        }
+    }
+    for (int b = 0; b < d.n_batches; b++) {
+        for (int k = 0; k < d.out[b].n; k++) {
+            free(d.out[b].found[k].f);
+            free(d.out[b].why[k]);
+        }
+        free(d.out[b].found);
+        free(d.out[b].why);
+        free(d.out[b].fail);
+    }
+    pthread_cond_destroy(&d.cv);
+    pthread_mutex_destroy(&d.mu);
+    free(d.out);
+    free(w);
+    free(th);
+    return rc;
+}
+
 int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
                             const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
                             size_t errlen) {
@@ -662,6 +993,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
     if (!(o.threshold >= 0.0f && o.threshold <= 1.0f)) return gl_set_err(err, errlen, "threshold %g: expected a number in [0, 1]", o.threshold);
     if (o.window > 0 && o.stride <= 0) o.stride = o.window / 2 > 0 ? o.window / 2 : 1;
     if (o.window > 0 && o.stride > o.window) return gl_set_err(err, errlen, "stride %d is larger than the window %d", o.stride, o.window);
+    if (g->cuda_dev >= 0) gl_dev_set(g->cuda_dev); /* this thread may not be the one that loaded g */
     memset(results, 0, (size_t)n_texts * sizeof *results);
     Unit* units = NULL;
     int nu = 0, cap = 0, rc = 0;
@@ -684,7 +1016,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                 units = realloc(units, (size_t)cap * sizeof *units);
                 CHECK(units, "out of memory");
             }
-            units[nu++] = (Unit){i, wl.w[s].byte_start, wl.w[e - 1].byte_end - wl.w[s].byte_start, wl.w[s].start, e - s};
+            units[nu++] = (Unit){i, wl.w[s].byte_start, wl.w[e - 1].byte_end - wl.w[s].byte_start, wl.w[s].start, e - s, i};
             if (e >= wl.n || win == wl.n) break;
         }
     }
@@ -694,14 +1026,18 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
     FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
     int* before = malloc((size_t)o.batch_size * sizeof *before); /* found[text].n before a batch */
     CHECK(found && before, "out of memory");
-    const int piped = pipeline_on(g) && nu > o.batch_size;
+    /* GLINER_PIPELINE=1 overlaps one device's batches with the host's preparation; several devices overlap each
+       other (run_on_replicas) and are not pipelined */
+    const int piped = g->n_rep <= 1 && pipeline_on(g) && nu > o.batch_size;
     Prepared cur = {0}, nxt = {0};
     int have_cur = 0;
     if (piped) {
         batch_prepare(&cur, g, texts, units, o.batch_size, labels, n_labels);
         have_cur = 1;
     }
-    for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
+    if (g->n_rep > 1) /* several devices: the same batches, dealt to the copies of the model */
+        rc = run_on_replicas(g, texts, units, nu, labels, n_labels, &o, found, results, err, errlen);
+    else for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
         int n = nu - s < o.batch_size ? nu - s : o.batch_size;
         for (int k = 0; k < n; k++) before[k] = found[units[s + k].text].n;
         int failed;

@@ -3,7 +3,8 @@
    checkpoints have it, the tokenizer and encoder config of the backbone model_name names: host/resolve.h) or a
    Hub repo id, and extract entities from texts.
    Errors are returned (0 / -1 and a message in err), never printed. Thread safety: one gliner_t per
-   thread; distinct handles may be used concurrently.
+   thread; distinct handles may be used concurrently. A handle on several devices (gliner_options.device) runs
+   threads of its own inside a predict call, one per device; the caller still uses it from one thread.
 
    Example:
        char err[512];
@@ -32,7 +33,17 @@ typedef struct GlinerHandle gliner_t;
 typedef struct {
     int threads; /* CPU threads; <= 0: the OpenMP default */
     int max_len; /* words per text before truncation; <= 0: the checkpoint's max_len */
-    const char* device; /* NULL or "cpu" (default), "cuda" (= "cuda:0") or "cuda:N" (builds with CUDA) */
+    /* NULL or "cpu" (default), "cuda" (= "cuda:0") or "cuda:N" (builds with CUDA); or several devices:
+       "cuda:0,1,3" (= "cuda:0,cuda:1,cuda:3"), "cuda:all" (every visible GPU), or any list of cpu | cuda | cuda:N
+       items ("cpu,cpu": two CPU copies, mainly for tests and many-core machines; they split `threads`, or the
+       OpenMP default, between them). Several devices hold one full copy of the model each (its own tokenizers,
+       bi-encoder label cache and stats), and gliner_predict* deals its batches -- the same length-sorted batches
+       one device runs -- to them as they free up (one worker thread per copy); the results are merged in batch
+       order, so the entities, their order and scores are exactly one device's (GPUs of one model: the same kernels
+       give the same bits). Refused: an empty or unknown item, a GPU listed twice, cpu mixed with cuda (the scores
+       would depend on which device ran a batch), cuda:all with no GPU, GLINER_PROFILE=1 (it profiles one device)
+       and GLINER_LINEAR=lt (one plan table per process). GLINER_PIPELINE=1 overlaps batches on one device only. */
+    const char* device;
     const char* dtype;  /* storage dtype on cuda: NULL or "fp32" (default), "bf16", "fp16", or "tf32" (fp32 storage,
                            TF32 tensor-core matrix products: opt-in, fp32 stays exact); cpu: fp32 only */
     int max_tokens;     /* sub-tokens per text sequence (prompt and special tokens included) before truncation;
@@ -76,14 +87,16 @@ typedef struct {
        the bad text gives them. -1 is left for errors that are no one text's (bad options). */
     int   per_text_errors;
     /* optional: called between batches, in the caller's thread, with the units (texts, or windows of texts with
-       --window) done so far in this call and their total; gliner_stats() is up to date there */
+       --window) done so far in this call and their total; gliner_stats() is up to date there (several devices: done
+       counts the finished batches, in whatever order the devices finish them; never from a worker thread) */
     void (*progress)(void* user, int done, int total);
     void* progress_user;
 } gliner_predict_options;
 
 #define GLINER_PREDICT_DEFAULTS {0.5f, 1, 0, 8, 0, 0, 0, NULL, NULL}
 
-/* Counters of the work a handle has done since gliner_load, for throughput reports (texts/s, tokens/s). */
+/* Counters of the work a handle has done since gliner_load, for throughput reports (texts/s, tokens/s); summed over
+   the devices of a several-device handle. */
 typedef struct {
     int64_t texts;   /* texts given to gliner_predict* calls that completed */
     int64_t tokens;  /* encoder tokens run, prompts included, padding excluded */
@@ -108,7 +121,8 @@ void gliner_get_stats(const gliner_t* g, gliner_stats* out);
    sub-tokens per sequence, prompt included (the cap gliner_options.max_tokens explains). */
 void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens);
 
-/* Describes the loaded model: "UniEncoderSpan, DeBERTa-v2/v3 H=768 ..." */
+/* Describes the loaded model and its devices: "UniEncoderSpan, encoder deberta-v2 H=768 ..., device cuda:0", or with
+   several "..., 2 devices: cuda:0, cuda:1" */
 const char* gliner_describe(const gliner_t* g);
 
 #ifdef __cplusplus

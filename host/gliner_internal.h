@@ -1,6 +1,7 @@
 /* gliner_internal.h -- the handle behind the C API (gliner.h), for the library's own tools (the trainer,
    host/train/trainer.c) that drive the model directly. Not installed. */
 #pragma once
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,12 +36,28 @@ struct GlinerHandle {
     Tokenizer*  label_tok; /* bi-encoders */
     int64_t     label_max_length; /* the label sequences' sub-token cap */
     LabelCache  labels;    /* bi-encoders: pooled label embeddings by label string */
-    char        desc[512];
+    char        desc[1024];
     struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */
     gliner_stats stats;       /* gliner_get_stats */
     struct Resolved* res;     /* the tokenizers' documents when the checkpoint does not hold them as run (a legacy
                                  checkpoint's, from its backbone): training checkpoints write them (resolve.h) */
+    int         cuda_dev;     /* the CUDA device this copy of the model runs on; -1: the CPU */
+    int         threads;      /* a CPU copy's OpenMP threads (its share of gliner_options.threads); 0: the default */
+    /* Several devices (gliner_options.device lists them): one full copy of the model per device, each loaded as a
+       handle of its own (tokenizers, label cache, stats). rep[0] is this handle; n_rep = 1 and rep = NULL for one
+       device. gliner_predict_per_text deals its batches to them (gliner.c, "several devices"). */
+    gliner_t**  rep;
+    int         n_rep;
+    pthread_mutex_t  stats_mu;   /* several devices: guards every copy's stats (workers count, the caller reads) */
+    pthread_mutex_t* stats_lock; /* &rep[0]->stats_mu in every copy of a several-device handle; NULL otherwise */
 };
+
+/* Devices of gliner_options.device (NULL: "cpu"): cpu | cuda | cuda:N items separated by commas, a bare N after a
+   cuda item (cuda:0,1,3), or cuda:all alone (n_gpus devices: the caller asks gl_device_count). Fills dev[] with
+   -1 for a CPU copy and N for cuda:N; returns how many (1..max), or -1 with a one-line err naming the bad item
+   (empty, unknown, a CUDA device listed twice, cpu mixed with cuda, cuda:all with no GPU). */
+#define GLINER_MAX_DEVICES 64
+int gliner_parse_devices(const char* spec, int n_gpus, int* dev, int max, char* err, size_t errlen);
 
 /* Tokenizes a bi-encoder's labels as C independent sequences (spec §3.8): ids and mask (C, *T_out), malloc'd. */
 int gliner_label_inputs(const gliner_t* g, char** labels, int C, int64_t** ids_out, int64_t** mask_out, int* T_out,

@@ -21,7 +21,9 @@
 
 #include "check.h"
 #include "cli.h"
+#include "device.h"
 #include "gliner.h"
+#include "gliner_internal.h"
 #include "io/read_file.h"
 #include "log.h"
 #include "predict_input.h"
@@ -142,15 +144,21 @@ static void usage(FILE* f) {
             "  --window N           sliding window of N words over long texts (default off: truncate)\n"
             "  --stride N           window step in words (default N/2)\n"
             "  --threads N          CPU threads (default: all)\n"
-            "  --device D           cpu (default), cuda or cuda:N\n"
+            "  --device D           cpu (default), cuda or cuda:N; several: cuda:0,1,3, cuda:all (every visible GPU),\n"
+            "                       or cpu,cpu (CPU copies sharing --threads; for tests and many-core machines): one\n"
+            "                       copy of the model per device, batches dealt as they free up, same output as one\n"
+            "                       device. Under mpirun/srun, cuda is the rank's local GPU\n"
             "  --dtype T            storage dtype with --device cuda: fp32 (default), bf16 or fp16; tf32: fp32\n"
             "                       storage with the matrix products on the TF32 tensor cores (opt-in)\n"
             "  --output FILE        write the JSONL there instead of stdout; FILE appears whole when the run ends\n"
             "  --on-error fail|skip a bad input stops the run before any output for it (fail, default), or gets\n"
             "                       {\"index\": i, \"error\": \"...\"} in place of its entities (skip; counted on stderr)\n"
-            "  --resume-from N      skip the first N inputs (the output's \"index\" keeps counting from 0)\n"
+            "  --resume-from N      skip the first N inputs (the output's \"index\" keeps counting from 0); with --shard,\n"
+            "                       the shard's first N inputs (the lines its output holds)\n"
             "  --shard I/N          only the inputs whose index is I mod N (0 <= I < N): one of N jobs over the same\n"
-            "                       input (a cluster array); \"index\" stays the input's own, so the N outputs merge\n"
+            "                       input (a cluster array); \"index\" stays the input's own, so the N outputs merge.\n"
+            "                       Under mpirun or srun (N ranks) without --shard, rank R runs shard R/N and writes\n"
+            "                       --output FILE as FILE.R-of-N; merge: LC_ALL=C sort -m -t: -k2,2n FILE.*-of-N > FILE\n"
             "  --resume             with --output FILE: continue the partial output a killed or failed run left\n"
             "                       beside FILE (the same command otherwise); FILE ends byte for byte as one run's\n"
             "exit status: 0 done (--on-error skip: bad inputs skipped), 1 bad input or failure, 2 bad usage\n");
@@ -306,10 +314,13 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
     if (nested) a->po.flat_ner = 0;
     if (!a->model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); return 2; }
     if (a->po.stride && !a->po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); return 2; }
-    if (a->shard_n > 1 && (a->resume || a->resume_from)) {
-        fprintf(stderr, "gliner predict: --shard with --resume or --resume-from is not supported yet (run the shard "
-                        "again, or resume it unsharded from its inputs)\n");
-        return 2;
+    if (a->go.device && strcmp(a->go.device, "cuda:all")) { /* the list's form (cuda:all: whether a GPU is there) */
+        int dev[GLINER_MAX_DEVICES];
+        char err[512];
+        if (gliner_parse_devices(a->go.device, 0, dev, GLINER_MAX_DEVICES, err, sizeof err) < 0) {
+            fprintf(stderr, "gliner predict: %s\n", err);
+            return 2;
+        }
     }
     if (a->file && texts->n) {
         fprintf(stderr, "gliner predict: TEXT arguments and --file %s: give one or the other\n", a->file);
@@ -325,6 +336,120 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         return 2;
     }
     if ((a->file || texts->n) && !a->labels_arg) { fprintf(stderr, "gliner predict: --labels is required\n"); return 2; }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- a launch of several ranks (mpirun, srun) */
+
+/* Under mpirun or srun, each rank finds which one it is in its launcher's environment (no MPI call: predict needs no
+   MPI). One launcher's rank and size variables are read together, never mixed with another's. Slurm's count only
+   inside an srun step (SLURM_STEP_NUM_TASKS set): a batch script's own SLURM_PROCID and SLURM_NTASKS describe the
+   allocation, while the script runs once. The local rank (which GPU is the rank's) is the launcher's, or LOCAL_RANK. */
+typedef struct {
+    long long   rank, size, local; /* local: the rank on its node, -1 when unknown */
+    const char *rank_var, *local_var;
+} Launch;
+
+static const struct {
+    const char *rank, *size, *local[2];
+} k_launchers[] = {
+    {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", {"OMPI_COMM_WORLD_LOCAL_RANK", NULL}}, /* Open MPI's mpirun */
+    {"PMI_RANK", "PMI_SIZE", {"MPI_LOCALRANKID", "SLURM_LOCALID"}},  /* MPICH / Intel MPI, srun --mpi=pmi2 */
+    {"PMIX_RANK", "SLURM_STEP_NUM_TASKS", {"SLURM_LOCALID", NULL}},  /* srun --mpi=pmix */
+    {"SLURM_PROCID", "SLURM_STEP_NUM_TASKS", {"SLURM_LOCALID", NULL}}, /* srun */
+};
+
+/* a launcher's variable; Slurm's only inside an srun step */
+static const char* launch_var(const char* name) {
+    if (!strncmp(name, "SLURM_", 6) && !getenv("SLURM_STEP_NUM_TASKS")) return NULL;
+    return getenv(name);
+}
+
+static int env_ll(const char* name, const char* v, long long* out, char* err, size_t errlen) {
+    char* end;
+    errno = 0;
+    const long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0 || x > (1ll << 30))
+        return gl_set_err(err, errlen, "%s='%s': expected a number of ranks or a rank (0 or more)", name, v);
+    *out = x;
+    return 0;
+}
+
+/* l->size = 1 when this process is no rank of a launch; 0, or -1 with err (values that make no sense) */
+static int launch_detect(Launch* l, char* err, size_t errlen) {
+    memset(l, 0, sizeof *l);
+    l->size = 1;
+    l->local = -1;
+    for (size_t k = 0; k < sizeof k_launchers / sizeof *k_launchers; k++) {
+        const char *r = launch_var(k_launchers[k].rank), *n = launch_var(k_launchers[k].size);
+        if (!r) continue;
+        if (!n) { /* an srun step always has its size: only another launcher's rank can be alone */
+            log_warn("%s=%s is set, but not %s (the number of ranks): this run reads every input (give --shard R/N to "
+                     "run one shard)", k_launchers[k].rank, r, k_launchers[k].size);
+            continue;
+        }
+        if (env_ll(k_launchers[k].rank, r, &l->rank, err, errlen) || env_ll(k_launchers[k].size, n, &l->size, err, errlen))
+            return -1;
+        if (l->size < 1 || l->rank >= l->size)
+            return gl_set_err(err, errlen, "%s=%s, %s=%s: expected a rank below the number of ranks", k_launchers[k].rank,
+                              r, k_launchers[k].size, n);
+        l->rank_var = k_launchers[k].rank;
+        for (int j = 0; j < 3 && l->local < 0; j++) {
+            const char* name = j < 2 ? k_launchers[k].local[j] : "LOCAL_RANK";
+            const char* v = name ? launch_var(name) : NULL;
+            if (!v) continue;
+            if (env_ll(name, v, &l->local, err, errlen)) return -1;
+            l->local_var = name;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* Several ranks and no --shard: rank R of N runs shard R/N into FILE.R-of-N (out_name), and --device cuda is its
+   local GPU (dev_name): the one GPU it sees when the launcher gives each rank its own, else cuda:LOCAL_RANK. Said on
+   stderr. 0, 1 (failure: printed) or 2 (bad usage: printed). */
+static int apply_launch(PredictArgs* a, char* out_name, size_t out_cap, char* dev_name, size_t dev_cap) {
+    Launch l;
+    char err[512];
+    if (launch_detect(&l, err, sizeof err)) {
+        fprintf(stderr, "gliner predict: the launch's environment: %s\n", err);
+        return 1;
+    }
+    if (l.size <= 1) return 0;
+    if (a->shard_n) {
+        fprintf(stderr, "gliner predict: rank %lld of %lld (%s): --shard %lld/%lld given, used as it is\n", l.rank, l.size,
+                l.rank_var, a->shard_i, a->shard_n);
+        return 0;
+    }
+    if (!a->output) {
+        fprintf(stderr, "gliner predict: %lld ranks (%s): --output FILE is required (rank R writes FILE.R-of-%lld; "
+                        "on stdout the ranks' lines would interleave)\n", l.size, l.rank_var, l.size);
+        return 2;
+    }
+    if ((size_t)snprintf(out_name, out_cap, "%s.%lld-of-%lld", a->output, l.rank, l.size) >= out_cap) {
+        fprintf(stderr, "gliner predict: --output %s: path too long\n", a->output);
+        return 2;
+    }
+    a->output = out_name;
+    a->shard_i = l.rank;
+    a->shard_n = l.size;
+    char gpu[160] = "";
+    if (a->go.device && !strcmp(a->go.device, "cuda")) {
+        if (l.local < 0) {
+            fprintf(stderr, "gliner predict: --device cuda under %lld ranks (%s): no local rank in the environment "
+                            "(OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID, LOCAL_RANK) to pick this "
+                            "rank's GPU; give --device cuda:N\n", l.size, l.rank_var);
+            return 1;
+        }
+        const int n_gpus = gl_device_count();
+        snprintf(dev_name, dev_cap, "cuda:%lld", n_gpus == 1 ? 0 : l.local);
+        a->go.device = dev_name;
+        snprintf(gpu, sizeof gpu, "; --device cuda is %s (%s=%lld%s)", dev_name, l.local_var, l.local,
+                 n_gpus == 1 ? ", and it sees one GPU" : "");
+    }
+    fprintf(stderr, "gliner predict: rank %lld of %lld (%s): inputs whose index is %lld mod %lld, written to %s%s\n",
+            l.rank, l.size, l.rank_var, l.rank, l.size, a->output, gpu);
     return 0;
 }
 
@@ -360,6 +485,8 @@ int cli_predict(int argc, char** argv) {
     PredictArgs a = {.po = GLINER_PREDICT_DEFAULTS, .chunk = 10000};
     StrList args = {0}, labels = {0};
     int rc = parse_args(argc, argv, &a, &args);
+    char out_name[4096], dev_name[32];
+    if (rc == 0) rc = apply_launch(&a, out_name, sizeof out_name, dev_name, sizeof dev_name);
     if (rc) { sl_free(&args); return rc < 0 ? 0 : rc; }
     rc = 1;
     char err[2048];
@@ -377,7 +504,7 @@ int cli_predict(int argc, char** argv) {
     in.shard_i = a.shard_i, in.shard_n = a.shard_n;
 
     long long resumed = 0, skipped_in = 0;
-    if (pout_open(&out, a.output, a.resume, a.resume_from, a.chunk, &resumed, err, sizeof err)) {
+    if (pout_open(&out, a.output, a.resume, a.resume_from, a.chunk, a.shard_i, a.shard_n, &resumed, err, sizeof err)) {
         fprintf(stderr, "gliner predict: %s\n", err);
         goto done;
     }
@@ -465,9 +592,10 @@ int cli_predict(int argc, char** argv) {
                 if (!a.skip_errors) {
                     if (pr.shown) fputc('\n', stderr);
                     fprintf(stderr, "gliner predict: %s\n", msg);
-                    if (!out.to_file)
+                    if (!out.to_file) /* --resume-from counts a shard's own inputs: the lines written */
                         fprintf(stderr, "gliner predict: stopped at input %lld (--on-error fail: every line before it is "
-                                        "written; once it is fixed, --resume-from %lld continues)\n", it->index, it->index);
+                                        "written; once it is fixed, --resume-from %lld continues)\n", it->index,
+                                a.shard_n > 1 ? (it->index - a.shard_i) / a.shard_n : it->index);
                     stop = 2;
                     break;
                 }

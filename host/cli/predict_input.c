@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,8 +271,25 @@ static int skip_items(PredictInput* in, long long n, long long* done, char* err,
     return 0;
 }
 
+/* a shard's inputs among the first x: those whose index i < x has i mod shard_n = shard_i */
+static long long shard_before(const PredictInput* in, long long x) {
+    return x > in->shard_i ? (x - in->shard_i - 1) / in->shard_n + 1 : 0;
+}
+
 int pi_skip(PredictInput* in, long long n, long long* done, char* err, size_t errlen) {
-    if (skip_items(in, n, done, err, errlen)) return -1;
+    if (in->shard_n <= 1) {
+        if (skip_items(in, n, done, err, errlen)) return -1;
+    } else if (n > 0) {
+        /* n of the shard's own inputs: every input before the shard's next-but-n, whose index is
+           shard_i + (k + n) * shard_n with k the shard's inputs passed already (LLONG_MAX: past any input) */
+        const long long k = shard_before(in, in->index), i0 = in->index;
+        const long long to = k + n > (LLONG_MAX - in->shard_i) / in->shard_n ? LLONG_MAX
+                                                                            : in->shard_i + (k + n) * in->shard_n;
+        if (skip_items(in, to - i0, done, err, errlen)) return -1;
+        *done = shard_before(in, i0 + *done) - k;
+    } else {
+        *done = 0;
+    }
     in->start = in->kind == PI_ARGS ? in->next_arg : in->lr.pos;
     return 0;
 }

@@ -64,7 +64,9 @@ int  pi_open_file(PredictInput* in, const char* path, PiKind kind, char* err, si
 /* 1 with *it (free it with pi_item_free), 0 at the end, -1 with err on a read error. With a shard set, the inputs of
    other shards are passed over unparsed (their indices still count). */
 int  pi_next(PredictInput* in, PiItem* it, char* err, size_t errlen);
-/* Skips n inputs without parsing them (JSONL: non-blank lines); *done: how many there were. 0 or -1. */
+/* Skips n inputs without parsing them (JSONL: non-blank lines); *done: how many there were. With a shard set, n and
+   *done count the shard's own inputs (the lines its output holds), and the inputs of other shards among them are
+   passed over too. 0 or -1. */
 int  pi_skip(PredictInput* in, long long n, long long* done, char* err, size_t errlen);
 /* "stdin:12", "in.txt:12" or "text 3" (with the error's column: "stdin:12:7"): where an input is, for messages */
 void pi_where(const PredictInput* in, const PiItem* it, char* out, size_t n);

@@ -44,7 +44,13 @@ static long long file_size(const char* path) {
     return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
 }
 
-/* Reads the orphan src's complete lines, checking that their "index" values run first, first + 1, ...; *n = how
+/* the "index" of the output's line k (0-based) when the run starts at the input first: inputs follow each other,
+   or with a shard, the shard's own inputs (--shard I/N: first and k count them) */
+static long long line_index(const PredictOut* p, long long first, long long k) {
+    return p->shard_n > 1 ? p->shard_i + (first + k) * p->shard_n : first + k;
+}
+
+/* Reads the orphan src's complete lines, checking that their "index" values run as line_index says; *n = how
    many. With copy: copies the first max of them into our temporary. 0 or -1 with err. */
 static int read_partial(PredictOut* p, const char* src, long long first, int copy, long long max, long long* n,
                         char* err, size_t errlen) {
@@ -67,9 +73,10 @@ static int read_partial(PredictOut* p, const char* src, long long first, int cop
                             "not a partial output to resume", src, *n + 1);
             break;
         }
-        if (idx != first + *n) {
+        if (idx != line_index(p, first, *n)) {
             rc = gl_set_err(err, errlen, "%s:%lld: \"index\" %lld, expected %lld (%s); run the same command as the "
-                            "interrupted run, with the same --resume-from", src, *n + 1, idx, first + *n,
+                            "interrupted run, with the same --resume-from and --shard", src, *n + 1, idx,
+                            line_index(p, first, *n),
                             *n ? "the lines must follow each other" : "the interrupted run started elsewhere");
             break;
         }
@@ -84,8 +91,10 @@ static int read_partial(PredictOut* p, const char* src, long long first, int cop
 }
 
 int pout_open(PredictOut* p, const char* path, int resume, long long first_index, long long chunk,
-              long long* resumed, char* err, size_t errlen) {
+              long long shard_i, long long shard_n, long long* resumed, char* err, size_t errlen) {
     memset(p, 0, sizeof *p);
+    p->shard_i = shard_i;
+    p->shard_n = shard_n;
     *resumed = 0;
     if (!path) {
         gl_out_stdout(&p->out, "stdout");
@@ -136,9 +145,11 @@ int pout_open(PredictOut* p, const char* path, int resume, long long first_index
         }
         *resumed = p->lines = p->flushed = keep;
         log_info("%s: resuming the interrupted run's output %s: %lld of its %lld results kept (whole chunks of %lld), "
-                 "continuing at input %lld", path, p->orphans[best], keep, complete, chunk, first_index + keep);
+                 "continuing at input %lld", path, p->orphans[best], keep, complete, chunk,
+                 line_index(p, first_index, keep));
     } else if (resume) {
-        log_info("%s: --resume: no output of an interrupted run beside it; starting at input %lld", path, first_index);
+        log_info("%s: --resume: no output of an interrupted run beside it; starting at input %lld", path,
+                 line_index(p, first_index, 0));
     } else {
         for (int i = 0; i < p->n_orphans; i++)
             log_warn("%s: the partial output of an interrupted run is kept at %s (%lld bytes); re-run the same command "

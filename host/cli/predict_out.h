@@ -21,13 +21,16 @@ typedef struct {
     int       n_orphans;
     long long lines;      /* lines handed to the writer */
     long long flushed;    /* lines known written (after the last successful flush) */
+    long long shard_i, shard_n; /* --shard I/N (shard_n > 1): the lines are the shard's inputs, indices I, I + N, ... */
 } PredictOut;
 
-/* path NULL: stdout. resume: continue an orphan, whose indices must run from first_index on; *resumed = the lines
-   taken from it: its complete lines rounded down to a multiple of chunk, so that the run goes on at the start of
-   one of the interrupted run's chunks and batches the rest as it did. 0 or -1 with err. */
-int  pout_open(PredictOut* p, const char* path, int resume, long long first_index, long long chunk,
-               long long* resumed, char* err, size_t errlen);
+/* path NULL: stdout. resume: continue an orphan, whose indices must run from input first_index on; *resumed = the
+   lines taken from it: its complete lines rounded down to a multiple of chunk, so that the run goes on at the start
+   of one of the interrupted run's chunks and batches the rest as it did. With a shard (shard_n > 1), first_index,
+   chunk and *resumed count the shard's own inputs, and the orphan's indices must be shard_i + k * shard_n. 0 or -1
+   with err. */
+int  pout_open(PredictOut* p, const char* path, int resume, long long first_index, long long chunk, long long shard_i,
+               long long shard_n, long long* resumed, char* err, size_t errlen);
 int  pout_line(PredictOut* p, const char* s); /* s and a '\n'; -1 once a write failed */
 /* After each chunk: flush; -1 with err "OUT: write failed after F of N lines: REASON". */
 int  pout_flush(PredictOut* p, char* err, size_t errlen);

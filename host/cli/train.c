@@ -75,7 +75,15 @@ int cli_train(int argc, char** argv) {
         else if (!strcmp(a, "--resume")) o.resume = v;
         else if (!strcmp(a, "--train-data")) o.train_data = v;
         else if (!strcmp(a, "--eval-data")) o.eval_data = v;
-        else if (!strcmp(a, "--device")) o.device = v;
+        else if (!strcmp(a, "--device")) {
+            /* a list of devices is predict's (one copy of the model per device); the trainer drives one model */
+            if (strchr(v, ',') || !strcmp(v, "cuda:all")) {
+                fprintf(stderr, "gliner train: --device %s: training runs on one device (cpu, cuda or cuda:N); lists "
+                                "of devices are for gliner predict\n", v);
+                return 2;
+            }
+            o.device = v;
+        }
         else if (!strcmp(a, "--steps")) { if (num(a, v, 1, (long long)1 << 40, &x)) return 2; o.steps = x; }
         else if (!strcmp(a, "--stop-at")) { if (num(a, v, 1, (long long)1 << 40, &x)) return 2; o.stop_at = x; }
         else if (!strcmp(a, "--eval-every")) { if (num(a, v, 1, (long long)1 << 40, &x)) return 2; o.eval_every = x; }

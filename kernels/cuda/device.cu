@@ -38,6 +38,7 @@ extern "C" void  gl_dev_upload(void* d, const void* s, size_t n) { CUDA_CHECK(cu
 extern "C" void  gl_dev_download(void* d, const void* s, size_t n) { CUDA_CHECK(cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost)); }
 extern "C" void  gl_dev_memset(void* d, int v, size_t n) { CUDA_CHECK(cudaMemset(d, v, n)); }
 extern "C" void  gl_dev_sync(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
+extern "C" void  gl_dev_set(int dev) { CUDA_CHECK(cudaSetDevice(dev)); }
 extern "C" int gl_dev_mem_info(int dev, size_t* f, size_t* t) {
     *f = *t = 0;
     int cur = 0;

@@ -10,17 +10,10 @@
 set -u
 GLINER=$1 SRC=$2
 B=$SRC/tests/fixtures/models/uni_span_bert_markerV0
-TMP=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/cli/predict_lib.sh" # TMP, fail, texts, partials, kill_at, resume_start / resume_finish
 export GLINER_LOG=info
 
-partials() { ls -A "$TMP" | grep '^\.out\.jsonl\.tmp\.' ; }
-
-awk 'BEGIN { n = split("John Paris lives in the Apple Inc. visited Berlin yesterday Marie Curie was born Warsaw .", W, " ");
-             srand(7); for (i = 0; i < 3000; i++) { k = 3 + int(rand() * 7); s = "";
-             for (j = 0; j < k; j++) s = s (j ? " " : "") W[1 + int(rand() * n)]; print s } }' >"$TMP/in.txt"
+texts 3000 7 3 7 >"$TMP/in.txt"
 ARGS=(predict --model "$B" --labels person,location --threads 1 --chunk-size 200)
 
 # the uninterrupted run
@@ -38,24 +31,11 @@ tail -n +18 "$TMP/all50" | cmp -s - "$TMP/from17" || fail "--resume-from 17 is n
 
 # (a) kill -9 mid-run: FILE untouched
 echo "old content" >"$TMP/out.jsonl"
-mkfifo "$TMP/fifo"
-exec 3<>"$TMP/fifo" # read-write: the open never blocks; the input ends when the script closes it
 OUT=(--file "$TMP/fifo" --output "$TMP/out.jsonl")
-# (3>&-: the run must not hold the script's end of the FIFO, or its input would never end)
-"$GLINER" "${ARGS[@]}" "${OUT[@]}" 2>"$TMP/err1" 3>&- &
-run=$!
-pids+=($run)
-timeout 60 head -n 1050 "$TMP/in.txt" >&3
-for ((i = 0; i < 600; i++)); do
-  t=$(partials | head -1)
-  [ -n "$t" ] && [ "$(wc -l <"$TMP/$t")" -ge 1000 ] && break
-  sleep 0.05
-done
-[ -n "$t" ] && [ "$(wc -l <"$TMP/$t")" = 1000 ] || fail "the run did not write its first 5 chunks: $(ls -A "$TMP") $(cat "$TMP/err1")"
-{ kill -9 $run; wait $run; } 2>/dev/null
-exec 3>&-
+kill_at out.jsonl 1050 1000 "$TMP/err1" "$GLINER" "${ARGS[@]}" "${OUT[@]}" # after its first 5 chunks
+t=$PARTIAL
 [ "$(cat "$TMP/out.jsonl")" = "old content" ] || fail "kill -9 changed FILE"
-[ "$(partials | wc -l)" = 1 ] || fail "the partial output of the killed run is gone"
+[ "$(partials out.jsonl | wc -l)" = 1 ] || fail "the partial output of the killed run is gone"
 cmp -s "$TMP/$t" <(head -n 1000 "$TMP/ref.jsonl") || fail "the partial output is not the uninterrupted run's first lines"
 # a kill in the middle of a write: cut the partial inside its 5th chunk
 truncate -s $(($(head -n 930 "$TMP/ref.jsonl" | wc -c) - 25)) "$TMP/$t"
@@ -68,29 +48,23 @@ grep -q "partial output of an interrupted run is kept at .*$t.*--resume" "$TMP/e
 [ "$(cat "$TMP/out.jsonl")" = "old content" ] || fail "(b) a failed run changed FILE"
 
 # (c) the same command with --resume continues it; a second run meanwhile is refused
-exec 3<>"$TMP/fifo"
-"$GLINER" "${ARGS[@]}" "${OUT[@]}" --resume 2>"$TMP/err2" 3>&- &
-run=$!
-pids+=($run)
-for ((i = 0; i < 400; i++)); do [ "$(partials | wc -l)" = 2 ] && break; sleep 0.05; done
+resume_start out.jsonl "$TMP/err2" "$GLINER" "${ARGS[@]}" "${OUT[@]}" --resume
 "$GLINER" "${ARGS[@]}" --file "$TMP/in.txt" --output "$TMP/out.jsonl" 2>"$TMP/err3"
 rc=$?
-[ $rc = 1 ] && grep -q "another gliner predict (pid $run) is writing it" "$TMP/err3" ||
+[ $rc = 1 ] && grep -q "another gliner predict (pid $RUN) is writing it" "$TMP/err3" ||
   fail "(c) a second run on the same FILE: exit $rc: $(cat "$TMP/err3")"
-timeout 60 cat "$TMP/in.txt" >&3 # (a reader that died early must not hang the test)
-exec 3>&-
-wait $run || fail "the resumed run: exit $?: $(cat "$TMP/err2")"
+resume_finish || fail "the resumed run: exit $?: $(cat "$TMP/err2")"
 grep -q "resuming the interrupted run's output .*: 800 of its 929 results kept" "$TMP/err2" ||
   fail "the resumed run did not continue at the chunk the cut fell in: $(cat "$TMP/err2")"
 cmp -s "$TMP/out.jsonl" "$TMP/ref.jsonl" || fail "(a) killed + resumed is not byte for byte the uninterrupted run"
-[ -z "$(partials)" ] || fail "partial outputs left behind: $(partials)"
+[ -z "$(partials out.jsonl)" ] || fail "partial outputs left behind: $(partials out.jsonl)"
 
 # (b) again: a complete run without --resume removes a partial output only once FILE is committed
 cp "$TMP/ref.jsonl" "$TMP/.out.jsonl.tmp.999999.0"
 "$GLINER" "${ARGS[@]}" --file "$TMP/in50.txt" --output "$TMP/out.jsonl" 2>"$TMP/err" || fail "fresh run: $(cat "$TMP/err")"
 grep -q 'partial output of an interrupted run is kept' "$TMP/err" && grep -q 'removed .*tmp.999999.0' "$TMP/err" ||
   fail "a fresh run must name the partial output, then remove it: $(cat "$TMP/err")"
-[ "$(wc -l <"$TMP/out.jsonl")" = 50 ] && [ -z "$(partials)" ] || fail "fresh run: FILE or the partial output"
+[ "$(wc -l <"$TMP/out.jsonl")" = 50 ] && [ -z "$(partials out.jsonl)" ] || fail "fresh run: FILE or the partial output"
 
 # a partial output that is not this command's: refused, not mixed in
 printf '{"index":5,"entities":[]}\n' >"$TMP/.out.jsonl.tmp.999999.0"

@@ -2,7 +2,8 @@
 # test_predict_shard.sh GLINER SRC -- `gliner predict --shard I/N` (issue 15: N jobs over one input, e.g. a Slurm
 # array): each shard runs the inputs whose index is I mod N, blank JSONL lines are not inputs, "index" stays the
 # input's own, and the N outputs merged by index give the unsharded run's entities (scores within 1e-5: another
-# batching pads differently). Bad values and --shard with a resume are one-line errors. Needs python3 (77 without).
+# batching pads differently). Bad values are one-line errors (--shard with a resume: test_predict_shard_resume.sh).
+# Needs python3 (77 without).
 set -u
 GLINER=$1 SRC=$2
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
@@ -44,6 +45,4 @@ for bad in 3/3 -1/2 1/0 x 1/2/3 1/; do
   $P --shard "$bad" "a text" >/dev/null 2>"$TMP/e" && fail "--shard $bad accepted"
   [ "$(wc -l <"$TMP/e")" = 1 ] && grep -q -- "--shard: expected I/N" "$TMP/e" || fail "--shard $bad: $(cat "$TMP/e")"
 done
-$P --shard 1/2 --resume-from 2 "a text" >/dev/null 2>"$TMP/e" && fail "--shard with --resume-from accepted"
-grep -q "not supported yet" "$TMP/e" || fail "--shard with --resume-from: $(cat "$TMP/e")"
 echo "ok: bad --shard values are one-line errors"
