@@ -876,8 +876,9 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     model = t->model_src;
     if (t->rank == 0) checkpoint_clean_stale(t->outdir);
 
-    char dev[32]; /* several ranks: --device cuda is this rank's local GPU */
-    snprintf(dev, sizeof dev, "cuda:%d", t->comm->local_rank);
+    char dev[32]; /* several ranks: --device cuda is this rank's local GPU (the one it sees, when the launcher binds
+                     one GPU per rank through CUDA_VISIBLE_DEVICES) */
+    snprintf(dev, sizeof dev, "cuda:%d", gl_device_count() == 1 ? 0 : t->comm->local_rank);
     gliner_options go = {.threads = o->threads,
                          .device = t->world > 1 && o->device && !strcmp(o->device, "cuda") ? dev : o->device};
     if (gliner_load(&t->g, model, &go, err, errlen)) return -1;
