@@ -25,6 +25,7 @@ typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SI
 
 typedef struct Backend Backend;
 struct FocalTerm; /* kernels/cpu/cpu_ops.h */
+struct TripleParams; /* kernels/common.h */
 /* a piece of a training forward that the tape may run again in the backward (Backend.checkpoint) */
 typedef void (*CheckpointFn)(const void* ctx, const Backend* be, void* const* ins, void* out);
 
@@ -177,6 +178,30 @@ struct Backend {
        of kernels/common.h, a counter-based hash, so every backend draws the same mask and the backward redraws
        it instead of storing it. 0 <= p < 1; y may alias x. */
     void (*dropout)(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed);
+
+    /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). NULL in the CUDA table for now: the model
+       refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
+       text, mask (B, E) int64 = the entity mask; inference only (no backward, absent from the training tape). */
+    /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
+       sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */
+    void (*pair_mask)(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig);
+    /* MLPDecoder's Linear(2D->F) on [x_i ; x_j] split per entity (U = x.W1[:, :D]^T, V = x.W1[:, D:]^T):
+       S[b,i,j] = b2[0] + sum_f relu(U[b,i,f] + V[b,j,f] + b1[f]) * w2[f]; U, V (B, E, F) -> S (B, E, E) */
+    void (*pair_relu_dot)(const Backend* be, void* S, const void* U, const void* V, const void* b1, const void* w2,
+                          const void* b2, int B, int E, int F);
+    /* nn.MultiheadAttention's returned weights (average_attn_weights): P[b,i,j] = mean_h softmax_j(q_h[b,i] .
+       k_h[b,j] / sqrt(Dh)) with keys whose key_mask is 0 at -inf (a row with no key left is NaN, as in torch);
+       q, k (B, E, H*Dh) interleaved heads as in_proj lays them out -> P (B, E, E) */
+    void (*mha_probs)(const Backend* be, void* P, const void* q, const void* k, const int64_t* key_mask, int B, int E,
+                      int H, int Dh);
+    /* SimpleGCNLayer's normalised adjacency: A = A0 * pm + diag(mask), d_i = max(sum_j A_ij, 1e-6),
+       An[b,i,j] = d_i^-1/2 A_ij d_j^-1/2; A0, An (B, E, E) */
+    void (*gcn_norm)(const Backend* be, void* An, const void* A0, const int64_t* mask, int B, int E);
+    /* TriplesScoreLayer: out[b,p,r] = score(head[b,p], rel[b,r], tail[b,p]) for tp->mode (kernels/common.h
+       TripleParams: the per-relation projections computed by the caller, the mode's weights); head, tail (B, P, D),
+       rel (B, R, D) -> out (B, P, R) */
+    void (*triple_scores)(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
+                          const struct TripleParams* tp, int B, int P, int R, int D);
 
     /* ---- backward (training, spec §12; host/train/tape.c records the forward and calls these in reverse).
        Conventions: every gradient output ACCUMULATES (+=) into its buffer, so a tensor used twice gets both

@@ -383,6 +383,30 @@ static inline GL_HD float deberta_bwd_seg_sum(const float* line, int stride, con
     return acc;
 }
 
+/* TriplesScoreLayer (gliner/modeling/multitask/triples_layers.py, spec §7.6): the mode and what it reads. The
+   per-relation projections (r_to_* Linear layers) depend on the relation only, so the caller computes them once per
+   relation prompt, (B, R, D) each, and the op broadcasts them over the pairs. ConvE has no entry: the reference
+   cannot build it (it needs an emb_dim1 the model never passes). */
+typedef enum {
+    TRIPLE_UM = 0, TRIPLE_SE, TRIPLE_TRANSE, TRIPLE_TRANSH, TRIPLE_TRANSF, TRIPLE_PAIRRE, TRIPLE_TRIPLERE,
+    TRIPLE_DISTMULT, TRIPLE_SIMPLE, TRIPLE_DISTMA, TRIPLE_COMPLEX, TRIPLE_QUATE, TRIPLE_HOLE, TRIPLE_TUCKER,
+    TRIPLE_ERMLP, TRIPLE_CONVKB, TRIPLE_COUNT
+} TripleMode;
+typedef struct TripleParams {
+    TripleMode mode;
+    /* per relation, (B, R, D): TransH a = r_to_rtr(r), b = r_to_w(r) (normalised by the op); TransF a = r_to_rvec(r),
+       b = r_to_alpha(r), c = r_to_beta(r); PairRE b = alpha, c = beta; TripleRE a = delta, b = alpha, c = beta and
+       g (B, R) = r_to_gamma(r) */
+    const void *a, *b, *c, *g;
+    /* TuckER: W (D, D, D), bn0/bn1 {weight, bias, running_mean, running_var} (D) each, eps 1e-5 (eval BatchNorm) */
+    const void* W;
+    const void* bn[2][4];
+    /* ERMLP: w0 (hidden, 3D), b0 (hidden), w2 (1, hidden), b2 (1); ConvKB: w0 = conv.weight (nf, 3, 1), b0 =
+       conv.bias (nf) or NULL, w2 = fc.weight (1, nf*D), b2 = fc.bias (1) */
+    const void *w0, *b0, *w2, *b2;
+    int hidden; /* ERMLP's hidden width, ConvKB's filters */
+} TripleParams;
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include "../io/safetensors.h"
 #include "../io/weights.h"
 #include "ops.h"
+#include "relex.h"
 
 /* model.c's CUDA graphs per batch shape (GLINER_GRAPHS=1; forward_graphed below) */
 #define GRAPH_ENTRIES 16
@@ -307,7 +308,16 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
     /* 5. heads */
     if (arch_is_token(a)) {
         void* scores = be->alloc(be, (size_t)B * W * (C ? C : 1) * 3 * es);
+        if (arch_is_relex(a)) { /* token relex inherits the span relex model's prompt_rep_layer, and applies it */
+            void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
+            mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
+            sh[0] = B; sh[1] = C; sh[2] = D;
+            capture(cap, "prompt_rep", prep, 3, sh);
+            be->free(be, prompts);
+            prompts = prep;
+        }
         token_scorer_forward(m, scores, words, prompts, B, W, C);
+        if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, NULL, scores, C);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = C; out->shape[3] = 3;
         if (m->logits_on_device) {
@@ -340,7 +350,7 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
             be->free(be, (void*)d_si2);
             be->free(be, (void*)d_sm2);
         }
-    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn)) {
+    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !arch_is_relex(a)) {
         /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
@@ -360,6 +370,7 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
         capture(cap, "prompt_rep", prep, 3, sh);
         void* logits = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
         be->span_scores(be, logits, span, prep, B, S, C, D);
+        if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, span, logits, C); /* needs span_rep */
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
         L = logits;
@@ -449,7 +460,7 @@ static void* forward_graphed(const GlinerModel* m, const ModelInputs* in, ModelO
     const Backend* be = m->be;
     const GlinerArch a = m->cfg.arch;
     if (!gl_env_is("GLINER_GRAPHS", "1") || !be->graph_begin || !m->graphs || !m->arena || m->training || (cap && cap->fn) ||
-        arch_is_token(a) || arch_is_bi(a))
+        arch_is_token(a) || arch_is_bi(a) || arch_is_relex(a))
         return forward_device(m, in, out, cap, d, C);
     GraphEntry* e = graph_entry(m, in, C);
     if (e->state == 2 && e->gen == m->arena->gen && be->graph_run(be, e->id) == 0) {
@@ -484,8 +495,13 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     memset(out, 0, sizeof *out);
     CHECK(!m->logits_on_device || m->training, "logits_on_device is for training forwards (on the tape)");
     if (m->arena) arena_reset(m->arena); /* the previous forward's activations are dead */
-    if (arch_is_decoder(a) || arch_is_relex(a))
+    if (arch_is_decoder(a))
         return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
+    if (arch_is_relex(a) && !relex_supported(be))
+        return gl_set_err(err, errlen, "%s: relation extraction runs on the CPU backend only for now (the %s backend has no relex ops)",
+                          arch_name(a), be->name);
+    if (arch_is_relex(a) && m->training)
+        return gl_set_err(err, errlen, "%s: training is not implemented for relation extraction", arch_name(a));
     if (!arch_is_token(a) && in->K != K)
         return gl_set_err(err, errlen, "span inputs built for max_width %d, the model has %d", in->K, K);
     for (int b = 0; b < B; b++)
@@ -520,7 +536,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     if (L && m->logits_on_device) { /* span models */
         out->dev_logits = L;
     } else if (L) {
-        span_logits_out(be, cap && cap->fn ? NULL : in, out, L, (size_t)B * W * K * C);
+        span_logits_out(be, (cap && cap->fn) || arch_is_relex(a) ? NULL : in, out, L, (size_t)B * W * K * C);
         be->free(be, L);
     }
     out->C = C;

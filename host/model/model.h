@@ -8,6 +8,7 @@
      cross_fuser_forward   cross_fuser (bi-encoders apply it; uni-encoders build it only)   heads.c
      token_scorer_forward  scorer of token-level models                                      heads.c
      gliner_forward        the whole model on a collated batch                               model.c
+     relex_forward         relex: entity candidates, relations layer, pairs, pair logits     relex.c
    Intermediate tensors can be captured by name (the names of the reference fixtures' dumps) so the
    golden tests check every stage. Activations are (B, T, H)-style row-major buffers in backend memory. */
 #pragma once
@@ -156,6 +157,9 @@ typedef struct {
     /* span_idx/span_mask are the collator's grid (text/batch.c): the forward may build them in backend memory from
        text_lengths (span_grid) instead of uploading B*W*K*3 int64 */
     int            span_grid;
+    /* relex (spec §7.2): the entity threshold that selects the candidates the relations layer sees, and the
+       adjacency threshold that makes pairs (gliner_forward reads both for relex models only) */
+    float          threshold, adjacency_threshold;
 } ModelInputs;
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
@@ -178,6 +182,14 @@ typedef struct {
     int64_t* cand_pos;
     float*   cand_val;
     size_t   n_cand;
+    /* relex (host, malloc'd; free with relex_outputs_free, host/model/relex.h): E entity candidates per text, P pairs,
+       R relation columns; entity_spans (B, E, 2) word (start, end) of each candidate, rel_idx (B, P, 2) its (head,
+       tail) candidates or -1, rel_mask (B, P), rel_logits (B, P, R) -- the reference's output fields of the same names */
+    int      E, P, R;
+    int64_t* entity_spans;
+    int64_t* rel_idx;
+    uint8_t* rel_mask;
+    float*   rel_logits;
 } ModelOutputs;
 
 /* Runs the model; fills out->logits (malloc'd, free with free()). Returns 0 or -1 (err) for inputs

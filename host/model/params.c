@@ -336,6 +336,61 @@ static void mha(ParamTable* t, const char* pre, int64_t D) { /* torch.nn.Multihe
     linear(t, p, D, D, 1);
 }
 
+/* TriplesScoreLayer(mode) (gliner/modeling/multitask/triples_layers.py): built with its default dim = 768 whatever
+   hidden_size is, so a mode with weights only runs with D = 768 (the reference fails in the forward otherwise: we
+   refuse at load). Mode names are case-sensitive; ConvE cannot be built by the reference (it needs an emb_dim1 the
+   model never passes). */
+static int triples(ParamTable* t, const char* mode, int64_t D, char* err, size_t errlen) {
+    const char* pre = "triples_score_layer.interaction";
+    const int64_t dim = 768;
+    char p[512];
+    static const char* const free_modes[] = {"UM", "SE", "TransE", "DistMult", "SimplE", "DistMA", "ComplEx", "QuatE", "HolE"};
+    for (size_t i = 0; i < sizeof free_modes / sizeof free_modes[0]; i++)
+        if (!strcmp(mode, free_modes[i])) {
+            const int q = !strcmp(mode, "QuatE") ? 4 : (!strcmp(mode, "SimplE") || !strcmp(mode, "ComplEx")) ? 2 : 1;
+            if (D % q) return gl_set_err(err, errlen, "triples_layer '%s' splits hidden_size into %d parts: %lld is not divisible", mode, q, (long long)D);
+            return 0;
+        }
+    if (!strcmp(mode, "ConvE"))
+        return gl_set_err(err, errlen, "triples_layer 'ConvE': the reference cannot build it (ConvEInteraction needs emb_dim1, which the model never passes)");
+    static const char* const weighted[] = {"TransH", "TransF", "PairRE", "TripleRE", "TuckER", "ERMLP", "ConvKB"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof weighted / sizeof weighted[0]; i++) known |= !strcmp(mode, weighted[i]);
+    if (!known)
+        return gl_set_err(err, errlen, "triples_layer '%s': unknown interaction mode (UM, SE, TransE, TransH, TransF, PairRE, TripleRE, "
+                          "DistMult, SimplE, DistMA, ComplEx, QuatE, HolE, TuckER, ERMLP, ConvKB; case-sensitive)", mode);
+    if (D != dim)
+        return gl_set_err(err, errlen, "triples_layer '%s' has weights of TriplesScoreLayer's default width 768 and needs hidden_size 768, got %lld",
+                          mode, (long long)D);
+#define LIN(name, out) do { snprintf(p, sizeof p, "%s." name, pre); linear(t, p, dim, out, 1); } while (0)
+    if (!strcmp(mode, "TransH")) { LIN("r_to_rtr", dim); LIN("r_to_w", dim); }
+    else if (!strcmp(mode, "TransF")) { LIN("r_to_rvec", dim); LIN("r_to_alpha", dim); LIN("r_to_beta", dim); }
+    else if (!strcmp(mode, "PairRE")) { LIN("r_to_alpha", dim); LIN("r_to_beta", dim); }
+    else if (!strcmp(mode, "TripleRE")) { LIN("r_to_alpha", dim); LIN("r_to_beta", dim); LIN("r_to_delta", dim); LIN("r_to_gamma", 1); }
+#undef LIN
+    else if (!strcmp(mode, "TuckER")) {
+        const int64_t w[3] = {dim, dim, dim};
+        snprintf(p, sizeof p, "%s.W", pre);
+        params_add(t, p, 3, w, 0);
+        for (int k = 0; k < 2; k++) {
+            add(t, dim, 0, "%s.bn%d.weight", pre, k);
+            add(t, dim, 0, "%s.bn%d.bias", pre, k);
+            add(t, dim, 0, "%s.bn%d.running_mean", pre, k);
+            add(t, dim, 0, "%s.bn%d.running_var", pre, k);
+        }
+    } else if (!strcmp(mode, "ERMLP")) {
+        snprintf(p, sizeof p, "%s.mlp.0", pre); linear(t, p, 3 * dim, 2048, 1);
+        snprintf(p, sizeof p, "%s.mlp.2", pre); linear(t, p, 2048, 1, 1);
+    } else { /* ConvKB: Conv1d(3, 32, 1), Linear(32 * dim, 1) */
+        const int64_t w[3] = {32, 3, 1};
+        snprintf(p, sizeof p, "%s.conv.weight", pre);
+        params_add(t, p, 3, w, 0);
+        add(t, 32, 0, "%s.conv.bias", pre);
+        snprintf(p, sizeof p, "%s.fc", pre); linear(t, p, 32 * dim, 1, 1);
+    }
+    return 0;
+}
+
 static int relations(ParamTable* t, const GlinerConfig* c, int64_t D, char* err, size_t errlen) {
     char m[32];
     size_t i = 0;
@@ -358,11 +413,11 @@ static int relations(ParamTable* t, const GlinerConfig* c, int64_t D, char* err,
         snprintf(p, sizeof p, "%s.attn", pre); mha(t, p, D);
         snprintf(p, sizeof p, "%s.linear", pre); linear(t, p, D, D, 1);
     } /* "dot" and "none": no parameters */
-    if (c->triples_layer)
-        return gl_set_err(err, errlen, "triples_layer '%s' is not supported yet (use triples_layer null: pair_rep_layer scoring)",
-                          c->triples_layer);
-    mlp4(t, "pair_rep_layer", 2 * D, D);
-    return 0;
+    if (!c->triples_layer) {
+        mlp4(t, "pair_rep_layer", 2 * D, D);
+        return 0;
+    }
+    return triples(t, c->triples_layer, D, err, errlen);
 }
 
 int params_build(ParamTable* t, const GlinerConfig* c, char* err, size_t errlen) {
@@ -431,7 +486,8 @@ const ParamSpec* params_find(const ParamTable* t, const char* name) {
 /* buffers the reference never loads (non-persistent now, persistent in old checkpoints) */
 static int is_benign_buffer(const char* name) {
     size_t n = strlen(name);
-    const char* sfx[] = {".position_ids", ".token_type_ids", ".attn.bias", ".attn.masked_bias"};
+    const char* sfx[] = {".position_ids", ".token_type_ids", ".attn.bias", ".attn.masked_bias",
+                         ".num_batches_tracked" /* BatchNorm's counter (TuckER): eval reads the running stats only */};
     for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
         size_t m = strlen(sfx[i]);
         if (n >= m && !strcmp(name + n - m, sfx[i])) return 1;

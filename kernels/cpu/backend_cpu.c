@@ -325,6 +325,31 @@ static void cpu_dropout_bwd(const Backend* be, void* dx, const void* dy, size_t 
     dropout_backward_cpu(dx, dy, n, p, seed);
 }
 
+/* relex (relex_ops.c) */
+static void cpu_pair_mask(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig) {
+    (void)be;
+    pair_mask_forward_cpu(A, S, mask, B, E, sig);
+}
+static void cpu_pair_relu_dot(const Backend* be, void* S, const void* U, const void* V, const void* b1, const void* w2,
+                              const void* b2, int B, int E, int F) {
+    (void)be;
+    pair_relu_dot_forward_cpu(S, U, V, b1, w2, b2, B, E, F);
+}
+static void cpu_mha_probs(const Backend* be, void* P, const void* q, const void* k, const int64_t* key_mask, int B, int E,
+                          int H, int Dh) {
+    (void)be;
+    mha_probs_forward_cpu(P, q, k, key_mask, B, E, H, Dh);
+}
+static void cpu_gcn_norm(const Backend* be, void* An, const void* A0, const int64_t* mask, int B, int E) {
+    (void)be;
+    gcn_norm_forward_cpu(An, A0, mask, B, E);
+}
+static void cpu_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
+                              const struct TripleParams* tp, int B, int P, int R, int D) {
+    (void)be;
+    triple_scores_forward_cpu(out, head, tail, rel, tp, B, P, R, D);
+}
+
 static Backend g_cpu = {
     .name = "cpu",
     .dtype = DTYPE_F32,
@@ -356,6 +381,11 @@ static Backend g_cpu = {
     .span_pool = cpu_span_pool,
     .conv1d_right = cpu_conv1d_right,
     .span_scores = cpu_span_scores,
+    .pair_mask = cpu_pair_mask,
+    .pair_relu_dot = cpu_pair_relu_dot,
+    .mha_probs = cpu_mha_probs,
+    .gcn_norm = cpu_gcn_norm,
+    .triple_scores = cpu_triple_scores,
     .span_pair_relu = cpu_span_pair_relu,
     .span_pair_relu_scores = cpu_span_pair_relu_scores,
     .span_query_rows = cpu_span_query_rows,

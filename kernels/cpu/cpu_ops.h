@@ -21,6 +21,16 @@ extern "C" {
 #define GL_CPU_VEC_CLONES
 #endif
 
+/* relex_ops.c (backend.h pair_mask .. triple_scores) */
+void pair_mask_forward_cpu(float* A, const float* S, const int64_t* mask, int B, int E, int sig);
+void pair_relu_dot_forward_cpu(float* S, const float* U, const float* V, const float* b1, const float* w2,
+                               const float* b2, int B, int E, int F);
+void mha_probs_forward_cpu(float* P, const float* q, const float* k, const int64_t* key_mask, int B, int E, int H,
+                           int Dh);
+void gcn_norm_forward_cpu(float* An, const float* A0, const int64_t* mask, int B, int E);
+void triple_scores_forward_cpu(float* out, const float* head, const float* tail, const float* rel,
+                               const TripleParams* tp, int B, int P, int R, int D);
+
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
 void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);

@@ -1,0 +1,459 @@
+/* relex.c -- UniEncoderSpanRelexModel / UniEncoderTokenRelexModel after the entity scores (gliner/modeling/base.py
+   forward and represent_spans, gliner/modeling/utils.py build_entity_pairs / build_all_entity_pairs /
+   extract_spans_from_tokens, gliner/modeling/multitask/; spec §7.2-7.6):
+     4. entity candidates (host: thresholds are host decisions, as the reference's .item() / nonzero are)
+        span relex:  keep[b, j] = max_c sigmoid(scores[b, j, c]) > threshold and span_mask[b, j], packed in j order
+                     -> ent_rep (B, E, D) zero padded, ent_mask (B, E), entity_spans (B, E, 2)
+        token relex: spans from the start/end/inside logits (§7.4), TokenMarker on them -> ent_rep (B, N, D)
+     5. A = relations_rep_layer(ent_rep, ent_mask) (B, E, E), probabilities (relations_layer != "none")
+     6. Q_rel (B, R, D): the token states at <<REL>> (or the token after it), no projection
+     7. pairs (host): (i, j), i != j, row-major, A[b, i, j] > adjacency_threshold; "none": every ordered pair of the
+        first sum(ent_mask) entities. P = max(1, most pairs); padding rows (-1, -1), mask 0, reps of entity 0 (no pair
+        in the whole batch: zero reps)
+     8. rel_logits (B, P, R): pair_rep_layer MLP([head ; tail]) . Q_rel, or triples_score_layer(head, Q_rel, tail)
+   Everything numeric runs on the op table (linear, gemm_batched, span_concat, span_scores, ... and the relex ops
+   of backend.h); the host downloads the scores and A to decide, and uploads the index lists it decided. */
+#include "relex.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+
+int relex_supported(const Backend* be) {
+    return be->pair_mask && be->pair_relu_dot && be->mha_probs && be->gcn_norm && be->triple_scores;
+}
+
+void relex_outputs_free(ModelOutputs* out) {
+    free(out->entity_spans);
+    free(out->rel_idx);
+    free(out->rel_mask);
+    free(out->rel_logits);
+    out->entity_spans = out->rel_idx = NULL;
+    out->rel_mask = NULL;
+    out->rel_logits = NULL;
+}
+
+static int64_t* up_i64(const Backend* be, const int64_t* h, size_t n) {
+    int64_t* d = be->alloc(be, (n ? n : 1) * sizeof(int64_t));
+    if (n) be->upload_raw(be, d, h, n * sizeof(int64_t));
+    return d;
+}
+
+static float* host_f32(const Backend* be, const void* x, size_t n) {
+    float* h = malloc((n ? n : 1) * sizeof(float));
+    CHECK(h, "out of memory");
+    if (n) be->download(be, h, x, n);
+    return h;
+}
+
+static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* 4, span relex: the kept candidates in j order. Returns E; *spans (B, E, 2) and *ids (B*E, rows of the flat
+   (B*S, D) span_rep to gather; padding rows 0) and *mask (B, E) malloc'd. */
+static int select_span_entities(const float* L, const ModelInputs* in, int S, int C, float thr, int64_t** spans,
+                                 int64_t** ids, int64_t** mask) {
+    const int B = in->B;
+    int E = 0;
+    int* cnt = calloc((size_t)B, sizeof *cnt);
+    uint8_t* keep = calloc((size_t)B * S + 1, 1);
+    CHECK(cnt && keep, "out of memory");
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < S && C > 0; j++) {
+            const float* row = L + ((size_t)b * S + j) * C;
+            float mx = sigm(row[0]);
+            for (int c = 1; c < C; c++) mx = fmaxf(mx, sigm(row[c]));
+            keep[(size_t)b * S + j] = mx > thr && in->span_mask[(size_t)b * S + j];
+            cnt[b] += keep[(size_t)b * S + j];
+        }
+    for (int b = 0; b < B; b++) E = cnt[b] > E ? cnt[b] : E;
+    const size_t n = (size_t)B * (E ? E : 1);
+    *spans = calloc(n * 2, sizeof(int64_t));
+    *ids = calloc(n, sizeof(int64_t));
+    *mask = calloc(n, sizeof(int64_t));
+    CHECK(*spans && *ids && *mask, "out of memory");
+    for (int b = 0; b < B; b++) {
+        int e = 0;
+        for (int j = 0; j < S; j++) {
+            if (!keep[(size_t)b * S + j]) continue;
+            const size_t o = (size_t)b * E + e++;
+            const int64_t m = in->span_mask[(size_t)b * S + j];
+            (*spans)[2 * o] = in->span_idx[2 * ((size_t)b * S + j)] * m; /* span_idx * span_mask, as the forward's */
+            (*spans)[2 * o + 1] = in->span_idx[2 * ((size_t)b * S + j) + 1] * m;
+            (*ids)[o] = (int64_t)b * S + j;
+            (*mask)[o] = 1;
+        }
+    }
+    free(cnt);
+    free(keep);
+    return E;
+}
+
+/* 4, token relex (extract_spans_from_tokens, §7.4): for every start (w, c) and every end (e, c) of the same class
+   with w <= e, in row-major order, the span whose inside flags all hold; duplicates kept, no width limit, classes
+   dropped. Returns N = max(1, most spans); *spans (B, N, 2) zero padded, *mask (B, N). */
+static int extract_token_spans(const float* sc, int B, int W, int C, float thr, int64_t** spans, int64_t** mask) {
+    int64_t** sp = calloc((size_t)B, sizeof *sp);
+    int* cnt = calloc((size_t)B, sizeof *cnt);
+    CHECK(sp && cnt, "out of memory");
+    int N = 1;
+    for (int b = 0; b < B; b++) {
+        int cap = 0;
+        const float* s = sc + (size_t)b * W * C * 3;
+#define P3(w, c, k) (sigm(s[(((size_t)(w) * C) + (c)) * 3 + (k)]) > thr)
+        for (int w = 0; w < W; w++)
+            for (int c = 0; c < C; c++) {
+                if (!P3(w, c, 0)) continue;
+                for (int e = 0; e < W; e++)
+                    for (int c2 = 0; c2 < C; c2++) {
+                        if (c2 != c || e < w || !P3(e, c2, 1)) continue;
+                        int ok = 1;
+                        for (int x = w; x <= e && ok; x++) ok = P3(x, c, 2);
+                        if (!ok) continue;
+                        if (cnt[b] == cap) {
+                            cap = cap ? 2 * cap : 16;
+                            sp[b] = realloc(sp[b], (size_t)cap * 2 * sizeof(int64_t));
+                            CHECK(sp[b], "out of memory");
+                        }
+                        sp[b][2 * cnt[b]] = w;
+                        sp[b][2 * cnt[b] + 1] = e;
+                        cnt[b]++;
+                    }
+            }
+#undef P3
+        N = cnt[b] > N ? cnt[b] : N;
+    }
+    *spans = calloc((size_t)B * N * 2, sizeof(int64_t));
+    *mask = calloc((size_t)B * N, sizeof(int64_t));
+    CHECK(*spans && *mask, "out of memory");
+    for (int b = 0; b < B; b++) {
+        for (int k = 0; k < cnt[b]; k++) {
+            (*spans)[((size_t)b * N + k) * 2] = sp[b][2 * k];
+            (*spans)[((size_t)b * N + k) * 2 + 1] = sp[b][2 * k + 1];
+            (*mask)[(size_t)b * N + k] = 1;
+        }
+        free(sp[b]);
+    }
+    free(sp);
+    free(cnt);
+    return N;
+}
+
+/* C (B, E, E) = Z . Z^T per text: Z (B, E, Dz) */
+static void gram(const Backend* be, void* Cm, const void* Z, int B, int E, int Dz) {
+    be->gemm_batched(be, Cm, Z, Z, B, E, E, Dz, 0, 1, Dz, Dz, E, (int64_t)E * Dz, (int64_t)E * Dz, (int64_t)E * E, 1.0f,
+                     0.0f);
+}
+
+/* torch.nn.MultiheadAttention(D, 8) projections of X (B*E rows): which 0 = q, 1 = k, 2 = v (rows of in_proj) */
+static void mha_proj(const GlinerModel* m, void* y, const void* X, const char* pre, int which, int M, int D) {
+    const Backend* be = m->be;
+    const size_t es = dtype_size(be->dtype);
+    const char* w = gliner_paramf(m, "%s.in_proj_weight", pre);
+    const char* b = gliner_paramf(m, "%s.in_proj_bias", pre);
+    be->linear(be, y, X, w + (size_t)which * D * D * es, b + (size_t)which * D * es, M, D, D);
+}
+
+/* 5. A (B, E, E) in backend memory: RelationsRepLayer for the (lower-cased) mode */
+static void relations_rep(const GlinerModel* m, void* A, const void* X, const int64_t* d_mask, int B, int E, int D) {
+    const Backend* be = m->be;
+    const size_t es = dtype_size(be->dtype), nE = (size_t)B * E;
+    char mode[32];
+    size_t i = 0;
+    for (const char* s = m->cfg.relations_layer; *s && i < sizeof mode - 1; s++)
+        mode[i++] = (char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
+    mode[i] = 0;
+    const char* pre = "relations_rep_layer.relation_rep_layer";
+    void* S = be->alloc(be, (nE ? nE : 1) * E * es);
+    if (!strcmp(mode, "dot")) { /* sigmoid(X X^T) pm */
+        gram(be, S, X, B, E, D);
+        be->pair_mask(be, A, S, d_mask, B, E, 1);
+    } else if (!strcmp(mode, "mlp")) { /* sigmoid(w2 . relu(W1 [x_i ; x_j] + b1) + b2) pm, W1 split per entity */
+        const char* W1 = gliner_paramf(m, "%s.mlp.0.weight", pre);
+        void* U = be->alloc(be, (nE ? nE : 1) * D * es);
+        void* V = be->alloc(be, (nE ? nE : 1) * D * es);
+        be->gemm_batched(be, U, X, W1, 1, (int)nE, D, D, 0, 1, D, 2 * D, D, 0, 0, 0, 1.0f, 0.0f);
+        be->gemm_batched(be, V, X, W1 + (size_t)D * es, 1, (int)nE, D, D, 0, 1, D, 2 * D, D, 0, 0, 0, 1.0f, 0.0f);
+        be->pair_relu_dot(be, S, U, V, gliner_paramf(m, "%s.mlp.0.bias", pre), gliner_paramf(m, "%s.mlp.2.weight", pre),
+                          gliner_paramf(m, "%s.mlp.2.bias", pre), B, E, D);
+        be->pair_mask(be, A, S, d_mask, B, E, 1);
+        be->free(be, U);
+        be->free(be, V);
+    } else if (!strcmp(mode, "attention") || !strcmp(mode, "attn")) { /* MHA weights averaged over 8 heads, pm */
+        char p[128];
+        snprintf(p, sizeof p, "%s.attn", pre);
+        void* q = be->alloc(be, (nE ? nE : 1) * D * es);
+        void* k = be->alloc(be, (nE ? nE : 1) * D * es);
+        mha_proj(m, q, X, p, 0, (int)nE, D);
+        mha_proj(m, k, X, p, 1, (int)nE, D);
+        be->mha_probs(be, S, q, k, d_mask, B, E, 8, D / 8);
+        be->pair_mask(be, A, S, d_mask, B, E, 0);
+        be->free(be, q);
+        be->free(be, k);
+    } else if (!strcmp(mode, "bilinear")) { /* Z = proj(X), sigmoid(Z Z^T) pm */
+        void* Z = be->alloc(be, (nE ? nE : 1) * D * es);
+        be->linear(be, Z, X, gliner_paramf(m, "%s.proj.weight", pre), gliner_paramf(m, "%s.proj.bias", pre), (int)nE, D, D);
+        gram(be, S, Z, B, E, D);
+        be->pair_mask(be, A, S, d_mask, B, E, 1);
+        be->free(be, Z);
+    } else if (!strcmp(mode, "gcn")) { /* A0 = dot adjacency; H = relu(gcn.linear(An X)); Z = proj(H) */
+        void* A0 = be->alloc(be, (nE ? nE : 1) * E * es);
+        void* HX = be->alloc(be, (nE ? nE : 1) * D * es);
+        void* H = be->alloc(be, (nE ? nE : 1) * D * es);
+        gram(be, S, X, B, E, D);
+        be->pair_mask(be, A0, S, d_mask, B, E, 1);
+        be->gcn_norm(be, S, A0, d_mask, B, E);
+        be->gemm_batched(be, HX, S, X, B, E, D, E, 0, 0, E, D, D, (int64_t)E * E, (int64_t)E * D, (int64_t)E * D, 1.0f, 0.0f);
+        be->linear(be, H, HX, gliner_paramf(m, "%s.gcn.linear.weight", pre), gliner_paramf(m, "%s.gcn.linear.bias", pre),
+                   (int)nE, D, D);
+        be->act(be, H, H, nE * D, ACT_RELU);
+        be->linear(be, HX, H, gliner_paramf(m, "%s.proj.weight", pre), gliner_paramf(m, "%s.proj.bias", pre), (int)nE, D, D);
+        gram(be, S, HX, B, E, D);
+        be->pair_mask(be, A, S, d_mask, B, E, 1);
+        be->free(be, A0);
+        be->free(be, HX);
+        be->free(be, H);
+    } else if (!strcmp(mode, "gat")) { /* H = MHA(X, X, X) incl. out_proj; Z = linear(H); sigmoid(Z Z^T) pm */
+        char p[128];
+        snprintf(p, sizeof p, "%s.attn", pre);
+        void* q = be->alloc(be, (nE ? nE : 1) * D * es);
+        void* k = be->alloc(be, (nE ? nE : 1) * D * es);
+        void* v = be->alloc(be, (nE ? nE : 1) * D * es);
+        void* ctx = be->alloc(be, (nE ? nE : 1) * D * es);
+        mha_proj(m, q, X, p, 0, (int)nE, D);
+        mha_proj(m, k, X, p, 1, (int)nE, D);
+        mha_proj(m, v, X, p, 2, (int)nE, D);
+        be->attention(be, ctx, q, k, v, d_mask, B, E, E, 8, D / 8, 0.0f, 0);
+        be->linear(be, q, ctx, gliner_paramf(m, "%s.out_proj.weight", p), gliner_paramf(m, "%s.out_proj.bias", p), (int)nE, D, D);
+        be->linear(be, k, q, gliner_paramf(m, "%s.linear.weight", pre), gliner_paramf(m, "%s.linear.bias", pre), (int)nE, D, D);
+        gram(be, S, k, B, E, D);
+        be->pair_mask(be, A, S, d_mask, B, E, 1);
+        be->free(be, q);
+        be->free(be, k);
+        be->free(be, v);
+        be->free(be, ctx);
+    } else {
+        CHECK(0, "relations_layer '%s' passed the config check but has no forward", m->cfg.relations_layer);
+    }
+    be->free(be, S);
+}
+
+static TripleMode triple_mode(const char* s) {
+    static const char* const names[TRIPLE_COUNT] = {"UM", "SE", "TransE", "TransH", "TransF", "PairRE", "TripleRE",
+                                                     "DistMult", "SimplE", "DistMA", "ComplEx", "QuatE", "HolE",
+                                                     "TuckER", "ERMLP", "ConvKB"};
+    for (int i = 0; i < TRIPLE_COUNT; i++)
+        if (!strcmp(s, names[i])) return (TripleMode)i;
+    CHECK(0, "triples_layer '%s' passed the parameter table but has no forward", s);
+    return TRIPLE_UM;
+}
+
+/* 8, triples_score_layer: per-relation projections of Q_rel (B*R rows) on the op table, then the op */
+static void triple_logits(const GlinerModel* m, void* out, const void* head, const void* tail, const void* Q, int B,
+                          int P, int R, int D) {
+    const Backend* be = m->be;
+    const size_t es = dtype_size(be->dtype), nR = (size_t)B * R;
+    TripleParams tp;
+    memset(&tp, 0, sizeof tp);
+    tp.mode = triple_mode(m->cfg.triples_layer);
+    void* proj[4] = {NULL, NULL, NULL, NULL};
+    const char* pre = "triples_score_layer.interaction";
+    /* which r_to_* layer feeds a, b, c, g per mode (TripleParams' comment) */
+    const char* names[4] = {NULL, NULL, NULL, NULL};
+    switch (tp.mode) {
+    case TRIPLE_TRANSH: names[0] = "r_to_rtr", names[1] = "r_to_w"; break;
+    case TRIPLE_TRANSF: names[0] = "r_to_rvec", names[1] = "r_to_alpha", names[2] = "r_to_beta"; break;
+    case TRIPLE_PAIRRE: names[1] = "r_to_alpha", names[2] = "r_to_beta"; break;
+    case TRIPLE_TRIPLERE: names[0] = "r_to_delta", names[1] = "r_to_alpha", names[2] = "r_to_beta", names[3] = "r_to_gamma"; break;
+    default: break;
+    }
+    for (int k = 0; k < 4; k++) {
+        if (!names[k]) continue;
+        const int n_out = k == 3 ? 1 : D;
+        proj[k] = be->alloc(be, (nR ? nR : 1) * n_out * es);
+        if (nR)
+            be->linear(be, proj[k], Q, gliner_paramf(m, "%s.%s.weight", pre, names[k]),
+                       gliner_paramf(m, "%s.%s.bias", pre, names[k]), (int)nR, D, n_out);
+    }
+    tp.a = proj[0], tp.b = proj[1], tp.c = proj[2], tp.g = proj[3];
+    if (tp.mode == TRIPLE_TUCKER) {
+        tp.W = gliner_paramf(m, "%s.W", pre);
+        static const char* const bn[4] = {"weight", "bias", "running_mean", "running_var"};
+        for (int s = 0; s < 2; s++)
+            for (int k = 0; k < 4; k++) tp.bn[s][k] = gliner_paramf(m, "%s.bn%d.%s", pre, s, bn[k]);
+    } else if (tp.mode == TRIPLE_ERMLP) {
+        tp.w0 = gliner_paramf(m, "%s.mlp.0.weight", pre), tp.b0 = gliner_paramf(m, "%s.mlp.0.bias", pre);
+        tp.w2 = gliner_paramf(m, "%s.mlp.2.weight", pre), tp.b2 = gliner_paramf(m, "%s.mlp.2.bias", pre);
+        tp.hidden = 2048;
+    } else if (tp.mode == TRIPLE_CONVKB) {
+        tp.w0 = gliner_paramf(m, "%s.conv.weight", pre), tp.b0 = gliner_paramf(m, "%s.conv.bias", pre);
+        tp.w2 = gliner_paramf(m, "%s.fc.weight", pre), tp.b2 = gliner_paramf(m, "%s.fc.bias", pre);
+        tp.hidden = 32;
+    }
+    if ((size_t)B * P * R > 0) be->triple_scores(be, out, head, tail, Q, &tp, B, P, R, D);
+    for (int k = 0; k < 4; k++)
+        if (proj[k]) be->free(be, proj[k]);
+}
+
+void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
+                   const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C) {
+    const Backend* be = m->be;
+    const GlinerConfig* cfg = &m->cfg;
+    const int B = in->B, T = in->T, W = in->W, D = cfg->hidden_size;
+    const size_t es = dtype_size(be->dtype);
+    int64_t sh[4];
+
+    /* 4. entity candidates -> ent_rep (B, E, D), ent_mask, entity_spans */
+    int E;
+    int64_t *spans = NULL, *emask = NULL;
+    void* ent;
+    if (span_rep) {
+        const int S = W * cfg->max_width;
+        float* L = host_f32(be, scores, (size_t)B * S * C);
+        int64_t* ids;
+        E = select_span_entities(L, in, S, C, in->threshold, &spans, &ids, &emask);
+        free(L);
+        const size_t nE = (size_t)B * (E ? E : 1);
+        ent = be->alloc(be, nE * D * es);
+        if (E) { /* rows of the flat (B*S, D) span_rep, then the padding rows zeroed */
+            int64_t* d_gi = up_i64(be, ids, nE);
+            int64_t* d_em = up_i64(be, emask, nE);
+            be->embedding(be, ent, span_rep, d_gi, (int)nE, D, B * S);
+            be->mask_rows(be, ent, ent, d_em, (int)nE, D);
+            be->free(be, d_gi);
+            be->free(be, d_em);
+        }
+        free(ids);
+    } else {
+        float* Sc = host_f32(be, scores, (size_t)B * W * C * 3);
+        E = extract_token_spans(Sc, B, W, C, in->threshold, &spans, &emask);
+        free(Sc);
+        sh[0] = B, sh[1] = E, sh[2] = 2;
+        ent = be->alloc(be, (size_t)B * E * D * es);
+        int64_t* d_sp = up_i64(be, spans, (size_t)B * E * 2);
+        int64_t* d_sm = up_i64(be, emask, (size_t)B * E);
+        span_rep_forward(m, ent, words, d_sp, d_sm, B, W, E); /* TokenMarker on span_idx * span_mask */
+        sh[2] = D;
+        capture(cap, "span_rep", ent, 3, sh);
+        be->free(be, d_sp);
+        be->free(be, d_sm);
+    }
+    const int Ea = E ? E : 1; /* rows allocated per text (E = 0: one zero row, what padded pairs read) */
+    int64_t* d_emask = up_i64(be, emask, (size_t)B * Ea);
+
+    /* 5. adjacency */
+    const int none = !strcmp(cfg->relations_layer, "none") || !strcmp(cfg->relations_layer, "None") ||
+                     !strcmp(cfg->relations_layer, "NONE");
+    float* A = NULL;
+    if (!none) {
+        void* dA = be->alloc(be, (size_t)B * Ea * Ea * es);
+        if (E) relations_rep(m, dA, ent, d_emask, B, E, D);
+        sh[0] = B, sh[1] = E, sh[2] = E;
+        capture(cap, "relations_rep", dA, 3, sh);
+        A = host_f32(be, dA, (size_t)B * E * E);
+        be->free(be, dA);
+    }
+
+    /* 6. relation prompts: the R = most <<REL>> tokens of a row, zero padded */
+    int R = 0;
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++) n += in->input_ids[(size_t)b * T + t] == cfg->rel_token_index;
+        R = n > R ? n : R;
+    }
+    void* Q = be->alloc(be, (size_t)B * (R ? R : 1) * D * es);
+    if (R) be->gather_prompts(be, Q, NULL, X, d_ids, cfg->rel_token_index, cfg->embed_rel_token ? 0 : 1, B, T, R, D);
+    sh[0] = B, sh[1] = R, sh[2] = D;
+    capture(cap, "rel_prompts_embedding", Q, 3, sh);
+
+    /* 7. pairs */
+    int P = 0;
+    int* np = calloc((size_t)B, sizeof *np);
+    int* ne = calloc((size_t)B, sizeof *ne); /* entities a text pairs up: "none" the first sum(ent_mask), else all E */
+    CHECK(np && ne, "out of memory");
+    for (int b = 0; b < B; b++) {
+        if (none) {
+            for (int e = 0; e < E; e++) ne[b] += emask[(size_t)b * Ea + e] != 0;
+            np[b] = ne[b] >= 2 ? ne[b] * (ne[b] - 1) : 0;
+        } else {
+            ne[b] = E;
+            for (int i = 0; i < E; i++)
+                for (int j = 0; j < E; j++) np[b] += i != j && A[((size_t)b * E + i) * E + j] > in->adjacency_threshold;
+        }
+        P = np[b] > P ? np[b] : P;
+    }
+    const int no_pairs = P == 0; /* build_entity_pairs then gives P = 1 and zero head/tail reps (not entity 0's) */
+    if (P == 0) P = 1;
+    int64_t* pidx = malloc((size_t)B * P * 2 * sizeof(int64_t));
+    int64_t* pgather = calloc((size_t)B * P * 2, sizeof(int64_t)); /* clamp_min(0) */
+    int64_t* ones = malloc((size_t)B * P * sizeof(int64_t));
+    uint8_t* pmask = calloc((size_t)B * P, 1);
+    CHECK(pidx && pgather && ones && pmask, "out of memory");
+    for (size_t k = 0; k < (size_t)B * P * 2; k++) pidx[k] = -1;
+    for (size_t k = 0; k < (size_t)B * P; k++) ones[k] = 1;
+    for (int b = 0; b < B; b++) {
+        int p = 0;
+        for (int i = 0; i < ne[b]; i++)
+            for (int j = 0; j < ne[b]; j++) {
+                if (i == j || (!none && !(A[((size_t)b * E + i) * E + j] > in->adjacency_threshold))) continue;
+                const size_t o = (size_t)b * P + p++;
+                pidx[2 * o] = pgather[2 * o] = i;
+                pidx[2 * o + 1] = pgather[2 * o + 1] = j;
+                pmask[o] = 1;
+            }
+    }
+
+    /* 8. pair logits (B, P, R) */
+    if (no_pairs) be->zero(be, ent, (size_t)B * Ea * D * es); /* read as the zero reps; not used after this */
+    void* RL = be->alloc(be, (size_t)B * P * (R ? R : 1) * es);
+    int64_t* d_pg = up_i64(be, pgather, (size_t)B * P * 2);
+    int64_t* d_one = up_i64(be, ones, (size_t)B * P);
+    if (!cfg->triples_layer) { /* pair_rep_layer(MLP4(2D -> D))([head ; tail]) . Q_rel */
+        void* cat = be->alloc(be, (size_t)B * P * 2 * D * es);
+        void* z = be->alloc(be, (size_t)B * P * D * es);
+        be->span_concat(be, cat, ent, ent, NULL, d_pg, d_one, B, Ea, P, D);
+        mlp4_forward(m, "pair_rep_layer", z, cat, B * P, 2 * D, D);
+        sh[0] = B, sh[1] = P, sh[2] = D;
+        capture(cap, "pair_rep", z, 3, sh);
+        if (R) be->span_scores(be, RL, z, Q, B, P, R, D);
+        be->free(be, cat);
+        be->free(be, z);
+    } else { /* triples_score_layer(head, Q_rel, tail) */
+        void* h = be->alloc(be, (size_t)B * P * D * es);
+        void* t = be->alloc(be, (size_t)B * P * D * es);
+        int64_t* gi = malloc((size_t)B * P * 2 * sizeof(int64_t));
+        CHECK(gi, "out of memory");
+        for (int b = 0; b < B; b++)
+            for (int p = 0; p < P; p++)
+                for (int s = 0; s < 2; s++) /* rows of the flat (B*Ea, D) ent_rep: head ids, then tail ids */
+                    gi[(size_t)s * B * P + (size_t)b * P + p] = (int64_t)b * Ea + pgather[((size_t)b * P + p) * 2 + s];
+        int64_t* d_gi = up_i64(be, gi, (size_t)B * P * 2);
+        be->embedding(be, h, ent, d_gi, B * P, D, B * Ea);
+        be->embedding(be, t, ent, d_gi + (size_t)B * P, B * P, D, B * Ea);
+        triple_logits(m, RL, h, t, Q, B, P, R, D);
+        be->free(be, d_gi);
+        free(gi);
+        be->free(be, h);
+        be->free(be, t);
+    }
+
+    /* 9. outputs (host) */
+    out->E = E, out->P = P, out->R = R;
+    out->entity_spans = spans; /* (B, E, 2) with E rows per text (Ea when E = 0: never read) */
+    out->rel_idx = pidx;
+    out->rel_mask = pmask;
+    out->rel_logits = host_f32(be, RL, (size_t)B * P * R);
+    be->free(be, RL);
+    be->free(be, d_pg);
+    be->free(be, d_one);
+    be->free(be, Q);
+    be->free(be, d_emask);
+    be->free(be, ent);
+    free(A);
+    free(np);
+    free(ne);
+    free(pgather);
+    free(ones);
+    free(emask);
+}

@@ -1,0 +1,21 @@
+/* relex.h -- the relation-extraction half of UniEncoderSpanRelexModel / UniEncoderTokenRelexModel's forward
+   (gliner/modeling/base.py, spec §7.2 steps 4-9 and §7.3): after the entity scores, the entity candidates are
+   selected and packed, the relations layer gives an adjacency A (B, E, E), the relation prompts Q_rel (B, R, D) are
+   read at the <<REL>> tokens, pairs are enumerated at adjacency_threshold and scored against every relation
+   (pair_rep_layer, or triples_score_layer). host/model/relex.c; gliner_forward (model.c) calls it. */
+#pragma once
+#include "model.h"
+
+/* the op table has the relex ops (backend.h pair_mask .. triple_scores): the CPU does, CUDA not yet */
+int relex_supported(const Backend* be);
+
+/* The relex steps for the batch in (in->threshold: entity selection; in->adjacency_threshold: pairs).
+   X (B, T, D) the token states, d_ids (B, T) the ids in backend memory, words (B, W, D) after the LSTM.
+   Span relex: span_rep (B, W*K, D) and scores (B, W*K, C) in backend memory, d_span_mask (B, W*K) int64 backend;
+   token relex: span_rep NULL, scores (B, W, C, 3). Fills out->E, P, R, entity_spans, rel_idx, rel_mask, rel_logits
+   (host, malloc'd: relex_outputs_free). Captures "relations_rep", "rel_prompts_embedding", "pair_rep" (and, token
+   relex, "span_rep" of the extracted spans) under the reference fixtures' names. */
+void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
+                   const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C);
+
+void relex_outputs_free(ModelOutputs* out);

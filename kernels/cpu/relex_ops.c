@@ -1,0 +1,294 @@
+/* relex_ops.c -- CPU twins of the relation-extraction ops (gliner/modeling/multitask/relations_layers.py and
+   triples_layers.py, spec §7.5-7.6). E entities per text, mask (B, E) int64 = the entity mask.
+   pair_mask      _apply_pair_mask(sigmoid(S) or S): A[b,i,j] = f(S[b,i,j]) m_i m_j            (B,E,E) -> (B,E,E)
+   pair_relu_dot  MLPDecoder in split form: b2 + sum_f relu(U_i + V_j + b1)_f w2_f             (B,E,F) x2 -> (B,E,E)
+   mha_probs      nn.MultiheadAttention's head-averaged weights with a key padding mask        (B,E,H*Dh) x2 -> (B,E,E)
+   gcn_norm       SimpleGCNLayer: D^-1/2 (A0 pm + diag m) D^-1/2                              (B,E,E) -> (B,E,E)
+   triple_scores  TriplesScoreLayer's interactions, one score per (pair, relation)            -> (B,P,R)
+   Sums accumulate in double (within an ulp of torch's float sums for these sizes). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../host/check.h"
+#include "cpu_ops.h"
+
+static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void pair_mask_forward_cpu(float* A, const float* S, const int64_t* mask, int B, int E, int sig) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < E; i++)
+            for (int j = 0; j < E; j++) {
+                const size_t o = ((size_t)b * E + i) * E + j;
+                const float m = (float)mask[(size_t)b * E + i] * (float)mask[(size_t)b * E + j];
+                A[o] = (sig ? sigmoidf_(S[o]) : S[o]) * m;
+            }
+}
+
+void pair_relu_dot_forward_cpu(float* S, const float* U, const float* V, const float* b1, const float* w2,
+                               const float* b2, int B, int E, int F) {
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * E * E * F > 65536)
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < E; i++) {
+            const float* u = U + ((size_t)b * E + i) * F;
+            for (int j = 0; j < E; j++) {
+                const float* v = V + ((size_t)b * E + j) * F;
+                double acc = 0.0;
+                for (int f = 0; f < F; f++) {
+                    const float h = u[f] + v[f] + (b1 ? b1[f] : 0.0f); /* Linear's output, then ReLU */
+                    if (h > 0.0f) acc += (double)h * w2[f];
+                }
+                S[((size_t)b * E + i) * E + j] = (float)acc + (b2 ? b2[0] : 0.0f);
+            }
+        }
+}
+
+void mha_probs_forward_cpu(float* P, const float* q, const float* k, const int64_t* key_mask, int B, int E, int H,
+                           int Dh) {
+    const size_t ld = (size_t)H * Dh;
+    const float scale = 1.0f / sqrtf((float)Dh);
+    float* row = malloc((size_t)(E ? E : 1) * sizeof(float));
+    CHECK(row, "out of memory");
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < E; i++) {
+            float* out = P + ((size_t)b * E + i) * E;
+            for (int j = 0; j < E; j++) out[j] = 0.0f;
+            for (int h = 0; h < H; h++) {
+                const float* qi = q + ((size_t)b * E + i) * ld + (size_t)h * Dh;
+                float mx = -INFINITY;
+                for (int j = 0; j < E; j++) {
+                    if (key_mask && !key_mask[(size_t)b * E + j]) { row[j] = -INFINITY; continue; }
+                    const float* kj = k + ((size_t)b * E + j) * ld + (size_t)h * Dh;
+                    double s = 0.0;
+                    for (int d = 0; d < Dh; d++) s += (double)(qi[d] * scale) * kj[d]; /* torch scales q first */
+                    row[j] = (float)s;
+                    if (row[j] > mx) mx = row[j];
+                }
+                double z = 0.0;
+                for (int j = 0; j < E; j++) z += row[j] == -INFINITY ? 0.0 : exp((double)row[j] - mx);
+                for (int j = 0; j < E; j++) /* z = 0 (every key masked): NaN, as torch gives */
+                    out[j] += (float)((row[j] == -INFINITY && z > 0 ? 0.0 : exp((double)row[j] - mx)) / z);
+            }
+            for (int j = 0; j < E; j++) out[j] /= (float)H;
+        }
+    free(row);
+}
+
+void gcn_norm_forward_cpu(float* An, const float* A0, const int64_t* mask, int B, int E) {
+    double* d = malloc((size_t)(E ? E : 1) * sizeof(double));
+    CHECK(d, "out of memory");
+    for (int b = 0; b < B; b++) {
+        const int64_t* m = mask + (size_t)b * E;
+        float* A = An + (size_t)b * E * E;
+        for (int i = 0; i < E; i++)
+            for (int j = 0; j < E; j++) {
+                const size_t o = (size_t)i * E + j;
+                A[o] = A0[(size_t)b * E * E + o] * (float)m[i] * (float)m[j] + (i == j ? (float)m[i] : 0.0f);
+            }
+        for (int i = 0; i < E; i++) {
+            double s = 0.0;
+            for (int j = 0; j < E; j++) s += A[(size_t)i * E + j];
+            d[i] = pow(s < 1e-6 ? 1e-6 : s, -0.5);
+        }
+        for (int i = 0; i < E; i++)
+            for (int j = 0; j < E; j++) A[(size_t)i * E + j] = (float)(d[i] * A[(size_t)i * E + j] * d[j]);
+    }
+    free(d);
+}
+
+/* -min(||x||_p, 10) for the norm-based interactions (power 1, clamp_norm 10, no scorer: the model's defaults) */
+static float neg_clamped_norm(const double* x, int D, int p) {
+    double s = 0.0;
+    for (int d = 0; d < D; d++) s += p == 1 ? fabs(x[d]) : x[d] * x[d];
+    const double n = p == 1 ? s : sqrt(s);
+    return (float)-(n < 10.0 ? n : 10.0);
+}
+
+/* TuckER: G[k, n, j] = sum_i r[n, i] W[k, i, j] over the N = B*P*R triples in (b, p, r) order, shape (D, N, D) and
+   reinterpreted by memory order as (N, D, D) (torch.matmul's broadcast then .view, spec §7.6); BatchNorm in eval */
+static void tucker_scores(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
+                          int B, int P, int R, int D) {
+    const size_t N = (size_t)B * P * R, DD = (size_t)D * D;
+    float* r = malloc(N * D * sizeof(float));
+    float* G = malloc(N * DD * sizeof(float));
+    CHECK(r && G, "triple_scores TuckER: out of memory (%zu triples need %zu MiB)", N, N * DD * 4 >> 20);
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < R; q++)
+                memcpy(r + (((size_t)b * P + p) * R + q) * D, rel + ((size_t)b * R + q) * D, (size_t)D * sizeof(float));
+    const float* W = tp->W;
+    for (int k = 0; k < D; k++) /* G[k] (N, D) = r (N, D) . W[k] (D, D) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, D, D, 1.0f, r, D, W + (size_t)k * DD, D, 0.0f,
+                    G + (size_t)k * N * D, D);
+    float* hb = malloc((size_t)D * sizeof(float));
+    float* tb = malloc((size_t)D * sizeof(float));
+    CHECK(hb && tb, "out of memory");
+    for (size_t n = 0; n < N; n++) {
+        const size_t pair = n / R;
+        const float* x[2] = {head + pair * D, tail + pair * D};
+        float* y[2] = {hb, tb};
+        for (int s = 0; s < 2; s++) {
+            const float *g = tp->bn[s][0], *bb = tp->bn[s][1], *mu = tp->bn[s][2], *var = tp->bn[s][3];
+            for (int d = 0; d < D; d++) y[s][d] = (x[s][d] - mu[d]) / sqrtf(var[d] + 1e-5f) * g[d] + bb[d];
+        }
+        const float* M = G + n * DD;
+        double acc = 0.0;
+        for (int a = 0; a < D; a++) /* sum_{a,c} h_bn[a] M[a, c] t_bn[c] */
+            for (int c = 0; c < D; c++) acc += (double)hb[a] * M[(size_t)a * D + c] * tb[c];
+        out[n] = (float)acc;
+    }
+    free(hb);
+    free(tb);
+    free(G);
+    free(r);
+}
+
+void triple_scores_forward_cpu(float* out, const float* head, const float* tail, const float* rel,
+                               const TripleParams* tp, int B, int P, int R, int D) {
+    if (tp->mode == TRIPLE_TUCKER) { tucker_scores(out, head, tail, rel, tp, B, P, R, D); return; }
+    const float *A = tp->a, *Bv = tp->b, *Cv = tp->c, *Gv = tp->g;
+#pragma omp parallel for collapse(3) schedule(static) if ((size_t)B * P * R * D > 65536)
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < R; q++) {
+                const size_t hp = ((size_t)b * P + p) * D, rq = ((size_t)b * R + q) * D;
+                const float *h = head + hp, *t = tail + hp, *r = rel + rq;
+                double* v = malloc((size_t)(D > 0 ? D : 1) * sizeof(double));
+                CHECK(v, "out of memory");
+                float s = 0.0f;
+                switch (tp->mode) {
+                case TRIPLE_UM:
+                    for (int d = 0; d < D; d++) v[d] = (double)(h[d] - t[d]);
+                    s = neg_clamped_norm(v, D, 2);
+                    break;
+                case TRIPLE_SE: /* diag(r).h - diag(r).t */
+                    for (int d = 0; d < D; d++) v[d] = (double)(r[d] * h[d] - r[d] * t[d]);
+                    s = neg_clamped_norm(v, D, 2);
+                    break;
+                case TRIPLE_TRANSE:
+                    for (int d = 0; d < D; d++) v[d] = (double)(h[d] + r[d] - t[d]);
+                    s = neg_clamped_norm(v, D, 1);
+                    break;
+                case TRIPLE_TRANSH: { /* w = normalize(r_to_w(r)) (F.normalize: / max(||w||, 1e-12)) */
+                    const float *rtr = A + rq, *w0 = Bv + rq;
+                    double nw = 0.0;
+                    for (int d = 0; d < D; d++) nw += (double)w0[d] * w0[d];
+                    nw = sqrt(nw);
+                    const float inv = (float)(nw > 1e-12 ? nw : 1e-12);
+                    double dh = 0.0, dt = 0.0;
+                    for (int d = 0; d < D; d++) {
+                        const float w = w0[d] / inv;
+                        dh += (double)h[d] * w;
+                        dt += (double)t[d] * w;
+                    }
+                    for (int d = 0; d < D; d++) {
+                        const float w = w0[d] / inv;
+                        const float hp2 = h[d] - (float)dh * w, tp2 = t[d] - (float)dt * w;
+                        v[d] = (double)(hp2 + rtr[d] - tp2);
+                    }
+                    s = neg_clamped_norm(v, D, 2);
+                    break;
+                }
+                case TRIPLE_TRANSF: /* alpha h + rvec - beta t */
+                    for (int d = 0; d < D; d++) v[d] = (double)(Bv[rq + d] * h[d] + A[rq + d] - Cv[rq + d] * t[d]);
+                    s = neg_clamped_norm(v, D, 2);
+                    break;
+                case TRIPLE_PAIRRE:
+                    for (int d = 0; d < D; d++) v[d] = (double)(Bv[rq + d] * h[d] - Cv[rq + d] * t[d]);
+                    s = neg_clamped_norm(v, D, 2);
+                    break;
+                case TRIPLE_TRIPLERE:
+                    for (int d = 0; d < D; d++) v[d] = (double)(Bv[rq + d] * h[d] + A[rq + d] - Cv[rq + d] * t[d]);
+                    s = Gv[(size_t)b * R + q] * neg_clamped_norm(v, D, 2);
+                    break;
+                case TRIPLE_DISTMULT: {
+                    double acc = 0.0;
+                    for (int d = 0; d < D; d++) acc += (double)(h[d] * r[d] * t[d]);
+                    s = (float)acc;
+                    break;
+                }
+                case TRIPLE_SIMPLE: { /* torch.chunk(2): halves of ceil(D/2) */
+                    const int hf = (D + 1) / 2;
+                    double s1 = 0.0, s2 = 0.0;
+                    for (int d = 0; d < D - hf; d++) {
+                        s1 += (double)(h[d] * r[d] * t[hf + d]);
+                        s2 += (double)(t[d] * r[hf + d] * h[hf + d]);
+                    }
+                    s = 0.5f * ((float)s1 + (float)s2);
+                    break;
+                }
+                case TRIPLE_DISTMA: {
+                    double s1 = 0.0, s2 = 0.0, s3 = 0.0;
+                    for (int d = 0; d < D; d++) {
+                        s1 += (double)(h[d] * r[d]);
+                        s2 += (double)(h[d] * t[d]);
+                        s3 += (double)(r[d] * t[d]);
+                    }
+                    s = (float)s1 + (float)s2 + (float)s3;
+                    break;
+                }
+                case TRIPLE_COMPLEX: {
+                    const int hf = D / 2;
+                    double acc = 0.0;
+                    for (int d = 0; d < hf; d++) {
+                        const float hr = h[d], hi = h[hf + d], rr = r[d], ri = r[hf + d], tr = t[d], ti = t[hf + d];
+                        acc += (double)(hr * rr * tr + hr * ri * ti + hi * rr * ti - hi * ri * tr);
+                    }
+                    s = (float)acc;
+                    break;
+                }
+                case TRIPLE_QUATE: {
+                    const int n4 = D / 4;
+                    double acc = 0.0;
+                    for (int d = 0; d < n4; d++) {
+                        const float h0 = h[d], h1 = h[n4 + d], h2 = h[2 * n4 + d], h3 = h[3 * n4 + d];
+                        const float r0 = r[d], r1 = r[n4 + d], r2 = r[2 * n4 + d], r3 = r[3 * n4 + d];
+                        const float a0 = h0 * r0 - h1 * r1 - h2 * r2 - h3 * r3;
+                        const float a1 = h0 * r1 + h1 * r0 + h2 * r3 - h3 * r2;
+                        const float a2 = h0 * r2 - h1 * r3 + h2 * r0 + h3 * r1;
+                        const float a3 = h0 * r3 + h1 * r2 - h2 * r1 + h3 * r0;
+                        acc += (double)(a0 * t[d] + a1 * t[n4 + d] + a2 * t[2 * n4 + d] + a3 * t[3 * n4 + d]);
+                    }
+                    s = (float)acc;
+                    break;
+                }
+                case TRIPLE_HOLE: { /* circular correlation corr[k] = sum_n h[n] t[(n + k) mod D] (irfft(conj(H) T)) */
+                    double acc = 0.0;
+                    for (int kk = 0; kk < D; kk++) {
+                        double c = 0.0;
+                        for (int n = 0; n < D; n++) c += (double)h[n] * t[(n + kk) % D];
+                        acc += c * r[kk];
+                    }
+                    s = (float)acc;
+                    break;
+                }
+                case TRIPLE_ERMLP: { /* Linear(3D -> hidden) on [h ; r ; t], ReLU, Linear(hidden -> 1) */
+                    const float *w0 = tp->w0, *b0 = tp->b0, *w2 = tp->w2, *b2 = tp->b2;
+                    double acc = 0.0;
+                    for (int u = 0; u < tp->hidden; u++) {
+                        const float* wr = w0 + (size_t)u * 3 * D;
+                        double z = b0 ? b0[u] : 0.0;
+                        for (int d = 0; d < D; d++) z += (double)wr[d] * h[d] + (double)wr[D + d] * r[d] + (double)wr[2 * D + d] * t[d];
+                        if (z > 0) acc += (double)(float)z * w2[u];
+                    }
+                    s = (float)acc + (b2 ? b2[0] : 0.0f);
+                    break;
+                }
+                case TRIPLE_CONVKB: { /* Conv1d(3, nf, 1) over [h; r; t], ReLU, flatten (filter-major), Linear(nf*D -> 1) */
+                    const float *cw = tp->w0, *cb = tp->b0, *fw = tp->w2, *fb = tp->b2;
+                    double acc = 0.0;
+                    for (int f = 0; f < tp->hidden; f++)
+                        for (int d = 0; d < D; d++) {
+                            const float z = cw[f * 3] * h[d] + cw[f * 3 + 1] * r[d] + cw[f * 3 + 2] * t[d] + (cb ? cb[f] : 0.0f);
+                            if (z > 0) acc += (double)z * fw[(size_t)f * D + d];
+                        }
+                    s = (float)acc + (fb ? fb[0] : 0.0f);
+                    break;
+                }
+                default: CHECK(0, "triple_scores: mode %d", (int)tp->mode);
+                }
+                free(v);
+                out[((size_t)b * P + p) * R + q] = s;
+            }
+}
