@@ -20,11 +20,13 @@
 #include "backend.h"
 #include "check.h"
 #include "decode.h"
+#include "decode_relex.h"
 #include "device.h"
 #include "log.h"
 #include "profile.h"
 #include "resolve.h"
 #include "model/model.h"
+#include "model/relex.h"
 #include "text/batch.h"
 #include "text/tokenizer.h"
 #include "text/words.h"
@@ -415,7 +417,19 @@ typedef struct {
     float   score;
 } Found;
 
-typedef struct { Found* f; int n, cap; int cut; /* GLINER_CUT_* */ } FoundList;
+/* a relation between two entities of one text (relex): head, tail index that text's Found list */
+typedef struct {
+    int   head, tail, label; /* label: index into the caller's relations of the text */
+    float score;
+} RelFound;
+
+typedef struct {
+    Found*    f;
+    int       n, cap;
+    int       cut; /* GLINER_CUT_* */
+    RelFound* r;   /* relex */
+    int       nr, capr;
+} FoundList;
 
 static void found_push(FoundList* l, Found f) {
     if (l->n == l->cap) {
@@ -425,6 +439,25 @@ static void found_push(FoundList* l, Found f) {
     }
     l->f[l->n++] = f;
 }
+
+static void rel_push(FoundList* l, RelFound r) {
+    if (l->nr == l->capr) {
+        l->capr = l->capr ? 2 * l->capr : 16;
+        l->r = realloc(l->r, (size_t)l->capr * sizeof *l->r);
+        CHECK(l->r, "out of memory");
+    }
+    l->r[l->nr++] = r;
+}
+
+/* The options every internal function of a predict call sees: the public ones first, so the `const
+   gliner_predict_options* o` handed down the call is always the pub member of one of these (popts gets it back). */
+typedef struct {
+    gliner_predict_options    pub;
+    const char* const* const* relations; /* relex: per-text relation types, or NULL */
+    const int*                n_relations;
+    float                     adjacency_threshold, relation_threshold;
+} PredictOpts;
+static const PredictOpts* popts(const gliner_predict_options* o) { return (const PredictOpts*)o; }
 
 static int cmp_unit_len(const void* a, const void* b) {
     const Unit *x = a, *y = b;
@@ -607,7 +640,8 @@ typedef struct {
 } Prepared;
 
 static void batch_prepare(Prepared* p, const gliner_t* g, const char* const* texts, const Unit* units, int n,
-                          const char* const* const* labels, const int* n_labels) {
+                          const char* const* const* labels, const int* n_labels, const gliner_predict_options* o) {
+    const PredictOpts* po = popts(o);
     const GlinerConfig* cfg = &g->model.cfg;
     p->ok = 0;
     p->err[0] = 0;
@@ -618,6 +652,10 @@ static void batch_prepare(Prepared* p, const gliner_t* g, const char* const* tex
         p->items[i].len = units[i].len;
         p->items[i].labels = labels[units[i].text];
         p->items[i].n_labels = n_labels[units[i].text];
+        if (po->relations) {
+            p->items[i].relations = po->relations[units[i].text];
+            p->items[i].n_relations = po->n_relations[units[i].text];
+        }
         p->items[i].index = units[i].text; /* errors name the caller's text */
     }
     p->ok = batch_build(&p->b, g->tok, cfg, p->items, n, g->model_max_length, p->err, sizeof p->err) == 0;
@@ -631,7 +669,7 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
 static int run_forward(gliner_t* g, const char* const* texts, const Unit* units, int n, const char* const* const* labels,
                        const int* n_labels, const gliner_predict_options* o, FoundList* found, char* err, size_t errlen) {
     Prepared p;
-    batch_prepare(&p, g, texts, units, n, labels, n_labels);
+    batch_prepare(&p, g, texts, units, n, labels, n_labels, o);
     return batch_run(g, &p, units, n, labels, n_labels, o, found, err, errlen);
 }
 
@@ -663,7 +701,9 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
     /* GLINER_SPAN_GRID=1: the spans are built where the model reads them, not uploaded (batch.c writes the grid) */
     in.span_grid = gl_env_is("GLINER_SPAN_GRID", "1");
     /* GLINER_PREFILTER=1 (span models): only the logits that may pass the threshold come back from the forward */
-    if (!arch_is_token(cfg->arch) && gl_env_is("GLINER_PREFILTER", "1")) {
+    in.threshold = o->threshold; /* relex: the candidates and the pairs */
+    in.adjacency_threshold = popts(o)->adjacency_threshold >= 0 ? popts(o)->adjacency_threshold : o->threshold;
+    if (!arch_is_token(cfg->arch) && !arch_is_relex(cfg->arch) && gl_env_is("GLINER_PREFILTER", "1")) {
         in.prefilter = 1;
         in.prefilter_t = decode_logit_floor(o->threshold);
     }
@@ -672,8 +712,11 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
     DecodeOpts d = {o->threshold, o->flat_ner, o->multi_label};
     EntityList el = {0};
     size_t cand = 0; /* prefiltered: the next candidate, candidates of text i are contiguous */
+    RelationList rl = {0};
+    const float rel_thr = popts(o)->relation_threshold >= 0 ? popts(o)->relation_threshold : o->threshold;
     for (int i = 0; i < n; i++) {
         int nw = b.words[i].n, C = mo.C;
+        const int base = found[units[i].slot].n; /* relations index the text's list from here */
         if (arch_is_token(cfg->arch)) decode_token_logits(&el, mo.logits + (size_t)i * b.W * C * 3, b.W, C, nw, b.n_labels[i], d);
         else if (!mo.logits) {
             const int64_t block = (int64_t)b.W * b.K * C, end = (int64_t)(i + 1) * block;
@@ -694,7 +737,22 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
                        units[i].byte_off + we->byte_end, li, el.e[k].score};
             found_push(&found[units[i].slot], f);
         }
+        if (arch_is_relex(cfg->arch) && popts(o)->relations) { /* spec §9.4: pairs of this text's decoded entities */
+            const int E = mo.E, P = mo.P, R = mo.R;
+            decode_relations(&rl, &el, mo.entity_spans + (size_t)i * E * 2, E, mo.rel_idx + (size_t)i * P * 2,
+                             mo.rel_mask + (size_t)i * P, mo.rel_logits + (size_t)i * P * R, P, R, b.n_relations[i],
+                             rel_thr);
+            const int t = units[i].text;
+            for (int k = 0; k < rl.n; k++) { /* relations de-duplicated by batch_build: back to the caller's string */
+                const char* rs = b.relations[i][rl.r[k].label];
+                int ri = 0;
+                while (ri < popts(o)->n_relations[t] && strcmp(popts(o)->relations[t][ri], rs)) ri++;
+                rel_push(&found[units[i].slot], (RelFound){base + rl.r[k].head, base + rl.r[k].tail, ri, rl.r[k].score});
+            }
+        }
     }
+    relation_list_free(&rl);
+    relex_outputs_free(&mo);
     entity_list_free(&el);
     free(mo.logits);
     free(mo.cand_pos);
@@ -767,11 +825,12 @@ typedef struct {
     int                      n;
     const char* const* const* labels;
     const int*               n_labels;
+    const gliner_predict_options* o;
 } PrepJob;
 
 static void* prep_thread(void* arg) {
     PrepJob* j = arg;
-    batch_prepare(j->p, j->g, j->texts, j->units, j->n, j->labels, j->n_labels);
+    batch_prepare(j->p, j->g, j->texts, j->units, j->n, j->labels, j->n_labels, j->o);
     return NULL;
 }
 
@@ -870,7 +929,7 @@ static void run_batch_out(gliner_t* r, Deal* d, int b) {
     }
     char e1[1024];
     if (run_batch(r, d->texts, bu, n, d->labels, d->n_labels, o, bo->found, e1, sizeof e1)) {
-        for (int k = 0; k < n; k++) bo->found[k].n = 0; /* what a part of the batch added (CrossFuser groups) */
+        for (int k = 0; k < n; k++) bo->found[k].n = bo->found[k].nr = 0; /* what a part of the batch added (CrossFuser groups) */
         for (int k = 0; k < n; k++) {
             if (run_batch(r, d->texts, bu + k, 1, d->labels, d->n_labels, o, bo->found, e1, sizeof e1) == 0) continue;
             const char* why = strip_text_prefix(e1);
@@ -963,6 +1022,11 @@ static int run_on_replicas(gliner_t* g, const char* const* texts, const Unit* un
         for (int k = 0; k < bo->n; k++) {
             const int t = units[b * o->batch_size + k].text;
             if (bo->why[k]) set_text_error(&results[t], bo->why[k]);
+            for (int i = 0; i < bo->found[k].nr; i++) { /* relations index the entities appended just below */
+                RelFound r = bo->found[k].r[i];
+                r.head += found[t].n, r.tail += found[t].n;
+                rel_push(&found[t], r);
+            }
             for (int i = 0; i < bo->found[k].n; i++) found_push(&found[t], bo->found[k].f[i]);
             found[t].cut |= bo->found[k].cut;
         }
@@ -970,6 +1034,7 @@ static int run_on_replicas(gliner_t* g, const char* const* texts, const Unit* un
     for (int b = 0; b < d.n_batches; b++) {
         for (int k = 0; k < d.out[b].n; k++) {
             free(d.out[b].found[k].f);
+            free(d.out[b].found[k].r);
             free(d.out[b].why[k]);
         }
         free(d.out[b].found);
@@ -984,15 +1049,20 @@ static int run_on_replicas(gliner_t* g, const char* const* texts, const Unit* un
     return rc;
 }
 
-int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
-                            const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
-                            size_t errlen) {
-    gliner_predict_options o = GLINER_PREDICT_DEFAULTS;
-    if (opts) o = *opts;
+/* gliner_predict_per_text and gliner_predict_relations: po->pub the caller's options (defaults filled in here),
+   po->relations set for a relation extraction call, whose relation lists go to rels (n_texts) */
+static int predict(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                   const int* n_labels, PredictOpts* po, gliner_result* results, gliner_relations* rels, char* err,
+                   size_t errlen) {
+    gliner_predict_options o = po->pub; /* completed here, then copied back: batches see po->pub (popts) */
     if (o.batch_size <= 0) o.batch_size = 8;
     if (!(o.threshold >= 0.0f && o.threshold <= 1.0f)) return gl_set_err(err, errlen, "threshold %g: expected a number in [0, 1]", o.threshold);
     if (o.window > 0 && o.stride <= 0) o.stride = o.window / 2 > 0 ? o.window / 2 : 1;
     if (o.window > 0 && o.stride > o.window) return gl_set_err(err, errlen, "stride %d is larger than the window %d", o.stride, o.window);
+    if (po->relations && o.window > 0)
+        return gl_set_err(err, errlen, "relation extraction does not take a sliding window (it would split entity pairs)");
+    po->pub = o;
+const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op) is po */
     if (g->cuda_dev >= 0) gl_dev_set(g->cuda_dev); /* this thread may not be the one that loaded g */
     memset(results, 0, (size_t)n_texts * sizeof *results);
     Unit* units = NULL;
@@ -1003,13 +1073,13 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
         if (n_labels[i] <= 0) continue; /* no labels: nothing to find */
         size_t len = strlen(texts[i]);
         if (words_split(&wl, texts[i], len, e1, sizeof e1)) {
-            if (o.per_text_errors) set_text_error(&results[i], e1);
+            if (op->per_text_errors) set_text_error(&results[i], e1);
             else rc = gl_set_err(err, errlen, "text %d: %s", i, e1);
             continue;
         }
         if (wl.n == 0) continue; /* empty after stripping: the reference returns [] */
-        int win = o.window > 0 && wl.n > o.window ? o.window : wl.n;
-        for (int s = 0;; s += o.stride) {
+        int win = op->window > 0 && wl.n > op->window ? op->window : wl.n;
+        for (int s = 0;; s += op->stride) {
             int e = s + win < wl.n ? s + win : wl.n;
             if (nu == cap) {
                 cap = cap ? 2 * cap : 64;
@@ -1024,49 +1094,50 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
     if (rc) { free(units); gliner_results_free(results, n_texts); return rc; }
     if (nu > 1) qsort(units, (size_t)nu, sizeof *units, cmp_unit_len); /* units may be NULL when nu = 0 */
     FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
-    int* before = malloc((size_t)o.batch_size * sizeof *before); /* found[text].n before a batch */
-    CHECK(found && before, "out of memory");
+    int* before = malloc((size_t)op->batch_size * sizeof *before); /* found[text].n before a batch */
+    int* before_r = malloc((size_t)op->batch_size * sizeof *before_r); /* found[text].nr */
+    CHECK(found && before && before_r, "out of memory");
     /* GLINER_PIPELINE=1 overlaps one device's batches with the host's preparation; several devices overlap each
        other (run_on_replicas) and are not pipelined */
-    const int piped = g->n_rep <= 1 && pipeline_on(g) && nu > o.batch_size;
+    const int piped = g->n_rep <= 1 && pipeline_on(g) && nu > op->batch_size;
     Prepared cur = {0}, nxt = {0};
     int have_cur = 0;
     if (piped) {
-        batch_prepare(&cur, g, texts, units, o.batch_size, labels, n_labels);
+        batch_prepare(&cur, g, texts, units, op->batch_size, labels, n_labels, op);
         have_cur = 1;
     }
     if (g->n_rep > 1) /* several devices: the same batches, dealt to the copies of the model */
-        rc = run_on_replicas(g, texts, units, nu, labels, n_labels, &o, found, results, err, errlen);
-    else for (int s = 0; s < nu && rc == 0; s += o.batch_size) {
-        int n = nu - s < o.batch_size ? nu - s : o.batch_size;
-        for (int k = 0; k < n; k++) before[k] = found[units[s + k].text].n;
+        rc = run_on_replicas(g, texts, units, nu, labels, n_labels, op, found, results, err, errlen);
+    else for (int s = 0; s < nu && rc == 0; s += op->batch_size) {
+        int n = nu - s < op->batch_size ? nu - s : op->batch_size;
+        for (int k = 0; k < n; k++) before[k] = found[units[s + k].text].n, before_r[k] = found[units[s + k].text].nr;
         int failed;
         if (piped) {
-            const int s1 = s + n, n1 = nu - s1 < o.batch_size ? nu - s1 : o.batch_size;
-            PrepJob job = {&nxt, g, texts, units + s1, n1, labels, n_labels};
+            const int s1 = s + n, n1 = nu - s1 < op->batch_size ? nu - s1 : op->batch_size;
+            PrepJob job = {&nxt, g, texts, units + s1, n1, labels, n_labels, op};
             pthread_t th;
             const int started = s1 < nu && pthread_create(&th, NULL, prep_thread, &job) == 0;
-            failed = batch_run(g, &cur, units + s, n, labels, n_labels, &o, found, err, errlen) != 0; /* frees cur */
+            failed = batch_run(g, &cur, units + s, n, labels, n_labels, op, found, err, errlen) != 0; /* frees cur */
             have_cur = 0;
             if (started) pthread_join(th, NULL);
-            else if (s1 < nu) batch_prepare(&nxt, g, texts, units + s1, n1, labels, n_labels); /* no thread: in turn */
+            else if (s1 < nu) batch_prepare(&nxt, g, texts, units + s1, n1, labels, n_labels, op); /* no thread: in turn */
             if (s1 < nu) cur = nxt, have_cur = 1;
-        } else failed = run_batch(g, texts, units + s, n, labels, n_labels, &o, found, err, errlen) != 0;
+        } else failed = run_batch(g, texts, units + s, n, labels, n_labels, op, found, err, errlen) != 0;
         if (failed) {
             /* run the batch's units one at a time: the bad text is found (with per_text_errors it fails alone), and
                the others get their entities -- exactly theirs: what a part of the batch added before the failure
                (a bi-encoder's CrossFuser groups) is dropped first. A batch that fails with no bad text in it (too
                big for memory, say) is done this way too. */
-            for (int k = 0; k < n; k++) found[units[s + k].text].n = before[k];
+            for (int k = 0; k < n; k++) found[units[s + k].text].n = before[k], found[units[s + k].text].nr = before_r[k];
             for (int k = 0; k < n && rc == 0; k++) {
                 const int t = units[s + k].text;
-                if (results[t].error || run_batch(g, texts, units + s + k, 1, labels, n_labels, &o, found, e1, sizeof e1) == 0)
+                if (results[t].error || run_batch(g, texts, units + s + k, 1, labels, n_labels, op, found, e1, sizeof e1) == 0)
                     continue;
-                if (o.per_text_errors) set_text_error(&results[t], strip_text_prefix(e1));
+                if (op->per_text_errors) set_text_error(&results[t], strip_text_prefix(e1));
                 else rc = gl_set_err(err, errlen, "text %d: %s", t, strip_text_prefix(e1));
             }
         }
-        if (rc == 0 && o.progress) o.progress(o.progress_user, s + n, nu);
+        if (rc == 0 && op->progress) op->progress(op->progress_user, s + n, nu);
     }
     if (have_cur && cur.ok) { /* prepared for a batch an error stopped */
         batch_free(&cur.b);
@@ -1074,7 +1145,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
     }
     for (int i = 0; i < n_texts; i++) {
         if (rc == 0 && !results[i].error) {
-            if (o.window > 0) merge_windows(&found[i], &o);
+            if (op->window > 0) merge_windows(&found[i], op);
             /* entities sorted by start as the reference returns them (stable: windows arrive in order) */
             for (int a = 1; a < found[i].n; a++)
                 for (int b2 = a; b2 > 0 && found[i].f[b2].start < found[i].f[b2 - 1].start; b2--) {
@@ -1099,15 +1170,66 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                 e->label = labels[i][f->label];
                 e->score = f->score;
             }
+            if (rels) { /* relex: head and tail index the list just built (one unit per text: its order) */
+                rels[i].n = found[i].nr;
+                rels[i].relations = calloc((size_t)(found[i].nr ? found[i].nr : 1), sizeof(gliner_relation));
+                CHECK(rels[i].relations, "out of memory");
+                for (int k = 0; k < found[i].nr; k++) {
+                    const RelFound* r = &found[i].r[k];
+                    rels[i].relations[k] = (gliner_relation){r->head, r->tail, po->relations[i][r->label], r->score};
+                }
+            }
         }
         free(found[i].f);
+        free(found[i].r);
     }
     free(found);
     free(before);
+    free(before_r);
     free(units);
-    if (rc) gliner_results_free(results, n_texts);
-    else g->stats.texts += n_texts;
+    if (rc) {
+        gliner_results_free(results, n_texts);
+        if (rels) gliner_relations_free(rels, n_texts);
+    } else g->stats.texts += n_texts;
     return rc;
+}
+
+int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                            const int* n_labels, const gliner_predict_options* opts, gliner_result* results, char* err,
+                            size_t errlen) {
+    PredictOpts po = {.pub = GLINER_PREDICT_DEFAULTS, .adjacency_threshold = -1.0f, .relation_threshold = -1.0f};
+    if (opts) po.pub = *opts;
+    return predict(g, texts, n_texts, labels, n_labels, &po, results, NULL, err, errlen);
+}
+
+int gliner_is_relex(const gliner_t* g) { return arch_is_relex(g->model.cfg.arch); }
+
+int gliner_predict_relations(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                             const int* n_labels, const char* const* const* relations, const int* n_relations,
+                             const gliner_predict_options* opts, const gliner_relex_options* ropts,
+                             gliner_result* results, gliner_relations* rels, char* err, size_t errlen) {
+    if (!gliner_is_relex(g))
+        return gl_set_err(err, errlen, "%s is not a relation extraction model (relations need a relex checkpoint)",
+                          arch_name(g->model.cfg.arch));
+    gliner_relex_options ro = GLINER_RELEX_DEFAULTS;
+    if (ropts) ro = *ropts;
+    if (ro.adjacency_threshold > 1.0f || ro.relation_threshold > 1.0f || ro.adjacency_threshold != ro.adjacency_threshold ||
+        ro.relation_threshold != ro.relation_threshold)
+        return gl_set_err(err, errlen, "adjacency / relation threshold %g / %g: expected a number in [0, 1] (or < 0: the threshold)",
+                          ro.adjacency_threshold, ro.relation_threshold);
+    PredictOpts po = {.pub = GLINER_PREDICT_DEFAULTS, .relations = relations, .n_relations = n_relations,
+                      .adjacency_threshold = ro.adjacency_threshold, .relation_threshold = ro.relation_threshold};
+    if (opts) po.pub = *opts;
+    memset(rels, 0, (size_t)n_texts * sizeof *rels);
+    return predict(g, texts, n_texts, labels, n_labels, &po, results, rels, err, errlen);
+}
+
+void gliner_relations_free(gliner_relations* rels, int n) {
+    for (int i = 0; i < n; i++) {
+        free(rels[i].relations);
+        rels[i].relations = NULL;
+        rels[i].n = 0;
+    }
 }
 
 int gliner_predict(gliner_t* g, const char* const* texts, int n_texts, const char* const* labels, int n_labels,

@@ -121,6 +121,42 @@ void gliner_get_stats(const gliner_t* g, gliner_stats* out);
    sub-tokens per sequence, prompt included (the cap gliner_options.max_tokens explains). */
 void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens);
 
+/* ---- Relation extraction (relex checkpoints: UniEncoderSpanRelex, UniEncoderTokenRelex; spec §7, §9.4-9.5).
+   Such a model also runs through gliner_predict* (entities only: the reference's predict_entities with no relations).
+   gliner_predict_relations gives each text its entities, as gliner_predict_per_text does, and the relations between
+   them: labels[i] / relations[i] are text i's entity and relation types (repeat one list's pointer for shared ones;
+   duplicates are dropped, first occurrences kept, as the reference does). A relation names its head and tail by
+   their index in the same text's gliner_result.entities (the reference's entity_idx), in the reference's order
+   (pair by pair as the model enumerates them, relation types in their order). Not with opts->window (a sliding
+   window would split entity pairs); the CPU backend only for now (CUDA: an error). A model that is not relex: an
+   error. */
+typedef struct {
+    int         head, tail; /* indices into the text's gliner_result.entities */
+    const char* label;      /* points into the relations given to gliner_predict_relations */
+    float       score;      /* sigmoid probability */
+} gliner_relation;
+
+typedef struct {
+    gliner_relation* relations;
+    int              n;
+} gliner_relations;
+
+typedef struct {
+    float adjacency_threshold; /* pairs the relations layer proposes (A[i,j] > this); < 0: opts->threshold */
+    float relation_threshold;  /* a relation needs sigmoid(logit) > this; < 0: opts->threshold */
+} gliner_relex_options;
+
+#define GLINER_RELEX_DEFAULTS {-1.0f, -1.0f}
+
+/* 1 when g holds a relation-extraction model */
+int  gliner_is_relex(const gliner_t* g);
+/* results (n_texts entities, as gliner_predict_per_text) and rels (n_texts relation lists) filled on success */
+int  gliner_predict_relations(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                              const int* n_labels, const char* const* const* relations, const int* n_relations,
+                              const gliner_predict_options* opts, const gliner_relex_options* ropts,
+                              gliner_result* results, gliner_relations* rels, char* err, size_t errlen);
+void gliner_relations_free(gliner_relations* rels, int n);
+
 /* Describes the loaded model and its devices: "UniEncoderSpan, encoder deberta-v2 H=768 ..., device cuda:0", or with
    several "..., 2 devices: cuda:0, cuda:1" */
 const char* gliner_describe(const gliner_t* g);

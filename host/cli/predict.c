@@ -57,19 +57,19 @@ static int ends_with(const char* s, const char* suf) {
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-/* --labels: an existing regular file is a label file (one label per line); an argument that looks like a path
+/* --labels, --relations: an existing regular file is a label file (one label per line); an argument that looks like a path
    but names nothing is an error (a typo must not become the label "./typo.txt"); anything else is a
    comma-separated list */
-static int parse_labels(const char* arg, StrList* out) {
+static int parse_labels(const char* flag, const char* arg, StrList* out) {
     struct stat sb;
     const int exists = stat(arg, &sb) == 0;
     if (exists && S_ISREG(sb.st_mode)) {
         char err[1024];
         size_t len;
         char* text = gl_read_file(arg, (size_t)64 << 20, "a label file", &len, NULL, err, sizeof err);
-        if (!text) { fprintf(stderr, "gliner predict: --labels %s\n", err); return -1; }
+        if (!text) { fprintf(stderr, "gliner predict: %s %s\n", flag, err); return -1; }
         if (memchr(text, 0, len)) {
-            fprintf(stderr, "gliner predict: --labels %s: NUL byte (expected one label per line)\n", arg);
+            fprintf(stderr, "gliner predict: %s %s: NUL byte (expected one label per line)\n", flag, arg);
             free(text);
             return -1;
         }
@@ -78,18 +78,18 @@ static int parse_labels(const char* arg, StrList* out) {
             if (*t) sl_push(out, strdup(t));
         }
         free(text);
-        if (!out->n) { fprintf(stderr, "gliner predict: --labels %s: no labels (expected one label per line)\n", arg); return -1; }
-        log_info("--labels %s: read %d labels from the file", arg, out->n);
+        if (!out->n) { fprintf(stderr, "gliner predict: %s %s: no labels (expected one label per line)\n", flag, arg); return -1; }
+        log_info("%s %s: read %d labels from the file", flag, arg, out->n);
         return 0;
     }
     const int pathlike = strchr(arg, '/') || ends_with(arg, ".txt") || ends_with(arg, ".json") ||
                          ends_with(arg, ".jsonl") || ends_with(arg, ".csv");
     if (exists && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "gliner predict: --labels %s: is a directory (expected a label file, or comma-separated labels)\n", arg);
+        fprintf(stderr, "gliner predict: %s %s: is a directory (expected a label file, or comma-separated labels)\n", flag, arg);
         return -1;
     }
     if (pathlike) {
-        fprintf(stderr, "gliner predict: --labels %s: %s (for a label list, give comma-separated labels)\n", arg,
+        fprintf(stderr, "gliner predict: %s %s: %s (for a label list, give comma-separated labels)\n", flag, arg,
                 exists ? "not a regular file" : "no such file");
         return -1;
     }
@@ -100,7 +100,7 @@ static int parse_labels(const char* arg, StrList* out) {
         if (*t) sl_push(out, strdup(t));
     }
     free(dup);
-    if (!out->n) { fprintf(stderr, "gliner predict: --labels '%s': expected a comma-separated list or a file\n", arg); return -1; }
+    if (!out->n) { fprintf(stderr, "gliner predict: %s '%s': expected a comma-separated list or a file\n", flag, arg); return -1; }
     return 0;
 }
 
@@ -135,6 +135,11 @@ static void usage(FILE* f) {
             "                       or a Hugging Face Hub repo id owner/name[@revision] (cached)\n"
             "  --labels L           comma-separated labels, or a file with one label per line\n"
             "  --threshold F        score threshold in [0, 1] (default 0.5)\n"
+            "  --relations R        relation extraction models: comma-separated relation types, or a file with one per\n"
+            "                       line (JSONL inputs may carry their own \"relations\"); each line then has a\n"
+            "                       \"relations\" list: {head, tail ({start, end, text, type, entity_idx}), relation, score}\n"
+            "  --adjacency-threshold F  relex: entity pairs the relations layer proposes (default: --threshold)\n"
+            "  --relation-threshold F   relex: a relation's score threshold (default: --threshold)\n"
             "  --flat | --nested    non-overlapping entities (default) or nested ones allowed\n"
             "  --multi-label        the same span may carry several labels\n"
             "  --batch-size N       texts per forward pass (default 8)\n"
@@ -211,7 +216,20 @@ static void on_batch(void* user, int done, int total) { progress_show(user, tota
 
 /* ---------------------------------------------------------------- output lines */
 
-static char* entities_line(long long index, const gliner_result* r) {
+/* the reference's relation dict's head / tail (spec §9.5): {start, end, text, type, entity_idx} */
+static cJSON* rel_end(const gliner_result* r, int k) {
+    const gliner_entity* e = &r->entities[k];
+    cJSON* j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "start", (double)e->start);
+    cJSON_AddNumberToObject(j, "end", (double)e->end);
+    cJSON_AddStringToObject(j, "text", e->text);
+    cJSON_AddStringToObject(j, "type", e->label);
+    cJSON_AddNumberToObject(j, "entity_idx", k);
+    return j;
+}
+
+/* rels: relex models' relations of the text (a "relations" list after the entities), or NULL */
+static char* entities_line(long long index, const gliner_result* r, const gliner_relations* rels) {
     cJSON* o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", (double)index);
     cJSON* ents = cJSON_AddArrayToObject(o, "entities");
@@ -224,6 +242,18 @@ static char* entities_line(long long index, const gliner_result* r) {
         cJSON_AddStringToObject(je, "label", e->label);
         cJSON_AddNumberToObject(je, "score", e->score);
         cJSON_AddItemToArray(ents, je);
+    }
+    if (rels) {
+        cJSON* jr = cJSON_AddArrayToObject(o, "relations");
+        for (int k = 0; k < rels->n; k++) {
+            const gliner_relation* x = &rels->relations[k];
+            cJSON* j = cJSON_CreateObject();
+            cJSON_AddItemToObject(j, "head", rel_end(r, x->head));
+            cJSON_AddItemToObject(j, "tail", rel_end(r, x->tail));
+            cJSON_AddStringToObject(j, "relation", x->label);
+            cJSON_AddNumberToObject(j, "score", x->score);
+            cJSON_AddItemToArray(jr, j);
+        }
     }
     char* s = cJSON_PrintUnformatted(o);
     CHECK(s, "out of memory");
@@ -244,8 +274,9 @@ static char* error_line(long long index, const char* msg) {
 /* ---------------------------------------------------------------- the command */
 
 typedef struct {
-    const char *model, *labels_arg, *file, *output;
+    const char *model, *labels_arg, *relations_arg, *file, *output;
     gliner_predict_options po;
+    gliner_relex_options   ro; /* relex models: --adjacency-threshold, --relation-threshold */
     gliner_options go;
     int chunk, skip_errors, resume;
     long long resume_from;
@@ -260,7 +291,8 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         static const char* const with_value[] = {"--model", "--labels", "--threshold", "--batch-size", "--max-len",
                                                  "--threads", "--file", "--output", "--window", "--stride", "--device",
                                                  "--dtype", "--chunk-size", "--on-error", "--resume-from",
-                                                 "--max-tokens", "--shard", NULL};
+                                                 "--max-tokens", "--shard", "--relations",
+                                                 "--adjacency-threshold", "--relation-threshold", NULL};
         int need = 0;
         for (int k = 0; with_value[k]; k++) need |= !strcmp(s, with_value[k]);
         if (need && i + 1 >= argc) { fprintf(stderr, "gliner predict: %s needs a value\n", s); return 2; }
@@ -268,17 +300,20 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) { usage(stdout); return -1; }
         else if (!strcmp(s, "--model")) a->model = v;
         else if (!strcmp(s, "--labels")) a->labels_arg = v;
+        else if (!strcmp(s, "--relations")) a->relations_arg = v;
         else if (!strcmp(s, "--file")) a->file = v;
         else if (!strcmp(s, "--output")) a->output = v;
-        else if (!strcmp(s, "--threshold")) {
+        else if (!strcmp(s, "--threshold") || !strcmp(s, "--adjacency-threshold") || !strcmp(s, "--relation-threshold")) {
             char* end;
             errno = 0;
             double t = strtod(v, &end);
             if (errno || *end || end == v || !(t >= 0.0 && t <= 1.0)) {
-                fprintf(stderr, "gliner predict: --threshold: expected a number in [0, 1], found '%s'\n", v);
+                fprintf(stderr, "gliner predict: %s: expected a number in [0, 1], found '%s'\n", s, v);
                 return 2;
             }
-            a->po.threshold = (float)t;
+            if (!strcmp(s, "--threshold")) a->po.threshold = (float)t;
+            else if (!strcmp(s, "--adjacency-threshold")) a->ro.adjacency_threshold = (float)t;
+            else a->ro.relation_threshold = (float)t;
         } else if (!strcmp(s, "--flat")) flat = 1;
         else if (!strcmp(s, "--nested")) nested = 1;
         else if (!strcmp(s, "--multi-label")) a->po.multi_label = 1;
@@ -461,6 +496,9 @@ typedef struct {
     const char** texts;
     const char* const** labels;
     int* n_labels;
+    const char* const** relations; /* relex */
+    int* n_relations;
+    gliner_relations* rels;
     int* slot;       /* items[i] -> its place among the texts run, or -1 (an input error) */
     gliner_result* res;
 } Chunk;
@@ -477,13 +515,16 @@ static void chunk_free(Chunk* c) {
     free(c->texts);
     free(c->labels);
     free(c->n_labels);
+    free(c->relations);
+    free(c->n_relations);
+    free(c->rels);
     free(c->slot);
     free(c->res);
 }
 
 int cli_predict(int argc, char** argv) {
-    PredictArgs a = {.po = GLINER_PREDICT_DEFAULTS, .chunk = 10000};
-    StrList args = {0}, labels = {0};
+    PredictArgs a = {.po = GLINER_PREDICT_DEFAULTS, .ro = GLINER_RELEX_DEFAULTS, .chunk = 10000};
+    StrList args = {0}, labels = {0}, relations = {0};
     int rc = parse_args(argc, argv, &a, &args);
     char out_name[4096], dev_name[32];
     if (rc == 0) rc = apply_launch(&a, out_name, sizeof out_name, dev_name, sizeof dev_name);
@@ -495,7 +536,8 @@ int cli_predict(int argc, char** argv) {
     PredictOut out;
     gliner_t* g = NULL;
     Chunk c = {0};
-    if (a.labels_arg && parse_labels(a.labels_arg, &labels)) goto done;
+    if (a.labels_arg && parse_labels("--labels", a.labels_arg, &labels)) goto done;
+    if (a.relations_arg && parse_labels("--relations", a.relations_arg, &relations)) goto done;
 
     if (a.file) { if (pi_open_file(&in, a.file, PI_LINES, err, sizeof err)) { fprintf(stderr, "gliner predict: --file %s\n", err); goto done; } }
     else if (args.n) pi_open_args(&in, args.s, args.n);
@@ -519,6 +561,20 @@ int cli_predict(int argc, char** argv) {
 
     if (gliner_load(&g, a.model, &a.go, err, sizeof err)) { fprintf(stderr, "gliner predict: %s\n", err); goto done; }
     log_debug("model: %s", gliner_describe(g));
+    const int relex = gliner_is_relex(g);
+    if (!relex && (a.relations_arg || a.ro.adjacency_threshold >= 0 || a.ro.relation_threshold >= 0)) {
+        fprintf(stderr, "gliner predict: %s: the model is not a relation extraction model (%s)\n",
+                a.relations_arg ? "--relations" : a.ro.adjacency_threshold >= 0 ? "--adjacency-threshold" : "--relation-threshold",
+                gliner_describe(g));
+        rc = 2;
+        goto done;
+    }
+    if (relex && a.po.window) {
+        fprintf(stderr, "gliner predict: --window: relation extraction does not take a sliding window (it would split "
+                        "entity pairs)\n");
+        rc = 2;
+        goto done;
+    }
 
     Progress pr = {.on = isatty(2), .g = g, .t0 = now_s(), .size = in.size, .start = in.start, .pos1 = in.start};
     gliner_get_stats(g, &pr.s0);
@@ -540,9 +596,13 @@ int cli_predict(int argc, char** argv) {
                 c.texts = realloc(c.texts, (size_t)c.cap * sizeof *c.texts);
                 c.labels = realloc(c.labels, (size_t)c.cap * sizeof *c.labels);
                 c.n_labels = realloc(c.n_labels, (size_t)c.cap * sizeof *c.n_labels);
+                c.relations = realloc(c.relations, (size_t)c.cap * sizeof *c.relations);
+                c.n_relations = realloc(c.n_relations, (size_t)c.cap * sizeof *c.n_relations);
+                c.rels = realloc(c.rels, (size_t)c.cap * sizeof *c.rels);
                 c.slot = realloc(c.slot, (size_t)c.cap * sizeof *c.slot);
                 c.res = realloc(c.res, (size_t)c.cap * sizeof *c.res);
-                CHECK(c.items && c.texts && c.labels && c.n_labels && c.slot && c.res, "out of memory");
+                CHECK(c.items && c.texts && c.labels && c.n_labels && c.slot && c.res && c.relations && c.n_relations && c.rels,
+                      "out of memory");
             }
             PiItem* it = &c.items[c.n];
             r = pi_next(&in, it, err, sizeof err);
@@ -552,6 +612,10 @@ int cli_predict(int argc, char** argv) {
             pr.pos1 = it->end_pos;
             if (!it->error && !it->has_labels && !labels.n) {
                 it->error = strdup("no \"labels\" and no --labels");
+                CHECK(it->error, "out of memory");
+            }
+            if (!it->error && it->has_relations && !relex) {
+                it->error = strdup("\"relations\": the model is not a relation extraction model");
                 CHECK(it->error, "out of memory");
             }
             if (it->text) c.bytes += strlen(it->text);
@@ -571,10 +635,14 @@ int cli_predict(int argc, char** argv) {
             c.texts[nt] = it->text;
             c.labels[nt] = (const char* const*)(own ? it->labels : labels.s);
             c.n_labels[nt] = own ? it->n_labels : labels.n;
+            c.relations[nt] = (const char* const*)(it->has_relations ? it->relations : relations.s);
+            c.n_relations[nt] = it->has_relations ? it->n_relations : relations.n;
             c.slot[i] = nt++;
         }
         pr.chunk_n = c.n;
-        if (gliner_predict_per_text(g, c.texts, nt, c.labels, c.n_labels, &a.po, c.res, err, sizeof err)) {
+        if (relex ? gliner_predict_relations(g, c.texts, nt, c.labels, c.n_labels, c.relations, c.n_relations, &a.po, &a.ro,
+                                             c.res, c.rels, err, sizeof err)
+                  : gliner_predict_per_text(g, c.texts, nt, c.labels, c.n_labels, &a.po, c.res, err, sizeof err)) {
             fprintf(stderr, "gliner predict: %s\n", err);
             goto done;
         }
@@ -602,7 +670,7 @@ int cli_predict(int argc, char** argv) {
                 line = error_line(it->index, msg);
                 n_bad++;
             } else {
-                line = entities_line(it->index, res);
+                line = entities_line(it->index, res, relex ? &c.rels[c.slot[i]] : NULL);
                 if (res->truncated && ++n_cut <= CUT_SHOWN) {
                     char where[512];
                     pi_where(&in, it, where, sizeof where);
@@ -623,6 +691,7 @@ int cli_predict(int argc, char** argv) {
             n_done++;
         }
         gliner_results_free(c.res, nt);
+        if (relex) gliner_relations_free(c.rels, nt);
         if (pout_flush(&out, err, sizeof err)) {
             if (pr.shown) fputc('\n', stderr);
             fprintf(stderr, "gliner predict: %s\n", err);
@@ -650,5 +719,6 @@ done:
     if (in_open) pi_close(&in);
     sl_free(&args);
     sl_free(&labels);
+    sl_free(&relations);
     return rc;
 }

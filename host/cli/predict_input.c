@@ -126,6 +126,22 @@ void pi_parse_jsonl(const char* line, size_t len, PiItem* it) {
                 it->n_labels = k;
             }
         }
+        cJSON* jr = cJSON_GetObjectItemCaseSensitive(j, "relations"); /* relex models: this text's relation types */
+        if (!it->error && jr) {
+            const int n = cJSON_IsArray(jr) ? cJSON_GetArraySize(jr) : 0;
+            if (!cJSON_IsArray(jr)) item_error(it, 0, "\"relations\": expected a list of strings");
+            else if (n == 0) item_error(it, 0, "\"relations\": empty list (expected at least one relation type)");
+            else {
+                it->relations = calloc((size_t)n, sizeof *it->relations);
+                CHECK(it->relations, "out of memory");
+                it->has_relations = 1;
+                const cJSON* e;
+                cJSON_ArrayForEach(e, jr) {
+                    if (!cJSON_IsString(e)) { item_error(it, 0, "\"relations\": expected a list of strings"); break; }
+                    it->relations[it->n_relations++] = xstrdup(e->valuestring);
+                }
+            }
+        }
         if (!it->error) it->text = xstrdup(jt->valuestring);
     }
     cJSON_Delete(j);
@@ -175,6 +191,8 @@ int pi_open_file(PredictInput* in, const char* path, PiKind kind, char* err, siz
 void pi_item_free(PiItem* it) {
     for (int k = 0; k < it->n_labels; k++) free(it->labels[k]);
     free(it->labels);
+    for (int k = 0; k < it->n_relations; k++) free(it->relations[k]);
+    free(it->relations);
     free(it->text);
     free(it->error);
     memset(it, 0, sizeof *it);

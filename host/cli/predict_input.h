@@ -40,6 +40,9 @@ typedef struct {
     char**    labels;  /* JSONL "labels" (malloc'd), when the line has the key */
     int       n_labels;
     int       has_labels;
+    char**    relations; /* JSONL "relations" (relex models; malloc'd), when the line has the key */
+    int       n_relations;
+    int       has_relations;
     char*     error;   /* malloc'd: why this input cannot be run ("expected ...") */
     int       col;     /* 1-based byte column the error points at, 0 when none */
     int64_t   end_pos; /* bytes of the input consumed through this one (PI_ARGS: inputs) */
@@ -74,5 +77,6 @@ void pi_item_free(PiItem* it);
 void pi_close(PredictInput* in);
 
 /* One JSONL record (line[len] == 0) into it->text / labels / error: the fuzz target's entry point. The line must
-   be exactly one JSON object ({"text": string, "labels": [string, ...]}, "labels" optional), nothing after it. */
+   be exactly one JSON object ({"text": string, "labels": [string, ...], "relations": [string, ...]}, "labels" and
+   "relations" optional; "relations", when there, a non-empty list of strings), nothing after it. */
 void pi_parse_jsonl(const char* line, size_t len, PiItem* it);
