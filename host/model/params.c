@@ -358,9 +358,15 @@ static int relations(ParamTable* t, const GlinerConfig* c, int64_t D, char* err,
         snprintf(p, sizeof p, "%s.attn", pre); mha(t, p, D);
         snprintf(p, sizeof p, "%s.linear", pre); linear(t, p, D, D, 1);
     } /* "dot" and "none": no parameters */
-    if (c->triples_layer)
+    if (c->triples_layer) {
+        /* TriplesScoreLayer modes without parameters (case-sensitive names, spec 7.6): triples_score_layer
+           replaces pair_rep_layer and has no tensors. The modes with parameters are built with dim 768 whatever D is. */
+        static const char* const free_modes[] = {"UM", "SE", "TransE", "DistMult", "SimplE", "DistMA", "ComplEx", "QuatE", "HolE"};
+        for (size_t k = 0; k < sizeof free_modes / sizeof free_modes[0]; k++)
+            if (!strcmp(c->triples_layer, free_modes[k])) return 0;
         return gl_set_err(err, errlen, "triples_layer '%s' is not supported yet (use triples_layer null: pair_rep_layer scoring)",
                           c->triples_layer);
+    }
     mlp4(t, "pair_rep_layer", 2 * D, D);
     return 0;
 }
