@@ -380,6 +380,37 @@ CORE_FIXTURES = {
 }
 
 
+# relations_layer modes the reference builds (RelationsRepLayer; "attn" = "attention", used by uni_token_relex_attn)
+RELEX_REL_MODES = ["dot", "mlp", "attention", "bilinear", "gcn", "gat", "none"]
+# TriplesScoreLayer modes; the ones with parameters are built with dim = 768 whatever the hidden size
+TRIPLES_MODES = [
+    "UM", "SE", "TransE", "TransH", "TransF", "PairRE", "TripleRE", "DistMult", "SimplE", "DistMA",
+    "ComplEx", "QuatE", "HolE", "TuckER", "ERMLP", "ConvKB", "ConvE",
+]  # fmt: skip
+TRIPLES_FREE_MODES = ["UM", "SE", "TransE", "DistMult", "SimplE", "DistMA", "ComplEx", "QuatE", "HolE"]
+TRIPLES_FIXTURE_REL_LAYER = {"TransE": "bilinear", "DistMult": "dot"}  # the others: relations_layer "none"
+
+
+def scale_encoder_output(s):
+    """Scales the last encoder LayerNorm (weight and bias): smaller token embeddings, hence smaller relation
+    prompts and entity representations (TransE with L1 distances of 16-dim vectors clamps every score at 10)."""
+
+    def fn(inner):
+        with torch.no_grad():
+            ln = inner.token_rep_layer.bert_layer.model.encoder.layer[-1].output.LayerNorm
+            ln.weight.mul_(s)
+            ln.bias.mul_(s)
+
+    return f"after reinit_weights: last encoder LayerNorm weight and bias x {s}", fn
+
+
+POST_INIT = {"uni_span_relex_triples_TransE": scale_encoder_output(0.7)}
+
+
+def is_relex_mode_fixture(name):
+    return name.startswith(("uni_span_relex_", "uni_token_relex_"))
+
+
 def fixture_specs(tk):
     """tk: dict with 'deberta', 'bert', 'gpt2' -> (relative path, len)."""
     deb_path, deb_len = tk["deberta"]
@@ -488,6 +519,26 @@ def fixture_specs(tk):
             ),
         )
     )
+    # Relex modes (gliner/modeling/multitask/{relations,triples}_layers.py), small (D = 16, BERT): one span relex
+    # model per relations_layer mode (pair_rep_layer scoring), one per parameter-free triples_layer mode (the modes
+    # with parameters need D = 768: see relex_triples/), two token relex models.
+    rx = dict(augment_data_prob=0.0, augment_add_other_prob=0.0)
+    for mode in RELEX_REL_MODES:
+        S.append((f"uni_span_relex_{mode}", small(relations_layer=mode, **rx)))
+    for mode in TRIPLES_FREE_MODES:
+        S.append(
+            (
+                f"uni_span_relex_triples_{mode}",
+                small(relations_layer=TRIPLES_FIXTURE_REL_LAYER.get(mode, "none"), triples_layer=mode, **rx),
+            )
+        )
+    S.append(("uni_token_relex_attn", small(span_mode="token_level", relations_layer="attn", **rx)))
+    S.append(
+        (
+            "uni_token_relex_none_DistMult",
+            small(span_mode="token_level", relations_layer="none", triples_layer="DistMult", **rx),
+        )
+    )
     return S
 
 
@@ -506,6 +557,10 @@ PER_TEXT_TEXTS = TEXTS[1:3]
 PER_TEXT_LABELS = [["person", "location"], ["city", "person", "date"]]  # unequal sizes (reference quirk)
 PER_TEXT_LABELS_EQUAL = [["person", "location"], ["city", "date"]]
 RELATIONS = ["born in", "works for"]
+# held-out style relex case (relex mode fixtures): one text, its own labels and two relation labels
+HELDOUT_TEXTS = ["Ada Lovelace met Charles Babbage in London , where he founded the Analytical Society in 1812 ."]
+HELDOUT_LABELS = ["person", "city", "organization", "year"]
+HELDOUT_RELATIONS = ["founded", "located in"]
 
 TRAIN_EXAMPLES = [
     {
@@ -560,8 +615,10 @@ class Recorder:
                 self.add(f"{name}.{k}", v, where)
 
 
-def install_capture(model, rec):
-    """Forward hooks + wrappers. Returns an undo function."""
+def install_capture(model, rec, relex_extra=False):
+    """Forward hooks + wrappers. Returns an undo function.
+    relex_extra (the relex mode fixtures only, so that the older fixtures stay byte-identical): also the
+    packed entity candidates (represent_spans) and the pairs (build_entity_pairs / build_all_entity_pairs)."""
     inner = model.model
     undo = []
 
@@ -661,6 +718,21 @@ def install_capture(model, rec):
     wrap_fn("extract_word_embeddings", ["words_embedding", "words_mask"])
     wrap_fn("extract_prompt_features", ["rel_prompts_embedding", "rel_prompts_embedding_mask"])
     wrap_fn("extract_spans_from_tokens", ["extracted_span_idx", "extracted_span_mask"])
+    if relex_extra:
+        orig_rs = inner.represent_spans
+        rs_names = ["relex.scores", "relex.ent_rep", "relex.ent_mask", "relex.entity_spans"]
+
+        def represent_spans(*a, **kw):
+            out = orig_rs(*a, **kw)
+            for n, v in zip(rs_names, out):
+                rec.add(n, v, f"{type(inner).__name__}.represent_spans (scores, ent_rep, ent_mask, entity_spans)")
+            return out
+
+        inner.represent_spans = represent_spans
+        undo.append(lambda: delattr(inner, "represent_spans"))
+        pair_names = ["relex.pair_idx", "relex.pair_mask", "relex.head_rep", "relex.tail_rep"]
+        wrap_fn("build_entity_pairs", pair_names)
+        wrap_fn("build_all_entity_pairs", pair_names)
 
     def remove():
         for u in reversed(undo):
@@ -750,12 +822,179 @@ MAX_CAPTURE_ELEMS = 120_000  # intermediate tensors larger than this are not sto
 MAX_TENSOR_BYTES = 200_000  # same, in bytes after canonicalisation (float32 / int64)
 
 
-def run_case(model, model_dir, case_name, texts, labels, relations, tensors, where, info, light=False):
+def _nice_between(lo, hi):
+    """A short decimal in the middle half of (lo, hi) (exactly representable thresholds are not needed:
+    the margins to the nearest probability are recorded)."""
+    mid = (lo + hi) / 2
+    for d in range(1, 12):
+        x = round(mid, d)
+        if lo + 0.25 * (hi - lo) <= x <= hi - 0.25 * (hi - lo):
+            return x
+    return mid
+
+
+def _logit(p):
+    p = min(max(p, 1e-30), 1.0 - 1e-16)
+    return float(np.log(p) - np.log1p(-p))
+
+
+def _cut(values, keep_frac, min_gap=0.02):
+    """A threshold t such that about keep_frac of the distinct values (probabilities) are > t: in the gap
+    nearest that rank that is at least min_gap wide in logit space (else the widest gap), in the middle half
+    of the gap in logit space; keep_frac >= 1: below the smallest value."""
+    v = sorted(set(float(x) for x in values), reverse=True)
+    if not v:
+        return None
+    n = len(v)
+    if keep_frac >= 1.0 or n == 1:
+        lo, hi = v[-1] * 0.5, v[-1]
+    else:
+        k0 = max(1, min(n - 1, round(keep_frac * n)))
+        ks = sorted(range(1, n), key=lambda j: (abs(j - k0), j))
+        gap = {j: _logit(v[j - 1]) - _logit(v[j]) for j in ks}
+        wide = [j for j in ks if gap[j] >= min_gap]
+        k = wide[0] if wide else max(ks, key=lambda j: gap[j])
+        lo, hi = v[k], v[k - 1]
+    a, b = _logit(lo), _logit(hi)
+    mid = 1.0 / (1.0 + np.exp(-(a + b) / 2))
+    for d in range(1, 14):
+        x = round(float(mid), d)
+        if 0.0 < x < 1.0 and a + 0.25 * (b - a) <= _logit(x) <= b - 0.25 * (b - a):
+            return x
+    return float(mid)
+
+
+def _valid_entity_probs(model, batch, logits):
+    p = torch.sigmoid(logits.float())
+    if model.config.span_mode != "token_level":
+        m = batch["span_mask"].view(logits.shape[0], logits.shape[1], logits.shape[2], 1).expand_as(p).bool()
+    else:
+        W = logits.shape[1]
+        m = (torch.arange(W).view(1, W) < batch["text_lengths"].view(-1, 1)).view(p.shape[0], W, 1, 1).expand_as(p)
+    return p[m]
+
+
+def choose_relex_thresholds(model, batch):
+    """Entity / adjacency / relation thresholds at which a random tiny relex model gives a few entity
+    candidates (2-3 flat-decoded entities in the richest text), pairs, and at least one decoded relation
+    (flat_ner=True), with no probability close to a threshold (each threshold sits in the middle of a gap
+    between the case's own probabilities). Deterministic. The random models' probabilities at 0.5 give
+    either nothing or hundreds of relations; norm-based triples modes give sigmoid(-distance) < 0.5 always."""
+    tb = {k: v for k, v in batch.items()}
+
+    def fwd(t, a):
+        rec = Recorder()
+        rm = install_capture(model, rec, relex_extra=True)
+        try:
+            with torch.no_grad():
+                out = model.run_batch(tb, threshold=t, adjacency_threshold=a)
+        finally:
+            rm()
+        return out, rec.t
+
+    rec = Recorder()  # the entity logits do not depend on the thresholds (and come before any failure)
+    rm = install_capture(model, rec, relex_extra=True)
+    try:
+        with torch.no_grad():
+            model.run_batch(tb, threshold=0.5)
+    except Exception:
+        pass
+    finally:
+        rm()
+    ent_p = _valid_entity_probs(model, batch, rec.t["relex.scores"])
+    # entity threshold: walk down the gaps (>= 5e-4 wide) between the distinct valid entity probabilities and
+    # take the first threshold with >= 3 flat-decoded entities in some text and <= 10 candidates per text,
+    # else the first with >= 2 decoded entities
+    v = sorted(set(ent_p.tolist()), reverse=True)
+    tried = []
+    for k in range(1, len(v)):
+        if v[k - 1] - v[k] < 5e-4:
+            continue
+        t = _nice_between(v[k], v[k - 1])
+        try:
+            o, T = fwd(t, 0.5)
+        except Exception as e:  # e.g. attention modes with no candidate in the whole batch
+            tried.append({"threshold": t, "error": f"{type(e).__name__}: {e}"})
+            continue
+        counts = T["relex.ent_mask"].long().sum(1).tolist()
+        with torch.no_grad():
+            ents, _ = model.decode_batch(o, batch, threshold=t, relation_threshold=0.5, flat_ner=True)
+        dec = [len(x) for x in ents]
+        tried.append({"threshold": t, "entity_candidates_per_text": counts, "flat_entities_per_text": dec})
+        if max(counts) > 12 or (max(dec) >= 3 and max(counts) <= 10):
+            break
+    ok = [x for x in tried if "error" not in x]
+    good = [x for x in ok if max(x["flat_entities_per_text"]) >= 3 and max(x["entity_candidates_per_text"]) <= 10]
+    good = good or [x for x in ok if max(x["flat_entities_per_text"]) >= 2] or ok
+    t_best = good[0]["threshold"]
+    has_adj = hasattr(model.model, "relations_rep_layer")
+    res = None
+    for a_frac in (0.5, 0.75, 1.0) if has_adj else (None,):
+        a = None
+        if has_adj:
+            _, T = fwd(t_best, 0.5)
+            A, em = T["relations_rep"], T["relex.ent_mask"].bool()
+            E = A.shape[-1]
+            valid = em[:, :, None] & em[:, None, :] & ~torch.eye(E, dtype=torch.bool)[None]
+            av = A[valid & torch.isfinite(A)]
+            if av.numel() == 0:
+                continue
+            a = _cut(av.tolist(), a_frac)
+        o, T = fwd(t_best, a)
+        rm = o.rel_mask.bool()[:, :, None] & o.rel_prompts_embedding_mask.bool()[:, None, :]
+        rp = torch.sigmoid(o.rel_logits.float())[rm]
+        if rp.numel() == 0:
+            continue
+        for r_frac in (0.5, 0.75, 1.0):
+            r = _cut(rp.tolist(), r_frac)
+            with torch.no_grad():
+                _, rels = model.decode_batch(o, batch, threshold=t_best, relation_threshold=r, flat_ner=True)
+            n_rel = sum(len(x) for x in rels)
+            res = (a, a_frac, r, r_frac, n_rel, o, T, rp)
+            if n_rel > 0:
+                break
+        if res and res[4] > 0:
+            break
+    info = {"threshold": t_best, "adjacency_threshold": None, "relation_threshold": None, "tried_entity": tried[-8:]}
+    if res is None:
+        info["note"] = "no pairs at any tried threshold"
+        return info
+    a, a_frac, r, r_frac, n_rel, o, T, rp = res
+    info.update(
+        {
+            "adjacency_threshold": a,
+            "relation_threshold": r,
+            "adjacency_keep_fraction_target": a_frac,
+            "relation_keep_fraction_target": r_frac,
+            "decoded_relations_flat": n_rel,
+            "pairs_per_text": o.rel_mask.long().sum(1).tolist(),
+            "margins": {
+                "entity": float((ent_p - t_best).abs().min()),
+                "relation": float((rp - r).abs().min()),
+            },
+            "note": "threshold: entity threshold (candidate selection and decoding); adjacency_threshold: pair "
+            "building (None = relations_layer 'none' / default = threshold); relation_threshold: relation decoding. "
+            "Chosen from this case's probabilities; margins = min |prob - threshold| over valid entries.",
+        }
+    )
+    if has_adj:
+        A, em = T["relations_rep"], T["relex.ent_mask"].bool()
+        E = A.shape[-1]
+        valid = em[:, :, None] & em[:, None, :] & ~torch.eye(E, dtype=torch.bool)[None]
+        info["margins"]["adjacency"] = float((A[valid] - a).abs().min())
+        info["adjacency_has_nan"] = bool(torch.isnan(A).any())
+    return info
+
+
+def run_case(model, model_dir, case_name, texts, labels, relations, tensors, where, info, light=False, tuned=False):
+    """tuned (relex mode fixtures): the forward whose tensors are stored runs at thresholds chosen from the
+    data (choose_relex_thresholds) instead of 0.5, and the decoded outputs at those thresholds are added."""
     seen, undo_prep = record_prepare_inputs(model)
     try:
         prepared, batch = collate_case(model, texts, labels, relations)
     finally:
         undo_prep()
+    rthr = choose_relex_thresholds(model, batch) if tuned else None
     case = {
         "texts": texts,
         "labels": labels,
@@ -779,10 +1018,14 @@ def run_case(model, model_dir, case_name, texts, labels, relations, tensors, whe
 
     # forward with capture
     rec = Recorder()
-    remove = install_capture(model, rec)
+    remove = install_capture(model, rec, relex_extra=tuned)
     try:
         with torch.no_grad():
-            if is_decoder(model):
+            if rthr is not None:
+                out = model.run_batch(
+                    batch, threshold=rthr["threshold"], adjacency_threshold=rthr["adjacency_threshold"]
+                )
+            elif is_decoder(model):
                 try:
                     out = model.run_batch(batch, threshold=0.5, do_sample=False, max_new_tokens=4)
                     case["run_batch_gen_labels"] = to_jsonable(getattr(out, "gen_labels", None))
@@ -827,6 +1070,8 @@ def run_case(model, model_dir, case_name, texts, labels, relations, tensors, whe
         (0.5, True, True),
         (0.5, False, True),
     ]
+    if tuned:  # relex mode fixtures: decoded at the chosen thresholds only (at 0.5 random models emit hundreds)
+        combos = []
     for thr, flat, ml in combos:
         key = f"thr={thr},flat_ner={flat},multi_label={ml}"
         try:
@@ -853,9 +1098,48 @@ def run_case(model, model_dir, case_name, texts, labels, relations, tensors, whe
             )
         except Exception as e:
             decoded["return_class_probs"] = {"error": f"{type(e).__name__}: {e}"}
+    if rthr is not None:
+        case["thresholds"] = rthr
+        kw = {k: rthr[k] for k in ("threshold", "adjacency_threshold", "relation_threshold")}
+        for flat, ml in [(True, False), (False, False), (True, True)]:
+            key = ",".join(f"{k}={v}" for k, v in kw.items()) + f",flat_ner={flat},multi_label={ml}"
+            try:
+                ents, rels = model.inference(
+                    texts, labels, relations=relations, flat_ner=flat, multi_label=ml, return_relations=True, **kw
+                )
+                decoded[key] = {"entities": to_jsonable(ents), "relations": to_jsonable(rels)}
+            except Exception as e:
+                decoded[key] = {"error": f"{type(e).__name__}: {e}"}
+        key = f"threshold={kw['threshold']} (adjacency_threshold and relation_threshold default to it)"
+        try:
+            ents, rels = model.inference(texts, labels, relations=relations, threshold=kw["threshold"])
+            decoded[key] = {"entities": to_jsonable(ents), "relations": to_jsonable(rels)}
+        except Exception as e:
+            decoded[key] = {"error": f"{type(e).__name__}: {e}"}
+        try:  # no candidate can pass (sigmoid <= 1.0): the reference's behaviour with zero entities
+            ents, rels = model.inference(texts, labels, relations=relations, threshold=1.0, return_relations=True)
+            decoded["threshold=1.0 (no entity candidates)"] = {"entities": to_jsonable(ents), "relations": to_jsonable(rels)}
+        except Exception as e:
+            decoded["threshold=1.0 (no entity candidates)"] = {"error": f"{type(e).__name__}: {e}"}
+        case["decoded_tuned_key"] = ",".join(f"{k}={v}" for k, v in kw.items()) + ",flat_ner=True,multi_label=False"
+        if len(texts) == 1:
+            try:
+                ents, rels = model.predict_relations(texts[0], labels, relations, **kw)
+                case["predict_relations_tuned"] = {"entities": to_jsonable(ents), "relations": to_jsonable(rels)}
+            except Exception as e:
+                case["predict_relations_tuned"] = {"error": f"{type(e).__name__}: {e}"}
+        try:
+            with torch.no_grad():
+                o = model.run_batch(batch, threshold=kw["threshold"], adjacency_threshold=kw["adjacency_threshold"])
+                ents, rels = model.decode_batch(
+                    o, batch, threshold=kw["threshold"], relation_threshold=kw["relation_threshold"], flat_ner=True
+                )
+            case["decode_batch_word_level_tuned_flat"] = {"entities": to_jsonable(ents), "relations": to_jsonable(rels)}
+        except Exception as e:
+            case["decode_batch_word_level_tuned_flat"] = {"error": f"{type(e).__name__}: {e}"}
     case["decoded"] = decoded
     # word-level decoder output (before mapping to characters) for thr 0.5 / flat / single-label
-    if not is_decoder(model):
+    if not is_decoder(model) and not tuned:
         try:
             with torch.no_grad():
                 o = model.run_batch(batch, threshold=0.5)
@@ -1043,6 +1327,8 @@ def build_one(name, cfg, out_root, tok_dirs, manifest):
         seed_all(seed)
         model = GLiNER.from_config(copy.deepcopy(cfg), backbone_from_pretrained=False, load_tokenizer=True)
         reinit_weights(model.model)
+        if name in POST_INIT:
+            POST_INIT[name][1](model.model)
         model.eval()
         frac = positive_fraction(model)
         attempts.append(round(frac, 4))
@@ -1055,6 +1341,8 @@ def build_one(name, cfg, out_root, tok_dirs, manifest):
         "seed_search_positive_fractions": attempts,
         "config_highlights": {},
     }
+    if name in POST_INIT:
+        entry["post_init"] = POST_INIT[name][0]
     try:
         model.save_pretrained(str(mdir), safe_serialization=True)
     except Exception as e:
@@ -1126,13 +1414,24 @@ def dump_one(model, mdir, entry):
     rel = RELATIONS if is_relex(model) else None
     # relex: every span above the threshold becomes an entity candidate, pairs grow as E^2 -> 3 texts
     main_texts = TEXTS[:3] if is_relex(model) else TEXTS
-    run_case(model, mdir, "main", main_texts, LABELS, rel, tensors, where, info)
+    tuned = bool(entry.get("relex_modes"))
+    run_case(model, mdir, "main", main_texts, LABELS, rel, tensors, where, info, tuned=tuned)
     per_rel = [RELATIONS[:1], RELATIONS] if is_relex(model) else None
-    # per_text (unequal label-list sizes): only batch + logits are stored; per_text_equal: light
-    for cname, plabels, light in [
+    # per_text (unequal label-list sizes): only batch + logits are stored; per_text_equal: light.
+    # Relex mode fixtures: a held-out style case instead (the per-text label paths are mode-independent).
+    per_text_cases = [
         ("per_text", PER_TEXT_LABELS, "minimal"),
         ("per_text_equal", PER_TEXT_LABELS_EQUAL, "minimal" if entry.get("variant") else True),
-    ]:
+    ]
+    if tuned:
+        per_text_cases = []
+        try:
+            run_case(model, mdir, "heldout", HELDOUT_TEXTS, HELDOUT_LABELS, HELDOUT_RELATIONS, tensors, where, info,
+                     tuned=True)  # fmt: skip
+        except Exception as e:
+            info["cases"]["heldout"] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+            entry.setdefault("reference_errors", []).append(f"heldout case: {type(e).__name__}: {e}")
+    for cname, plabels, light in per_text_cases:
         try:
             run_case(model, mdir, cname, PER_TEXT_TEXTS, plabels, per_rel, tensors, where, info, light=light)
         except Exception as e:
@@ -1192,13 +1491,146 @@ def dump_one(model, mdir, entry):
     entry["tensor_count"] = len(tensors)
 
 
-def dedupe_tokenizer_files(models_root):
+TRIPLES_DIM = 16  # relex_triples/: the interactions built with an explicit small dim (the models always use 768)
+TRIPLES_ROWS = 12  # h, r, t rows = B*N*C of a model call (the TuckER result depends on it, spec 7.6)
+
+
+def reinit_triples_layer(layer):
+    """As reinit_weights, plus BatchNorm affine parameters and running statistics away from 1 / 0."""
+    with torch.no_grad():
+        for mod in layer.modules():
+            if isinstance(mod, (torch.nn.Linear, torch.nn.Conv1d)):
+                fan_in = mod.weight[0].numel()
+                mod.weight.normal_(0.0, (2.0 / fan_in) ** 0.5)
+                if mod.bias is not None:
+                    mod.bias.normal_(0.0, 0.1)
+            elif isinstance(mod, torch.nn.BatchNorm1d):
+                mod.weight.copy_(1.0 + 0.1 * torch.randn_like(mod.weight))
+                mod.bias.normal_(0.0, 0.1)
+                mod.running_mean.normal_(0.0, 0.5)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.num_batches_tracked.fill_(7)
+
+
+def make_triples_interactions(out_root, tk):
+    """relex_triples/: every TriplesScoreLayer mode, built by the reference with dim = TRIPLES_DIM (random
+    parameters, eval mode) and scored on fixed h, r, t rows; the D = 768 parameter shapes of each mode; and
+    which modes a small (D = 16) relex model can build and run. The modes with parameters only run in a model
+    with D = 768 (>= 21 MB of fp32 weights each, 1.8 GB for TuckER), too large for tests/fixtures."""
+    from gliner.modeling.multitask.triples_layers import TriplesScoreLayer
+
+    d = out_root / "relex_triples"
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    seed_all(4242)
+    M, DI = TRIPLES_ROWS, TRIPLES_DIM
+    # row scales 0.1 .. 4: the norm-based modes see both clamped (> 10) and unclamped distances
+    sc = torch.tensor([0.1, 0.25, 0.5, 1.0, 2.0, 4.0] * (M // 6)).view(M, 1)
+    h = torch.randn(M, DI) * sc
+    r = torch.randn(M, DI) * sc.flip(0)
+    t = torch.randn(M, DI) * sc
+    tensors = {"h": h, "r": r, "t": t}
+    info = {
+        "versions": VERSIONS,
+        "dim": DI,
+        "rows": M,
+        "note": "TriplesScoreLayer(mode, dim=dim) in eval mode; parameters re-initialised at random (Linear/Conv1d "
+        "He-normal weights, N(0,0.1) biases; BatchNorm weight 1+N(0,0.1), bias N(0,0.1), running_mean N(0,0.5), "
+        "running_var U(0.5,2)). Tensors: h, r, t (rows x dim); <mode>.scores (rows); <mode>.<state-dict key as in "
+        "a model: triples_score_layer.interaction.*>. A model calls the layer on B*N*C rows (h, r, t expanded "
+        "over pairs and relation classes).",
+        "modes": {},
+    }
+    for mode in TRIPLES_MODES:
+        e = {}
+        try:
+            with torch.device("meta"):
+                big = TriplesScoreLayer(mode)
+            e["state_dict_dim768"] = {
+                f"triples_score_layer.{k}": list(v.shape) for k, v in big.state_dict().items()
+            }
+        except Exception as ex:
+            e["build_error_dim768"] = f"{type(ex).__name__}: {ex}"
+        seed_all(int(hashlib.sha256(mode.encode()).hexdigest()[:8], 16))
+        try:
+            layer = TriplesScoreLayer(mode, dim=DI)
+        except Exception as ex:
+            e["build_error"] = f"{type(ex).__name__}: {ex}"
+            info["modes"][mode] = e
+            continue
+        reinit_triples_layer(layer)
+        layer.eval()
+        with torch.no_grad():
+            sc_out = layer(h, r, t)
+        tensors[f"{mode}.scores"] = sc_out
+        e["class"] = type(layer.interaction).__name__
+        e["params"] = {}
+        for k, v in layer.state_dict().items():
+            key = f"triples_score_layer.{k}"
+            tensors[f"{mode}.{key}"] = v
+            e["params"][key] = list(v.shape)
+        info["modes"][mode] = e
+    # which modes a small relex model (D = 16) builds and runs with the reference
+    bert_path, bert_len = tk["bert"]
+    probe = {}
+    for mode in TRIPLES_MODES:
+        if mode == "TuckER":  # builds a 768^3 core tensor (1.8 GB) whatever D is
+            probe[mode] = "not probed (W is 768 x 768 x 768 whatever the hidden size)"
+            continue
+        seed_all(1)
+        cfg = {
+            "model_name": bert_path, "max_width": K, "hidden_size": DS, "dropout": 0.0, "max_len": MAX_LEN,
+            "span_mode": "markerV0", "num_rnn_layers": 1, "words_splitter_type": "whitespace",
+            "encoder_config": bert_cfg(bert_len, hidden=DS, intermediate=32), "relations_layer": "none",
+            "triples_layer": mode,
+        }  # fmt: skip
+        try:
+            m = GLiNER.from_config(cfg, backbone_from_pretrained=False, load_tokenizer=True)
+        except Exception as ex:
+            probe[mode] = f"build: {type(ex).__name__}: {' '.join(str(ex).split())[:300]}"
+            continue
+        m.eval()
+        try:
+            with torch.no_grad():
+                m.inference(HELDOUT_TEXTS, HELDOUT_LABELS, relations=HELDOUT_RELATIONS, threshold=0.0)
+            probe[mode] = "ok"
+        except Exception as ex:
+            probe[mode] = f"inference: {type(ex).__name__}: {' '.join(str(ex).split())[:300]}"
+    info["small_model_probe"] = {
+        "what": f"GLiNER.from_config(span markerV0, hidden_size={DS}, relations_layer 'none', triples_layer MODE), "
+        "then inference(threshold=0.0) on the held-out text",
+        "result": probe,
+    }
+    save_tensors(d / "interactions.safetensors", tensors)
+    dump_json(d / "interactions.json", info, compact=True)
+    return {
+        "path": os.path.relpath(d.resolve(), Path.cwd()),
+        "files": ["interactions.json", "interactions.safetensors"],
+        "modes_built": sorted(k for k, v in info["modes"].items() if "build_error" not in v),
+        "small_model_probe": probe,
+    }
+
+
+def dedupe_tokenizer_files(models_root, fresh=None):
     """Identical tokenizer files across model folders become relative symlinks to the first copy
-    (sorted by folder name): the checkpoints stay loadable as they are and tests/fixtures stays small."""
+    (sorted by folder name): the checkpoints stay loadable as they are and tests/fixtures stays small.
+    fresh: the folders written by this run; the others (a partial run, --only) keep their files and are
+    preferred as link targets, so that a partial run never turns an existing copy into a link."""
     import hashlib
 
     first = {}
-    for d in sorted(p for p in models_root.iterdir() if p.is_dir()):
+    dirs = sorted(p for p in models_root.iterdir() if p.is_dir())
+    if fresh is not None:
+        for d in dirs:
+            if d.name in fresh:
+                continue
+            for f in sorted(d.iterdir()):
+                if f.is_symlink() or not f.is_file() or not f.name.startswith(("tokenizer", "special_tokens", "added_tokens")):
+                    continue
+                first.setdefault((f.name, hashlib.sha256(f.read_bytes()).hexdigest()), f)
+        dirs = [d for d in dirs if d.name in fresh]
+    for d in dirs:
         for f in sorted(d.iterdir()):
             if f.is_symlink() or not f.is_file() or not f.name.startswith(("tokenizer", "special_tokens", "added_tokens")):
                 continue
@@ -1292,6 +1724,7 @@ def main():
         try:
             model, mdir, entry = build_one(name, cfg, out_root, {"deberta": deb}, manifest)
             entry["variant"] = name not in CORE_FIXTURES
+            entry["relex_modes"] = is_relex_mode_fixture(name)
         except Exception as e:
             manifest["failed"][name] = {
                 "stage": "build/save/reload",
@@ -1312,10 +1745,26 @@ def main():
             print(f"  DUMP FAILED: {e}", flush=True)
         entry["path"] = rel(mdir)
         entry.pop("variant", None)
+        entry.pop("relex_modes", None)
         entry["files"] = sorted(str(p.relative_to(mdir)) for p in mdir.rglob("*") if p.is_file())
         manifest["fixtures"][name] = entry
+    if not only or "relex_triples" in only:
+        print("[fixture] relex_triples", flush=True)
+        manifest["relex_triples"] = make_triples_interactions(out_root, tk)
+    if only and (out_root / "MANIFEST.json").exists():
+        # a partial run keeps the other fixtures' entries; entries in fixture_specs order, as a full run writes them
+        old = json.loads((out_root / "MANIFEST.json").read_text(encoding="utf-8"))
+        fx = {k: v for k, v in old.get("fixtures", {}).items() if k not in manifest["fixtures"]}
+        fx.update(manifest["fixtures"])
+        order = {n: i for i, (n, _) in enumerate(specs)}
+        manifest["fixtures"] = dict(sorted(fx.items(), key=lambda kv: order.get(kv[0], len(order))))
+        failed = {k: v for k, v in old.get("failed", {}).items() if k not in only}
+        failed.update(manifest["failed"])
+        manifest["failed"] = failed
+        if "relex_triples" not in manifest and "relex_triples" in old:
+            manifest["relex_triples"] = old["relex_triples"]
     dump_json(out_root / "MANIFEST.json", manifest)
-    dedupe_tokenizer_files(out_root / "models")
+    dedupe_tokenizer_files(out_root / "models", fresh=only or None)
     ship_label_tokenizers(out_root / "models")
     for p in out_root.rglob("*"):
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
