@@ -156,7 +156,8 @@ static void mha_proj(const GlinerModel* m, void* y, const void* X, const char* p
 }
 
 /* 5. A (B, E, E) in backend memory: RelationsRepLayer for the (lower-cased) mode */
-static void relations_rep(const GlinerModel* m, void* A, const void* X, const int64_t* d_mask, int B, int E, int D) {
+static void relations_rep(const GlinerModel* m, void* A, const void* X, const int64_t* d_mask, const int64_t* mask, int B,
+                          int E, int D) {
     const Backend* be = m->be;
     const size_t es = dtype_size(be->dtype), nE = (size_t)B * E;
     char mode[32];
@@ -229,6 +230,21 @@ static void relations_rep(const GlinerModel* m, void* A, const void* X, const in
         be->linear(be, k, q, gliner_paramf(m, "%s.linear.weight", pre), gliner_paramf(m, "%s.linear.bias", pre), (int)nE, D, D);
         gram(be, S, k, B, E, D);
         be->pair_mask(be, A, S, d_mask, B, E, 1);
+        /* a text with no entity: torch's attention over keys that are all masked gives NaN, and everything after it
+           (out_proj, linear, the gram, the sigmoid, x pm = 0) keeps it: A is NaN there (no pair comes of it) */
+        float* nan_rows = NULL;
+        for (int b = 0; b < B; b++) {
+            int any = 0;
+            for (int e = 0; e < E && !any; e++) any = mask[(size_t)b * E + e] != 0;
+            if (any) continue;
+            if (!nan_rows) {
+                nan_rows = malloc((size_t)E * E * sizeof *nan_rows);
+                CHECK(nan_rows, "out of memory");
+                for (size_t t = 0; t < (size_t)E * E; t++) nan_rows[t] = NAN;
+            }
+            be->upload(be, (char*)A + (size_t)b * E * E * es, nan_rows, (size_t)E * E);
+        }
+        free(nan_rows);
         be->free(be, q);
         be->free(be, k);
         be->free(be, v);
@@ -348,7 +364,7 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     float* A = NULL;
     if (!none) {
         void* dA = be->alloc(be, (size_t)B * Ea * Ea * es);
-        if (E) relations_rep(m, dA, ent, d_emask, B, E, D);
+        if (E) relations_rep(m, dA, ent, d_emask, emask, B, E, D);
         sh[0] = B, sh[1] = E, sh[2] = E;
         capture(cap, "relations_rep", dA, 3, sh);
         A = host_f32(be, dA, (size_t)B * E * E);

@@ -26,11 +26,17 @@ static int num(const cJSON* o, const char* k) { return (int)cJSON_GetObjectItem(
 
 static void check_mode(gliner_t* g, const char* model, const char* cname, const cJSON* cs, const char* key, const cJSON* want,
                        int* compared) {
-    float thr;
-    int flat, ml;
-    cr_assert_eq(sscanf(key, "thr=%f", &thr), 1, "%s", key);
-    flat = strstr(key, "flat_ner=True") != NULL;
-    ml = strstr(key, "multi_label=True") != NULL;
+    /* the mode's key: "thr=T,flat_ner=...,multi_label=..." (the first relex fixtures), or "threshold=T,
+       adjacency_threshold=A|None,relation_threshold=R|None,flat_ner=...,multi_label=..." (the mode fixtures, thresholds
+       tuned per case), or "threshold=T (... default to it)"; flat_ner and multi_label absent: the defaults */
+    float thr = 0.5f;
+    gliner_relex_options ro = GLINER_RELEX_DEFAULTS;
+    cr_assert(sscanf(key, "thr=%f", &thr) == 1 || sscanf(key, "threshold=%f", &thr) == 1, "%s", key);
+    const char* a = strstr(key, "adjacency_threshold=");
+    const char* r = strstr(key, "relation_threshold=");
+    if (a) sscanf(a, "adjacency_threshold=%f", &ro.adjacency_threshold); /* None: stays the default */
+    if (r) sscanf(r, "relation_threshold=%f", &ro.relation_threshold);
+    const int flat = !strstr(key, "flat_ner=False"), ml = strstr(key, "multi_label=True") != NULL;
     const cJSON* texts = cJSON_GetObjectItem(cs, "texts");
     const int n = cJSON_GetArraySize(texts);
     const char** tx = calloc((size_t)n, sizeof *tx);
@@ -48,7 +54,7 @@ static void check_mode(gliner_t* g, const char* model, const char* cname, const 
     gliner_relations* rels = calloc((size_t)n, sizeof *rels);
     char err[1024];
     cr_assert_eq(gliner_predict_relations(g, tx, n, (const char* const* const*)lab, nl, (const char* const* const*)rel, nr, &o,
-                                          NULL, res, rels, err, sizeof err),
+                                          &ro, res, rels, err, sizeof err),
                  0, "%s %s %s: %s", model, cname, key, err);
     const cJSON* we = cJSON_GetObjectItem(want, "entities");
     const cJSON* wr = cJSON_GetObjectItem(want, "relations");
