@@ -265,16 +265,16 @@ static TripleMode triple_mode(const char* s) {
     return TRIPLE_UM;
 }
 
-/* 8, triples_score_layer: per-relation projections of Q_rel (B*R rows) on the op table, then the op */
-static void triple_logits(const GlinerModel* m, void* out, const void* head, const void* tail, const void* Q, int B,
-                          int P, int R, int D) {
-    const Backend* be = m->be;
+/* 8, triples_score_layer: per-relation projections of Q_rel (B*R rows) on the op table, then the op (relex.h) */
+void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, const void* ctx, void* out,
+                         const void* head, const void* tail, const void* Q, int B, int P, int R, int D) {
     const size_t es = dtype_size(be->dtype), nR = (size_t)B * R;
     TripleParams tp;
     memset(&tp, 0, sizeof tp);
-    tp.mode = triple_mode(m->cfg.triples_layer);
+    tp.mode = triple_mode(mode);
     void* proj[4] = {NULL, NULL, NULL, NULL};
-    const char* pre = "triples_score_layer.interaction";
+    char key[256];
+#define PARAM(...) (snprintf(key, sizeof key, "triples_score_layer.interaction." __VA_ARGS__), param(ctx, key))
     /* which r_to_* layer feeds a, b, c, g per mode (TripleParams' comment) */
     const char* names[4] = {NULL, NULL, NULL, NULL};
     switch (tp.mode) {
@@ -288,29 +288,33 @@ static void triple_logits(const GlinerModel* m, void* out, const void* head, con
         if (!names[k]) continue;
         const int n_out = k == 3 ? 1 : D;
         proj[k] = be->alloc(be, (nR ? nR : 1) * n_out * es);
-        if (nR)
-            be->linear(be, proj[k], Q, gliner_paramf(m, "%s.%s.weight", pre, names[k]),
-                       gliner_paramf(m, "%s.%s.bias", pre, names[k]), (int)nR, D, n_out);
+        if (nR) {
+            const void* w = PARAM("%s.weight", names[k]);
+            be->linear(be, proj[k], Q, w, PARAM("%s.bias", names[k]), (int)nR, D, n_out);
+        }
     }
     tp.a = proj[0], tp.b = proj[1], tp.c = proj[2], tp.g = proj[3];
     if (tp.mode == TRIPLE_TUCKER) {
-        tp.W = gliner_paramf(m, "%s.W", pre);
+        tp.W = PARAM("W");
         static const char* const bn[4] = {"weight", "bias", "running_mean", "running_var"};
         for (int s = 0; s < 2; s++)
-            for (int k = 0; k < 4; k++) tp.bn[s][k] = gliner_paramf(m, "%s.bn%d.%s", pre, s, bn[k]);
+            for (int k = 0; k < 4; k++) tp.bn[s][k] = PARAM("bn%d.%s", s, bn[k]);
     } else if (tp.mode == TRIPLE_ERMLP) {
-        tp.w0 = gliner_paramf(m, "%s.mlp.0.weight", pre), tp.b0 = gliner_paramf(m, "%s.mlp.0.bias", pre);
-        tp.w2 = gliner_paramf(m, "%s.mlp.2.weight", pre), tp.b2 = gliner_paramf(m, "%s.mlp.2.bias", pre);
+        tp.w0 = PARAM("mlp.0.weight"), tp.b0 = PARAM("mlp.0.bias");
+        tp.w2 = PARAM("mlp.2.weight"), tp.b2 = PARAM("mlp.2.bias");
         tp.hidden = 2048;
     } else if (tp.mode == TRIPLE_CONVKB) {
-        tp.w0 = gliner_paramf(m, "%s.conv.weight", pre), tp.b0 = gliner_paramf(m, "%s.conv.bias", pre);
-        tp.w2 = gliner_paramf(m, "%s.fc.weight", pre), tp.b2 = gliner_paramf(m, "%s.fc.bias", pre);
+        tp.w0 = PARAM("conv.weight"), tp.b0 = PARAM("conv.bias");
+        tp.w2 = PARAM("fc.weight"), tp.b2 = PARAM("fc.bias");
         tp.hidden = 32;
     }
+#undef PARAM
     if ((size_t)B * P * R > 0) be->triple_scores(be, out, head, tail, Q, &tp, B, P, R, D);
     for (int k = 0; k < 4; k++)
         if (proj[k]) be->free(be, proj[k]);
 }
+
+static const void* model_param(const void* m, const char* name) { return gliner_param(m, name); }
 
 void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
                    const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C) {
@@ -447,7 +451,7 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         int64_t* d_gi = up_i64(be, gi, (size_t)B * P * 2);
         be->embedding(be, h, ent, d_gi, B * P, D, B * Ea);
         be->embedding(be, t, ent, d_gi + (size_t)B * P, B * P, D, B * Ea);
-        triple_logits(m, RL, h, t, Q, B, P, R, D);
+        relex_triple_scores(be, cfg->triples_layer, model_param, m, RL, h, t, Q, B, P, R, D);
         be->free(be, d_gi);
         free(gi);
         be->free(be, h);

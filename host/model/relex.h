@@ -19,3 +19,12 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
                    const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C);
 
 void relex_outputs_free(ModelOutputs* out);
+
+/* Step 8's triples_score_layer alone: out (B, P, R) = TriplesScoreLayer(mode)(head (B, P, D), Q (B, R, D), tail
+   (B, P, D)), the per-relation projections on the op table, then the op triple_scores. The mode's parameters come
+   from param(ctx, key) by their checkpoint keys ("triples_score_layer.interaction.r_to_w.weight", ...) in backend
+   memory, sized for D; it must not return NULL. relex_forward calls it with the model's table (there D = 768 for
+   a mode with weights); tests/golden/test_relex_triples.c with the reference's dim-16 layers. */
+typedef const void* (*RelexParamFn)(const void* ctx, const char* key);
+void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, const void* ctx, void* out,
+                         const void* head, const void* tail, const void* Q, int B, int P, int R, int D);
