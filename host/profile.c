@@ -10,8 +10,8 @@
 
 #include "check.h"
 
-#define N_OPS 55
-static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores", "add_layer_norm", "select_above", "span_grid", "focal_term"};
+#define N_OPS 60
+static const char* const k_names[N_OPS] = {"upload", "download", "upload_raw", "zero", "linear", "gemm_batched", "act", "add", "scale", "layer_norm", "softmax", "mask_rows", "embedding", "gather_words", "gather_prompts", "attention", "deberta_attention", "lstm_bidir", "span_concat", "span_pool", "conv1d_right", "span_scores", "span_pair_relu", "span_query_rows", "scorer_features", "row_scale", "mean_pool", "dropout", "axpy", "linear_bwd", "act_bwd", "layer_norm_bwd", "softmax_bwd", "mask_rows_bwd", "embedding_bwd", "gather_words_bwd", "gather_prompts_bwd", "attention_bwd", "deberta_attention_bwd", "lstm_bidir_bwd", "span_concat_bwd", "span_pool_bwd", "conv1d_right_bwd", "span_scores_bwd", "span_pair_relu_bwd", "span_query_rows_bwd", "scorer_features_bwd", "row_scale_bwd", "mean_pool_bwd", "dropout_bwd", "span_pair_relu_scores", "add_layer_norm", "select_above", "span_grid", "focal_term", "pair_mask", "pair_relu_dot", "mha_probs", "gcn_norm", "triple_scores"};
 
 struct ProfBackend {
     Backend        be;
@@ -249,6 +249,39 @@ static void p_focal_term(const Backend* be, double* acc, void* dlogits, const vo
     prof_end(be, 54, t0);
 }
 
+static void p_pair_mask(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->pair_mask(PB(be)->base, A, S, mask, B, E, sig);
+    prof_end(be, 55, t0);
+}
+
+static void p_pair_relu_dot(const Backend* be, void* S, const void* U, const void* V, const void* b1, const void* w2,
+                            const void* b2, int B, int E, int F) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->pair_relu_dot(PB(be)->base, S, U, V, b1, w2, b2, B, E, F);
+    prof_end(be, 56, t0);
+}
+
+static void p_mha_probs(const Backend* be, void* P, const void* q, const void* k, const int64_t* key_mask, int B, int E,
+                        int H, int Dh) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->mha_probs(PB(be)->base, P, q, k, key_mask, B, E, H, Dh);
+    prof_end(be, 57, t0);
+}
+
+static void p_gcn_norm(const Backend* be, void* An, const void* A0, const int64_t* mask, int B, int E) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->gcn_norm(PB(be)->base, An, A0, mask, B, E);
+    prof_end(be, 58, t0);
+}
+
+static void p_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
+                            const struct TripleParams* tp, int B, int P, int R, int D) {
+    const double t0 = prof_begin(be);
+    PB(be)->base->triple_scores(PB(be)->base, out, head, tail, rel, tp, B, P, R, D);
+    prof_end(be, 59, t0);
+}
+
 static void p_axpy(const Backend* be, void* y, const void* x, float a, size_t n) {
     const double t0 = prof_begin(be);
     PB(be)->base->axpy(PB(be)->base, y, x, a, n);
@@ -426,6 +459,11 @@ ProfBackend* profile_new(const Backend* base) {
     p->be.dropout = p_dropout;
     p->be.axpy = p_axpy;
     if (base->focal_term) p->be.focal_term = p_focal_term;
+    if (base->pair_mask) p->be.pair_mask = p_pair_mask; /* relex: NULL where the backend has none (CUDA for now) */
+    if (base->pair_relu_dot) p->be.pair_relu_dot = p_pair_relu_dot;
+    if (base->mha_probs) p->be.mha_probs = p_mha_probs;
+    if (base->gcn_norm) p->be.gcn_norm = p_gcn_norm;
+    if (base->triple_scores) p->be.triple_scores = p_triple_scores;
     p->be.linear_bwd = p_linear_bwd;
     p->be.act_bwd = p_act_bwd;
     p->be.layer_norm_bwd = p_layer_norm_bwd;
