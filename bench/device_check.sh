@@ -181,7 +181,7 @@ else
     san racecheck bench_lstm_bidir $B/bench/bench_lstm_bidir --quick --check-only
     GLINER_ATTN=v3 san memcheck parity_test_attention_v3 $B/tests/parity_test_attention --jobs=1 --filter='deberta_attention_parity/flash_v3_16bit'
     for t in $B/tests/parity_test_attention $B/tests/parity_test_span_ops $B/tests/parity_test_gathers \
-             $B/tests/parity_test_lstm $B/tests/parity_test_dtype; do
+             $B/tests/parity_test_lstm $B/tests/parity_test_dtype $B/tests/parity_test_relex_ops; do
       [ -x "$t" ] && san memcheck "$(basename "$t")" "$t" --jobs=1
     done
     [ -x $B/tests/parity_test_model_cuda ] && san memcheck parity_test_model_cuda_fp32 $B/tests/parity_test_model_cuda --jobs=1 \

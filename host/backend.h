@@ -179,8 +179,8 @@ struct Backend {
        it instead of storing it. 0 <= p < 1; y may alias x. */
     void (*dropout)(const Backend* be, void* y, const void* x, size_t n, float p, uint64_t seed);
 
-    /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). NULL in the CUDA table for now: the model
-       refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
+    /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). CUDA: fp32 tables only (kernels/cuda/relex_ops.cu),
+       NULL in the bf16/fp16 tables: the model refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
        text, mask (B, E) int64 = the entity mask; inference only (no backward, absent from the training tape). */
     /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
        sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */

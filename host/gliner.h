@@ -128,8 +128,8 @@ void gliner_get_limits(const gliner_t* g, int* max_words, int64_t* max_tokens);
    duplicates are dropped, first occurrences kept, as the reference does). A relation names its head and tail by
    their index in the same text's gliner_result.entities (the reference's entity_idx), in the reference's order
    (pair by pair as the model enumerates them, relation types in their order). Not with opts->window (a sliding
-   window would split entity pairs); the CPU backend only for now (CUDA: an error). A model that is not relex: an
-   error. */
+   window would split entity pairs); the CPU and CUDA fp32 backends only for now (CUDA bf16/fp16: an error). A
+   model that is not relex: an error. */
 typedef struct {
     int         head, tail; /* indices into the text's gliner_result.entities */
     const char* label;      /* points into the relations given to gliner_predict_relations */

@@ -459,7 +459,7 @@ ProfBackend* profile_new(const Backend* base) {
     p->be.dropout = p_dropout;
     p->be.axpy = p_axpy;
     if (base->focal_term) p->be.focal_term = p_focal_term;
-    if (base->pair_mask) p->be.pair_mask = p_pair_mask; /* relex: NULL where the backend has none (CUDA for now) */
+    if (base->pair_mask) p->be.pair_mask = p_pair_mask; /* relex: NULL where the backend has none (CUDA bf16/fp16) */
     if (base->pair_relu_dot) p->be.pair_relu_dot = p_pair_relu_dot;
     if (base->mha_probs) p->be.mha_probs = p_mha_probs;
     if (base->gcn_norm) p->be.gcn_norm = p_gcn_norm;

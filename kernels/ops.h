@@ -117,6 +117,15 @@ void span_pool_forward_cuda(void* out, const void* x, int B, int W, int K, int D
                             gl_stream_t stream);
 void conv1d_right_forward_cuda(void* y, const void* x, const void* w, const void* bias, int B, int W, int Din,
                                int Dout, int kw, void* ws, DType dt, gl_blas_t blas, gl_stream_t stream);
+/* relex_ops.cu: the relex ops of backend.h, fp32 storage only (relex_ops.c twins); mask / key_mask (B, E) int64 */
+void pair_mask_forward_cuda(float* A, const float* S, const int64_t* mask, int B, int E, int sig, gl_stream_t stream);
+void pair_relu_dot_forward_cuda(float* S, const float* U, const float* V, const float* b1, const float* w2,
+                                const float* b2, int B, int E, int F, gl_stream_t stream);
+void mha_probs_forward_cuda(float* P, const float* q, const float* k, const int64_t* key_mask, int B, int E, int H,
+                            int Dh, gl_stream_t stream);
+void gcn_norm_forward_cuda(float* An, const float* A0, const int64_t* mask, int B, int E, gl_stream_t stream);
+void triple_scores_forward_cuda(float* out, const float* head, const float* tail, const float* rel,
+                                const TripleParams* tp, int B, int P, int R, int D, gl_stream_t stream);
 #endif
 
 #ifdef __cplusplus

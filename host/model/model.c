@@ -498,8 +498,8 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     if (arch_is_decoder(a))
         return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
     if (arch_is_relex(a) && !relex_supported(be))
-        return gl_set_err(err, errlen, "%s: relation extraction runs on the CPU backend only for now (the %s backend has no relex ops)",
-                          arch_name(a), be->name);
+        return gl_set_err(err, errlen, "%s: relation extraction runs on the CPU and on CUDA with fp32 storage only for now (the %s backend with %s storage has no relex ops)",
+                          arch_name(a), be->name, dtype_name(be->dtype));
     if (arch_is_relex(a) && m->training)
         return gl_set_err(err, errlen, "%s: training is not implemented for relation extraction", arch_name(a));
     if (!arch_is_token(a) && in->K != K)

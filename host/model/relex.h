@@ -6,7 +6,7 @@
 #pragma once
 #include "model.h"
 
-/* the op table has the relex ops (backend.h pair_mask .. triple_scores): the CPU does, CUDA not yet */
+/* the op table has the relex ops (backend.h pair_mask .. triple_scores): the CPU and CUDA fp32 do, CUDA bf16/fp16 not */
 int relex_supported(const Backend* be);
 
 /* The relex steps for the batch in (in->threshold: entity selection; in->adjacency_threshold: pairs).

@@ -706,6 +706,38 @@ static void cu_mean_pool_bwd(const Backend* be, void* dY, const void* dout, cons
     mean_pool_backward_cuda(dY, dout, idx_dev(c, mask, nm), C, T, D, be->dtype, S(be));
 }
 
+/* ---------------------------------------------------------------- relex (fp32 tables only: relex_ops.cu) */
+
+static void cu_pair_mask(const Backend* be, void* A, const void* S_, const int64_t* mask, int B, int E, int sig) {
+    CudaImpl* c = I(be);
+    const size_t nm = (size_t)B * E * 8;
+    idx_begin(c, IDX_ROUND(nm));
+    pair_mask_forward_cuda((float*)A, (const float*)S_, idx_dev(c, mask, nm), B, E, sig, S(be));
+}
+static void cu_pair_relu_dot(const Backend* be, void* S_, const void* U, const void* V, const void* b1, const void* w2,
+                             const void* b2, int B, int E, int F) {
+    pair_relu_dot_forward_cuda((float*)S_, (const float*)U, (const float*)V, (const float*)b1, (const float*)w2,
+                               (const float*)b2, B, E, F, S(be));
+}
+static void cu_mha_probs(const Backend* be, void* P, const void* q, const void* k, const int64_t* key_mask, int B,
+                         int E, int H, int Dh) {
+    CudaImpl* c = I(be);
+    const size_t nm = key_mask ? (size_t)B * E * 8 : 0;
+    idx_begin(c, IDX_ROUND(nm));
+    mha_probs_forward_cuda((float*)P, (const float*)q, (const float*)k, idx_dev(c, key_mask, nm), B, E, H, Dh, S(be));
+}
+static void cu_gcn_norm(const Backend* be, void* An, const void* A0, const int64_t* mask, int B, int E) {
+    CudaImpl* c = I(be);
+    const size_t nm = (size_t)B * E * 8;
+    idx_begin(c, IDX_ROUND(nm));
+    gcn_norm_forward_cuda((float*)An, (const float*)A0, idx_dev(c, mask, nm), B, E, S(be));
+}
+static void cu_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
+                             const TripleParams* tp, int B, int P, int R, int D) {
+    triple_scores_forward_cuda((float*)out, (const float*)head, (const float*)tail, (const float*)rel, tp, B, P, R, D,
+                               S(be));
+}
+
 /* ---------------------------------------------------------------- the table */
 
 /* the device state shared by the dtype tables of one device, created once */
@@ -816,6 +848,13 @@ static const Backend* table(int device, DType dtype, int tf32) {
     be->scorer_features_bwd = cu_scorer_features_bwd;
     be->row_scale_bwd = cu_row_scale_bwd;
     be->mean_pool_bwd = cu_mean_pool_bwd;
+    if (dtype == DTYPE_F32) { /* relex: fp32 storage only; NULL on bf16/fp16, so relex_supported refuses those */
+        be->pair_mask = cu_pair_mask;
+        be->pair_relu_dot = cu_pair_relu_dot;
+        be->mha_probs = cu_mha_probs;
+        be->gcn_norm = cu_gcn_norm;
+        be->triple_scores = cu_triple_scores;
+    }
     be->impl = c; /* last: marks the entry initialised */
     return be;
 }
