@@ -160,6 +160,16 @@ typedef struct {
     /* relex (spec §7.2): the entity threshold that selects the candidates the relations layer sees, and the
        adjacency threshold that makes pairs (gliner_forward reads both for relex models only) */
     float          threshold, adjacency_threshold;
+    /* relex with gold targets (the reference's forward with labels, spec §7.2 steps 4 and 7 in training; §7.3):
+       relex_gold = 1 selects the entities from the gold labels instead of the scores -- span relex: the rows j of
+       relex_labels (B, W*K, relex_labels_C) whose max is 1 (span_mask not consulted); token relex: the collated gold
+       spans spans_idx (B, N, 2) / spans_mask (B, N), as given -- and, with a relations layer, makes the pairs from
+       adj_matrix (B, n_adj, n_adj) (> adjacency_threshold) instead of the predicted adjacency */
+    int            relex_gold;
+    const float*   relex_labels;
+    int            relex_labels_C;
+    const float*   adj_matrix;
+    int            n_adj;
 } ModelInputs;
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
@@ -190,6 +200,10 @@ typedef struct {
     int64_t* rel_idx;
     uint8_t* rel_mask;
     float*   rel_logits;
+    /* relex, for the loss (spec §6.6): ent_mask (B, E) the selected candidates, adj (B, E, E) the relations layer's
+       adjacency probabilities (NULL for relations_layer "none") */
+    uint8_t* ent_mask;
+    float*   adj;
 } ModelOutputs;
 
 /* Runs the model; fills out->logits (malloc'd, free with free()). Returns 0 or -1 (err) for inputs

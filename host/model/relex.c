@@ -30,9 +30,11 @@ void relex_outputs_free(ModelOutputs* out) {
     free(out->rel_idx);
     free(out->rel_mask);
     free(out->rel_logits);
+    free(out->ent_mask);
+    free(out->adj);
     out->entity_spans = out->rel_idx = NULL;
-    out->rel_mask = NULL;
-    out->rel_logits = NULL;
+    out->rel_mask = out->ent_mask = NULL;
+    out->rel_logits = out->adj = NULL;
 }
 
 static int64_t* up_i64(const Backend* be, const int64_t* h, size_t n) {
@@ -54,13 +56,24 @@ static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
    (B*S, D) span_rep to gather; padding rows 0) and *mask (B, E) malloc'd. */
 static int select_span_entities(const float* L, const ModelInputs* in, int S, int C, float thr, int64_t** spans,
                                  int64_t** ids, int64_t** mask) {
+    /* training (labels given): keep[b, j] = (max_c labels[b, j, c] == 1), span_mask not consulted */
+    const int gold = in->relex_gold;
+    const int Cg = gold ? in->relex_labels_C : C;
     const int B = in->B;
     int E = 0;
     int* cnt = calloc((size_t)B, sizeof *cnt);
     uint8_t* keep = calloc((size_t)B * S + 1, 1);
     CHECK(cnt && keep, "out of memory");
     for (int b = 0; b < B; b++)
-        for (int j = 0; j < S && C > 0; j++) {
+        for (int j = 0; j < S && Cg > 0; j++) {
+            if (gold) {
+                const float* row = in->relex_labels + ((size_t)b * S + j) * Cg;
+                float mx = row[0];
+                for (int c = 1; c < Cg; c++) mx = fmaxf(mx, row[c]);
+                keep[(size_t)b * S + j] = mx == 1.0f;
+                cnt[b] += keep[(size_t)b * S + j];
+                continue;
+            }
             const float* row = L + ((size_t)b * S + j) * C;
             float mx = sigm(row[0]);
             for (int c = 1; c < C; c++) mx = fmaxf(mx, sigm(row[c]));
@@ -330,7 +343,7 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     void* ent;
     if (span_rep) {
         const int S = W * cfg->max_width;
-        float* L = host_f32(be, scores, (size_t)B * S * C);
+        float* L = in->relex_gold ? NULL : host_f32(be, scores, (size_t)B * S * C);
         int64_t* ids;
         E = select_span_entities(L, in, S, C, in->threshold, &spans, &ids, &emask);
         free(L);
@@ -346,9 +359,19 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         }
         free(ids);
     } else {
-        float* Sc = host_f32(be, scores, (size_t)B * W * C * 3);
-        E = extract_token_spans(Sc, B, W, C, in->threshold, &spans, &emask);
-        free(Sc);
+        if (in->relex_gold) { /* the collated gold spans, as given (represent_spans with span_idx) */
+            CHECK(in->spans_idx && in->spans_mask, "token relex with gold targets needs spans_idx / spans_mask");
+            E = in->N;
+            spans = malloc((size_t)B * (E ? E : 1) * 2 * sizeof(int64_t));
+            emask = malloc((size_t)B * (E ? E : 1) * sizeof(int64_t));
+            CHECK(spans && emask, "out of memory");
+            memcpy(spans, in->spans_idx, (size_t)B * E * 2 * sizeof(int64_t));
+            memcpy(emask, in->spans_mask, (size_t)B * E * sizeof(int64_t));
+        } else {
+            float* Sc = host_f32(be, scores, (size_t)B * W * C * 3);
+            E = extract_token_spans(Sc, B, W, C, in->threshold, &spans, &emask);
+            free(Sc);
+        }
         sh[0] = B, sh[1] = E, sh[2] = 2;
         ent = be->alloc(be, (size_t)B * E * D * es);
         int64_t* d_sp = up_i64(be, spans, (size_t)B * E * 2);
@@ -366,6 +389,10 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     const int none = !strcmp(cfg->relations_layer, "none") || !strcmp(cfg->relations_layer, "None") ||
                      !strcmp(cfg->relations_layer, "NONE");
     float* A = NULL;
+    const int gold_adj = !none && in->relex_gold && in->adj_matrix;
+    CHECK(!gold_adj || in->n_adj <= (E ? E : 1), "gold adjacency has %d entities, the selection %d", in->n_adj, E);
+    const float* Apairs = NULL; /* what makes the pairs: the gold adjacency in training, else A */
+    int nA = E;                 /* its rows */
     if (!none) {
         void* dA = be->alloc(be, (size_t)B * Ea * Ea * es);
         if (E) relations_rep(m, dA, ent, d_emask, emask, B, E, D);
@@ -373,6 +400,8 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         capture(cap, "relations_rep", dA, 3, sh);
         A = host_f32(be, dA, (size_t)B * E * E);
         be->free(be, dA);
+        Apairs = A;
+        if (gold_adj) Apairs = in->adj_matrix, nA = in->n_adj;
     }
 
     /* 6. relation prompts: the R = most <<REL>> tokens of a row, zero padded */
@@ -397,9 +426,9 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
             for (int e = 0; e < E; e++) ne[b] += emask[(size_t)b * Ea + e] != 0;
             np[b] = ne[b] >= 2 ? ne[b] * (ne[b] - 1) : 0;
         } else {
-            ne[b] = E;
-            for (int i = 0; i < E; i++)
-                for (int j = 0; j < E; j++) np[b] += i != j && A[((size_t)b * E + i) * E + j] > in->adjacency_threshold;
+            ne[b] = nA;
+            for (int i = 0; i < nA; i++)
+                for (int j = 0; j < nA; j++) np[b] += i != j && Apairs[((size_t)b * nA + i) * nA + j] > in->adjacency_threshold;
         }
         P = np[b] > P ? np[b] : P;
     }
@@ -416,7 +445,7 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         int p = 0;
         for (int i = 0; i < ne[b]; i++)
             for (int j = 0; j < ne[b]; j++) {
-                if (i == j || (!none && !(A[((size_t)b * E + i) * E + j] > in->adjacency_threshold))) continue;
+                if (i == j || (!none && !(Apairs[((size_t)b * nA + i) * nA + j] > in->adjacency_threshold))) continue;
                 const size_t o = (size_t)b * P + p++;
                 pidx[2 * o] = pgather[2 * o] = i;
                 pidx[2 * o + 1] = pgather[2 * o + 1] = j;
@@ -470,7 +499,10 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     be->free(be, Q);
     be->free(be, d_emask);
     be->free(be, ent);
-    free(A);
+    out->adj = A; /* (B, E, E) or NULL */
+    out->ent_mask = malloc((size_t)B * Ea);
+    CHECK(out->ent_mask, "out of memory");
+    for (size_t k = 0; k < (size_t)B * Ea; k++) out->ent_mask[k] = emask[k] != 0;
     free(np);
     free(ne);
     free(pgather);

@@ -138,8 +138,87 @@ float loss_token(float* dlogits, const float* logits, const float* labels, const
     return loss;
 }
 
+/* relex (spec §6.6): the relation term on the pair logits and, with a relations layer and a gold adjacency, the
+   adjacency term on its probabilities. rel_kwargs: alpha / gamma replaced by rel_alpha / rel_gamma when set; the
+   same masking, negatives, reduction, prob_margin, label_smoothing. Order of the RNG draws: relation, adjacency. */
+static int relex_terms(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                       const LossParams* lp, uint64_t* rng, LossPlan* plan, char* err, size_t errlen) {
+    const int B = in->B, P = out->P, R = out->R, E = out->E;
+    LossParams rp = *lp;
+    if (lp->rel_set) rp.alpha = lp->rel_alpha, rp.gamma = lp->rel_gamma;
+    FocalTerm base = {.fp = FOCAL_DEFAULT, .mean = lp->reduction == LOSS_REDUCE_MEAN, .grad_scale = 1.0f};
+    base.fp.alpha = rp.alpha;
+    base.fp.gamma = rp.gamma;
+    base.fp.prob_margin = rp.prob_margin;
+    base.fp.label_smoothing = rp.label_smoothing;
+
+    /* L_rel: rel_matrix aligned to (P, R); mask pair_mask[b, p] x (r < #<<REL>> of text b) */
+    {
+        const size_t n = (size_t)B * P * R;
+        float* y = calloc(n ? n : 1, sizeof(float));
+        uint8_t* m = calloc(n ? n : 1, 1);
+        CHECK(y && m, "out of memory");
+        for (int b = 0; b < B; b++)
+            for (int p = 0; p < P && p < tg->rel_P; p++)
+                for (int r = 0; r < R && r < tg->rel_C; r++)
+                    y[((size_t)b * P + p) * R + r] = tg->rel_matrix[((size_t)b * tg->rel_P + p) * tg->rel_C + r];
+        loss_negative_mask(m, y, B, P, R, rp.masking, rp.negatives, rng);
+        double nv = 0;
+        for (int b = 0; b < B; b++) {
+            int nr = 0;
+            for (int t = 0; t < in->T; t++) nr += in->input_ids[(size_t)b * in->T + t] == cfg->rel_token_index;
+            for (int p = 0; p < P; p++)
+                for (int r = 0; r < R; r++) {
+                    const uint8_t v = out->rel_mask[(size_t)b * P + p] && r < nr;
+                    m[((size_t)b * P + p) * R + r] &= v;
+                    nv += v;
+                }
+        }
+        LossTerm* t = &plan->term[plan->n++];
+        t->ft = base;
+        t->ft.n_valid = (float)nv;
+        t->ft.upstream = (float)cfg->relation_loss_coef;
+        t->mask = m;
+        t->own = y;
+        t->targets = y;
+        t->n = n;
+        t->relex = 2;
+    }
+    /* L_adj: probabilities vs the gold adjacency, mask ent_mask_i x ent_mask_j (diagonal included) */
+    if (out->adj && tg->adj_matrix) {
+        if (tg->n_adj != E)
+            return gl_set_err(err, errlen, "loss: the gold adjacency is %dx%d, the predicted one %dx%d", tg->n_adj,
+                              tg->n_adj, E, E);
+        const size_t n = (size_t)B * E * E;
+        uint8_t* m = calloc(n ? n : 1, 1);
+        CHECK(m, "out of memory");
+        loss_negative_mask(m, tg->adj_matrix, B, E * E, 1, rp.masking, rp.negatives, rng);
+        double nv = 0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < E; i++)
+                for (int j = 0; j < E; j++) {
+                    const uint8_t v = out->ent_mask[(size_t)b * E + i] && out->ent_mask[(size_t)b * E + j];
+                    m[((size_t)b * E + i) * E + j] &= v;
+                    nv += v;
+                }
+        LossTerm* t = &plan->term[plan->n++];
+        t->ft = base;
+        t->ft.fp.normalize_prob = 0;
+        t->ft.n_valid = (float)nv;
+        t->ft.upstream = (float)cfg->adjacency_loss_coef;
+        t->mask = m;
+        t->targets = tg->adj_matrix;
+        t->n = n;
+        t->relex = 1;
+    }
+    return 0;
+}
+
 void loss_plan_free(LossPlan* p) {
-    for (int k = 0; k < p->n; k++) free(p->term[k].mask);
+    for (int k = 0; k < p->n; k++) {
+        free(p->term[k].mask);
+        free(p->term[k].own);
+    }
     memset(p, 0, sizeof *p);
 }
 
@@ -147,11 +226,13 @@ int gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const Model
                      const LossParams* lp, uint64_t* rng, LossPlan* plan, char* err, size_t errlen) {
     memset(plan, 0, sizeof *plan);
     const GlinerArch a = cfg->arch;
-    if (arch_is_decoder(a) || arch_is_relex(a))
+    if (arch_is_decoder(a))
         return gl_set_err(err, errlen, "%s: the training loss for this architecture is not implemented yet",
                           arch_name(a));
     if ((!out->logits && !out->dev_logits) || out->ndim != 4) return gl_set_err(err, errlen, "loss: no logits");
     const int B = in->B, C = out->C;
+    if (arch_is_relex(a) && !out->rel_logits)
+        return gl_set_err(err, errlen, "loss: a relex model's loss needs the forward's relex outputs");
     if (tg->C != C)
         return gl_set_err(err, errlen,
                           "loss: labels have %d classes, the logits %d\n"
@@ -167,7 +248,12 @@ int gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const Model
         for (int c = 0; c < C; c++) pmask[(size_t)b * C + c] = c < k;
     }
     int rc = 0;
-    if (arch_is_token(a)) {
+    /* relex: the relation part exists with a relation target and R > 0; then L_ent is weighted by span_loss_coef */
+    const int rel_part = arch_is_relex(a) && tg->rel_matrix && out->R > 0;
+    const float ent_coef = rel_part ? (float)cfg->span_loss_coef : 1.0f;
+    if (arch_is_relex(a) && C == 0) {
+        /* num_ner_classes == 0: no entity loss */
+    } else if (arch_is_token(a)) {
         const int W = (int)out->shape[1];
         uint8_t* wmask = malloc((size_t)B * (W ? W : 1));
         CHECK(wmask, "out of memory");
@@ -177,7 +263,7 @@ int gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const Model
         if (spans && !tg->span_logits && !out->dev_span_logits) {
             rc = gl_set_err(err, errlen, "loss: represent_spans with span labels needs the span head's logits");
         } else {
-            const float tc = spans ? (float)cfg->token_loss_coef : 1.0f;
+            const float tc = spans ? (float)cfg->token_loss_coef : ent_coef;
             LossTerm* t0 = &plan->term[plan->n++];
             t0->ft = token_term(&t0->mask, wmask, pmask, B, W, C, 3, lp, tc);
             t0->n = (size_t)B * W * C * 3;
@@ -203,12 +289,13 @@ int gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const Model
         CHECK(smask, "out of memory");
         for (size_t i = 0; i < (size_t)B * S; i++) smask[i] = in->span_mask[i] != 0;
         LossTerm* t0 = &plan->term[plan->n++];
-        t0->ft = span_term(&t0->mask, tg->labels, pmask, smask, B, S, C, lp, arch_is_bi(a), rng, 1.0f);
+        t0->ft = span_term(&t0->mask, tg->labels, pmask, smask, B, S, C, lp, arch_is_bi(a), rng, ent_coef);
         t0->n = (size_t)B * S * C;
         t0->targets = tg->labels;
         free(smask);
     }
     free(pmask);
+    if (!rc && rel_part) rc = relex_terms(cfg, in, out, tg, lp, rng, plan, err, errlen);
     if (rc) loss_plan_free(plan);
     return rc ? -1 : 0;
 }
@@ -216,6 +303,7 @@ int gliner_loss_plan(const GlinerConfig* cfg, const ModelInputs* in, const Model
 int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
                 const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dspan_logits, char* err,
                 size_t errlen) {
+    if (arch_is_relex(cfg->arch)) return gliner_loss_relex(cfg, in, out, tg, lp, rng, loss, dlogits, NULL, NULL, err, errlen);
     LossPlan plan;
     if (gliner_loss_plan(cfg, in, out, tg, lp, rng, &plan, err, errlen)) return -1;
     if (!out->logits) {
@@ -227,6 +315,31 @@ int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutpu
         const LossTerm* t = &plan.term[k];
         l += focal_term_cpu(t->span_head ? dspan_logits : dlogits, t->span_head ? tg->span_logits : out->logits,
                             t->targets, t->mask, t->n, &t->ft);
+    }
+    *loss = l;
+    loss_plan_free(&plan);
+    return 0;
+}
+
+int gliner_loss_relex(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                      const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dadj, float* drel,
+                      char* err, size_t errlen) {
+    LossPlan plan;
+    if (gliner_loss_plan(cfg, in, out, tg, lp, rng, &plan, err, errlen)) return -1;
+    if (!out->logits) {
+        loss_plan_free(&plan);
+        return gl_set_err(err, errlen, "loss: the logits are not on the host");
+    }
+    if (dlogits && out->ndim == 4)
+        memset(dlogits, 0, (size_t)out->shape[0] * out->shape[1] * out->shape[2] * out->shape[3] * sizeof(float));
+    if (dadj && out->adj) memset(dadj, 0, (size_t)in->B * out->E * out->E * sizeof(float));
+    if (drel) memset(drel, 0, (size_t)in->B * out->P * out->R * sizeof(float));
+    float l = 0.0f;
+    for (int k = 0; k < plan.n; k++) {
+        const LossTerm* t = &plan.term[k];
+        float* d = t->relex == 1 ? dadj : t->relex == 2 ? drel : dlogits;
+        const float* x = t->relex == 1 ? out->adj : t->relex == 2 ? out->rel_logits : out->logits;
+        l += focal_term_cpu(d, x, t->targets, t->mask, t->n, &t->ft);
     }
     *loss = l;
     loss_plan_free(&plan);

@@ -44,10 +44,14 @@ typedef struct {
     float         negatives;        /* keep-probability of negatives under masking */
     LossReduction reduction;
     LossMasking   masking;
+    /* relex (spec §6.6): rel_set = 1 uses rel_alpha / rel_gamma for the adjacency and relation terms
+       (rel_focal_loss_alpha / _gamma); 0: alpha / gamma, as the reference's rel_kwargs fall back */
+    int           rel_set;
+    float         rel_alpha, rel_gamma;
 } LossParams;
 
 /* the model defaults of the loss methods (alpha -1, gamma 0, margin 0, smoothing 0, sum, negatives 1, none) */
-#define LOSS_PARAMS_DEFAULT ((LossParams){-1.0f, 0.0f, 0.0f, 0.0f, 1.0f, LOSS_REDUCE_SUM, LOSS_MASK_NONE})
+#define LOSS_PARAMS_DEFAULT ((LossParams){-1.0f, 0.0f, 0.0f, 0.0f, 1.0f, LOSS_REDUCE_SUM, LOSS_MASK_NONE, 0, -1.0f, 0.0f})
 
 /* from the training YAML (loss_alpha, loss_gamma, loss_prob_margin, label_smoothing, loss_reduction, negatives,
    masking) */
@@ -79,6 +83,12 @@ typedef struct {
     const float*   span_labels;  /* (B, N, C) */
     const int64_t* span_mask;    /* (B, N) */
     int            N;
+    /* relex (spec §6.6, §7.7): the collated gold adjacency (B, n_adj, n_adj) (NULL: relations_layer "none", or no
+       adjacency loss) and relation targets rel_matrix (B, rel_P, rel_C) (NULL: no relation loss) */
+    const float*   adj_matrix;
+    int            n_adj;
+    const float*   rel_matrix;
+    int            rel_P, rel_C;
 } LossTargets;
 
 /* The loss of one micro-batch as terms (kernels/cpu/cpu_ops.h FocalTerm) over a model output, with their masks and
@@ -90,9 +100,12 @@ typedef struct {
     const float*   targets;   /* (n) the caller's labels */
     size_t         n;
     int            span_head; /* 0: the logits; 1: the represent_spans span head's logits */
+    int            relex;     /* 0: as span_head says; 1: relex adjacency probabilities (out->adj, B*E*E,
+                                 normalize_prob 0); 2: relex pair logits (out->rel_logits, B*P*R) */
+    float*         own;       /* targets the plan built (relex: rel_matrix aligned to (P, R)), malloc'd, or NULL */
 } LossTerm;
 typedef struct {
-    LossTerm term[2];
+    LossTerm term[4];
     int      n;
 } LossPlan;
 
@@ -104,11 +117,21 @@ void loss_plan_free(LossPlan* p);
 
 /* prompt mask (B, C): bi-encoders all ones; uni-encoders c < number of class tokens in input_ids[b]
    (extract_prompt_features; _fit_length pads with 0). word mask (B, W): w < text_lengths[b]. span_mask from the
-   batch. dlogits: same shape as out->logits, or NULL; dspan_logits (B, N, C) or NULL. Decoder and relex
-   architectures: -1 (not implemented). Shape mismatches: -1 with the shapes in err. */
+   batch. dlogits: same shape as out->logits, or NULL; dspan_logits (B, N, C) or NULL. Decoder architectures: -1
+   (not implemented). Shape mismatches: -1 with the shapes in err.
+   Relex (spec §6.6; out from a forward with the gold targets, ModelInputs.relex_gold): the entity term (C > 0),
+   the relation term on out->rel_logits vs tg->rel_matrix (aligned to (P, R) by truncation / zero padding; mask
+   pair_mask x rel prompt mask, r < the <<REL>> tokens of the text) and, with a relations layer and tg->adj_matrix,
+   the adjacency term on out->adj (probabilities, normalize_prob 0; mask ent_mask_i x ent_mask_j). Total:
+   span_loss_coef L_ent + adjacency_loss_coef L_adj + relation_loss_coef L_rel; L_ent alone (coefficient 1) when
+   there is no relation target or R = 0. gliner_loss_relex also returns d loss / d adj (B, E, E) and
+   d loss / d rel_logits (B, P, R) (either may be NULL). */
 int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
                 const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dspan_logits, char* err,
                 size_t errlen);
+int gliner_loss_relex(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
+                      const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dadj, float* drel,
+                      char* err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -117,6 +117,7 @@ int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, cons
     }
     for (int k = 0; k < plan.n; k++) {
         const LossTerm* t = &plan.term[k];
+        CHECK(!t->relex, "relex loss terms have no tape step yet (the forward refuses relex training)");
         const void* logits = t->span_head ? o.dev_span_logits : o.dev_logits;
         float* targets = tape_scratch(g->tape, t->n * sizeof(float));
         uint8_t* mask = tape_scratch(g->tape, t->n);

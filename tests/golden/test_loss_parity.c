@@ -6,7 +6,7 @@
          (alpha -1, gamma 0, margin 0, smoothing 0, sum, masking none) and with each of "loss_variants"
          (alpha0.75_gamma2_sum, mean) matches the reference's loss within 1e-4 relative.
    represent_spans token models add the span head's loss on the collator's spans (token_loss_coef and
-   span_loss_coef). Decoder and relex fixtures are skipped (their forward/loss are not implemented yet): counted
+   span_loss_coef). Decoder and relex fixtures are skipped (relex: tests/golden/test_relex_loss.c): counted
    and logged. */
 #include <cjson/cJSON.h>
 #include <dirent.h>

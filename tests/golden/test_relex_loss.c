@@ -1,0 +1,168 @@
+/* test_relex_loss.c -- the relex training loss (spec §6.6) against the reference, fixture by fixture.
+   For every relex fixture with reference/train_batch.safetensors and a "train" loss in inputs.json: gliner_forward
+   (CPU) on the collated training batch with the gold targets (ModelInputs.relex_gold: entities selected from the
+   labels, span relex; the collated gold spans, token relex; pairs from the gold adj_matrix, spec §7.2 steps 4 and 7
+   in training), then gliner_loss_relex with the model defaults and each of "loss_variants" (alpha0.75_gamma2_sum,
+   mean) matches the reference's loss within 1e-4 relative (as test_loss_parity). The gradients d loss / d (logits,
+   adj, rel_logits) must be finite. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+
+#include "backend.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "model/relex.h"
+#include "test_util.h"
+#include "train/loss.h"
+
+#define MODELS FIXTURES "/models"
+
+static const TensorView* need(const SafeTensors* st, const char* name, DType dt, const char* model) {
+    const TensorView* tv = st_find(st, name);
+    cr_assert(tv, "%s: train_batch has no %s", model, name);
+    cr_assert_eq(tv->dtype, dt, "%s: %s dtype", model, name);
+    return tv;
+}
+
+static void* copy_of(const TensorView* tv) {
+    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
+    memcpy(p, tv->data, tv->nbytes);
+    return p;
+}
+
+static size_t nonfinite(const float* x, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; x && i < n; i++) bad += !isfinite(x[i]);
+    return bad;
+}
+
+Test(relex_loss, every_relex_fixture) {
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int n_models = 0, n_losses = 0, n_fail = 0, n_adj = 0, n_token = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        const char* name = de->d_name;
+        char dir[1024], p[1200], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, name);
+        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+        char* js = tu_read_file(p, NULL);
+        if (!js) continue;
+        cJSON* root = cJSON_Parse(js);
+        cr_assert(root, "%s: inputs.json", name);
+        const cJSON* train = cJSON_GetObjectItemCaseSensitive(root, "train");
+        snprintf(p, sizeof p, "%s/reference/train_batch.safetensors", dir);
+        SafeTensors st;
+        if (!cJSON_IsObject(train) || !cJSON_IsNumber(cJSON_GetObjectItem(train, "loss")) ||
+            st_open(&st, p, err, sizeof err)) {
+            cJSON_Delete(root);
+            free(js);
+            continue;
+        }
+        GlinerModel m;
+        cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
+        const GlinerArch a = m.cfg.arch;
+        if (!arch_is_relex(a)) goto next;
+        n_models++;
+        {
+            const TensorView* ids = need(&st, "input_ids", DTYPE_I64, name);
+            const TensorView* lab = need(&st, "labels", DTYPE_F32, name);
+            const TensorView* si = need(&st, "span_idx", DTYPE_I64, name);
+            const TensorView* rm = need(&st, "rel_matrix", DTYPE_F32, name);
+            const TensorView* am = st_find(&st, "adj_matrix");
+            int64_t* input_ids = copy_of(ids);
+            int64_t* attn = copy_of(need(&st, "attention_mask", DTYPE_I64, name));
+            int64_t* wmask = copy_of(need(&st, "words_mask", DTYPE_I64, name));
+            int64_t* tlen = copy_of(need(&st, "text_lengths", DTYPE_I64, name));
+            int64_t* span_idx = copy_of(si);
+            int64_t* span_mask = copy_of(need(&st, "span_mask", DTYPE_I64, name));
+            float* labels = copy_of(lab);
+            float* rel_matrix = copy_of(rm);
+            float* adj = am ? copy_of(am) : NULL;
+            ModelInputs in = {0};
+            in.B = (int)ids->shape[0];
+            in.T = (int)ids->shape[1];
+            in.K = m.cfg.max_width;
+            in.input_ids = input_ids;
+            in.attention_mask = attn;
+            in.words_mask = wmask;
+            in.text_lengths = tlen;
+            in.threshold = 0.5f;
+            in.adjacency_threshold = 0.5f;
+            in.relex_gold = 1;
+            in.adj_matrix = adj;
+            in.n_adj = am ? (int)am->shape[1] : 0;
+            int C;
+            if (arch_is_token(a)) {
+                in.W = (int)lab->shape[1];
+                C = (int)lab->shape[2];
+                in.N = (int)si->shape[1];
+                in.spans_idx = span_idx;
+                in.spans_mask = span_mask;
+                n_token++;
+            } else {
+                in.span_idx = span_idx;
+                in.span_mask = span_mask;
+                in.W = (int)(si->shape[1] / in.K);
+                C = (int)lab->shape[2];
+                in.relex_labels = labels;
+                in.relex_labels_C = C;
+            }
+            ModelOutputs out;
+            cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", name, err);
+            n_adj += out.adj != NULL;
+            const size_t nlog = (size_t)out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3];
+            float* dlogits = malloc((nlog ? nlog : 1) * sizeof(float));
+            float* dadj = malloc(((size_t)in.B * out.E * out.E + 1) * sizeof(float));
+            float* drel = malloc(((size_t)in.B * out.P * out.R + 1) * sizeof(float));
+            LossTargets tg = {.labels = labels, .C = C, .adj_matrix = adj, .n_adj = in.n_adj,
+                              .rel_matrix = rel_matrix, .rel_P = (int)rm->shape[1], .rel_C = (int)rm->shape[2]};
+            struct {
+                const char* key;
+                LossParams lp;
+            } vars[3] = {{"default", LOSS_PARAMS_DEFAULT}, {"alpha0.75_gamma2_sum", LOSS_PARAMS_DEFAULT},
+                         {"mean", LOSS_PARAMS_DEFAULT}};
+            vars[1].lp.alpha = 0.75f;
+            vars[1].lp.gamma = 2.0f;
+            vars[2].lp.reduction = LOSS_REDUCE_MEAN;
+            const cJSON* lv = cJSON_GetObjectItem(train, "loss_variants");
+            for (int v = 0; v < 3; v++) {
+                const cJSON* r = v == 0 ? cJSON_GetObjectItem(train, "loss") : cJSON_GetObjectItem(lv, vars[v].key);
+                if (!cJSON_IsNumber(r)) continue;
+                float loss;
+                cr_assert_eq(gliner_loss_relex(&m.cfg, &in, &out, &tg, &vars[v].lp, NULL, &loss, dlogits, dadj, drel,
+                                               err, sizeof err),
+                             0, "%s: %s", name, err);
+                const double rel = fabs(loss - r->valuedouble) / fmax(fabs(r->valuedouble), 1e-12);
+                fprintf(stderr, "relex_loss %-32s %-22s E %d P %d R %d ours %.7f ref %.7f rel %.2e\n", name,
+                        vars[v].key, out.E, out.P, out.R, loss, r->valuedouble, rel);
+                cr_expect(rel <= 1e-4, "%s %s: loss %.7f, the reference %.7f (rel %.2e)", name, vars[v].key, loss,
+                          r->valuedouble, rel);
+                n_fail += !(rel <= 1e-4);
+                const size_t bad = nonfinite(dlogits, nlog) + (out.adj ? nonfinite(dadj, (size_t)in.B * out.E * out.E) : 0) +
+                                   nonfinite(drel, (size_t)in.B * out.P * out.R);
+                cr_expect_eq(bad, 0, "%s %s: %zu non-finite gradients", name, vars[v].key, bad);
+                n_losses++;
+            }
+            free(dlogits);
+            free(dadj);
+            free(drel);
+            free(out.logits);
+            relex_outputs_free(&out);
+            free(input_ids); free(attn); free(wmask); free(tlen);
+            free(span_idx); free(span_mask); free(labels); free(rel_matrix); free(adj);
+        }
+    next:
+        gliner_model_free(&m);
+        st_close(&st);
+        cJSON_Delete(root);
+        free(js);
+    }
+    closedir(d);
+    fprintf(stderr, "relex_loss: %d models (%d token relex, %d with an adjacency term), %d losses, %d off\n", n_models,
+            n_token, n_adj, n_losses, n_fail);
+    cr_expect_geq(n_models, 20);
+    cr_expect_geq(n_token, 3);
+    cr_expect_geq(n_adj, 10);
+}
