@@ -28,6 +28,13 @@ void pair_relu_dot_forward_cpu(float* S, const float* U, const float* V, const f
 void mha_probs_forward_cpu(float* P, const float* q, const float* k, const int64_t* key_mask, int B, int E, int H,
                            int Dh);
 void gcn_norm_forward_cpu(float* An, const float* A0, const int64_t* mask, int B, int E);
+/* their backward twins (relex training; every gradient accumulates, NULL skipped; relex_ops.c) */
+void pair_mask_backward_cpu(float* dS, const float* dA, const float* S, const int64_t* mask, int B, int E, int sig);
+void pair_relu_dot_backward_cpu(float* dU, float* dV, float* db1, float* dw2, float* db2, const float* dS,
+                                const float* U, const float* V, const float* b1, const float* w2, int B, int E, int F);
+void mha_probs_backward_cpu(float* dq, float* dk, const float* dP, const float* q, const float* k,
+                            const int64_t* key_mask, int B, int E, int H, int Dh);
+void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int B, int E);
 void triple_scores_forward_cpu(float* out, const float* head, const float* tail, const float* rel,
                                const TripleParams* tp, int B, int P, int R, int D);
 

@@ -292,3 +292,153 @@ void triple_scores_forward_cpu(float* out, const float* head, const float* tail,
                 out[((size_t)b * P + p) * R + q] = s;
             }
 }
+
+/* ---------------------------------------------------------------- backward twins (training, spec §12)
+   As every *_bwd op (backend.h): each gradient output accumulates (+=), a NULL one is skipped; forward inputs are
+   passed as the forward saw them. Sums in double. */
+
+/* A = f(S) m_i m_j: dS += dA m_i m_j f'(S), f' = sigmoid(S)(1 - sigmoid(S)) or 1 */
+void pair_mask_backward_cpu(float* dS, const float* dA, const float* S, const int64_t* mask, int B, int E, int sig) {
+    if (!dS) return;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < E; i++)
+            for (int j = 0; j < E; j++) {
+                const size_t o = ((size_t)b * E + i) * E + j;
+                const float m = (float)mask[(size_t)b * E + i] * (float)mask[(size_t)b * E + j];
+                if (m == 0.0f) continue;
+                const float s = sig ? sigmoidf_(S[o]) : 0.0f;
+                dS[o] += dA[o] * m * (sig ? s * (1.0f - s) : 1.0f);
+            }
+}
+
+/* S[b,i,j] = b2 + sum_f relu(U_i + V_j + b1)_f w2_f: with g = dS[b,i,j] w2_f where the pre-activation is > 0,
+   dU[b,i,f] += g, dV[b,j,f] += g, db1[f] += g, dw2[f] += dS h, db2 += dS */
+void pair_relu_dot_backward_cpu(float* dU, float* dV, float* db1, float* dw2, float* db2, const float* dS,
+                                const float* U, const float* V, const float* b1, const float* w2, int B, int E, int F) {
+    double* gb1 = calloc((size_t)(F ? F : 1), sizeof(double));
+    double* gw2 = calloc((size_t)(F ? F : 1), sizeof(double));
+    double* gu = calloc((size_t)(F ? F : 1), sizeof(double));
+    double* gv = calloc((size_t)(E ? E : 1) * (F ? F : 1), sizeof(double));
+    CHECK(gb1 && gw2 && gu && gv, "out of memory");
+    double gb2 = 0.0;
+    for (int b = 0; b < B; b++) {
+        memset(gv, 0, (size_t)E * F * sizeof(double));
+        for (int i = 0; i < E; i++) {
+            const float* u = U + ((size_t)b * E + i) * F;
+            memset(gu, 0, (size_t)F * sizeof(double));
+            for (int j = 0; j < E; j++) {
+                const float* v = V + ((size_t)b * E + j) * F;
+                const double d = dS[((size_t)b * E + i) * E + j];
+                gb2 += d;
+                for (int f = 0; f < F; f++) {
+                    const float h = u[f] + v[f] + (b1 ? b1[f] : 0.0f);
+                    if (!(h > 0.0f)) continue;
+                    const double g = d * w2[f];
+                    gu[f] += g;
+                    gv[(size_t)j * F + f] += g;
+                    gb1[f] += g;
+                    gw2[f] += d * h;
+                }
+            }
+            if (dU)
+                for (int f = 0; f < F; f++) dU[((size_t)b * E + i) * F + f] += (float)gu[f];
+        }
+        if (dV)
+            for (size_t t = 0; t < (size_t)E * F; t++) dV[(size_t)b * E * F + t] += (float)gv[t];
+    }
+    if (db1)
+        for (int f = 0; f < F; f++) db1[f] += (float)gb1[f];
+    if (dw2)
+        for (int f = 0; f < F; f++) dw2[f] += (float)gw2[f];
+    if (db2) db2[0] += (float)gb2;
+    free(gb1);
+    free(gw2);
+    free(gu);
+    free(gv);
+}
+
+/* P = mean_h softmax_j(q_h,i . k_h,j / sqrt(Dh)) over unmasked keys: per head the softmax is recomputed, then
+   dz_j = p_j (dP_ij / H - sum_l p_l dP_il / H); dq_h,i += scale sum_j dz_j k_h,j, dk_h,j += scale dz_j q_h,i.
+   A row with every key masked (NaN forward) contributes nothing. */
+void mha_probs_backward_cpu(float* dq, float* dk, const float* dP, const float* q, const float* k,
+                            const int64_t* key_mask, int B, int E, int H, int Dh) {
+    const size_t ld = (size_t)H * Dh;
+    const float scale = 1.0f / sqrtf((float)Dh);
+    double* p = malloc((size_t)(E ? E : 1) * sizeof(double));
+    CHECK(p, "out of memory");
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < E; i++) {
+            const float* dPi = dP + ((size_t)b * E + i) * E;
+            for (int h = 0; h < H; h++) {
+                const float* qi = q + ((size_t)b * E + i) * ld + (size_t)h * Dh;
+                double mx = -INFINITY;
+                for (int j = 0; j < E; j++) {
+                    if (key_mask && !key_mask[(size_t)b * E + j]) { p[j] = -INFINITY; continue; }
+                    const float* kj = k + ((size_t)b * E + j) * ld + (size_t)h * Dh;
+                    double s = 0.0;
+                    for (int d = 0; d < Dh; d++) s += (double)(qi[d] * scale) * kj[d];
+                    p[j] = (float)s;
+                    if (p[j] > mx) mx = p[j];
+                }
+                if (mx == -INFINITY) continue; /* every key masked */
+                double z = 0.0;
+                for (int j = 0; j < E; j++) z += p[j] == -INFINITY ? 0.0 : exp(p[j] - mx);
+                double dot = 0.0;
+                for (int j = 0; j < E; j++) {
+                    p[j] = p[j] == -INFINITY ? 0.0 : exp(p[j] - mx) / z;
+                    dot += p[j] * dPi[j];
+                }
+                for (int j = 0; j < E; j++) {
+                    const double dz = p[j] * (dPi[j] - dot) / H;
+                    if (dz == 0.0) continue;
+                    const float* kj = k + ((size_t)b * E + j) * ld + (size_t)h * Dh;
+                    if (dq)
+                        for (int d = 0; d < Dh; d++) dq[((size_t)b * E + i) * ld + (size_t)h * Dh + d] += (float)(dz * scale * kj[d]);
+                    if (dk)
+                        for (int d = 0; d < Dh; d++) dk[((size_t)b * E + j) * ld + (size_t)h * Dh + d] += (float)(dz * scale * qi[d]);
+                }
+            }
+        }
+    free(p);
+}
+
+/* An = D^-1/2 A D^-1/2, A = A0 m_i m_j + diag(m), s_i = sum_j A_ij, d_i = max(s_i, 1e-6)^-1/2:
+   dA_ij = dAn_ij d_i d_j + ds_i, ds_i = -1/2 max(s_i, 1e-6)^-3/2 [s_i >= 1e-6] sum_j (dAn_ij A_ij d_j + dAn_ji A_ji d_j);
+   dA0_ij += dA_ij m_i m_j */
+void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int B, int E) {
+    if (!dA0) return;
+    double* A = malloc((size_t)(E ? E : 1) * (E ? E : 1) * sizeof(double));
+    double* d = malloc((size_t)(E ? E : 1) * sizeof(double));
+    double* ds = malloc((size_t)(E ? E : 1) * sizeof(double));
+    CHECK(A && d && ds, "out of memory");
+    for (int b = 0; b < B; b++) {
+        const int64_t* m = mask + (size_t)b * E;
+        const float* G = dAn + (size_t)b * E * E;
+        for (int i = 0; i < E; i++)
+            for (int j = 0; j < E; j++)
+                A[(size_t)i * E + j] = (double)(A0[(size_t)b * E * E + (size_t)i * E + j] * (float)m[i] * (float)m[j]) +
+                                       (i == j ? (double)m[i] : 0.0);
+        for (int i = 0; i < E; i++) {
+            double s = 0.0;
+            for (int j = 0; j < E; j++) s += A[(size_t)i * E + j];
+            const double c = s < 1e-6 ? 1e-6 : s;
+            d[i] = pow(c, -0.5);
+            ds[i] = s < 1e-6 ? 0.0 : -0.5 * pow(c, -1.5); /* clamp_min passes the gradient where s >= min */
+        }
+        for (int i = 0; i < E; i++) { /* d An_ij / d d_i = A_ij d_j; d An_ji / d d_i = d_j A_ji */
+            double dd = 0.0;
+            for (int j = 0; j < E; j++)
+                dd += G[(size_t)i * E + j] * A[(size_t)i * E + j] * d[j] + G[(size_t)j * E + i] * d[j] * A[(size_t)j * E + i];
+            ds[i] *= dd;
+        }
+        for (int i = 0; i < E; i++)
+            for (int j = 0; j < E; j++) {
+                const double mm = (double)m[i] * (double)m[j];
+                if (mm == 0.0) continue;
+                dA0[(size_t)b * E * E + (size_t)i * E + j] += (float)((G[(size_t)i * E + j] * d[i] * d[j] + ds[i]) * mm);
+            }
+    }
+    free(A);
+    free(d);
+    free(ds);
+}
