@@ -274,6 +274,15 @@ struct Backend {
     void (*mean_pool_bwd)(const Backend* be, void* dY, const void* dout, const int64_t* mask, int C, int T, int D);
     /* dx[i] += keep(seed, i) ? dy[i] / (1 - p) : 0 (the forward's mask, redrawn) */
     void (*dropout_bwd)(const Backend* be, void* dx, const void* dy, size_t n, float p, uint64_t seed);
+    /* relex (relex training; CPU only for now: NULL in the CUDA tables, and the tape then leaves the relex ops out).
+       S: pair_mask's input (pre-sigmoid when sig); the others take the forward's inputs. */
+    void (*pair_mask_bwd)(const Backend* be, void* dS, const void* dA, const void* S, const int64_t* mask, int B, int E,
+                          int sig);
+    void (*pair_relu_dot_bwd)(const Backend* be, void* dU, void* dV, void* db1, void* dw2, void* db2, const void* dS,
+                              const void* U, const void* V, const void* b1, const void* w2, int B, int E, int F);
+    void (*mha_probs_bwd)(const Backend* be, void* dq, void* dk, const void* dP, const void* q, const void* k,
+                          const int64_t* key_mask, int B, int E, int H, int Dh);
+    void (*gcn_norm_bwd)(const Backend* be, void* dA0, const void* dAn, const void* A0, const int64_t* mask, int B, int E);
 };
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */

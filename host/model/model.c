@@ -500,8 +500,9 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     if (arch_is_relex(a) && !relex_supported(be))
         return gl_set_err(err, errlen, "%s: relation extraction runs on the CPU and on CUDA with fp32 storage only for now (the %s backend with %s storage has no relex ops)",
                           arch_name(a), be->name, dtype_name(be->dtype));
-    if (arch_is_relex(a) && m->training)
-        return gl_set_err(err, errlen, "%s: training is not implemented for relation extraction", arch_name(a));
+    if (arch_is_relex(a) && m->training && !in->relex_gold)
+        return gl_set_err(err, errlen, "%s: a relex training forward needs the gold targets (ModelInputs.relex_gold)",
+                          arch_name(a));
     if (!arch_is_token(a) && in->K != K)
         return gl_set_err(err, errlen, "span inputs built for max_width %d, the model has %d", in->K, K);
     for (int b = 0; b < B; b++)

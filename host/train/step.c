@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../check.h"
+#include "../model/relex.h"
 
 /* nn.Embedding(padding_idx = pad_token_id) never accumulates into its padding row: the word embeddings of the
    backbones (BERT's and DeBERTa's embeddings both pass padding_idx) keep a zero gradient there, although the pad
@@ -83,24 +84,38 @@ int grad_step(GradCtx* g, const ModelInputs* in, const LossTargets* tg, const Lo
     CHECK(dlogits && (!ns || dspan), "out of memory");
     LossTargets tg2 = *tg;
     if (o.span_logits) tg2.span_logits = o.span_logits;
-    int rc = gliner_loss(&g->m->cfg, in, &o, &tg2, lp, rng, loss, dlogits, dspan, err, errlen);
+    /* relex: the loss also reads the adjacency probabilities and the pair logits (both downloaded by the forward) */
+    const int relex = arch_is_relex(g->m->cfg.arch);
+    const size_t nadj = relex && o.adj ? (size_t)in->B * o.E * o.E : 0, nrel = relex ? (size_t)in->B * o.P * o.R : 0;
+    float* dadj = malloc((nadj ? nadj : 1) * sizeof(float));
+    float* drel = malloc((nrel ? nrel : 1) * sizeof(float));
+    CHECK(dadj && drel, "out of memory");
+    int rc = relex ? gliner_loss_relex(&g->m->cfg, in, &o, &tg2, lp, rng, loss, dlogits, dadj, drel, err, errlen)
+                   : gliner_loss(&g->m->cfg, in, &o, &tg2, lp, rng, loss, dlogits, dspan, err, errlen);
     if (rc == 0) {
         if (loss_scale != 1.0f) {
             for (size_t i = 0; i < n; i++) dlogits[i] *= loss_scale;
             for (size_t i = 0; i < ns; i++) dspan[i] *= loss_scale;
+            for (size_t i = 0; i < nadj; i++) dadj[i] *= loss_scale;
+            for (size_t i = 0; i < nrel; i++) drel[i] *= loss_scale;
         }
         CHECK(tape_seed(g->tape, o.logits, dlogits, n) == 0, "grad_step: the logits were not downloaded");
         if (ns && tg->span_labels) CHECK(tape_seed(g->tape, o.span_logits, dspan, ns) == 0, "grad_step: span logits");
+        if (nadj) CHECK(tape_seed(g->tape, o.adj, dadj, nadj) == 0, "grad_step: the adjacency was not downloaded");
+        if (nrel) CHECK(tape_seed(g->tape, o.rel_logits, drel, nrel) == 0, "grad_step: the pair logits were not downloaded");
         tape_run(g->tape);
     }
     free(dlogits);
     free(dspan);
+    free(dadj);
+    free(drel);
     tape_reset(g->tape);
     if (out && rc == 0) {
         *out = o;
     } else {
         free(o.logits);
         free(o.span_logits);
+        relex_outputs_free(&o);
     }
     return rc;
 }

@@ -11,7 +11,7 @@ enum {
     OP_LINEAR = 1, OP_GEMM, OP_ACT, OP_ADD, OP_SCALE, OP_LAYER_NORM, OP_SOFTMAX, OP_MASK_ROWS, OP_EMBEDDING,
     OP_GATHER_WORDS, OP_GATHER_PROMPTS, OP_ATTENTION, OP_DEBERTA, OP_LSTM, OP_SPAN_CONCAT, OP_SPAN_POOL, OP_CONV1D,
     OP_SPAN_SCORES, OP_SPAN_PAIR_RELU, OP_SPAN_QUERY_ROWS, OP_SCORER_FEATURES, OP_ROW_SCALE, OP_MEAN_POOL,
-    OP_DROPOUT, OP_CHECKPOINT,
+    OP_DROPOUT, OP_CHECKPOINT, OP_PAIR_MASK, OP_PAIR_RELU_DOT, OP_MHA_PROBS, OP_GCN_NORM,
     OP_LEAF /* upload / zero: the region's old gradient stops here */
 };
 
@@ -504,6 +504,54 @@ static void t_span_pair_relu(const Backend* be, void* out, const void* A, const 
     r->ns = 2;
     slot(r, out, (size_t)B * S * F); /* slot 2: the output (its relu mask) */
 }
+/* relex (relex_ops.c; recorded only where the base has their backward) */
+static void t_pair_mask(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_PAIR_MASK);
+    slot(r, S, (size_t)B * E * E);
+    SAVE_IDX(r, mask);
+    r->i[0] = B; r->i[1] = E; r->i[2] = sig;
+    set_out(t, r, A, (size_t)B * E * E); /* A may alias S: S's value is copied aside first */
+    t->base->pair_mask(t->base, A, S, mask, B, E, sig);
+}
+static void t_pair_relu_dot(const Backend* be, void* S, const void* U, const void* V, const void* b1, const void* w2,
+                            const void* b2, int B, int E, int F) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_PAIR_RELU_DOT);
+    slot(r, U, (size_t)B * E * F);
+    slot(r, V, (size_t)B * E * F);
+    if (b1) slot(r, b1, (size_t)F); else r->ns++;
+    slot(r, w2, (size_t)F);
+    route(r, 4, b2);
+    r->i[0] = B; r->i[1] = E; r->i[2] = F;
+    set_out(t, r, S, (size_t)B * E * E);
+    t->base->pair_relu_dot(t->base, S, U, V, b1, w2, b2, B, E, F);
+}
+static void t_mha_probs(const Backend* be, void* P, const void* q, const void* k, const int64_t* key_mask, int B, int E,
+                        int H, int Dh) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_MHA_PROBS);
+    slot(r, q, (size_t)B * E * H * Dh);
+    slot(r, k, (size_t)B * E * H * Dh);
+    if (key_mask) SAVE_IDX(r, key_mask); else r->ns++;
+    r->i[0] = B; r->i[1] = E; r->i[2] = H; r->i[3] = Dh;
+    set_out(t, r, P, (size_t)B * E * E);
+    t->base->mha_probs(t->base, P, q, k, key_mask, B, E, H, Dh);
+}
+static void t_gcn_norm(const Backend* be, void* An, const void* A0, const int64_t* mask, int B, int E) {
+    Tape* t = TP(be);
+    Rec* r = rec_new(t, OP_GCN_NORM);
+    slot(r, A0, (size_t)B * E * E);
+    SAVE_IDX(r, mask);
+    r->i[0] = B; r->i[1] = E;
+    set_out(t, r, An, (size_t)B * E * E);
+    t->base->gcn_norm(t->base, An, A0, mask, B, E);
+}
+static void t_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
+                            const struct TripleParams* tp, int B, int P, int R, int D) {
+    (void)be; (void)out; (void)head; (void)tail; (void)rel; (void)tp; (void)B; (void)P; (void)R; (void)D;
+    CHECK(0, "tape: triple_scores has no backward yet (relex training with a triples_layer)");
+}
 static void t_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_SPAN_QUERY_ROWS);
@@ -706,6 +754,13 @@ Tape* tape_new(const Backend* base) {
     t->be.row_scale = t_row_scale;
     t->be.mean_pool = t_mean_pool;
     t->be.dropout = t_dropout;
+    /* relex: recorded where the base has the backward too; otherwise the tape has none (relex_supported fails) */
+    const int relex_bwd = base->pair_mask_bwd && base->pair_relu_dot_bwd && base->mha_probs_bwd && base->gcn_norm_bwd;
+    t->be.pair_mask = relex_bwd ? t_pair_mask : NULL;
+    t->be.pair_relu_dot = relex_bwd ? t_pair_relu_dot : NULL;
+    t->be.mha_probs = relex_bwd ? t_mha_probs : NULL;
+    t->be.gcn_norm = relex_bwd ? t_gcn_norm : NULL;
+    t->be.triple_scores = relex_bwd ? t_triple_scores : NULL;
     return t;
 }
 
@@ -871,6 +926,8 @@ static void backward_rec(Tape* t, Rec* r) {
     case OP_MASK_ROWS: in[n_in++] = O(r, 1); break;
     case OP_ATTENTION: case OP_DEBERTA: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); in[n_in++] = O(r, 2); break;
     case OP_SPAN_SCORES: case OP_SCORER_FEATURES: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
+    case OP_PAIR_MASK: case OP_GCN_NORM: in[n_in++] = O(r, 0); break;
+    case OP_PAIR_RELU_DOT: case OP_MHA_PROBS: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
     default: break;
     }
     if (r->op == OP_ROW_SCALE && i[2]) { /* y += s x: dy stays the old y's gradient; never in place */
@@ -990,6 +1047,17 @@ static void backward_rec(Tape* t, Rec* r) {
         if (dY) be->mean_pool_bwd(be, dY, dy, V(r, 0), i[0], i[1], i[2]);
         break;
     }
+    case OP_PAIR_MASK: be->pair_mask_bwd(be, grad_of(t, O(r, 0)), dy, V(r, 0), O(r, 1), i[0], i[1], i[2]); break;
+    case OP_PAIR_RELU_DOT:
+        be->pair_relu_dot_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), O(r, 2) ? grad_of(t, O(r, 2)) : NULL,
+                              grad_of(t, O(r, 3)), O(r, 4) ? grad_of(t, O(r, 4)) : NULL, dy, V(r, 0), V(r, 1),
+                              O(r, 2) ? V(r, 2) : NULL, V(r, 3), i[0], i[1], i[2]);
+        break;
+    case OP_MHA_PROBS:
+        be->mha_probs_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), dy, V(r, 0), V(r, 1), O(r, 2), i[0], i[1], i[2],
+                          i[3]);
+        break;
+    case OP_GCN_NORM: be->gcn_norm_bwd(be, grad_of(t, O(r, 0)), dy, V(r, 0), O(r, 1), i[0], i[1]); break;
     default: CHECK(0, "tape: no backward for op %d", r->op);
     }
     dy_done(t, r, &d);

@@ -344,6 +344,26 @@ static void cpu_gcn_norm(const Backend* be, void* An, const void* A0, const int6
     (void)be;
     gcn_norm_forward_cpu(An, A0, mask, B, E);
 }
+static void cpu_pair_mask_bwd(const Backend* be, void* dS, const void* dA, const void* S, const int64_t* mask, int B,
+                              int E, int sig) {
+    (void)be;
+    pair_mask_backward_cpu(dS, dA, S, mask, B, E, sig);
+}
+static void cpu_pair_relu_dot_bwd(const Backend* be, void* dU, void* dV, void* db1, void* dw2, void* db2, const void* dS,
+                                  const void* U, const void* V, const void* b1, const void* w2, int B, int E, int F) {
+    (void)be;
+    pair_relu_dot_backward_cpu(dU, dV, db1, dw2, db2, dS, U, V, b1, w2, B, E, F);
+}
+static void cpu_mha_probs_bwd(const Backend* be, void* dq, void* dk, const void* dP, const void* q, const void* k,
+                              const int64_t* key_mask, int B, int E, int H, int Dh) {
+    (void)be;
+    mha_probs_backward_cpu(dq, dk, dP, q, k, key_mask, B, E, H, Dh);
+}
+static void cpu_gcn_norm_bwd(const Backend* be, void* dA0, const void* dAn, const void* A0, const int64_t* mask, int B,
+                             int E) {
+    (void)be;
+    gcn_norm_backward_cpu(dA0, dAn, A0, mask, B, E);
+}
 static void cpu_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                               const struct TripleParams* tp, int B, int P, int R, int D) {
     (void)be;
@@ -394,6 +414,10 @@ static Backend g_cpu = {
     .mean_pool = cpu_mean_pool,
     .dropout = cpu_dropout,
     .dropout_bwd = cpu_dropout_bwd,
+    .pair_mask_bwd = cpu_pair_mask_bwd,
+    .pair_relu_dot_bwd = cpu_pair_relu_dot_bwd,
+    .mha_probs_bwd = cpu_mha_probs_bwd,
+    .gcn_norm_bwd = cpu_gcn_norm_bwd,
     .axpy = cpu_axpy,
     .focal_term = cpu_focal_term,
     .linear_bwd = cpu_linear_bwd,

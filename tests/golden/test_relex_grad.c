@@ -1,0 +1,186 @@
+/* test_relex_grad.c -- relex parameter gradients against the reference's grads.safetensors (make_fixtures.py: the
+   inner model in train() mode, dropout 0, on the collated training batch with adj_matrix / rel_matrix, the model's
+   default loss, loss.backward()). The CPU forward with the gold targets (ModelInputs.relex_gold) recorded on a tape
+   (host/train/step.c grad_step), gliner_loss_relex, the backward through the relex ops' twins; every parameter's
+   gradient within 1e-4 relative (||ours - ref|| / ||ref|| per tensor; tensors at the reference's noise level, under
+   1e-5 of the model's gradient norm, must agree with zero to 1e-6 of it), and parameters without a reference gradient
+   exactly zero, as test_grad_parity. Fixtures with a triples_layer are skipped (triple_scores has no backward yet). */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+
+#include "backend.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "test_util.h"
+#include "train/step.h"
+
+#define MODELS FIXTURES "/models"
+
+static void* copy_of(const TensorView* tv) {
+    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
+    memcpy(p, tv->data, tv->nbytes);
+    return p;
+}
+
+static const TensorView* need(const SafeTensors* st, const char* name) {
+    const TensorView* tv = st_find(st, name);
+    cr_assert(tv, "train_batch has no %s", name);
+    return tv;
+}
+
+Test(relex_grad, relex_fixtures_without_triples) {
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int checked = 0, skipped = 0;
+    double worst_all = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        const char* name = de->d_name;
+        char dir[1024], p[1200], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, name);
+        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+        char* js = tu_read_file(p, NULL);
+        if (!js) continue;
+        cJSON* root = cJSON_Parse(js);
+        const cJSON* train = cJSON_GetObjectItemCaseSensitive(root, "train");
+        SafeTensors sb, sg;
+        snprintf(p, sizeof p, "%s/reference/train_batch.safetensors", dir);
+        int have_b = cJSON_IsObject(train) && cJSON_IsNumber(cJSON_GetObjectItem(train, "loss")) &&
+                     !st_open(&sb, p, err, sizeof err);
+        snprintf(p, sizeof p, "%s/reference/grads.safetensors", dir);
+        int have_g = have_b && !st_open(&sg, p, err, sizeof err);
+        if (!have_g) {
+            if (have_b) st_close(&sb);
+            cJSON_Delete(root);
+            free(js);
+            continue;
+        }
+        GlinerModel m;
+        cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(0), err, sizeof err), 0, "%s", err);
+        const GlinerArch a = m.cfg.arch;
+        if (!arch_is_relex(a) || m.cfg.triples_layer) {
+            if (arch_is_relex(a)) {
+                fprintf(stderr, "relex_grad %-32s skipped (triples_layer %s: no backward yet)\n", name, m.cfg.triples_layer);
+                skipped++;
+            }
+            goto next;
+        }
+        {
+            const TensorView* ids = need(&sb, "input_ids");
+            const TensorView* lab = need(&sb, "labels");
+            const TensorView* si = need(&sb, "span_idx");
+            const TensorView* rm = need(&sb, "rel_matrix");
+            const TensorView* am = st_find(&sb, "adj_matrix");
+            int64_t* input_ids = copy_of(ids);
+            int64_t* attn = copy_of(need(&sb, "attention_mask"));
+            int64_t* wmask = copy_of(need(&sb, "words_mask"));
+            int64_t* tlen = copy_of(need(&sb, "text_lengths"));
+            int64_t* span_idx = copy_of(si);
+            int64_t* span_mask = copy_of(need(&sb, "span_mask"));
+            float* labels = copy_of(lab);
+            float* rel_matrix = copy_of(rm);
+            float* adj = am ? copy_of(am) : NULL;
+            ModelInputs in = {0};
+            in.B = (int)ids->shape[0];
+            in.T = (int)ids->shape[1];
+            in.K = m.cfg.max_width;
+            in.input_ids = input_ids;
+            in.attention_mask = attn;
+            in.words_mask = wmask;
+            in.text_lengths = tlen;
+            in.threshold = 0.5f;
+            in.adjacency_threshold = 0.5f;
+            in.relex_gold = 1;
+            in.adj_matrix = adj;
+            in.n_adj = am ? (int)am->shape[1] : 0;
+            const int C = (int)lab->shape[2];
+            if (arch_is_token(a)) {
+                in.W = (int)lab->shape[1];
+                in.N = (int)si->shape[1];
+                in.spans_idx = span_idx;
+                in.spans_mask = span_mask;
+            } else {
+                in.span_idx = span_idx;
+                in.span_mask = span_mask;
+                in.W = (int)(si->shape[1] / in.K);
+                in.relex_labels = labels;
+                in.relex_labels_C = C;
+            }
+            LossTargets tg = {.labels = labels, .C = C, .adj_matrix = adj, .n_adj = in.n_adj,
+                              .rel_matrix = rel_matrix, .rel_P = (int)rm->shape[1], .rel_C = (int)rm->shape[2]};
+            LossParams lp = LOSS_PARAMS_DEFAULT;
+            GradCtx g;
+            cr_assert_eq(grad_ctx_init(&g, &m, err, sizeof err), 0, "%s", err);
+            grad_ctx_zero(&g);
+            float loss;
+            cr_assert_eq(grad_step(&g, &in, &tg, &lp, NULL, 1.0f, &loss, NULL, err, sizeof err), 0, "%s: %s", name, err);
+            const double ref_loss = cJSON_GetObjectItem(train, "loss")->valuedouble;
+            cr_expect(fabs(loss - ref_loss) <= 1e-4 * fabs(ref_loss), "%s: loss %.7f, the reference %.7f", name, loss,
+                      ref_loss);
+            double g2 = 0;
+            for (int i = 0; i < m.table.n; i++) {
+                const TensorView* ref = m.table.p[i].optional ? NULL : st_find(&sg, m.table.p[i].name);
+                for (size_t k = 0; ref && k < ref->numel; k++) {
+                    float r;
+                    memcpy(&r, (const float*)ref->data + k, sizeof r);
+                    g2 += (double)r * r;
+                }
+            }
+            const double G = sqrt(g2);
+            double worst = 0;
+            const char* worst_name = "";
+            int n_ref = 0, n_zero = 0, n_bad = 0;
+            for (int i = 0; i < m.table.n; i++) {
+                const ParamSpec* ps = &m.table.p[i];
+                if (ps->optional || !ps->numel) continue;
+                const float* ours = g.grads + ps->offset;
+                const TensorView* ref = st_find(&sg, ps->name);
+                if (!ref) {
+                    size_t nz = 0;
+                    for (size_t k = 0; k < ps->numel; k++) nz += ours[k] != 0.0f;
+                    cr_expect_eq(nz, 0, "%s: %s: the reference has no gradient, ours has %zu non-zeros", name, ps->name, nz);
+                    continue;
+                }
+                cr_assert_eq(ref->numel, ps->numel, "%s: %s numel", name, ps->name);
+                double num = 0, den = 0;
+                for (size_t k = 0; k < ps->numel; k++) {
+                    float r;
+                    memcpy(&r, (const float*)ref->data + k, sizeof r);
+                    num += ((double)ours[k] - r) * ((double)ours[k] - r);
+                    den += (double)r * r;
+                }
+                const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+                if (sqrt(den) <= 1e-5 * G) {
+                    cr_expect(sqrt(num) <= 1e-6 * G, "%s: %s: reference gradient at noise level (%.3e of %.3e) but ours"
+                              " differs by %.3e", name, ps->name, sqrt(den), G, sqrt(num));
+                    n_zero++;
+                    continue;
+                }
+                if (getenv("GRAD_PARITY_VERBOSE") || rel > 1e-4)
+                    fprintf(stderr, "  %-28s %-66s rel %.2e  ref %.3e\n", name, ps->name, rel, sqrt(den));
+                if (rel > worst) { worst = rel; worst_name = ps->name; }
+                cr_expect(rel <= 1e-4, "%s: %s: gradient rel error %.3e (|ref| %.3e)", name, ps->name, rel, sqrt(den));
+                n_bad += rel > 1e-4;
+                n_ref++;
+            }
+            fprintf(stderr, "relex_grad %-32s loss %.6f (ref %.6f) %3d tensors (+%d at noise level, %d off) worst rel %.2e %s\n",
+                    name, loss, ref_loss, n_ref, n_zero, n_bad, worst, worst_name);
+            if (worst > worst_all) worst_all = worst;
+            checked++;
+            grad_ctx_free(&g);
+            free(input_ids); free(attn); free(wmask); free(tlen);
+            free(span_idx); free(span_mask); free(labels); free(rel_matrix); free(adj);
+        }
+    next:
+        gliner_model_free(&m);
+        st_close(&sb);
+        st_close(&sg);
+        cJSON_Delete(root);
+        free(js);
+    }
+    closedir(d);
+    fprintf(stderr, "relex_grad: %d models checked, %d skipped (triples), worst rel %.2e\n", checked, skipped, worst_all);
+    cr_expect_geq(checked, 10, "only %d relex fixtures had their gradients checked", checked);
+}
