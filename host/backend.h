@@ -181,7 +181,7 @@ struct Backend {
 
     /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). CUDA: fp32 tables only (kernels/cuda/relex_ops.cu),
        NULL in the bf16/fp16 tables: the model refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
-       text, mask (B, E) int64 = the entity mask; inference only (no backward, absent from the training tape). */
+       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. gcn_norm_bwd below (CPU only); triple_scores none yet. */
     /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
        sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */
     void (*pair_mask)(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig);
