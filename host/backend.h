@@ -181,7 +181,7 @@ struct Backend {
 
     /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). CUDA: fp32 tables only (kernels/cuda/relex_ops.cu),
        NULL in the bf16/fp16 tables: the model refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
-       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. gcn_norm_bwd below (CPU only); triple_scores none yet. */
+       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_bwd below (CPU only; triple_scores: weightless modes). */
     /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
        sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */
     void (*pair_mask)(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig);
@@ -283,6 +283,10 @@ struct Backend {
     void (*mha_probs_bwd)(const Backend* be, void* dq, void* dk, const void* dP, const void* q, const void* k,
                           const int64_t* key_mask, int B, int E, int H, int Dh);
     void (*gcn_norm_bwd)(const Backend* be, void* dA0, const void* dAn, const void* A0, const int64_t* mask, int B, int E);
+    /* the modes without weights only (kernels/cpu/cpu_ops.h triple_scores_has_backward); the tape refuses the others */
+    void (*triple_scores_bwd)(const Backend* be, void* dhead, void* dtail, void* drel, const void* dout, const void* head,
+                              const void* tail, const void* rel, const struct TripleParams* tp, int B, int P, int R,
+                              int D);
 };
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/cpu/cpu_ops.h" /* triple_scores_has_backward, TripleParams */
 #include "../check.h"
 
 enum {
     OP_LINEAR = 1, OP_GEMM, OP_ACT, OP_ADD, OP_SCALE, OP_LAYER_NORM, OP_SOFTMAX, OP_MASK_ROWS, OP_EMBEDDING,
     OP_GATHER_WORDS, OP_GATHER_PROMPTS, OP_ATTENTION, OP_DEBERTA, OP_LSTM, OP_SPAN_CONCAT, OP_SPAN_POOL, OP_CONV1D,
     OP_SPAN_SCORES, OP_SPAN_PAIR_RELU, OP_SPAN_QUERY_ROWS, OP_SCORER_FEATURES, OP_ROW_SCALE, OP_MEAN_POOL,
-    OP_DROPOUT, OP_CHECKPOINT, OP_PAIR_MASK, OP_PAIR_RELU_DOT, OP_MHA_PROBS, OP_GCN_NORM,
+    OP_DROPOUT, OP_CHECKPOINT, OP_PAIR_MASK, OP_PAIR_RELU_DOT, OP_MHA_PROBS, OP_GCN_NORM, OP_TRIPLE_SCORES,
     OP_LEAF /* upload / zero: the region's old gradient stops here */
 };
 
@@ -549,8 +550,16 @@ static void t_gcn_norm(const Backend* be, void* An, const void* A0, const int64_
 }
 static void t_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                             const struct TripleParams* tp, int B, int P, int R, int D) {
-    (void)be; (void)out; (void)head; (void)tail; (void)rel; (void)tp; (void)B; (void)P; (void)R; (void)D;
-    CHECK(0, "tape: triple_scores has no backward yet (relex training with a triples_layer)");
+    Tape* t = TP(be);
+    CHECK(t->base->triple_scores_bwd && triple_scores_has_backward(tp->mode),
+          "tape: triples_layer mode %d has no backward yet (the modes with weights, TuckER, ERMLP, ConvKB)", (int)tp->mode);
+    Rec* r = rec_new(t, OP_TRIPLE_SCORES);
+    slot(r, head, (size_t)B * P * D);
+    slot(r, tail, (size_t)B * P * D);
+    slot(r, rel, (size_t)B * R * D);
+    r->i[0] = B; r->i[1] = P; r->i[2] = R; r->i[3] = D; r->i[4] = (int)tp->mode; /* the weightless modes need no more */
+    set_out(t, r, out, (size_t)B * P * R);
+    t->base->triple_scores(t->base, out, head, tail, rel, tp, B, P, R, D);
 }
 static void t_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
     Tape* t = TP(be);
@@ -928,6 +937,7 @@ static void backward_rec(Tape* t, Rec* r) {
     case OP_SPAN_SCORES: case OP_SCORER_FEATURES: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
     case OP_PAIR_MASK: case OP_GCN_NORM: in[n_in++] = O(r, 0); break;
     case OP_PAIR_RELU_DOT: case OP_MHA_PROBS: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); break;
+    case OP_TRIPLE_SCORES: in[n_in++] = O(r, 0); in[n_in++] = O(r, 1); in[n_in++] = O(r, 2); break;
     default: break;
     }
     if (r->op == OP_ROW_SCALE && i[2]) { /* y += s x: dy stays the old y's gradient; never in place */
@@ -1058,6 +1068,14 @@ static void backward_rec(Tape* t, Rec* r) {
                           i[3]);
         break;
     case OP_GCN_NORM: be->gcn_norm_bwd(be, grad_of(t, O(r, 0)), dy, V(r, 0), O(r, 1), i[0], i[1]); break;
+    case OP_TRIPLE_SCORES: {
+        TripleParams tp;
+        memset(&tp, 0, sizeof tp);
+        tp.mode = (TripleMode)i[4];
+        be->triple_scores_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), dy, V(r, 0), V(r, 1),
+                              V(r, 2), &tp, i[0], i[1], i[2], i[3]);
+        break;
+    }
     default: CHECK(0, "tape: no backward for op %d", r->op);
     }
     dy_done(t, r, &d);

@@ -364,6 +364,12 @@ static void cpu_gcn_norm_bwd(const Backend* be, void* dA0, const void* dAn, cons
     (void)be;
     gcn_norm_backward_cpu(dA0, dAn, A0, mask, B, E);
 }
+static void cpu_triple_scores_bwd(const Backend* be, void* dhead, void* dtail, void* drel, const void* dout,
+                                  const void* head, const void* tail, const void* rel, const struct TripleParams* tp,
+                                  int B, int P, int R, int D) {
+    (void)be;
+    triple_scores_backward_cpu(dhead, dtail, drel, dout, head, tail, rel, tp, B, P, R, D);
+}
 static void cpu_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                               const struct TripleParams* tp, int B, int P, int R, int D) {
     (void)be;
@@ -418,6 +424,7 @@ static Backend g_cpu = {
     .pair_relu_dot_bwd = cpu_pair_relu_dot_bwd,
     .mha_probs_bwd = cpu_mha_probs_bwd,
     .gcn_norm_bwd = cpu_gcn_norm_bwd,
+    .triple_scores_bwd = cpu_triple_scores_bwd,
     .axpy = cpu_axpy,
     .focal_term = cpu_focal_term,
     .linear_bwd = cpu_linear_bwd,

@@ -35,6 +35,10 @@ void pair_relu_dot_backward_cpu(float* dU, float* dV, float* db1, float* dw2, fl
 void mha_probs_backward_cpu(float* dq, float* dk, const float* dP, const float* q, const float* k,
                             const int64_t* key_mask, int B, int E, int H, int Dh);
 void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int B, int E);
+/* the modes without weights only (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE, HolE): 1 for those */
+int  triple_scores_has_backward(int mode);
+void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
+                                const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R, int D);
 void triple_scores_forward_cpu(float* out, const float* head, const float* tail, const float* rel,
                                const TripleParams* tp, int B, int P, int R, int D);
 

@@ -442,3 +442,138 @@ void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const 
     free(d);
     free(ds);
 }
+
+/* triple_scores' backward for the modes without weights (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE,
+   HolE); other modes: CHECK (triple_scores_has_backward says which). g = dout[b,p,r]; dhead / dtail sum over the R
+   relations of a pair, drel over the P pairs. Norm modes: s = -min(n, 10), the gradient passes where n <= 10
+   (torch's clamp), dn/dv = v / n (0 at n = 0) for L2, sign(v) for L1. */
+int triple_scores_has_backward(int mode) {
+    switch (mode) {
+    case TRIPLE_UM: case TRIPLE_SE: case TRIPLE_TRANSE: case TRIPLE_DISTMULT: case TRIPLE_SIMPLE: case TRIPLE_DISTMA:
+    case TRIPLE_COMPLEX: case TRIPLE_QUATE: case TRIPLE_HOLE: return 1;
+    default: return 0;
+    }
+}
+
+void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
+                                const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R, int D) {
+    CHECK(triple_scores_has_backward(tp->mode), "triple_scores: mode %d has no backward yet", (int)tp->mode);
+    double* v = malloc((size_t)(D > 0 ? D : 1) * sizeof(double));
+    double *gh = malloc((size_t)(D > 0 ? D : 1) * sizeof(double)), *gt = malloc((size_t)(D > 0 ? D : 1) * sizeof(double)),
+           *gr = malloc((size_t)(D > 0 ? D : 1) * sizeof(double));
+    CHECK(v && gh && gt && gr, "out of memory");
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < R; q++) {
+                const size_t hp = ((size_t)b * P + p) * D, rq = ((size_t)b * R + q) * D;
+                const float *h = head + hp, *t = tail + hp, *r = rel + rq;
+                const double g = dout[((size_t)b * P + p) * R + q];
+                for (int d = 0; d < D; d++) gh[d] = gt[d] = gr[d] = 0.0;
+                switch (tp->mode) {
+                case TRIPLE_UM: case TRIPLE_SE: case TRIPLE_TRANSE: {
+                    const int l1 = tp->mode == TRIPLE_TRANSE;
+                    double n = 0.0;
+                    for (int d = 0; d < D; d++) {
+                        v[d] = tp->mode == TRIPLE_UM ? (double)(h[d] - t[d])
+                             : tp->mode == TRIPLE_SE ? (double)(r[d] * h[d] - r[d] * t[d])
+                                                     : (double)(h[d] + r[d] - t[d]);
+                        n += l1 ? fabs(v[d]) : v[d] * v[d];
+                    }
+                    if (!l1) n = sqrt(n);
+                    if ((float)n > 10.0f || n == 0.0) break; /* clamped (or a zero norm): no gradient */
+                    for (int d = 0; d < D; d++) {
+                        const double dv = -g * (l1 ? (v[d] > 0 ? 1.0 : v[d] < 0 ? -1.0 : 0.0) : v[d] / n);
+                        if (tp->mode == TRIPLE_SE) {
+                            gh[d] = dv * r[d];
+                            gt[d] = -dv * r[d];
+                            gr[d] = dv * ((double)h[d] - t[d]);
+                        } else {
+                            gh[d] = dv;
+                            gt[d] = -dv;
+                            if (l1) gr[d] = dv;
+                        }
+                    }
+                    break;
+                }
+                case TRIPLE_DISTMULT:
+                    for (int d = 0; d < D; d++) {
+                        gh[d] = g * r[d] * t[d];
+                        gr[d] = g * h[d] * t[d];
+                        gt[d] = g * h[d] * r[d];
+                    }
+                    break;
+                case TRIPLE_SIMPLE: {
+                    const int hf = (D + 1) / 2;
+                    for (int d = 0; d < D - hf; d++) { /* 0.5 (h_f r_f t_b + t_f r_b h_b) */
+                        gh[d] += 0.5 * g * r[d] * t[hf + d];
+                        gr[d] += 0.5 * g * h[d] * t[hf + d];
+                        gt[hf + d] += 0.5 * g * h[d] * r[d];
+                        gt[d] += 0.5 * g * r[hf + d] * h[hf + d];
+                        gr[hf + d] += 0.5 * g * t[d] * h[hf + d];
+                        gh[hf + d] += 0.5 * g * t[d] * r[hf + d];
+                    }
+                    break;
+                }
+                case TRIPLE_DISTMA:
+                    for (int d = 0; d < D; d++) {
+                        gh[d] = g * ((double)r[d] + t[d]);
+                        gr[d] = g * ((double)h[d] + t[d]);
+                        gt[d] = g * ((double)h[d] + r[d]);
+                    }
+                    break;
+                case TRIPLE_COMPLEX: {
+                    const int hf = D / 2;
+                    for (int d = 0; d < hf; d++) {
+                        const double hr = h[d], hi = h[hf + d], rr = r[d], ri = r[hf + d], tr = t[d], ti = t[hf + d];
+                        gh[d] = g * (rr * tr + ri * ti);
+                        gh[hf + d] = g * (rr * ti - ri * tr);
+                        gr[d] = g * (hr * tr + hi * ti);
+                        gr[hf + d] = g * (hr * ti - hi * tr);
+                        gt[d] = g * (hr * rr - hi * ri);
+                        gt[hf + d] = g * (hr * ri + hi * rr);
+                    }
+                    break;
+                }
+                case TRIPLE_QUATE: {
+                    const int n4 = D / 4;
+                    for (int d = 0; d < n4; d++) {
+                        const double h0 = h[d], h1 = h[n4 + d], h2 = h[2 * n4 + d], h3 = h[3 * n4 + d];
+                        const double r0 = r[d], r1 = r[n4 + d], r2 = r[2 * n4 + d], r3 = r[3 * n4 + d];
+                        const double t0 = t[d], t1 = t[n4 + d], t2 = t[2 * n4 + d], t3 = t[3 * n4 + d];
+                        gt[d] = g * (h0 * r0 - h1 * r1 - h2 * r2 - h3 * r3);
+                        gt[n4 + d] = g * (h0 * r1 + h1 * r0 + h2 * r3 - h3 * r2);
+                        gt[2 * n4 + d] = g * (h0 * r2 - h1 * r3 + h2 * r0 + h3 * r1);
+                        gt[3 * n4 + d] = g * (h0 * r3 + h1 * r2 - h2 * r1 + h3 * r0);
+                        gh[d] = g * (r0 * t0 + r1 * t1 + r2 * t2 + r3 * t3);
+                        gh[n4 + d] = g * (-r1 * t0 + r0 * t1 - r3 * t2 + r2 * t3);
+                        gh[2 * n4 + d] = g * (-r2 * t0 + r3 * t1 + r0 * t2 - r1 * t3);
+                        gh[3 * n4 + d] = g * (-r3 * t0 - r2 * t1 + r1 * t2 + r0 * t3);
+                        gr[d] = g * (h0 * t0 + h1 * t1 + h2 * t2 + h3 * t3);
+                        gr[n4 + d] = g * (-h1 * t0 + h0 * t1 + h3 * t2 - h2 * t3);
+                        gr[2 * n4 + d] = g * (-h2 * t0 - h3 * t1 + h0 * t2 + h1 * t3);
+                        gr[3 * n4 + d] = g * (-h3 * t0 + h2 * t1 - h1 * t2 + h0 * t3);
+                    }
+                    break;
+                }
+                case TRIPLE_HOLE: /* s = sum_k r[k] sum_n h[n] t[(n + k) mod D] */
+                    for (int k = 0; k < D; k++)
+                        for (int n = 0; n < D; n++) {
+                            const int m = (n + k) % D;
+                            gr[k] += g * h[n] * t[m];
+                            gh[n] += g * r[k] * t[m];
+                            gt[m] += g * r[k] * h[n];
+                        }
+                    break;
+                default: break;
+                }
+                for (int d = 0; d < D; d++) {
+                    if (dhead) dhead[hp + d] += (float)gh[d];
+                    if (dtail) dtail[hp + d] += (float)gt[d];
+                    if (drel) drel[rq + d] += (float)gr[d];
+                }
+            }
+    free(v);
+    free(gh);
+    free(gt);
+    free(gr);
+}

@@ -262,3 +262,72 @@ Test(grad_relex, gcn_norm) {
     grad_check("gcn_norm", gc_loss, gc_bwd, &c, ps, 1, 1e-4);
     free(c.A0); free(c.dy); free(c.A0d); free(c.dyd);
 }
+
+/* ================================================================ triple_scores (modes without weights)
+   The loss runs the float forward twin on the perturbed values (rounded to float), so the step is h = 1e-2: every
+   product mode is linear in each single element (central differences exact up to rounding), the norm modes are
+   smooth away from the clamp and from zero components (TransE's L1). */
+typedef struct {
+    int B, P, R, D;
+    TripleParams tp;
+    float *h, *t, *r, *dy;
+    double *hd, *td, *rd;
+} TsCtx;
+static double ts_loss(const void* v) {
+    const TsCtx* c = v;
+    const size_t nh = (size_t)c->B * c->P * c->D, nr = (size_t)c->B * c->R * c->D, no = (size_t)c->B * c->P * c->R;
+    float *h = malloc(nh * sizeof(float)), *t = malloc(nh * sizeof(float)), *r = malloc(nr * sizeof(float));
+    float* out = malloc(no * sizeof(float));
+    for (size_t i = 0; i < nh; i++) h[i] = (float)c->hd[i], t[i] = (float)c->td[i];
+    for (size_t i = 0; i < nr; i++) r[i] = (float)c->rd[i];
+    triple_scores_forward_cpu(out, h, t, r, &c->tp, c->B, c->P, c->R, c->D);
+    double L = 0.0;
+    for (size_t i = 0; i < no; i++) L += (double)c->dy[i] * out[i];
+    free(h); free(t); free(r); free(out);
+    return L;
+}
+static void ts_bwd(const void* v, float* const* g) {
+    const TsCtx* c = v;
+    triple_scores_backward_cpu(g[0], g[1], g[2], c->dy, c->h, c->t, c->r, &c->tp, c->B, c->P, c->R, c->D);
+}
+Test(grad_relex, triple_scores) {
+    const int B = 2, P = 3, R = 2, D = 8;
+    const struct { TripleMode m; const char* name; } modes[] = {
+        {TRIPLE_UM, "triple_scores UM"}, {TRIPLE_SE, "triple_scores SE"}, {TRIPLE_TRANSE, "triple_scores TransE"},
+        {TRIPLE_DISTMULT, "triple_scores DistMult"}, {TRIPLE_SIMPLE, "triple_scores SimplE"},
+        {TRIPLE_DISTMA, "triple_scores DistMA"}, {TRIPLE_COMPLEX, "triple_scores ComplEx"},
+        {TRIPLE_QUATE, "triple_scores QuatE"}, {TRIPLE_HOLE, "triple_scores HolE"}};
+    const size_t nh = (size_t)B * P * D, nr = (size_t)B * R * D;
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+        TsCtx c = {.B = B, .P = P, .R = R, .D = D};
+        c.tp.mode = modes[k].m;
+        c.h = rand_f32(nh, -1, 1, 41 + k);
+        c.t = rand_f32(nh, -1, 1, 51 + k);
+        c.r = rand_f32(nr, -1, 1, 61 + k);
+        if (modes[k].m == TRIPLE_TRANSE) /* every |h + r - t| component at least 0.05 (no L1 kink within h) */
+            for (int b = 0; b < B; b++)
+                for (int p = 0; p < P; p++)
+                    for (int q = 0; q < R; q++)
+                        for (int d = 0; d < D; d++) {
+                            float* hv = &c.h[((size_t)b * P + p) * D + d];
+                            const float x = *hv + c.r[((size_t)b * R + q) * D + d] - c.t[((size_t)b * P + p) * D + d];
+                            if (fabsf(x) < 0.05f) *hv += 0.2f; /* may move another q's component: checked below */
+                        }
+        c.dy = rand_f32((size_t)B * P * R, -1, 1, 71 + k);
+        c.hd = dup_d(c.h, nh); c.td = dup_d(c.t, nh); c.rd = dup_d(c.r, nr);
+        if (modes[k].m == TRIPLE_TRANSE) {
+            float mn = 1e9f;
+            for (int b = 0; b < B; b++)
+                for (int p = 0; p < P; p++)
+                    for (int q = 0; q < R; q++)
+                        for (int d = 0; d < D; d++)
+                            mn = fminf(mn, fabsf(c.h[((size_t)b * P + p) * D + d] + c.r[((size_t)b * R + q) * D + d] -
+                                                 c.t[((size_t)b * P + p) * D + d]));
+            cr_assert(mn > 0.011f, "TransE inputs too close to the L1 kink (%g)", mn);
+        }
+        cr_assert(triple_scores_has_backward(modes[k].m));
+        Param ps[3] = {{"head", c.hd, nh, 0}, {"tail", c.td, nh, 0}, {"rel", c.rd, nr, modes[k].m == TRIPLE_UM}};
+        grad_check(modes[k].name, ts_loss, ts_bwd, &c, ps, 3, 1e-2);
+        free(c.h); free(c.t); free(c.r); free(c.dy); free(c.hd); free(c.td); free(c.rd);
+    }
+}
