@@ -4,6 +4,8 @@
    read at the <<REL>> tokens, pairs are enumerated at adjacency_threshold and scored against every relation
    (pair_rep_layer, or triples_score_layer). host/model/relex.c; gliner_forward (model.c) calls it. */
 #pragma once
+#include <string.h>
+
 #include "model.h"
 
 /* the op table has the relex ops (backend.h pair_mask .. triple_scores): the CPU and CUDA fp32 do, CUDA bf16/fp16 not */
@@ -28,3 +30,10 @@ void relex_outputs_free(ModelOutputs* out);
 typedef const void* (*RelexParamFn)(const void* ctx, const char* key);
 void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, const void* ctx, void* out,
                          const void* head, const void* tail, const void* Q, int B, int P, int R, int D);
+
+/* relations_layer "none": the single-step relex (every ordered entity pair, no adjacency; spec §7.2 step 7). The
+   model compares with "none" exactly; "None" / "NONE" are taken as the same here (relex.c) */
+static inline int relex_single_step(const GlinerConfig* cfg) {
+    const char* s = cfg->relations_layer;
+    return s && (!strcmp(s, "none") || !strcmp(s, "None") || !strcmp(s, "NONE"));
+}

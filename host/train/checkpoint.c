@@ -94,7 +94,10 @@ int train_log_write_jsonl(FILE* f, const TrainLogEntry* e) {
     if (e->has & TRAIN_LOG_EVAL_F1) put_num(buf, sizeof buf, &o, "f1", e->eval_f1);
     if (e->has & TRAIN_LOG_EVAL_PRECISION) put_num(buf, sizeof buf, &o, "precision", e->eval_precision);
     if (e->has & TRAIN_LOG_EVAL_RECALL) put_num(buf, sizeof buf, &o, "recall", e->eval_recall);
-    if (o + 3 > sizeof buf) return -1; /* cannot happen: 9 numbers of at most 24 characters */
+    if (e->has & TRAIN_LOG_EVAL_REL_F1) put_num(buf, sizeof buf, &o, "rel_f1", e->eval_rel_f1);
+    if (e->has & TRAIN_LOG_EVAL_REL_PRECISION) put_num(buf, sizeof buf, &o, "rel_precision", e->eval_rel_precision);
+    if (e->has & TRAIN_LOG_EVAL_REL_RECALL) put_num(buf, sizeof buf, &o, "rel_recall", e->eval_rel_recall);
+    if (o + 3 > sizeof buf) return -1; /* cannot happen: 12 numbers of at most 24 characters */
     o += (size_t)snprintf(buf + o, sizeof buf - o, "}\n");
     if (fwrite(buf, 1, o, f) != o || fflush(f) != 0) return -1;
     return 0;
@@ -188,6 +191,10 @@ static cJSON* state_to_json(const TrainState* s) {
         if (e->has & TRAIN_LOG_EVAL_LOSS) cJSON_AddItemToObject(j, "eval_loss", num_exact(e->eval_loss));
         if (e->has & TRAIN_LOG_EVAL_PRECISION) cJSON_AddItemToObject(j, "eval_precision", num_exact(e->eval_precision));
         if (e->has & TRAIN_LOG_EVAL_RECALL) cJSON_AddItemToObject(j, "eval_recall", num_exact(e->eval_recall));
+        if (e->has & TRAIN_LOG_EVAL_REL_F1) cJSON_AddItemToObject(j, "eval_rel_f1", num_exact(e->eval_rel_f1));
+        if (e->has & TRAIN_LOG_EVAL_REL_PRECISION)
+            cJSON_AddItemToObject(j, "eval_rel_precision", num_exact(e->eval_rel_precision));
+        if (e->has & TRAIN_LOG_EVAL_REL_RECALL) cJSON_AddItemToObject(j, "eval_rel_recall", num_exact(e->eval_rel_recall));
         if (e->has & TRAIN_LOG_GRAD_NORM) cJSON_AddItemToObject(j, "grad_norm", num_exact(e->grad_norm));
         if (e->has & TRAIN_LOG_LR) cJSON_AddItemToObject(j, "learning_rate", num_exact(e->learning_rate));
         if (e->has & TRAIN_LOG_LOSS) cJSON_AddItemToObject(j, "loss", num_exact(e->loss));
@@ -556,6 +563,9 @@ static const struct {
     {"eval_f1", TRAIN_LOG_EVAL_F1, offsetof(TrainLogEntry, eval_f1)},
     {"eval_precision", TRAIN_LOG_EVAL_PRECISION, offsetof(TrainLogEntry, eval_precision)},
     {"eval_recall", TRAIN_LOG_EVAL_RECALL, offsetof(TrainLogEntry, eval_recall)},
+    {"eval_rel_f1", TRAIN_LOG_EVAL_REL_F1, offsetof(TrainLogEntry, eval_rel_f1)},
+    {"eval_rel_precision", TRAIN_LOG_EVAL_REL_PRECISION, offsetof(TrainLogEntry, eval_rel_precision)},
+    {"eval_rel_recall", TRAIN_LOG_EVAL_REL_RECALL, offsetof(TrainLogEntry, eval_rel_recall)},
 };
 
 static int load_trainer_state(const char* dir, TrainState* st, char* err, size_t errlen) {

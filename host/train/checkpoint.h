@@ -55,6 +55,9 @@ enum { /* TrainLogEntry.has bits */
     TRAIN_LOG_EVAL_F1 = 1 << 4,
     TRAIN_LOG_EVAL_PRECISION = 1 << 5,
     TRAIN_LOG_EVAL_RECALL = 1 << 6,
+    TRAIN_LOG_EVAL_REL_F1 = 1 << 7, /* relex: relation P/R/F1 (strict) beside the entities' */
+    TRAIN_LOG_EVAL_REL_PRECISION = 1 << 8,
+    TRAIN_LOG_EVAL_REL_RECALL = 1 << 9,
 };
 
 /* one log_history entry: the values whose bit is set in has (a non-finite value is written as null and
@@ -65,6 +68,7 @@ typedef struct {
     unsigned has;
     double   loss, learning_rate, grad_norm;
     double   eval_loss, eval_f1, eval_precision, eval_recall;
+    double   eval_rel_f1, eval_rel_precision, eval_rel_recall;
 } TrainLogEntry;
 
 typedef struct {

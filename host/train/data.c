@@ -203,6 +203,14 @@ static int parse_record(TrainData* td, const cJSON* rec, TrainExample* ex, const
                            where, i,
                            ex->relations[i].start >= ex->n_ner ? ex->relations[i].start : ex->relations[i].end,
                            ex->n_ner);
+    /* the reference maps rel_labels with a dict comprehension: a repeated label keeps its last id, the ids then
+       skip one and the relation targets index past their last column (IndexError at the first batch) */
+    for (int i = 0; i < ex->n_rel_labels; i++)
+        for (int j = 0; j < i; j++)
+            if (ex->rel_labels[i] == ex->rel_labels[j]) /* interned */
+                return td_fail(err, errlen, "%s: rel_labels[%d]: \"%s\" repeats rel_labels[%d] (each relation label "
+                               "once: the reference fails on the class ids of a repeated label)", where, i,
+                               ex->rel_labels[i], j);
     return 0;
 }
 

@@ -34,13 +34,7 @@ void classmap_free(ClassMap* cm) {
     cm->n = 0;
 }
 
-/* a growable list of distinct strings (pointers borrowed) */
-typedef struct {
-    const char** v;
-    int          n, cap;
-} StrSet;
-
-static void strset_add(StrSet* s, const char* x) {
+void strset_add(StrSet* s, const char* x) {
     for (int i = 0; i < s->n; i++)
         if (!strcmp(s->v[i], x)) return;
     if (s->n == s->cap) {
@@ -51,7 +45,7 @@ static void strset_add(StrSet* s, const char* x) {
     s->v[s->n++] = x;
 }
 
-static void shuffle(const char** v, int n, uint64_t* rng) { /* Fisher-Yates, as random.shuffle */
+void labels_shuffle(const char** v, int n, uint64_t* rng) { /* Fisher-Yates, as random.shuffle */
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(train_rng_next(rng) % (uint64_t)(i + 1));
         const char* t = v[i];
@@ -66,7 +60,7 @@ void classmap_sample_uni(ClassMap* maps, const TrainExample* ex, int B, int max_
     StrSet all = {0};
     for (int b = 0; b < B; b++)
         for (int i = 0; i < ex[b].n_ner; i++) strset_add(&all, ex[b].ner[i].label);
-    shuffle(all.v, all.n, rng);
+    labels_shuffle(all.v, all.n, rng);
     int n_negatives = all.n < 100 ? all.n : 100;
     for (int b = 0; b < B; b++) {
         int r = max_neg_type_ratio ? train_rng_int(rng, 0, max_neg_type_ratio) : 0;
@@ -82,7 +76,7 @@ void classmap_sample_uni(ClassMap* maps, const TrainExample* ex, int B, int max_
             long k = (long)ex[b].n_ner * r;
             for (long i = 0; i < k && i < n_negatives; i++) strset_add(&types, all.v[i]);
         }
-        shuffle(types.v, types.n, rng);
+        labels_shuffle(types.v, types.n, rng);
         int n = types.n < max_types ? types.n : (max_types > 0 ? max_types : 0);
         classmap_init(&maps[b], types.v, n);
         free(types.v);
@@ -100,7 +94,7 @@ void classmap_sample_bi(ClassMap* maps, const TrainExample* ex, int B, int max_t
             for (int i = 0; i < ex[b].n_ner_negatives; i++) strset_add(&pool, ex[b].ner_negatives[i]);
         }
     }
-    shuffle(pool.v, pool.n, rng);
+    labels_shuffle(pool.v, pool.n, rng);
     long cap = (long)max_types * B;
     int n = pool.n < cap ? pool.n : (int)(cap > 0 ? cap : 0);
     for (int b = 0; b < B; b++) classmap_init(&maps[b], pool.v, n);

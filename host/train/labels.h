@@ -35,6 +35,15 @@ static inline int train_rng_int(uint64_t* s, int lo, int hi) {
     return lo + (int)(train_rng_next(s) % (uint64_t)(hi - lo + 1));
 }
 
+/* a growable list of distinct strings (pointers borrowed; v malloc'd, free(v)) */
+typedef struct {
+    const char** v;
+    int          n, cap;
+} StrSet;
+void strset_add(StrSet* s, const char* x);
+/* Fisher-Yates with the training RNG, as random.shuffle */
+void labels_shuffle(const char** v, int n, uint64_t* rng);
+
 /* ---- class maps: names[c] has id c+1 */
 typedef struct {
     int    n;

@@ -1,6 +1,7 @@
 /* loss.c -- model-level losses (spec §6.2-6.4). See loss.h. */
 #include "loss.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,10 @@ void loss_params_from_config(LossParams* lp, const TrainConfig* tc) {
                 : !strcmp(m, "label")  ? LOSS_MASK_LABEL
                 : !strcmp(m, "span")   ? LOSS_MASK_SPAN
                                        : LOSS_MASK_NONE; /* the reference: anything else is no masking */
+    /* rel_loss_alpha / rel_loss_gamma (TrainingArguments.rel_focal_loss_*): null falls back to loss_alpha / gamma */
+    lp->rel_set = !isnan(tc->rel_loss_alpha) || !isnan(tc->rel_loss_gamma);
+    lp->rel_alpha = isnan(tc->rel_loss_alpha) ? lp->alpha : (float)tc->rel_loss_alpha;
+    lp->rel_gamma = isnan(tc->rel_loss_gamma) ? lp->gamma : (float)tc->rel_loss_gamma;
 }
 
 void loss_negative_mask(uint8_t* keep, const float* labels, int B, int N, int C, LossMasking masking, float negatives,
@@ -321,6 +326,25 @@ int gliner_loss(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutpu
     return 0;
 }
 
+/* A text without entities has NaN adjacency rows under "attention" / "gat" (torch's softmax over keys that are all
+   masked), all of them outside the loss mask. The reference multiplies them by the 0 mask: its loss, gradients
+   and then weights turn NaN for the whole run. Here they are read as 0, which changes nothing where the values
+   are finite (masked elements give 0 and a 0 gradient either way): such batches train. NULL when nothing is to
+   be replaced, else a malloc'd copy. */
+static float* masked_nan_to_zero(const float* x, const uint8_t* mask, size_t n) {
+    float* y = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (mask[i] || isfinite(x[i])) continue;
+        if (!y) {
+            y = malloc(n * sizeof *y);
+            CHECK(y, "out of memory");
+            memcpy(y, x, n * sizeof *y);
+        }
+        y[i] = 0.0f;
+    }
+    return y;
+}
+
 int gliner_loss_relex(const GlinerConfig* cfg, const ModelInputs* in, const ModelOutputs* out, const LossTargets* tg,
                       const LossParams* lp, uint64_t* rng, float* loss, float* dlogits, float* dadj, float* drel,
                       char* err, size_t errlen) {
@@ -339,7 +363,9 @@ int gliner_loss_relex(const GlinerConfig* cfg, const ModelInputs* in, const Mode
         const LossTerm* t = &plan.term[k];
         float* d = t->relex == 1 ? dadj : t->relex == 2 ? drel : dlogits;
         const float* x = t->relex == 1 ? out->adj : t->relex == 2 ? out->rel_logits : out->logits;
-        l += focal_term_cpu(d, x, t->targets, t->mask, t->n, &t->ft);
+        float* clean = t->relex == 1 ? masked_nan_to_zero(x, t->mask, t->n) : NULL;
+        l += focal_term_cpu(d, clean ? clean : x, t->targets, t->mask, t->n, &t->ft);
+        free(clean);
     }
     *loss = l;
     loss_plan_free(&plan);

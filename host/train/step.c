@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../check.h"
+#include "../device.h"
 #include "../model/relex.h"
 
 /* nn.Embedding(padding_idx = pad_token_id) never accumulates into its padding row: the word embeddings of the
@@ -124,6 +125,22 @@ int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, cons
                   float loss_scale, double* acc, double acc_weight, char* err, size_t errlen) {
     GlinerModel* m = g->m;
     const Backend* be = m->base;
+    if (arch_is_relex(m->cfg.arch)) {
+        /* relex: the forward brings the adjacency and the pair logits to the host anyway (the pairs are enumerated
+           there), so the loss runs on the host (grad_step) and its value joins *acc with one 8-byte round trip */
+        float loss;
+        if (grad_step(g, in, tg, lp, rng, loss_scale, &loss, NULL, err, errlen)) return -1;
+        if (!strcmp(be->name, "cpu")) {
+            *acc += acc_weight * (double)loss;
+        } else {
+            double a;
+            be->sync(be);
+            gl_dev_download(&a, acc, sizeof a);
+            a += acc_weight * (double)loss;
+            be->upload_raw(be, acc, &a, sizeof a);
+        }
+        return 0;
+    }
     ModelOutputs o;
     LossPlan plan;
     if (step_forward(g, in, &o, 1, err, errlen) || gliner_loss_plan(&m->cfg, in, &o, tg, lp, rng, &plan, err, errlen)) {

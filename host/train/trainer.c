@@ -21,12 +21,15 @@
 #include "../io/strmap.h"
 #include "../io/train_config.h"
 #include "../log.h"
+#include "../model/relex.h"
 #include "checkpoint.h"
 #include "data.h"
 #include "ddp.h"
 #include "eval.h"
+#include "eval_relex.h"
 #include "init_model.h"
 #include "labels.h"
+#include "labels_relex.h"
 #include "loss.h"
 #include "optim.h"
 #include "step.h"
@@ -49,6 +52,8 @@ typedef struct {
     EvalData         eval;
     EvalLabels       eval_labels;
     int              have_eval, eval_flat;
+    RelexEvalData    rx_eval;    /* relex: an evaluation file in the training format (eval_relex.h) */
+    int              eval_relex; /* 1: have_eval reads rx_eval (entity and relation P/R/F1) */
     Optimizer        opt;
     GradCtx          gc;
     TrainState       st;
@@ -197,6 +202,20 @@ static int prompt_tokens(Trainer* t, const char* const* labels, int n, int* per,
 
 static int cmp_int_desc(const void* a, const void* b) { return *(const int*)b - *(const int*)a; }
 
+/* relex: what a record's relation prompt takes at most ([<<REL>> r]... <<SEP>>: its distinct relation types, or
+   rel_labels as given), added to *need */
+static int relation_prompt_tokens(Trainer* t, const TrainExample* ex, int64_t* need, char* err, size_t errlen) {
+    const int predefined = ex->n_rel_labels >= 0;
+    const int want = predefined ? ex->n_rel_labels : (ex->n_relations > 0 ? ex->n_relations : 0);
+    StrSet s = {0};
+    for (int i = 0; i < want; i++) strset_add(&s, predefined ? ex->rel_labels[i] : ex->relations[i].label);
+    const int k = prompt_tokens(t, s.v, s.n, NULL, err, errlen);
+    free(s.v);
+    if (k < 0) return -1;
+    *need += k + 1;
+    return 0;
+}
+
 /* Up front, for uni-encoders (their labels are a prompt inside the text's sequence): every record's positive
    labels, and the evaluation's labels, must fit under the sequence cap with room for one text sub-token. The
    reference would cut such a prompt and die steps later on the class count ("labels have 20 classes, the
@@ -241,6 +260,10 @@ static int check_prompts(Trainer* t, char* err, size_t errlen) {
         qsort(tok, (size_t)n, sizeof *tok, cmp_int_desc);
         int64_t need = 0;
         for (int k = 0; k < keep; k++) need += tok[k];
+        if (arch_is_relex(cfg->arch) && relation_prompt_tokens(t, ex, &need, e2, sizeof e2)) {
+            rc = gl_set_err(err, errlen, "%s: record %zu: a relation label: %s", src, r, e2);
+            break;
+        }
         if (need > budget)
             rc = gl_set_err(err, errlen, "%s: record %zu: the prompt of its %s%d entity labels takes %lld sub-tokens (with "
                             "<<ENT>> each), more than the %lld that a sequence cap of %lld leaves after the special "
@@ -252,11 +275,18 @@ static int check_prompts(Trainer* t, char* err, size_t errlen) {
     free(tok);
     if (rc || !t->have_eval) return rc;
     char e2[512];
-    const int need = prompt_tokens(t, (const char* const*)t->eval_labels.names, t->eval_labels.n, NULL, e2, sizeof e2);
+    const int nl = t->eval_relex ? t->rx_eval.n_ent_labels : t->eval_labels.n;
+    int need = prompt_tokens(t, (const char* const*)(t->eval_relex ? t->rx_eval.ent_labels : t->eval_labels.names), nl,
+                             NULL, e2, sizeof e2);
+    if (need >= 0 && t->eval_relex) { /* and the relation prompt, with its <<SEP>> */
+        const int nr = prompt_tokens(t, (const char* const*)t->rx_eval.rel_labels, t->rx_eval.n_rel_labels, NULL, e2,
+                                     sizeof e2);
+        need = nr < 0 ? nr : need + nr + 1;
+    }
     if (need < 0) return gl_set_err(err, errlen, "evaluation labels: %s", e2);
     if (need > budget)
         return gl_set_err(err, errlen, "the evaluation's %d labels make a prompt of %d sub-tokens, more than the %lld that "
-                          "a sequence cap of %lld leaves for labels: every evaluation text would fail", t->eval_labels.n,
+                          "a sequence cap of %lld leaves for labels: every evaluation text would fail", nl,
                           need, (long long)budget, (long long)cap);
     return 0;
 }
@@ -274,6 +304,10 @@ typedef struct {
     int      n;
     ModelInputs in;
     LossTargets tg;
+    /* relex: the records as trained (augmented), their relation classes, the targets (labels_relex.h) */
+    RelexExample* rx;
+    ClassMap*     rel_maps;
+    RelexTargets  rt;
 } MicroBatch;
 
 static void mb_free(MicroBatch* mb) {
@@ -286,6 +320,12 @@ static void mb_free(MicroBatch* mb) {
     free(mb->rs_mask);
     free(mb->rs_labels);
     for (int i = 0; i < mb->n; i++) classmap_free(&mb->maps[i]);
+    if (mb->rx) {
+        for (int i = 0; i < mb->n; i++) relex_example_free(&mb->rx[i]), classmap_free(&mb->rel_maps[i]);
+        relex_targets_free(&mb->rt);
+    }
+    free(mb->rx);
+    free(mb->rel_maps);
     memset(mb, 0, sizeof *mb);
 }
 
@@ -297,16 +337,37 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
     TrainExample* exs = malloc((size_t)n * sizeof *exs);
     BatchItem* items = calloc((size_t)n, sizeof *items);
     CHECK(exs && items, "out of memory");
-    for (int i = 0; i < n; i++) exs[i] = *ex[i];
-    if (arch_is_bi(cfg->arch)) classmap_sample_bi(mb->maps, exs, n, cfg->max_types, t->rng);
-    else classmap_sample_uni(mb->maps, exs, n, cfg->max_types, cfg->max_neg_type_ratio, t->rng);
+    const int relex = arch_is_relex(cfg->arch);
+    if (relex) { /* augmentation (§7.8), then both class maps (§2.9) */
+        mb->rx = calloc((size_t)n, sizeof *mb->rx);
+        mb->rel_maps = calloc((size_t)n, sizeof *mb->rel_maps);
+        CHECK(mb->rx && mb->rel_maps, "out of memory");
+        const RelexAugment aug = {cfg->augment_data_prob, {cfg->augment_ent_drop_prob[0], cfg->augment_ent_drop_prob[1]},
+                                  {cfg->augment_rel_drop_prob[0], cfg->augment_rel_drop_prob[1]},
+                                  cfg->augment_add_other_prob};
+        for (int i = 0; i < n; i++) {
+            relex_example_init(&mb->rx[i], ex[i], &aug, t->rng);
+            exs[i] = mb->rx[i].ex;
+        }
+        classmap_sample_relex(mb->maps, mb->rel_maps, mb->rx, ex, n, cfg->max_types, cfg->max_neg_type_ratio, t->rng);
+    } else {
+        for (int i = 0; i < n; i++) exs[i] = *ex[i];
+        if (arch_is_bi(cfg->arch)) classmap_sample_bi(mb->maps, exs, n, cfg->max_types, t->rng);
+        else classmap_sample_uni(mb->maps, exs, n, cfg->max_types, cfg->max_neg_type_ratio, t->rng);
+    }
     int rc = -1;
     for (int i = 0; i < n && t->prompt_budget > 0; i++) { /* uni-encoders: the prompt under the cap (check_prompts) */
         int* tok = malloc((size_t)(mb->maps[i].n ? mb->maps[i].n : 1) * sizeof *tok);
         CHECK(tok, "out of memory");
         const size_t rec = (size_t)(ex[i] - t->data.ex);
-        int dropped = prompt_tokens(t, (const char* const*)mb->maps[i].names, mb->maps[i].n, tok, err, errlen);
-        if (dropped >= 0) dropped = classmap_fit_prompt(&mb->maps[i], &exs[i], tok, t->prompt_budget);
+        int budget = t->prompt_budget, dropped = 0;
+        if (relex) { /* the relation prompts ([<<REL>> r]... <<SEP>>) are kept whole: the entities fit in the rest */
+            const int nr = prompt_tokens(t, (const char* const*)mb->rel_maps[i].names, mb->rel_maps[i].n, NULL, err, errlen);
+            budget = nr < 0 ? 0 : budget - nr - 1;
+            dropped = nr < 0 ? -1 : 0;
+        }
+        if (dropped >= 0) dropped = prompt_tokens(t, (const char* const*)mb->maps[i].names, mb->maps[i].n, tok, err, errlen);
+        if (dropped >= 0) dropped = classmap_fit_prompt(&mb->maps[i], &exs[i], tok, budget);
         free(tok);
         if (dropped < 0) {
             gl_set_err(err, errlen, "record %zu: its positive labels do not fit under the sequence cap", rec);
@@ -322,6 +383,10 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
         items[i].labels = (const char* const*)mb->maps[i].names;
         items[i].n_labels = mb->maps[i].n;
         items[i].index = (int)(ex[i] - t->data.ex); /* batch_build's errors name the record */
+        if (relex) {
+            items[i].relations = (const char* const*)mb->rel_maps[i].names;
+            items[i].n_relations = mb->rel_maps[i].n;
+        }
     }
     if (batch_build(&mb->b, t->g->tok, cfg, items, n, t->g->model_max_length, err, errlen)) goto out;
     mb->span_mask64 = gliner_batch_inputs(&mb->b, cfg, &mb->in);
@@ -330,7 +395,7 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
         int W;
         mb->labels = labels_token_build(exs, mb->maps, n, cfg->max_len, &W, &C);
         if (W != mb->b.W) { gl_set_err(err, errlen, "token labels for %d words, the batch has %d", W, mb->b.W); goto out; }
-        if (cfg->represent_spans) {
+        if (cfg->represent_spans && !relex) { /* token relex trains on the gold spans instead (relex targets) */
             int N, C2;
             mb->rs_labels = labels_token_spans_build(exs, mb->maps, n, cfg->max_len, cfg->max_width, cfg->neg_spans_ratio,
                                                      t->rng, &mb->rs_idx, &mb->rs_mask, &N, &C2);
@@ -357,6 +422,27 @@ static int mb_build(Trainer* t, MicroBatch* mb, const TrainExample* const* ex, i
     }
     mb->tg = (LossTargets){.labels = mb->labels, .C = C, .span_labels = mb->rs_labels, .span_mask = mb->rs_mask,
                            .N = mb->in.N};
+    if (relex) { /* §7.7: the gold entities drive the forward; the adjacency and relation targets */
+        const int token = arch_is_token(cfg->arch);
+        RelexTargets* rt = &mb->rt;
+        relex_targets_build(rt, mb->rx, mb->maps, mb->rel_maps, n, cfg->max_width, cfg->max_len, token,
+                            relex_single_step(cfg), token ? NULL : mb->labels, mb->b.W * mb->b.K, C, t->rng);
+        mb->in.relex_gold = 1;
+        mb->in.relex_labels = mb->labels;
+        mb->in.relex_labels_C = C;
+        mb->in.adj_matrix = rt->adj;
+        mb->in.n_adj = rt->N;
+        if (token) {
+            mb->in.N = rt->Ns;
+            mb->in.spans_idx = rt->span_idx;
+            mb->in.spans_mask = rt->span_mask;
+        }
+        mb->tg.adj_matrix = rt->adj;
+        mb->tg.n_adj = rt->N;
+        mb->tg.rel_matrix = rt->rel;
+        mb->tg.rel_P = rt->P;
+        mb->tg.rel_C = rt->R;
+    }
     rc = 0;
 out:
     free(items);
@@ -451,6 +537,16 @@ static int evaluate(Trainer* t, EvalScores* out, char* err, size_t errlen) {
     free(pred);
     model_infer_mode(t, 0);
     *out = eval_scores(&c);
+    return rc;
+}
+
+/* relex: entities and relations of the evaluation records (eval_relex.h) */
+static int evaluate_relex(Trainer* t, EvalScores* ent, EvalScores* rel, char* err, size_t errlen) {
+    const size_t n = t->o.eval_limit > 0 ? (size_t)t->o.eval_limit : t->rx_eval.data.n;
+    model_infer_mode(t, 1);
+    const int rc = relex_evaluate((struct GlinerHandle*)t->g, &t->rx_eval, n, t->batch,
+                                  (float)(t->o.threshold > 0 ? t->o.threshold : 0.5), 0, ent, rel, err, errlen);
+    model_infer_mode(t, 0);
     return rc;
 }
 
@@ -884,14 +980,20 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     if (gliner_load(&t->g, model, &go, err, errlen)) return -1;
     t->m = &((struct GlinerHandle*)t->g)->model;
     const GlinerArch a = t->m->cfg.arch;
-    if (arch_is_decoder(a) || arch_is_relex(a))
+    if (arch_is_decoder(a))
         return gl_set_err(err, errlen, "%s: training %s models is not implemented yet", model, arch_name(a));
     const char* train = o->train_data ? o->train_data : tc->train_data;
     if (!train) return gl_set_err(err, errlen, "%s: data.train_data is missing", o->config);
     if (train_data_load(&t->data, train, err, errlen)) return -1;
     if (t->data.n == 0) return gl_set_err(err, errlen, "%s: no training records", train);
     const char* ev = o->eval_data ? o->eval_data : tc->val_data_dir;
-    if (ev) {
+    struct stat eb;
+    if (ev && arch_is_relex(a) && stat(ev, &eb) == 0 && S_ISREG(eb.st_mode)) {
+        /* relex: records in the training format, entity and relation P/R/F1 (eval_relex.h); flat_ner False, the
+           default of the relex evaluate() */
+        if (relex_eval_load(&t->rx_eval, ev, err, errlen)) return -1;
+        t->have_eval = t->eval_relex = 1;
+    } else if (ev) {
         if (eval_dataset_load_test(ev, &t->eval, &t->eval_labels, &t->eval_flat, err, errlen)) return -1;
         t->have_eval = 1;
     }
@@ -986,10 +1088,11 @@ static void teardown(Trainer* t) {
 #endif
     optim_free(&t->opt);
     train_state_free(&t->st);
-    if (t->have_eval) {
+    if (t->have_eval && !t->eval_relex) {
         eval_data_free(&t->eval);
         eval_labels_free(&t->eval_labels);
     }
+    if (t->eval_relex) relex_eval_free(&t->rx_eval);
     train_data_free(&t->data);
     gliner_free(t->g);
     train_config_free(&t->tc);
@@ -1133,15 +1236,25 @@ int gliner_train(const TrainOptions* opts, char* err, size_t errlen) {
         if (saving && t->zero && !t->o.no_save && zero_gather_state(t, err, errlen)) { rc = -1; goto done; }
         if (saving && t->rank == 0) {
             if (t->have_eval) {
-                EvalScores sc;
+                EvalScores sc, rs;
                 const double te = now_s();
-                if (evaluate(t, &sc, err, errlen)) { rc = -1; goto done; }
+                if ((t->eval_relex ? evaluate_relex(t, &sc, &rs, err, errlen) : evaluate(t, &sc, err, errlen))) {
+                    rc = -1;
+                    goto done;
+                }
                 say(t, "step %lld: eval P %.2f%%  R %.2f%%  F1 %.2f%%  (%lld gold, %lld predicted, %.1f s)", (long long)s,
                     100 * sc.precision, 100 * sc.recall, 100 * sc.f1, (long long)sc.counts.n_true,
                     (long long)sc.counts.n_pred, now_s() - te);
                 TrainLogEntry e = {.step = s, .epoch = t->st.epoch,
                                    .has = TRAIN_LOG_EVAL_F1 | TRAIN_LOG_EVAL_PRECISION | TRAIN_LOG_EVAL_RECALL,
                                    .eval_f1 = sc.f1, .eval_precision = sc.precision, .eval_recall = sc.recall};
+                if (t->eval_relex) {
+                    say(t, "step %lld: eval relations P %.2f%%  R %.2f%%  F1 %.2f%%  (%lld gold, %lld predicted; strict: "
+                        "head, tail, label)", (long long)s, 100 * rs.precision, 100 * rs.recall, 100 * rs.f1,
+                        (long long)rs.counts.n_true, (long long)rs.counts.n_pred);
+                    e.has |= TRAIN_LOG_EVAL_REL_F1 | TRAIN_LOG_EVAL_REL_PRECISION | TRAIN_LOG_EVAL_REL_RECALL;
+                    e.eval_rel_f1 = rs.f1, e.eval_rel_precision = rs.precision, e.eval_rel_recall = rs.recall;
+                }
                 train_state_log_append(&t->st, &e);
                 jlog_entry(t, &e);
                 t_win += now_s() - te; /* evaluation time is not training throughput */

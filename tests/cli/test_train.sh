@@ -9,9 +9,7 @@
 #   4. bad input: one-line errors naming the file / record / flag, non-zero exit, no checkpoint written.
 set -u
 GLINER=$1 SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/cli/train_lib.sh" # TMP, fail, train_yaml, expect_err
 M=$SRC/tests/fixtures/models
 
 cat >"$TMP/train.json" <<'J'
@@ -26,38 +24,7 @@ cat >"$TMP/train.json" <<'J'
  {"tokenized_text": ["The", "UN", "met", "on", "Monday", "."], "ner": [[1, 1, "organization"], [4, 4, "date"]]},
  {"tokenized_text": ["Lionel", "Messi", "joined", "Inter", "Miami", "."], "ner": [[0, 1, "person"], [3, 4, "organization"]]}]
 J
-yaml() { # yaml OUT STEPS EVAL_EVERY LIMIT
-cat >"$1" <<Y
-model:
-  name: "test"
-  max_types: 6
-  max_neg_type_ratio: 1
-data:
-  root_dir: $TMP/unused
-  train_data: "$TMP/train.json"
-  val_data_dir: "none"
-training:
-  prev_path: null
-  num_steps: $2
-  train_batch_size: 3
-  eval_every: $3
-  warmup_steps: 0.1
-  scheduler_type: "cosine"
-  loss_alpha: 0.75
-  loss_gamma: 2
-  loss_reduction: "sum"
-  negatives: 1.0
-  masking: "none"
-  lr_encoder: 1e-4
-  lr_others: 5e-4
-  weight_decay_encoder: 0.01
-  weight_decay_other: 0.01
-  max_grad_norm: 1.0
-  save_total_limit: $4
-  seed: 7
-  freeze_components: null
-Y
-}
+yaml() { train_yaml "$1" "$TMP/train.json" "$2" "$3" "$4"; } # yaml OUT STEPS EVAL_EVERY LIMIT
 yaml "$TMP/c.yaml" 16 5 2
 RUN="$GLINER train $TMP/c.yaml --model $M/uni_span_bert_markerV0 --threads 1"
 
@@ -166,14 +133,6 @@ grep -q "built a new model" "$TMP/new2.log" && fail "the resumed run built the m
 echo "ok: a new model from a backbone trains and resumes"
 
 # ---- 4. bad input
-expect_err() { # expect_err CODE PATTERN CMD...
-  local code=$1 pat=$2; shift 2
-  "$@" >"$TMP/e.out" 2>"$TMP/e.err"
-  local rc=$?
-  [ $rc = "$code" ] || { cat "$TMP/e.err"; fail "exit $rc (expected $code): $*"; }
-  [ "$(wc -l <"$TMP/e.err")" -ge 1 ] || fail "no error message: $*"
-  grep -q -- "$pat" "$TMP/e.err" || { cat "$TMP/e.err"; fail "error does not match '$pat': $*"; }
-}
 expect_err 2 "usage" "$GLINER" train
 expect_err 2 "unknown option '--bogus'" $RUN --bogus 1
 expect_err 2 "\-\-steps: expected an integer" $RUN --steps -3
