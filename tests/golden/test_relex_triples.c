@@ -78,7 +78,7 @@ Test(relex_triples, every_interaction) {
         snprintf(key, sizeof key, "%s.scores", mode->string);
         const float* ref = f32(&st, key, (size_t)N);
         Lookup l = {.be = be, .st = &st, .mode = mode->string};
-        relex_triple_scores(be, mode->string, fixture_param, &l, out, h, t, r, N, 1, 1, D);
+        relex_triple_scores(be, mode->string, fixture_param, NULL, &l, 0, out, h, t, r, N, 1, 1, D);
         be->download(be, got, out, (size_t)N);
         for (int i = 0; i < l.n; i++) be->free(be, l.bufs[i]);
         /* every parameter the reference's layer has (bar BatchNorm's num_batches_tracked) is read */
