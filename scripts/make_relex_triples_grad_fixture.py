@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Reference gradients of the TriplesScoreLayer modes with weights, for tests/golden/test_relex_triples_grad.c.
+"""Reference gradients of the TriplesScoreLayer modes with weights, for tests/golden/test_relex_triples.c
+(Test weighted_modes_grad).
 
 Reads tests/fixtures/relex_triples/interactions.safetensors (scripts/make_fixtures.py: every mode built by the
 real `gliner` package with dim = 16 and random parameters, fixed h, r, t rows) and writes, beside it,

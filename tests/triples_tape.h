@@ -2,7 +2,7 @@
    layer's parameters in one flat buffer registered by tape_set_params, as a model's are: the per-relation
    projections (linear ops) and the op triple_scores run on the tape's CPU backend, the backward is seeded with dy,
    and the gradients come back for head, tail, Q_rel and, in the flat gradient buffer, for every parameter. Shared by
-   tests/unit/test_grad_relex.c (finite differences) and tests/golden/test_relex_triples_grad.c (the reference's
+   tests/unit/test_grad_relex.c (finite differences) and tests/golden/test_relex_triples.c (the reference's
    autograd). */
 #pragma once
 #include <stdio.h>

@@ -99,32 +99,49 @@ static inline float tucker_m(const float* M, const TripleParams* tp, size_t n, i
     return tp->drop_p > 0.0f ? m * drop_fac(tp, 2, (n * D + a) * D + c) : m;
 }
 
+/* what the forward computes before the score and the backward again: the BatchNorms' statistics st = {mean0, sd0,
+   mean1, sd1} (D each; update: train() moves the running stats), the rows hb = BN0(h), tb = BN1(t) (N, D) after
+   input_dropout, the triples' relation rows rx (N, D) and the core product G (D, N, D) */
+typedef struct {
+    float *st, *hb, *tb, *rx, *G;
+} TuckerAct;
+
+static void tucker_act(TuckerAct* a, const float* head, const float* tail, const float* rel, const TripleParams* tp,
+                       int B, int P, int R, int D, int update) {
+    const size_t N = (size_t)B * P * R;
+    a->st = xmalloc((size_t)4 * D * sizeof(float));
+    tucker_bn_stats(a->st, a->st + D, head, tp, 0, B * P, R, D, update);
+    tucker_bn_stats(a->st + 2 * D, a->st + 3 * D, tail, tp, 1, B * P, R, D, update);
+    a->hb = xmalloc(N * D * sizeof(float));
+    a->tb = xmalloc(N * D * sizeof(float));
+    tucker_bn(a->hb, head, a->st, a->st + D, tp, 0, N, R, D);
+    tucker_bn(a->tb, tail, a->st + 2 * D, a->st + 3 * D, tp, 1, N, R, D);
+    a->G = tucker_core(&a->rx, rel, tp->W, B, P, R, D);
+}
+
+static void tucker_act_free(TuckerAct* a) {
+    free(a->st);
+    free(a->hb);
+    free(a->tb);
+    free(a->rx);
+    free(a->G);
+}
+
 void tucker_forward_cpu(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
                         int B, int P, int R, int D) {
     const size_t N = (size_t)B * P * R, DD = (size_t)D * D;
     if (!N) return;
-    float* st = xmalloc((size_t)4 * D * sizeof(float)); /* mean0, sd0, mean1, sd1 */
-    tucker_bn_stats(st, st + D, head, tp, 0, B * P, R, D, 1);
-    tucker_bn_stats(st + 2 * D, st + 3 * D, tail, tp, 1, B * P, R, D, 1);
-    float* hb = xmalloc(N * D * sizeof(float));
-    float* tb = xmalloc(N * D * sizeof(float));
-    tucker_bn(hb, head, st, st + D, tp, 0, N, R, D);
-    tucker_bn(tb, tail, st + 2 * D, st + 3 * D, tp, 1, N, R, D);
-    float* rx;
-    float* G = tucker_core(&rx, rel, tp->W, B, P, R, D);
+    TuckerAct A;
+    tucker_act(&A, head, tail, rel, tp, B, P, R, D, 1);
 #pragma omp parallel for schedule(static) if (N * DD > 65536)
     for (size_t n = 0; n < N; n++) { /* sum_{a,c} h_bn[a] M[a, c] t_bn[c] */
-        const float *M = G + n * DD, *h = hb + n * D, *t = tb + n * D;
+        const float *M = A.G + n * DD, *h = A.hb + n * D, *t = A.tb + n * D;
         double acc = 0.0;
         for (int a = 0; a < D; a++)
             for (int c = 0; c < D; c++) acc += (double)h[a] * tucker_m(M, tp, n, a, c, D) * t[c];
         out[n] = (float)acc;
     }
-    free(G);
-    free(rx);
-    free(hb);
-    free(tb);
-    free(st);
+    tucker_act_free(&A);
 }
 
 /* BatchNorm's backward for bn<s>: dy (N, D) the gradient of the dropped-out rows; dx (B*P, D) += each row's R
@@ -165,15 +182,10 @@ void tucker_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGr
                          int R, int D) {
     const size_t N = (size_t)B * P * R, DD = (size_t)D * D;
     if (!N) return;
-    float* st = xmalloc((size_t)4 * D * sizeof(float));
-    tucker_bn_stats(st, st + D, head, tp, 0, B * P, R, D, 0);
-    tucker_bn_stats(st + 2 * D, st + 3 * D, tail, tp, 1, B * P, R, D, 0);
-    float* hb = xmalloc(N * D * sizeof(float));
-    float* tb = xmalloc(N * D * sizeof(float));
-    tucker_bn(hb, head, st, st + D, tp, 0, N, R, D);
-    tucker_bn(tb, tail, st + 2 * D, st + 3 * D, tp, 1, N, R, D);
-    float* rx;
-    float* G = tucker_core(&rx, rel, tp->W, B, P, R, D);
+    TuckerAct A;
+    tucker_act(&A, head, tail, rel, tp, B, P, R, D, 0);
+    float *G = A.G, *rx = A.rx, *st = A.st;
+    const float *hb = A.hb, *tb = A.tb;
     float* dhb = xcalloc(N * D, sizeof(float));
     float* dtb = xcalloc(N * D, sizeof(float));
 #pragma omp parallel for schedule(static) if (N * DD > 65536)
@@ -223,11 +235,7 @@ void tucker_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGr
                   1, B * P, R, D);
     free(dhb);
     free(dtb);
-    free(G);
-    free(rx);
-    free(hb);
-    free(tb);
-    free(st);
+    tucker_act_free(&A);
 }
 
 /* ---------------------------------------------------------------- ERMLP */
