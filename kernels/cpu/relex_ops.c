@@ -5,6 +5,7 @@
    mha_probs      nn.MultiheadAttention's head-averaged weights with a key padding mask        (B,E,H*Dh) x2 -> (B,E,E)
    gcn_norm       SimpleGCNLayer: D^-1/2 (A0 pm + diag m) D^-1/2                              (B,E,E) -> (B,E,E)
    triple_scores  TriplesScoreLayer's interactions, one score per (pair, relation)            -> (B,P,R)
+                  (TuckER, ERMLP, ConvKB: triple_nets.c; every mode has a backward here)
    Sums accumulate in double (within an ulp of torch's float sums for these sizes). */
 #include <cblas.h>
 #include <math.h>
