@@ -26,6 +26,7 @@ typedef enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SI
 typedef struct Backend Backend;
 struct FocalTerm; /* kernels/cpu/cpu_ops.h */
 struct TripleParams; /* kernels/common.h */
+struct TripleGrads;  /* kernels/common.h */
 /* a piece of a training forward that the tape may run again in the backward (Backend.checkpoint) */
 typedef void (*CheckpointFn)(const void* ctx, const Backend* be, void* const* ins, void* out);
 
@@ -181,7 +182,7 @@ struct Backend {
 
     /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). CUDA: fp32 tables only (kernels/cuda/relex_ops.cu),
        NULL in the bf16/fp16 tables: the model refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
-       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_bwd below (CPU only; triple_scores: weightless modes). */
+       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_weights_bwd below (CPU only). */
     /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
        sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */
     void (*pair_mask)(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig);
@@ -198,8 +199,9 @@ struct Backend {
        An[b,i,j] = d_i^-1/2 A_ij d_j^-1/2; A0, An (B, E, E) */
     void (*gcn_norm)(const Backend* be, void* An, const void* A0, const int64_t* mask, int B, int E);
     /* TriplesScoreLayer: out[b,p,r] = score(head[b,p], rel[b,r], tail[b,p]) for tp->mode (kernels/common.h
-       TripleParams: the per-relation projections computed by the caller, the mode's weights); head, tail (B, P, D),
-       rel (B, R, D) -> out (B, P, R) */
+       TripleParams: the per-relation projections computed by the caller, the mode's weights, and train()'s BatchNorm
+       and dropouts: with tp->run set the op moves TuckER's running stats, as nn.BatchNorm1d does); head, tail
+       (B, P, D), rel (B, R, D) -> out (B, P, R) */
     void (*triple_scores)(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                           const struct TripleParams* tp, int B, int P, int R, int D);
 
@@ -283,10 +285,20 @@ struct Backend {
     void (*mha_probs_bwd)(const Backend* be, void* dq, void* dk, const void* dP, const void* q, const void* k,
                           const int64_t* key_mask, int B, int E, int H, int Dh);
     void (*gcn_norm_bwd)(const Backend* be, void* dA0, const void* dAn, const void* A0, const int64_t* mask, int B, int E);
-    /* the modes without weights only (kernels/cpu/cpu_ops.h triple_scores_has_backward); the tape refuses the others */
+    /* the modes without weights (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE, HolE): the tape calls it
+       for those */
     void (*triple_scores_bwd)(const Backend* be, void* dhead, void* dtail, void* drel, const void* dout, const void* head,
                               const void* tail, const void* rel, const struct TripleParams* tp, int B, int P, int R,
                               int D);
+    /* the modes with weights (TransH, TransF, PairRE, TripleRE, TuckER, ERMLP, ConvKB), also into dtp (kernels/common.h
+       TripleGrads): the per-relation projections tp->a .. g (linear outputs: the tape carries their gradient on to the
+       r_to_* weights and Q_rel) and the mode's own weights. tp as the forward's: in train() TuckER's BatchNorm goes
+       through the batch statistics, dropouts are redrawn from tp->drop_seed (tp->run is not read). CPU only: NULL in
+       the CUDA tables, where the tape refuses these modes. */
+    void (*triple_scores_weights_bwd)(const Backend* be, void* dhead, void* dtail, void* drel,
+                                      const struct TripleGrads* dtp, const void* dout, const void* head,
+                                      const void* tail, const void* rel, const struct TripleParams* tp, int B, int P,
+                                      int R, int D);
 };
 
 /* The CPU backend (always built). threads <= 0: OpenMP default. */

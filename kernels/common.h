@@ -405,7 +405,27 @@ typedef struct TripleParams {
        conv.bias (nf) or NULL, w2 = fc.weight (1, nf*D), b2 = fc.bias (1) */
     const void *w0, *b0, *w2, *b2;
     int hidden; /* ERMLP's hidden width, ConvKB's filters */
+    /* train() (host/model/relex.c sets these; the backward reads the same): TuckER's BatchNorms normalise with the
+       N = B*P*R triples' own mean and biased variance instead of the running ones, and the forward moves run[s] =
+       {running_mean, running_var} of bn<s> when set (momentum 0.1, unbiased variance; NULL: left alone). Dropout,
+       inverted, where drop_p > 0, factor dropout_keep(drop_seed[k], i): TuckER's input_dropout on BN0(h) (k = 0) and
+       BN1(t) (k = 1), i = n*D + d, and its dropout on the core product (k = 2), i = the (N, D, D) view's index;
+       ConvKB's dropout on the flattened features (k = 0), i = n*nf*D + f*D + d. */
+    int      training;
+    float    drop_p;
+    uint64_t drop_seed[3];
+    void*    run[2][2];
 } TripleParams;
+
+/* triple_scores_weights_bwd's parameter gradients: TripleParams' tensors with a gradient (NULL: not needed). a .. g
+   are the per-relation projections' (B, R, D) / (B, R); bn[s] = {d weight, d bias} of bn<s> (the running stats are
+   buffers: no gradient). */
+typedef struct TripleGrads {
+    void *a, *b, *c, *g;
+    void* W;
+    void* bn[2][2];
+    void *w0, *b0, *w2, *b2;
+} TripleGrads;
 
 #ifdef __cplusplus
 }

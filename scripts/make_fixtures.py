@@ -1604,9 +1604,12 @@ def make_triples_interactions(out_root, tk):
     }
     save_tensors(d / "interactions.safetensors", tensors)
     dump_json(d / "interactions.json", info, compact=True)
+    from make_relex_triples_grad_fixture import write_grads  # the modes with weights' gradients, from these files
+
+    grad_files = write_grads(d)
     return {
         "path": os.path.relpath(d.resolve(), Path.cwd()),
-        "files": ["interactions.json", "interactions.safetensors"],
+        "files": ["interactions.json", "interactions.safetensors"] + grad_files,
         "modes_built": sorted(k for k, v in info["modes"].items() if "build_error" not in v),
         "small_model_probe": probe,
     }

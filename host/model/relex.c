@@ -278,9 +278,11 @@ static TripleMode triple_mode(const char* s) {
     return TRIPLE_UM;
 }
 
-/* 8, triples_score_layer: per-relation projections of Q_rel (B*R rows) on the op table, then the op (relex.h) */
-void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, const void* ctx, void* out,
-                         const void* head, const void* tail, const void* Q, int B, int P, int R, int D) {
+/* 8, triples_score_layer: per-relation projections of Q_rel (B*R rows) on the op table (linear: the tape carries
+   their gradients to the r_to_* weights and Q_rel), then the op (relex.h) */
+void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, RelexDropFn drop, const void* ctx,
+                         int training, void* out, const void* head, const void* tail, const void* Q, int B, int P,
+                         int R, int D) {
     const size_t es = dtype_size(be->dtype), nR = (size_t)B * R;
     TripleParams tp;
     memset(&tp, 0, sizeof tp);
@@ -322,12 +324,25 @@ void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param
         tp.hidden = 32;
     }
 #undef PARAM
+    /* train(): TuckER's BatchNorm on the batch, its running stats moved in the parameter storage (they are buffers:
+       the optimizer leaves them alone, optim.c); the dropouts the interactions have (TuckERInteraction's
+       input_dropout on BN0(h) and BN1(t) and dropout on the core product, 0.2 each; ConvKBInteraction's 0.3 on the
+       features; the norm-based modes' 0.3 belongs to their scorer, which use_scorer = False leaves out; ERMLP none) */
+    tp.training = training;
+    if (training && tp.mode == TRIPLE_TUCKER)
+        for (int s = 0; s < 2; s++) tp.run[s][0] = (void*)tp.bn[s][2], tp.run[s][1] = (void*)tp.bn[s][3];
+    if (training && drop && tp.mode == TRIPLE_TUCKER)
+        for (int k = 0; k < 3; k++) tp.drop_p = drop(ctx, 0.2, &tp.drop_seed[k]);
+    if (training && drop && tp.mode == TRIPLE_CONVKB) tp.drop_p = drop(ctx, 0.3, &tp.drop_seed[0]);
+    CHECK(!training || be->triple_scores_weights_bwd || (tp.mode != TRIPLE_TUCKER && !(tp.drop_p > 0)),
+          "triples_layer %s in training: the %s backend's triple_scores has no train() mode", mode, be->name);
     if ((size_t)B * P * R > 0) be->triple_scores(be, out, head, tail, Q, &tp, B, P, R, D);
     for (int k = 0; k < 4; k++)
         if (proj[k]) be->free(be, proj[k]);
 }
 
 static const void* model_param(const void* m, const char* name) { return gliner_param(m, name); }
+static float model_drop(const void* m, double p, uint64_t* seed) { return model_attn_dropout(m, p, seed); }
 
 void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
                    const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C) {
@@ -480,7 +495,7 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         int64_t* d_gi = up_i64(be, gi, (size_t)B * P * 2);
         be->embedding(be, h, ent, d_gi, B * P, D, B * Ea);
         be->embedding(be, t, ent, d_gi + (size_t)B * P, B * P, D, B * Ea);
-        relex_triple_scores(be, cfg->triples_layer, model_param, m, RL, h, t, Q, B, P, R, D);
+        relex_triple_scores(be, cfg->triples_layer, model_param, model_drop, m, m->training, RL, h, t, Q, B, P, R, D);
         be->free(be, d_gi);
         free(gi);
         be->free(be, h);

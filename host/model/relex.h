@@ -25,11 +25,17 @@ void relex_outputs_free(ModelOutputs* out);
 /* Step 8's triples_score_layer alone: out (B, P, R) = TriplesScoreLayer(mode)(head (B, P, D), Q (B, R, D), tail
    (B, P, D)), the per-relation projections on the op table, then the op triple_scores. The mode's parameters come
    from param(ctx, key) by their checkpoint keys ("triples_score_layer.interaction.r_to_w.weight", ...) in backend
-   memory, sized for D; it must not return NULL. relex_forward calls it with the model's table (there D = 768 for
-   a mode with weights); tests/golden/test_relex_triples.c with the reference's dim-16 layers. */
+   memory, sized for D; it must not return NULL. training: the layer in train() -- TuckER's BatchNorms normalise
+   with the batch's statistics and move their running_mean / running_var in place (where param returned them), and
+   the interaction's dropouts (TuckER 0.2, three draws; ConvKB 0.3) draw through drop(ctx, p, &seed), which returns
+   the probability to apply (0: none, as model_attn_dropout does) -- drop NULL: no dropout. relex_forward calls it
+   with the model's table (there D = 768 for a mode with weights); tests/golden/test_relex_triples*.c with the
+   reference's dim-16 layers. */
 typedef const void* (*RelexParamFn)(const void* ctx, const char* key);
-void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, const void* ctx, void* out,
-                         const void* head, const void* tail, const void* Q, int B, int P, int R, int D);
+typedef float (*RelexDropFn)(const void* ctx, double p, uint64_t* seed);
+void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, RelexDropFn drop, const void* ctx,
+                         int training, void* out, const void* head, const void* tail, const void* Q, int B, int P,
+                         int R, int D);
 
 /* relations_layer "none": the single-step relex (every ordered entity pair, no adjacency; spec §7.2 step 7). The
    model compares with "none" exactly; "None" / "NONE" are taken as the same here (relex.c) */

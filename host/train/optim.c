@@ -118,7 +118,7 @@ int optim_init(Optimizer* o, const ParamTable* t, OptimHParams hp, char* const* 
         o->no_decay[i] = (uint8_t)optim_param_no_decay(t->p[i].name);
         /* optional tensors (a BERT pooler, a tied lm_head) have no storage in the flat buffer (offset 0 aliases
            the first tensor) and no role in the forward: never stepped, like torch's grad-None parameters */
-        o->frozen[i] = (uint8_t)(t->p[i].optional != 0);
+        o->frozen[i] = (uint8_t)(t->p[i].optional != 0 || optim_param_is_buffer(t->p[i].name));
     }
     for (int k = 0; k < n_freeze; k++) {
         const char* pre = optim_freeze_prefix(freeze[k]);
@@ -129,6 +129,16 @@ int optim_init(Optimizer* o, const ParamTable* t, OptimHParams hp, char* const* 
                 if (strncmp(t->p[i].name, pre, pl) == 0) { o->frozen[i] = 1; hits++; }
         }
         if (!hits) log_warn("freeze_components: component '%s' not found in this model; ignored", freeze[k]);
+    }
+    return 0;
+}
+
+int optim_param_is_buffer(const char* name) {
+    const size_t n = strlen(name);
+    static const char* const sfx[] = {".running_mean", ".running_var"};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        const size_t m = strlen(sfx[i]);
+        if (n >= m && !strcmp(name + n - m, sfx[i])) return 1;
     }
     return 0;
 }

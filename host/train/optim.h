@@ -48,6 +48,10 @@ int64_t sched_warmup_steps_tc(const TrainConfig* tc);
 /* name rules */
 int optim_param_is_layernorm(const char* name); /* the owning module is an nn.LayerNorm (by its module name) */
 int optim_param_no_decay(const char* name);     /* layernorm or "bias" in the name */
+/* a buffer in torch, not a parameter: BatchNorm's running_mean / running_var (TuckER's bn0, bn1). The table holds
+   them so checkpoints carry them; the forward in train() moves them and the optimizer never does (frozen: no update,
+   no decay, not in the gradient norm) */
+int optim_param_is_buffer(const char* name);
 /* the state_dict prefix (with trailing '.') a freeze_components name freezes; NULL for an unknown name */
 const char* optim_freeze_prefix(const char* component);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kernels/cpu/cpu_ops.h" /* triple_scores_has_backward, TripleParams */
+#include "../../kernels/cpu/cpu_ops.h" /* triple_scores_has_backward, TripleParams, TripleGrads */
 #include "../check.h"
 
 enum {
@@ -548,17 +548,67 @@ static void t_gcn_norm(const Backend* be, void* An, const void* A0, const int64_
     set_out(t, r, An, (size_t)B * E * E);
     t->base->gcn_norm(t->base, An, A0, mask, B, E);
 }
+/* TripleParams' tensors as a list (the record keeps the present ones in slots 3.., in this order; r->l has a bit per
+   present field): k < 4 the per-relation projections a, b, c, g; 4 TuckER's W; 5 + 4s + j bn<s>'s weight, bias,
+   running_mean, running_var; 13 .. 16 w0, b0, w2, b2. tg_field: where field k's gradient goes (NULL: none). */
+#define TRIPLE_NFIELD 17
+static const void** tp_field(TripleParams* tp, int k) {
+    const void** f[TRIPLE_NFIELD] = {&tp->a, &tp->b, &tp->c, &tp->g, &tp->W,
+                                     &tp->bn[0][0], &tp->bn[0][1], &tp->bn[0][2], &tp->bn[0][3],
+                                     &tp->bn[1][0], &tp->bn[1][1], &tp->bn[1][2], &tp->bn[1][3],
+                                     &tp->w0, &tp->b0, &tp->w2, &tp->b2};
+    return f[k];
+}
+static void** tg_field(TripleGrads* g, int k) {
+    void** f[TRIPLE_NFIELD] = {&g->a, &g->b, &g->c, &g->g, &g->W, &g->bn[0][0], &g->bn[0][1], NULL, NULL,
+                               &g->bn[1][0], &g->bn[1][1], NULL, NULL, &g->w0, &g->b0, &g->w2, &g->b2};
+    return f[k];
+}
+/* field k's elements */
+static size_t tp_field_n(const TripleParams* tp, int k, int B, int R, int D) {
+    const size_t F = (size_t)tp->hidden, erm = tp->mode == TRIPLE_ERMLP;
+    switch (k) {
+    case 0: case 1: case 2: return (size_t)B * R * D;
+    case 3: return (size_t)B * R;
+    case 4: return (size_t)D * D * D;
+    case 13: return erm ? F * 3 * D : F * 3; /* ERMLP mlp.0.weight (F, 3D); ConvKB conv.weight (nf, 3, 1) */
+    case 14: return F;
+    case 15: return erm ? F : F * D;        /* mlp.2.weight (1, F); fc.weight (1, nf*D) */
+    case 16: return 1;
+    default: return (size_t)D;               /* BatchNorm's */
+    }
+}
+static int triple_has_weights(int mode) {
+    return mode == TRIPLE_TRANSH || mode == TRIPLE_TRANSF || mode == TRIPLE_PAIRRE || mode == TRIPLE_TRIPLERE ||
+           mode == TRIPLE_TUCKER || mode == TRIPLE_ERMLP || mode == TRIPLE_CONVKB;
+}
+
 static void t_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                             const struct TripleParams* tp, int B, int P, int R, int D) {
     Tape* t = TP(be);
-    CHECK(t->base->triple_scores_bwd && triple_scores_has_backward(tp->mode),
-          "tape: triples_layer mode %d has no backward yet (the modes with weights, TuckER, ERMLP, ConvKB)", (int)tp->mode);
+    const int weighted = triple_has_weights(tp->mode);
+    CHECK(triple_scores_has_backward(tp->mode) && (weighted ? t->base->triple_scores_weights_bwd != NULL
+                                                            : t->base->triple_scores_bwd != NULL),
+          "tape: triples_layer mode %d has no backward on the %s backend", (int)tp->mode, t->base->name);
     Rec* r = rec_new(t, OP_TRIPLE_SCORES);
     slot(r, head, (size_t)B * P * D);
     slot(r, tail, (size_t)B * P * D);
     slot(r, rel, (size_t)B * R * D);
-    r->i[0] = B; r->i[1] = P; r->i[2] = R; r->i[3] = D; r->i[4] = (int)tp->mode; /* the weightless modes need no more */
+    TripleParams c = *tp;
+    for (int k = 0; k < TRIPLE_NFIELD; k++) {
+        const void* p = *tp_field(&c, k);
+        if (!p || (tp->training && (k == 7 || k == 8 || k == 11 || k == 12))) continue; /* train(): stats not read */
+        slot(r, p, tp_field_n(tp, k, B, R, D));
+        r->l |= (int64_t)1 << k;
+    }
+    r->i[0] = B; r->i[1] = P; r->i[2] = R; r->i[3] = D;
+    r->i[4] = (int)tp->mode; r->i[5] = tp->hidden; r->i[6] = tp->training;
+    r->f = tp->drop_p;
+    for (int k = 0; k < 3; k++) r->L[k] = (int64_t)tp->drop_seed[k];
     set_out(t, r, out, (size_t)B * P * R);
+    for (int s = 0; s < 2; s++) /* train(): the running stats the op moves (nothing of this record reads them) */
+        for (int k = 0; k < 2; k++)
+            if (tp->run[s][k]) before_write(t, tp->run[s][k], (size_t)D);
     t->base->triple_scores(t->base, out, head, tail, rel, tp, B, P, R, D);
 }
 static void t_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
@@ -1068,12 +1118,26 @@ static void backward_rec(Tape* t, Rec* r) {
                           i[3]);
         break;
     case OP_GCN_NORM: be->gcn_norm_bwd(be, grad_of(t, O(r, 0)), dy, V(r, 0), O(r, 1), i[0], i[1]); break;
-    case OP_TRIPLE_SCORES: {
+    case OP_TRIPLE_SCORES: { /* the forward's TripleParams again from the slots (running stats left NULL) */
         TripleParams tp;
+        TripleGrads dtp;
         memset(&tp, 0, sizeof tp);
-        tp.mode = (TripleMode)i[4];
-        be->triple_scores_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), dy, V(r, 0), V(r, 1),
-                              V(r, 2), &tp, i[0], i[1], i[2], i[3]);
+        memset(&dtp, 0, sizeof dtp);
+        tp.mode = (TripleMode)i[4], tp.hidden = i[5], tp.training = i[6], tp.drop_p = r->f;
+        for (int k = 0; k < 3; k++) tp.drop_seed[k] = (uint64_t)r->L[k];
+        for (int k = 0, s = 3; k < TRIPLE_NFIELD; k++) {
+            if (!(r->l >> k & 1)) continue;
+            *tp_field(&tp, k) = V(r, s);
+            void** g = tg_field(&dtp, k);
+            if (g) *g = grad_of(t, O(r, s));
+            s++;
+        }
+        if (triple_has_weights(tp.mode))
+            be->triple_scores_weights_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), &dtp, dy,
+                                          V(r, 0), V(r, 1), V(r, 2), &tp, i[0], i[1], i[2], i[3]);
+        else
+            be->triple_scores_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), dy, V(r, 0),
+                                  V(r, 1), V(r, 2), &tp, i[0], i[1], i[2], i[3]);
         break;
     }
     default: CHECK(0, "tape: no backward for op %d", r->op);

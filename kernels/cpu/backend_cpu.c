@@ -370,6 +370,13 @@ static void cpu_triple_scores_bwd(const Backend* be, void* dhead, void* dtail, v
     (void)be;
     triple_scores_backward_cpu(dhead, dtail, drel, dout, head, tail, rel, tp, B, P, R, D);
 }
+static void cpu_triple_scores_weights_bwd(const Backend* be, void* dhead, void* dtail, void* drel,
+                                          const struct TripleGrads* dtp, const void* dout, const void* head,
+                                          const void* tail, const void* rel, const struct TripleParams* tp, int B,
+                                          int P, int R, int D) {
+    (void)be;
+    triple_scores_weights_backward_cpu(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D);
+}
 static void cpu_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                               const struct TripleParams* tp, int B, int P, int R, int D) {
     (void)be;
@@ -425,6 +432,7 @@ static Backend g_cpu = {
     .mha_probs_bwd = cpu_mha_probs_bwd,
     .gcn_norm_bwd = cpu_gcn_norm_bwd,
     .triple_scores_bwd = cpu_triple_scores_bwd,
+    .triple_scores_weights_bwd = cpu_triple_scores_weights_bwd,
     .axpy = cpu_axpy,
     .focal_term = cpu_focal_term,
     .linear_bwd = cpu_linear_bwd,

@@ -35,12 +35,35 @@ void pair_relu_dot_backward_cpu(float* dU, float* dV, float* db1, float* dw2, fl
 void mha_probs_backward_cpu(float* dq, float* dk, const float* dP, const float* q, const float* k,
                             const int64_t* key_mask, int B, int E, int H, int Dh);
 void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int B, int E);
-/* the modes without weights only (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE, HolE): 1 for those */
+/* triple_scores' backward covers every mode the model builds (1 for each TripleMode). The weights form takes the
+   gradients of the per-relation projections and of the mode's weights (dtp, NULL: none); the other is it with
+   dtp = NULL (Backend.triple_scores_bwd, the modes without weights). In train() (tp->training) TuckER's BatchNorm
+   backward goes through the batch statistics; dropouts are redrawn from tp's seeds. */
 int  triple_scores_has_backward(int mode);
 void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
                                 const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R, int D);
+void triple_scores_weights_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp,
+                                        const float* dout, const float* head, const float* tail, const float* rel,
+                                        const TripleParams* tp, int B, int P, int R, int D);
+/* train() TuckER: the forward also moves the running stats of tp->run (kernels/common.h TripleParams) */
 void triple_scores_forward_cpu(float* out, const float* head, const float* tail, const float* rel,
                                const TripleParams* tp, int B, int P, int R, int D);
+/* triple_nets.c: the interactions with weight tensors, which the two above dispatch to (same arguments) */
+void tucker_forward_cpu(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
+                        int B, int P, int R, int D);
+void ermlp_forward_cpu(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
+                       int B, int P, int R, int D);
+void convkb_forward_cpu(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
+                        int B, int P, int R, int D);
+void tucker_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
+                         const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
+                         int R, int D);
+void ermlp_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
+                        const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
+                        int R, int D);
+void convkb_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
+                         const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
+                         int R, int D);
 
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);

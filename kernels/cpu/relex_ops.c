@@ -5,6 +5,7 @@
    mha_probs      nn.MultiheadAttention's head-averaged weights with a key padding mask        (B,E,H*Dh) x2 -> (B,E,E)
    gcn_norm       SimpleGCNLayer: D^-1/2 (A0 pm + diag m) D^-1/2                              (B,E,E) -> (B,E,E)
    triple_scores  TriplesScoreLayer's interactions, one score per (pair, relation)            -> (B,P,R)
+                  (TuckER, ERMLP, ConvKB: triple_nets.c; every mode has a backward here)
    Sums accumulate in double (within an ulp of torch's float sums for these sizes). */
 #include <cblas.h>
 #include <math.h>
@@ -105,49 +106,49 @@ static float neg_clamped_norm(const double* x, int D, int p) {
     return (float)-(n < 10.0 ? n : 10.0);
 }
 
-/* TuckER: G[k, n, j] = sum_i r[n, i] W[k, i, j] over the N = B*P*R triples in (b, p, r) order, shape (D, N, D) and
-   reinterpreted by memory order as (N, D, D) (torch.matmul's broadcast then .view, spec §7.6); BatchNorm in eval */
-static void tucker_scores(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
-                          int B, int P, int R, int D) {
-    const size_t N = (size_t)B * P * R, DD = (size_t)D * D;
-    float* r = malloc(N * D * sizeof(float));
-    float* G = malloc(N * DD * sizeof(float));
-    CHECK(r && G, "triple_scores TuckER: out of memory (%zu triples need %zu MiB)", N, N * DD * 4 >> 20);
-    for (int b = 0; b < B; b++)
-        for (int p = 0; p < P; p++)
-            for (int q = 0; q < R; q++)
-                memcpy(r + (((size_t)b * P + p) * R + q) * D, rel + ((size_t)b * R + q) * D, (size_t)D * sizeof(float));
-    const float* W = tp->W;
-    for (int k = 0; k < D; k++) /* G[k] (N, D) = r (N, D) . W[k] (D, D) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, D, D, 1.0f, r, D, W + (size_t)k * DD, D, 0.0f,
-                    G + (size_t)k * N * D, D);
-    float* hb = malloc((size_t)D * sizeof(float));
-    float* tb = malloc((size_t)D * sizeof(float));
-    CHECK(hb && tb, "out of memory");
-    for (size_t n = 0; n < N; n++) {
-        const size_t pair = n / R;
-        const float* x[2] = {head + pair * D, tail + pair * D};
-        float* y[2] = {hb, tb};
-        for (int s = 0; s < 2; s++) {
-            const float *g = tp->bn[s][0], *bb = tp->bn[s][1], *mu = tp->bn[s][2], *var = tp->bn[s][3];
-            for (int d = 0; d < D; d++) y[s][d] = (x[s][d] - mu[d]) / sqrtf(var[d] + 1e-5f) * g[d] + bb[d];
+/* The residual v of the modes with per-relation projections (rq: the relation row's offset in a, b, c):
+   TransH  w = normalize(b) (F.normalize: / max(||b||, 1e-12)), v = (h - (h.w) w) + a - (t - (t.w) w); returns
+           (h - t).w (the dots in double) and the float w in w_out (if given)
+   TransF, TripleRE  v = b h + a - c t (alpha h + rvec - beta t, alpha h + delta - beta t)
+   PairRE  v = b h - c t */
+static double proj_residual(double* v, double* w_out, const float* h, const float* t, const TripleParams* tp, size_t rq,
+                            int D) {
+    const float *A = tp->a, *Bv = tp->b, *Cv = tp->c;
+    if (tp->mode == TRIPLE_TRANSH) {
+        const float *rtr = A + rq, *w0 = Bv + rq;
+        double nw = 0.0;
+        for (int d = 0; d < D; d++) nw += (double)w0[d] * w0[d];
+        nw = sqrt(nw);
+        const float inv = (float)(nw > 1e-12 ? nw : 1e-12);
+        double dh = 0.0, dt = 0.0;
+        for (int d = 0; d < D; d++) {
+            const float w = w0[d] / inv;
+            dh += (double)h[d] * w;
+            dt += (double)t[d] * w;
         }
-        const float* M = G + n * DD;
-        double acc = 0.0;
-        for (int a = 0; a < D; a++) /* sum_{a,c} h_bn[a] M[a, c] t_bn[c] */
-            for (int c = 0; c < D; c++) acc += (double)hb[a] * M[(size_t)a * D + c] * tb[c];
-        out[n] = (float)acc;
+        for (int d = 0; d < D; d++) {
+            const float w = w0[d] / inv;
+            const float hp2 = h[d] - (float)dh * w, tp2 = t[d] - (float)dt * w;
+            v[d] = (double)(hp2 + rtr[d] - tp2);
+            if (w_out) w_out[d] = w;
+        }
+        return dh - dt;
     }
-    free(hb);
-    free(tb);
-    free(G);
-    free(r);
+    for (int d = 0; d < D; d++)
+        v[d] = tp->mode == TRIPLE_PAIRRE ? (double)(Bv[rq + d] * h[d] - Cv[rq + d] * t[d])
+                                         : (double)(Bv[rq + d] * h[d] + A[rq + d] - Cv[rq + d] * t[d]);
+    return 0.0;
 }
 
 void triple_scores_forward_cpu(float* out, const float* head, const float* tail, const float* rel,
                                const TripleParams* tp, int B, int P, int R, int D) {
-    if (tp->mode == TRIPLE_TUCKER) { tucker_scores(out, head, tail, rel, tp, B, P, R, D); return; }
-    const float *A = tp->a, *Bv = tp->b, *Cv = tp->c, *Gv = tp->g;
+    switch (tp->mode) { /* the interactions with weight tensors: triple_nets.c */
+    case TRIPLE_TUCKER: tucker_forward_cpu(out, head, tail, rel, tp, B, P, R, D); return;
+    case TRIPLE_ERMLP: ermlp_forward_cpu(out, head, tail, rel, tp, B, P, R, D); return;
+    case TRIPLE_CONVKB: convkb_forward_cpu(out, head, tail, rel, tp, B, P, R, D); return;
+    default: break;
+    }
+    const float* Gv = tp->g;
 #pragma omp parallel for collapse(3) schedule(static) if ((size_t)B * P * R * D > 65536)
     for (int b = 0; b < B; b++)
         for (int p = 0; p < P; p++)
@@ -170,36 +171,12 @@ void triple_scores_forward_cpu(float* out, const float* head, const float* tail,
                     for (int d = 0; d < D; d++) v[d] = (double)(h[d] + r[d] - t[d]);
                     s = neg_clamped_norm(v, D, 1);
                     break;
-                case TRIPLE_TRANSH: { /* w = normalize(r_to_w(r)) (F.normalize: / max(||w||, 1e-12)) */
-                    const float *rtr = A + rq, *w0 = Bv + rq;
-                    double nw = 0.0;
-                    for (int d = 0; d < D; d++) nw += (double)w0[d] * w0[d];
-                    nw = sqrt(nw);
-                    const float inv = (float)(nw > 1e-12 ? nw : 1e-12);
-                    double dh = 0.0, dt = 0.0;
-                    for (int d = 0; d < D; d++) {
-                        const float w = w0[d] / inv;
-                        dh += (double)h[d] * w;
-                        dt += (double)t[d] * w;
-                    }
-                    for (int d = 0; d < D; d++) {
-                        const float w = w0[d] / inv;
-                        const float hp2 = h[d] - (float)dh * w, tp2 = t[d] - (float)dt * w;
-                        v[d] = (double)(hp2 + rtr[d] - tp2);
-                    }
-                    s = neg_clamped_norm(v, D, 2);
-                    break;
-                }
-                case TRIPLE_TRANSF: /* alpha h + rvec - beta t */
-                    for (int d = 0; d < D; d++) v[d] = (double)(Bv[rq + d] * h[d] + A[rq + d] - Cv[rq + d] * t[d]);
-                    s = neg_clamped_norm(v, D, 2);
-                    break;
-                case TRIPLE_PAIRRE:
-                    for (int d = 0; d < D; d++) v[d] = (double)(Bv[rq + d] * h[d] - Cv[rq + d] * t[d]);
+                case TRIPLE_TRANSH: case TRIPLE_TRANSF: case TRIPLE_PAIRRE:
+                    proj_residual(v, NULL, h, t, tp, rq, D);
                     s = neg_clamped_norm(v, D, 2);
                     break;
                 case TRIPLE_TRIPLERE:
-                    for (int d = 0; d < D; d++) v[d] = (double)(Bv[rq + d] * h[d] + A[rq + d] - Cv[rq + d] * t[d]);
+                    proj_residual(v, NULL, h, t, tp, rq, D);
                     s = Gv[(size_t)b * R + q] * neg_clamped_norm(v, D, 2);
                     break;
                 case TRIPLE_DISTMULT: {
@@ -261,29 +238,6 @@ void triple_scores_forward_cpu(float* out, const float* head, const float* tail,
                         acc += c * r[kk];
                     }
                     s = (float)acc;
-                    break;
-                }
-                case TRIPLE_ERMLP: { /* Linear(3D -> hidden) on [h ; r ; t], ReLU, Linear(hidden -> 1) */
-                    const float *w0 = tp->w0, *b0 = tp->b0, *w2 = tp->w2, *b2 = tp->b2;
-                    double acc = 0.0;
-                    for (int u = 0; u < tp->hidden; u++) {
-                        const float* wr = w0 + (size_t)u * 3 * D;
-                        double z = b0 ? b0[u] : 0.0;
-                        for (int d = 0; d < D; d++) z += (double)wr[d] * h[d] + (double)wr[D + d] * r[d] + (double)wr[2 * D + d] * t[d];
-                        if (z > 0) acc += (double)(float)z * w2[u];
-                    }
-                    s = (float)acc + (b2 ? b2[0] : 0.0f);
-                    break;
-                }
-                case TRIPLE_CONVKB: { /* Conv1d(3, nf, 1) over [h; r; t], ReLU, flatten (filter-major), Linear(nf*D -> 1) */
-                    const float *cw = tp->w0, *cb = tp->b0, *fw = tp->w2, *fb = tp->b2;
-                    double acc = 0.0;
-                    for (int f = 0; f < tp->hidden; f++)
-                        for (int d = 0; d < D; d++) {
-                            const float z = cw[f * 3] * h[d] + cw[f * 3 + 1] * r[d] + cw[f * 3 + 2] * t[d] + (cb ? cb[f] : 0.0f);
-                            if (z > 0) acc += (double)z * fw[(size_t)f * D + d];
-                        }
-                    s = (float)acc + (fb ? fb[0] : 0.0f);
                     break;
                 }
                 default: CHECK(0, "triple_scores: mode %d", (int)tp->mode);
@@ -443,25 +397,78 @@ void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const 
     free(ds);
 }
 
-/* triple_scores' backward for the modes without weights (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE,
-   HolE); other modes: CHECK (triple_scores_has_backward says which). g = dout[b,p,r]; dhead / dtail sum over the R
-   relations of a pair, drel over the P pairs. Norm modes: s = -min(n, 10), the gradient passes where n <= 10
-   (torch's clamp), dn/dv = v / n (0 at n = 0) for L2, sign(v) for L1. */
-int triple_scores_has_backward(int mode) {
-    switch (mode) {
-    case TRIPLE_UM: case TRIPLE_SE: case TRIPLE_TRANSE: case TRIPLE_DISTMULT: case TRIPLE_SIMPLE: case TRIPLE_DISTMA:
-    case TRIPLE_COMPLEX: case TRIPLE_QUATE: case TRIPLE_HOLE: return 1;
-    default: return 0;
-    }
-}
+/* triple_scores' backward, every mode (the twin of both Backend.triple_scores_bwd and .triple_scores_weights_bwd).
+   g = dout[b,p,r]; dhead / dtail sum over the R relations of a pair, drel and the per-relation projections' d a .. d g
+   over the P pairs. Norm modes: s = -min(n, 10), the gradient passes where n <= 10 (torch's clamp), dn/dv = v / n
+   (0 at n = 0) for L2, sign(v) for L1; TripleRE s = gamma * that. TuckER, ERMLP, ConvKB: triple_nets.c. */
+int triple_scores_has_backward(int mode) { return mode >= 0 && mode < TRIPLE_COUNT; }
 
 void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
                                 const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R, int D) {
-    CHECK(triple_scores_has_backward(tp->mode), "triple_scores: mode %d has no backward yet", (int)tp->mode);
+    triple_scores_weights_backward_cpu(dhead, dtail, drel, NULL, dout, head, tail, rel, tp, B, P, R, D);
+}
+
+/* the projection modes' gradient for one triple from dv = d score / d v (v = proj_residual): into gh, gt (D) and
+   ga, gb, gc (the triple's rows of d a, b, c, NULL: not needed). TransH: v = u - (u.w) w + a with u = h - t gives
+   du = dv - (dv.w) w, dw = -((dv.w) u + (u.w) dv), and F.normalize's backward d b = (dw - (dw.w) w) / ||b|| */
+static void proj_residual_bwd(double* gh, double* gt, double* ga, double* gb, double* gc, const double* dv,
+                              const double* w, double uw, const float* h, const float* t, const TripleParams* tp,
+                              size_t rq, int D) {
+    if (tp->mode == TRIPLE_TRANSH) {
+        const float* w0 = (const float*)tp->b + rq;
+        double dvw = 0.0, nw = 0.0, dww = 0.0;
+        for (int d = 0; d < D; d++) dvw += dv[d] * w[d], nw += (double)w0[d] * w0[d];
+        nw = sqrt(nw);
+        for (int d = 0; d < D; d++) {
+            const double du = dv[d] - dvw * w[d];
+            gh[d] += du;
+            gt[d] -= du;
+            if (ga) ga[d] += dv[d];
+            dww += -(dvw * ((double)h[d] - t[d]) + uw * dv[d]) * w[d];
+        }
+        if (gb)
+            for (int d = 0; d < D; d++) {
+                const double dw = -(dvw * ((double)h[d] - t[d]) + uw * dv[d]);
+                gb[d] += nw > 1e-12 ? (dw - dww * w[d]) / nw : dw / 1e-12;
+            }
+        return;
+    }
+    const float *Bv = (const float*)tp->b + rq, *Cv = (const float*)tp->c + rq;
+    for (int d = 0; d < D; d++) { /* v = b h (+ a) - c t */
+        gh[d] += dv[d] * Bv[d];
+        gt[d] -= dv[d] * Cv[d];
+        if (ga && tp->mode != TRIPLE_PAIRRE) ga[d] += dv[d];
+        if (gb) gb[d] += dv[d] * h[d];
+        if (gc) gc[d] -= dv[d] * t[d];
+    }
+}
+
+void triple_scores_weights_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp,
+                                        const float* dout, const float* head, const float* tail, const float* rel,
+                                        const TripleParams* tp, int B, int P, int R, int D) {
+    CHECK(triple_scores_has_backward(tp->mode), "triple_scores: mode %d has no backward", (int)tp->mode);
+    switch (tp->mode) {
+    case TRIPLE_TUCKER: tucker_backward_cpu(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D); return;
+    case TRIPLE_ERMLP: ermlp_backward_cpu(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D); return;
+    case TRIPLE_CONVKB: convkb_backward_cpu(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D); return;
+    default: break;
+    }
+    /* the per-relation projections' gradients (B, R, D) and (B, R), summed over the pairs in double */
+    const size_t nrd = (size_t)B * R * D;
+    double* gp[3] = {NULL, NULL, NULL};
+    float* dp[3] = {dtp ? dtp->a : NULL, dtp ? dtp->b : NULL, dtp ? dtp->c : NULL};
+    for (int k = 0; k < 3; k++)
+        if (dp[k]) {
+            gp[k] = calloc(nrd ? nrd : 1, sizeof(double));
+            CHECK(gp[k], "out of memory");
+        }
+    double* gg = dtp && dtp->g ? calloc((size_t)B * R + 1, sizeof(double)) : NULL;
+    CHECK(!(dtp && dtp->g) || gg, "out of memory");
     double* v = malloc((size_t)(D > 0 ? D : 1) * sizeof(double));
+    double* w = malloc((size_t)(D > 0 ? D : 1) * sizeof(double));
     double *gh = malloc((size_t)(D > 0 ? D : 1) * sizeof(double)), *gt = malloc((size_t)(D > 0 ? D : 1) * sizeof(double)),
            *gr = malloc((size_t)(D > 0 ? D : 1) * sizeof(double));
-    CHECK(v && gh && gt && gr, "out of memory");
+    CHECK(v && w && gh && gt && gr, "out of memory");
     for (int b = 0; b < B; b++)
         for (int p = 0; p < P; p++)
             for (int q = 0; q < R; q++) {
@@ -493,6 +500,22 @@ void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const f
                             if (l1) gr[d] = dv;
                         }
                     }
+                    break;
+                }
+                case TRIPLE_TRANSH: case TRIPLE_TRANSF: case TRIPLE_PAIRRE: case TRIPLE_TRIPLERE: {
+                    const double uw = proj_residual(v, w, h, t, tp, rq, D);
+                    double n = 0.0, gs = g; /* gs = d loss / d(-min(n, 10)) */
+                    if (tp->mode == TRIPLE_TRIPLERE) {
+                        const size_t bq = (size_t)b * R + q;
+                        if (gg) gg[bq] += g * neg_clamped_norm(v, D, 2);
+                        gs = g * ((const float*)tp->g)[bq];
+                    }
+                    for (int d = 0; d < D; d++) n += v[d] * v[d];
+                    n = sqrt(n);
+                    if ((float)n > 10.0f || n == 0.0) break;
+                    for (int d = 0; d < D; d++) v[d] = -gs * v[d] / n; /* dv, over v */
+                    proj_residual_bwd(gh, gt, gp[0] ? gp[0] + rq : NULL, gp[1] ? gp[1] + rq : NULL,
+                                      gp[2] ? gp[2] + rq : NULL, v, w, uw, h, t, tp, rq, D);
                     break;
                 }
                 case TRIPLE_DISTMULT:
@@ -572,7 +595,17 @@ void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const f
                     if (drel) drel[rq + d] += (float)gr[d];
                 }
             }
+    for (int k = 0; k < 3; k++)
+        if (gp[k]) {
+            for (size_t i = 0; i < nrd; i++) dp[k][i] += (float)gp[k][i];
+            free(gp[k]);
+        }
+    if (gg) {
+        for (size_t i = 0; i < (size_t)B * R; i++) ((float*)dtp->g)[i] += (float)gg[i];
+        free(gg);
+    }
     free(v);
+    free(w);
     free(gh);
     free(gt);
     free(gr);

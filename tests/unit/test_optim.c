@@ -277,6 +277,30 @@ Test(optim, freeze_masks) {
     params_free(&t);
 }
 
+/* BatchNorm's running stats (TuckER's bn0 / bn1) are buffers: frozen, so AdamW's decay never moves them */
+Test(optim, batchnorm_running_stats_frozen) {
+    ParamTable t = {0};
+    const int64_t d[1] = {4};
+    const char* names[] = {"triples_score_layer.interaction.bn0.weight", "triples_score_layer.interaction.bn0.bias",
+                           "triples_score_layer.interaction.bn0.running_mean",
+                           "triples_score_layer.interaction.bn0.running_var"};
+    for (int i = 0; i < 4; i++) params_add(&t, names[i], 1, d, 0);
+    Optimizer o;
+    char err[256];
+    cr_assert_eq(optim_init(&o, &t, optim_hparams_default(), NULL, 0, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < 4; i++) cr_expect_eq(o.frozen[i], i >= 2, "%s", names[i]);
+    cr_expect(optim_param_is_buffer("x.bn1.running_var") && !optim_param_is_buffer("x.running_var.weight"));
+    float* P = calloc(t.total, sizeof(float));
+    float* G = calloc(t.total, sizeof(float));
+    for (size_t k = 0; k < t.total; k++) P[k] = 0.5f;
+    optim_step(&o, P, G, 1.0);
+    for (int i = 0; i < 4; i++)
+        if (o.frozen[i]) cr_expect_eq(P[t.p[i].offset], 0.5f, "%s moved", names[i]);
+    free(P); free(G);
+    optim_free(&o);
+    params_free(&t);
+}
+
 /* ------------------------------------------------------------------ clipping edge cases */
 
 Test(optim, clip_nan_gradient_reported_untouched) {
