@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/relex.h"
+#include "fixture_util.h"
 #include "test_util.h"
 #include "train/loss.h"
 
@@ -80,35 +81,14 @@ Test(relex_loss, every_relex_fixture) {
             float* labels = copy_of(lab);
             float* rel_matrix = copy_of(rm);
             float* adj = am ? copy_of(am) : NULL;
-            ModelInputs in = {0};
-            in.B = (int)ids->shape[0];
-            in.T = (int)ids->shape[1];
-            in.K = m.cfg.max_width;
-            in.input_ids = input_ids;
-            in.attention_mask = attn;
-            in.words_mask = wmask;
-            in.text_lengths = tlen;
-            in.threshold = 0.5f;
-            in.adjacency_threshold = 0.5f;
-            in.relex_gold = 1;
-            in.adj_matrix = adj;
-            in.n_adj = am ? (int)am->shape[1] : 0;
-            int C;
-            if (arch_is_token(a)) {
-                in.W = (int)lab->shape[1];
-                C = (int)lab->shape[2];
-                in.N = (int)si->shape[1];
-                in.spans_idx = span_idx;
-                in.spans_mask = span_mask;
-                n_token++;
-            } else {
-                in.span_idx = span_idx;
-                in.span_mask = span_mask;
-                in.W = (int)(si->shape[1] / in.K);
-                C = (int)lab->shape[2];
-                in.relex_labels = labels;
-                in.relex_labels_C = C;
-            }
+            ModelInputs in = {.B = (int)ids->shape[0], .T = (int)ids->shape[1], .input_ids = input_ids,
+                              .attention_mask = attn, .words_mask = wmask, .text_lengths = tlen};
+            const FxRelexBatch rb = {span_idx, span_mask, (int)si->shape[1], labels, (int)lab->shape[1],
+                                     (int)lab->shape[2], adj, am ? (int)am->shape[1] : 0, rel_matrix,
+                                     (int)rm->shape[1], (int)rm->shape[2]};
+            LossTargets tg;
+            fx_relex_gold(&m.cfg, &rb, &in, &tg);
+            n_token += arch_is_token(a);
             ModelOutputs out;
             cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", name, err);
             n_adj += out.adj != NULL;
@@ -116,8 +96,6 @@ Test(relex_loss, every_relex_fixture) {
             float* dlogits = malloc((nlog ? nlog : 1) * sizeof(float));
             float* dadj = malloc(((size_t)in.B * out.E * out.E + 1) * sizeof(float));
             float* drel = malloc(((size_t)in.B * out.P * out.R + 1) * sizeof(float));
-            LossTargets tg = {.labels = labels, .C = C, .adj_matrix = adj, .n_adj = in.n_adj,
-                              .rel_matrix = rel_matrix, .rel_P = (int)rm->shape[1], .rel_C = (int)rm->shape[2]};
             struct {
                 const char* key;
                 LossParams lp;
