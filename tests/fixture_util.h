@@ -112,3 +112,39 @@ static inline void fx_relex_gold(const GlinerConfig* cfg, const FxRelexBatch* b,
     *tg = (LossTargets){.labels = b->labels, .C = b->C, .adj_matrix = b->adj_matrix, .n_adj = in->n_adj,
                         .rel_matrix = b->rel_matrix, .rel_P = b->rel_P, .rel_C = b->rel_C};
 }
+
+/* reference/train_batch.safetensors of a relex fixture (int64 batch, float32 labels / adj_matrix / rel_matrix) as the
+   training forward's inputs and the loss targets (fx_relex_gold); the tensors are copied and owned here (free with
+   fx_relex_train_batch_free) */
+typedef struct {
+    void*       owned[9];
+    ModelInputs in;
+    LossTargets tg;
+} FxRelexTrainBatch;
+
+static inline void fx_relex_train_batch(const SafeTensors* st, const GlinerConfig* cfg, const char* model,
+                                        FxRelexTrainBatch* tb) {
+    static const char* const names[9] = {"input_ids", "attention_mask", "words_mask", "text_lengths", "span_idx",
+                                         "span_mask", "labels",         "rel_matrix", "adj_matrix"};
+    const TensorView* tv[9];
+    for (int k = 0; k < 9; k++) { /* adj_matrix is absent for relations_layer "none" */
+        tv[k] = st_find(st, names[k]);
+        cr_assert(tv[k] || k == 8, "%s: train_batch has no %s", model, names[k]);
+        cr_assert(!tv[k] || tv[k]->dtype == (k < 6 ? DTYPE_I64 : DTYPE_F32), "%s: %s dtype", model, names[k]);
+        tb->owned[k] = tv[k] ? malloc(tv[k]->nbytes ? tv[k]->nbytes : 1) : NULL;
+        if (tv[k]) memcpy(tb->owned[k], tv[k]->data, tv[k]->nbytes);
+    }
+    tb->in = (ModelInputs){.B = (int)tv[0]->shape[0], .T = (int)tv[0]->shape[1], .input_ids = tb->owned[0],
+                           .attention_mask = tb->owned[1], .words_mask = tb->owned[2], .text_lengths = tb->owned[3]};
+    const FxRelexBatch rb = {tb->owned[4], tb->owned[5], (int)tv[4]->shape[1], tb->owned[6], (int)tv[6]->shape[1],
+                             (int)tv[6]->shape[2], tb->owned[8], tv[8] ? (int)tv[8]->shape[1] : 0, tb->owned[7],
+                             (int)tv[7]->shape[1], (int)tv[7]->shape[2]};
+    fx_relex_gold(cfg, &rb, &tb->in, &tb->tg);
+}
+
+static inline void fx_relex_train_batch_free(FxRelexTrainBatch* tb) {
+    for (int k = 0; k < 9; k++) {
+        free(tb->owned[k]);
+        tb->owned[k] = NULL;
+    }
+}

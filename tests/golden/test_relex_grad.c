@@ -21,18 +21,6 @@
 
 #define MODELS FIXTURES "/models"
 
-static void* copy_of(const TensorView* tv) {
-    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
-    memcpy(p, tv->data, tv->nbytes);
-    return p;
-}
-
-static const TensorView* need(const SafeTensors* st, const char* name) {
-    const TensorView* tv = st_find(st, name);
-    cr_assert(tv, "train_batch has no %s", name);
-    return tv;
-}
-
 Test(relex_grad, every_relex_fixture) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
@@ -78,27 +66,10 @@ Test(relex_grad, every_relex_fixture) {
             goto next;
         }
         {
-            const TensorView* ids = need(&sb, "input_ids");
-            const TensorView* lab = need(&sb, "labels");
-            const TensorView* si = need(&sb, "span_idx");
-            const TensorView* rm = need(&sb, "rel_matrix");
-            const TensorView* am = st_find(&sb, "adj_matrix");
-            int64_t* input_ids = copy_of(ids);
-            int64_t* attn = copy_of(need(&sb, "attention_mask"));
-            int64_t* wmask = copy_of(need(&sb, "words_mask"));
-            int64_t* tlen = copy_of(need(&sb, "text_lengths"));
-            int64_t* span_idx = copy_of(si);
-            int64_t* span_mask = copy_of(need(&sb, "span_mask"));
-            float* labels = copy_of(lab);
-            float* rel_matrix = copy_of(rm);
-            float* adj = am ? copy_of(am) : NULL;
-            ModelInputs in = {.B = (int)ids->shape[0], .T = (int)ids->shape[1], .input_ids = input_ids,
-                              .attention_mask = attn, .words_mask = wmask, .text_lengths = tlen};
-            const FxRelexBatch rb = {span_idx, span_mask, (int)si->shape[1], labels, (int)lab->shape[1],
-                                     (int)lab->shape[2], adj, am ? (int)am->shape[1] : 0, rel_matrix,
-                                     (int)rm->shape[1], (int)rm->shape[2]};
-            LossTargets tg;
-            fx_relex_gold(&m.cfg, &rb, &in, &tg);
+            FxRelexTrainBatch tb;
+            fx_relex_train_batch(&sb, &m.cfg, name, &tb);
+            ModelInputs in = tb.in;
+            LossTargets tg = tb.tg;
             LossParams lp = LOSS_PARAMS_DEFAULT;
             GradCtx g;
             cr_assert_eq(grad_ctx_init(&g, &m, err, sizeof err), 0, "%s", err);
@@ -159,8 +130,7 @@ Test(relex_grad, every_relex_fixture) {
             if (worst > worst_all) worst_all = worst;
             checked++;
             grad_ctx_free(&g);
-            free(input_ids); free(attn); free(wmask); free(tlen);
-            free(span_idx); free(span_mask); free(labels); free(rel_matrix); free(adj);
+            fx_relex_train_batch_free(&tb);
         }
     next:
         gliner_model_free(&m);

@@ -18,19 +18,6 @@
 
 #define MODELS FIXTURES "/models"
 
-static const TensorView* need(const SafeTensors* st, const char* name, DType dt, const char* model) {
-    const TensorView* tv = st_find(st, name);
-    cr_assert(tv, "%s: train_batch has no %s", model, name);
-    cr_assert_eq(tv->dtype, dt, "%s: %s dtype", model, name);
-    return tv;
-}
-
-static void* copy_of(const TensorView* tv) {
-    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
-    memcpy(p, tv->data, tv->nbytes);
-    return p;
-}
-
 static size_t nonfinite(const float* x, size_t n) {
     size_t bad = 0;
     for (size_t i = 0; x && i < n; i++) bad += !isfinite(x[i]);
@@ -67,27 +54,10 @@ Test(relex_loss, every_relex_fixture) {
         if (!arch_is_relex(a)) goto next;
         n_models++;
         {
-            const TensorView* ids = need(&st, "input_ids", DTYPE_I64, name);
-            const TensorView* lab = need(&st, "labels", DTYPE_F32, name);
-            const TensorView* si = need(&st, "span_idx", DTYPE_I64, name);
-            const TensorView* rm = need(&st, "rel_matrix", DTYPE_F32, name);
-            const TensorView* am = st_find(&st, "adj_matrix");
-            int64_t* input_ids = copy_of(ids);
-            int64_t* attn = copy_of(need(&st, "attention_mask", DTYPE_I64, name));
-            int64_t* wmask = copy_of(need(&st, "words_mask", DTYPE_I64, name));
-            int64_t* tlen = copy_of(need(&st, "text_lengths", DTYPE_I64, name));
-            int64_t* span_idx = copy_of(si);
-            int64_t* span_mask = copy_of(need(&st, "span_mask", DTYPE_I64, name));
-            float* labels = copy_of(lab);
-            float* rel_matrix = copy_of(rm);
-            float* adj = am ? copy_of(am) : NULL;
-            ModelInputs in = {.B = (int)ids->shape[0], .T = (int)ids->shape[1], .input_ids = input_ids,
-                              .attention_mask = attn, .words_mask = wmask, .text_lengths = tlen};
-            const FxRelexBatch rb = {span_idx, span_mask, (int)si->shape[1], labels, (int)lab->shape[1],
-                                     (int)lab->shape[2], adj, am ? (int)am->shape[1] : 0, rel_matrix,
-                                     (int)rm->shape[1], (int)rm->shape[2]};
-            LossTargets tg;
-            fx_relex_gold(&m.cfg, &rb, &in, &tg);
+            FxRelexTrainBatch tb;
+            fx_relex_train_batch(&st, &m.cfg, name, &tb);
+            ModelInputs in = tb.in;
+            LossTargets tg = tb.tg;
             n_token += arch_is_token(a);
             ModelOutputs out;
             cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", name, err);
@@ -128,8 +98,7 @@ Test(relex_loss, every_relex_fixture) {
             free(drel);
             free(out.logits);
             relex_outputs_free(&out);
-            free(input_ids); free(attn); free(wmask); free(tlen);
-            free(span_idx); free(span_mask); free(labels); free(rel_matrix); free(adj);
+            fx_relex_train_batch_free(&tb);
         }
     next:
         gliner_model_free(&m);
