@@ -6,11 +6,20 @@ Runs the REAL reference trainer -- `gliner.training.Trainer` (a `transformers.Tr
 `GLiNER.train_model` / the repository's `train.py` build -- for 20 optimizer steps on tiny fixture models
 and records, per optimizer step, everything a re-implementation needs to replay the run:
 
-    tests/fixtures/train/data.json               the 40 training examples (shared by every model)
+    tests/fixtures/train/data.json               the 40 training examples of the entity models
+    tests/fixtures/train/data_relex.json         the 40 training examples of the relex models
     tests/fixtures/train/<model>/steps.safetensors
     tests/fixtures/train/<model>/info.json
 
-Run from the repository root (offline, CPU, deterministic; reruns are byte-identical):
+Models: MODELS (entity: uni_span_deberta_markerV0, uni_span_bert_markerV0, uni_token_deberta, bi_span_bert) and
+RELEX_MODELS (uni_span_relex_mlp: mlp adjacency + pair_rep_layer; uni_span_relex_none: single step;
+uni_span_relex_triples_DistMult / _TransE: weightless triples modes on the dot / bilinear adjacency;
+uni_token_relex_attn: token relex, attention adjacency + pair_rep_layer).
+
+Run from the repository root (offline, CPU, deterministic: reruns in one environment are byte-identical, asserted;
+a rerun in a later environment -- same package versions, another machine -- moved the entity fixtures' values at
+fp32 noise level, e.g. a loss 30.997774 -> 30.997772, so those were left as first committed; the relex ones were
+written with `--only` + RELEX_MODELS):
 
     /work/venv/bin/python scripts/make_train_fixtures.py [--out tests/fixtures/train] [--only a,b]
 
@@ -21,7 +30,10 @@ Start point
 `GLiNER.from_pretrained("tests/fixtures/models/<model>")` (the existing fixture weights, not copied here),
 cast to float32 as train.py does. Every dropout of these models is 0 (GLiNER `dropout` and the backbone
 `hidden_dropout_prob` / `attention_probs_dropout_prob`): the script asserts that every `nn.Dropout` module has
-p == 0, so model.train() mode (which the Trainer sets) is numerically the same as eval mode apart from that.
+p == 0, and the `dropout` of every `nn.MultiheadAttention` (relex attention / gat adjacency: PyTorch's default 0.0),
+so model.train() mode (which the Trainer sets) is numerically the same as eval mode apart from that. No relex module
+of these models has a dropout the config leaves non-zero (pair_rep_layer takes config.dropout = 0; the triples
+scorer's 0.3 and TuckER's 0.2 belong to options not built here).
 
 Data
 ----
@@ -41,6 +53,23 @@ reference maps classes with `make_mapping` (ids 1.. in list order) and draws no 
 called). For the uni-encoder models the script also checks that the reference's default path
 (`collator(batch)` reading `ner_labels` itself) yields identical tensors.
 Loss masking is "none" (no torch.rand), negatives 1.0: nothing random enters a step.
+
+Relex data (data_relex.json, load_relex_examples): /work/shared/data/re/conll04/conll04_train.json (SpERT)
+through scripts/convert_spert.py's convert_record with the types file's verbose labels (Location, Organization,
+People, Other; "Work for", "Kill", "Organization based in", "Live in", "Located in"), in file order, each text
+truncated to MAX_WORDS_RELEX (16) words -- entities kept when they end inside, relations touching a dropped entity
+dropped, indices remapped. A text is kept when it has >= 2 entities, none wider than the models' max_width 4 (so
+span and token relex select the same gold entities, and no text has E = 0, whose attention rows the reference fills
+with NaN); a text without relations only as the second of a batch whose first has one (no batch has R = 0). The
+first 40 kept: 5 relation types, texts with 2 relation types, 4 texts without relations; batches as above.
+Each example also gets `"rel_labels"` = the sorted union of its batch's relation labels, and the collator is called
+with `relation_types=[ex["rel_labels"] ...]` too (RelationExtractionSpanProcessor.collate_raw_batch: with explicit
+types no class sampling and no augmentation). The relation targets still draw random negative pairs
+(create_relation_labels: ratio random.uniform(1, 10), pairs random.randint): python's random is seeded with the
+step index inside the collator (FixedTypesCollator), so the batches do not depend on the DataLoader worker's
+seeding; the stored adj_matrix / rel_matrix make the replay deterministic anyway. The default-path check compares
+every tensor but adj_matrix / rel_matrix, and those by their positive (pair, class) triples (its class mapping
+draws random.randint first, so its negative pairs differ); single step ("none": no adj_matrix) exactly.
 
 Trainer settings (TrainingArguments via GLiNER.create_training_args; see info.json "training_args" for the
 full dump): optim adamw_torch (torch.optim.AdamW, betas (0.9, 0.999), eps 1e-8, weight decay decoupled,
@@ -64,6 +93,17 @@ as a fixture. With these rates every step of every model keeps a gradient norm >
 active at every step: the loss is a sum over ~100-300 spans x classes). Per step info.json records
 max_abs_logit, n_clamped (loss elements inside the eps clamp, whose gradient is exactly 0) and
 min_clamp_distance (closest |logit - clamp threshold| in logit units; >= 0.03 here, far above float noise).
+(Relex: these cover the entity logits; the adjacency probabilities and pair logits are not scanned.)
+
+ReLU kinks (relu_kinks, run inside the plain-loop replay; recorded for the relex fixtures, the entity ones predate
+it): per step relu_min_margin = the smallest |input| of any ReLU element (nn.ReLU, F.relu, Tensor.relu: the heads'
+only kinks; the backbones use GELU) that receives a gradient, and relu_ambiguous = those within RELU_AMBIGUOUS (1e-6)
+of 0, whose sign is at fp32 noise level: for each, the module, index, input, incoming gradient and the reference's
+total gradient norm with that one derivative flipped (grad_norm_flipped). Found: uni_token_relex_attn step 10,
+scorer.out_mlp.2[1,7,2,56], input -6.48e-7: the reference's norm 330.11273, flipped 330.21414 -- and the C replay
+lands on the other side there and gets 330.21414 (tests/golden/test_train_parity.c accepts a flipped norm only
+for an element listed here, at the same 1e-4). The entity fixtures have such elements too (4-5 each with
+|x| < 1e-6 when measured) but none flips in the C replay.
 
 What is recorded (per optimizer step i = 0..19)
 ------------------------------------------------
@@ -76,6 +116,12 @@ What is recorded (per optimizer step i = 0..19)
   targets -- as U8; values are exact. info.json "batch_tensors" lists stored and reference dtypes. The
   Python-list extras token_lengths / word_lengths the collator adds (= attention_mask.sum(-1), text_lengths)
   are not stored.
+* relex batches add adj_matrix (B, E, E) (not for relations_layer "none") and rel_matrix (B, P, R), both 0/1
+  float32 stored as U8; token relex has span_idx / span_mask = the gold entity spans (B, N, 2) / (B, N) and labels
+  (B, W, C, 3). info.json "relex_loss": span/adjacency/relation_loss_coef (model config), rel_focal_loss_alpha /
+  _gamma as given (None) and rel_alpha / rel_gamma as Trainer.compute_loss resolved them (= focal alpha / gamma),
+  adjacency_threshold 0.5 (the forward's default); per step relation_types and, per example, n_entities, n_pairs,
+  n_positive_pairs, n_positive_triples.
 * loss [20] F32: the loss tensor compute_loss returned, i.e. exactly the tensor `accelerator.backward` was
   called on (gradient_accumulation_steps == 1: the reference divides by GA only when GA > 1). It is computed
   with the parameters BEFORE that step's optimizer update. It is the model's loss with reduction "sum":
@@ -155,6 +201,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.overrides
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(2)
@@ -176,8 +223,16 @@ transformers.logging.set_verbosity_error()
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data/gliner_train_sample/sample_data.json")
 MODELS = ["uni_span_deberta_markerV0", "uni_span_bert_markerV0", "uni_token_deberta", "bi_span_bert"]
+# relex models (data_relex.json): adjacency layer + pair_rep_layer, single step ("none"), weightless triples modes
+# on the dot / bilinear adjacency, token relex with the attention adjacency
+RELEX_MODELS = ["uni_span_relex_mlp", "uni_span_relex_none", "uni_span_relex_triples_DistMult",
+                "uni_span_relex_triples_TransE", "uni_token_relex_attn"]
+RELEX_DATA = Path("/work/shared/data/re/conll04/conll04_train.json")
+RELEX_TYPES = Path("/work/shared/data/re/conll04/conll04_types.json")
 N_EXAMPLES = 40
 MAX_WORDS = 24
+MAX_WORDS_RELEX = 16
+RELEX_MAX_WIDTH = 4  # max_width of every relex fixture model (asserted): longer entities are not selected
 BATCH = 2
 STEPS = 20
 FINAL_MAX_NUMEL = 128  # every GLiNER-head parameter this small (biases, ...) is stored in full
@@ -190,6 +245,10 @@ FINAL_EXTRA = [
     "rnn.lstm.weight_hh_l0",  # non-encoder, decay
     "scorer.out_mlp.3.weight",  # token-level scorer, non-encoder, decay
     "token_rep_layer.labels_projection.weight",  # bi-encoder, encoder group, decay
+    "relations_rep_layer.relation_rep_layer.mlp.0.weight",  # relex adjacency heads (where L_adj enters)
+    "relations_rep_layer.relation_rep_layer.proj.weight",
+    "relations_rep_layer.relation_rep_layer.attn.in_proj_weight",
+    "pair_rep_layer.0.weight",  # relex pair head (where L_rel enters)
 ]
 
 HPARAMS = dict(
@@ -258,6 +317,47 @@ def load_examples():
     return out
 
 
+def load_relex_examples():
+    """CoNLL04 train (SpERT) through scripts/convert_spert.py's record converter (verbose labels: Location, People,
+    ...; "Work for", "Located in", ...) in file order; each text truncated to MAX_WORDS_RELEX words, entities kept
+    when they end inside (relations touching a dropped entity dropped, indices remapped). Kept: texts with >= 2
+    entities, none wider than RELEX_MAX_WIDTH words (so span and token relex select the same gold entities and no
+    example has E = 0, whose attention rows the reference fills with NaN), and -- so that no batch has R = 0 -- a
+    text without relations only as the second of a batch whose first has one. The first 40 kept."""
+    import convert_spert
+
+    types = convert_spert.load_types(str(RELEX_TYPES), "verbose", False)
+    out = []
+    for r in json.load(open(RELEX_DATA, encoding="utf-8")):
+        ex = convert_spert.convert_record(r, types)
+        words = ex["tokenized_text"][:MAX_WORDS_RELEX]
+        keep = [k for k, (_, e, _) in enumerate(ex["ner"]) if e < len(words)]
+        new_idx = {old: k for k, old in enumerate(keep)}
+        ner = [list(ex["ner"][k]) for k in keep]
+        rels = [[new_idx[h], new_idx[t], lab] for h, t, lab in ex["relations"] if h in new_idx and t in new_idx]
+        if len(ner) < 2 or any(e - s >= RELEX_MAX_WIDTH for s, e, _ in ner):
+            continue
+        if not rels and (len(out) % BATCH == 0 or not out[-1]["relations"]):
+            continue
+        out.append({"tokenized_text": words, "ner": ner, "relations": rels})
+        if len(out) == N_EXAMPLES:
+            break
+    for b in range(0, len(out), BATCH):
+        group = out[b:b + BATCH]
+        types_e = sorted({lab for ex in group for _, _, lab in ex["ner"]})
+        types_r = sorted({lab for ex in group for _, _, lab in ex["relations"]})
+        for ex in group:
+            ex["ner_labels"] = list(types_e)
+            ex["rel_labels"] = list(types_r)
+    # what the fixture is meant to cover
+    assert len(out) == N_EXAMPLES
+    assert len({lab for ex in out for *_, lab in ex["relations"]}) >= 3, "several relation types"
+    assert any(len({lab for *_, lab in ex["relations"]}) >= 2 for ex in out), "an example with 2+ relation types"
+    assert any(not ex["relations"] for ex in out), "an example without relations"
+    assert all(ex["rel_labels"] for ex in out), "a batch without relation classes (R = 0)"
+    return out
+
+
 @torch.no_grad()
 def logit_stats(inputs, outputs):
     """max |logit| over the elements that enter the loss, and how many of them sit in the focal loss's eps
@@ -266,7 +366,7 @@ def logit_stats(inputs, outputs):
     labels = inputs["labels"].float()
     cmask = outputs.prompts_embedding_mask.detach().bool()  # (B, C)
     B, C = cmask.shape
-    if lg.dim() == 4 and lg.shape[-1] == 3 and "span_mask" not in inputs:  # token level (B, W, C, 3)
+    if lg.shape == labels.shape:  # token level (B, W, C, 3) (token relex also has span_mask: its gold spans)
         W = lg.shape[1]
         wmask = torch.arange(W).view(1, W) < inputs["text_lengths"].view(-1, 1).cpu()
         valid = wmask.view(B, W, 1, 1) & cmask.view(B, 1, C, 1)
@@ -285,13 +385,22 @@ def logit_stats(inputs, outputs):
 
 
 class FixedTypesCollator:
-    """The model's own training collator, called with the batch's fixed class list."""
+    """The model's own training collator, called with the batch's fixed class list (relex: and relation list).
 
-    def __init__(self, collator):
+    Relex: create_relation_labels draws the negative pairs with python's random (random.uniform ratio,
+    random.randint pairs); relex_seeds maps a batch's first text to its step, and python's random is seeded
+    with that step before collating, so the batch does not depend on the DataLoader worker's seeding."""
+
+    def __init__(self, collator, relex_seeds=None):
         self.collator = collator
+        self.relex_seeds = relex_seeds
 
     def __call__(self, batch):
-        return self.collator(batch, entity_types=[list(ex["ner_labels"]) for ex in batch])
+        if self.relex_seeds is None:
+            return self.collator(batch, entity_types=[list(ex["ner_labels"]) for ex in batch])
+        random.seed(self.relex_seeds[tuple(batch[0]["tokenized_text"])])
+        return self.collator(batch, entity_types=[list(ex["ner_labels"]) for ex in batch],
+                             relation_types=[list(ex["rel_labels"]) for ex in batch])
 
 
 class RecordingTrainer(Trainer):
@@ -333,6 +442,10 @@ class StepRecorder(TrainerCallback):
             self.logs.append({"step": state.global_step, **{k: logs[k] for k in ("loss", "grad_norm", "learning_rate") if k in logs}})
 
 
+def is_relex(model):
+    return getattr(model.config, "relations_layer", None) is not None
+
+
 def check_dropouts(model):
     found = []
     for n, m in model.named_modules():
@@ -340,17 +453,25 @@ def check_dropouts(model):
             p = float(getattr(m, "p", getattr(m, "drop_prob", 0.0)))
             found.append((n, p))
             assert p == 0.0, f"dropout {n} has p={p}"
+        elif isinstance(m, torch.nn.MultiheadAttention):  # relex attention / gat: a float attribute, no module
+            found.append((n, float(m.dropout)))
+            assert m.dropout == 0.0, f"attention dropout {n} has p={m.dropout}"
     return len(found)
 
 
 def run_once(model_dir, examples, out_tmp):
     seed_all(0)
     model = GLiNER.from_pretrained(str(model_dir), local_files_only=True).to(dtype=torch.float32)
+    assert not is_relex(model) or model.config.max_width == RELEX_MAX_WIDTH, "data_relex.json assumes max_width 4"
     n_dropout = check_dropouts(model)
     init = {strip(n): p.detach().clone() for n, p in model.named_parameters()}
     args = type(model).create_training_args(output_dir=str(out_tmp), **HPARAMS)
     base_collator = model._create_data_collator()
-    collator = FixedTypesCollator(base_collator)
+    relex_seeds = None
+    if is_relex(model):  # python's random seeded per batch with its step (FixedTypesCollator)
+        relex_seeds = {tuple(examples[j]["tokenized_text"]): j // BATCH for j in range(0, len(examples), BATCH)}
+        assert len(relex_seeds) == len(examples) // BATCH, "two batches start with the same text"
+    collator = FixedTypesCollator(base_collator, relex_seeds)
     rec = StepRecorder()
     trainer = RecordingTrainer(
         model=model,
@@ -432,8 +553,8 @@ def tensors_of(r):
     dtypes = {}
     for k in names:
         vals = [b[k] for b in r["batches"] if k in b]
-        if k == "labels":  # float32 0/1 targets (asserted in build): stored exactly as U8
-            assert all(set(torch.unique(v).tolist()) <= {0.0, 1.0} for v in vals)
+        if k in ("labels", "adj_matrix", "rel_matrix"):  # float32 0/1 targets: stored exactly as U8
+            assert all(set(torch.unique(v).tolist()) <= {0.0, 1.0} for v in vals), k
             dtypes[k] = torch.uint8
         elif vals[0].is_floating_point():
             dtypes[k] = torch.float32
@@ -475,11 +596,111 @@ def jsonable_args(args):
     return out
 
 
-def replay_plain_loop(model_dir, t, batch_dtypes):
+def rel_focal(args):
+    """(rel_alpha, rel_gamma) as gliner.training.Trainer.compute_loss resolves them: rel_focal_loss_alpha / _gamma,
+    None -> focal_loss_alpha / _gamma."""
+    a = args.rel_focal_loss_alpha if args.rel_focal_loss_alpha is not None else args.focal_loss_alpha
+    g = args.rel_focal_loss_gamma if args.rel_focal_loss_gamma is not None else args.focal_loss_gamma
+    return a, g
+
+
+RELU_FUNCS = {torch.nn.functional.relu, torch.relu, torch.Tensor.relu}
+RELU_AMBIGUOUS = 1e-6  # |ReLU input| below this: its sign is at fp32 noise level (about 8 ulp of 1)
+
+
+class _FlippedRelu(torch.autograd.Function):
+    """relu(x) with the derivative at flat index idx taken from the other side of the kink."""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.save_for_backward(x)
+        ctx.idx = idx
+        return torch.relu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        pos = (x > 0).reshape(-1).clone()
+        pos[ctx.idx] = ~pos[ctx.idx]
+        return torch.where(pos.view_as(x), g, torch.zeros_like(g)), None
+
+
+class ReluKinks(torch.overrides.TorchFunctionMode):
+    """Records every ReLU the forward runs (nn.ReLU, F.relu, Tensor.relu: the GLiNER heads' only kinks besides
+    the loss clamps; the backbones use GELU): its input, the module it runs in and, after backward, the gradient
+    arriving at its output. flip = (call, flat index): that element's derivative is taken from the other side of
+    the kink; forward values are unchanged (relu is exact)."""
+
+    def __init__(self, model, flip=None):
+        super().__init__()
+        self.calls, self.flip, self.stack = [], flip, []
+        self.hooks = []
+        for n, m in model.named_modules():
+            self.hooks.append(m.register_forward_pre_hook(lambda mod, inp, n=n: self.stack.append(n)))
+            self.hooks.append(m.register_forward_hook(lambda mod, inp, out: [self.stack.pop(), None][1]))
+
+    def remove(self):
+        for h in self.hooks:
+            h.remove()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func not in RELU_FUNCS or not args[0].requires_grad:
+            return func(*args, **kwargs)
+        k = len(self.calls)
+        if self.flip is not None and self.flip[0] == k:
+            out = _FlippedRelu.apply(args[0], self.flip[1])
+        else:
+            out = func(*args, **kwargs)
+        rec = {"module": strip(self.stack[-1]) if self.stack else "", "x": args[0].detach().clone(), "g": None}
+        self.calls.append(rec)
+        out.register_hook(lambda g, rec=rec: rec.__setitem__("g", g.detach().clone()))
+        return out
+
+
+def relu_kinks(model, forward):
+    """loss = forward() with every ReLU recorded, then backward. Returns (loss, min |ReLU input| over the elements
+    that receive a gradient, the ambiguous ones (|x| < RELU_AMBIGUOUS, gradient != 0): for each, the total gradient
+    norm the reference gets with that one element's ReLU derivative flipped -- what a re-implementation whose fp32
+    sum lands on the other side of 0 there computes). The parameter gradients left are those of the plain backward."""
+    mode = ReluKinks(model)
+    with mode:
+        loss = forward()
+    loss.backward()
+    mode.remove()
+    margin, amb = math.inf, []
+    for k, c in enumerate(mode.calls):
+        if c["g"] is None or not bool((c["g"] != 0).any()):
+            continue
+        live = c["g"] != 0
+        margin = min(margin, float(c["x"].abs()[live].min()))
+        for j in ((c["x"].abs() < RELU_AMBIGUOUS) & live).reshape(-1).nonzero().view(-1).tolist():
+            amb.append({"module": c["module"], "call": k, "shape": list(c["x"].shape),
+                        "index": [int(v) for v in np.unravel_index(j, tuple(c["x"].shape))], "flat": j,
+                        "x": float(c["x"].reshape(-1)[j]), "grad_out": float(c["g"].reshape(-1)[j])})
+    if amb:
+        saved = [(p, p.grad) for p in model.parameters()]
+        for a in amb:
+            model.zero_grad(set_to_none=True)
+            fm = ReluKinks(model, flip=(a["call"], a["flat"]))
+            with fm:
+                l2 = forward()
+            l2.backward()
+            fm.remove()
+            assert torch.equal(l2, loss), "a flipped derivative changed the forward"
+            n2 = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+            a["grad_norm_flipped"] = float(n2)
+            del a["flat"]
+        for p, g in saved:
+            p.grad = g
+    return loss, (None if margin == math.inf else margin), amb
+
+
+def replay_plain_loop(model_dir, t, batch_dtypes, rel_alpha, rel_gamma):
     """Independent replay without the Trainer: the stored batches (cast back to the dtypes the model got;
     token_lengths / word_lengths left out) through model(**batch, loss kwargs) -> backward ->
     clip_grad_norm_ -> torch.optim.AdamW with the four groups built here -> transformers.get_scheduler.
-    Returns per-step losses, norms, lrs and the final parameters."""
+    Returns per-step losses, norms, lrs, ReLU kink statistics (relu_kinks) and the final parameters."""
     from transformers import get_scheduler
     from transformers.trainer_pt_utils import get_parameter_names
 
@@ -501,14 +722,14 @@ def replay_plain_loop(model_dir, t, batch_dtypes):
     sch = get_scheduler("linear", opt, num_warmup_steps=math.ceil(STEPS * hp["warmup_ratio"]),
                         num_training_steps=STEPS)
     model.train()
-    losses, norms, lrs = [], [], []
+    losses, norms, lrs, kinks = [], [], [], []
     for i in range(STEPS):
         batch = {k: t[f"step{i}.{k}"].to(dt) for k, dt in batch_dtypes.items() if f"step{i}.{k}" in t}
-        loss = model(**batch, alpha=hp["focal_loss_alpha"], gamma=hp["focal_loss_gamma"],
-                     rel_alpha=hp["focal_loss_alpha"], rel_gamma=hp["focal_loss_gamma"],
-                     prob_margin=hp["focal_loss_prob_margin"], label_smoothing=0.0,
-                     reduction=hp["loss_reduction"], negatives=hp["negatives"], masking=hp["masking"]).loss
-        loss.backward()
+        loss, margin, amb = relu_kinks(model, lambda: model(
+            **batch, alpha=hp["focal_loss_alpha"], gamma=hp["focal_loss_gamma"], rel_alpha=rel_alpha,
+            rel_gamma=rel_gamma, prob_margin=hp["focal_loss_prob_margin"], label_smoothing=0.0,
+            reduction=hp["loss_reduction"], negatives=hp["negatives"], masking=hp["masking"]).loss)
+        kinks.append({"relu_min_margin": margin, "relu_ambiguous": amb})
         norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), hp["max_grad_norm"]).detach().clone())
         lrs.append([float(g["lr"]) for g in opt.param_groups])
         losses.append(loss.detach().clone())
@@ -516,7 +737,7 @@ def replay_plain_loop(model_dir, t, batch_dtypes):
         sch.step()
         model.zero_grad()
     final = {strip(n): p.detach().clone() for n, p in model.named_parameters()}
-    return losses, norms, lrs, final
+    return losses, norms, lrs, kinks, final
 
 
 def dump_json(path, obj):
@@ -527,7 +748,73 @@ def dump_json(path, obj):
         f.write(txt + "\n")
 
 
-def build(name, examples, out_root):
+def relex_pairs(b):
+    """Per example the pairs (head, tail) the rows of rel_matrix stand for (spec 7.7): with an adjacency the gold
+    adj_matrix's ones in row-major order (= the sorted positives + negatives); single step: all ordered pairs of
+    the n gold entities, i != j, row-major."""
+    B = b["rel_matrix"].shape[0]
+    if "adj_matrix" in b:
+        return [[tuple(x) for x in (b["adj_matrix"][e] > 0.5).nonzero().tolist()] for e in range(B)]
+    out = []
+    for n in relex_entity_counts(b):
+        out.append([(h, t) for h in range(n) for t in range(n) if h != t])
+    return out
+
+
+def relex_entity_counts(b):
+    """Gold entities per example: span relex the span rows with a positive label, token relex the gold spans."""
+    if b["labels"].dim() == 4:  # token level: labels (B, W, C, 3), span_idx / span_mask (B, N, 2) / (B, N)
+        return [int(x) for x in b["span_mask"].sum(-1)]
+    B = b["labels"].shape[0]
+    return [int(x) for x in (b["labels"].view(B, -1, b["labels"].shape[-1]).amax(-1) == 1).sum(-1)]
+
+
+def relex_positives(b):
+    """{(example, head, tail, class)} of the relation targets; rows past an example's pairs must be empty."""
+    out = set()
+    for e, pairs in enumerate(relex_pairs(b)):
+        rel = b["rel_matrix"][e]
+        assert int(rel[len(pairs):].sum()) == 0
+        for p, (h, t) in enumerate(pairs[:rel.shape[0]]):
+            out |= {(e, h, t, c) for c in rel[p].nonzero().view(-1).tolist()}
+    return out
+
+
+def relex_step_info(b, exs):
+    pairs = relex_pairs(b)
+    pos = relex_positives(b)
+    return {
+        "relation_types": exs[0]["rel_labels"],
+        "n_entities": relex_entity_counts(b),
+        "n_pairs": [len(p) for p in pairs],
+        "n_positive_pairs": [len({(h, t) for e2, h, t, _ in pos if e2 == e}) for e in range(len(pairs))],
+        "n_positive_triples": [sum(1 for x in pos if x[0] == e) for e in range(len(pairs))],
+    }
+
+
+def relex_loss_info(args, cfg):
+    """The relex loss' hyper-parameters the reference used (spec 6.6): the coefficients from the model config,
+    rel_alpha / rel_gamma as the Trainer resolved them, the forward's default adjacency_threshold."""
+    rel_alpha, rel_gamma = rel_focal(args)
+    return {
+        "relations_layer": cfg.relations_layer,
+        "triples_layer": getattr(cfg, "triples_layer", None),
+        "span_loss_coef": cfg.span_loss_coef,
+        "adjacency_loss_coef": cfg.adjacency_loss_coef,
+        "relation_loss_coef": cfg.relation_loss_coef,
+        "rel_focal_loss_alpha": args.rel_focal_loss_alpha,
+        "rel_focal_loss_gamma": args.rel_focal_loss_gamma,
+        "rel_alpha": rel_alpha,
+        "rel_gamma": rel_gamma,
+        "adjacency_threshold": 0.5,
+        "note": "loss = span_loss_coef L_ent + adjacency_loss_coef L_adj + relation_loss_coef L_rel (no L_adj for "
+                "relations_layer 'none'); L_adj and L_rel use rel_alpha / rel_gamma (rel_focal_loss_* as given, None "
+                "-> focal_loss_alpha / _gamma, as Trainer.compute_loss); the pairs come from the gold adj_matrix "
+                "(> adjacency_threshold, the forward's default) in training",
+    }
+
+
+def build(name, examples, out_root, data_name="data.json"):
     model_dir = ROOT / "tests" / "fixtures" / "models" / name
     with tempfile.TemporaryDirectory() as tmp:
         r1 = run_once(model_dir, examples, Path(tmp) / "a")
@@ -542,7 +829,8 @@ def build(name, examples, out_root):
     assert identical(b1, b2), f"{name}: batches of two runs differ"
     # a plain loop on the STORED batches reproduces the Trainer bit for bit (the fixture is complete)
     batch_dtypes = {k: v.dtype for k, v in r1["batches"][0].items()}
-    p_losses, p_norms, p_lrs, p_final = replay_plain_loop(model_dir, t1, batch_dtypes)
+    rel_alpha, rel_gamma = rel_focal(r1["args"])
+    p_losses, p_norms, p_lrs, p_kinks, p_final = replay_plain_loop(model_dir, t1, batch_dtypes, rel_alpha, rel_gamma)
     assert all(torch.equal(a.reshape(()), b.reshape(())) for a, b in zip(p_losses, r1["losses"])), (name, "replay loss")
     assert all(torch.equal(a.reshape(()), b.reshape(())) for a, b in zip(p_norms, r1["norms"])), (name, "replay norm")
     assert p_lrs == r1["lrs"], (name, "replay lr")
@@ -561,20 +849,30 @@ def build(name, examples, out_root):
         wl = [len(e["tokenized_text"]) for e in exs]
         assert b["text_lengths"].view(-1).tolist() == wl, (name, i)
         assert [int(b["words_mask"][k].max()) for k in range(len(exs))] == wl, (name, i, "subword truncation")
-        # uni-encoder: the reference's default collation (reading "ner_labels" itself) gives the same batch
+        # uni-encoder: the reference's default collation (reading "ner_labels" / "rel_labels" itself) gives the
+        # same batch; relex: its class mapping draws random.randint first, so the sampled negative pairs differ
+        # there: adj_matrix / rel_matrix are compared by their positive (pair, class) triples only
+        relex = "rel_matrix" in b
         if "labels_input_ids" not in b:
             seed_all(i)
             plain = r1["base_collator"](copy.deepcopy(exs))
             for k, v in b.items():
+                if relex and "adj_matrix" in b and k in ("adj_matrix", "rel_matrix"):
+                    continue
                 assert torch.equal(plain[k].cpu(), v), (name, i, k, "default collation differs")
+            if relex and "adj_matrix" in b:
+                assert relex_positives(plain) == relex_positives(b), (name, i, "default collation differs")
+        extra = relex_step_info(b, exs) if relex else {}
         steps_info.append({
             "step": i,
             "examples": idx,
             "entity_types": exs[0]["ner_labels"],
+            **extra,
             "loss": float(r1["losses"][i]),
             "grad_norm": float(r1["norms"][i]),
             "lr": r1["lrs"][i],
             **r1["logit_stats"][i],
+            **p_kinks[i],
         })
     init, final = r1["init"], r1["final"]
     stats = {}
@@ -599,7 +897,8 @@ def build(name, examples, out_root):
         "class": type(model).__name__,
         "start_point": os.path.relpath(model_dir, ROOT),
         "start_point_note": "GLiNER.from_pretrained(start_point, local_files_only=True).to(float32); weights not copied",
-        "data": "../data.json (examples[i]; step s uses examples 2s, 2s+1; entity types = examples[*].ner_labels)",
+        "data": f"../{data_name} (examples[i]; step s uses examples 2s, 2s+1; entity types = examples[*].ner_labels"
+                + ("; relation types = examples[*].rel_labels)" if is_relex(model) else ")"),
         "num_steps": STEPS,
         "batch_size": BATCH,
         "hparams": HPARAMS,
@@ -618,6 +917,7 @@ def build(name, examples, out_root):
             "masking='none').loss in train() mode with all dropouts 0, computed with the parameters before "
             "that step's update; sum (not mean) over the batch of the masked per-element focal/BCE terms; "
             "this exact tensor is what backward() ran on (gradient_accumulation_steps = 1)"),
+        **({"relex_loss": relex_loss_info(r1["args"], cfg)} if is_relex(model) else {}),
         "grad_norm_definition": "total L2 norm of all parameter gradients before clipping "
                                 "(accelerator.clip_grad_norm_ return value); grad_norm_clipped is the norm after",
         "lr_definition": "param_groups[g]['lr'] at optimizer.step() of that step, groups in optimizer order "
@@ -625,7 +925,8 @@ def build(name, examples, out_root):
         "steps": steps_info,
         "batch_tensors": batch_tensors,
         "batch_tensors_note": "steps.safetensors key step<i>.<name>; integers stored in the smallest type that holds "
-                              "them (values exact), labels (0/1 float32 targets) as U8; 'reference' = dtype the model got",
+                              "them (values exact), labels, adj_matrix, rel_matrix (0/1 float32 targets) as U8; "
+                              "'reference' = dtype the model got",
         "other_tensors": {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
                           for k, v in t1.items() if not k.startswith(("step", "final."))},
         "final_tensors_note": "final.<param>: every GLiNER-head parameter with <= 128 elements, "
@@ -670,11 +971,27 @@ def main():
             "examples": examples,
         }, f, ensure_ascii=False, indent=None, separators=(",", ":"))
         f.write("\n")
+    relex_examples = load_relex_examples()
+    with open(out_root / "data_relex.json", "w", encoding="utf-8") as f:
+        json.dump({
+            "source": f"{RELEX_DATA} (SpERT) via scripts/convert_spert.py convert_record, verbose labels; "
+                      "the first 40 texts kept in file order (make_train_fixtures.py load_relex_examples)",
+            "max_words": MAX_WORDS_RELEX,
+            "note": "tokenized_text truncated to max_words; entities kept when end < len, relations touching a dropped "
+                    "entity dropped, indices remapped; kept: >= 2 entities, none wider than 4 words, a text without "
+                    "relations only second in a batch whose first has one; ner_labels / rel_labels = sorted union of "
+                    "the gold entity / relation labels of the example's batch (batch size 2, sequential)",
+            "examples": relex_examples,
+        }, f, ensure_ascii=False, indent=None, separators=(",", ":"))
+        f.write("\n")
     only = set(filter(None, args.only.split(",")))
-    for name in MODELS:
+    for name in MODELS + RELEX_MODELS:
         if only and name not in only:
             continue
-        build(name, examples, out_root)
+        if name in RELEX_MODELS:
+            build(name, relex_examples, out_root, "data_relex.json")
+        else:
+            build(name, examples, out_root)
     for p in out_root.rglob("*"):
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
     total = sum(p.stat().st_size for p in out_root.rglob("*") if p.is_file())

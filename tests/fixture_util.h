@@ -67,3 +67,84 @@ static inline int fx_case_inputs(const SafeTensors* st, const char* cs, const Gl
     if (arch_is_bi(cfg->arch) && !li_tv) return 0;
     return 1;
 }
+
+#include "train/loss.h"
+
+/* A collated relex training batch (spec §7.7) in the form the forward with gold targets and the relex loss take it
+   (spec §7.2 steps 4 and 7 in training, §7.3, §6.6). span_idx / span_mask: span relex the (B, W*K, 2) / (B, W*K)
+   candidates, token relex the (B, N, 2) / (B, N) gold entity spans (n_spans = dim 1 either way); labels: span
+   (B, W*K, C), token (B, W, C, 3) (labels_W = dim 1, C = dim 2); adj_matrix (B, n_adj, n_adj), NULL for
+   relations_layer "none"; rel_matrix (B, rel_P, rel_C). */
+typedef struct {
+    const int64_t *span_idx, *span_mask;
+    int            n_spans;
+    const float*   labels;
+    int            labels_W, C;
+    const float*   adj_matrix;
+    int            n_adj;
+    const float*   rel_matrix;
+    int            rel_P, rel_C;
+} FxRelexBatch;
+
+/* Fills the relex part of in (B, T and the token tensors are the caller's) and the targets tg, as the reference's
+   training forward sees them: relex_gold = 1 with the entity threshold and the forward's default
+   adjacency_threshold 0.5; span relex selects its entities from the labels (relex_labels), token relex takes the
+   gold spans (spans_idx / spans_mask, N); the pairs come from the gold adjacency. */
+static inline void fx_relex_gold(const GlinerConfig* cfg, const FxRelexBatch* b, ModelInputs* in, LossTargets* tg) {
+    in->K = cfg->max_width;
+    in->threshold = 0.5f;
+    in->adjacency_threshold = 0.5f;
+    in->relex_gold = 1;
+    in->adj_matrix = b->adj_matrix;
+    in->n_adj = b->adj_matrix ? b->n_adj : 0;
+    if (arch_is_token(cfg->arch)) {
+        in->W = b->labels_W;
+        in->N = b->n_spans;
+        in->spans_idx = b->span_idx;
+        in->spans_mask = b->span_mask;
+    } else {
+        in->span_idx = b->span_idx;
+        in->span_mask = b->span_mask;
+        in->W = b->n_spans / in->K;
+        in->relex_labels = b->labels;
+        in->relex_labels_C = b->C;
+    }
+    *tg = (LossTargets){.labels = b->labels, .C = b->C, .adj_matrix = b->adj_matrix, .n_adj = in->n_adj,
+                        .rel_matrix = b->rel_matrix, .rel_P = b->rel_P, .rel_C = b->rel_C};
+}
+
+/* reference/train_batch.safetensors of a relex fixture (int64 batch, float32 labels / adj_matrix / rel_matrix) as the
+   training forward's inputs and the loss targets (fx_relex_gold); the tensors are copied and owned here (free with
+   fx_relex_train_batch_free) */
+typedef struct {
+    void*       owned[9];
+    ModelInputs in;
+    LossTargets tg;
+} FxRelexTrainBatch;
+
+static inline void fx_relex_train_batch(const SafeTensors* st, const GlinerConfig* cfg, const char* model,
+                                        FxRelexTrainBatch* tb) {
+    static const char* const names[9] = {"input_ids", "attention_mask", "words_mask", "text_lengths", "span_idx",
+                                         "span_mask", "labels",         "rel_matrix", "adj_matrix"};
+    const TensorView* tv[9];
+    for (int k = 0; k < 9; k++) { /* adj_matrix is absent for relations_layer "none" */
+        tv[k] = st_find(st, names[k]);
+        cr_assert(tv[k] || k == 8, "%s: train_batch has no %s", model, names[k]);
+        cr_assert(!tv[k] || tv[k]->dtype == (k < 6 ? DTYPE_I64 : DTYPE_F32), "%s: %s dtype", model, names[k]);
+        tb->owned[k] = tv[k] ? malloc(tv[k]->nbytes ? tv[k]->nbytes : 1) : NULL;
+        if (tv[k]) memcpy(tb->owned[k], tv[k]->data, tv[k]->nbytes);
+    }
+    tb->in = (ModelInputs){.B = (int)tv[0]->shape[0], .T = (int)tv[0]->shape[1], .input_ids = tb->owned[0],
+                           .attention_mask = tb->owned[1], .words_mask = tb->owned[2], .text_lengths = tb->owned[3]};
+    const FxRelexBatch rb = {tb->owned[4], tb->owned[5], (int)tv[4]->shape[1], tb->owned[6], (int)tv[6]->shape[1],
+                             (int)tv[6]->shape[2], tb->owned[8], tv[8] ? (int)tv[8]->shape[1] : 0, tb->owned[7],
+                             (int)tv[7]->shape[1], (int)tv[7]->shape[2]};
+    fx_relex_gold(cfg, &rb, &tb->in, &tb->tg);
+}
+
+static inline void fx_relex_train_batch_free(FxRelexTrainBatch* tb) {
+    for (int k = 0; k < 9; k++) {
+        free(tb->owned[k]);
+        tb->owned[k] = NULL;
+    }
+}

@@ -16,21 +16,10 @@
 #include "model/model.h"
 #include "test_util.h"
 #include "cpu/cpu_ops.h"
+#include "fixture_util.h"
 #include "train/step.h"
 
 #define MODELS FIXTURES "/models"
-
-static void* copy_of(const TensorView* tv) {
-    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
-    memcpy(p, tv->data, tv->nbytes);
-    return p;
-}
-
-static const TensorView* need(const SafeTensors* st, const char* name) {
-    const TensorView* tv = st_find(st, name);
-    cr_assert(tv, "train_batch has no %s", name);
-    return tv;
-}
 
 Test(relex_grad, every_relex_fixture) {
     DIR* d = opendir(MODELS);
@@ -65,48 +54,10 @@ Test(relex_grad, every_relex_fixture) {
         const GlinerArch a = m.cfg.arch;
         if (!arch_is_relex(a)) goto next; /* every triples_layer mode has a backward (triple_scores_has_backward) */
         {
-            const TensorView* ids = need(&sb, "input_ids");
-            const TensorView* lab = need(&sb, "labels");
-            const TensorView* si = need(&sb, "span_idx");
-            const TensorView* rm = need(&sb, "rel_matrix");
-            const TensorView* am = st_find(&sb, "adj_matrix");
-            int64_t* input_ids = copy_of(ids);
-            int64_t* attn = copy_of(need(&sb, "attention_mask"));
-            int64_t* wmask = copy_of(need(&sb, "words_mask"));
-            int64_t* tlen = copy_of(need(&sb, "text_lengths"));
-            int64_t* span_idx = copy_of(si);
-            int64_t* span_mask = copy_of(need(&sb, "span_mask"));
-            float* labels = copy_of(lab);
-            float* rel_matrix = copy_of(rm);
-            float* adj = am ? copy_of(am) : NULL;
-            ModelInputs in = {0};
-            in.B = (int)ids->shape[0];
-            in.T = (int)ids->shape[1];
-            in.K = m.cfg.max_width;
-            in.input_ids = input_ids;
-            in.attention_mask = attn;
-            in.words_mask = wmask;
-            in.text_lengths = tlen;
-            in.threshold = 0.5f;
-            in.adjacency_threshold = 0.5f;
-            in.relex_gold = 1;
-            in.adj_matrix = adj;
-            in.n_adj = am ? (int)am->shape[1] : 0;
-            const int C = (int)lab->shape[2];
-            if (arch_is_token(a)) {
-                in.W = (int)lab->shape[1];
-                in.N = (int)si->shape[1];
-                in.spans_idx = span_idx;
-                in.spans_mask = span_mask;
-            } else {
-                in.span_idx = span_idx;
-                in.span_mask = span_mask;
-                in.W = (int)(si->shape[1] / in.K);
-                in.relex_labels = labels;
-                in.relex_labels_C = C;
-            }
-            LossTargets tg = {.labels = labels, .C = C, .adj_matrix = adj, .n_adj = in.n_adj,
-                              .rel_matrix = rel_matrix, .rel_P = (int)rm->shape[1], .rel_C = (int)rm->shape[2]};
+            FxRelexTrainBatch tb;
+            fx_relex_train_batch(&sb, &m.cfg, name, &tb);
+            ModelInputs in = tb.in;
+            LossTargets tg = tb.tg;
             LossParams lp = LOSS_PARAMS_DEFAULT;
             GradCtx g;
             cr_assert_eq(grad_ctx_init(&g, &m, err, sizeof err), 0, "%s", err);
@@ -167,8 +118,7 @@ Test(relex_grad, every_relex_fixture) {
             if (worst > worst_all) worst_all = worst;
             checked++;
             grad_ctx_free(&g);
-            free(input_ids); free(attn); free(wmask); free(tlen);
-            free(span_idx); free(span_mask); free(labels); free(rel_matrix); free(adj);
+            fx_relex_train_batch_free(&tb);
         }
     next:
         gliner_model_free(&m);

@@ -12,23 +12,11 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/relex.h"
+#include "fixture_util.h"
 #include "test_util.h"
 #include "train/loss.h"
 
 #define MODELS FIXTURES "/models"
-
-static const TensorView* need(const SafeTensors* st, const char* name, DType dt, const char* model) {
-    const TensorView* tv = st_find(st, name);
-    cr_assert(tv, "%s: train_batch has no %s", model, name);
-    cr_assert_eq(tv->dtype, dt, "%s: %s dtype", model, name);
-    return tv;
-}
-
-static void* copy_of(const TensorView* tv) {
-    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
-    memcpy(p, tv->data, tv->nbytes);
-    return p;
-}
 
 static size_t nonfinite(const float* x, size_t n) {
     size_t bad = 0;
@@ -66,49 +54,11 @@ Test(relex_loss, every_relex_fixture) {
         if (!arch_is_relex(a)) goto next;
         n_models++;
         {
-            const TensorView* ids = need(&st, "input_ids", DTYPE_I64, name);
-            const TensorView* lab = need(&st, "labels", DTYPE_F32, name);
-            const TensorView* si = need(&st, "span_idx", DTYPE_I64, name);
-            const TensorView* rm = need(&st, "rel_matrix", DTYPE_F32, name);
-            const TensorView* am = st_find(&st, "adj_matrix");
-            int64_t* input_ids = copy_of(ids);
-            int64_t* attn = copy_of(need(&st, "attention_mask", DTYPE_I64, name));
-            int64_t* wmask = copy_of(need(&st, "words_mask", DTYPE_I64, name));
-            int64_t* tlen = copy_of(need(&st, "text_lengths", DTYPE_I64, name));
-            int64_t* span_idx = copy_of(si);
-            int64_t* span_mask = copy_of(need(&st, "span_mask", DTYPE_I64, name));
-            float* labels = copy_of(lab);
-            float* rel_matrix = copy_of(rm);
-            float* adj = am ? copy_of(am) : NULL;
-            ModelInputs in = {0};
-            in.B = (int)ids->shape[0];
-            in.T = (int)ids->shape[1];
-            in.K = m.cfg.max_width;
-            in.input_ids = input_ids;
-            in.attention_mask = attn;
-            in.words_mask = wmask;
-            in.text_lengths = tlen;
-            in.threshold = 0.5f;
-            in.adjacency_threshold = 0.5f;
-            in.relex_gold = 1;
-            in.adj_matrix = adj;
-            in.n_adj = am ? (int)am->shape[1] : 0;
-            int C;
-            if (arch_is_token(a)) {
-                in.W = (int)lab->shape[1];
-                C = (int)lab->shape[2];
-                in.N = (int)si->shape[1];
-                in.spans_idx = span_idx;
-                in.spans_mask = span_mask;
-                n_token++;
-            } else {
-                in.span_idx = span_idx;
-                in.span_mask = span_mask;
-                in.W = (int)(si->shape[1] / in.K);
-                C = (int)lab->shape[2];
-                in.relex_labels = labels;
-                in.relex_labels_C = C;
-            }
+            FxRelexTrainBatch tb;
+            fx_relex_train_batch(&st, &m.cfg, name, &tb);
+            ModelInputs in = tb.in;
+            LossTargets tg = tb.tg;
+            n_token += arch_is_token(a);
             ModelOutputs out;
             cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s: %s", name, err);
             n_adj += out.adj != NULL;
@@ -116,8 +66,6 @@ Test(relex_loss, every_relex_fixture) {
             float* dlogits = malloc((nlog ? nlog : 1) * sizeof(float));
             float* dadj = malloc(((size_t)in.B * out.E * out.E + 1) * sizeof(float));
             float* drel = malloc(((size_t)in.B * out.P * out.R + 1) * sizeof(float));
-            LossTargets tg = {.labels = labels, .C = C, .adj_matrix = adj, .n_adj = in.n_adj,
-                              .rel_matrix = rel_matrix, .rel_P = (int)rm->shape[1], .rel_C = (int)rm->shape[2]};
             struct {
                 const char* key;
                 LossParams lp;
@@ -150,8 +98,7 @@ Test(relex_loss, every_relex_fixture) {
             free(drel);
             free(out.logits);
             relex_outputs_free(&out);
-            free(input_ids); free(attn); free(wmask); free(tlen);
-            free(span_idx); free(span_mask); free(labels); free(rel_matrix); free(adj);
+            fx_relex_train_batch_free(&tb);
         }
     next:
         gliner_model_free(&m);
