@@ -182,7 +182,8 @@ struct Backend {
 
     /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). CUDA: fp32 tables only (kernels/cuda/relex_ops.cu),
        NULL in the bf16/fp16 tables: the model refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
-       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_weights_bwd below (CPU only). */
+       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_weights_bwd below (CPU; the fp32
+       CUDA table has all but triple_scores_weights_bwd, kernels/cuda/relex_bwd.cu). */
     /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
        sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */
     void (*pair_mask)(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig);
@@ -276,8 +277,8 @@ struct Backend {
     void (*mean_pool_bwd)(const Backend* be, void* dY, const void* dout, const int64_t* mask, int C, int T, int D);
     /* dx[i] += keep(seed, i) ? dy[i] / (1 - p) : 0 (the forward's mask, redrawn) */
     void (*dropout_bwd)(const Backend* be, void* dx, const void* dy, size_t n, float p, uint64_t seed);
-    /* relex (relex training; CPU only for now: NULL in the CUDA tables, and the tape then leaves the relex ops out).
-       S: pair_mask's input (pre-sigmoid when sig); the others take the forward's inputs. */
+    /* relex (relex training; the CPU and the fp32 CUDA tables, NULL in the bf16/fp16 ones: a tape over a table without
+       them leaves the relex ops out). S: pair_mask's input (pre-sigmoid when sig); the others take the forward's inputs. */
     void (*pair_mask_bwd)(const Backend* be, void* dS, const void* dA, const void* S, const int64_t* mask, int B, int E,
                           int sig);
     void (*pair_relu_dot_bwd)(const Backend* be, void* dU, void* dV, void* db1, void* dw2, void* db2, const void* dS,

@@ -738,6 +738,45 @@ static void cu_triple_scores(const Backend* be, void* out, const void* head, con
                                S(be));
 }
 
+/* backward (relex_bwd.cu; fp32 tables only, as the forwards) */
+static void cu_pair_mask_bwd(const Backend* be, void* dS, const void* dA, const void* S_, const int64_t* mask, int B,
+                             int E, int sig) {
+    CudaImpl* c = I(be);
+    const size_t nm = (size_t)B * E * 8;
+    idx_begin(c, IDX_ROUND(nm));
+    pair_mask_backward_cuda((float*)dS, (const float*)dA, (const float*)S_, idx_dev(c, mask, nm), B, E, sig, S(be));
+}
+static void cu_pair_relu_dot_bwd(const Backend* be, void* dU, void* dV, void* db1, void* dw2, void* db2, const void* dS,
+                                 const void* U, const void* V, const void* b1, const void* w2, int B, int E, int F) {
+    void* ws = db1 || dw2 ? ws_get(I(be), pair_relu_dot_backward_workspace_cuda(B, E, F)) : NULL;
+    pair_relu_dot_backward_cuda((float*)dU, (float*)dV, (float*)db1, (float*)dw2, (float*)db2, (const float*)dS,
+                                (const float*)U, (const float*)V, (const float*)b1, (const float*)w2, B, E, F, ws, S(be));
+}
+static void cu_mha_probs_bwd(const Backend* be, void* dq, void* dk, const void* dP, const void* q, const void* k,
+                             const int64_t* key_mask, int B, int E, int H, int Dh) {
+    CudaImpl* c = I(be);
+    const size_t nm = key_mask ? (size_t)B * E * 8 : 0;
+    idx_begin(c, IDX_ROUND(nm));
+    const int64_t* d_mask = idx_dev(c, key_mask, nm);
+    void* ws = ws_get(c, mha_probs_backward_workspace_cuda(B, E, H));
+    mha_probs_backward_cuda((float*)dq, (float*)dk, (const float*)dP, (const float*)q, (const float*)k, d_mask, B, E, H,
+                            Dh, ws, S(be));
+}
+static void cu_gcn_norm_bwd(const Backend* be, void* dA0, const void* dAn, const void* A0, const int64_t* mask, int B,
+                            int E) {
+    CudaImpl* c = I(be);
+    const size_t nm = (size_t)B * E * 8;
+    idx_begin(c, IDX_ROUND(nm));
+    gcn_norm_backward_cuda((float*)dA0, (const float*)dAn, (const float*)A0, idx_dev(c, mask, nm), B, E, S(be));
+}
+static void cu_triple_scores_bwd(const Backend* be, void* dhead, void* dtail, void* drel, const void* dout,
+                                 const void* head, const void* tail, const void* rel, const TripleParams* tp, int B,
+                                 int P, int R, int D) {
+    void* ws = ws_get(I(be), triple_scores_backward_workspace_cuda((int)tp->mode, B, P, R, D));
+    triple_scores_backward_cuda((float*)dhead, (float*)dtail, (float*)drel, (const float*)dout, (const float*)head,
+                                (const float*)tail, (const float*)rel, tp, B, P, R, D, ws, S(be));
+}
+
 /* ---------------------------------------------------------------- the table */
 
 /* the device state shared by the dtype tables of one device, created once */
@@ -854,6 +893,11 @@ static const Backend* table(int device, DType dtype, int tf32) {
         be->mha_probs = cu_mha_probs;
         be->gcn_norm = cu_gcn_norm;
         be->triple_scores = cu_triple_scores;
+        be->pair_mask_bwd = cu_pair_mask_bwd;
+        be->pair_relu_dot_bwd = cu_pair_relu_dot_bwd;
+        be->mha_probs_bwd = cu_mha_probs_bwd;
+        be->gcn_norm_bwd = cu_gcn_norm_bwd;
+        be->triple_scores_bwd = cu_triple_scores_bwd;
     }
     be->impl = c; /* last: marks the entry initialised */
     return be;

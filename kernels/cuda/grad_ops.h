@@ -123,6 +123,25 @@ void row_scale_backward_cuda(void* dx, void* ds, const void* dy, const void* x, 
                              size_t n, DType dt, gl_stream_t stream);
 void mean_pool_backward_cuda(void* dY, const void* dout, const int64_t* mask, int C, int T, int D, DType dt,
                              gl_stream_t stream);
+
+/* ---- relex_bwd.cu: the relex ops' backward, fp32 storage only (twins: kernels/cpu/relex_ops.c); mask / key_mask
+   (B, E) int64. ws: the *_workspace_cuda bytes (pair_relu_dot: 0 unless db1 or dw2 is wanted). triple_scores: the
+   weightless modes (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE, HolE); the others CHECK-fail. */
+void   pair_mask_backward_cuda(float* dS, const float* dA, const float* S, const int64_t* mask, int B, int E, int sig,
+                               gl_stream_t stream);
+size_t pair_relu_dot_backward_workspace_cuda(int B, int E, int F);
+void   pair_relu_dot_backward_cuda(float* dU, float* dV, float* db1, float* dw2, float* db2, const float* dS,
+                                   const float* U, const float* V, const float* b1, const float* w2, int B, int E, int F,
+                                   void* ws, gl_stream_t stream);
+size_t mha_probs_backward_workspace_cuda(int B, int E, int H);
+void   mha_probs_backward_cuda(float* dq, float* dk, const float* dP, const float* q, const float* k,
+                               const int64_t* key_mask, int B, int E, int H, int Dh, void* ws, gl_stream_t stream);
+void   gcn_norm_backward_cuda(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int B, int E,
+                              gl_stream_t stream);
+size_t triple_scores_backward_workspace_cuda(int mode, int B, int P, int R, int D);
+void   triple_scores_backward_cuda(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
+                                   const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R,
+                                   int D, void* ws, gl_stream_t stream);
 #endif
 
 #ifdef __cplusplus

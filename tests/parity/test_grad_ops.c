@@ -14,7 +14,10 @@
    bit-exact against the twin.
    The attention backwards run again under GLINER_ATTN_BWD=v2 (backward_attention_v2.cu), and the LSTM's under
    GLINER_LSTM_BWD=v2 (backward_lstm.cu): against the twin with the same tolerances, and against the default kernels
-   run from the same priors. */
+   run from the same priors.
+   The relex backwards (relex_bwd.cu, the fp32 table) against kernels/cpu/relex_ops.c: E = 1, odd E, a text with no
+   entity (mha_probs: no key left, NaN rows in the forward that add nothing), gcn_norm's clamped row sums, the nine
+   weightless triples modes at odd D, D = 1, D = 768 and clamped norms; NULL gradients skipped. */
 #include "model/model.h"
 #include "parity_util.h"
 
@@ -949,6 +952,177 @@ Test(grad_ops_parity, dropout) {
             snprintf(what, sizeof what, "dropout n=%zu p=%g backward", n, ps[pi]);
             grad_check(&dx, 0.0f, 0.0f, what);
             grad_free(&y); grad_free(&dx); gbuf_free(&dx_); gbuf_free(&ddy); free(x); free(dy);
+        }
+}
+
+/* ============================================================================ backward: relex (relex_ops.c) */
+
+/* the largest |x| (the relex sums' tolerance scales with their magnitude) */
+static float max_abs(const float* x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+
+Test(grad_ops_parity, relex_pair_mask) {
+    const Backend* be = pu_cuda();
+    const int shapes[][2] = {{1, 1}, {3, 5}, {4, 37}, {2, 200}}; /* B E */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int sig = 0; sig < 2; sig++) {
+            const int B = shapes[si][0], E = shapes[si][1];
+            const size_t n = (size_t)B * E * E;
+            int64_t* m = pu_pad_mask(B, E, 1101 + si, B > 2 ? 2 : -1); /* text 2 of 4: no entity */
+            float* S = rand_f32(n, -6.0f, 6.0f, 1102 + si);
+            float* dA = rand_f32(n, -1.0f, 1.0f, 1103 + si);
+            Grad gS = grad_new(be, n, 1104 + si);
+            GBuf dS = gbuf_f32(be, S, n), ddA = gbuf_f32(be, dA, n), dm = gbuf_raw(be, m, (size_t)B * E * 8);
+            pair_mask_backward_cpu(gS.ref, dA, S, m, B, E, sig);
+            be->pair_mask_bwd(be, gS.g.ptr, ddA.ptr, dS.ptr, dm.ptr, B, E, sig);
+            be->pair_mask_bwd(be, NULL, ddA.ptr, dS.ptr, dm.ptr, B, E, sig); /* skipped */
+            char what[100];
+            snprintf(what, sizeof what, "pair_mask_bwd B=%d E=%d sig=%d", B, E, sig);
+            grad_check(&gS, sig ? 1e-7f : 0.0f, sig ? 1e-6f : 0.0f, what); /* without the sigmoid: exact */
+            grad_free(&gS);
+            gbuf_free(&dS); gbuf_free(&ddA); gbuf_free(&dm);
+            free(m); free(S); free(dA);
+        }
+}
+
+Test(grad_ops_parity, relex_pair_relu_dot) {
+    const Backend* be = pu_cuda();
+    const int shapes[][3] = {{1, 1, 1}, {3, 5, 13}, {2, 37, 257}, {2, 64, 768}}; /* B E F */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int bias = 0; bias < 2; bias++) {
+            const int B = shapes[si][0], E = shapes[si][1], F = shapes[si][2];
+            const size_t n = (size_t)B * E * E, nu = (size_t)B * E * F;
+            float* U = rand_f32(nu, -1.0f, 1.0f, 1111 + si);
+            float* V = rand_f32(nu, -1.0f, 1.0f, 1112 + si);
+            float* b1 = rand_f32((size_t)F, -0.5f, 0.5f, 1113 + si);
+            float* w2 = rand_f32((size_t)F, -1.0f, 1.0f, 1114 + si);
+            float* dS = rand_f32(n, -1.0f, 1.0f, 1115 + si);
+            Grad gU = grad_new(be, nu, 1116 + si), gV = grad_new(be, nu, 1117 + si), gb1 = grad_new(be, F, 1118 + si);
+            Grad gw2 = grad_new(be, F, 1119 + si), gb2 = grad_new(be, 1, 1120 + si);
+            GBuf du = gbuf_f32(be, U, nu), dv = gbuf_f32(be, V, nu), db1 = gbuf_f32(be, b1, F), dw2 = gbuf_f32(be, w2, F);
+            GBuf dds = gbuf_f32(be, dS, n);
+            const float* hb1 = bias ? b1 : NULL;
+            const void* db1p = bias ? db1.ptr : NULL;
+            pair_relu_dot_backward_cpu(gU.ref, gV.ref, bias ? gb1.ref : NULL, gw2.ref, bias ? gb2.ref : NULL, dS, U, V, hb1,
+                                       w2, B, E, F);
+            be->pair_relu_dot_bwd(be, gU.g.ptr, gV.g.ptr, bias ? gb1.g.ptr : NULL, gw2.g.ptr, bias ? gb2.g.ptr : NULL,
+                                  dds.ptr, du.ptr, dv.ptr, db1p, dw2.ptr, B, E, F);
+            /* again with some gradients skipped: dV and db2 only, then dU and db1 only */
+            pair_relu_dot_backward_cpu(NULL, gV.ref, NULL, NULL, gb2.ref, dS, U, V, hb1, w2, B, E, F);
+            be->pair_relu_dot_bwd(be, NULL, gV.g.ptr, NULL, NULL, gb2.g.ptr, dds.ptr, du.ptr, dv.ptr, db1p, dw2.ptr, B, E, F);
+            pair_relu_dot_backward_cpu(gU.ref, NULL, gb1.ref, NULL, NULL, dS, U, V, hb1, w2, B, E, F);
+            be->pair_relu_dot_bwd(be, gU.g.ptr, NULL, gb1.g.ptr, NULL, NULL, dds.ptr, du.ptr, dv.ptr, db1p, dw2.ptr, B, E, F);
+            char what[100];
+            snprintf(what, sizeof what, "pair_relu_dot_bwd B=%d E=%d F=%d bias=%d", B, E, F, bias);
+            grad_check(&gU, 1e-6f, 1e-5f, what);
+            grad_check(&gV, 1e-6f, 1e-5f, what);
+            grad_check(&gb1, 1e-6f * sqrtf((float)n), 1e-5f, what);
+            grad_check(&gw2, 1e-6f * sqrtf((float)n), 1e-5f, what);
+            grad_check(&gb2, 1e-6f * sqrtf((float)n), 1e-5f, what);
+            grad_free(&gU); grad_free(&gV); grad_free(&gb1); grad_free(&gw2); grad_free(&gb2);
+            gbuf_free(&du); gbuf_free(&dv); gbuf_free(&db1); gbuf_free(&dw2); gbuf_free(&dds);
+            free(U); free(V); free(b1); free(w2); free(dS);
+        }
+}
+
+/* a text whose every key is masked (NaN rows in the forward, as torch) contributes nothing */
+Test(grad_ops_parity, relex_mha_probs) {
+    const Backend* be = pu_cuda();
+    const int shapes[][4] = {{1, 1, 1, 1}, {3, 37, 8, 13}, {2, 5, 8, 96}, {3, 64, 3, 7}, {2, 1, 8, 96}}; /* B E H Dh */
+    for (size_t si = 0; si < NSHAPES(shapes); si++)
+        for (int masked = 0; masked < 2; masked++) {
+            const int B = shapes[si][0], E = shapes[si][1], H = shapes[si][2], Dh = shapes[si][3];
+            const size_t n = (size_t)B * E * E, nq = (size_t)B * E * H * Dh;
+            float* q = rand_f32(nq, -2.0f, 2.0f, 1131 + si);
+            float* k = rand_f32(nq, -2.0f, 2.0f, 1132 + si);
+            float* dP = rand_f32(n, -1.0f, 1.0f, 1133 + si);
+            int64_t* m = pu_pad_mask(B, E, 1134 + si, B > 2 ? 1 : -1); /* text 1 of 3: no key */
+            const int64_t* hm = masked ? m : NULL;
+            Grad gq = grad_new(be, nq, 1135 + si), gk = grad_new(be, nq, 1136 + si);
+            GBuf dq = gbuf_f32(be, q, nq), dk = gbuf_f32(be, k, nq), ddp = gbuf_f32(be, dP, n);
+            GBuf dm = gbuf_raw(be, m, (size_t)B * E * 8);
+            mha_probs_backward_cpu(gq.ref, gk.ref, dP, q, k, hm, B, E, H, Dh);
+            be->mha_probs_bwd(be, gq.g.ptr, gk.g.ptr, ddp.ptr, dq.ptr, dk.ptr, masked ? dm.ptr : NULL, B, E, H, Dh);
+            mha_probs_backward_cpu(NULL, gk.ref, dP, q, k, hm, B, E, H, Dh); /* dq skipped */
+            be->mha_probs_bwd(be, NULL, gk.g.ptr, ddp.ptr, dq.ptr, dk.ptr, masked ? dm.ptr : NULL, B, E, H, Dh);
+            mha_probs_backward_cpu(gq.ref, NULL, dP, q, k, hm, B, E, H, Dh); /* dk skipped (the host mask staged) */
+            be->mha_probs_bwd(be, gq.g.ptr, NULL, ddp.ptr, dq.ptr, dk.ptr, hm, B, E, H, Dh);
+            char what[100];
+            snprintf(what, sizeof what, "mha_probs_bwd B=%d E=%d H=%d Dh=%d mask=%d", B, E, H, Dh, masked);
+            grad_check(&gq, 2e-6f, 1e-4f, what); /* the twin's scores and softmax in double, ours' scores in float */
+            grad_check(&gk, 2e-6f, 1e-4f, what);
+            grad_free(&gq); grad_free(&gk);
+            gbuf_free(&dq); gbuf_free(&dk); gbuf_free(&ddp); gbuf_free(&dm);
+            free(q); free(k); free(dP); free(m);
+        }
+}
+
+Test(grad_ops_parity, relex_gcn_norm) {
+    const Backend* be = pu_cuda();
+    const int shapes[][2] = {{1, 1}, {3, 5}, {4, 37}, {2, 300}}; /* B E */
+    for (size_t si = 0; si < NSHAPES(shapes); si++) {
+        const int B = shapes[si][0], E = shapes[si][1];
+        const size_t n = (size_t)B * E * E;
+        int64_t* m = pu_pad_mask(B, E, 1141 + si, B > 2 ? 2 : -1); /* text 2: no entity, every row sum 0 < 1e-6 */
+        float* A0 = rand_f32(n, 0.0f, 1.0f, 1142 + si); /* sigmoid outputs */
+        float* dAn = rand_f32(n, -1.0f, 1.0f, 1143 + si);
+        Grad gA = grad_new(be, n, 1144 + si);
+        GBuf da = gbuf_f32(be, A0, n), ddn = gbuf_f32(be, dAn, n), dm = gbuf_raw(be, m, (size_t)B * E * 8);
+        gcn_norm_backward_cpu(gA.ref, dAn, A0, m, B, E);
+        be->gcn_norm_bwd(be, gA.g.ptr, ddn.ptr, da.ptr, dm.ptr, B, E);
+        be->gcn_norm_bwd(be, NULL, ddn.ptr, da.ptr, dm.ptr, B, E); /* skipped */
+        char what[100];
+        snprintf(what, sizeof what, "gcn_norm_bwd B=%d E=%d", B, E);
+        grad_check(&gA, 1e-6f, 1e-5f, what);
+        grad_free(&gA);
+        gbuf_free(&da); gbuf_free(&ddn); gbuf_free(&dm);
+        free(m); free(A0); free(dAn);
+    }
+}
+
+/* the nine weightless modes; D odd (SimplE's and ComplEx's halves, QuatE's quarters leave elements out), D = 1, the
+   model's D = 768 and, for the norm modes, inputs far enough apart that every norm is clamped at 10 (no gradient) */
+Test(grad_ops_parity, relex_triple_scores) {
+    static const int modes[] = {TRIPLE_UM, TRIPLE_SE, TRIPLE_TRANSE, TRIPLE_DISTMULT, TRIPLE_SIMPLE, TRIPLE_DISTMA,
+                                TRIPLE_COMPLEX, TRIPLE_QUATE, TRIPLE_HOLE};
+    const Backend* be = pu_cuda();
+    const int shapes[][5] = {{1, 1, 1, 1, 0}, {2, 37, 3, 13, 0}, {1, 3, 2, 37, 0}, {3, 5, 20, 768, 0}, {2, 7, 4, 64, 0},
+                             {2, 7, 4, 64, 1}}; /* B P R D clamped */
+    for (size_t mi = 0; mi < NSHAPES(modes); mi++)
+        for (size_t si = 0; si < NSHAPES(shapes); si++) {
+            const int B = shapes[si][0], P = shapes[si][1], R = shapes[si][2], D = shapes[si][3], far = shapes[si][4];
+            const int mode = modes[mi];
+            if (far && mode > TRIPLE_TRANSE) continue;
+            const size_t n = (size_t)B * P * R, nh = (size_t)B * P * D, nr = (size_t)B * R * D;
+            const float amp = far ? 3.0f : 0.5f / sqrtf((float)D) + 0.05f; /* norms under (far: over) the clamp */
+            const uint64_t seed = 1200 + 16 * mi + si;
+            float* h = rand_f32(nh, -amp, amp, seed);
+            float* t = rand_f32(nh, -amp, amp, seed + 1);
+            float* r = rand_f32(nr, -amp, amp, seed + 2);
+            float* dout = rand_f32(n, -1.0f, 1.0f, seed + 3);
+            TripleParams tp;
+            memset(&tp, 0, sizeof tp);
+            tp.mode = (TripleMode)mode;
+            Grad gh = grad_new(be, nh, seed + 4), gt = grad_new(be, nh, seed + 5), gr = grad_new(be, nr, seed + 6);
+            GBuf dh = gbuf_f32(be, h, nh), dt = gbuf_f32(be, t, nh), dr = gbuf_f32(be, r, nr), dd = gbuf_f32(be, dout, n);
+            triple_scores_backward_cpu(gh.ref, gt.ref, gr.ref, dout, h, t, r, &tp, B, P, R, D);
+            be->triple_scores_bwd(be, gh.g.ptr, gt.g.ptr, gr.g.ptr, dd.ptr, dh.ptr, dt.ptr, dr.ptr, &tp, B, P, R, D);
+            triple_scores_backward_cpu(NULL, NULL, gr.ref, dout, h, t, r, &tp, B, P, R, D); /* drel alone */
+            be->triple_scores_bwd(be, NULL, NULL, gr.g.ptr, dd.ptr, dh.ptr, dt.ptr, dr.ptr, &tp, B, P, R, D);
+            triple_scores_backward_cpu(gh.ref, NULL, NULL, dout, h, t, r, &tp, B, P, R, D); /* dhead alone */
+            be->triple_scores_bwd(be, gh.g.ptr, NULL, NULL, dd.ptr, dh.ptr, dt.ptr, dr.ptr, &tp, B, P, R, D);
+            char what[120];
+            snprintf(what, sizeof what, "triple_scores_bwd mode %d B=%d P=%d R=%d D=%d far=%d", mode, B, P, R, D, far);
+            /* the twin adds each triple's part to dhead / dtail (drel) in float, R (P) roundings; ours once */
+            grad_check(&gh, 1e-6f * max_abs(gh.ref, nh) + 1e-7f, 1e-5f, what);
+            grad_check(&gt, 1e-6f * max_abs(gt.ref, nh) + 1e-7f, 1e-5f, what);
+            grad_check(&gr, 1e-6f * max_abs(gr.ref, nr) + 1e-7f, 1e-5f, what);
+            grad_free(&gh); grad_free(&gt); grad_free(&gr);
+            gbuf_free(&dh); gbuf_free(&dt); gbuf_free(&dr); gbuf_free(&dd);
+            free(h); free(t); free(r); free(dout);
         }
 }
 
