@@ -205,6 +205,27 @@ struct Backend {
        (B, P, D), rel (B, R, D) -> out (B, P, R) */
     void (*triple_scores)(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                           const struct TripleParams* tp, int B, int P, int R, int D);
+    /* Relex selection where the scores live (spec §7.2 steps 4 and 7; CPU twins kernels/cpu/relex_select.c, CUDA
+       kernels/cuda/relex_select.cu): only per-text counts reach the host. Each runs twice: with E (P) = 0 it writes
+       the per-text counts into cnt (host, B ints) and nothing else; the caller takes E (P) = the largest count (at
+       least 1) and calls again to pack. NULL in a table without them (the caller selects on the host).
+       Step 4, span relex: keep[b, j] = gold ? max_c x[b, j, c] == 1 : max_c sigmoid(x[b, j, c]) > thr and
+       span_mask[b, j] != 0 (j < S; C = 0 keeps nothing); x (B, S, C) the entity logits, or the gold labels (float)
+       with gold = 1 (span_mask not consulted). Packing puts text b's kept j in increasing j into rows e < cnt[b]:
+       ids (B, E) = b*S + j (rows of the flat (B*S, D) span_rep), emask (B, E) = 1, spans (B, E, 2) = span_idx[b, j] *
+       span_mask[b, j]; rows past the count 0. ids, emask backend memory (either may be NULL); spans host or backend
+       memory (NULL: skipped). span_idx (B, S, 2), span_mask (B, S) int64 backend memory. */
+    void (*relex_select_spans)(const Backend* be, int* cnt, int64_t* ids, int64_t* emask, int64_t* spans, const void* x,
+                               const int64_t* span_idx, const int64_t* span_mask, int B, int S, int C, float thr,
+                               int gold, int E);
+    /* Step 7: the pairs (i, j), i != j, of text b in row-major order: adj (B, nA, nA) backend float: adj[b, i, j] >
+       thr; adj NULL (relations_layer "none"): every ordered pair among the first n_b = sum_e emask[b, e] entities
+       (emask (B, Ea) int64 backend; not read with adj). Packing writes rows p < cnt[b], and past the count: pidx
+       (B, P, 2) = (i, j) or (-1, -1), host or backend memory; pmask (B, P) int64 1 or 0; gidx (B, P, 2) = (i, j) or
+       (0, 0) (the gather's, clamp_min(0)); rows (2, B, P) = b*Ea + gidx[b, p, s], the heads' rows of the flat
+       (B*Ea, D) entity reps (s = 0) then the tails'. pmask, gidx, rows backend memory; any output may be NULL. */
+    void (*relex_select_pairs)(const Backend* be, int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx, int64_t* rows,
+                               const void* adj, const int64_t* emask, int B, int nA, int Ea, float thr, int P);
 
     /* ---- backward (training, spec §12; host/train/tape.c records the forward and calls these in reverse).
        Conventions: every gradient output ACCUMULATES (+=) into its buffer, so a tensor used twice gets both

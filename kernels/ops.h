@@ -126,6 +126,16 @@ void mha_probs_forward_cuda(float* P, const float* q, const float* k, const int6
 void gcn_norm_forward_cuda(float* An, const float* A0, const int64_t* mask, int B, int E, gl_stream_t stream);
 void triple_scores_forward_cuda(float* out, const float* head, const float* tail, const float* rel,
                                 const TripleParams* tp, int B, int P, int R, int D, gl_stream_t stream);
+/* relex_select.cu: backend.h relex_select_spans / relex_select_pairs (relex_select.c twins), every pointer device
+   memory except cnt_host (B ints, written with one sync when non-NULL); ws: the *_workspace_cuda bytes */
+size_t relex_select_spans_workspace_cuda(int B, int S);
+void   relex_select_spans_cuda(int* cnt_host, int64_t* ids, int64_t* emask, int64_t* spans, const float* x,
+                               const int64_t* span_idx, const int64_t* span_mask, int B, int S, int C, float thr,
+                               int gold, int E, void* ws, gl_stream_t stream);
+size_t relex_select_pairs_workspace_cuda(int B);
+void   relex_select_pairs_cuda(int* cnt_host, int64_t* pidx, int64_t* pmask, int64_t* gidx, int64_t* rows,
+                               const float* adj, const int64_t* emask, int B, int nA, int Ea, float thr, int P, void* ws,
+                               gl_stream_t stream);
 #endif
 
 #ifdef __cplusplus

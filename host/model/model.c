@@ -317,7 +317,7 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
             prompts = prep;
         }
         token_scorer_forward(m, scores, words, prompts, B, W, C);
-        if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, NULL, scores, C);
+        if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, NULL, NULL, NULL, scores, C);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = C; out->shape[3] = 3;
         if (m->logits_on_device) {
@@ -370,7 +370,7 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
         capture(cap, "prompt_rep", prep, 3, sh);
         void* logits = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
         be->span_scores(be, logits, span, prep, B, S, C, D);
-        if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, span, logits, C); /* needs span_rep */
+        if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, span, d_si, d_sm, logits, C); /* needs span_rep */
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
         L = logits;

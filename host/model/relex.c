@@ -1,24 +1,27 @@
 /* relex.c -- UniEncoderSpanRelexModel / UniEncoderTokenRelexModel after the entity scores (gliner/modeling/base.py
    forward and represent_spans, gliner/modeling/utils.py build_entity_pairs / build_all_entity_pairs /
    extract_spans_from_tokens, gliner/modeling/multitask/; spec §7.2-7.6):
-     4. entity candidates (host: thresholds are host decisions, as the reference's .item() / nonzero are)
+     4. entity candidates
         span relex:  keep[b, j] = max_c sigmoid(scores[b, j, c]) > threshold and span_mask[b, j], packed in j order
-                     -> ent_rep (B, E, D) zero padded, ent_mask (B, E), entity_spans (B, E, 2)
-        token relex: spans from the start/end/inside logits (§7.4), TokenMarker on them -> ent_rep (B, N, D)
+                     (the op relex_select_spans) -> ent_rep (B, E, D) zero padded, ent_mask (B, E), entity_spans (B, E, 2)
+        token relex: spans from the start/end/inside logits (§7.4, on the host), TokenMarker on them -> ent_rep (B, N, D)
      5. A = relations_rep_layer(ent_rep, ent_mask) (B, E, E), probabilities (relations_layer != "none")
      6. Q_rel (B, R, D): the token states at <<REL>> (or the token after it), no projection
-     7. pairs (host): (i, j), i != j, row-major, A[b, i, j] > adjacency_threshold; "none": every ordered pair of the
-        first sum(ent_mask) entities. P = max(1, most pairs); padding rows (-1, -1), mask 0, reps of entity 0 (no pair
-        in the whole batch: zero reps)
+     7. pairs (the op relex_select_pairs): (i, j), i != j, row-major, A[b, i, j] > adjacency_threshold; "none": every
+        ordered pair of the first sum(ent_mask) entities. P = max(1, most pairs); padding rows (-1, -1), mask 0, reps
+        of entity 0 (no pair in the whole batch: zero reps)
      8. rel_logits (B, P, R): pair_rep_layer MLP([head ; tail]) . Q_rel, or triples_score_layer(head, Q_rel, tail)
-   Everything numeric runs on the op table (linear, gemm_batched, span_concat, span_scores, ... and the relex ops
-   of backend.h); the host downloads the scores and A to decide, and uploads the index lists it decided. */
+   Everything runs on the op table (linear, gemm_batched, span_concat, span_scores, ... and the relex ops of
+   backend.h), the selections too: the host learns the per-text counts (E and P are host decisions, as the
+   reference's .item() / nonzero are) and downloads the outputs once (entity_spans, rel_idx, A, rel_logits).
+   GLINER_RELEX_HOST_SELECT=1 selects on the host instead (select_spans / select_pairs). */
 #include "relex.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/cpu/cpu_ops.h" /* relex_select_*_cpu: the host path of steps 4 and 7 */
 #include "../check.h"
 
 int relex_supported(const Backend* be) {
@@ -52,55 +55,116 @@ static float* host_f32(const Backend* be, const void* x, size_t n) {
 
 static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* 4, span relex: the kept candidates in j order. Returns E; *spans (B, E, 2) and *ids (B*E, rows of the flat
-   (B*S, D) span_rep to gather; padding rows 0) and *mask (B, E) malloc'd. */
-static int select_span_entities(const float* L, const ModelInputs* in, int S, int C, float thr, int64_t** spans,
-                                 int64_t** ids, int64_t** mask) {
-    /* training (labels given): keep[b, j] = (max_c labels[b, j, c] == 1), span_mask not consulted */
-    const int gold = in->relex_gold;
-    const int Cg = gold ? in->relex_labels_C : C;
-    const int B = in->B;
-    int E = 0;
-    int* cnt = calloc((size_t)B, sizeof *cnt);
-    uint8_t* keep = calloc((size_t)B * S + 1, 1);
-    CHECK(cnt && keep, "out of memory");
-    for (int b = 0; b < B; b++)
-        for (int j = 0; j < S && Cg > 0; j++) {
-            if (gold) {
-                const float* row = in->relex_labels + ((size_t)b * S + j) * Cg;
-                float mx = row[0];
-                for (int c = 1; c < Cg; c++) mx = fmaxf(mx, row[c]);
-                keep[(size_t)b * S + j] = mx == 1.0f;
-                cnt[b] += keep[(size_t)b * S + j];
-                continue;
-            }
-            const float* row = L + ((size_t)b * S + j) * C;
-            float mx = sigm(row[0]);
-            for (int c = 1; c < C; c++) mx = fmaxf(mx, sigm(row[c]));
-            keep[(size_t)b * S + j] = mx > thr && in->span_mask[(size_t)b * S + j];
-            cnt[b] += keep[(size_t)b * S + j];
+/* Steps 4 and 7 decide which candidates and pairs go on: the op table's relex_select_spans / relex_select_pairs
+   (kernels/cpu/relex_select.c, kernels/cuda/relex_select.cu) run where the scores live, so only per-text counts reach
+   the host. GLINER_RELEX_HOST_SELECT=1 (or a table without them): the scores / adjacency come down, the CPU twins
+   decide on the host and the index lists go back up, as before. Both give the same outputs. */
+static int host_select(const Backend* be) {
+    return !be->relex_select_spans || !be->relex_select_pairs || gl_env_is("GLINER_RELEX_HOST_SELECT", "1");
+}
+
+static int max_count(const int* cnt, int B) {
+    int n = 0;
+    for (int b = 0; b < B; b++) n = cnt[b] > n ? cnt[b] : n;
+    return n;
+}
+
+/* 4, span relex: the kept candidates in j order (gold: the rows of relex_labels whose max is 1). Returns E; *d_ids
+   (B*Ea rows of the flat (B*S, D) span_rep to gather, padding rows 0) and *d_em (B, Ea) in backend memory, *spans
+   (B, Ea, 2) and *emask (B, Ea) malloc'd host copies (Ea = max(E, 1)). d_si, d_sm: span_idx / span_mask in backend
+   memory. */
+static int select_spans(const Backend* be, const ModelInputs* in, const void* scores, const int64_t* d_si,
+                        const int64_t* d_sm, int S, int C, int64_t** d_ids, int64_t** d_em, int64_t** spans,
+                        int64_t** emask) {
+    const int B = in->B, gold = in->relex_gold, Cx = gold ? in->relex_labels_C : C;
+    const float thr = in->threshold;
+    int* cnt = calloc((size_t)B + 1, sizeof *cnt);
+    CHECK(cnt, "out of memory");
+    int E;
+    if (!host_select(be)) {
+        void* lab = NULL; /* gold: the labels where the op reads them */
+        if (gold) {
+            lab = be->alloc(be, ((size_t)B * S * Cx + 1) * sizeof(float));
+            be->upload(be, lab, in->relex_labels, (size_t)B * S * Cx);
         }
-    for (int b = 0; b < B; b++) E = cnt[b] > E ? cnt[b] : E;
-    const size_t n = (size_t)B * (E ? E : 1);
-    *spans = calloc(n * 2, sizeof(int64_t));
-    *ids = calloc(n, sizeof(int64_t));
-    *mask = calloc(n, sizeof(int64_t));
-    CHECK(*spans && *ids && *mask, "out of memory");
-    for (int b = 0; b < B; b++) {
-        int e = 0;
-        for (int j = 0; j < S; j++) {
-            if (!keep[(size_t)b * S + j]) continue;
-            const size_t o = (size_t)b * E + e++;
-            const int64_t m = in->span_mask[(size_t)b * S + j];
-            (*spans)[2 * o] = in->span_idx[2 * ((size_t)b * S + j)] * m; /* span_idx * span_mask, as the forward's */
-            (*spans)[2 * o + 1] = in->span_idx[2 * ((size_t)b * S + j) + 1] * m;
-            (*ids)[o] = (int64_t)b * S + j;
-            (*mask)[o] = 1;
-        }
+        const void* x = gold ? lab : scores;
+        be->relex_select_spans(be, cnt, NULL, NULL, NULL, x, d_si, d_sm, B, S, Cx, thr, gold, 0);
+        E = max_count(cnt, B);
+        const int Ea = E ? E : 1;
+        const size_t n = (size_t)B * Ea;
+        *d_ids = be->alloc(be, n * sizeof(int64_t));
+        *d_em = be->alloc(be, n * sizeof(int64_t));
+        *spans = malloc(n * 2 * sizeof(int64_t));
+        *emask = malloc(n * sizeof(int64_t));
+        CHECK(*spans && *emask, "out of memory");
+        be->relex_select_spans(be, NULL, *d_ids, *d_em, *spans, x, d_si, d_sm, B, S, Cx, thr, gold, Ea);
+        for (int b = 0; b < B; b++) /* the kept rows come first: the mask is cnt[b] ones */
+            for (int e = 0; e < Ea; e++) (*emask)[(size_t)b * Ea + e] = e < cnt[b];
+        if (lab) be->free(be, lab);
+    } else {
+        float* L = gold ? NULL : host_f32(be, scores, (size_t)B * S * C);
+        const float* x = gold ? in->relex_labels : L;
+        relex_select_spans_cpu(cnt, NULL, NULL, NULL, x, in->span_idx, in->span_mask, B, S, Cx, thr, gold, 0);
+        E = max_count(cnt, B);
+        const int Ea = E ? E : 1;
+        const size_t n = (size_t)B * Ea;
+        int64_t* ids = malloc(n * sizeof(int64_t));
+        *spans = malloc(n * 2 * sizeof(int64_t));
+        *emask = malloc(n * sizeof(int64_t));
+        CHECK(ids && *spans && *emask, "out of memory");
+        relex_select_spans_cpu(NULL, ids, *emask, *spans, x, in->span_idx, in->span_mask, B, S, Cx, thr, gold, Ea);
+        *d_ids = up_i64(be, ids, n);
+        *d_em = up_i64(be, *emask, n);
+        free(ids);
+        free(L);
     }
     free(cnt);
-    free(keep);
     return E;
+}
+
+/* 7: the pairs (i, j), i != j, row-major, of adj (B, nA, nA) > thr in backend memory (hadj: the same on the host,
+   read by the host path), or with adj NULL every ordered pair of the first sum(emask) entities (d_em / emask (B, Ea):
+   backend / host). Returns P (the most pairs, at least 1); *pidx (B, P, 2) with -1 padding and *pmask (B, P) malloc'd
+   host copies; in backend memory *d_pm (B, P) int64, *d_gi (B, P, 2) clamped at 0 and, with rows, *d_rows (2, B, P)
+   (the flat entity rows of the heads, then the tails). *no_pairs: no text has a pair. */
+static int select_pairs(const Backend* be, const void* adj, const float* hadj, const int64_t* d_em,
+                        const int64_t* emask, int B, int nA, int Ea, float thr, int rows, int64_t** pidx,
+                        uint8_t** pmask, int64_t** d_pm, int64_t** d_gi, int64_t** d_rows, int* no_pairs) {
+    int* cnt = calloc((size_t)B + 1, sizeof *cnt);
+    CHECK(cnt, "out of memory");
+    const int dev = !host_select(be);
+    if (dev) be->relex_select_pairs(be, cnt, NULL, NULL, NULL, NULL, adj, d_em, B, nA, Ea, thr, 0);
+    else relex_select_pairs_cpu(cnt, NULL, NULL, NULL, NULL, hadj, emask, B, nA, Ea, thr, 0);
+    int P = max_count(cnt, B);
+    *no_pairs = P == 0; /* build_entity_pairs then gives P = 1 and zero head/tail reps (not entity 0's) */
+    if (P == 0) P = 1;
+    const size_t n = (size_t)B * P;
+    *pidx = malloc(n * 2 * sizeof(int64_t));
+    *pmask = malloc(n);
+    CHECK(*pidx && *pmask, "out of memory");
+    for (int b = 0; b < B; b++) /* the pairs come first: the mask is cnt[b] ones */
+        for (int p = 0; p < P; p++) (*pmask)[(size_t)b * P + p] = p < cnt[b];
+    *d_rows = NULL;
+    if (dev) {
+        *d_pm = be->alloc(be, n * sizeof(int64_t));
+        *d_gi = be->alloc(be, n * 2 * sizeof(int64_t));
+        if (rows) *d_rows = be->alloc(be, n * 2 * sizeof(int64_t));
+        be->relex_select_pairs(be, NULL, *pidx, *d_pm, *d_gi, *d_rows, adj, d_em, B, nA, Ea, thr, P);
+    } else {
+        int64_t* pm = malloc(n * sizeof(int64_t));
+        int64_t* gi = malloc(n * 2 * sizeof(int64_t));
+        int64_t* rw = malloc(n * 2 * sizeof(int64_t));
+        CHECK(pm && gi && rw, "out of memory");
+        relex_select_pairs_cpu(NULL, *pidx, pm, gi, rw, hadj, emask, B, nA, Ea, thr, P);
+        *d_pm = up_i64(be, pm, n);
+        *d_gi = up_i64(be, gi, n * 2);
+        if (rows) *d_rows = up_i64(be, rw, n * 2);
+        free(pm);
+        free(gi);
+        free(rw);
+    }
+    free(cnt);
+    return P;
 }
 
 /* 4, token relex (extract_spans_from_tokens, §7.4): for every start (w, c) and every end (e, c) of the same class
@@ -268,7 +332,7 @@ static void relations_rep(const GlinerModel* m, void* A, const void* X, const in
     be->free(be, S);
 }
 
-static TripleMode triple_mode(const char* s) {
+TripleMode relex_triple_mode(const char* s) {
     static const char* const names[TRIPLE_COUNT] = {"UM", "SE", "TransE", "TransH", "TransF", "PairRE", "TripleRE",
                                                      "DistMult", "SimplE", "DistMA", "ComplEx", "QuatE", "HolE",
                                                      "TuckER", "ERMLP", "ConvKB"};
@@ -286,7 +350,7 @@ void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param
     const size_t es = dtype_size(be->dtype), nR = (size_t)B * R;
     TripleParams tp;
     memset(&tp, 0, sizeof tp);
-    tp.mode = triple_mode(mode);
+    tp.mode = relex_triple_mode(mode);
     void* proj[4] = {NULL, NULL, NULL, NULL};
     char key[256];
 #define PARAM(...) (snprintf(key, sizeof key, "triples_score_layer.interaction." __VA_ARGS__), param(ctx, key))
@@ -345,7 +409,8 @@ static const void* model_param(const void* m, const char* name) { return gliner_
 static float model_drop(const void* m, double p, uint64_t* seed) { return model_attn_dropout(m, p, seed); }
 
 void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
-                   const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C) {
+                   const int64_t* d_ids, const void* words, const void* span_rep, const int64_t* d_span_idx,
+                   const int64_t* d_span_mask, const void* scores, int C) {
     const Backend* be = m->be;
     const GlinerConfig* cfg = &m->cfg;
     const int B = in->B, T = in->T, W = in->W, D = cfg->hidden_size;
@@ -354,31 +419,25 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
 
     /* 4. entity candidates -> ent_rep (B, E, D), ent_mask, entity_spans */
     int E;
-    int64_t *spans = NULL, *emask = NULL;
+    int64_t *spans = NULL, *emask = NULL, *d_emask = NULL;
     void* ent;
     if (span_rep) {
         const int S = W * cfg->max_width;
-        float* L = in->relex_gold ? NULL : host_f32(be, scores, (size_t)B * S * C);
-        int64_t* ids;
-        E = select_span_entities(L, in, S, C, in->threshold, &spans, &ids, &emask);
-        free(L);
+        int64_t* d_gi;
+        E = select_spans(be, in, scores, d_span_idx, d_span_mask, S, C, &d_gi, &d_emask, &spans, &emask);
         const size_t nE = (size_t)B * (E ? E : 1);
         ent = be->alloc(be, nE * D * es);
         if (E) { /* rows of the flat (B*S, D) span_rep, then the padding rows zeroed */
-            int64_t* d_gi = up_i64(be, ids, nE);
-            int64_t* d_em = up_i64(be, emask, nE);
             be->embedding(be, ent, span_rep, d_gi, (int)nE, D, B * S);
-            be->mask_rows(be, ent, ent, d_em, (int)nE, D);
-            be->free(be, d_gi);
-            be->free(be, d_em);
+            be->mask_rows(be, ent, ent, d_emask, (int)nE, D);
         }
-        free(ids);
+        be->free(be, d_gi);
     } else {
         if (in->relex_gold) { /* the collated gold spans, as given (represent_spans with span_idx) */
             CHECK(in->spans_idx && in->spans_mask, "token relex with gold targets needs spans_idx / spans_mask");
             E = in->N;
-            spans = malloc((size_t)B * (E ? E : 1) * 2 * sizeof(int64_t));
-            emask = malloc((size_t)B * (E ? E : 1) * sizeof(int64_t));
+            spans = calloc((size_t)B * (E ? E : 1) * 2, sizeof(int64_t)); /* E = 0: one zero row */
+            emask = calloc((size_t)B * (E ? E : 1), sizeof(int64_t));
             CHECK(spans && emask, "out of memory");
             memcpy(spans, in->spans_idx, (size_t)B * E * 2 * sizeof(int64_t));
             memcpy(emask, in->spans_mask, (size_t)B * E * sizeof(int64_t));
@@ -390,33 +449,27 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         sh[0] = B, sh[1] = E, sh[2] = 2;
         ent = be->alloc(be, (size_t)B * E * D * es);
         int64_t* d_sp = up_i64(be, spans, (size_t)B * E * 2);
-        int64_t* d_sm = up_i64(be, emask, (size_t)B * E);
-        span_rep_forward(m, ent, words, d_sp, d_sm, B, W, E); /* TokenMarker on span_idx * span_mask */
+        d_emask = up_i64(be, emask, (size_t)B * (E ? E : 1));
+        span_rep_forward(m, ent, words, d_sp, d_emask, B, W, E); /* TokenMarker on span_idx * span_mask */
         sh[2] = D;
         capture(cap, "span_rep", ent, 3, sh);
         be->free(be, d_sp);
-        be->free(be, d_sm);
     }
     const int Ea = E ? E : 1; /* rows allocated per text (E = 0: one zero row, what padded pairs read) */
-    int64_t* d_emask = up_i64(be, emask, (size_t)B * Ea);
 
     /* 5. adjacency */
     const int none = !strcmp(cfg->relations_layer, "none") || !strcmp(cfg->relations_layer, "None") ||
                      !strcmp(cfg->relations_layer, "NONE");
     float* A = NULL;
+    void* dA = NULL;
     const int gold_adj = !none && in->relex_gold && in->adj_matrix;
-    CHECK(!gold_adj || in->n_adj <= (E ? E : 1), "gold adjacency has %d entities, the selection %d", in->n_adj, E);
-    const float* Apairs = NULL; /* what makes the pairs: the gold adjacency in training, else A */
-    int nA = E;                 /* its rows */
+    CHECK(!gold_adj || in->n_adj <= Ea, "gold adjacency has %d entities, the selection %d", in->n_adj, E);
     if (!none) {
-        void* dA = be->alloc(be, (size_t)B * Ea * Ea * es);
+        dA = be->alloc(be, (size_t)B * Ea * Ea * es);
         if (E) relations_rep(m, dA, ent, d_emask, emask, B, E, D);
         sh[0] = B, sh[1] = E, sh[2] = E;
         capture(cap, "relations_rep", dA, 3, sh);
-        A = host_f32(be, dA, (size_t)B * E * E);
-        be->free(be, dA);
-        Apairs = A;
-        if (gold_adj) Apairs = in->adj_matrix, nA = in->n_adj;
+        A = host_f32(be, dA, (size_t)B * E * E); /* out->adj: the loss reads it */
     }
 
     /* 6. relation prompts: the R = most <<REL>> tokens of a row, zero padded */
@@ -431,73 +484,48 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     sh[0] = B, sh[1] = R, sh[2] = D;
     capture(cap, "rel_prompts_embedding", Q, 3, sh);
 
-    /* 7. pairs */
-    int P = 0;
-    int* np = calloc((size_t)B, sizeof *np);
-    int* ne = calloc((size_t)B, sizeof *ne); /* entities a text pairs up: "none" the first sum(ent_mask), else all E */
-    CHECK(np && ne, "out of memory");
-    for (int b = 0; b < B; b++) {
-        if (none) {
-            for (int e = 0; e < E; e++) ne[b] += emask[(size_t)b * Ea + e] != 0;
-            np[b] = ne[b] >= 2 ? ne[b] * (ne[b] - 1) : 0;
-        } else {
-            ne[b] = nA;
-            for (int i = 0; i < nA; i++)
-                for (int j = 0; j < nA; j++) np[b] += i != j && Apairs[((size_t)b * nA + i) * nA + j] > in->adjacency_threshold;
+    /* 7. pairs: from the gold adjacency in training, else A; "none": all ordered pairs of the kept entities */
+    const void* adj = none ? NULL : dA;
+    const float* hadj = none ? NULL : A;
+    int nA = E;
+    void* gadj = NULL;
+    if (gold_adj) {
+        nA = in->n_adj;
+        hadj = in->adj_matrix;
+        if (!host_select(be)) {
+            gadj = be->alloc(be, ((size_t)B * nA * nA + 1) * es);
+            be->upload(be, gadj, in->adj_matrix, (size_t)B * nA * nA);
         }
-        P = np[b] > P ? np[b] : P;
+        adj = gadj;
     }
-    const int no_pairs = P == 0; /* build_entity_pairs then gives P = 1 and zero head/tail reps (not entity 0's) */
-    if (P == 0) P = 1;
-    int64_t* pidx = malloc((size_t)B * P * 2 * sizeof(int64_t));
-    int64_t* pgather = calloc((size_t)B * P * 2, sizeof(int64_t)); /* clamp_min(0) */
-    int64_t* ones = malloc((size_t)B * P * sizeof(int64_t));
-    uint8_t* pmask = calloc((size_t)B * P, 1);
-    CHECK(pidx && pgather && ones && pmask, "out of memory");
-    for (size_t k = 0; k < (size_t)B * P * 2; k++) pidx[k] = -1;
-    for (size_t k = 0; k < (size_t)B * P; k++) ones[k] = 1;
-    for (int b = 0; b < B; b++) {
-        int p = 0;
-        for (int i = 0; i < ne[b]; i++)
-            for (int j = 0; j < ne[b]; j++) {
-                if (i == j || (!none && !(Apairs[((size_t)b * nA + i) * nA + j] > in->adjacency_threshold))) continue;
-                const size_t o = (size_t)b * P + p++;
-                pidx[2 * o] = pgather[2 * o] = i;
-                pidx[2 * o + 1] = pgather[2 * o + 1] = j;
-                pmask[o] = 1;
-            }
-    }
+    int64_t *pidx, *d_pm, *d_pg, *d_rows;
+    uint8_t* pmask;
+    int no_pairs;
+    const int P = select_pairs(be, adj, hadj, d_emask, emask, B, nA, Ea, in->adjacency_threshold, cfg->triples_layer != NULL,
+                               &pidx, &pmask, &d_pm, &d_pg, &d_rows, &no_pairs);
+    if (gadj) be->free(be, gadj);
+    if (dA) be->free(be, dA);
 
     /* 8. pair logits (B, P, R) */
     if (no_pairs) be->zero(be, ent, (size_t)B * Ea * D * es); /* read as the zero reps; not used after this */
     void* RL = be->alloc(be, (size_t)B * P * (R ? R : 1) * es);
-    int64_t* d_pg = up_i64(be, pgather, (size_t)B * P * 2);
-    int64_t* d_one = up_i64(be, ones, (size_t)B * P);
     if (!cfg->triples_layer) { /* pair_rep_layer(MLP4(2D -> D))([head ; tail]) . Q_rel */
         void* cat = be->alloc(be, (size_t)B * P * 2 * D * es);
         void* z = be->alloc(be, (size_t)B * P * D * es);
-        be->span_concat(be, cat, ent, ent, NULL, d_pg, d_one, B, Ea, P, D);
+        /* padding pairs gather entity 0: their gather index is (0, 0), and their mask 0 reads (0, 0) as well */
+        be->span_concat(be, cat, ent, ent, NULL, d_pg, d_pm, B, Ea, P, D);
         mlp4_forward(m, "pair_rep_layer", z, cat, B * P, 2 * D, D);
         sh[0] = B, sh[1] = P, sh[2] = D;
         capture(cap, "pair_rep", z, 3, sh);
         if (R) be->span_scores(be, RL, z, Q, B, P, R, D);
         be->free(be, cat);
         be->free(be, z);
-    } else { /* triples_score_layer(head, Q_rel, tail) */
+    } else { /* triples_score_layer(head, Q_rel, tail): the heads' and tails' rows of the flat (B*Ea, D) ent_rep */
         void* h = be->alloc(be, (size_t)B * P * D * es);
         void* t = be->alloc(be, (size_t)B * P * D * es);
-        int64_t* gi = malloc((size_t)B * P * 2 * sizeof(int64_t));
-        CHECK(gi, "out of memory");
-        for (int b = 0; b < B; b++)
-            for (int p = 0; p < P; p++)
-                for (int s = 0; s < 2; s++) /* rows of the flat (B*Ea, D) ent_rep: head ids, then tail ids */
-                    gi[(size_t)s * B * P + (size_t)b * P + p] = (int64_t)b * Ea + pgather[((size_t)b * P + p) * 2 + s];
-        int64_t* d_gi = up_i64(be, gi, (size_t)B * P * 2);
-        be->embedding(be, h, ent, d_gi, B * P, D, B * Ea);
-        be->embedding(be, t, ent, d_gi + (size_t)B * P, B * P, D, B * Ea);
+        be->embedding(be, h, ent, d_rows, B * P, D, B * Ea);
+        be->embedding(be, t, ent, d_rows + (size_t)B * P, B * P, D, B * Ea);
         relex_triple_scores(be, cfg->triples_layer, model_param, model_drop, m, m->training, RL, h, t, Q, B, P, R, D);
-        be->free(be, d_gi);
-        free(gi);
         be->free(be, h);
         be->free(be, t);
     }
@@ -510,7 +538,8 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     out->rel_logits = host_f32(be, RL, (size_t)B * P * R);
     be->free(be, RL);
     be->free(be, d_pg);
-    be->free(be, d_one);
+    be->free(be, d_pm);
+    if (d_rows) be->free(be, d_rows);
     be->free(be, Q);
     be->free(be, d_emask);
     be->free(be, ent);
@@ -518,9 +547,5 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     out->ent_mask = malloc((size_t)B * Ea);
     CHECK(out->ent_mask, "out of memory");
     for (size_t k = 0; k < (size_t)B * Ea; k++) out->ent_mask[k] = emask[k] != 0;
-    free(np);
-    free(ne);
-    free(pgather);
-    free(ones);
     free(emask);
 }

@@ -13,12 +13,13 @@ int relex_supported(const Backend* be);
 
 /* The relex steps for the batch in (in->threshold: entity selection; in->adjacency_threshold: pairs).
    X (B, T, D) the token states, d_ids (B, T) the ids in backend memory, words (B, W, D) after the LSTM.
-   Span relex: span_rep (B, W*K, D) and scores (B, W*K, C) in backend memory, d_span_mask (B, W*K) int64 backend;
-   token relex: span_rep NULL, scores (B, W, C, 3). Fills out->E, P, R, entity_spans, rel_idx, rel_mask, rel_logits
+   Span relex: span_rep (B, W*K, D) and scores (B, W*K, C) in backend memory, d_span_idx (B, W*K, 2) and d_span_mask
+   (B, W*K) int64 backend; token relex: span_rep, d_span_idx, d_span_mask NULL, scores (B, W, C, 3). Fills out->E, P, R, entity_spans, rel_idx, rel_mask, rel_logits
    (host, malloc'd: relex_outputs_free). Captures "relations_rep", "rel_prompts_embedding", "pair_rep" (and, token
    relex, "span_rep" of the extracted spans) under the reference fixtures' names. */
 void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
-                   const int64_t* d_ids, const void* words, const void* span_rep, const void* scores, int C);
+                   const int64_t* d_ids, const void* words, const void* span_rep, const int64_t* d_span_idx,
+                   const int64_t* d_span_mask, const void* scores, int C);
 
 void relex_outputs_free(ModelOutputs* out);
 
@@ -32,6 +33,8 @@ void relex_outputs_free(ModelOutputs* out);
    with the model's table (there D = 768 for a mode with weights); tests/golden/test_relex_triples*.c with the
    reference's dim-16 layers. */
 typedef const void* (*RelexParamFn)(const void* ctx, const char* key);
+/* a triples_layer name ("UM", "TransE", ... case-sensitive, spec §7.6) as its TripleMode; CHECK-fails on another */
+TripleMode relex_triple_mode(const char* s);
 typedef float (*RelexDropFn)(const void* ctx, double p, uint64_t* seed);
 void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param, RelexDropFn drop, const void* ctx,
                          int training, void* out, const void* head, const void* tail, const void* Q, int B, int P,

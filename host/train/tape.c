@@ -611,6 +611,29 @@ static void t_triple_scores(const Backend* be, void* out, const void* head, cons
             if (tp->run[s][k]) before_write(t, tp->run[s][k], (size_t)D);
     t->base->triple_scores(t->base, out, head, tail, rel, tp, B, P, R, D);
 }
+/* relex selection (relex_select.c): index outputs only, nothing to differentiate, so not recorded; their writes are
+   announced like an upload's (int64 = 2 floats) */
+static void t_relex_select_spans(const Backend* be, int* cnt, int64_t* ids, int64_t* emask, int64_t* spans,
+                                 const void* x, const int64_t* span_idx, const int64_t* span_mask, int B, int S, int C,
+                                 float thr, int gold, int E) {
+    Tape* t = TP(be);
+    const size_t n = E > 0 ? (size_t)B * E * 2 : 0;
+    if (ids) before_write(t, ids, n);
+    if (emask) before_write(t, emask, n);
+    if (spans) before_write(t, spans, 2 * n);
+    t->base->relex_select_spans(t->base, cnt, ids, emask, spans, x, span_idx, span_mask, B, S, C, thr, gold, E);
+}
+static void t_relex_select_pairs(const Backend* be, int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx,
+                                 int64_t* rows, const void* adj, const int64_t* emask, int B, int nA, int Ea, float thr,
+                                 int P) {
+    Tape* t = TP(be);
+    const size_t n = P > 0 ? (size_t)B * P * 2 : 0;
+    if (pidx) before_write(t, pidx, 2 * n);
+    if (pmask) before_write(t, pmask, n);
+    if (gidx) before_write(t, gidx, 2 * n);
+    if (rows) before_write(t, rows, 2 * n);
+    t->base->relex_select_pairs(t->base, cnt, pidx, pmask, gidx, rows, adj, emask, B, nA, Ea, thr, P);
+}
 static void t_span_query_rows(const Backend* be, void* out, const void* h, const void* q, int R, int D, int K, int cat) {
     Tape* t = TP(be);
     Rec* r = rec_new(t, OP_SPAN_QUERY_ROWS);
@@ -820,6 +843,8 @@ Tape* tape_new(const Backend* base) {
     t->be.mha_probs = relex_bwd ? t_mha_probs : NULL;
     t->be.gcn_norm = relex_bwd ? t_gcn_norm : NULL;
     t->be.triple_scores = relex_bwd ? t_triple_scores : NULL;
+    t->be.relex_select_spans = base->relex_select_spans ? t_relex_select_spans : NULL;
+    t->be.relex_select_pairs = base->relex_select_pairs ? t_relex_select_pairs : NULL;
     return t;
 }
 

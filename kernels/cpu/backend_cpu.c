@@ -382,6 +382,18 @@ static void cpu_triple_scores(const Backend* be, void* out, const void* head, co
     (void)be;
     triple_scores_forward_cpu(out, head, tail, rel, tp, B, P, R, D);
 }
+static void cpu_relex_select_spans(const Backend* be, int* cnt, int64_t* ids, int64_t* emask, int64_t* spans,
+                                   const void* x, const int64_t* span_idx, const int64_t* span_mask, int B, int S, int C,
+                                   float thr, int gold, int E) {
+    (void)be;
+    relex_select_spans_cpu(cnt, ids, emask, spans, x, span_idx, span_mask, B, S, C, thr, gold, E);
+}
+static void cpu_relex_select_pairs(const Backend* be, int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx,
+                                   int64_t* rows, const void* adj, const int64_t* emask, int B, int nA, int Ea, float thr,
+                                   int P) {
+    (void)be;
+    relex_select_pairs_cpu(cnt, pidx, pmask, gidx, rows, adj, emask, B, nA, Ea, thr, P);
+}
 
 static Backend g_cpu = {
     .name = "cpu",
@@ -419,6 +431,8 @@ static Backend g_cpu = {
     .mha_probs = cpu_mha_probs,
     .gcn_norm = cpu_gcn_norm,
     .triple_scores = cpu_triple_scores,
+    .relex_select_spans = cpu_relex_select_spans,
+    .relex_select_pairs = cpu_relex_select_pairs,
     .span_pair_relu = cpu_span_pair_relu,
     .span_pair_relu_scores = cpu_span_pair_relu_scores,
     .span_query_rows = cpu_span_query_rows,

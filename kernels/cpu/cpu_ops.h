@@ -64,6 +64,12 @@ void ermlp_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGra
 void convkb_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
                          const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
                          int R, int D);
+/* relex_select.c (backend.h relex_select_spans / relex_select_pairs; E = 0 / P = 0: counts only) */
+void relex_select_spans_cpu(int* cnt, int64_t* ids, int64_t* emask, int64_t* spans, const float* x,
+                            const int64_t* span_idx, const int64_t* span_mask, int B, int S, int C, float thr, int gold,
+                            int E);
+void relex_select_pairs_cpu(int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx, int64_t* rows, const float* adj,
+                            const int64_t* emask, int B, int nA, int Ea, float thr, int P);
 
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);

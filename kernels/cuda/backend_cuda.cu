@@ -738,6 +738,36 @@ static void cu_triple_scores(const Backend* be, void* out, const void* head, con
                                S(be));
 }
 
+/* selection (relex_select.cu): the counts come back through the launcher's own copy (a sync), spans / pidx may be
+   host memory (written to scratch, copied back) */
+static void cu_relex_select_spans(const Backend* be, int* cnt, int64_t* ids, int64_t* emask, int64_t* spans,
+                                  const void* x, const int64_t* span_idx, const int64_t* span_mask, int B, int S_,
+                                  int C, float thr, int gold, int E) {
+    CudaImpl* c = I(be);
+    const size_t ni = (size_t)B * S_ * 2 * 8, nm = (size_t)B * S_ * 8, ns = E > 0 ? (size_t)B * E * 2 * 8 : 0;
+    if (cnt) cap_abort(c);
+    idx_begin(c, IDX_ROUND(ni) + IDX_ROUND(nm) + IDX_ROUND(ns));
+    const int64_t* d_idx = idx_dev(c, span_idx, ni);
+    const int64_t* d_mask = idx_dev(c, span_mask, nm);
+    int64_t* d_spans = idx_out(c, spans, ns);
+    void* ws = ws_get(c, relex_select_spans_workspace_cuda(B, S_));
+    relex_select_spans_cuda(cnt, ids, emask, d_spans, (const float*)x, d_idx, d_mask, B, S_, C, thr, gold, E, ws, S(be));
+    idx_out_done(c, spans, d_spans, ns);
+}
+static void cu_relex_select_pairs(const Backend* be, int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx,
+                                  int64_t* rows, const void* adj, const int64_t* emask, int B, int nA, int Ea, float thr,
+                                  int P) {
+    CudaImpl* c = I(be);
+    const size_t nm = adj ? 0 : (size_t)B * Ea * 8, np = P > 0 ? (size_t)B * P * 2 * 8 : 0;
+    if (cnt) cap_abort(c);
+    idx_begin(c, IDX_ROUND(nm) + IDX_ROUND(np));
+    const int64_t* d_mask = idx_dev(c, adj ? NULL : emask, nm);
+    int64_t* d_pidx = idx_out(c, pidx, np);
+    void* ws = ws_get(c, relex_select_pairs_workspace_cuda(B));
+    relex_select_pairs_cuda(cnt, d_pidx, pmask, gidx, rows, (const float*)adj, d_mask, B, nA, Ea, thr, P, ws, S(be));
+    idx_out_done(c, pidx, d_pidx, np);
+}
+
 /* backward (relex_bwd.cu; fp32 tables only, as the forwards) */
 static void cu_pair_mask_bwd(const Backend* be, void* dS, const void* dA, const void* S_, const int64_t* mask, int B,
                              int E, int sig) {
@@ -893,6 +923,8 @@ static const Backend* table(int device, DType dtype, int tf32) {
         be->mha_probs = cu_mha_probs;
         be->gcn_norm = cu_gcn_norm;
         be->triple_scores = cu_triple_scores;
+        be->relex_select_spans = cu_relex_select_spans;
+        be->relex_select_pairs = cu_relex_select_pairs;
         be->pair_mask_bwd = cu_pair_mask_bwd;
         be->pair_relu_dot_bwd = cu_pair_relu_dot_bwd;
         be->mha_probs_bwd = cu_mha_probs_bwd;
