@@ -8,6 +8,9 @@
 #   compute-sanitizer memcheck: parity exes (model test fp32 only) + kernel benches --check-only,
 #     racecheck: deberta/attention parity + bench_deberta_attention --check-only      ~60 s   SAN_S (90)
 #   kernel benches (layer_norm, span_concat, deberta_attention, lstm_bidir)          ~60 s   120 s each
+#   relex (issue 16): the parity suites' summary lines (relex backward kernels in parity_test_grad_ops, the selection
+#     ops, the whole relex forward + training step CUDA vs CPU), bench_relex_select (device vs host selection) and
+#     gliner predict --relations on a relex fixture with GLINER_RELEX_HOST_SELECT=0 / 1                  ~20 s    60 s
 #   bench_e2e (random GLiNER-small/-base, fp32 + bf16; model files written ~10 s)    E2E_S (100)
 #   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_GRAPHS=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
 #   bench_gpu_reference.py (pinned gliner + torch, fp32 + bf16 autocast)              REF_S (100) + ~30 s imports
@@ -110,6 +113,11 @@ grep -q 'SKIP' "$LOG/gpu_tests.log" && [ $HAVE_GPU = 0 ] && say "gpu tests: no d
 grep -oE 'MODEL_PARITY .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
 grep -oE '(BF16|F16) +[a-z_]+ +rel L2 .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
 grep -E 'out of tolerance|overwritten|non-finite|differs|over [0-9.e-]+$|flipped' "$LOG/gpu_tests.log" | head -20 | tee -a "$REPORT"
+# relex on the device (issue 16): the CUDA forward and training step against the CPU on every relex fixture, both
+# selection paths (tests/parity/test_relex_model_cuda.c), and the backward kernels' cases (test_grad_ops.c relex_*)
+grep -oE 'relex_model_cuda (forward|grads): .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
+grep -E '(relex_|triple_scores_bwd|pair_mask_bwd|mha_probs_bwd|gcn_norm_bwd|pair_relu_dot_bwd).*(FAIL|got|differs|beyond)' \
+  "$LOG/gpu_tests.log" | head -10 | tee -a "$REPORT"
 # the whole model again with every issue-13 switch on (GLINER_ATTN=v3 falls back to v2 where the flash kernel does not
 # apply: fp32, Dh != 64): the bf16/fp16 models within the recorded tolerances, the same entities in fp32
 if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_model_cuda ]; then
@@ -170,6 +178,10 @@ else
   san memcheck parity_test_grad_ops $B/tests/parity_test_grad_ops --jobs=1
   san racecheck parity_test_grad_ops_v2 $B/tests/parity_test_grad_ops --jobs=1 --filter='grad_ops_parity/*v2*'
   san memcheck parity_test_train_kernels $B/tests/parity_test_train_kernels --jobs=1
+  # relex (issue 16): the backward kernels' shared-memory rows and the selection's block scans
+  san racecheck parity_test_grad_ops_relex $B/tests/parity_test_grad_ops --jobs=1 --filter='grad_ops_parity/relex_*'
+  san memcheck parity_test_relex_select $B/tests/parity_test_relex_select --jobs=1
+  san racecheck parity_test_relex_select $B/tests/parity_test_relex_select --jobs=1
   [ -x $B/bench/bench_attention_bwd ] && san memcheck bench_attention_bwd $B/bench/bench_attention_bwd --quick --check-only
   [ -x $B/bench/bench_lstm_bidir ] && san memcheck bench_lstm_bidir_bwd $B/bench/bench_lstm_bidir --bwd --check-only
   [ -x $B/bench/bench_lstm_bidir ] && san racecheck bench_lstm_bidir_bwd $B/bench/bench_lstm_bidir --bwd --check-only
@@ -211,6 +223,42 @@ if [ -x $B/bench/bench_lstm_bidir ] && [ "${KBENCH:-1}" != 0 ] && [ "$(left)" -g
   [ $r -ne 0 ] && say "bench_lstm_bidir --bwd: rc=$r"
 fi
 say '```'
+
+# ---- relex selection (issue 16): the ops relex_select_spans / relex_select_pairs against the host path that
+#      GLINER_RELEX_HOST_SELECT=1 keeps, alone (bench_relex_select: GLiNER-small relex shapes) and in gliner predict on a
+#      relex fixture (a tiny model, so the selection's share shows): 512 texts of ~120 words, batch 32, both ways
+if [ $HAVE_GPU = 1 ] && [ "$(left)" -gt 90 ]; then
+  say ""
+  say "relex selection, device vs host ($(el) s):"
+  if [ -x $B/bench/bench_relex_select ]; then
+    timeout 60 $B/bench/bench_relex_select >"$LOG/bench_relex_select.log" 2>&1
+    say "bench_relex_select rc=$?"
+    grep -E '^#|^check|\| .* ms' "$LOG/bench_relex_select.log" | sed 's/^/    /' | tee -a "$REPORT"
+  fi
+  RM=tests/fixtures/models/uni_span_relex
+  if [ -f $RM/gliner_config.json ]; then
+    python3 - "$RM" "$LOG/relex_texts.jsonl" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1] + "/reference/inputs.json"))["cases"]["main"]
+with open(sys.argv[2], "w") as f:
+    for i in range(512):
+        t = c["texts"][i % len(c["texts"])]
+        f.write(json.dumps({"text": " ".join([t] * 6) + " " + str(i), "labels": c["labels"], "relations": c["relations"]}) + "\n")
+PY
+    say "| gliner predict --relations, uni_span_relex, 512 texts, batch 32, fp32 | wall s | texts/s | rc |"
+    say "| --- | ---: | ---: | --- |"
+    for hs in 0 1; do
+      a=$(date +%s.%N)
+      GLINER_RELEX_HOST_SELECT=$hs timeout 40 ./$B/gliner predict --model $RM --device cuda --batch-size 32 --threshold 0.3 \
+        <"$LOG/relex_texts.jsonl" >"$LOG/relex_predict_$hs.jsonl" 2>"$LOG/relex_predict_$hs.log"
+      rc=$?
+      w=$(python3 -c "print(f'{$(date +%s.%N) - $a:.2f}')")
+      say "| GLINER_RELEX_HOST_SELECT=$hs | $w | $(python3 -c "print(f'{512 / $w:.0f}')") | $rc |"
+    done
+    cmp -s "$LOG/relex_predict_0.jsonl" "$LOG/relex_predict_1.jsonl" && say "relex predict: same output both ways" ||
+      say "relex predict: outputs DIFFER between the device and the host selection (see relex_predict_*.jsonl)"
+  fi
+fi
 
 # ---- end to end: gliner.c, then the pinned reference on the same weights and batches
 say ""
