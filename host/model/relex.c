@@ -458,8 +458,7 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     const int Ea = E ? E : 1; /* rows allocated per text (E = 0: one zero row, what padded pairs read) */
 
     /* 5. adjacency */
-    const int none = !strcmp(cfg->relations_layer, "none") || !strcmp(cfg->relations_layer, "None") ||
-                     !strcmp(cfg->relations_layer, "NONE");
+    const int none = relex_single_step(cfg);
     float* A = NULL;
     void* dA = NULL;
     const int gold_adj = !none && in->relex_gold && in->adj_matrix;

@@ -126,8 +126,8 @@ int grad_step_dev(GradCtx* g, const ModelInputs* in, const LossTargets* tg, cons
     GlinerModel* m = g->m;
     const Backend* be = m->base;
     if (arch_is_relex(m->cfg.arch)) {
-        /* relex: the forward brings the adjacency and the pair logits to the host anyway (the pairs are enumerated
-           there), so the loss runs on the host (grad_step) and its value joins *acc with one 8-byte round trip */
+        /* relex: the forward brings the adjacency and the pair logits to the host anyway (ModelOutputs.adj,
+           rel_logits), so the loss runs on the host (grad_step) and its value joins *acc with one 8-byte round trip */
         float loss;
         if (grad_step(g, in, tg, lp, rng, loss_scale, &loss, NULL, err, errlen)) return -1;
         if (!strcmp(be->name, "cpu")) {
