@@ -226,7 +226,8 @@ say '```'
 
 # ---- relex selection (issue 16): the ops relex_select_spans / relex_select_pairs against the host path that
 #      GLINER_RELEX_HOST_SELECT=1 keeps, alone (bench_relex_select: GLiNER-small relex shapes) and in gliner predict on a
-#      relex fixture (a tiny model, so the selection's share shows): 512 texts of ~120 words, batch 32, both ways
+#      relex fixture (a tiny model, so the selection's share shows): 512 texts of ~120 words, batch 32, both ways, and
+#      with pair_rep_layer split per entity (GLINER_RELEX_PAIR=v2)
 if [ $HAVE_GPU = 1 ] && [ "$(left)" -gt 90 ]; then
   say ""
   say "relex selection, device vs host ($(el) s):"
@@ -247,13 +248,15 @@ with open(sys.argv[2], "w") as f:
 PY
     say "| gliner predict --relations, uni_span_relex, 512 texts, batch 32, fp32 | wall s | texts/s | rc |"
     say "| --- | ---: | ---: | --- |"
-    for hs in 0 1; do
+    k=0
+    for envs in GLINER_RELEX_HOST_SELECT=0 GLINER_RELEX_HOST_SELECT=1 GLINER_RELEX_PAIR=v2; do
       a=$(date +%s.%N)
-      GLINER_RELEX_HOST_SELECT=$hs timeout 40 ./$B/gliner predict --model $RM --device cuda --batch-size 32 --threshold 0.3 \
-        <"$LOG/relex_texts.jsonl" >"$LOG/relex_predict_$hs.jsonl" 2>"$LOG/relex_predict_$hs.log"
+      env $envs timeout 40 ./$B/gliner predict --model $RM --device cuda --batch-size 32 --threshold 0.3 \
+        <"$LOG/relex_texts.jsonl" >"$LOG/relex_predict_$k.jsonl" 2>"$LOG/relex_predict_$k.log"
       rc=$?
       w=$(python3 -c "print(f'{$(date +%s.%N) - $a:.2f}')")
-      say "| GLINER_RELEX_HOST_SELECT=$hs | $w | $(python3 -c "print(f'{512 / $w:.0f}')") | $rc |"
+      say "| $envs | $w | $(python3 -c "print(f'{512 / $w:.0f}')") | $rc |"
+      k=$((k + 1))
     done
     cmp -s "$LOG/relex_predict_0.jsonl" "$LOG/relex_predict_1.jsonl" && say "relex predict: same output both ways" ||
       say "relex predict: outputs DIFFER between the device and the host selection (see relex_predict_*.jsonl)"

@@ -408,6 +408,42 @@ void relex_triple_scores(const Backend* be, const char* mode, RelexParamFn param
 static const void* model_param(const void* m, const char* name) { return gliner_param(m, name); }
 static float model_drop(const void* m, double p, uint64_t* seed) { return model_attn_dropout(m, p, seed); }
 
+/* 8, pair_rep_layer = MLP4(2D -> D) on [head ; tail], z (B*P, D), from ent (B, Ea, D) and the pairs' gather indices
+   gidx (B, P, 2) / mask pm (B, P). Plain: the (B*P, 2D) concat, then the MLP. Split (GLINER_RELEX_PAIR=v2, where it
+   pays: P > Ea): W0 = [W_h | W_t] splits per entity, U = ent W_h^T and V = ent W_t^T once per entity, then
+   relu(U_head + V_tail + b0) per pair by the op span_pair_relu (a masked padding pair reads (0, 0), entity 0 as the
+   plain gather does), the MLP's dropout and its second Linear. The same numbers up to float reassociation.
+   Per text, first Linear: plain 2 P (2D)(4D) = 16 P D^2 FLOPs, reading the concat it first wrote (2 x P 2D floats);
+   split 2 x 2 Ea D (4D) = 16 Ea D^2 FLOPs writing U, V (2 Ea 4D floats), then a gather-add reading 2 rows of 4D per
+   pair (P 8D floats, the Ea rows mostly from cache); both write the (P, 4D) hidden layer. So the split wins by P / Ea
+   in FLOPs: "none" has P = n (n - 1) pairs of n entities, an adjacency up to E (E - 1). */
+static void pair_rep_forward(const GlinerModel* m, void* z, const void* ent, const int64_t* gidx, const int64_t* pm,
+                             int B, int Ea, int P, int D) {
+    const Backend* be = m->be;
+    const size_t es = dtype_size(be->dtype), F = 4 * (size_t)D;
+    if (!(P > Ea && gl_env_is("GLINER_RELEX_PAIR", "v2"))) {
+        void* cat = be->alloc(be, (size_t)B * P * 2 * D * es);
+        /* padding pairs gather entity 0: their gather index is (0, 0), and their mask 0 reads (0, 0) as well */
+        be->span_concat(be, cat, ent, ent, NULL, gidx, pm, B, Ea, P, D);
+        mlp4_forward(m, "pair_rep_layer", z, cat, B * P, 2 * D, D);
+        be->free(be, cat);
+        return;
+    }
+    const char* W0 = gliner_param(m, "pair_rep_layer.0.weight"); /* (4D, 2D) */
+    void* U = be->alloc(be, (size_t)B * Ea * F * es);
+    void* V = be->alloc(be, (size_t)B * Ea * F * es);
+    void* H = be->alloc(be, (size_t)B * P * F * es);
+    be->gemm_batched(be, U, ent, W0, 1, B * Ea, (int)F, D, 0, 1, D, 2 * D, (int)F, 0, 0, 0, 1.0f, 0.0f);
+    be->gemm_batched(be, V, ent, W0 + (size_t)D * es, 1, B * Ea, (int)F, D, 0, 1, D, 2 * D, (int)F, 0, 0, 0, 1.0f, 0.0f);
+    be->span_pair_relu(be, H, U, V, gliner_param(m, "pair_rep_layer.0.bias"), gidx, pm, B, Ea, P, (int)F);
+    model_dropout(m, H, (size_t)B * P * F, m->cfg.dropout); /* nn.Dropout at index 2, on relu(W0 [h ; t] + b0) */
+    be->linear(be, z, H, gliner_param(m, "pair_rep_layer.3.weight"), gliner_param(m, "pair_rep_layer.3.bias"), B * P,
+               (int)F, D);
+    be->free(be, U);
+    be->free(be, V);
+    be->free(be, H);
+}
+
 void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap, const void* X,
                    const int64_t* d_ids, const void* words, const void* span_rep, const int64_t* d_span_idx,
                    const int64_t* d_span_mask, const void* scores, int C) {
@@ -509,15 +545,11 @@ void relex_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     if (no_pairs) be->zero(be, ent, (size_t)B * Ea * D * es); /* read as the zero reps; not used after this */
     void* RL = be->alloc(be, (size_t)B * P * (R ? R : 1) * es);
     if (!cfg->triples_layer) { /* pair_rep_layer(MLP4(2D -> D))([head ; tail]) . Q_rel */
-        void* cat = be->alloc(be, (size_t)B * P * 2 * D * es);
         void* z = be->alloc(be, (size_t)B * P * D * es);
-        /* padding pairs gather entity 0: their gather index is (0, 0), and their mask 0 reads (0, 0) as well */
-        be->span_concat(be, cat, ent, ent, NULL, d_pg, d_pm, B, Ea, P, D);
-        mlp4_forward(m, "pair_rep_layer", z, cat, B * P, 2 * D, D);
+        pair_rep_forward(m, z, ent, d_pg, d_pm, B, Ea, P, D);
         sh[0] = B, sh[1] = P, sh[2] = D;
         capture(cap, "pair_rep", z, 3, sh);
         if (R) be->span_scores(be, RL, z, Q, B, P, R, D);
-        be->free(be, cat);
         be->free(be, z);
     } else { /* triples_score_layer(head, Q_rel, tail): the heads' and tails' rows of the flat (B*Ea, D) ent_rep */
         void* h = be->alloc(be, (size_t)B * P * D * es);

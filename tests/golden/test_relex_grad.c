@@ -6,7 +6,8 @@
    1e-5 of the model's gradient norm, must agree with zero to 1e-6 of it), and parameters without a reference gradient
    exactly zero, as test_grad_parity. Every relex fixture is checked: their triples_layer modes (UM, SE, TransE,
    DistMult, SimplE, DistMA, ComplEx, QuatE, HolE) have no weights (a model carries weighted ones at width 768 only:
-   those are checked layer by layer in test_relex_triples.c). */
+   those are checked layer by layer in test_relex_triples.c). Again with GLINER_RELEX_PAIR=v2 (pair_rep_layer split per
+   entity, span_pair_relu's backward on the tape). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -21,7 +22,7 @@
 
 #define MODELS FIXTURES "/models"
 
-Test(relex_grad, every_relex_fixture) {
+static void run_every_relex_fixture(void) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
     struct dirent* de;
@@ -130,4 +131,11 @@ Test(relex_grad, every_relex_fixture) {
     closedir(d);
     fprintf(stderr, "relex_grad: %d models checked, worst rel %.2e\n", checked, worst_all);
     cr_expect_geq(checked, 20, "only %d relex fixtures had their gradients checked", checked);
+}
+
+Test(relex_grad, every_relex_fixture) { run_every_relex_fixture(); }
+/* pair_rep_layer's first Linear split per entity where it pays (relex.c pair_rep_forward): the same tolerances */
+Test(relex_grad, every_relex_fixture_pair_v2) {
+    setenv("GLINER_RELEX_PAIR", "v2", 1);
+    run_every_relex_fixture();
 }

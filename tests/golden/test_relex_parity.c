@@ -3,7 +3,8 @@
    case goes through gliner_forward on the CPU backend at the thresholds the fixtures were dumped with (the case's
    "thresholds" where the fixture tuned them, else threshold = adjacency_threshold = 0.5), and every relex stage the reference hooked (relations_rep = A,
    rel_prompts_embedding, pair_rep, span_rep, prompt_rep) and its output fields (entity_spans, rel_idx, rel_mask exactly;
-   rel_logits) are compared within the golden tolerance (1e-5 absolute + relative). */
+   rel_logits) are compared within the golden tolerance (1e-5 absolute + relative). Again with GLINER_RELEX_PAIR=v2
+   (pair_rep_layer's first Linear split per entity where there are more pairs than entities). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -81,7 +82,7 @@ static int compare_i64(const Cmp* c, const char* name, const int64_t* got, size_
     return 1;
 }
 
-Test(relex_parity, every_relex_fixture) {
+static void run_every_relex_fixture(void) {
     DIR* d = opendir(MODELS);
     cr_assert(d);
     struct dirent* de;
@@ -151,4 +152,11 @@ Test(relex_parity, every_relex_fixture) {
     closedir(d);
     cr_expect(models >= 2, "only %d relex fixtures ran", models);
     cr_expect(cases >= 2 * models, "only %d cases ran", cases);
+}
+
+Test(relex_parity, every_relex_fixture) { run_every_relex_fixture(); }
+/* pair_rep_layer's first Linear split per entity where it pays (relex.c pair_rep_forward): the same tolerances */
+Test(relex_parity, every_relex_fixture_pair_v2) {
+    setenv("GLINER_RELEX_PAIR", "v2", 1);
+    run_every_relex_fixture();
 }

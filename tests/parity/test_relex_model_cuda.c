@@ -1,13 +1,14 @@
 /* test_relex_model_cuda.c (parity) -- relation extraction end to end on backend_cuda(0) (fp32) against the CPU backend,
    on every relex fixture (tests/fixtures/models/, relations_layer set):
    - forward: each reference case at the thresholds test_relex_parity uses, with the selection on the device (the ops
-     relex_select_spans / relex_select_pairs) and again with GLINER_RELEX_HOST_SELECT=1 (scores and adjacency to the
-     host, the CPU twins there): E, P, R, entity_spans, rel_idx, rel_mask and ent_mask equal to the CPU's; rel_logits
-     and the adjacency within 1e-4 (abs + rel; NaN where the CPU has NaN).
+     relex_select_spans / relex_select_pairs), again with GLINER_RELEX_HOST_SELECT=1 (scores and adjacency to the
+     host, the CPU twins there) and with GLINER_RELEX_PAIR=v2 (pair_rep_layer split per entity; the CPU runs the plain
+     form): E, P, R, entity_spans, rel_idx, rel_mask and ent_mask equal to the CPU's; rel_logits and the adjacency
+     within 1e-4 (abs + rel; NaN where the CPU has NaN).
    - training: grad_step (the forward on the CUDA tape with the gold targets, the relex backward kernels of
      relex_bwd.cu) on the fixture's train_batch for the modes with a backward: the loss within 1e-5 relative and
      every parameter gradient within 1e-4 relative L2 of the CPU's (tensors under 1e-6 of the gradient norm: within
-     1e-6 of it), with both selection paths. */
+     1e-6 of it), in the same three variants. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 
@@ -35,6 +36,15 @@ static void expect_same_u8(const uint8_t* got, const uint8_t* ref, size_t n, con
             cr_expect(0, "%s[%zu] = %d, the CPU has %d", what, i, got[i], ref[i]);
             return;
         }
+}
+
+/* the CUDA runs: the selection on the device, on the host, and the device one with pair_rep_layer split per entity */
+static const char* const variants[3] = {"device selection", "host selection", "GLINER_RELEX_PAIR=v2"};
+static void variant_set(int v) {
+    unsetenv("GLINER_RELEX_HOST_SELECT");
+    unsetenv("GLINER_RELEX_PAIR");
+    if (v == 1) setenv("GLINER_RELEX_HOST_SELECT", "1", 1);
+    if (v == 2) setenv("GLINER_RELEX_PAIR", "v2", 1);
 }
 
 /* the relex output fields of the CUDA forward (o) against the CPU's (c) */
@@ -95,13 +105,13 @@ Test(relex_model_cuda, forward_every_relex_fixture) {
             if (cJSON_IsNumber(ta)) in.adjacency_threshold = (float)ta->valuedouble;
             ModelOutputs oc, og;
             cr_assert_eq(gliner_forward(&mc, &in, &oc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
-            for (int host = 0; host < 2; host++) {
-                if (host) setenv("GLINER_RELEX_HOST_SELECT", "1", 1);
+            for (int v = 0; v < 3; v++) {
+                variant_set(v);
                 const int rc = gliner_forward(&mg, &in, &og, NULL, err, sizeof err);
-                unsetenv("GLINER_RELEX_HOST_SELECT");
+                variant_set(-1);
                 cr_assert_eq(rc, 0, "%s: %s", de->d_name, err);
                 char what[200];
-                snprintf(what, sizeof what, "%s %s (%s selection)", de->d_name, cs, host ? "host" : "device");
+                snprintf(what, sizeof what, "%s %s (%s)", de->d_name, cs, variants[v]);
                 compare_outputs(&og, &oc, in.B, what);
                 free(og.logits);
                 relex_outputs_free(&og);
@@ -118,51 +128,8 @@ Test(relex_model_cuda, forward_every_relex_fixture) {
         gliner_model_free(&mg);
     }
     closedir(d);
-    fprintf(stderr, "relex_model_cuda forward: %d models, %d cases, two selection paths each\n", models, cases);
+    fprintf(stderr, "relex_model_cuda forward: %d models, %d cases, three variants each\n", models, cases);
     cr_expect(models >= 2 && cases >= 2 * models, "only %d relex fixtures / %d cases ran", models, cases);
-}
-
-static void* copy_of(const TensorView* tv) {
-    void* p = malloc(tv->nbytes ? tv->nbytes : 1);
-    memcpy(p, tv->data, tv->nbytes);
-    return p;
-}
-
-/* the fixture's train_batch as a gold relex step: in, tg filled; the malloc'd arrays in own[] (free them) */
-static int train_inputs(const SafeTensors* sb, const GlinerModel* m, ModelInputs* in, LossTargets* tg, void* own[9]) {
-    const TensorView *ids = st_find(sb, "input_ids"), *lab = st_find(sb, "labels"), *si = st_find(sb, "span_idx");
-    const TensorView *rm = st_find(sb, "rel_matrix"), *am = st_find(sb, "adj_matrix");
-    if (!ids || !lab || !si || !rm) return 0;
-    memset(in, 0, sizeof *in);
-    in->B = (int)ids->shape[0];
-    in->T = (int)ids->shape[1];
-    in->K = m->cfg.max_width;
-    in->input_ids = own[0] = copy_of(ids);
-    in->attention_mask = own[1] = copy_of(st_find(sb, "attention_mask"));
-    in->words_mask = own[2] = copy_of(st_find(sb, "words_mask"));
-    in->text_lengths = own[3] = copy_of(st_find(sb, "text_lengths"));
-    int64_t* sidx = own[4] = copy_of(si);
-    int64_t* smask = own[5] = copy_of(st_find(sb, "span_mask"));
-    float* labels = own[6] = copy_of(lab);
-    float* adj = own[7] = am ? copy_of(am) : NULL;
-    float* relm = own[8] = copy_of(rm);
-    in->threshold = in->adjacency_threshold = 0.5f;
-    in->relex_gold = 1;
-    in->adj_matrix = adj;
-    in->n_adj = am ? (int)am->shape[1] : 0;
-    const int C = (int)lab->shape[2];
-    if (arch_is_token(m->cfg.arch)) {
-        in->W = (int)lab->shape[1];
-        in->N = (int)si->shape[1];
-        in->spans_idx = sidx, in->spans_mask = smask;
-    } else {
-        in->span_idx = sidx, in->span_mask = smask;
-        in->W = (int)(si->shape[1] / in->K);
-        in->relex_labels = labels, in->relex_labels_C = C;
-    }
-    *tg = (LossTargets){.labels = labels, .C = C, .adj_matrix = adj, .n_adj = in->n_adj, .rel_matrix = relm,
-                        .rel_P = (int)rm->shape[1], .rel_C = (int)rm->shape[2]};
-    return 1;
 }
 
 /* one grad_step of m on (in, tg): the loss, and the gradients downloaded (malloc'd) */
@@ -197,20 +164,21 @@ Test(relex_model_cuda, grads_every_relex_fixture) {
         const int relex = arch_is_relex(mc.cfg.arch);
         const int weightless = !mc.cfg.triples_layer || triple_scores_has_backward(relex_triple_mode(mc.cfg.triples_layer));
         if (!relex || !weightless || st_open(&sb, p, err, sizeof err)) { gliner_model_free(&mc); continue; }
-        ModelInputs in;
-        LossTargets tg;
-        void* own[9] = {0};
-        if (train_inputs(&sb, &mc, &in, &tg, own)) {
+        FxRelexTrainBatch tb;
+        fx_relex_train_batch(&sb, &mc.cfg, de->d_name, &tb);
+        const ModelInputs in = tb.in;
+        const LossTargets tg = tb.tg;
+        {
             GlinerModel mg;
             cr_assert_eq(gliner_model_load(&mg, dir, be, err, sizeof err), 0, "%s", err);
             float lc, lg;
             float* gc = grads_of(&mc, &in, &tg, &lc, de->d_name);
-            for (int host = 0; host < 2; host++) {
+            for (int v = 0; v < 3; v++) {
                 char what[200];
-                snprintf(what, sizeof what, "%s (%s selection)", de->d_name, host ? "host" : "device");
-                if (host) setenv("GLINER_RELEX_HOST_SELECT", "1", 1);
+                snprintf(what, sizeof what, "%s (%s)", de->d_name, variants[v]);
+                variant_set(v);
                 float* gg = grads_of(&mg, &in, &tg, &lg, what);
-                unsetenv("GLINER_RELEX_HOST_SELECT");
+                variant_set(-1);
                 cr_expect(fabsf(lg - lc) <= 1e-5f * fabsf(lc), "%s: loss %.7f, the CPU %.7f", what, lg, lc);
                 double g2 = 0;
                 for (size_t k = 0; k < mc.table.total; k++) g2 += (double)gc[k] * gc[k];
@@ -242,7 +210,7 @@ Test(relex_model_cuda, grads_every_relex_fixture) {
             gliner_model_free(&mg);
             checked++;
         }
-        for (int k = 0; k < 9; k++) free(own[k]);
+        fx_relex_train_batch_free(&tb);
         st_close(&sb);
         gliner_model_free(&mc);
     }
