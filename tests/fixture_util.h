@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "test_util.h"
 
 /* the current fixture's inputs.json "tensors" map (set it after parsing inputs.json; NULL = no links) */
 static const cJSON* g_tensors_map __attribute__((unused));
@@ -39,6 +40,30 @@ static inline const int64_t* i64(const SafeTensors* st, const char* cs, const ch
 }
 
 #include "model/model.h"
+
+/* A fixture's reference dump: reference/inputs.json parsed into *root (its text in *js; free both, cJSON_Delete and
+   free) with g_tensors_map set, and reference/tensors.safetensors opened into st (st_close). */
+static inline void fx_open_reference(const char* dir, char** js, cJSON** root, SafeTensors* st) {
+    char p[1200], err[512];
+    snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
+    *js = tu_read_file(p, NULL);
+    cr_assert(*js, "%s: no reference/inputs.json", dir);
+    *root = cJSON_Parse(*js);
+    g_tensors_map = cJSON_GetObjectItem(*root, "tensors");
+    snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+    cr_assert_eq(st_open(st, p, err, sizeof err), 0, "%s", err);
+}
+
+/* relex: the thresholds case cs was dumped at, into in: the case's "thresholds" (the mode fixtures tune them per case
+   so that a random model finds a few entities and pairs; adjacency null = the entity threshold), else 0.5 */
+static inline void fx_relex_thresholds(const cJSON* root, const char* cs, ModelInputs* in) {
+    in->threshold = in->adjacency_threshold = 0.5f;
+    const cJSON* th = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "cases"), cs), "thresholds");
+    const cJSON* te = cJSON_GetObjectItem(th, "threshold");
+    const cJSON* ta = cJSON_GetObjectItem(th, "adjacency_threshold");
+    if (cJSON_IsNumber(te)) in->threshold = in->adjacency_threshold = (float)te->valuedouble;
+    if (cJSON_IsNumber(ta)) in->adjacency_threshold = (float)ta->valuedouble;
+}
 
 /* The reference's collated batch of case cs ("main", "per_text", ...; NULL: train_batch.safetensors) as ModelInputs for a model with
    config cfg: W fitted to span_idx as the reference's _fit_length does, bi-encoder label tokens when

@@ -15,6 +15,7 @@
                       triple's coefficient (B, P, R) to ws, HolE the pair's correlation (B, P, D);
                       (2) block per (b, r), loop p: drel row (UM has none) */
 #include "common.cuh"
+#include "relex_common.cuh"
 #include "grad_common.cuh"
 #include "grad_ops.h"
 
@@ -97,7 +98,7 @@ __global__ void pair_relu_dot_params_kernel(float* db1, float* dw2, const double
 }
 
 /* (4) one block: db2 += sum of dS */
-__global__ void pair_relu_dot_db2_kernel(float* db2, const float* dS, size_t n) {
+__global__ void __launch_bounds__(1024) pair_relu_dot_db2_kernel(float* db2, const float* dS, size_t n) {
     double s = 0.0;
     for (size_t o = threadIdx.x; o < n; o += blockDim.x) s += dS[o];
     s = block_sum_d(s);
@@ -147,25 +148,10 @@ __global__ void mha_probs_backward_q_kernel(float* dq, float* dz, const float* d
     float* row = qs + Dh; /* E */
     const size_t bi = blockIdx.x, b = bi / E, i = bi % E, ld = (size_t)H * Dh;
     const float scale = 1.0f / sqrtf((float)Dh);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     const float* dPi = dP + bi * E;
     for (int h = 0; h < H; h++) {
         float* dzr = dz + ((b * H + h) * E + i) * E;
-        __syncthreads(); /* the previous head's row is consumed */
-        for (int d = threadIdx.x; d < Dh; d += blockDim.x) qs[d] = q[bi * ld + (size_t)h * Dh + d] * scale;
-        __syncthreads();
-        for (int j = warp; j < E; j += nw) {
-            if (key_mask && !key_mask[b * E + j]) {
-                if (lane == 0) row[j] = -INFINITY;
-                continue;
-            }
-            const float* kj = k + (b * E + j) * ld + (size_t)h * Dh;
-            float s = 0.0f;
-            for (int d = lane; d < Dh; d += 32) s += qs[d] * kj[d];
-            s = warp_sum(s);
-            if (lane == 0) row[j] = s;
-        }
-        __syncthreads();
+        mha_head_scores(qs, row, q, k, key_mask, bi, E, H, Dh, h, scale);
         float mx = -INFINITY;
         for (int j = threadIdx.x; j < E; j += blockDim.x) mx = fmaxf(mx, row[j]);
         mx = block_max(mx);
@@ -248,7 +234,7 @@ __device__ __forceinline__ double gcn_adj(const float* a0, const int64_t* m, int
 /* block b; dynamic smem: d, ds (E doubles each). s_i = sum_j A_ij; d_i = max(s_i, 1e-6)^-1/2;
    ds_i = -1/2 max(s_i, 1e-6)^-3/2 [s_i >= 1e-6] * sum_j (G_ij A_ij d_j + G_ji d_j A_ji);
    dA0_ij += (G_ij d_i d_j + ds_i) m_i m_j (skipped where m_i m_j = 0). A warp per row for the sums. */
-__global__ void gcn_norm_backward_kernel(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int E) {
+__global__ void __launch_bounds__(1024) gcn_norm_backward_kernel(float* dA0, const float* dAn, const float* A0, const int64_t* mask, int E) {
     extern __shared__ double dsh[];
     double* d = dsh;
     double* ds = dsh + E;

@@ -13,6 +13,7 @@
    expressions are the twin's own (a*b + c ... in its order; nvcc may contract to FMA). */
 #include "../ops.h"
 #include "common.cuh"
+#include "relex_common.cuh"
 
 #define RELEX_THREADS 256
 
@@ -82,26 +83,11 @@ __global__ void mha_probs_kernel(float* P, const float* q, const float* k, const
     float* qs = sm;           /* Dh */
     float* row = qs + Dh;     /* E */
     float* acc = row + E;     /* E */
-    const size_t bi = blockIdx.x, b = bi / E, ld = (size_t)H * Dh;
+    const size_t bi = blockIdx.x;
     const float scale = 1.0f / sqrtf((float)Dh);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     for (int j = threadIdx.x; j < E; j += blockDim.x) acc[j] = 0.0f;
     for (int h = 0; h < H; h++) {
-        __syncthreads(); /* the previous head's row is consumed */
-        for (int d = threadIdx.x; d < Dh; d += blockDim.x) qs[d] = q[bi * ld + (size_t)h * Dh + d] * scale; /* q first */
-        __syncthreads();
-        for (int j = warp; j < E; j += nw) {
-            if (key_mask && !key_mask[b * E + j]) {
-                if (lane == 0) row[j] = -INFINITY;
-                continue;
-            }
-            const float* kj = k + (b * E + j) * ld + (size_t)h * Dh;
-            float s = 0.0f;
-            for (int d = lane; d < Dh; d += 32) s += qs[d] * kj[d];
-            s = warp_sum(s);
-            if (lane == 0) row[j] = s;
-        }
-        __syncthreads();
+        mha_head_scores(qs, row, q, k, key_mask, bi, E, H, Dh, h, scale);
         float mx = -INFINITY;
         for (int j = threadIdx.x; j < E; j += blockDim.x) mx = fmaxf(mx, row[j]);
         mx = block_max(mx);

@@ -90,33 +90,22 @@ static void run_every_relex_fixture(void) {
     const char* case_names[] = {"main", "per_text", "per_text_equal", "heldout"};
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        char dir[1024], p[1100], err[1024];
+        char dir[1024], err[1024];
         snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
         GlinerModel m;
         cr_assert_eq(gliner_model_load(&m, dir, backend_cpu(1), err, sizeof err), 0, "%s", err);
         if (!m.cfg.relations_layer) { gliner_model_free(&m); continue; }
-        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
-        char* js = tu_read_file(p, NULL);
-        cJSON* root = cJSON_Parse(js);
-        g_tensors_map = cJSON_GetObjectItem(root, "tensors");
-        snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+        char* js;
+        cJSON* root;
         SafeTensors st;
-        cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+        fx_open_reference(dir, &js, &root, &st);
         double worst = 0.0;
         int n_cmp = 0;
         for (int ci = 0; ci < 4; ci++) {
             const char* cs = case_names[ci];
             ModelInputs in;
             if (!fx_case_inputs(&st, cs, &m.cfg, &in)) continue;
-            /* the thresholds the case was dumped at: its "thresholds" (the mode fixtures tune them per case so that a
-               random model finds a few entities and pairs; adjacency null = the entity threshold), else 0.5 */
-            in.threshold = in.adjacency_threshold = 0.5f;
-            const cJSON* th = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "cases"), cs),
-                                                  "thresholds");
-            const cJSON* te = cJSON_GetObjectItem(th, "threshold");
-            const cJSON* ta = cJSON_GetObjectItem(th, "adjacency_threshold");
-            if (cJSON_IsNumber(te)) in.threshold = in.adjacency_threshold = (float)te->valuedouble;
-            if (cJSON_IsNumber(ta)) in.adjacency_threshold = (float)ta->valuedouble;
+            fx_relex_thresholds(root, cs, &in); /* the thresholds the case was dumped at */
             Cmp c = {&st, cs, de->d_name, 0, 0.0};
             Capture cap = {on_capture, &c};
             ModelOutputs out;

@@ -80,6 +80,15 @@ static inline void gbuf_free(GBuf* g) {
     g->ptr = NULL;
 }
 
+/* integer outputs equal (index tensors): the first difference is reported */
+static inline void pu_expect_i64_eq(const int64_t* got, const int64_t* ref, size_t n, const char* what) {
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != ref[i]) {
+            cr_expect(0, "%s[%zu] = %lld, the reference has %lld", what, i, (long long)got[i], (long long)ref[i]);
+            return;
+        }
+}
+
 /* every value finite (the outputs of these ops never hold NaN or inf on random inputs) */
 static inline void expect_finite(const float* x, size_t n, const char* what) {
     size_t bad = 0, first = 0;

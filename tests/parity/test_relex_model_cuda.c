@@ -22,22 +22,6 @@
 #define MODELS FIXTURES "/models"
 
 #ifdef GLINER_HAVE_CUDA
-static void expect_same_i64(const int64_t* got, const int64_t* ref, size_t n, const char* what) {
-    for (size_t i = 0; i < n; i++)
-        if (got[i] != ref[i]) {
-            cr_expect(0, "%s[%zu] = %lld, the CPU has %lld", what, i, (long long)got[i], (long long)ref[i]);
-            return;
-        }
-}
-
-static void expect_same_u8(const uint8_t* got, const uint8_t* ref, size_t n, const char* what) {
-    for (size_t i = 0; i < n; i++)
-        if (got[i] != ref[i]) {
-            cr_expect(0, "%s[%zu] = %d, the CPU has %d", what, i, got[i], ref[i]);
-            return;
-        }
-}
-
 /* the CUDA runs: the selection on the device, on the host, and the device one with pair_rep_layer split per entity */
 static const char* const variants[3] = {"device selection", "host selection", "GLINER_RELEX_PAIR=v2"};
 static void variant_set(int v) {
@@ -55,13 +39,13 @@ static void compare_outputs(const ModelOutputs* o, const ModelOutputs* c, int B,
     if (o->E != c->E || o->P != c->P || o->R != c->R) return;
     const int Ea = c->E ? c->E : 1;
     snprintf(w, sizeof w, "%s entity_spans", what);
-    expect_same_i64(o->entity_spans, c->entity_spans, (size_t)B * c->E * 2, w);
+    pu_expect_i64_eq(o->entity_spans, c->entity_spans, (size_t)B * c->E * 2, w);
     snprintf(w, sizeof w, "%s ent_mask", what);
-    expect_same_u8(o->ent_mask, c->ent_mask, (size_t)B * Ea, w);
+    cr_expect(!memcmp(o->ent_mask, c->ent_mask, (size_t)B * Ea), "%s differs from the CPU's", w);
     snprintf(w, sizeof w, "%s rel_idx", what);
-    expect_same_i64(o->rel_idx, c->rel_idx, (size_t)B * c->P * 2, w);
+    pu_expect_i64_eq(o->rel_idx, c->rel_idx, (size_t)B * c->P * 2, w);
     snprintf(w, sizeof w, "%s rel_mask", what);
-    expect_same_u8(o->rel_mask, c->rel_mask, (size_t)B * c->P, w);
+    cr_expect(!memcmp(o->rel_mask, c->rel_mask, (size_t)B * c->P), "%s differs from the CPU's", w);
     snprintf(w, sizeof w, "%s rel_logits", what);
     expect_close(o->rel_logits, c->rel_logits, (size_t)B * c->P * c->R, 1e-4f, 1e-4f, w);
     cr_expect(!o->adj == !c->adj, "%s: adjacency on one backend only", what);
@@ -80,29 +64,21 @@ Test(relex_model_cuda, forward_every_relex_fixture) {
     const char* case_names[] = {"main", "per_text", "per_text_equal", "heldout"};
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        char dir[1024], p[1100], err[1024];
+        char dir[1024], err[1024];
         snprintf(dir, sizeof dir, "%s/%s", MODELS, de->d_name);
         GlinerModel mc, mg;
         cr_assert_eq(gliner_model_load(&mc, dir, backend_cpu(0), err, sizeof err), 0, "%s", err);
         if (!mc.cfg.relations_layer) { gliner_model_free(&mc); continue; }
         cr_assert_eq(gliner_model_load(&mg, dir, be, err, sizeof err), 0, "%s", err);
-        snprintf(p, sizeof p, "%s/reference/inputs.json", dir);
-        char* js = tu_read_file(p, NULL);
-        cJSON* root = cJSON_Parse(js);
-        g_tensors_map = cJSON_GetObjectItem(root, "tensors");
-        snprintf(p, sizeof p, "%s/reference/tensors.safetensors", dir);
+        char* js;
+        cJSON* root;
         SafeTensors st;
-        cr_assert_eq(st_open(&st, p, err, sizeof err), 0, "%s", err);
+        fx_open_reference(dir, &js, &root, &st);
         for (int ci = 0; ci < 4; ci++) {
             const char* cs = case_names[ci];
             ModelInputs in;
             if (!fx_case_inputs(&st, cs, &mc.cfg, &in)) continue;
-            in.threshold = in.adjacency_threshold = 0.5f; /* the case's tuned thresholds, as test_relex_parity */
-            const cJSON* th = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "cases"), cs), "thresholds");
-            const cJSON* te = cJSON_GetObjectItem(th, "threshold");
-            const cJSON* ta = cJSON_GetObjectItem(th, "adjacency_threshold");
-            if (cJSON_IsNumber(te)) in.threshold = in.adjacency_threshold = (float)te->valuedouble;
-            if (cJSON_IsNumber(ta)) in.adjacency_threshold = (float)ta->valuedouble;
+            fx_relex_thresholds(root, cs, &in);
             ModelOutputs oc, og;
             cr_assert_eq(gliner_forward(&mc, &in, &oc, NULL, err, sizeof err), 0, "%s: %s", de->d_name, err);
             for (int v = 0; v < 3; v++) {
@@ -162,7 +138,9 @@ Test(relex_model_cuda, grads_every_relex_fixture) {
         SafeTensors sb;
         snprintf(p, sizeof p, "%s/reference/train_batch.safetensors", dir);
         const int relex = arch_is_relex(mc.cfg.arch);
-        const int weightless = !mc.cfg.triples_layer || triple_scores_has_backward(relex_triple_mode(mc.cfg.triples_layer));
+        const int tm = mc.cfg.triples_layer ? (int)relex_triple_mode(mc.cfg.triples_layer) : -1;
+        /* the CUDA table has the weightless modes' backward only (UM .. TransE, DistMult .. HolE in TripleMode) */
+        const int weightless = tm <= TRIPLE_TRANSE || (tm >= TRIPLE_DISTMULT && tm <= TRIPLE_HOLE);
         if (!relex || !weightless || st_open(&sb, p, err, sizeof err)) { gliner_model_free(&mc); continue; }
         FxRelexTrainBatch tb;
         fx_relex_train_batch(&sb, &mc.cfg, de->d_name, &tb);

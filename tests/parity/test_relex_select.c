@@ -18,19 +18,21 @@ static float* rand_scores(size_t n, uint64_t seed) {
     return x;
 }
 
-static void expect_i64_eq(const int64_t* got, const int64_t* ref, size_t n, const char* what) {
-    for (size_t i = 0; i < n; i++)
-        if (got[i] != ref[i]) {
-            cr_expect(0, "%s[%zu] = %lld, the twin has %lld", what, i, (long long)got[i], (long long)ref[i]);
-            return;
-        }
+/* the per-text counts equal the twin's; returns the largest (at least 1) plus extra: the pack call's E or P */
+static int expect_counts(const int* got, const int* ref, int B, int extra, const char* what) {
+    int mx = 0;
+    for (int b = 0; b < B; b++) {
+        cr_expect_eq(got[b], ref[b], "%s: text %d counts %d, the twin %d", what, b, got[b], ref[b]);
+        mx = ref[b] > mx ? ref[b] : mx;
+    }
+    return (mx ? mx : 1) + extra;
 }
 
 static void expect_gbuf_i64(const GBuf* g, const int64_t* ref, size_t n, const char* what) {
     int64_t* got = malloc((n ? n : 1) * 8);
     gbuf_get_raw(g, got, n * 8);
     gbuf_guards(g, what);
-    expect_i64_eq(got, ref, n, what);
+    pu_expect_i64_eq(got, ref, n, what);
     free(got);
 }
 
@@ -60,12 +62,7 @@ Test(relex_select_parity, spans) {
             be->relex_select_spans(be, cgot, NULL, NULL, NULL, dx.ptr, di.ptr, dm.ptr, B, S, C, 0.5f, gold, 0);
             char what[120];
             snprintf(what, sizeof what, "relex_select_spans B=%d S=%d C=%d gold=%d host_spans=%d", B, S, C, gold, host_spans);
-            int E = 0;
-            for (int b = 0; b < B; b++) {
-                cr_expect_eq(cgot[b], cref[b], "%s: text %d keeps %d, the twin %d", what, b, cgot[b], cref[b]);
-                E = cref[b] > E ? cref[b] : E;
-            }
-            E = (E ? E : 1) + shapes[si][4];
+            const int E = expect_counts(cgot, cref, B, shapes[si][4], what);
             const size_t ne = (size_t)B * E;
             int64_t *rid = malloc(ne * 8), *rem = malloc(ne * 8), *rsp = malloc(ne * 16);
             relex_select_spans_cpu(NULL, rid, rem, rsp, x, idx, mask, B, S, C, 0.5f, gold, E);
@@ -76,7 +73,7 @@ Test(relex_select_parity, spans) {
                                    C, 0.5f, gold, E);
             expect_gbuf_i64(&gid, rid, ne, what);
             expect_gbuf_i64(&gem, rem, ne, what);
-            if (host_spans) expect_i64_eq(hsp, rsp, ne * 2, what);
+            if (host_spans) pu_expect_i64_eq(hsp, rsp, ne * 2, what);
             else expect_gbuf_i64(&gsp, rsp, ne * 2, what);
             gbuf_free(&dx); gbuf_free(&di); gbuf_free(&dm); gbuf_free(&gid); gbuf_free(&gem); gbuf_free(&gsp);
             free(x); free(idx); free(mask); free(cref); free(cgot); free(rid); free(rem); free(rsp); free(hsp);
@@ -107,12 +104,7 @@ Test(relex_select_parity, pairs) {
                 char what[120];
                 snprintf(what, sizeof what, "relex_select_pairs B=%d nA=%d Ea=%d none=%d host_pidx=%d", B, nA, Ea, none,
                          host_pidx);
-                int P = 0;
-                for (int b = 0; b < B; b++) {
-                    cr_expect_eq(cgot[b], cref[b], "%s: text %d has %d pairs, the twin %d", what, b, cgot[b], cref[b]);
-                    P = cref[b] > P ? cref[b] : P;
-                }
-                P = (P ? P : 1) + shapes[si][3];
+                const int P = expect_counts(cgot, cref, B, shapes[si][3], what);
                 const size_t np = (size_t)B * P;
                 int64_t *rpi = malloc(np * 16), *rpm = malloc(np * 8), *rgi = malloc(np * 16), *rrw = malloc(np * 16);
                 relex_select_pairs_cpu(NULL, rpi, rpm, rgi, rrw, hadj, em, B, nA, Ea, 0.5f, P);
@@ -122,7 +114,7 @@ Test(relex_select_parity, pairs) {
                 memset(hpi, 0xFF, np * 16);
                 be->relex_select_pairs(be, NULL, host_pidx ? hpi : gpi.ptr, gpm.ptr, ggi.ptr, grw.ptr, none ? NULL : da.ptr,
                                        dm.ptr, B, nA, Ea, 0.5f, P);
-                if (host_pidx) expect_i64_eq(hpi, rpi, np * 2, what);
+                if (host_pidx) pu_expect_i64_eq(hpi, rpi, np * 2, what);
                 else expect_gbuf_i64(&gpi, rpi, np * 2, what);
                 expect_gbuf_i64(&gpm, rpm, np, what);
                 expect_gbuf_i64(&ggi, rgi, np * 2, what);
