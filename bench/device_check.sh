@@ -8,8 +8,8 @@
 #   compute-sanitizer memcheck: parity exes (model test fp32 only) + kernel benches --check-only,
 #     racecheck: deberta/attention parity + bench_deberta_attention --check-only      ~60 s   SAN_S (90)
 #   kernel benches (layer_norm, span_concat, deberta_attention, lstm_bidir)          ~60 s   120 s each
-#   relex (issue 16): the parity suites' summary lines (relex backward kernels in parity_test_grad_ops, the selection
-#     ops, the whole relex forward + training step CUDA vs CPU), bench_relex_select (device vs host selection) and
+#   relex (issue 16): the parity suites' summary lines (relex backward kernels in parity_test_grad_ops, the weighted
+#     triples modes in parity_test_relex_triples, the selection ops, the whole relex forward + training step CUDA vs CPU), bench_relex_select (device vs host selection) and
 #     gliner predict --relations on a relex fixture with GLINER_RELEX_HOST_SELECT=0 / 1                  ~20 s    60 s
 #   bench_e2e (random GLiNER-small/-base, fp32 + bf16; model files written ~10 s)    E2E_S (100)
 #   bench_e2e again with GLINER_ATTN=v3 GLINER_SPAN_HEAD=v2 GLINER_LSTM=v2 GLINER_EPILOGUE=v2 GLINER_LINEAR=lt GLINER_PREFILTER=1 GLINER_SPAN_GRID=1 GLINER_GRAPHS=1, fp32/tf32/bf16, 64:5:1 and 256:25:128  E2E_V2_S (40)
@@ -118,6 +118,10 @@ grep -E 'out of tolerance|overwritten|non-finite|differs|over [0-9.e-]+$|flipped
 grep -oE 'relex_model_cuda (forward|grads): .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
 grep -E '(relex_|triple_scores_bwd|pair_mask_bwd|mha_probs_bwd|gcn_norm_bwd|pair_relu_dot_bwd).*(FAIL|got|differs|beyond)' \
   "$LOG/gpu_tests.log" | head -10 | tee -a "$REPORT"
+# the weighted triples modes (tests/parity/test_relex_triples.c: ops eval / train / dropout, the tape chain)
+grep -oE 'relex_triples_parity ops: .*' "$LOG/gpu_tests.log" | sed 's/^/    /' | tee -a "$REPORT"
+grep -E '(TransH|TransF|PairRE|TripleRE|TuckER|ERMLP|ConvKB).*(out of tolerance|overwritten|non-finite)' \
+  "$LOG/gpu_tests.log" | head -10 | tee -a "$REPORT"
 # the whole model again with every issue-13 switch on (GLINER_ATTN=v3 falls back to v2 where the flash kernel does not
 # apply: fp32, Dh != 64): the bf16/fp16 models within the recorded tolerances, the same entities in fp32
 if [ $HAVE_GPU = 1 ] && [ -x $B/tests/parity_test_model_cuda ]; then
@@ -180,6 +184,8 @@ else
   san memcheck parity_test_train_kernels $B/tests/parity_test_train_kernels --jobs=1
   # relex (issue 16): the backward kernels' shared-memory rows and the selection's block scans
   san racecheck parity_test_grad_ops_relex $B/tests/parity_test_grad_ops --jobs=1 --filter='grad_ops_parity/relex_*'
+  san memcheck parity_test_relex_triples $B/tests/parity_test_relex_triples --jobs=1 --filter='relex_triples_parity/ops'
+  san racecheck parity_test_relex_triples $B/tests/parity_test_relex_triples --jobs=1 --filter='relex_triples_parity/ops'
   san memcheck parity_test_relex_select $B/tests/parity_test_relex_select --jobs=1
   san racecheck parity_test_relex_select $B/tests/parity_test_relex_select --jobs=1
   [ -x $B/bench/bench_attention_bwd ] && san memcheck bench_attention_bwd $B/bench/bench_attention_bwd --quick --check-only

@@ -182,8 +182,8 @@ struct Backend {
 
     /* ---- relex (spec §7.5-7.6; CPU twins in kernels/cpu/relex_ops.c). CUDA: fp32 tables only (kernels/cuda/relex_ops.cu),
        NULL in the bf16/fp16 tables: the model refuses a relex checkpoint on a backend without them (host/model/relex.c relex_supported). E entities per
-       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_weights_bwd below (CPU; the fp32
-       CUDA table has all but triple_scores_weights_bwd, kernels/cuda/relex_bwd.cu). */
+       text, mask (B, E) int64 = the entity mask. Backward: pair_mask_bwd .. triple_scores_weights_bwd below (CPU and the fp32
+       CUDA table, kernels/cuda/relex_bwd.cu and triple_nets.cu). */
     /* A[b,i,j] = f(S[b,i,j]) * mask[b,i] * mask[b,j], f = sigmoid (sig = 1) or identity: the relations layers' final
        sigmoid and _apply_pair_mask. A, S (B, E, E); A may alias S */
     void (*pair_mask)(const Backend* be, void* A, const void* S, const int64_t* mask, int B, int E, int sig);
@@ -315,8 +315,8 @@ struct Backend {
     /* the modes with weights (TransH, TransF, PairRE, TripleRE, TuckER, ERMLP, ConvKB), also into dtp (kernels/common.h
        TripleGrads): the per-relation projections tp->a .. g (linear outputs: the tape carries their gradient on to the
        r_to_* weights and Q_rel) and the mode's own weights. tp as the forward's: in train() TuckER's BatchNorm goes
-       through the batch statistics, dropouts are redrawn from tp->drop_seed (tp->run is not read). CPU only: NULL in
-       the CUDA tables, where the tape refuses these modes. */
+       through the batch statistics, dropouts are redrawn from tp->drop_seed (tp->run is not read). CPU and fp32 CUDA;
+       NULL in the bf16/fp16 tables (relex_train_check refuses training there). */
     void (*triple_scores_weights_bwd)(const Backend* be, void* dhead, void* dtail, void* drel,
                                       const struct TripleGrads* dtp, const void* dout, const void* head,
                                       const void* tail, const void* rel, const struct TripleParams* tp, int B, int P,

@@ -28,6 +28,31 @@ int relex_supported(const Backend* be) {
     return be->pair_mask && be->pair_relu_dot && be->mha_probs && be->gcn_norm && be->triple_scores;
 }
 
+int relex_train_check(const Backend* be, const GlinerConfig* cfg, const char* model, char* err, size_t errlen) {
+    const int triples = cfg->triples_layer != NULL;
+    const int weighted = triples && triple_scores_has_weights((int)relex_triple_mode(cfg->triples_layer));
+    const struct {
+        int         have;
+        const char* name;
+        int         needed;
+    } ops[] = {
+        {be->pair_mask != NULL, "pair_mask", 1}, {be->pair_relu_dot != NULL, "pair_relu_dot", 1},
+        {be->mha_probs != NULL, "mha_probs", 1}, {be->gcn_norm != NULL, "gcn_norm", 1},
+        {be->triple_scores != NULL, "triple_scores", 1}, {be->pair_mask_bwd != NULL, "pair_mask_bwd", 1},
+        {be->pair_relu_dot_bwd != NULL, "pair_relu_dot_bwd", 1}, {be->mha_probs_bwd != NULL, "mha_probs_bwd", 1},
+        {be->gcn_norm_bwd != NULL, "gcn_norm_bwd", 1},
+        {be->triple_scores_bwd != NULL, "triple_scores_bwd", triples && !weighted},
+        {be->triple_scores_weights_bwd != NULL, "triple_scores_weights_bwd", weighted},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (ops[i].needed && !ops[i].have)
+            return gl_set_err(err, errlen, "%s: training %s (relations_layer %s, triples_layer %s) needs the op %s, "
+                              "which the %s backend (%s storage) does not have", model, arch_name(cfg->arch),
+                              cfg->relations_layer ? cfg->relations_layer : "null",
+                              triples ? cfg->triples_layer : "null", ops[i].name, be->name, dtype_name(be->dtype));
+    return 0;
+}
+
 void relex_outputs_free(ModelOutputs* out) {
     free(out->entity_spans);
     free(out->rel_idx);

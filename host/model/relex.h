@@ -10,6 +10,12 @@
 
 /* the op table has the relex ops (backend.h pair_mask .. triple_scores): the CPU and CUDA fp32 do, CUDA bf16/fp16 not */
 int relex_supported(const Backend* be);
+/* Training a relex model on be (the tape's base table): 0, or -1 with one line in err naming the model (`model`: its
+   path or name), its relations_layer / triples_layer and the backend, when be lacks an op the relex training needs
+   -- a forward op, the relations layers' backwards the tape records them with (host/train/tape.c), triple_scores_bwd
+   or, for a triples_layer mode with weights, triple_scores_weights_bwd. The trainer checks it at setup, so a missing
+   op is refused before the first step instead of CHECK-failing inside it. */
+int relex_train_check(const Backend* be, const GlinerConfig* cfg, const char* model, char* err, size_t errlen);
 
 /* The relex steps for the batch in (in->threshold: entity selection; in->adjacency_threshold: pairs).
    X (B, T, D) the token states, d_ids (B, T) the ids in backend memory, words (B, W, D) after the LSTM.

@@ -578,15 +578,11 @@ static size_t tp_field_n(const TripleParams* tp, int k, int B, int R, int D) {
     default: return (size_t)D;               /* BatchNorm's */
     }
 }
-static int triple_has_weights(int mode) {
-    return mode == TRIPLE_TRANSH || mode == TRIPLE_TRANSF || mode == TRIPLE_PAIRRE || mode == TRIPLE_TRIPLERE ||
-           mode == TRIPLE_TUCKER || mode == TRIPLE_ERMLP || mode == TRIPLE_CONVKB;
-}
 
 static void t_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                             const struct TripleParams* tp, int B, int P, int R, int D) {
     Tape* t = TP(be);
-    const int weighted = triple_has_weights(tp->mode);
+    const int weighted = triple_scores_has_weights(tp->mode);
     CHECK(triple_scores_has_backward(tp->mode) && (weighted ? t->base->triple_scores_weights_bwd != NULL
                                                             : t->base->triple_scores_bwd != NULL),
           "tape: triples_layer mode %d has no backward on the %s backend", (int)tp->mode, t->base->name);
@@ -1157,7 +1153,7 @@ static void backward_rec(Tape* t, Rec* r) {
             if (g) *g = grad_of(t, O(r, s));
             s++;
         }
-        if (triple_has_weights(tp.mode))
+        if (triple_scores_has_weights(tp.mode))
             be->triple_scores_weights_bwd(be, grad_of(t, O(r, 0)), grad_of(t, O(r, 1)), grad_of(t, O(r, 2)), &dtp, dy,
                                           V(r, 0), V(r, 1), V(r, 2), &tp, i[0], i[1], i[2], i[3]);
         else

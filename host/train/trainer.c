@@ -982,6 +982,8 @@ static int setup(Trainer* t, char* err, size_t errlen) {
     const GlinerArch a = t->m->cfg.arch;
     if (arch_is_decoder(a))
         return gl_set_err(err, errlen, "%s: training %s models is not implemented yet", model, arch_name(a));
+    /* relex: every op the relex forward and its backward need, before the first step (not a CHECK inside it) */
+    if (arch_is_relex(a) && relex_train_check(t->m->base, &t->m->cfg, model, err, errlen)) return -1;
     const char* train = o->train_data ? o->train_data : tc->train_data;
     if (!train) return gl_set_err(err, errlen, "%s: data.train_data is missing", o->config);
     if (train_data_load(&t->data, train, err, errlen)) return -1;

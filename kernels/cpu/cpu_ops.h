@@ -40,6 +40,9 @@ void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const 
    dtp = NULL (Backend.triple_scores_bwd, the modes without weights). In train() (tp->training) TuckER's BatchNorm
    backward goes through the batch statistics; dropouts are redrawn from tp's seeds. */
 int  triple_scores_has_backward(int mode);
+/* 1 for the modes with weights of their own or per-relation projections (TransH, TransF, PairRE, TripleRE, TuckER,
+   ERMLP, ConvKB): their backward is Backend.triple_scores_weights_bwd, the others' triple_scores_bwd */
+int  triple_scores_has_weights(int mode);
 void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
                                 const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R, int D);
 void triple_scores_weights_backward_cpu(float* dhead, float* dtail, float* drel, const TripleGrads* dtp,

@@ -403,6 +403,11 @@ void gcn_norm_backward_cpu(float* dA0, const float* dAn, const float* A0, const 
    (0 at n = 0) for L2, sign(v) for L1; TripleRE s = gamma * that. TuckER, ERMLP, ConvKB: triple_nets.c. */
 int triple_scores_has_backward(int mode) { return mode >= 0 && mode < TRIPLE_COUNT; }
 
+int triple_scores_has_weights(int mode) {
+    return mode == TRIPLE_TRANSH || mode == TRIPLE_TRANSF || mode == TRIPLE_PAIRRE || mode == TRIPLE_TRIPLERE ||
+           mode == TRIPLE_TUCKER || mode == TRIPLE_ERMLP || mode == TRIPLE_CONVKB;
+}
+
 void triple_scores_backward_cpu(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
                                 const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R, int D) {
     triple_scores_weights_backward_cpu(dhead, dtail, drel, NULL, dout, head, tail, rel, tp, B, P, R, D);

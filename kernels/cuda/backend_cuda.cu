@@ -734,6 +734,12 @@ static void cu_gcn_norm(const Backend* be, void* An, const void* A0, const int64
 }
 static void cu_triple_scores(const Backend* be, void* out, const void* head, const void* tail, const void* rel,
                              const TripleParams* tp, int B, int P, int R, int D) {
+    if (tp->mode == TRIPLE_TUCKER && (tp->training || tp->drop_p > 0.0f)) { /* train(): triple_nets.cu, GEMM form */
+        void* ws = ws_get(I(be), tucker_workspace_cuda(0, B, P, R, D));
+        tucker_forward_cuda((float*)out, (const float*)head, (const float*)tail, (const float*)rel, tp, B, P, R, D, ws,
+                            BL(be), S(be));
+        return;
+    }
     triple_scores_forward_cuda((float*)out, (const float*)head, (const float*)tail, (const float*)rel, tp, B, P, R, D,
                                S(be));
 }
@@ -805,6 +811,14 @@ static void cu_triple_scores_bwd(const Backend* be, void* dhead, void* dtail, vo
     void* ws = ws_get(I(be), triple_scores_backward_workspace_cuda((int)tp->mode, B, P, R, D));
     triple_scores_backward_cuda((float*)dhead, (float*)dtail, (float*)drel, (const float*)dout, (const float*)head,
                                 (const float*)tail, (const float*)rel, tp, B, P, R, D, ws, S(be));
+}
+static void cu_triple_scores_weights_bwd(const Backend* be, void* dhead, void* dtail, void* drel, const TripleGrads* dtp,
+                                         const void* dout, const void* head, const void* tail, const void* rel,
+                                         const TripleParams* tp, int B, int P, int R, int D) {
+    void* ws = ws_get(I(be), triple_scores_weights_backward_workspace_cuda(tp, B, P, R, D));
+    triple_scores_weights_backward_cuda((float*)dhead, (float*)dtail, (float*)drel, dtp, (const float*)dout,
+                                        (const float*)head, (const float*)tail, (const float*)rel, tp, B, P, R, D, ws,
+                                        BL(be), S(be));
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -930,6 +944,7 @@ static const Backend* table(int device, DType dtype, int tf32) {
         be->mha_probs_bwd = cu_mha_probs_bwd;
         be->gcn_norm_bwd = cu_gcn_norm_bwd;
         be->triple_scores_bwd = cu_triple_scores_bwd;
+        be->triple_scores_weights_bwd = cu_triple_scores_weights_bwd;
     }
     be->impl = c; /* last: marks the entry initialised */
     return be;

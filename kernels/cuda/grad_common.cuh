@@ -4,6 +4,12 @@
 #pragma once
 #include "common.cuh"
 
+/* the warp's sum in double, every lane gets it (a fixed butterfly: the same bits every run) */
+__device__ __forceinline__ double warp_sum_d(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
 /* blockDim.x a multiple of 32, <= 1024; every thread gets the sum. The leading barrier allows back-to-back calls. */
 __device__ __forceinline__ double block_sum_d(double v) {
     __shared__ double shd[32];

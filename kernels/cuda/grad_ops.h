@@ -126,7 +126,8 @@ void mean_pool_backward_cuda(void* dY, const void* dout, const int64_t* mask, in
 
 /* ---- relex_bwd.cu: the relex ops' backward, fp32 storage only (twins: kernels/cpu/relex_ops.c); mask / key_mask
    (B, E) int64. ws: the *_workspace_cuda bytes (pair_relu_dot: 0 unless db1 or dw2 is wanted). triple_scores: the
-   weightless modes (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE, HolE); the others CHECK-fail. */
+   weightless modes (UM, SE, TransE, DistMult, SimplE, DistMA, ComplEx, QuatE, HolE); the others CHECK-fail there and
+   go through triple_scores_weights_backward_cuda (every mode; dtp as Backend.triple_scores_weights_bwd). */
 void   pair_mask_backward_cuda(float* dS, const float* dA, const float* S, const int64_t* mask, int B, int E, int sig,
                                gl_stream_t stream);
 size_t pair_relu_dot_backward_workspace_cuda(int B, int E, int F);
@@ -142,6 +143,27 @@ size_t triple_scores_backward_workspace_cuda(int mode, int B, int P, int R, int 
 void   triple_scores_backward_cuda(float* dhead, float* dtail, float* drel, const float* dout, const float* head,
                                    const float* tail, const float* rel, const TripleParams* tp, int B, int P, int R,
                                    int D, void* ws, gl_stream_t stream);
+size_t triple_scores_weights_backward_workspace_cuda(const TripleParams* tp, int B, int P, int R, int D);
+void   triple_scores_weights_backward_cuda(float* dhead, float* dtail, float* drel, const TripleGrads* dtp,
+                                           const float* dout, const float* head, const float* tail, const float* rel,
+                                           const TripleParams* tp, int B, int P, int R, int D, void* ws, gl_blas_t blas,
+                                           gl_stream_t stream);
+/* ---- triple_nets.cu (twins: kernels/cpu/triple_nets.c): TuckER's forward with the batch statistics and dropouts
+   of train() (any TripleParams; the running stats moved where tp->run is set), the TuckER / ERMLP / ConvKB backwards
+   that triple_scores_weights_backward_cuda dispatches to. tucker_workspace_cuda(backward, ...): the bytes of either. */
+size_t tucker_workspace_cuda(int backward, int B, int P, int R, int D);
+void   tucker_forward_cuda(float* out, const float* head, const float* tail, const float* rel, const TripleParams* tp,
+                           int B, int P, int R, int D, void* ws, gl_blas_t blas, gl_stream_t stream);
+void   tucker_backward_cuda(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
+                            const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
+                            int R, int D, void* ws, gl_blas_t blas, gl_stream_t stream);
+size_t ermlp_backward_workspace_cuda(int B, int P, int R, int F);
+void   ermlp_backward_cuda(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
+                           const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
+                           int R, int D, void* ws, gl_blas_t blas, gl_stream_t stream);
+void   convkb_backward_cuda(float* dhead, float* dtail, float* drel, const TripleGrads* dtp, const float* dout,
+                            const float* head, const float* tail, const float* rel, const TripleParams* tp, int B, int P,
+                            int R, int D, gl_stream_t stream);
 #endif
 
 #ifdef __cplusplus

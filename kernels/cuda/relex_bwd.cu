@@ -13,7 +13,10 @@
    gcn_norm_bwd       block per b: row sums -> d_i, ds_i (shared, double), the dd_i sums, then dA0 elementwise
    triple_scores_bwd  the weightless modes. (1) block per (b, p), loop r: dhead, dtail rows; norm modes write the
                       triple's coefficient (B, P, R) to ws, HolE the pair's correlation (B, P, D);
-                      (2) block per (b, r), loop p: drel row (UM has none) */
+                      (2) block per (b, r), loop p: drel row (UM has none)
+   triple_scores_weights_bwd  every mode: TransH, TransF, PairRE, TripleRE here (a block per triple for its norm and
+                      dots, then per pair / per relation as above), TuckER, ERMLP, ConvKB in triple_nets.cu, the
+                      weightless ones through triple_scores_bwd */
 #include "common.cuh"
 #include "relex_common.cuh"
 #include "grad_common.cuh"
@@ -97,12 +100,18 @@ __global__ void pair_relu_dot_params_kernel(float* db1, float* dw2, const double
     if (dw2) dw2[f] += (float)s2;
 }
 
-/* (4) one block: db2 += sum of dS */
-__global__ void __launch_bounds__(1024) pair_relu_dot_db2_kernel(float* db2, const float* dS, size_t n) {
+/* (4) one block: acc[0] += the sum of x (db2 += the sum of dS; ERMLP's and ConvKB's output bias too) */
+__global__ void __launch_bounds__(1024) relex_sum_kernel(float* acc, const float* x, size_t n) {
     double s = 0.0;
-    for (size_t o = threadIdx.x; o < n; o += blockDim.x) s += dS[o];
+    for (size_t o = threadIdx.x; o < n; o += blockDim.x) s += x[o];
     s = block_sum_d(s);
-    if (threadIdx.x == 0) db2[0] += (float)s;
+    if (threadIdx.x == 0) acc[0] += (float)s;
+}
+
+extern "C" void relex_sum_into_cuda(float* acc, const float* x, size_t n, gl_stream_t stream) {
+    if (!acc) return;
+    relex_sum_kernel<<<1, 1024, 0, (cudaStream_t)stream>>>(acc, x, n);
+    LAUNCH_CHECK();
 }
 
 extern "C" size_t pair_relu_dot_backward_workspace_cuda(int B, int E, int F) {
@@ -131,10 +140,7 @@ extern "C" void pair_relu_dot_backward_cuda(float* dU, float* dV, float* db1, fl
                                                                                                   rows, F);
         LAUNCH_CHECK();
     }
-    if (db2) {
-        pair_relu_dot_db2_kernel<<<1, 1024, 0, st>>>(db2, dS, rows * E);
-        LAUNCH_CHECK();
-    }
+    relex_sum_into_cuda(db2, dS, rows * E, stream);
 }
 
 /* ------------------------------------------------------------------ mha_probs */
@@ -220,11 +226,6 @@ extern "C" void mha_probs_backward_cuda(float* dq, float* dk, const float* dP, c
 }
 
 /* ------------------------------------------------------------------ gcn_norm */
-
-__device__ __forceinline__ double warp_sum_d(double v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 /* A_ij = A0_ij m_i m_j + [i = j] m_i, in double as the twin (the product rounded in float first) */
 __device__ __forceinline__ double gcn_adj(const float* a0, const int64_t* m, int E, int i, int j) {
@@ -515,6 +516,210 @@ extern "C" void triple_scores_backward_cuda(float* dhead, float* dtail, float* d
     if (want_rel) {
         triple_scores_backward_rel_kernel<<<(unsigned)((size_t)B * R), RELEX_BWD_THREADS, smem2, st>>>(
             drel, coef, corr, dout, head, tail, rel, mode, P, R, D);
+        LAUNCH_CHECK();
+    }
+}
+
+/* ------------------------------------------------------------------ triple_scores (the projection modes)
+   TransH, TransF, PairRE, TripleRE (the twin: triple_scores_weights_backward_cpu's proj_residual / _bwd). The
+   per-relation projections a, b, c (B, R, D) and TripleRE's g (B, R) get gradients as the relation rows do.
+   (1) block per triple: its scalars to ws (PJ_*): the norm n of the residual v (0: clamped or zero, no gradient),
+       gs = d loss / d(-min(n, 10)), TripleRE's -min(n, 10), TransH's dots h.w, t.w, ||b||, dv.w and dw.w;
+   (2) block per (b, p), thread per d, loop r: dhead, dtail; (3) block per (b, r), thread per d, loop p: d a, b, c;
+       thread 0: d g. v is recomputed elementwise in (2) and (3) from the same expression. */
+enum { PJ_GS, PJ_N, PJ_SN, PJ_DH, PJ_DT, PJ_NW, PJ_DVW, PJ_DWW, PJ_NS };
+
+/* element d of the twin's residual v (proj_residual), its float products unfused as the twin's: TransH
+   (h - dh w) + a - (t - dt w) with w = b / inv, dh, dt the dots rounded to float; TransF, TripleRE b h + a - c t;
+   PairRE b h - c t. a, b, c: the triple's relation rows. */
+__device__ __forceinline__ double proj_v(int mode, float h, float t, const float* a, const float* bv, const float* cv,
+                                         int d, float inv, float dh, float dt) {
+    if (mode == TRIPLE_TRANSH) {
+        const float w = bv[d] / inv;
+        return (double)(__fsub_rn(h, __fmul_rn(dh, w)) + a[d] - __fsub_rn(t, __fmul_rn(dt, w)));
+    }
+    const float bh = __fmul_rn(bv[d], h), ct = __fmul_rn(cv[d], t);
+    return mode == TRIPLE_PAIRRE ? (double)(bh - ct) : (double)(bh + a[d] - ct);
+}
+
+/* F.normalize's clamp: the float divisor of TransH's w */
+__device__ __forceinline__ float transh_inv(double nw) { return (float)(nw > 1e-12 ? nw : 1e-12); }
+
+/* the relation rows of triple (b, q) in a, b, c (NULL where the mode has none) */
+#define PJ_ROWS(tp, rq)                                                                                       \
+    const float* pa = (tp).a ? (const float*)(tp).a + (rq) : NULL;                                            \
+    const float* pb = (const float*)(tp).b + (rq);                                                            \
+    const float* pc = (tp).c ? (const float*)(tp).c + (rq) : NULL
+
+/* (1) block n = (b*P + p)*R + q. Every branch is uniform over the block (mode, and n from a block sum). */
+__global__ void triple_proj_coef_kernel(double* ws, const float* dout, const float* head, const float* tail,
+                                        TripleParams tp, int P, int R, int D) {
+    const size_t n = blockIdx.x, bp = n / R, q = n % R, b = bp / P, rq = (b * R + q) * D;
+    const int mode = (int)tp.mode, tid = threadIdx.x, nt = blockDim.x;
+    const float *h = head + bp * D, *t = tail + bp * D;
+    PJ_ROWS(tp, rq);
+    double nw = 0.0, dh = 0.0, dt = 0.0;
+    float inv = 1.0f;
+    if (mode == TRIPLE_TRANSH) { /* w = b / max(||b||, 1e-12); the dots in double, as the twin */
+        double part = 0.0;
+        for (int d = tid; d < D; d += nt) part += (double)pb[d] * pb[d];
+        nw = sqrt(block_sum_d(part));
+        inv = transh_inv(nw);
+        double ph = 0.0, pt = 0.0;
+        for (int d = tid; d < D; d += nt) {
+            const float w = pb[d] / inv;
+            ph += (double)h[d] * w;
+            pt += (double)t[d] * w;
+        }
+        dh = block_sum_d(ph);
+        dt = block_sum_d(pt);
+    }
+    double part = 0.0;
+    for (int d = tid; d < D; d += nt) {
+        const double v = proj_v(mode, h[d], t[d], pa, pb, pc, d, inv, (float)dh, (float)dt);
+        part += v * v;
+    }
+    const double nv = sqrt(block_sum_d(part)), g = dout[n];
+    const double gs = mode == TRIPLE_TRIPLERE ? g * ((const float*)tp.g)[b * R + q] : g;
+    const int live = !((float)nv > 10.0f || nv == 0.0); /* torch's clamp passes no gradient past 10 */
+    double dvw = 0.0, dww = 0.0;
+    if (mode == TRIPLE_TRANSH && live) { /* dv = -gs v / n; dv.w, then dw.w with dw = -((dv.w)(h - t) + (h.w - t.w) dv) */
+        double p1 = 0.0;
+        for (int d = tid; d < D; d += nt)
+            p1 += -gs * proj_v(mode, h[d], t[d], pa, pb, pc, d, inv, (float)dh, (float)dt) / nv * (double)(pb[d] / inv);
+        dvw = block_sum_d(p1);
+        double p2 = 0.0;
+        for (int d = tid; d < D; d += nt) {
+            const double dv = -gs * proj_v(mode, h[d], t[d], pa, pb, pc, d, inv, (float)dh, (float)dt) / nv;
+            p2 += -(dvw * ((double)h[d] - t[d]) + (dh - dt) * dv) * (double)(pb[d] / inv);
+        }
+        dww = block_sum_d(p2);
+    }
+    if (tid == 0) {
+        double* s = ws + n * PJ_NS;
+        s[PJ_GS] = gs;
+        s[PJ_N] = live ? nv : 0.0;
+        s[PJ_SN] = (double)(float)-(nv < 10.0 ? nv : 10.0); /* the twin's neg_clamped_norm (float) */
+        s[PJ_DH] = dh, s[PJ_DT] = dt, s[PJ_NW] = nw, s[PJ_DVW] = dvw, s[PJ_DWW] = dww;
+    }
+}
+
+/* (2) block (b, p), thread per d (owned: no barrier), loop q in order as the twin: dhead, dtail */
+__global__ void triple_proj_pair_kernel(float* dhead, float* dtail, const double* ws, const float* head,
+                                        const float* tail, TripleParams tp, int P, int R, int D) {
+    const size_t bp = blockIdx.x, b = bp / P;
+    const int mode = (int)tp.mode;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        const float h = head[bp * D + d], t = tail[bp * D + d];
+        double gh = 0.0, gt = 0.0;
+        for (int q = 0; q < R; q++) {
+            const double* s = ws + (bp * R + q) * PJ_NS;
+            if (s[PJ_N] == 0.0) continue;
+            const size_t rq = (b * R + q) * D;
+            PJ_ROWS(tp, rq);
+            const float inv = transh_inv(s[PJ_NW]);
+            const double dv = -s[PJ_GS] * proj_v(mode, h, t, pa, pb, pc, d, inv, (float)s[PJ_DH], (float)s[PJ_DT]) / s[PJ_N];
+            if (mode == TRIPLE_TRANSH) { /* du = dv - (dv.w) w, u = h - t */
+                const double du = dv - s[PJ_DVW] * (double)(pb[d] / inv);
+                gh += du;
+                gt -= du;
+            } else {
+                gh += dv * pb[d];
+                gt -= dv * pc[d];
+            }
+        }
+        if (dhead) dhead[bp * D + d] += (float)gh;
+        if (dtail) dtail[bp * D + d] += (float)gt;
+    }
+}
+
+/* (3) block (b, q), thread per d, loop p in order: the projections' gradients; TransH's d b through F.normalize,
+   (dw - (dw.w) w) / ||b||; thread 0: TripleRE's d g = sum_p g -min(n, 10) */
+__global__ void triple_proj_rel_kernel(float* da, float* db, float* dc, float* dg, const double* ws, const float* dout,
+                                       const float* head, const float* tail, TripleParams tp, int P, int R, int D) {
+    const size_t bq = blockIdx.x, b = bq / R, q = bq % R, rq = bq * D;
+    const int mode = (int)tp.mode;
+    PJ_ROWS(tp, rq);
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        double ga = 0.0, gb = 0.0, gc = 0.0;
+        for (int p = 0; p < P; p++) {
+            const size_t bp = b * P + p;
+            const double* s = ws + (bp * R + q) * PJ_NS;
+            if (s[PJ_N] == 0.0) continue;
+            const float h = head[bp * D + d], t = tail[bp * D + d], inv = transh_inv(s[PJ_NW]);
+            const double dv = -s[PJ_GS] * proj_v(mode, h, t, pa, pb, pc, d, inv, (float)s[PJ_DH], (float)s[PJ_DT]) / s[PJ_N];
+            if (mode == TRIPLE_TRANSH) {
+                const double w = (double)(pb[d] / inv), nw = s[PJ_NW];
+                const double dw = -(s[PJ_DVW] * ((double)h - t) + (s[PJ_DH] - s[PJ_DT]) * dv);
+                ga += dv;
+                gb += nw > 1e-12 ? (dw - s[PJ_DWW] * w) / nw : dw / 1e-12;
+            } else {
+                if (mode != TRIPLE_PAIRRE) ga += dv;
+                gb += dv * h;
+                gc -= dv * t;
+            }
+        }
+        if (da && mode != TRIPLE_PAIRRE) da[rq + d] += (float)ga;
+        if (db) db[rq + d] += (float)gb;
+        if (dc && mode != TRIPLE_TRANSH) dc[rq + d] += (float)gc;
+    }
+    if (dg && mode == TRIPLE_TRIPLERE && threadIdx.x == 0) {
+        double s = 0.0;
+        for (int p = 0; p < P; p++) {
+            const size_t n = (b * P + p) * R + q;
+            s += (double)dout[n] * ws[n * PJ_NS + PJ_SN];
+        }
+        dg[bq] += (float)s;
+    }
+}
+
+static int triple_proj_mode(int mode) {
+    return mode == TRIPLE_TRANSH || mode == TRIPLE_TRANSF || mode == TRIPLE_PAIRRE || mode == TRIPLE_TRIPLERE;
+}
+
+extern "C" size_t triple_scores_weights_backward_workspace_cuda(const TripleParams* tp, int B, int P, int R, int D) {
+    const int mode = (int)tp->mode;
+    if (mode == TRIPLE_TUCKER) return tucker_workspace_cuda(1, B, P, R, D);
+    if (mode == TRIPLE_ERMLP) return ermlp_backward_workspace_cuda(B, P, R, tp->hidden);
+    if (mode == TRIPLE_CONVKB) return 0;
+    if (triple_proj_mode(mode)) return (size_t)B * P * R * PJ_NS * sizeof(double);
+    return triple_scores_backward_workspace_cuda(mode, B, P, R, D);
+}
+
+extern "C" void triple_scores_weights_backward_cuda(float* dhead, float* dtail, float* drel, const TripleGrads* dtp,
+                                                    const float* dout, const float* head, const float* tail,
+                                                    const float* rel, const TripleParams* tp, int B, int P, int R,
+                                                    int D, void* ws, gl_blas_t blas, gl_stream_t stream) {
+    const int mode = (int)tp->mode;
+    CHECK(mode >= 0 && mode < TRIPLE_COUNT, "triple_scores: mode %d", mode);
+    if ((size_t)B * P * R == 0 || D <= 0) return;
+    switch (mode) {
+    case TRIPLE_TUCKER: tucker_backward_cuda(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D, ws, blas, stream); return;
+    case TRIPLE_ERMLP: ermlp_backward_cuda(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D, ws, blas, stream); return;
+    case TRIPLE_CONVKB: convkb_backward_cuda(dhead, dtail, drel, dtp, dout, head, tail, rel, tp, B, P, R, D, stream); return;
+    default: break;
+    }
+    if (!triple_proj_mode(mode)) { /* the weightless modes: no weights, dtp unused */
+        triple_scores_backward_cuda(dhead, dtail, drel, dout, head, tail, rel, tp, B, P, R, D, ws, stream);
+        return;
+    }
+    cudaStream_t st = (cudaStream_t)stream;
+    float *da = dtp ? (float*)dtp->a : NULL, *db = dtp ? (float*)dtp->b : NULL, *dc = dtp ? (float*)dtp->c : NULL;
+    float* dg = dtp ? (float*)dtp->g : NULL;
+    const int rel_grads = da || db || dc || dg;
+    if (!dhead && !dtail && !rel_grads) return;
+    double* coef = (double*)ws;
+    triple_proj_coef_kernel<<<(unsigned)((size_t)B * P * R), RELEX_BWD_THREADS, 0, st>>>(coef, dout, head, tail, *tp, P,
+                                                                                         R, D);
+    LAUNCH_CHECK();
+    if (dhead || dtail) {
+        triple_proj_pair_kernel<<<(unsigned)((size_t)B * P), RELEX_BWD_THREADS, 0, st>>>(dhead, dtail, coef, head, tail,
+                                                                                         *tp, P, R, D);
+        LAUNCH_CHECK();
+    }
+    if (rel_grads) {
+        triple_proj_rel_kernel<<<(unsigned)((size_t)B * R), RELEX_BWD_THREADS, 0, st>>>(da, db, dc, dg, coef, dout, head,
+                                                                                        tail, *tp, P, R, D);
         LAUNCH_CHECK();
     }
 }

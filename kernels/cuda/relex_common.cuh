@@ -1,5 +1,6 @@
 /* relex_common.cuh -- device pieces shared by the relex forward (relex_ops.cu) and backward (relex_bwd.cu) kernels. */
 #pragma once
+#include "../ops.h"
 #include "common.cuh"
 
 /* One head's scores of query row bi = b*E + i against the E keys of text b, into shared memory: qs (Dh) = q_h[bi] *
@@ -27,3 +28,21 @@ __device__ __forceinline__ void mha_head_scores(float* qs, float* row, const flo
     }
     __syncthreads();
 }
+
+/* the inverted-dropout factor of element i under TripleParams draw k (1 without dropout): the twins' drop_fac
+   (kernels/cpu/triple_nets.c), the same dropout_keep hash, so every backend draws the same mask */
+__device__ __forceinline__ float triple_drop_fac(const TripleParams& tp, int k, uint64_t i) {
+    if (!(tp.drop_p > 0.0f)) return 1.0f;
+    return dropout_keep(tp.drop_seed[k], i, tp.drop_p) ? 1.0f / (1.0f - tp.drop_p) : 0.0f;
+}
+
+/* ConvKB's feature (f, d) of a triple before the ReLU: Conv1d(3, nf, 1) over [h; r; t], the twin's products and sums
+   rounded one by one (its build does not contract), so the ReLU gates agree with the CPU's bit for bit */
+__device__ __forceinline__ float convkb_z(const TripleParams& tp, int f, float h, float r, float t) {
+    const float* cw = (const float*)tp.w0;
+    const float s = __fadd_rn(__fadd_rn(__fmul_rn(cw[f * 3], h), __fmul_rn(cw[f * 3 + 1], r)), __fmul_rn(cw[f * 3 + 2], t));
+    return __fadd_rn(s, tp.b0 ? ((const float*)tp.b0)[f] : 0.0f);
+}
+
+/* acc[0] += sum x[0 .. n) in double (relex_bwd.cu: pair_relu_dot's db2, ERMLP's and ConvKB's output bias) */
+extern "C" void relex_sum_into_cuda(float* acc, const float* x, size_t n, gl_stream_t stream);

@@ -5,7 +5,9 @@
    mha_probs      one block per (b, i): a warp per key j (lanes over Dh), the scores of one head in shared memory,
                   softmax, heads accumulated in h order in shared memory, then / H
    gcn_norm       one block per b: row sums (a warp per row) -> d in shared memory, then the scaling
-   triple_scores  one block per (b, p), looping the relations r; the mode's vector reductions are block sums
+   triple_scores  one block per (b, p), looping the relations r; the mode's vector reductions are block sums. Eval
+                  form, and train() for every mode but TuckER (ConvKB's dropout is drawn here; TuckER's batch
+                  statistics and dropouts: triple_nets.cu tucker_forward_cuda, which backend_cuda.cu calls instead)
    Determinism: no atomics; every sum is a fixed-order per-thread loop followed by the fixed butterfly of
    warp_sum / block_sum (common.cuh), so a run is bit-reproducible. Precision: sums accumulate in float; the CPU
    twin accumulates in double, so results differ by float rounding of the sum (~log2(n) ulp of sum |terms|), which
@@ -339,16 +341,15 @@ __global__ void triple_scores_kernel(float* out, const float* head, const float*
             s = block_sum(part) + (b2 ? b2[0] : 0.0f);
             break;
         }
-        case TRIPLE_CONVKB: { /* Conv1d(3, nf, 1) over [h; r; t], ReLU, flatten (filter-major), Linear(nf*D -> 1) */
-            const float *cw = (const float*)tp.w0, *cb = (const float*)tp.b0, *fw = (const float*)tp.w2;
-            const float* fb = (const float*)tp.b2;
-            for (int f = 0; f < tp.hidden; f++) {
-                const float c0 = cw[f * 3], c1 = cw[f * 3 + 1], c2 = cw[f * 3 + 2], cbf = cb ? cb[f] : 0.0f;
+        case TRIPLE_CONVKB: { /* Conv1d(3, nf, 1) over [h; r; t], ReLU, dropout (train()), flatten (filter-major),
+                                 Linear(nf*D -> 1); the dropout's element (n*nf + f)*D + d as the twin's */
+            const float *fw = (const float*)tp.w2, *fb = (const float*)tp.b2;
+            const size_t n = bp * R + q;
+            for (int f = 0; f < tp.hidden; f++)
                 for (int d = tid; d < D; d += nt) {
-                    const float z = c0 * h[d] + c1 * r[d] + c2 * t[d] + cbf;
-                    if (z > 0.0f) part += z * fw[(size_t)f * D + d];
+                    const float z = convkb_z(tp, f, h[d], r[d], t[d]);
+                    if (z > 0.0f) part += z * triple_drop_fac(tp, 0, (n * tp.hidden + f) * D + d) * fw[(size_t)f * D + d];
                 }
-            }
             s = block_sum(part) + (fb ? fb[0] : 0.0f);
             break;
         }
@@ -362,6 +363,8 @@ extern "C" void triple_scores_forward_cuda(float* out, const float* head, const 
                                            const TripleParams* tp, int B, int P, int R, int D, gl_stream_t stream) {
     if ((size_t)B * P * R == 0) return;
     CHECK((int)tp->mode >= 0 && tp->mode < TRIPLE_COUNT, "triple_scores: mode %d", (int)tp->mode);
+    CHECK(tp->mode != TRIPLE_TUCKER || (!tp->training && !(tp->drop_p > 0.0f)),
+          "triple_scores: TuckER in train() goes through tucker_forward_cuda (triple_nets.cu)");
     size_t extra = 0;
     if (tp->mode == TRIPLE_HOLE) extra = (size_t)D;
     else if (tp->mode == TRIPLE_TUCKER) extra = 2 * (size_t)D;

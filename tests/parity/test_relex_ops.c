@@ -30,14 +30,16 @@ Test(relex_parity, only_fp32_tables) {
     cr_expect(be->pair_mask && be->pair_relu_dot && be->mha_probs && be->gcn_norm && be->triple_scores,
               "the fp32 CUDA table lacks a relex op");
     cr_expect(be->pair_mask_bwd && be->pair_relu_dot_bwd && be->mha_probs_bwd && be->gcn_norm_bwd &&
-                  be->triple_scores_bwd && be->relex_select_spans && be->relex_select_pairs,
+                  be->triple_scores_bwd && be->triple_scores_weights_bwd && be->relex_select_spans &&
+                  be->relex_select_pairs,
               "the fp32 CUDA table lacks a relex backward or selection op");
     const DType dts[2] = {DTYPE_BF16, DTYPE_F16};
     for (int i = 0; i < 2; i++) {
         const Backend* b16 = backend_cuda_dtype(0, dts[i]);
         cr_assert(b16, "backend_cuda_dtype(0, %s) is NULL", dtype_name(dts[i]));
         cr_expect(!b16->pair_mask && !b16->pair_relu_dot && !b16->mha_probs && !b16->gcn_norm && !b16->triple_scores &&
-                      !b16->pair_mask_bwd && !b16->triple_scores_bwd && !b16->relex_select_spans,
+                      !b16->pair_mask_bwd && !b16->triple_scores_bwd && !b16->triple_scores_weights_bwd &&
+                      !b16->relex_select_spans,
                   "the %s CUDA table has relex ops (the kernels are fp32 only)", dtype_name(dts[i]));
     }
 }

@@ -4,7 +4,8 @@
    with a seeded random dy, ||g - fd|| / ||fd|| < 1e-3 per input, then each gradient alone into a prefilled buffer to
    check += and NULL skipping). Entity masks have zeros; relu inputs are kept away from the kink; mha_probs has a
    masked key (a row with every key masked is NaN forward and not checked). triple_scores' modes with weights also
-   run through relex_triple_scores on a tape (tests/triples_tape.h), parameters included. */
+   run through relex_triple_scores on a tape (tests/triples_tape.h), parameters included. Last, relex_train_check:
+   the trainer's one-line refusal of a table without an op the relex training needs. */
 #include <math.h>
 
 #include "cpu/cpu_ops.h"
@@ -709,4 +710,35 @@ Test(grad_relex, triple_scores_tape) {
         tt_free(&tt);
     }
     fprintf(stderr, "[grad] triple_scores on the tape: worst rel err %.2e\n", worst);
+}
+
+/* ================================================================ the trainer's refusal (relex_train_check)
+   A table without an op the relex training needs is refused at setup with one line naming the model, its layers and
+   the backend (trainer.c calls relex_train_check after loading the model): here the CPU table, whole and with one
+   member cleared at a time, for a weightless and a weighted triples mode and for the pair_rep_layer form. */
+Test(grad_relex, train_check_names_the_missing_op) {
+    GlinerConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.arch = ARCH_UNI_SPAN_RELEX;
+    char rl[] = "dot", tuck[] = "TuckER", dm[] = "DistMult", err[512];
+    cfg.relations_layer = rl;
+    const char* modes[3] = {tuck, dm, NULL};
+    for (int k = 0; k < 3; k++) {
+        cfg.triples_layer = (char*)modes[k];
+        Backend be = *backend_cpu(1);
+        cr_expect_eq(relex_train_check(&be, &cfg, "m", err, sizeof err), 0, "the CPU table refused: %s", err);
+        be.gcn_norm_bwd = NULL;
+        cr_expect_eq(relex_train_check(&be, &cfg, "m", err, sizeof err), -1);
+        cr_expect(strstr(err, "needs the op gcn_norm_bwd") && !strchr(err, '\n'), "%s", err);
+        be = *backend_cpu(1);
+        be.triple_scores_weights_bwd = NULL;
+        cr_expect_eq(relex_train_check(&be, &cfg, "m", err, sizeof err), k == 0 ? -1 : 0, "%s", modes[k] ? modes[k] : "null");
+        if (k == 0)
+            cr_expect_str_eq(err, "m: training UniEncoderSpanRelex (relations_layer dot, triples_layer TuckER) needs the "
+                                  "op triple_scores_weights_bwd, which the cpu backend (F32 storage) does not have");
+        be = *backend_cpu(1);
+        be.triple_scores_bwd = NULL;
+        cr_expect_eq(relex_train_check(&be, &cfg, "m", err, sizeof err), k == 1 ? -1 : 0, "%s", modes[k] ? modes[k] : "null");
+        if (k == 1) cr_expect(strstr(err, "(relations_layer dot, triples_layer DistMult) needs the op triple_scores_bwd"), "%s", err);
+    }
 }
