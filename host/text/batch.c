@@ -76,6 +76,7 @@ void batch_free(Batch* b) {
     free(b->input_ids); free(b->attention_mask); free(b->words_mask); free(b->text_lengths);
     free(b->span_idx); free(b->span_mask); free(b->words); free(b->n_words_total);
     free(b->n_labels); free(b->n_relations); free(b->labels); free(b->relations); free(b->prompt_len); free(b->tokens_cut);
+    free(b->dec_ids); free(b->dec_attention_mask); free(b->dec_words_mask);
     memset(b, 0, sizeof *b);
 }
 
@@ -254,5 +255,89 @@ out:
     free(seqs);
     idvec_free(&tmp);
     if (rc) batch_free(b);
+    return rc;
+}
+
+/* one word of the decoder's input: " " + w for every word but the first */
+static int dec_word(TokSeq* s, const Tokenizer* tok, const char* w, size_t len, int lead, int32_t word_id, IdVec* tmp,
+                    char* err, size_t errlen) {
+    if (!lead) return encode_word(s, tok, w, len, word_id, tmp, err, errlen);
+    char* sp = malloc(len + 2);
+    CHECK(sp, "out of memory");
+    sp[0] = ' ';
+    memcpy(sp + 1, w, len);
+    sp[len + 1] = 0;
+    const int rc = encode_word(s, tok, sp, len + 1, word_id, tmp, err, errlen);
+    free(sp);
+    return rc;
+}
+
+int batch_build_decoder(Batch* b, const Tokenizer* dtok, const GlinerConfig* cfg, const BatchItem* items,
+                        int64_t max_tokens, int32_t pad_id, char* err, size_t errlen) {
+    const int B = b->B, precomputed = cfg->precomputed_prompts_mode == 1;
+    const int32_t* pre; const int32_t* suf;
+    int npre, nsuf;
+    tokenizer_special_ids(dtok, &pre, &npre, &suf, &nsuf);
+    TokSeq* seqs = xcalloc((size_t)B, sizeof *seqs);
+    IdVec tmp = {0};
+    int rc = -1, Td = 0;
+    for (int i = 0; i < B; i++) {
+        TokSeq* s = &seqs[i];
+        char e2[256];
+        int32_t wid = 0;
+        const char* e = cfg->ent_token; const char* sep = cfg->sep_token;
+#define WORD(str, len) if (dec_word(s, dtok, str, len, wid > 0, wid, &tmp, e2, sizeof e2)) goto bad; wid++
+        if (precomputed) { WORD(sep, strlen(sep)); }
+        else {
+            for (int c = 0; c < b->n_labels[i]; c++) {
+                WORD(e, strlen(e));
+                WORD(b->labels[i][c], strlen(b->labels[i][c]));
+            }
+            WORD(sep, strlen(sep));
+        }
+        const WordList* wl = &b->words[i];
+        if (wl->n == 0) { WORD("[PAD]", 5); }
+        for (int w = 0; w < wl->n; w++) {
+            if (items[i].words) { WORD(items[i].words[w], strlen(items[i].words[w])); }
+            else { WORD(items[i].text + wl->w[w].byte_start, wl->w[w].byte_end - wl->w[w].byte_start); }
+        }
+#undef WORD
+        if (max_tokens > 0 && (int64_t)npre + s->n + nsuf > max_tokens) /* truncation=True keeps the first ones */
+            s->n = max_tokens - npre - nsuf > 0 ? (int)(max_tokens - npre - nsuf) : 0;
+        const int T = npre + s->n + nsuf;
+        if (T > Td) Td = T;
+        continue;
+    bad:
+        gl_set_err(err, errlen, "text %d: the decoder tokenizer: %s", items[i].index, e2);
+        goto out;
+    }
+    b->Td = Td;
+    b->dec_ids = xcalloc((size_t)B * Td, sizeof(int64_t));
+    b->dec_attention_mask = xcalloc((size_t)B * Td, sizeof(int64_t));
+    b->dec_words_mask = xcalloc((size_t)B * Td, sizeof(int64_t));
+    for (int i = 0; i < B; i++) {
+        int64_t* ids = b->dec_ids + (size_t)i * Td;
+        int64_t* am = b->dec_attention_mask + (size_t)i * Td;
+        int64_t* wm = b->dec_words_mask + (size_t)i * Td;
+        const TokSeq* s = &seqs[i];
+        int t = 0;
+        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
+        int32_t prev = -1;
+        int seen = 0;
+        for (int k = 0; k < s->n; k++, t++) {
+            ids[t] = s->id[k];
+            am[t] = 1;
+            if (s->word[k] != prev) seen++;
+            wm[t] = seen <= b->prompt_len[i] ? 0 : seen - b->prompt_len[i];
+            prev = s->word[k];
+        }
+        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
+        for (; t < Td; t++) ids[t] = pad_id;
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < B; i++) { free(seqs[i].id); free(seqs[i].word); }
+    free(seqs);
+    idvec_free(&tmp);
     return rc;
 }
