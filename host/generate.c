@@ -176,7 +176,7 @@ static void step(Run* r, const int32_t* tok, const int64_t* slot, int n, int pas
 }
 
 /* greedy or sampled, n = 1: rows [r0, r0 + nr) */
-static void run_single(Run* r, const void* prefix, int r0, int nr, int32_t** out, int* lens) {
+static void run_single(Run* r, const void* prefix, int r0, int nr, int32_t** out, int* lens, float* scores) {
     const GenOptions* o = r->o;
     const int V = r->V, L0 = r->L0, Tn = o->max_new_tokens;
     const Backend* be = r->m->base;
@@ -191,6 +191,7 @@ static void run_single(Run* r, const void* prefix, int r0, int nr, int32_t** out
         out[r0 + i] = malloc((size_t)(Tn ? Tn : 1) * sizeof(int32_t));
         CHECK(out[r0 + i], "out of memory");
         lens[r0 + i] = 0;
+        if (scores) scores[r0 + i] = 0.0f;
     }
     const size_t es = dtype_size(be->dtype);
     causal_lm_forward(r->m, r->d_logits, NULL, (const char*)prefix + (size_t)r0 * L0 * r->Dd * es, nr, L0, 0, slot, &r->c);
@@ -201,6 +202,7 @@ static void run_single(Run* r, const void* prefix, int r0, int nr, int32_t** out
         for (int a = 0; a < na; a++) {
             const int i = act[a];
             float* sc = r->logits + (size_t)a * V;
+            if (o->on_logits) o->on_logits(o->on_logits_ctx, s, r0 + i, 0, sc, V);
             process_row(sc, V, o, out[r0 + i], lens[r0 + i], allow);
             int t = 0;
             if (o->sample) {
@@ -245,7 +247,7 @@ static void top_k(const float* x, int n, int k, Cand* best) {
 }
 
 /* beam search (or beam sampling) over rows [r0, r0 + nr), n beams each in cache rows (row * n + beam) */
-static void run_beams(Run* r, const void* prefix, int r0, int nr, int32_t** out, int* lens) {
+static void run_beams(Run* r, const void* prefix, int r0, int nr, int32_t** out, int* lens, float* scores) {
     const GenOptions* o = r->o;
     const int n = o->num_seq, K2 = 2 * n, V = r->V, L0 = r->L0, Tn = o->max_new_tokens;
     const Backend* be = r->m->base;
@@ -294,6 +296,7 @@ static void run_beams(Run* r, const void* prefix, int r0, int nr, int32_t** out,
             for (int j = 0; j < n; j++) {
                 float* row = acc + (size_t)j * V;
                 memcpy(row, cur == 0 ? first + (size_t)i * V : r->logits + ((size_t)a * n + j) * V, (size_t)V * sizeof(float));
+                if (o->on_logits) o->on_logits(o->on_logits_ctx, cur, r0 + i, j, row, V);
                 log_softmax_row(row, V);
                 process_row(row, V, o, b->run_seq + (size_t)j * Tn, cur, allow);
                 if (o->sample) warp_row(row, V, o, 2, scratch);
@@ -398,6 +401,7 @@ static void run_beams(Run* r, const void* prefix, int r0, int nr, int32_t** out,
             memcpy(s, b->fin_seq + (size_t)j * Tn, (size_t)len * sizeof(int32_t));
             out[(size_t)(r0 + i) * n + j] = s;
             lens[(size_t)(r0 + i) * n + j] = len;
+            if (scores) scores[(size_t)(r0 + i) * n + j] = b->fin_sc[j];
         }
         free(b->run_seq); free(b->run_sc); free(b->fin_seq); free(b->fin_len); free(b->fin_sc); free(b->fin);
     }
@@ -406,7 +410,7 @@ static void run_beams(Run* r, const void* prefix, int r0, int nr, int32_t** out,
 }
 
 int generate_labels(const GlinerModel* m, const void* prefix, int rows, int L0, const GenOptions* o, int32_t** out,
-                    int* lens, char* err, size_t errlen) {
+                    int* lens, float* scores, char* err, size_t errlen) {
     const Backend* be = m->base;
     const int n = o->num_seq, Tn = o->max_new_tokens;
     if (!causal_lm_supported(be))
@@ -437,8 +441,8 @@ int generate_labels(const GlinerModel* m, const void* prefix, int rows, int L0, 
     r.d_x = be->alloc(be, (size_t)chunk * n * r.Dd * dtype_size(be->dtype));
     for (int r0 = 0; r0 < rows; r0 += chunk) {
         const int nr = rows - r0 < chunk ? rows - r0 : chunk;
-        if (n == 1) run_single(&r, prefix, r0, nr, out, lens);
-        else run_beams(&r, prefix, r0, nr, out, lens);
+        if (n == 1) run_single(&r, prefix, r0, nr, out, lens, scores);
+        else run_beams(&r, prefix, r0, nr, out, lens, scores);
     }
     kv_cache_free(&r.c, m);
     be->free(be, r.d_logits);

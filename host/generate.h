@@ -44,11 +44,15 @@ typedef struct {
     int32_t           eos, pad;       /* eos < 0: none */
     const LabelsTrie* trie;           /* NULL: unconstrained */
     size_t            mem_budget;     /* bytes of KV cache and temporaries per chunk of rows (0: 512 MiB) */
+    /* tests: called with each step's raw logits (V floats, before any processor) of row r (beam j; greedy: 0) */
+    void (*on_logits)(void* ctx, int step, int row, int beam, const float* logits, int V);
+    void* on_logits_ctx;
 } GenOptions;
 
 /* Generates num_seq sequences for each of the `rows` prefixes (rows, L0, Dd) in m's backend memory. out[r * num_seq
    + j] (malloc'd; free each, then out) holds row r's j-th sequence's new tokens, ending at eos when it was generated
-   (beam search: best first), lens[] their lengths. 0, or -1 with err (the backend has no decoder ops, the sequence
-   would pass GPT-2's position table). */
+   (beam search: best first), lens[] their lengths, scores[] (NULL: not wanted) beam search's sequence scores (the sum
+   of the processed log-probabilities / length; 0 for greedy and sampling). 0, or -1 with err (the backend has no
+   decoder ops, the sequence would pass GPT-2's position table). */
 int generate_labels(const GlinerModel* m, const void* prefix, int rows, int L0, const GenOptions* o, int32_t** out,
-                    int* lens, char* err, size_t errlen);
+                    int* lens, float* scores, char* err, size_t errlen);

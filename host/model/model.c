@@ -350,7 +350,7 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
             be->free(be, (void*)d_si2);
             be->free(be, (void*)d_sm2);
         }
-    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !arch_is_relex(a) && !arch_is_decoder(a)) {
+    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !arch_is_relex(a) && !in->decoder_prefix) {
         /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
@@ -371,7 +371,8 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
         void* logits = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
         be->span_scores(be, logits, span, prep, B, S, C, D);
         if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, span, d_si, d_sm, logits, C); /* needs span_rep */
-        if (arch_is_decoder(a)) decoder_prefix_forward(m, in, out, cap, span, logits, d_si, d_sm, C); /* needs span_rep */
+        if (arch_is_decoder(a) && in->decoder_prefix) /* needs span_rep */
+            decoder_prefix_forward(m, in, out, cap, span, logits, d_si, d_sm, C);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
         L = logits;
@@ -461,7 +462,7 @@ static void* forward_graphed(const GlinerModel* m, const ModelInputs* in, ModelO
     const Backend* be = m->be;
     const GlinerArch a = m->cfg.arch;
     if (!gl_env_is("GLINER_GRAPHS", "1") || !be->graph_begin || !m->graphs || !m->arena || m->training || (cap && cap->fn) ||
-        arch_is_token(a) || arch_is_bi(a) || arch_is_relex(a) || arch_is_decoder(a))
+        arch_is_token(a) || arch_is_bi(a) || arch_is_relex(a) || in->decoder_prefix)
         return forward_device(m, in, out, cap, d, C);
     GraphEntry* e = graph_entry(m, in, C);
     if (e->state == 2 && e->gen == m->arena->gen && be->graph_run(be, e->id) == 0) {
@@ -514,7 +515,7 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         if (in->text_lengths[b] < 0 || in->text_lengths[b] > W)
             return gl_set_err(err, errlen, "text_lengths[%d] = %lld outside [0, W = %d]", b, (long long)in->text_lengths[b], W);
     if (check_tokens(m, 0, in->input_ids, B, T, err, errlen)) return -1;
-    if (arch_is_decoder(a)) { /* what the decoder prefix reads (span_decoder.c) */
+    if (arch_is_decoder(a) && in->decoder_prefix) { /* what the decoder prefix reads (span_decoder.c) */
         if (!be->relex_select_spans)
             return gl_set_err(err, errlen, "%s: the %s backend with %s storage has no span selection op (relex_select_spans)",
                               arch_name(a), be->name, dtype_name(be->dtype));

@@ -172,7 +172,9 @@ typedef struct {
     int            n_adj;
     /* decoder models (span mode, spec §8.2): the decoder tokenizer's ids of each text's prompt + text words (B, Td),
        and with full_decoder_context the token-level word map (B, Td): text word w -> w + 1 on every one of its
-       tokens, 0 elsewhere (host/text/batch.c batch_build_decoder); threshold selects the spans (spec §8.3) */
+       tokens, 0 elsewhere (host/text/batch.c batch_build_decoder); threshold selects the spans (spec §8.3).
+       decoder_prefix = 1 builds the prefixes (ModelOutputs.dec_*) for generation; 0: the entity logits only */
+    int            decoder_prefix;
     int            Td;
     const int64_t* decoder_input_ids;
     const int64_t* decoder_words_mask;

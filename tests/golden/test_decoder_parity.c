@@ -140,6 +140,7 @@ static int case_inputs(const SafeTensors* st, const char* cs, const GlinerConfig
     in->decoder_words_mask = i64(st, cs, "decoder_words_mask", NULL);
     in->Td = tv ? (int)tv->shape[1] : 0;
     in->threshold = 0.5f;
+    in->decoder_prefix = 1;
     return 1;
 }
 
@@ -250,7 +251,7 @@ Test(decoder_parity, prefix_step0_logits_and_greedy_strings) {
                 const int R = out.dec_rows;
                 int32_t** toks = calloc((size_t)(R ? R : 1), sizeof *toks);
                 int* lens = calloc((size_t)(R ? R : 1), sizeof *lens);
-                cr_assert_eq(generate_labels(&m, out.dec_prefix, R, out.dec_len, &go, toks, lens, err, sizeof err), 0,
+                cr_assert_eq(generate_labels(&m, out.dec_prefix, R, out.dec_len, &go, toks, lens, NULL, err, sizeof err), 0,
                              "%s", err);
                 char** s = decode_all(r.dec_tok, toks, lens, R);
                 cr_expect_eq(cJSON_GetArraySize(gl), R, "%s %s: %d strings, the reference's %d", names[f], cs, R,

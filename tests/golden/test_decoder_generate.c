@@ -1,0 +1,408 @@
+/* test_decoder_generate.c -- label generation against the reference's runs (reference/decoder.{json,safetensors} of
+   every uni_span_decoder_* fixture, written by scripts/make_fixtures.py --decoder-extras):
+     api       gliner_predict_decoder on the runs' texts -- greedy, greedy with the labels trie, beam search with 2
+               beams with and without the trie, nested decoding -- gives the reference's entities (boundaries, label,
+               score within 1e-6) and their generated_labels, string for string
+     steps     generate_labels on the run's prefixes: the prefix itself (gen.greedy.prefix), every step's logits
+               (gen.<run>.step_logits where step_valid) within 1e-4, the token sequences identical, beam scores within
+               1e-5
+     crashes   where the reference raises: no span above the threshold (an empty batch for generate) -> entities and
+               no generated labels; per-text label lists of unequal size (KeyError on the padded class) -> the
+               entities of the real classes, each selected one with the string the reference generated for its span
+   Runs from GLINER_SOURCE_DIR: the fixtures name their decoder tokenizer by a repository-relative path. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "fixture_util.h"
+#include "generate.h"
+#include "gliner.h"
+#include "io/safetensors.h"
+#include "model/causal_lm.h"
+#include "model/model.h"
+#include "resolve.h"
+#include "test_util.h"
+#include "text/batch.h"
+#include "text/words.h"
+
+#define MODELS FIXTURES "/models"
+
+static void to_source_dir(void) { cr_assert_eq(chdir(GLINER_SOURCE_DIR), 0); }
+TestSuite(decoder_generate, .init = to_source_dir);
+
+static int decoder_fixtures(char names[][256], int cap) {
+    DIR* d = opendir(MODELS);
+    cr_assert(d);
+    struct dirent* de;
+    int n = 0;
+    while ((de = readdir(d)) && n < cap)
+        if (!strncmp(de->d_name, "uni_span_decoder", 16)) snprintf(names[n++], 256, "%s", de->d_name);
+    closedir(d);
+    return n;
+}
+
+typedef struct {
+    char*        js;
+    cJSON*       root;
+    SafeTensors  st;
+    int          has_st;
+} DecRef;
+
+static int dec_ref_open(const char* dir, DecRef* r) {
+    char p[1200], err[512];
+    memset(r, 0, sizeof *r);
+    snprintf(p, sizeof p, "%s/reference/decoder.json", dir);
+    r->js = tu_read_file(p, NULL);
+    if (!r->js) return 0;
+    r->root = cJSON_Parse(r->js);
+    cr_assert(r->root, "%s: bad JSON", p);
+    snprintf(p, sizeof p, "%s/reference/decoder.safetensors", dir);
+    cr_assert_eq(st_open(&r->st, p, err, sizeof err), 0, "%s", err);
+    r->has_st = 1;
+    return 1;
+}
+
+static void dec_ref_close(DecRef* r) {
+    if (r->has_st) st_close(&r->st);
+    cJSON_Delete(r->root);
+    free(r->js);
+}
+
+static const char** strs(const cJSON* a, int* n) {
+    *n = cJSON_GetArraySize(a);
+    const char** s = calloc((size_t)*n + 1, sizeof *s);
+    for (int i = 0; i < *n; i++) s[i] = cJSON_GetArrayItem(a, i)->valuestring;
+    return s;
+}
+
+static int jint(const cJSON* o, const char* k, int dflt) {
+    const cJSON* v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valueint : cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+/* the run's call through the C API; compares with its "entities" */
+static int api_run(gliner_t* g, const char* model, const char* name, const cJSON* run, const cJSON* greedy) {
+    int nt, nl;
+    const char** texts = strs(cJSON_GetObjectItem(run, "texts"), &nt);
+    const cJSON* labels = cJSON_GetObjectItem(run, "labels");
+    const int per = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
+    const char*** lab = calloc((size_t)nt, sizeof *lab);
+    int* nls = calloc((size_t)nt, sizeof *nls);
+    for (int i = 0; i < nt; i++) { lab[i] = strs(per ? cJSON_GetArrayItem(labels, i) : labels, &nl); nls[i] = nl; }
+    gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
+    po.threshold = (float)cJSON_GetObjectItem(run, "threshold")->valuedouble;
+    po.flat_ner = jint(run, "flat_ner", 1);
+    po.multi_label = jint(run, "multi_label", 0);
+    gliner_decoder_options d = GLINER_DECODER_DEFAULTS;
+    const cJSON* src = cJSON_GetObjectItem(run, "max_new_tokens") ? run : greedy; /* greedy_nested: greedy's */
+    d.max_new_tokens = jint(src, "max_new_tokens", 15);
+    d.num_gen_sequences = jint(src, "num_gen_sequences", 1);
+    int nc = 0;
+    const char** cons = NULL;
+    if (cJSON_IsArray(cJSON_GetObjectItem(src, "gen_constraints"))) {
+        cons = strs(cJSON_GetObjectItem(src, "gen_constraints"), &nc);
+        d.gen_constraints = cons;
+        d.n_gen_constraints = nc;
+    }
+    gliner_result* res = calloc((size_t)nt, sizeof *res);
+    gliner_generated* gen = calloc((size_t)nt, sizeof *gen);
+    char err[1024];
+    cr_assert_eq(gliner_predict_decoder(g, texts, nt, (const char* const* const*)lab, nls, &po, &d, res, gen, err, sizeof err), 0,
+                 "%s %s: %s", model, name, err);
+    const cJSON* ents = cJSON_GetObjectItem(run, "entities");
+    int compared = 0;
+    for (int i = 0; i < nt; i++) {
+        const cJSON* ref = cJSON_GetArrayItem(ents, i);
+        cr_expect_eq(res[i].n, cJSON_GetArraySize(ref), "%s %s text %d: %d entities, the reference's %d", model, name, i,
+                     res[i].n, cJSON_GetArraySize(ref));
+        for (int k = 0; k < res[i].n && k < cJSON_GetArraySize(ref); k++) {
+            const cJSON* e = cJSON_GetArrayItem(ref, k);
+            const gliner_entity* x = &res[i].entities[k];
+            cr_expect(x->start == jint(e, "start", -1) && x->end == jint(e, "end", -1) &&
+                      !strcmp(x->label, cJSON_GetObjectItem(e, "label")->valuestring),
+                      "%s %s text %d entity %d: (%lld, %lld, %s)", model, name, i, k, (long long)x->start,
+                      (long long)x->end, x->label);
+            cr_expect(fabs(x->score - cJSON_GetObjectItem(e, "score")->valuedouble) <= 1e-6, "%s %s text %d entity %d score",
+                      model, name, i, k);
+            const cJSON* gl = cJSON_GetObjectItem(e, "generated_labels");
+            char* const* got = gen[i].labels + (size_t)k * gen[i].n_seq;
+            if (!cJSON_IsArray(gl)) {
+                cr_expect(got[0] == NULL, "%s %s text %d entity %d: generated labels where the reference has none", model,
+                          name, i, k);
+                continue;
+            }
+            cr_expect_eq(cJSON_GetArraySize(gl), gen[i].n_seq);
+            for (int j = 0; j < gen[i].n_seq && j < cJSON_GetArraySize(gl); j++) {
+                const char* want = cJSON_GetArrayItem(gl, j)->valuestring;
+                cr_expect(got[j] && !strcmp(got[j], want), "%s %s text %d entity %d label %d: '%s', the reference's '%s'",
+                          model, name, i, k, j, got[j] ? got[j] : "(none)", want);
+                compared++;
+            }
+        }
+    }
+    gliner_results_free(res, nt);
+    gliner_generated_free(gen, nt);
+    free(res); free(gen);
+    for (int i = 0; i < nt; i++) free(lab[i]);
+    free(lab); free(nls); free(texts); free(cons);
+    return compared;
+}
+
+Test(decoder_generate, api_runs_give_the_reference_entities_and_generated_labels) {
+    char names[16][256];
+    const int nf = decoder_fixtures(names, 16);
+    int runs = 0, strings = 0;
+    for (int f = 0; f < nf; f++) {
+        char dir[1024], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, names[f]);
+        DecRef r;
+        if (!dec_ref_open(dir, &r)) continue;
+        gliner_t* g;
+        cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s", err);
+        cr_assert(gliner_is_decoder(g));
+        const cJSON* rs = cJSON_GetObjectItem(r.root, "runs");
+        const cJSON* run;
+        cJSON_ArrayForEach(run, rs) {
+            strings += api_run(g, names[f], run->string, run, cJSON_GetObjectItem(rs, "greedy"));
+            runs++;
+        }
+        gliner_free(g);
+        dec_ref_close(&r);
+    }
+    cr_log_info("decoder API: %d runs, %d generated labels identical", runs, strings);
+    cr_expect(runs >= 5 && strings >= 10);
+}
+
+/* ---------------------------------------------------------------- steps, sequences, beam scores */
+
+typedef struct {
+    const float* ref;     /* (R, steps, V) */
+    const int64_t* valid; /* (R, steps) or NULL */
+    int steps, V, beams;
+    double worst;
+    int compared, bad;
+} StepCmp;
+
+static void on_logits(void* ctx, int step, int row, int beam, const float* logits, int V) {
+    StepCmp* c = ctx;
+    if (!c->ref || beam || step >= c->steps || (c->valid && !c->valid[(size_t)row * c->steps + step])) return;
+    const float* r = c->ref + ((size_t)row * c->steps + step) * c->V;
+    for (int v = 0; v < V; v++) {
+        const double e = fabs((double)logits[v] - r[v]);
+        if (e > c->worst) c->worst = e;
+        if (e > 1e-4 + 1e-4 * fabs(r[v])) c->bad++;
+    }
+    c->compared++;
+}
+
+static const float* f32(const SafeTensors* st, const char* key, const TensorView** tv) {
+    const TensorView* t = st_find(st, key);
+    if (tv) *tv = t;
+    return t ? t->data : NULL;
+}
+static const int64_t* i64k(const SafeTensors* st, const char* key, const TensorView** tv) {
+    const TensorView* t = st_find(st, key);
+    if (tv) *tv = t;
+    return t ? t->data : NULL;
+}
+
+Test(decoder_generate, steps_sequences_and_beam_scores) {
+    char names[16][256];
+    const int nf = decoder_fixtures(names, 16);
+    int runs = 0, seqs = 0, steps = 0;
+    double worst = 0, worst_score = 0, worst_prefix = 0;
+    for (int f = 0; f < nf; f++) {
+        char dir[1024], err[1024], key[256];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, names[f]);
+        DecRef r;
+        if (!dec_ref_open(dir, &r)) continue;
+        Resolved res;
+        cr_assert_eq(resolve_checkpoint(&res, dir, err, sizeof err), 0, "%s", err);
+        const int32_t eos = tokenizer_token_to_id(res.dec_tok, res.dec_eos);
+        GlinerModel m;
+        cr_assert_eq(gliner_model_load_config(&m, dir, &res.cfg, backend_cpu(1), err, sizeof err), 0, "%s", err);
+        /* the runs' batch (the same texts and labels for every run) */
+        ModelInputs in;
+        cr_assert(fx_case_inputs(&r.st, "gen.greedy", &m.cfg, &in), "%s: no gen.greedy batch", names[f]);
+        const TensorView* dt;
+        in.decoder_input_ids = i64k(&r.st, "gen.greedy.batch.decoder_input_ids", &dt);
+        in.decoder_words_mask = i64k(&r.st, "gen.greedy.batch.decoder_words_mask", NULL);
+        in.Td = (int)dt->shape[1];
+        in.decoder_prefix = 1;
+        LabelsTrie trie;
+        labels_trie_init(&trie);
+        const cJSON* ids;
+        cJSON_ArrayForEach(ids, cJSON_GetObjectItem(r.root, "gen_constraints_token_ids")) {
+            int32_t t[64];
+            int n = 0;
+            const cJSON* x;
+            cJSON_ArrayForEach(x, ids) t[n++] = x->valueint;
+            labels_trie_add(&trie, t, n);
+        }
+        const cJSON* run;
+        cJSON_ArrayForEach(run, cJSON_GetObjectItem(r.root, "runs")) {
+            if (!cJSON_GetObjectItem(run, "sequences")) continue; /* greedy_nested: no generation of its own */
+            in.threshold = (float)cJSON_GetObjectItem(run, "threshold")->valuedouble;
+            ModelOutputs out;
+            cr_assert_eq(gliner_forward(&m, &in, &out, NULL, err, sizeof err), 0, "%s", err);
+            const cJSON* ps = cJSON_GetObjectItem(run, "prefix_shape");
+            cr_expect_eq(out.dec_rows, jint(ps, "Mk", -1), "%s %s: Mk", names[f], run->string);
+            cr_expect_eq(out.dec_len, jint(ps, "L0", -1), "%s %s: L0", names[f], run->string);
+            const TensorView* pt;
+            const float* pref = f32(&r.st, "gen.greedy.prefix", &pt);
+            if (pref && !strcmp(run->string, "greedy") && pt->numel == (size_t)out.dec_rows * out.dec_len * causal_lm_hidden(&m)) {
+                float* got = malloc(pt->numel * sizeof(float));
+                m.base->download(m.base, got, out.dec_prefix, pt->numel);
+                char what[300];
+                snprintf(what, sizeof what, "%s gen.greedy.prefix", names[f]);
+                expect_close(got, pref, pt->numel, 1e-5f, 1e-5f, what);
+                for (size_t j = 0; j < pt->numel; j++) {
+                    const double e = fabs((double)got[j] - pref[j]);
+                    worst_prefix = e > worst_prefix ? e : worst_prefix;
+                }
+                free(got);
+            }
+            const int n = jint(run, "num_gen_sequences", 1), R = out.dec_rows;
+            StepCmp sc = {0};
+            snprintf(key, sizeof key, "gen.%s.step_logits", run->string);
+            const TensorView* lt;
+            sc.ref = f32(&r.st, key, &lt);
+            if (sc.ref) { sc.steps = (int)lt->shape[1]; sc.V = (int)lt->shape[2]; }
+            snprintf(key, sizeof key, "gen.%s.step_valid", run->string);
+            sc.valid = i64k(&r.st, key, NULL);
+            GenOptions go = {.max_new_tokens = jint(run, "max_new_tokens", 15), .num_seq = n, .eos = eos,
+                             .pad = eos, .trie = cJSON_IsArray(cJSON_GetObjectItem(run, "gen_constraints")) ? &trie : NULL,
+                             .on_logits = on_logits, .on_logits_ctx = &sc};
+            int32_t** toks = calloc((size_t)R * n + 1, sizeof *toks);
+            int* lens = calloc((size_t)R * n + 1, sizeof *lens);
+            float* scores = calloc((size_t)R * n + 1, sizeof *scores);
+            cr_assert_eq(generate_labels(&m, out.dec_prefix, R, out.dec_len, &go, toks, lens, scores, err, sizeof err), 0,
+                         "%s", err);
+            /* sequences: the reference's rows are padded with pad (= eos here) past each one's end */
+            const cJSON* rseq = cJSON_GetObjectItem(run, "sequences");
+            cr_expect_eq(cJSON_GetArraySize(rseq), R * n);
+            for (int q = 0; q < R * n && q < cJSON_GetArraySize(rseq); q++) {
+                const cJSON* row = cJSON_GetArrayItem(rseq, q);
+                const int L = cJSON_GetArraySize(row);
+                int ok = lens[q] <= L;
+                for (int t = 0; t < L && ok; t++) {
+                    const int want = cJSON_GetArrayItem(row, t)->valueint;
+                    ok = t < lens[q] ? toks[q][t] == want : want == eos;
+                }
+                cr_expect(ok, "%s %s sequence %d differs (ours %d tokens, first %d)", names[f], run->string, q, lens[q],
+                          lens[q] ? toks[q][0] : -1);
+                seqs++;
+            }
+            const cJSON* rsc = cJSON_GetObjectItem(run, "sequences_scores");
+            for (int q = 0; cJSON_IsArray(rsc) && q < R * n && q < cJSON_GetArraySize(rsc); q++) {
+                const double e = fabs(scores[q] - cJSON_GetArrayItem(rsc, q)->valuedouble);
+                worst_score = e > worst_score ? e : worst_score;
+                cr_expect(e <= 1e-5 + 1e-5 * fabs(cJSON_GetArrayItem(rsc, q)->valuedouble), "%s %s score %d: %.9g vs %.9g",
+                          names[f], run->string, q, scores[q], cJSON_GetArrayItem(rsc, q)->valuedouble);
+            }
+            cr_expect_eq(sc.bad, 0, "%s %s: %d step logits out of tolerance (worst %.3g)", names[f], run->string, sc.bad,
+                         sc.worst);
+            worst = sc.worst > worst ? sc.worst : worst;
+            steps += sc.compared;
+            for (int q = 0; q < R * n; q++) free(toks[q]);
+            free(toks); free(lens); free(scores);
+            free(out.logits);
+            decoder_outputs_free(&out);
+            runs++;
+        }
+        labels_trie_free(&trie);
+        gliner_model_free(&m);
+        resolved_free(&res);
+        dec_ref_close(&r);
+    }
+    cr_log_info("decoder generation: %d runs, %d sequences identical, %d step logit rows (worst |error| %.3g), beam "
+                "scores worst %.3g, prefixes worst %.3g", runs, seqs, steps, worst, worst_score, worst_prefix);
+    cr_expect(runs >= 4 && seqs >= 10 && steps >= 10);
+}
+
+/* ---------------------------------------------------------------- the reference's crash cases */
+
+Test(decoder_generate, reference_crash_cases_return_entities) {
+    char names[16][256];
+    const int nf = decoder_fixtures(names, 16);
+    int cases = 0;
+    for (int f = 0; f < nf; f++) {
+        char dir[1024], err[1024];
+        snprintf(dir, sizeof dir, "%s/%s", MODELS, names[f]);
+        DecRef r;
+        if (!dec_ref_open(dir, &r)) continue;
+        gliner_t* g;
+        cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s", err);
+        const cJSON* c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(r.root, "crashes")) {
+            int nt, nl;
+            const char** texts = strs(cJSON_GetObjectItem(c, "texts"), &nt);
+            const cJSON* labels = cJSON_GetObjectItem(c, "labels");
+            const int per = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
+            const char*** lab = calloc((size_t)nt, sizeof *lab);
+            int* nls = calloc((size_t)nt, sizeof *nls);
+            for (int i = 0; i < nt; i++) { lab[i] = strs(per ? cJSON_GetArrayItem(labels, i) : labels, &nl); nls[i] = nl; }
+            gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
+            po.threshold = (float)cJSON_GetObjectItem(c, "threshold")->valuedouble;
+            gliner_decoder_options d = GLINER_DECODER_DEFAULTS;
+            d.max_new_tokens = jint(c, "max_new_tokens", 15);
+            d.num_gen_sequences = jint(c, "num_gen_sequences", 1);
+            int nc = 0;
+            const char** cons = NULL;
+            if (cJSON_IsArray(cJSON_GetObjectItem(c, "gen_constraints"))) {
+                cons = strs(cJSON_GetObjectItem(c, "gen_constraints"), &nc);
+                d.gen_constraints = cons, d.n_gen_constraints = nc;
+            }
+            gliner_result res[8];
+            gliner_generated gen[8];
+            cr_assert(nt <= 8);
+            cr_assert_eq(gliner_predict_decoder(g, texts, nt, (const char* const* const*)lab, nls, &po, &d, res, gen, err,
+                                                sizeof err), 0, "%s %s: %s (the reference: %s)", names[f], c->string, err,
+                         cJSON_GetObjectItem(c, "error")->valuestring);
+            const cJSON* gl = cJSON_GetObjectItem(c, "gen_labels");
+            int with = 0;
+            for (int i = 0; i < nt; i++) {
+                for (int k = 0; k < res[i].n; k++) {
+                    const char* s = gen[i].labels[(size_t)k * gen[i].n_seq];
+                    if (!s) continue;
+                    with++;
+                    /* the reference's string for this span: its row in prefix_rows (text, start word, width) */
+                    cr_assert(cJSON_IsArray(gl), "%s %s: generated labels with no reference generation", names[f], c->string);
+                    WordList wl = {0};
+                    cr_assert_eq(words_split(&wl, texts[i], strlen(texts[i]), err, sizeof err), 0);
+                    int ws = -1, we = -1;
+                    for (int w = 0; w < wl.n; w++) {
+                        if (wl.w[w].start == res[i].entities[k].start) ws = w;
+                        if (wl.w[w].end == res[i].entities[k].end) we = w;
+                    }
+                    words_free(&wl);
+                    int row = -1, q = 0;
+                    const cJSON* pr;
+                    cJSON_ArrayForEach(pr, cJSON_GetObjectItem(c, "prefix_rows")) {
+                        if (jint(pr, "text", -1) == i && jint(pr, "start", -1) == ws && jint(pr, "width", -1) == we - ws) row = q;
+                        q++;
+                    }
+                    cr_assert(row >= 0, "%s %s text %d entity %d: its span (%d, %d) is not among the reference's prefix "
+                              "rows", names[f], c->string, i, k, ws, we);
+                    const char* want = cJSON_GetArrayItem(gl, row)->valuestring;
+                    cr_expect_str_eq(s, want, "%s %s text %d entity %d: '%s', the reference generated '%s'", names[f],
+                                     c->string, i, k, s, want);
+                }
+            }
+            if (!cJSON_IsArray(gl)) /* no span above the threshold: nothing to generate, no crash */
+                cr_expect_eq(with, 0);
+            else
+                cr_expect(with > 0, "%s %s: no entity got generated labels", names[f], c->string);
+            cases++;
+            gliner_results_free(res, nt);
+            gliner_generated_free(gen, nt);
+            for (int i = 0; i < nt; i++) free(lab[i]);
+            free(lab); free(nls); free(texts); free(cons);
+        }
+        gliner_free(g);
+        dec_ref_close(&r);
+    }
+    cr_log_info("decoder crash cases: %d handled", cases);
+    cr_expect(cases >= 3);
+}
