@@ -111,6 +111,10 @@ int cli_info(int argc, char** argv) {
     if (r.label_tok)
         printf("%-22s %s: %d tokens (%s)\n", "label tokenizer", r.label_tok_name, tokenizer_vocab_size(r.label_tok),
                tokenizer_model_name(r.label_tok));
+    if (r.dec_tok)
+        printf("%-22s %s: %d tokens (%s), add_prefix_space; eos '%s', pad '%s' (generation: the CPU)\n",
+               "decoder tokenizer", r.dec_tok_name, tokenizer_vocab_size(r.dec_tok), tokenizer_model_name(r.dec_tok),
+               r.dec_eos, r.dec_pad);
     /* what a legacy config left out, and the old trainer's keys it carries */
     const char* keys[GL_CONFIG_MAX_FIELDS];
     int nd = gliner_config_defaulted(c, keys, GL_CONFIG_MAX_FIELDS);
