@@ -294,6 +294,7 @@ static int load_one(gliner_t** out, const char* model_dir, const gliner_options*
     if (rc == 0 && g->label_tok)
         rc = bind_tokenizer(&g->model, 1, g->label_tok, r.label_tok_from, 0, &g->label_max_length, err, errlen);
     if (rc == 0 && g->dec_tok) rc = bind_decoder_tokenizer(g, &r, err, errlen);
+    snprintf(g->dec_tok_err, sizeof g->dec_tok_err, "%s", r.dec_tok_err);
     if (rc == 0 && resolved_tokenizers_borrowed(&r)) { /* kept for the checkpoints a training run writes */
         g->res = malloc(sizeof *g->res);
         CHECK(g->res, "out of memory");
@@ -1392,9 +1393,12 @@ int gliner_predict_decoder(gliner_t* g, const char* const* texts, int n_texts, c
     if (d.n_gen_constraints < 0 || (d.n_gen_constraints > 0 && !d.gen_constraints))
         return gl_set_err(err, errlen, "gen_constraints: %d labels and %s", d.n_gen_constraints,
                           d.gen_constraints ? "a list" : "no list");
+    if (!g->dec_tok)
+        return gl_set_err(err, errlen, "no decoder tokenizer to generate with: %s", g->dec_tok_err);
     if (!causal_lm_supported(g->model.base))
         return gl_set_err(err, errlen, "label generation runs on the CPU only for now (the %s backend has no decoder ops "
                           "yet)", g->model.base->name);
+    if (n_texts <= 0) return 0; /* the options and the model checked, nothing to run */
     /* set_labels_trie: each constraint as decoder_tokenizer.encode(label) gives it (the post-processor's specials
        around), a leading bos dropped, + eos */
     LabelsTrie trie;

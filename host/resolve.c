@@ -145,7 +145,11 @@ static int decoder_tokenizer(Resolved* r, char* err, size_t errlen) {
     if (rc == 0 && tokenizer_json_prefix_space(&json, &len, cname, err, errlen) < 0) rc = -1;
     if (rc == 0) rc = tokenizer_load_string(&r->dec_tok, json, len, r->dec_tok_name, err, errlen);
     free(json);
-    if (rc) return -1;
+    if (rc) {
+        tokenizer_free(r->dec_tok);
+        r->dec_tok = NULL;
+        return -1;
+    }
     if (!r->dec_pad[0]) snprintf(r->dec_pad, sizeof r->dec_pad, "%s", r->dec_eos);
     return 0;
 }
@@ -191,7 +195,8 @@ int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) 
         r->label_tok_converted = !is_regular(r->label_tok_from, "tokenizer.json");
         snprintf(r->label_enc_type, sizeof r->label_enc_type, "%s", c->labels_encoder_config.model_type);
     }
-    if (arch_is_decoder(c->arch) && decoder_tokenizer(r, err, errlen)) goto fail;
+    if (arch_is_decoder(c->arch) && decoder_tokenizer(r, r->dec_tok_err, sizeof r->dec_tok_err)) /* not fatal */
+        log_debug("%s: no decoder tokenizer: %s", r->dir, r->dec_tok_err);
     r->tok_borrowed  = strcmp(r->tok_from, r->dir) != 0;
     r->tok_converted = !is_regular(r->tok_from, "tokenizer.json");
     snprintf(r->enc_type, sizeof r->enc_type, "%s", c->encoder.model_type);

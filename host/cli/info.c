@@ -115,6 +115,8 @@ int cli_info(int argc, char** argv) {
         printf("%-22s %s: %d tokens (%s), add_prefix_space; eos '%s', pad '%s' (generation: the CPU)\n",
                "decoder tokenizer", r.dec_tok_name, tokenizer_vocab_size(r.dec_tok), tokenizer_model_name(r.dec_tok),
                r.dec_eos, r.dec_pad);
+    else if (arch_is_decoder(c->arch))
+        printf("%-22s not found: %s (entities only: generation needs it)\n", "decoder tokenizer", r.dec_tok_err);
     /* what a legacy config left out, and the old trainer's keys it carries */
     const char* keys[GL_CONFIG_MAX_FIELDS];
     int nd = gliner_config_defaulted(c, keys, GL_CONFIG_MAX_FIELDS);

@@ -629,6 +629,10 @@ int cli_predict(int argc, char** argv) {
         rc = 2;
         goto done;
     }
+    if (decoder && gliner_predict_decoder(g, NULL, 0, NULL, NULL, NULL, &a.dopt, NULL, NULL, err, sizeof err)) {
+        fprintf(stderr, "gliner predict: %s (--no-generate: entities only)\n", err); /* checked before any input */
+        goto done;
+    }
     if (decoder && a.po.window) {
         fprintf(stderr, "gliner predict: --window: label generation does not take a sliding window (give --no-generate "
                         "for entities only)\n");

@@ -218,24 +218,20 @@ static void llama(ParamTable* t, const char* pre, const BackboneConfig* b) {
     char p[512];
     const int64_t H = b->hidden_size, I = b->intermediate_size, Dh = b->head_dim;
     const int64_t Q = b->num_attention_heads * Dh, KV = b->num_key_value_heads * Dh;
+    const int ab = b->attention_bias, mb = b->mlp_bias;
+    const struct { const char* name; int64_t in, out; int bias; } lin[] = {
+        {"self_attn.q_proj", H, Q, ab}, {"self_attn.k_proj", H, KV, ab}, {"self_attn.v_proj", H, KV, ab},
+        {"self_attn.o_proj", Q, H, ab}, {"mlp.gate_proj", H, I, mb},     {"mlp.up_proj", H, I, mb},
+        {"mlp.down_proj", I, H, mb},
+    };
     add(t, b->vocab_size, H, "%s.model.embed_tokens.weight", pre);
     for (int l = 0; l < b->num_hidden_layers; l++) {
         add(t, H, 0, "%s.model.layers.%d.input_layernorm.weight", pre, l);
-        snprintf(p, sizeof p, "%s.model.layers.%d.self_attn.q_proj", pre, l);
-        linear(t, p, H, Q, b->attention_bias);
-        snprintf(p, sizeof p, "%s.model.layers.%d.self_attn.k_proj", pre, l);
-        linear(t, p, H, KV, b->attention_bias);
-        snprintf(p, sizeof p, "%s.model.layers.%d.self_attn.v_proj", pre, l);
-        linear(t, p, H, KV, b->attention_bias);
-        snprintf(p, sizeof p, "%s.model.layers.%d.self_attn.o_proj", pre, l);
-        linear(t, p, Q, H, b->attention_bias);
         add(t, H, 0, "%s.model.layers.%d.post_attention_layernorm.weight", pre, l);
-        snprintf(p, sizeof p, "%s.model.layers.%d.mlp.gate_proj", pre, l);
-        linear(t, p, H, I, b->mlp_bias);
-        snprintf(p, sizeof p, "%s.model.layers.%d.mlp.up_proj", pre, l);
-        linear(t, p, H, I, b->mlp_bias);
-        snprintf(p, sizeof p, "%s.model.layers.%d.mlp.down_proj", pre, l);
-        linear(t, p, I, H, b->mlp_bias);
+        for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++) {
+            snprintf(p, sizeof p, "%s.model.layers.%d.%s", pre, l, lin[k].name);
+            linear(t, p, lin[k].in, lin[k].out, lin[k].bias);
+        }
     }
     add(t, H, 0, "%s.model.norm.weight", pre);
     int64_t w[2] = {b->vocab_size, H};

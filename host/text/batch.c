@@ -50,6 +50,34 @@ static int encode_word(TokSeq* s, const Tokenizer* tok, const char* w, size_t le
     return 0;
 }
 
+/* the collated rows (B, T) of the sequences: the post-processor's specials around each, right padding with pad,
+   attention mask, and the words mask counting distinct word ids seen (a word that produced no sub-token shifts later
+   words), the prompt's words 0: w+1 at the first sub-token of text word w, or on every one (token_level) */
+static void collate_rows(const TokSeq* seqs, int B, int T, const int32_t* pre, int npre, const int32_t* suf, int nsuf,
+                         int32_t pad, const int* prompt_len, int token_level, int64_t* ids_all, int64_t* am_all,
+                         int64_t* wm_all) {
+    for (int i = 0; i < B; i++) {
+        int64_t* ids = ids_all + (size_t)i * T;
+        int64_t* am = am_all + (size_t)i * T;
+        int64_t* wm = wm_all + (size_t)i * T;
+        const TokSeq* s = &seqs[i];
+        int t = 0;
+        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
+        int32_t prev = -1;
+        int seen = 0;
+        for (int k = 0; k < s->n; k++, t++) {
+            ids[t] = s->id[k];
+            am[t] = 1;
+            const int first = s->word[k] != prev;
+            seen += first;
+            if (first || token_level) wm[t] = seen <= prompt_len[i] ? 0 : seen - prompt_len[i];
+            prev = s->word[k];
+        }
+        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
+        for (; t < T; t++) ids[t] = pad;
+    }
+}
+
 int64_t batch_token_cap(const BackboneConfig* enc, int64_t model_max_length, int64_t max_tokens, int64_t fallback) {
     const int64_t table = backbone_position_limit(enc); /* BERT / DeBERTa positions start at 0: no padding offset */
     int64_t cap = max_tokens > 0 ? max_tokens : model_max_length > 0 ? model_max_length : table > 0 ? table : fallback;
@@ -217,26 +245,8 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
     b->text_lengths = xcalloc((size_t)B, sizeof(int64_t));
     b->span_idx = xcalloc((size_t)B * W * K * 2, sizeof(int64_t));
     b->span_mask = xcalloc((size_t)B * W * K, sizeof(uint8_t));
+    collate_rows(seqs, B, T, pre, npre, suf, nsuf, pad, b->prompt_len, 0, b->input_ids, b->attention_mask, b->words_mask);
     for (int i = 0; i < B; i++) {
-        int64_t* ids = b->input_ids + (size_t)i * T;
-        int64_t* am = b->attention_mask + (size_t)i * T;
-        int64_t* wm = b->words_mask + (size_t)i * T;
-        const TokSeq* s = &seqs[i];
-        int t = 0;
-        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
-        int32_t prev = -1;
-        int seen = 0;
-        for (int k = 0; k < s->n; k++, t++) {
-            ids[t] = s->id[k];
-            am[t] = 1;
-            if (s->word[k] != prev) {
-                seen++;
-                wm[t] = seen <= b->prompt_len[i] ? 0 : seen - b->prompt_len[i];
-            }
-            prev = s->word[k];
-        }
-        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
-        for (; t < T; t++) ids[t] = pad;
         int L = b->words[i].n ? b->words[i].n : 1;
         b->text_lengths[i] = L;
         /* spans (st, st+k) for st < L, k < K, valid while st+k < L (the collator keeps the indices of
@@ -315,25 +325,8 @@ int batch_build_decoder(Batch* b, const Tokenizer* dtok, const GlinerConfig* cfg
     b->dec_ids = xcalloc((size_t)B * Td, sizeof(int64_t));
     b->dec_attention_mask = xcalloc((size_t)B * Td, sizeof(int64_t));
     b->dec_words_mask = xcalloc((size_t)B * Td, sizeof(int64_t));
-    for (int i = 0; i < B; i++) {
-        int64_t* ids = b->dec_ids + (size_t)i * Td;
-        int64_t* am = b->dec_attention_mask + (size_t)i * Td;
-        int64_t* wm = b->dec_words_mask + (size_t)i * Td;
-        const TokSeq* s = &seqs[i];
-        int t = 0;
-        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
-        int32_t prev = -1;
-        int seen = 0;
-        for (int k = 0; k < s->n; k++, t++) {
-            ids[t] = s->id[k];
-            am[t] = 1;
-            if (s->word[k] != prev) seen++;
-            wm[t] = seen <= b->prompt_len[i] ? 0 : seen - b->prompt_len[i];
-            prev = s->word[k];
-        }
-        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
-        for (; t < Td; t++) ids[t] = pad_id;
-    }
+    collate_rows(seqs, B, Td, pre, npre, suf, nsuf, pad_id, b->prompt_len, 1, b->dec_ids, b->dec_attention_mask,
+                 b->dec_words_mask);
     rc = 0;
 out:
     for (int i = 0; i < B; i++) { free(seqs[i].id); free(seqs[i].word); }

@@ -31,17 +31,6 @@
 static void to_source_dir(void) { cr_assert_eq(chdir(GLINER_SOURCE_DIR), 0); }
 TestSuite(decoder_generate, .init = to_source_dir);
 
-static int decoder_fixtures(char names[][256], int cap) {
-    DIR* d = opendir(MODELS);
-    cr_assert(d);
-    struct dirent* de;
-    int n = 0;
-    while ((de = readdir(d)) && n < cap)
-        if (!strncmp(de->d_name, "uni_span_decoder", 16)) snprintf(names[n++], 256, "%s", de->d_name);
-    closedir(d);
-    return n;
-}
-
 typedef struct {
     char*        js;
     cJSON*       root;
@@ -69,13 +58,6 @@ static void dec_ref_close(DecRef* r) {
     free(r->js);
 }
 
-static const char** strs(const cJSON* a, int* n) {
-    *n = cJSON_GetArraySize(a);
-    const char** s = calloc((size_t)*n + 1, sizeof *s);
-    for (int i = 0; i < *n; i++) s[i] = cJSON_GetArrayItem(a, i)->valuestring;
-    return s;
-}
-
 static int jint(const cJSON* o, const char* k, int dflt) {
     const cJSON* v = cJSON_GetObjectItem(o, k);
     return cJSON_IsNumber(v) ? v->valueint : cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
@@ -83,13 +65,9 @@ static int jint(const cJSON* o, const char* k, int dflt) {
 
 /* the run's call through the C API; compares with its "entities" */
 static int api_run(gliner_t* g, const char* model, const char* name, const cJSON* run, const cJSON* greedy) {
-    int nt, nl;
-    const char** texts = strs(cJSON_GetObjectItem(run, "texts"), &nt);
-    const cJSON* labels = cJSON_GetObjectItem(run, "labels");
-    const int per = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
-    const char*** lab = calloc((size_t)nt, sizeof *lab);
-    int* nls = calloc((size_t)nt, sizeof *nls);
-    for (int i = 0; i < nt; i++) { lab[i] = strs(per ? cJSON_GetArrayItem(labels, i) : labels, &nl); nls[i] = nl; }
+    FxTexts tx;
+    fx_texts(run, &tx);
+    const int nt = tx.n;
     gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
     po.threshold = (float)cJSON_GetObjectItem(run, "threshold")->valuedouble;
     po.flat_ner = jint(run, "flat_ner", 1);
@@ -101,15 +79,15 @@ static int api_run(gliner_t* g, const char* model, const char* name, const cJSON
     int nc = 0;
     const char** cons = NULL;
     if (cJSON_IsArray(cJSON_GetObjectItem(src, "gen_constraints"))) {
-        cons = strs(cJSON_GetObjectItem(src, "gen_constraints"), &nc);
+        cons = fx_strings(cJSON_GetObjectItem(src, "gen_constraints"), &nc);
         d.gen_constraints = cons;
         d.n_gen_constraints = nc;
     }
     gliner_result* res = calloc((size_t)nt, sizeof *res);
     gliner_generated* gen = calloc((size_t)nt, sizeof *gen);
     char err[1024];
-    cr_assert_eq(gliner_predict_decoder(g, texts, nt, (const char* const* const*)lab, nls, &po, &d, res, gen, err, sizeof err), 0,
-                 "%s %s: %s", model, name, err);
+    cr_assert_eq(gliner_predict_decoder(g, tx.texts, nt, (const char* const* const*)tx.labels, tx.n_labels, &po, &d, res,
+                                        gen, err, sizeof err), 0, "%s %s: %s", model, name, err);
     const cJSON* ents = cJSON_GetObjectItem(run, "entities");
     int compared = 0;
     for (int i = 0; i < nt; i++) {
@@ -143,15 +121,14 @@ static int api_run(gliner_t* g, const char* model, const char* name, const cJSON
     }
     gliner_results_free(res, nt);
     gliner_generated_free(gen, nt);
-    free(res); free(gen);
-    for (int i = 0; i < nt; i++) free(lab[i]);
-    free(lab); free(nls); free(texts); free(cons);
+    free(res); free(gen); free(cons);
+    fx_texts_free(&tx);
     return compared;
 }
 
 Test(decoder_generate, api_runs_give_the_reference_entities_and_generated_labels) {
     char names[16][256];
-    const int nf = decoder_fixtures(names, 16);
+    const int nf = fx_decoder_fixtures(names, 16);
     int runs = 0, strings = 0;
     for (int f = 0; f < nf; f++) {
         char dir[1024], err[1024];
@@ -209,7 +186,7 @@ static const int64_t* i64k(const SafeTensors* st, const char* key, const TensorV
 
 Test(decoder_generate, steps_sequences_and_beam_scores) {
     char names[16][256];
-    const int nf = decoder_fixtures(names, 16);
+    const int nf = fx_decoder_fixtures(names, 16);
     int runs = 0, seqs = 0, steps = 0;
     double worst = 0, worst_score = 0, worst_prefix = 0;
     for (int f = 0; f < nf; f++) {
@@ -325,7 +302,7 @@ Test(decoder_generate, steps_sequences_and_beam_scores) {
 
 Test(decoder_generate, reference_crash_cases_return_entities) {
     char names[16][256];
-    const int nf = decoder_fixtures(names, 16);
+    const int nf = fx_decoder_fixtures(names, 16);
     int cases = 0;
     for (int f = 0; f < nf; f++) {
         char dir[1024], err[1024];
@@ -336,13 +313,9 @@ Test(decoder_generate, reference_crash_cases_return_entities) {
         cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s", err);
         const cJSON* c;
         cJSON_ArrayForEach(c, cJSON_GetObjectItem(r.root, "crashes")) {
-            int nt, nl;
-            const char** texts = strs(cJSON_GetObjectItem(c, "texts"), &nt);
-            const cJSON* labels = cJSON_GetObjectItem(c, "labels");
-            const int per = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
-            const char*** lab = calloc((size_t)nt, sizeof *lab);
-            int* nls = calloc((size_t)nt, sizeof *nls);
-            for (int i = 0; i < nt; i++) { lab[i] = strs(per ? cJSON_GetArrayItem(labels, i) : labels, &nl); nls[i] = nl; }
+            FxTexts tx;
+            fx_texts(c, &tx);
+            const int nt = tx.n;
             gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
             po.threshold = (float)cJSON_GetObjectItem(c, "threshold")->valuedouble;
             gliner_decoder_options d = GLINER_DECODER_DEFAULTS;
@@ -351,14 +324,14 @@ Test(decoder_generate, reference_crash_cases_return_entities) {
             int nc = 0;
             const char** cons = NULL;
             if (cJSON_IsArray(cJSON_GetObjectItem(c, "gen_constraints"))) {
-                cons = strs(cJSON_GetObjectItem(c, "gen_constraints"), &nc);
+                cons = fx_strings(cJSON_GetObjectItem(c, "gen_constraints"), &nc);
                 d.gen_constraints = cons, d.n_gen_constraints = nc;
             }
             gliner_result res[8];
             gliner_generated gen[8];
             cr_assert(nt <= 8);
-            cr_assert_eq(gliner_predict_decoder(g, texts, nt, (const char* const* const*)lab, nls, &po, &d, res, gen, err,
-                                                sizeof err), 0, "%s %s: %s (the reference: %s)", names[f], c->string, err,
+            cr_assert_eq(gliner_predict_decoder(g, tx.texts, nt, (const char* const* const*)tx.labels, tx.n_labels, &po, &d,
+                                                res, gen, err, sizeof err), 0, "%s %s: %s (the reference: %s)", names[f], c->string, err,
                          cJSON_GetObjectItem(c, "error")->valuestring);
             const cJSON* gl = cJSON_GetObjectItem(c, "gen_labels");
             int with = 0;
@@ -370,7 +343,7 @@ Test(decoder_generate, reference_crash_cases_return_entities) {
                     /* the reference's string for this span: its row in prefix_rows (text, start word, width) */
                     cr_assert(cJSON_IsArray(gl), "%s %s: generated labels with no reference generation", names[f], c->string);
                     WordList wl = {0};
-                    cr_assert_eq(words_split(&wl, texts[i], strlen(texts[i]), err, sizeof err), 0);
+                    cr_assert_eq(words_split(&wl, tx.texts[i], strlen(tx.texts[i]), err, sizeof err), 0);
                     int ws = -1, we = -1;
                     for (int w = 0; w < wl.n; w++) {
                         if (wl.w[w].start == res[i].entities[k].start) ws = w;
@@ -397,8 +370,8 @@ Test(decoder_generate, reference_crash_cases_return_entities) {
             cases++;
             gliner_results_free(res, nt);
             gliner_generated_free(gen, nt);
-            for (int i = 0; i < nt; i++) free(lab[i]);
-            free(lab); free(nls); free(texts); free(cons);
+            free(cons);
+            fx_texts_free(&tx);
         }
         gliner_free(g);
         dec_ref_close(&r);

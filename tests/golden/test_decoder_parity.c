@@ -29,30 +29,6 @@
 static void to_source_dir(void) { cr_assert_eq(chdir(GLINER_SOURCE_DIR), 0); }
 TestSuite(decoder_parity, .init = to_source_dir);
 
-/* the decoder fixtures' directory names (uni_span_decoder_*), sorted */
-static int decoder_fixtures(char names[][256], int cap) {
-    DIR* d = opendir(MODELS);
-    cr_assert(d);
-    struct dirent* de;
-    int n = 0;
-    while ((de = readdir(d)) && n < cap)
-        if (!strncmp(de->d_name, "uni_span_decoder", 16)) snprintf(names[n++], 256, "%s", de->d_name);
-    closedir(d);
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && strcmp(names[j], names[j - 1]) < 0; j--) {
-            char t[256];
-            memcpy(t, names[j], 256); memcpy(names[j], names[j - 1], 256); memcpy(names[j - 1], t, 256);
-        }
-    return n;
-}
-
-static const char** strings(const cJSON* arr, int* n) {
-    *n = cJSON_GetArraySize(arr);
-    const char** s = calloc((size_t)*n + 1, sizeof *s);
-    for (int i = 0; i < *n; i++) s[i] = cJSON_GetArrayItem(arr, i)->valuestring;
-    return s;
-}
-
 static int same_i64(const char* what, const int64_t* got, int B, int cols, const TensorView* ref) {
     cr_assert(ref, "%s: not in the dump", what);
     const int rcols = (int)(ref->numel / ref->shape[0]);
@@ -74,7 +50,7 @@ static const char* const CASES[] = {"main", "per_text", "per_text_equal"};
 
 Test(decoder_parity, decoder_inputs_identical_to_the_reference_collator) {
     char names[16][256];
-    const int nf = decoder_fixtures(names, 16);
+    const int nf = fx_decoder_fixtures(names, 16);
     cr_assert(nf >= 1);
     int cases = 0;
     for (int f = 0; f < nf; f++) {
@@ -93,17 +69,13 @@ Test(decoder_parity, decoder_inputs_identical_to_the_reference_collator) {
         for (int ci = 0; ci < 3; ci++) {
             const cJSON* cs = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "cases"), CASES[ci]);
             if (!cs) continue;
-            int nt, nl;
-            const char** texts = strings(cJSON_GetObjectItem(cs, "texts"), &nt);
-            const cJSON* labels = cJSON_GetObjectItem(cs, "labels");
-            const int per = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
+            FxTexts tx;
+            fx_texts(cs, &tx);
+            const int nt = tx.n;
             BatchItem* items = calloc((size_t)nt, sizeof *items);
-            const char*** lab = calloc((size_t)nt, sizeof *lab);
-            for (int i = 0; i < nt; i++) {
-                lab[i] = strings(per ? cJSON_GetArrayItem(labels, i) : labels, &nl);
-                items[i] = (BatchItem){.text = texts[i], .len = strlen(texts[i]), .labels = lab[i], .n_labels = nl,
-                                       .index = i};
-            }
+            for (int i = 0; i < nt; i++)
+                items[i] = (BatchItem){.text = tx.texts[i], .len = strlen(tx.texts[i]), .labels = tx.labels[i],
+                                       .n_labels = tx.n_labels[i], .index = i};
             Batch b;
             cr_assert_eq(batch_build(&b, r.tok, &r.cfg, items, nt, 0, err, sizeof err), 0, "%s", err);
             cr_assert_eq(batch_build_decoder(&b, r.dec_tok, &r.cfg, items, nt ? dcap : 0, pad, err, sizeof err), 0, "%s",
@@ -119,10 +91,8 @@ Test(decoder_parity, decoder_inputs_identical_to_the_reference_collator) {
             }
             cases++;
             batch_free(&b);
-            for (int i = 0; i < nt; i++) free(lab[i]);
-            free(lab);
             free(items);
-            free(texts);
+            fx_texts_free(&tx);
         }
         st_close(&st);
         cJSON_Delete(root);
@@ -160,7 +130,7 @@ static char** decode_all(const Tokenizer* tok, int32_t** toks, const int* lens, 
 
 Test(decoder_parity, prefix_step0_logits_and_greedy_strings) {
     char names[16][256];
-    const int nf = decoder_fixtures(names, 16);
+    const int nf = fx_decoder_fixtures(names, 16);
     int steps = 0, strings_cmp = 0;
     double worst_logit = 0;
     for (int f = 0; f < nf; f++) {
