@@ -63,31 +63,62 @@ static int jint(const cJSON* o, const char* k, int dflt) {
     return cJSON_IsNumber(v) ? v->valueint : cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-/* the run's call through the C API; compares with its "entities" */
-static int api_run(gliner_t* g, const char* model, const char* name, const cJSON* run, const cJSON* greedy) {
-    FxTexts tx;
-    fx_texts(run, &tx);
-    const int nt = tx.n;
-    gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
-    po.threshold = (float)cJSON_GetObjectItem(run, "threshold")->valuedouble;
-    po.flat_ner = jint(run, "flat_ner", 1);
-    po.multi_label = jint(run, "multi_label", 0);
-    gliner_decoder_options d = GLINER_DECODER_DEFAULTS;
-    const cJSON* src = cJSON_GetObjectItem(run, "max_new_tokens") ? run : greedy; /* greedy_nested: greedy's */
-    d.max_new_tokens = jint(src, "max_new_tokens", 15);
-    d.num_gen_sequences = jint(src, "num_gen_sequences", 1);
-    int nc = 0;
+/* a run's (or crash case's) options; src: where the generation settings are (greedy_nested has greedy's); the
+   constraint list returned (free it) */
+static const char** run_options(const cJSON* run, const cJSON* greedy, gliner_predict_options* po,
+                                gliner_decoder_options* d) {
+    *po = (gliner_predict_options)GLINER_PREDICT_DEFAULTS;
+    po->threshold = (float)cJSON_GetObjectItem(run, "threshold")->valuedouble;
+    po->flat_ner = jint(run, "flat_ner", 1);
+    po->multi_label = jint(run, "multi_label", 0);
+    *d = (gliner_decoder_options)GLINER_DECODER_DEFAULTS;
+    const cJSON* src = cJSON_GetObjectItem(run, "max_new_tokens") || !greedy ? run : greedy;
+    d->max_new_tokens = jint(src, "max_new_tokens", 15);
+    d->num_gen_sequences = jint(src, "num_gen_sequences", 1);
     const char** cons = NULL;
     if (cJSON_IsArray(cJSON_GetObjectItem(src, "gen_constraints"))) {
-        cons = fx_strings(cJSON_GetObjectItem(src, "gen_constraints"), &nc);
-        d.gen_constraints = cons;
-        d.n_gen_constraints = nc;
+        cons = fx_strings(cJSON_GetObjectItem(src, "gen_constraints"), &d->n_gen_constraints);
+        d->gen_constraints = cons;
     }
-    gliner_result* res = calloc((size_t)nt, sizeof *res);
-    gliner_generated* gen = calloc((size_t)nt, sizeof *gen);
+    return cons;
+}
+
+/* one gliner_predict_decoder call on a run's (or crash case's) texts, labels and options */
+typedef struct {
+    FxTexts           tx;
+    gliner_result*    res;
+    gliner_generated* gen;
+    const char**      cons;
+} Call;
+
+static void call_run(gliner_t* g, const char* model, const char* name, const cJSON* run, const cJSON* greedy, Call* c) {
+    fx_texts(run, &c->tx);
+    gliner_predict_options po;
+    gliner_decoder_options d;
+    c->cons = run_options(run, greedy, &po, &d);
+    c->res = calloc((size_t)c->tx.n + 1, sizeof *c->res);
+    c->gen = calloc((size_t)c->tx.n + 1, sizeof *c->gen);
     char err[1024];
-    cr_assert_eq(gliner_predict_decoder(g, tx.texts, nt, (const char* const* const*)tx.labels, tx.n_labels, &po, &d, res,
-                                        gen, err, sizeof err), 0, "%s %s: %s", model, name, err);
+    cr_assert_eq(gliner_predict_decoder(g, c->tx.texts, c->tx.n, (const char* const* const*)c->tx.labels, c->tx.n_labels,
+                                        &po, &d, c->res, c->gen, err, sizeof err), 0, "%s %s: %s", model, name, err);
+}
+
+static void call_free(Call* c) {
+    gliner_results_free(c->res, c->tx.n);
+    gliner_generated_free(c->gen, c->tx.n);
+    free(c->res);
+    free(c->gen);
+    free(c->cons);
+    fx_texts_free(&c->tx);
+}
+
+/* the run's call through the C API; compares with its "entities" */
+static int api_run(gliner_t* g, const char* model, const char* name, const cJSON* run, const cJSON* greedy) {
+    Call call;
+    call_run(g, model, name, run, greedy, &call);
+    const int nt = call.tx.n;
+    gliner_result* res = call.res;
+    gliner_generated* gen = call.gen;
     const cJSON* ents = cJSON_GetObjectItem(run, "entities");
     int compared = 0;
     for (int i = 0; i < nt; i++) {
@@ -119,36 +150,8 @@ static int api_run(gliner_t* g, const char* model, const char* name, const cJSON
             }
         }
     }
-    gliner_results_free(res, nt);
-    gliner_generated_free(gen, nt);
-    free(res); free(gen); free(cons);
-    fx_texts_free(&tx);
+    call_free(&call);
     return compared;
-}
-
-Test(decoder_generate, api_runs_give_the_reference_entities_and_generated_labels) {
-    char names[16][256];
-    const int nf = fx_decoder_fixtures(names, 16);
-    int runs = 0, strings = 0;
-    for (int f = 0; f < nf; f++) {
-        char dir[1024], err[1024];
-        snprintf(dir, sizeof dir, "%s/%s", MODELS, names[f]);
-        DecRef r;
-        if (!dec_ref_open(dir, &r)) continue;
-        gliner_t* g;
-        cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s", err);
-        cr_assert(gliner_is_decoder(g));
-        const cJSON* rs = cJSON_GetObjectItem(r.root, "runs");
-        const cJSON* run;
-        cJSON_ArrayForEach(run, rs) {
-            strings += api_run(g, names[f], run->string, run, cJSON_GetObjectItem(rs, "greedy"));
-            runs++;
-        }
-        gliner_free(g);
-        dec_ref_close(&r);
-    }
-    cr_log_info("decoder API: %d runs, %d generated labels identical", runs, strings);
-    cr_expect(runs >= 5 && strings >= 10);
 }
 
 /* ---------------------------------------------------------------- steps, sequences, beam scores */
@@ -298,12 +301,57 @@ Test(decoder_generate, steps_sequences_and_beam_scores) {
     cr_expect(runs >= 4 && seqs >= 10 && steps >= 10);
 }
 
-/* ---------------------------------------------------------------- the reference's crash cases */
+/* a crash case of the reference (decoder.json "crashes"): entities, no crash, and each generated label the one the
+   reference generated for that span before it crashed */
+static void crash_case(gliner_t* g, const char* model, const cJSON* c) {
+    Call call;
+    call_run(g, model, c->string, c, NULL, &call);
+    const int nt = call.tx.n;
+    const FxTexts tx = call.tx;
+    gliner_result* res = call.res;
+    gliner_generated* gen = call.gen;
+    char err[256];
+    const cJSON* gl = cJSON_GetObjectItem(c, "gen_labels");
+    int with = 0;
+    for (int i = 0; i < nt; i++) {
+        for (int k = 0; k < res[i].n; k++) {
+            const char* s = gen[i].labels[(size_t)k * gen[i].n_seq];
+            if (!s) continue;
+            with++;
+            /* the reference's string for this span: its row in prefix_rows (text, start word, width) */
+            cr_assert(cJSON_IsArray(gl), "%s %s: generated labels with no reference generation", model, c->string);
+            WordList wl = {0};
+            cr_assert_eq(words_split(&wl, tx.texts[i], strlen(tx.texts[i]), err, sizeof err), 0);
+            int ws = -1, we = -1;
+            for (int w = 0; w < wl.n; w++) {
+                if (wl.w[w].start == res[i].entities[k].start) ws = w;
+                if (wl.w[w].end == res[i].entities[k].end) we = w;
+            }
+            words_free(&wl);
+            int row = -1, q = 0;
+            const cJSON* pr;
+            cJSON_ArrayForEach(pr, cJSON_GetObjectItem(c, "prefix_rows")) {
+                if (jint(pr, "text", -1) == i && jint(pr, "start", -1) == ws && jint(pr, "width", -1) == we - ws) row = q;
+                q++;
+            }
+            cr_assert(row >= 0, "%s %s text %d entity %d: its span (%d, %d) is not among the reference's prefix "
+                      "rows", model, c->string, i, k, ws, we);
+            const char* want = cJSON_GetArrayItem(gl, row)->valuestring;
+            cr_expect_str_eq(s, want, "%s %s text %d entity %d: '%s', the reference generated '%s'", model,
+                             c->string, i, k, s, want);
+        }
+    }
+    if (!cJSON_IsArray(gl)) /* no span above the threshold: nothing to generate, no crash */
+        cr_expect_eq(with, 0);
+    else
+        cr_expect(with > 0, "%s %s: no entity got generated labels", model, c->string);
+    call_free(&call);
+}
 
-Test(decoder_generate, reference_crash_cases_return_entities) {
+Test(decoder_generate, api_runs_and_the_reference_crash_cases) {
     char names[16][256];
     const int nf = fx_decoder_fixtures(names, 16);
-    int cases = 0;
+    int runs = 0, strings = 0, cases = 0;
     for (int f = 0; f < nf; f++) {
         char dir[1024], err[1024];
         snprintf(dir, sizeof dir, "%s/%s", MODELS, names[f]);
@@ -311,71 +359,21 @@ Test(decoder_generate, reference_crash_cases_return_entities) {
         if (!dec_ref_open(dir, &r)) continue;
         gliner_t* g;
         cr_assert_eq(gliner_load(&g, dir, NULL, err, sizeof err), 0, "%s", err);
-        const cJSON* c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItem(r.root, "crashes")) {
-            FxTexts tx;
-            fx_texts(c, &tx);
-            const int nt = tx.n;
-            gliner_predict_options po = GLINER_PREDICT_DEFAULTS;
-            po.threshold = (float)cJSON_GetObjectItem(c, "threshold")->valuedouble;
-            gliner_decoder_options d = GLINER_DECODER_DEFAULTS;
-            d.max_new_tokens = jint(c, "max_new_tokens", 15);
-            d.num_gen_sequences = jint(c, "num_gen_sequences", 1);
-            int nc = 0;
-            const char** cons = NULL;
-            if (cJSON_IsArray(cJSON_GetObjectItem(c, "gen_constraints"))) {
-                cons = fx_strings(cJSON_GetObjectItem(c, "gen_constraints"), &nc);
-                d.gen_constraints = cons, d.n_gen_constraints = nc;
-            }
-            gliner_result res[8];
-            gliner_generated gen[8];
-            cr_assert(nt <= 8);
-            cr_assert_eq(gliner_predict_decoder(g, tx.texts, nt, (const char* const* const*)tx.labels, tx.n_labels, &po, &d,
-                                                res, gen, err, sizeof err), 0, "%s %s: %s (the reference: %s)", names[f], c->string, err,
-                         cJSON_GetObjectItem(c, "error")->valuestring);
-            const cJSON* gl = cJSON_GetObjectItem(c, "gen_labels");
-            int with = 0;
-            for (int i = 0; i < nt; i++) {
-                for (int k = 0; k < res[i].n; k++) {
-                    const char* s = gen[i].labels[(size_t)k * gen[i].n_seq];
-                    if (!s) continue;
-                    with++;
-                    /* the reference's string for this span: its row in prefix_rows (text, start word, width) */
-                    cr_assert(cJSON_IsArray(gl), "%s %s: generated labels with no reference generation", names[f], c->string);
-                    WordList wl = {0};
-                    cr_assert_eq(words_split(&wl, tx.texts[i], strlen(tx.texts[i]), err, sizeof err), 0);
-                    int ws = -1, we = -1;
-                    for (int w = 0; w < wl.n; w++) {
-                        if (wl.w[w].start == res[i].entities[k].start) ws = w;
-                        if (wl.w[w].end == res[i].entities[k].end) we = w;
-                    }
-                    words_free(&wl);
-                    int row = -1, q = 0;
-                    const cJSON* pr;
-                    cJSON_ArrayForEach(pr, cJSON_GetObjectItem(c, "prefix_rows")) {
-                        if (jint(pr, "text", -1) == i && jint(pr, "start", -1) == ws && jint(pr, "width", -1) == we - ws) row = q;
-                        q++;
-                    }
-                    cr_assert(row >= 0, "%s %s text %d entity %d: its span (%d, %d) is not among the reference's prefix "
-                              "rows", names[f], c->string, i, k, ws, we);
-                    const char* want = cJSON_GetArrayItem(gl, row)->valuestring;
-                    cr_expect_str_eq(s, want, "%s %s text %d entity %d: '%s', the reference generated '%s'", names[f],
-                                     c->string, i, k, s, want);
-                }
-            }
-            if (!cJSON_IsArray(gl)) /* no span above the threshold: nothing to generate, no crash */
-                cr_expect_eq(with, 0);
-            else
-                cr_expect(with > 0, "%s %s: no entity got generated labels", names[f], c->string);
+        cr_assert(gliner_is_decoder(g));
+        const cJSON* rs = cJSON_GetObjectItem(r.root, "runs");
+        const cJSON* run;
+        cJSON_ArrayForEach(run, rs) {
+            strings += api_run(g, names[f], run->string, run, cJSON_GetObjectItem(rs, "greedy"));
+            runs++;
+        }
+        cJSON_ArrayForEach(run, cJSON_GetObjectItem(r.root, "crashes")) {
+            crash_case(g, names[f], run);
             cases++;
-            gliner_results_free(res, nt);
-            gliner_generated_free(gen, nt);
-            free(cons);
-            fx_texts_free(&tx);
         }
         gliner_free(g);
         dec_ref_close(&r);
     }
-    cr_log_info("decoder crash cases: %d handled", cases);
-    cr_expect(cases >= 3);
+    cr_log_info("decoder API: %d runs, %d generated labels identical; %d crash cases of the reference answered", runs,
+                strings, cases);
+    cr_expect(runs >= 5 && strings >= 10 && cases >= 3);
 }
