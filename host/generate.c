@@ -102,19 +102,33 @@ static void log_softmax_row(float* s, int V) {
     for (int v = 0; v < V; v++) s[v] = (s[v] - mx) - lse;
 }
 
-/* TemperatureLogitsWarper then TopKLogitsWarper(top_k, min_keep): scores below the k-th largest become -inf */
-static int cmp_desc(const void* a, const void* b) {
-    const float x = *(const float*)a, y = *(const float*)b;
-    return (x < y) - (x > y);
+/* the k-th largest of x[0..n) (1-based k; x is reordered): quickselect */
+static float kth_largest(float* x, int n, int k) {
+    int lo = 0, hi = n - 1;
+    const int want = k - 1;
+    while (lo < hi) {
+        const float p = x[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] > p) i++;
+            while (x[j] < p) j--;
+            if (i <= j) { const float t = x[i]; x[i] = x[j]; x[j] = t; i++; j--; }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else break;
+    }
+    return x[want];
 }
+
+/* TemperatureLogitsWarper then TopKLogitsWarper(top_k, min_keep): scores below the k-th largest become -inf */
 static void warp_row(float* s, int V, const GenOptions* o, int min_keep, float* scratch) {
     if (o->temperature != 1.0f)
         for (int v = 0; v < V; v++) s[v] = s[v] / o->temperature;
     int k = o->top_k > min_keep ? o->top_k : min_keep;
     if (o->top_k <= 0 || k >= V) return;
     memcpy(scratch, s, (size_t)V * sizeof(float));
-    qsort(scratch, (size_t)V, sizeof(float), cmp_desc);
-    const float kth = scratch[k - 1];
+    const float kth = kth_largest(scratch, V, k);
     for (int v = 0; v < V; v++)
         if (s[v] < kth) s[v] = -INFINITY;
 }
