@@ -1107,7 +1107,6 @@ int tokenizer_decode(const Tokenizer* t, const int32_t* ids, int n, int skip_spe
     }
     if (t->decoder == DEC_BYTELEVEL) utf8_lossy(&res, (const uint8_t*)raw.p, raw.n);
     else sb_put(&res, raw.p ? raw.p : "", raw.n);
-    sb_put(&res, "", 0);
     *out = malloc(res.n + 1);
     CHECK(*out, "out of memory");
     if (res.n) memcpy(*out, res.p, res.n);
