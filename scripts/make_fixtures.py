@@ -1625,7 +1625,7 @@ def decoder_train_pieces(model, tensors):
             "with_alpha_0.75": {"loss": float(o2.loss), "decoder_loss": float(o2.decoder_loss),
                                 "span_loss": span_loss_a,
                                 "note": "model(**batch, alpha=0.75, gamma=0, reduction='sum'): the train fixtures' "
-                                "loss settings (tests/fixtures/train/<model>)"},
+                                "loss settings (scripts/make_train_fixtures.py)"},
         }
     )
     return info
