@@ -12,6 +12,17 @@ Run from the repository root:
 
 Everything is offline (HF_HUB_OFFLINE=1) and deterministic (fixed seeds,
 2 torch threads); reruns produce byte-identical files.
+
+Only some fixtures: `--only a,b` (the MANIFEST keeps the other entries; the tiny tokenizers are rebuilt
+byte-identically). Decoder models (labels_decoder) also get reference/decoder.json + decoder.safetensors
+(decoder_extras: greedy / beam-2 generation with and without the labels trie -- prefixes, per-step logits,
+sequences, beam scores, strings, generated_labels --, the inputs on which the reference crashes, and the
+decoder-loss pieces of spec 8.4); for a decoder fixture that already exists, write only those two files (and its
+MANIFEST entry's crash list) from the committed checkpoint with
+
+    /work/venv/bin/python scripts/make_fixtures.py --decoder-extras uni_span_decoder_gpt2
+
+Key names and what the C tests should compare: tests/fixtures/DECODER_FIXTURES.md.
 """
 
 import os
@@ -1614,7 +1625,7 @@ def decoder_train_pieces(model, tensors):
             "with_alpha_0.75": {"loss": float(o2.loss), "decoder_loss": float(o2.decoder_loss),
                                 "span_loss": span_loss_a,
                                 "note": "model(**batch, alpha=0.75, gamma=0, reduction='sum'): the train fixtures' "
-                                "loss settings (tests/fixtures/train/<model>)"},
+                                "loss settings (scripts/make_train_fixtures.py)"},
         }
     )
     return info

@@ -8,7 +8,8 @@ and records, per optimizer step, everything a re-implementation needs to replay 
 
     tests/fixtures/train/data.json               the 40 training examples of the entity models
     tests/fixtures/train/data_relex.json         the 40 training examples of the relex models
-    tests/fixtures/train/data_decoder.json       the 40 training examples of the decoder models (16 words)
+    tests/fixtures/train_decoder/data_decoder.json   the 40 training examples of the decoder models (16 words)
+    tests/fixtures/train_decoder/<model>/{steps.safetensors,info.json}   the decoder models (DECODER_MODELS)
     tests/fixtures/train/<model>/steps.safetensors
     tests/fixtures/train/<model>/info.json
 
@@ -18,7 +19,8 @@ uni_span_relex_triples_DistMult / _TransE: weightless triples modes on the dot /
 uni_token_relex_attn: token relex, attention adjacency + pair_rep_layer) and DECODER_MODELS (generative label decoders,
 spec 8: uni_span_decoder_gpt2 -- GPT-2, full decoder context, D = Dd = 32; uni_span_decoder_llama -- a tiny Llama,
 grouped-query attention, RoPE theta 1e5, RMSNorm, SiLU MLP, tied head, padding_idx 0, full context, D = 16 ->
-_enc2dec_proj).
+_enc2dec_proj). The decoder models are written to tests/fixtures/train_decoder/ (--out-decoder), not train/:
+tests/golden/test_train_parity.c replays every directory of train/, and gliner.c has no decoder training yet.
 
 Run from the repository root (offline, CPU, deterministic: reruns in one environment are byte-identical, asserted;
 a rerun in a later environment -- same package versions, another machine -- moved the entity fixtures' values at
@@ -1026,6 +1028,8 @@ def build(name, examples, out_root, data_name="data.json"):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "train"))
+    ap.add_argument("--out-decoder", default=str(ROOT / "tests" / "fixtures" / "train_decoder"),
+                    help="where DECODER_MODELS and data_decoder.json go")
     ap.add_argument("--only", default="", help="comma-separated model names")
     ap.add_argument("--lr", type=float, default=None, help="override learning_rate (experiments only)")
     ap.add_argument("--others-lr", type=float, default=None, help="override others_lr (experiments only)")
@@ -1061,7 +1065,9 @@ def main():
         }, f, ensure_ascii=False, indent=None, separators=(",", ":"))
         f.write("\n")
     decoder_examples = load_examples(MAX_WORDS_DECODER)
-    with open(out_root / "data_decoder.json", "w", encoding="utf-8") as f:
+    out_dec = Path(args.out_decoder)
+    out_dec.mkdir(parents=True, exist_ok=True)
+    with open(out_dec / "data_decoder.json", "w", encoding="utf-8") as f:
         json.dump({
             "source": "/work/shared/data/gliner_train_sample/sample_data.json, first 40 examples (as data.json)",
             "max_words": MAX_WORDS_DECODER,
@@ -1078,13 +1084,14 @@ def main():
         if name in RELEX_MODELS:
             build(name, relex_examples, out_root, "data_relex.json")
         elif name in DECODER_MODELS:
-            build(name, decoder_examples, out_root, "data_decoder.json")
+            build(name, decoder_examples, out_dec, "data_decoder.json")
         else:
             build(name, examples, out_root)
-    for p in out_root.rglob("*"):
-        os.chmod(p, 0o755 if p.is_dir() else 0o644)
-    total = sum(p.stat().st_size for p in out_root.rglob("*") if p.is_file())
-    print(f"size of {out_root}: {total / 1024:.1f} KiB")
+    for root in (out_root, out_dec):
+        for p in root.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        print(f"size of {root}: {total / 1024:.1f} KiB")
 
 
 if __name__ == "__main__":
