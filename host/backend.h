@@ -227,6 +227,26 @@ struct Backend {
     void (*relex_select_pairs)(const Backend* be, int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx, int64_t* rows,
                                const void* adj, const int64_t* emask, int B, int nA, int Ea, float thr, int P);
 
+    /* ---- the labels decoder's causal LMs (spec §3.9, §8.5; CPU twins in kernels/cpu/decoder_ops.c). Inference only.
+       NULL in the CUDA tables for now (kernels for them are still to be written): the decoder's generation refuses a
+       table without them (host/model/causal_lm.c causal_lm_supported). */
+    /* transformers' Conv1D (GPT-2): y[M,N] = x[M,K] . w[K,N] (+ b[N]), the weight stored [in, out]; b may be NULL */
+    void (*linear_io)(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N);
+    /* LlamaRMSNorm over the last dim: y = w * (x / sqrt(mean(x^2) + eps)); y may alias x */
+    void (*rms_norm)(const Backend* be, void* y, const void* x, const void* w, int M, int N, float eps);
+    /* rotary position embedding in place (rope_type "default", halves rotated as transformers' rotate_half):
+       x (N, T, H*Dh), token t at position pos0 + t, inv_freq[i] = theta^(-2i/Dh) */
+    void (*rope)(const Backend* be, void* x, int N, int T, int H, int Dh, int pos0, float theta);
+    /* y = act(g) * u (the gated MLP); y may alias g or u */
+    void (*act_mul)(const Backend* be, void* y, const void* g, const void* u, size_t n, ActKind kind);
+    /* one causal attention step over a KV cache: the Tq new keys / values of item i (k, v: (n, Tq, .) rows of stride
+       ldk, Hkv heads of Dh first) are stored at positions past .. past+Tq-1 of cache row slot[i] of kc, vc
+       ((slots, cap, Hkv*Dh)); query t (q: rows of stride ldq, Hq heads) attends positions 0 .. past+t of that row,
+       head h reading kv head h / (Hq / Hkv); scale 1/sqrt(Dh); ctx (n, Tq, Hq*Dh). slot (n) int64 backend memory. */
+    void (*kv_attention)(const Backend* be, void* ctx, void* kc, void* vc, const void* q, const void* k, const void* v,
+                         const int64_t* slot, int n, int Tq, int past, int Hq, int Hkv, int Dh, int cap, int ldq,
+                         int ldk);
+
     /* ---- backward (training, spec §12; host/train/tape.c records the forward and calls these in reverse).
        Conventions: every gradient output ACCUMULATES (+=) into its buffer, so a tensor used twice gets both
        contributions; a NULL gradient pointer means "not needed" and is skipped; dy / dout / dctx is d loss / d

@@ -21,10 +21,12 @@
 #include "check.h"
 #include "decode.h"
 #include "decode_relex.h"
+#include "generate.h"
 #include "device.h"
 #include "log.h"
 #include "profile.h"
 #include "resolve.h"
+#include "model/causal_lm.h"
 #include "model/model.h"
 #include "model/relex.h"
 #include "text/batch.h"
@@ -97,6 +99,33 @@ static int bind_tokenizer(const GlinerModel* m, int which, Tokenizer* tok, const
                  : batch_token_cap(bc, mml, max_tokens, BATCH_TEXT_CAP_DEFAULT(m->cfg.max_len));
     log_debug("%s: at most %lld sub-tokens per %s sequence (model_max_length %lld, position table %d)", dir,
               (long long)*cap, which ? "label" : "text", (long long)mml, backbone_position_limit(bc));
+    return 0;
+}
+
+/* an int key of a backbone config dict (the first of a list), or -1 for null / absent */
+static int64_t raw_id(const BackboneConfig* b, const char* key) {
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(b->raw, key);
+    if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+/* The decoder tokenizer bound to the decoder's input embeddings, its cap per sequence, and the ids generation stops
+   and pads with, as the reference's generate_from_embeds picks them: eos = tokenizer.eos_token_id or
+   config.eos_token_id, pad = tokenizer.pad_token_id or config.pad_token_id or eos (Python's `or`: 0 and None fall
+   through) */
+static int bind_decoder_tokenizer(gliner_t* g, const Resolved* r, char* err, size_t errlen) {
+    const BackboneConfig* dc = &g->model.cfg.labels_decoder_config;
+    if (tokenizer_bind_rows(g->dec_tok, dc->vocab_size, "the decoder's word embeddings", err, errlen) ||
+        tokenizer_config_max_length(r->dec_tok_from, &g->dec_max_length, err, errlen))
+        return -1;
+    const int32_t te = r->dec_eos[0] ? tokenizer_token_to_id(g->dec_tok, r->dec_eos) : -1;
+    const int32_t tp = r->dec_pad[0] ? tokenizer_token_to_id(g->dec_tok, r->dec_pad) : -1;
+    const int64_t ce = raw_id(dc, "eos_token_id"), cp = raw_id(dc, "pad_token_id");
+    g->dec_eos = te > 0 ? te : ce >= 0 && ce < dc->vocab_size ? (int32_t)ce : -1;
+    g->dec_bos = r->dec_bos[0] ? tokenizer_token_to_id(g->dec_tok, r->dec_bos) : -1;
+    g->dec_pad = tp > 0 ? tp : cp > 0 && cp < dc->vocab_size ? (int32_t)cp : g->dec_eos;
+    log_debug("%s: the decoder's tokenizer; eos %d, pad %d, at most %lld tokens per sequence", r->dec_tok_from,
+              g->dec_eos, g->dec_pad, (long long)g->dec_max_length);
     return 0;
 }
 
@@ -250,7 +279,8 @@ static int load_one(gliner_t** out, const char* model_dir, const gliner_options*
     }
     g->tok = r.tok;
     g->label_tok = r.label_tok;
-    r.tok = r.label_tok = NULL;
+    g->dec_tok = r.dec_tok;
+    r.tok = r.label_tok = r.dec_tok = NULL;
     int rc = gliner_model_load_config(&g->model, model_dir, &r.cfg, be, err, errlen);
     if (rc == 0 && strcmp(g->model.cfg.words_splitter_type, "whitespace"))
         rc = gl_set_err(err, errlen, "%s/gliner_config.json: words_splitter_type \"%s\" is not supported (supported: "
@@ -263,6 +293,8 @@ static int load_one(gliner_t** out, const char* model_dir, const gliner_options*
              check_class_token(&g->model.cfg, g->tok, model_dir, r.tok_from, err, errlen);
     if (rc == 0 && g->label_tok)
         rc = bind_tokenizer(&g->model, 1, g->label_tok, r.label_tok_from, 0, &g->label_max_length, err, errlen);
+    if (rc == 0 && g->dec_tok) rc = bind_decoder_tokenizer(g, &r, err, errlen);
+    snprintf(g->dec_tok_err, sizeof g->dec_tok_err, "%s", r.dec_tok_err);
     if (rc == 0 && resolved_tokenizers_borrowed(&r)) { /* kept for the checkpoints a training run writes */
         g->res = malloc(sizeof *g->res);
         CHECK(g->res, "out of memory");
@@ -376,6 +408,7 @@ void gliner_free(gliner_t* g) {
     if (g->model.params || g->model.table.p) gliner_model_free(&g->model);
     tokenizer_free(g->tok);
     tokenizer_free(g->label_tok);
+    tokenizer_free(g->dec_tok);
     label_cache_clear(g);
     if (g->prof) profile_free(g->prof);
     if (g->res) {
@@ -415,6 +448,7 @@ typedef struct {
     size_t  bs, be;
     int     label;
     float   score;
+    char**  gen;               /* decoder models: the generated labels (num_gen_sequences strings, owned), or NULL */
 } Found;
 
 /* a relation between two entities of one text (relex): head, tail index that text's Found list */
@@ -440,6 +474,15 @@ static void found_push(FoundList* l, Found f) {
     l->f[l->n++] = f;
 }
 
+/* drops the entities past n (a failed batch's), with what they own */
+static void found_truncate(FoundList* l, int n, int n_seq) {
+    for (int i = n; i < l->n; i++) {
+        for (int j = 0; l->f[i].gen && j < n_seq; j++) free(l->f[i].gen[j]);
+        free(l->f[i].gen);
+    }
+    if (n < l->n) l->n = n;
+}
+
 static void rel_push(FoundList* l, RelFound r) {
     if (l->nr == l->capr) {
         l->capr = l->capr ? 2 * l->capr : 16;
@@ -456,6 +499,8 @@ typedef struct {
     const char* const* const* relations; /* relex: per-text relation types, or NULL */
     const int*                n_relations;
     float                     adjacency_threshold, relation_threshold;
+    const gliner_decoder_options* dec;   /* decoder models: generate, with these options; NULL: entities only */
+    const LabelsTrie*             trie;  /* dec->gen_constraints as the labels trie, or NULL */
 } PredictOpts;
 static const PredictOpts* popts(const gliner_predict_options* o) { return (const PredictOpts*)o; }
 
@@ -659,6 +704,11 @@ static void batch_prepare(Prepared* p, const gliner_t* g, const char* const* tex
         p->items[i].index = units[i].text; /* errors name the caller's text */
     }
     p->ok = batch_build(&p->b, g->tok, cfg, p->items, n, g->model_max_length, p->err, sizeof p->err) == 0;
+    if (p->ok && po->dec && batch_build_decoder(&p->b, g->dec_tok, cfg, p->items, g->dec_max_length, g->dec_pad,
+                                                p->err, sizeof p->err)) {
+        batch_free(&p->b);
+        p->ok = 0;
+    }
     if (!p->ok) { free(p->items); p->items = NULL; }
 }
 
@@ -671,6 +721,32 @@ static int run_forward(gliner_t* g, const char* const* texts, const Unit* units,
     Prepared p;
     batch_prepare(&p, g, texts, units, n, labels, n_labels, o);
     return batch_run(g, &p, units, n, labels, n_labels, o, found, err, errlen);
+}
+
+/* spec §8.5: the labels of every kept span of the batch (mo->dec_rows prefixes), decoded with the special tokens
+   skipped, into *out (dec_rows * num_gen_sequences strings, malloc'd) */
+static int generate_batch(const gliner_t* g, const ModelOutputs* mo, const gliner_decoder_options* dec,
+                          const LabelsTrie* trie, char*** out, char* err, size_t errlen) {
+    const int n = dec->num_gen_sequences, R = mo->dec_rows;
+    GenOptions go = {.max_new_tokens = dec->max_new_tokens, .num_seq = n, .sample = dec->sample,
+                     .temperature = dec->temperature, .top_k = 50, .seed = dec->seed, .eos = g->dec_eos,
+                     .pad = g->dec_pad, .trie = trie};
+    int32_t** toks = calloc((size_t)(R ? R : 1) * n, sizeof *toks);
+    int* lens = calloc((size_t)(R ? R : 1) * n, sizeof *lens);
+    *out = calloc((size_t)(R ? R : 1) * n, sizeof **out);
+    CHECK(toks && lens && *out, "out of memory");
+    int rc = generate_labels(&g->model, mo->dec_prefix, R, mo->dec_len, &go, toks, lens, NULL, err, errlen);
+    for (size_t j = 0; rc == 0 && j < (size_t)R * n; j++)
+        rc = tokenizer_decode(g->dec_tok, toks[j], lens[j], 1, &(*out)[j], err, errlen);
+    for (size_t j = 0; j < (size_t)R * n; j++) free(toks[j]);
+    free(toks);
+    free(lens);
+    if (rc) {
+        for (size_t j = 0; j < (size_t)R * n; j++) free((*out)[j]);
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* the device half: the forward and the decoding of a prepared batch (freed here, also on failure) */
@@ -707,8 +783,25 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
         in.prefilter = 1;
         in.prefilter_t = decode_logit_floor(o->threshold);
     }
+    const gliner_decoder_options* dec = popts(o)->dec;
+    if (dec) { /* decoder models: the prefixes of the kept spans (spec §8.2-8.3) */
+        in.decoder_prefix = 1;
+        in.Td = b.Td;
+        in.decoder_input_ids = b.dec_ids;
+        in.decoder_words_mask = cfg->full_decoder_context ? b.dec_words_mask : NULL;
+    }
     ModelOutputs mo;
     if (gliner_forward(&g->model, &in, &mo, NULL, err, errlen)) goto out;
+    char** gen = NULL; /* (dec_rows * n) the decoded labels of every kept span of the batch */
+    const int n_seq = dec ? dec->num_gen_sequences : 0;
+    if (dec && generate_batch(g, &mo, dec, popts(o)->trie, &gen, err, errlen)) {
+        free(mo.logits);
+        free(mo.cand_pos);
+        free(mo.cand_val);
+        decoder_outputs_free(&mo);
+        goto out;
+    }
+    int dec_row = 0; /* text i's kept spans are rows dec_row .. dec_row + dec_count[i] - 1 */
     DecodeOpts d = {o->threshold, o->flat_ner, o->multi_label};
     EntityList el = {0};
     size_t cand = 0; /* prefiltered: the next candidate, candidates of text i are contiguous */
@@ -734,9 +827,21 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
             int li = 0;
             while (li < n_labels[units[i].text] && strcmp(labels[units[i].text][li], lab_s)) li++;
             Found f = {units[i].cp_off + ws->start, units[i].cp_off + we->end, units[i].byte_off + ws->byte_start,
-                       units[i].byte_off + we->byte_end, li, el.e[k].score};
+                       units[i].byte_off + we->byte_end, li, el.e[k].score, NULL};
+            /* spec §8.7: a span the model kept for the decoder, f = start*K + width, gets its generated labels */
+            for (int e = 0; dec && e < mo.dec_count[i]; e++)
+                if (mo.dec_sel[(size_t)i * mo.dec_S + e] == (int64_t)el.e[k].start * b.K + (el.e[k].end - el.e[k].start)) {
+                    f.gen = malloc((size_t)n_seq * sizeof *f.gen);
+                    CHECK(f.gen, "out of memory");
+                    for (int j = 0; j < n_seq; j++) {
+                        f.gen[j] = strdup(gen[(size_t)(dec_row + e) * n_seq + j]);
+                        CHECK(f.gen[j], "out of memory");
+                    }
+                    break;
+                }
             found_push(&found[units[i].slot], f);
         }
+        if (dec) dec_row += mo.dec_count[i];
         if (arch_is_relex(cfg->arch) && popts(o)->relations) { /* spec §9.4: pairs of this text's decoded entities */
             const int E = mo.E, P = mo.P, R = mo.R;
             decode_relations(&rl, &el, mo.entity_spans + (size_t)i * E * 2, E, mo.rel_idx + (size_t)i * P * 2,
@@ -753,6 +858,9 @@ static int batch_run(gliner_t* g, Prepared* p, const Unit* units, int n, const c
     }
     relation_list_free(&rl);
     relex_outputs_free(&mo);
+    for (size_t j = 0; gen && j < (size_t)mo.dec_rows * n_seq; j++) free(gen[j]);
+    free(gen);
+    decoder_outputs_free(&mo);
     entity_list_free(&el);
     free(mo.logits);
     free(mo.cand_pos);
@@ -929,7 +1037,10 @@ static void run_batch_out(gliner_t* r, Deal* d, int b) {
     }
     char e1[1024];
     if (run_batch(r, d->texts, bu, n, d->labels, d->n_labels, o, bo->found, e1, sizeof e1)) {
-        for (int k = 0; k < n; k++) bo->found[k].n = bo->found[k].nr = 0; /* what a part of the batch added (CrossFuser groups) */
+        for (int k = 0; k < n; k++) { /* what a part of the batch added (CrossFuser groups) */
+            found_truncate(&bo->found[k], 0, popts(o)->dec ? popts(o)->dec->num_gen_sequences : 0);
+            bo->found[k].nr = 0;
+        }
         for (int k = 0; k < n; k++) {
             if (run_batch(r, d->texts, bu + k, 1, d->labels, d->n_labels, o, bo->found, e1, sizeof e1) == 0) continue;
             const char* why = strip_text_prefix(e1);
@@ -1027,12 +1138,16 @@ static int run_on_replicas(gliner_t* g, const char* const* texts, const Unit* un
                 r.head += found[t].n, r.tail += found[t].n;
                 rel_push(&found[t], r);
             }
-            for (int i = 0; i < bo->found[k].n; i++) found_push(&found[t], bo->found[k].f[i]);
+            for (int i = 0; i < bo->found[k].n; i++) {
+                found_push(&found[t], bo->found[k].f[i]);
+                bo->found[k].f[i].gen = NULL; /* moved */
+            }
             found[t].cut |= bo->found[k].cut;
         }
     }
     for (int b = 0; b < d.n_batches; b++) {
         for (int k = 0; k < d.out[b].n; k++) {
+            found_truncate(&d.out[b].found[k], 0, popts(o)->dec ? popts(o)->dec->num_gen_sequences : 0);
             free(d.out[b].found[k].f);
             free(d.out[b].found[k].r);
             free(d.out[b].why[k]);
@@ -1052,8 +1167,8 @@ static int run_on_replicas(gliner_t* g, const char* const* texts, const Unit* un
 /* gliner_predict_per_text and gliner_predict_relations: po->pub the caller's options (defaults filled in here),
    po->relations set for a relation extraction call, whose relation lists go to rels (n_texts) */
 static int predict(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
-                   const int* n_labels, PredictOpts* po, gliner_result* results, gliner_relations* rels, char* err,
-                   size_t errlen) {
+                   const int* n_labels, PredictOpts* po, gliner_result* results, gliner_relations* rels,
+                   gliner_generated* gens, char* err, size_t errlen) {
     gliner_predict_options o = po->pub; /* completed here, then copied back: batches see po->pub (popts) */
     if (o.batch_size <= 0) o.batch_size = 8;
     if (!(o.threshold >= 0.0f && o.threshold <= 1.0f)) return gl_set_err(err, errlen, "threshold %g: expected a number in [0, 1]", o.threshold);
@@ -1061,6 +1176,10 @@ static int predict(gliner_t* g, const char* const* texts, int n_texts, const cha
     if (o.window > 0 && o.stride > o.window) return gl_set_err(err, errlen, "stride %d is larger than the window %d", o.stride, o.window);
     if (po->relations && o.window > 0)
         return gl_set_err(err, errlen, "relation extraction does not take a sliding window (it would split entity pairs)");
+    if (po->dec && o.window > 0)
+        return gl_set_err(err, errlen, "label generation does not take a sliding window (a window's prefixes would differ "
+                          "from the text's)");
+    const int nseq = po->dec ? po->dec->num_gen_sequences : 0;
     po->pub = o;
 const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op) is po */
     if (g->cuda_dev >= 0) gl_dev_set(g->cuda_dev); /* this thread may not be the one that loaded g */
@@ -1092,7 +1211,10 @@ const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op)
     }
     words_free(&wl);
     if (rc) { free(units); gliner_results_free(results, n_texts); return rc; }
-    if (nu > 1) qsort(units, (size_t)nu, sizeof *units, cmp_unit_len); /* units may be NULL when nu = 0 */
+    /* length-sorted batches; decoder models that generate keep the input order: a text's decoder prefix is padded to
+       its batch's longest row and the padding is attended, so it must share its batch with the texts the reference's
+       DataLoader gives it (units may be NULL when nu = 0) */
+    if (nu > 1 && !po->dec) qsort(units, (size_t)nu, sizeof *units, cmp_unit_len);
     FoundList* found = calloc((size_t)(n_texts ? n_texts : 1), sizeof *found);
     int* before = malloc((size_t)op->batch_size * sizeof *before); /* found[text].n before a batch */
     int* before_r = malloc((size_t)op->batch_size * sizeof *before_r); /* found[text].nr */
@@ -1128,7 +1250,10 @@ const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op)
                the others get their entities -- exactly theirs: what a part of the batch added before the failure
                (a bi-encoder's CrossFuser groups) is dropped first. A batch that fails with no bad text in it (too
                big for memory, say) is done this way too. */
-            for (int k = 0; k < n; k++) found[units[s + k].text].n = before[k], found[units[s + k].text].nr = before_r[k];
+            for (int k = 0; k < n; k++) {
+                found_truncate(&found[units[s + k].text], before[k], nseq);
+                found[units[s + k].text].nr = before_r[k];
+            }
             for (int k = 0; k < n && rc == 0; k++) {
                 const int t = units[s + k].text;
                 if (results[t].error || run_batch(g, texts, units + s + k, 1, labels, n_labels, op, found, e1, sizeof e1) == 0)
@@ -1170,6 +1295,17 @@ const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op)
                 e->label = labels[i][f->label];
                 e->score = f->score;
             }
+            if (gens) { /* decoder models: the generated labels move from the entities into gens[i] */
+                gens[i].n = found[i].n;
+                gens[i].n_seq = nseq;
+                gens[i].labels = calloc((size_t)(found[i].n ? found[i].n : 1) * nseq, sizeof(char*));
+                CHECK(gens[i].labels, "out of memory");
+                for (int k = 0; k < found[i].n; k++) {
+                    for (int j = 0; found[i].f[k].gen && j < nseq; j++) gens[i].labels[(size_t)k * nseq + j] = found[i].f[k].gen[j];
+                    free(found[i].f[k].gen);
+                    found[i].f[k].gen = NULL;
+                }
+            }
             if (rels) { /* relex: head and tail index the list just built (one unit per text: its order) */
                 rels[i].n = found[i].nr;
                 rels[i].relations = calloc((size_t)(found[i].nr ? found[i].nr : 1), sizeof(gliner_relation));
@@ -1180,6 +1316,7 @@ const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op)
                 }
             }
         }
+        found_truncate(&found[i], 0, nseq);
         free(found[i].f);
         free(found[i].r);
     }
@@ -1190,6 +1327,7 @@ const gliner_predict_options* op = &po->pub; /* what every batch sees: popts(op)
     if (rc) {
         gliner_results_free(results, n_texts);
         if (rels) gliner_relations_free(rels, n_texts);
+        if (gens) gliner_generated_free(gens, n_texts);
     } else g->stats.texts += n_texts;
     return rc;
 }
@@ -1199,7 +1337,7 @@ int gliner_predict_per_text(gliner_t* g, const char* const* texts, int n_texts, 
                             size_t errlen) {
     PredictOpts po = {.pub = GLINER_PREDICT_DEFAULTS, .adjacency_threshold = -1.0f, .relation_threshold = -1.0f};
     if (opts) po.pub = *opts;
-    return predict(g, texts, n_texts, labels, n_labels, &po, results, NULL, err, errlen);
+    return predict(g, texts, n_texts, labels, n_labels, &po, results, NULL, NULL, err, errlen);
 }
 
 int gliner_is_relex(const gliner_t* g) { return arch_is_relex(g->model.cfg.arch); }
@@ -1221,7 +1359,7 @@ int gliner_predict_relations(gliner_t* g, const char* const* texts, int n_texts,
                       .adjacency_threshold = ro.adjacency_threshold, .relation_threshold = ro.relation_threshold};
     if (opts) po.pub = *opts;
     memset(rels, 0, (size_t)n_texts * sizeof *rels);
-    return predict(g, texts, n_texts, labels, n_labels, &po, results, rels, err, errlen);
+    return predict(g, texts, n_texts, labels, n_labels, &po, results, rels, NULL, err, errlen);
 }
 
 void gliner_relations_free(gliner_relations* rels, int n) {
@@ -1229,6 +1367,80 @@ void gliner_relations_free(gliner_relations* rels, int n) {
         free(rels[i].relations);
         rels[i].relations = NULL;
         rels[i].n = 0;
+    }
+}
+
+int gliner_is_decoder(const gliner_t* g) { return arch_is_decoder(g->model.cfg.arch); }
+
+int gliner_predict_decoder(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                           const int* n_labels, const gliner_predict_options* opts, const gliner_decoder_options* dopts,
+                           gliner_result* results, gliner_generated* gen, char* err, size_t errlen) {
+    const GlinerConfig* cfg = &g->model.cfg;
+    if (!gliner_is_decoder(g))
+        return gl_set_err(err, errlen, "%s is not a generative decoder model (generated labels need a checkpoint with "
+                          "labels_decoder)", arch_name(cfg->arch));
+    if (arch_is_token(cfg->arch))
+        return gl_set_err(err, errlen, "%s: label generation for the token-level decoder is not implemented (the "
+                          "reference's inference path for it does not run)", arch_name(cfg->arch));
+    gliner_decoder_options d = GLINER_DECODER_DEFAULTS;
+    if (dopts) d = *dopts;
+    if (d.num_gen_sequences < 1 || d.num_gen_sequences > 32)
+        return gl_set_err(err, errlen, "num_gen_sequences %d: expected 1 to 32", d.num_gen_sequences);
+    if (d.max_new_tokens < 1 || d.max_new_tokens > 4096)
+        return gl_set_err(err, errlen, "max_new_tokens %d: expected 1 to 4096", d.max_new_tokens);
+    if (d.sample && !(d.temperature > 0.0f && d.temperature < 1e30f))
+        return gl_set_err(err, errlen, "temperature %g: expected a positive number", d.temperature);
+    if (d.n_gen_constraints < 0 || (d.n_gen_constraints > 0 && !d.gen_constraints))
+        return gl_set_err(err, errlen, "gen_constraints: %d labels and %s", d.n_gen_constraints,
+                          d.gen_constraints ? "a list" : "no list");
+    if (!g->dec_tok)
+        return gl_set_err(err, errlen, "no decoder tokenizer to generate with: %s", g->dec_tok_err);
+    if (!causal_lm_supported(g->model.base))
+        return gl_set_err(err, errlen, "label generation runs on the CPU only for now (the %s backend has no decoder ops "
+                          "yet)", g->model.base->name);
+    if (n_texts <= 0) return 0; /* the options and the model checked, nothing to run */
+    /* set_labels_trie: each constraint as decoder_tokenizer.encode(label) gives it (the post-processor's specials
+       around), a leading bos dropped, + eos */
+    LabelsTrie trie;
+    labels_trie_init(&trie);
+    const int32_t* pre; const int32_t* suf;
+    int npre, nsuf;
+    tokenizer_special_ids(g->dec_tok, &pre, &npre, &suf, &nsuf);
+    for (int i = 0; i < d.n_gen_constraints; i++) {
+        IdVec v = {0};
+        const char* c = d.gen_constraints[i];
+        IdVec ids = {0};
+        for (int k = 0; k < npre; k++) idvec_push(&ids, pre[k]);
+        if (!c || tokenizer_encode_text(g->dec_tok, c, strlen(c), &v, err, errlen)) {
+            if (!c) gl_set_err(err, errlen, "gen_constraints[%d] is NULL", i);
+            idvec_free(&v);
+            idvec_free(&ids);
+            labels_trie_free(&trie);
+            return -1;
+        }
+        for (int k = 0; k < v.n; k++) idvec_push(&ids, v.ids[k]);
+        for (int k = 0; k < nsuf; k++) idvec_push(&ids, suf[k]);
+        const int skip = ids.n > 0 && g->dec_bos >= 0 && ids.ids[0] == g->dec_bos;
+        if (g->dec_eos >= 0) idvec_push(&ids, g->dec_eos);
+        labels_trie_add(&trie, ids.ids + skip, ids.n - skip);
+        idvec_free(&v);
+        idvec_free(&ids);
+    }
+    PredictOpts po = {.pub = GLINER_PREDICT_DEFAULTS, .adjacency_threshold = -1.0f, .relation_threshold = -1.0f,
+                      .dec = &d, .trie = d.n_gen_constraints > 0 ? &trie : NULL};
+    if (opts) po.pub = *opts;
+    memset(gen, 0, (size_t)n_texts * sizeof *gen);
+    const int rc = predict(g, texts, n_texts, labels, n_labels, &po, results, NULL, gen, err, errlen);
+    labels_trie_free(&trie);
+    return rc;
+}
+
+void gliner_generated_free(gliner_generated* gen, int n) {
+    for (int i = 0; i < n; i++) {
+        for (size_t j = 0; gen[i].labels && j < (size_t)gen[i].n * gen[i].n_seq; j++) free(gen[i].labels[j]);
+        free(gen[i].labels);
+        gen[i].labels = NULL;
+        gen[i].n = gen[i].n_seq = 0;
     }
 }
 

@@ -157,6 +157,43 @@ int  gliner_predict_relations(gliner_t* g, const char* const* texts, int n_texts
                               gliner_result* results, gliner_relations* rels, char* err, size_t errlen);
 void gliner_relations_free(gliner_relations* rels, int n);
 
+/* ---- The generative labels decoder (UniEncoderSpanDecoder checkpoints, decoder_mode "span": spec §8). Such a model
+   also runs through gliner_predict* (entities only, no generation). gliner_predict_decoder gives each text its
+   entities, as gliner_predict_per_text does, and for each entity whose span the model selected for the decoder (every
+   span with a label probability above the threshold) the labels the decoder generates for it, as the reference's
+   inference returns them in "generated_labels". Batches run in input order (the reference's batching: a row's decoder
+   prefix is padded to the longest of its batch, and the padding is attended, so what is generated depends on the
+   batch a text is in). Where the reference crashes (no span above the threshold in a batch, per-text label lists of
+   unequal size), the entities come back and spans without a selection get no labels. Not with opts->window; the CPU
+   only for now (the decoder's CUDA ops are not written yet: an error). A model that is not a decoder: an error. */
+typedef struct {
+    const char* const* gen_constraints;   /* NULL, or labels the generation is constrained to (the labels trie, §8.6) */
+    int                n_gen_constraints;
+    int                num_gen_sequences; /* n (default 1): n beams and n labels per entity (beam search); 1: greedy */
+    int                max_new_tokens;    /* default 15 */
+    int                sample;            /* 0 (default): deterministic (greedy / beam search); 1: sampled with the
+                                             temperature and top-k 50, as the reference does by default */
+    float              temperature;       /* with sample; default 0.01 (the reference's) */
+    uint64_t           seed;              /* with sample: the draws (not torch's RNG: other draws than the reference) */
+} gliner_decoder_options;
+
+#define GLINER_DECODER_DEFAULTS {NULL, 0, 1, 15, 0, 0.01f, 0}
+
+typedef struct {
+    int    n;      /* = the text's gliner_result.n */
+    int    n_seq;  /* num_gen_sequences */
+    char** labels; /* (n * n_seq): entity k's j-th label at labels[k * n_seq + j] (best first); all NULL for an entity
+                      whose span was not selected (the reference gives it no "generated_labels") */
+} gliner_generated;
+
+/* 1 when g holds a generative labels decoder model */
+int  gliner_is_decoder(const gliner_t* g);
+/* results (n_texts entities, as gliner_predict_per_text) and gen (n_texts) filled on success; dopts NULL: defaults */
+int  gliner_predict_decoder(gliner_t* g, const char* const* texts, int n_texts, const char* const* const* labels,
+                            const int* n_labels, const gliner_predict_options* opts, const gliner_decoder_options* dopts,
+                            gliner_result* results, gliner_generated* gen, char* err, size_t errlen);
+void gliner_generated_free(gliner_generated* gen, int n);
+
 /* Describes the loaded model and its devices: "UniEncoderSpan, encoder deberta-v2 H=768 ..., device cuda:0", or with
    several "..., 2 devices: cuda:0, cuda:1" */
 const char* gliner_describe(const gliner_t* g);

@@ -36,6 +36,11 @@ struct GlinerHandle {
     Tokenizer*  label_tok; /* bi-encoders */
     int64_t     label_max_length; /* the label sequences' sub-token cap */
     LabelCache  labels;    /* bi-encoders: pooled label embeddings by label string */
+    Tokenizer*  dec_tok;          /* decoder models: the labels decoder's tokenizer (resolve.h) */
+    int64_t     dec_max_length;   /* its sequences' cap (model_max_length; 0: none) */
+    int32_t     dec_eos, dec_pad; /* generation's eos (-1: none) and pad, as the reference picks them */
+    int32_t     dec_bos;          /* the tokenizer's bos (-1: none): dropped from a constraint's ids */
+    char        dec_tok_err[1024]; /* decoder models without dec_tok: why (gliner_predict_decoder says it) */
     char        desc[1024];
     struct ProfBackend* prof; /* GLINER_PROFILE=1: the per-op profile printed by gliner_free */
     gliner_stats stats;       /* gliner_get_stats */

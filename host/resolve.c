@@ -127,6 +127,33 @@ static int text_tokenizer(Resolved* r, char* err, size_t errlen) {
     return 0;
 }
 
+/* The labels decoder's tokenizer: AutoTokenizer.from_pretrained(labels_decoder, add_prefix_space=True), pad_token :=
+   eos_token when it has none (UniEncoderSpanDecoderGLiNER._create_data_processor) */
+static int decoder_tokenizer(Resolved* r, char* err, size_t errlen) {
+    const GlinerConfig* c = &r->cfg;
+    char p[PATH_LEN], cname[128];
+    snprintf(p, sizeof p, "%s/decoder_tokenizer", r->dir);
+    const int own = is_regular(p, "tokenizer.json") || is_regular(p, "tokenizer_config.json");
+    char* json = NULL;
+    size_t len = 0;
+    if (tokenizer_dir(own ? p : NULL, "tokenizer_config.json", "labels_decoder", c->labels_decoder, r->dec_tok_from, err,
+                      errlen) ||
+        tok_json(r->dec_tok_from, r->dec_tok_name, &json, &len, err, errlen))
+        return -1;
+    int rc = tokenizer_dir_decoder_specials(r->dec_tok_from, r->dec_bos, r->dec_eos, r->dec_pad, sizeof r->dec_bos, cname,
+                                            sizeof cname, err, errlen);
+    if (rc == 0 && tokenizer_json_prefix_space(&json, &len, cname, err, errlen) < 0) rc = -1;
+    if (rc == 0) rc = tokenizer_load_string(&r->dec_tok, json, len, r->dec_tok_name, err, errlen);
+    free(json);
+    if (rc) {
+        tokenizer_free(r->dec_tok);
+        r->dec_tok = NULL;
+        return -1;
+    }
+    if (!r->dec_pad[0]) snprintf(r->dec_pad, sizeof r->dec_pad, "%s", r->dec_eos);
+    return 0;
+}
+
 int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) {
     memset(r, 0, sizeof *r);
     char p[PATH_LEN];
@@ -168,6 +195,8 @@ int resolve_checkpoint(Resolved* r, const char* name, char* err, size_t errlen) 
         r->label_tok_converted = !is_regular(r->label_tok_from, "tokenizer.json");
         snprintf(r->label_enc_type, sizeof r->label_enc_type, "%s", c->labels_encoder_config.model_type);
     }
+    if (arch_is_decoder(c->arch) && decoder_tokenizer(r, r->dec_tok_err, sizeof r->dec_tok_err)) /* not fatal */
+        log_debug("%s: no decoder tokenizer: %s", r->dir, r->dec_tok_err);
     r->tok_borrowed  = strcmp(r->tok_from, r->dir) != 0;
     r->tok_converted = !is_regular(r->tok_from, "tokenizer.json");
     snprintf(r->enc_type, sizeof r->enc_type, "%s", c->encoder.model_type);
@@ -183,6 +212,7 @@ void resolved_free(Resolved* r) {
     free(r->label_tok_json);
     tokenizer_free(r->tok);
     tokenizer_free(r->label_tok);
+    tokenizer_free(r->dec_tok);
     memset(r, 0, sizeof *r);
 }
 

@@ -17,6 +17,11 @@
                       resized to it before the weights load); bi-encoders are never resized (the reference warns)
      label tokenizer  bi-encoders: DIR/labels_tokenizer/ when the checkpoint has one (ours write it), else
                       labels_encoder, resolved like model_name (the reference always loads it by name)
+     decoder tokenizer  decoder models: DIR/decoder_tokenizer/ when the checkpoint has one, else labels_decoder
+                      resolved like model_name (a relative path is taken from the current directory, as the
+                      reference's AutoTokenizer does), with add_prefix_space=True as the reference loads it
+                      (tokenizer_json_prefix_space) and its bos / eos / pad tokens (pad := eos when None); when it
+                      cannot be found or read, the checkpoint still resolves (dec_tok_err says why: generation fails)
 
    Everything found is recorded for `gliner info` (which keys were defaulted, where each piece came from). */
 #pragma once
@@ -38,6 +43,12 @@ typedef struct Resolved {
     size_t label_tok_len;
     char   label_tok_from[4096];
     char   label_tok_name[4096];
+    Tokenizer* dec_tok;              /* decoder models: the labels decoder's tokenizer */
+    char   dec_tok_from[4096];
+    char   dec_tok_name[4096];
+    char   dec_bos[256], dec_eos[256], dec_pad[256]; /* its special tokens ("" for None; pad is eos when None) */
+    char   dec_tok_err[1024];        /* why there is none (not an error for the checkpoint: entities need no decoder
+                                        tokenizer; generation reports it) */
     char   encoder_from[4096];       /* "" when the config had encoder_config, else BACKBONE/config.json */
     char   labels_encoder_from[4096];
     char   labels_decoder_from[4096];

@@ -12,6 +12,17 @@ Run from the repository root:
 
 Everything is offline (HF_HUB_OFFLINE=1) and deterministic (fixed seeds,
 2 torch threads); reruns produce byte-identical files.
+
+Only some fixtures: `--only a,b` (the MANIFEST keeps the other entries; the tiny tokenizers are rebuilt
+byte-identically). Decoder models (labels_decoder) also get reference/decoder.json + decoder.safetensors
+(decoder_extras: greedy / beam-2 generation with and without the labels trie -- prefixes, per-step logits,
+sequences, beam scores, strings, generated_labels --, the inputs on which the reference crashes, and the
+decoder-loss pieces of spec 8.4); for a decoder fixture that already exists, write only those two files (and its
+MANIFEST entry's crash list) from the committed checkpoint with
+
+    /work/venv/bin/python scripts/make_fixtures.py --decoder-extras uni_span_decoder_gpt2
+
+Key names and what the C tests should compare: tests/fixtures/DECODER_FIXTURES.md.
 """
 
 import os
@@ -362,6 +373,37 @@ def gpt2_cfg(vocab_size, eos_id):
     }
 
 
+def llama_cfg(vocab_size, eos_id, rope_theta, rms_norm_eps, pad_id=None):
+    """A tiny Llama-family causal LM (SmolLM2 layout): grouped-query attention (4 query heads, 2 key/value heads,
+    head_dim 8), RoPE (non-interleaved, rope_theta), RMSNorm, SiLU-gated MLP, tied lm_head, no biases.
+    bos / eos = the decoder tokenizer's eos (AutoTokenizer(labels_decoder, add_prefix_space=True) gives
+    bos = eos = <|endoftext|> = 0 and pad None -> pad := eos): the reference's generate_from_embeds does
+    `eos_token_id or cfg.eos_token_id`, so an eos id 0 falls through to the config's (LlamaConfig's default is 2).
+    pad_id: the config's pad_token_id, which Llama uses as the padding_idx of embed_tokens (that row starts at 0
+    and gets no gradient through the embedding lookup, only through the tied lm_head)."""
+    return {
+        "model_type": "llama",
+        "vocab_size": vocab_size,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "hidden_act": "silu",
+        "max_position_embeddings": 128,
+        "initializer_range": 0.1,
+        "rms_norm_eps": rms_norm_eps,
+        "rope_parameters": {"rope_type": "default", "rope_theta": rope_theta},
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "mlp_bias": False,
+        "tie_word_embeddings": True,
+        "bos_token_id": eos_id,
+        "eos_token_id": eos_id,
+        "pad_token_id": pad_id,
+    }
+
+
 # ----------------------------------------------------------------------------------------------
 # fixture definitions
 # ----------------------------------------------------------------------------------------------
@@ -508,6 +550,35 @@ def fixture_specs(tk):
     S.append(("uni_span_fuse_layers", small(fuse_layers=True)))
     S.append(("uni_span_no_rnn", small(num_rnn_layers=0)))
     S.append(("uni_token_represent_spans", small(span_mode="token_level", represent_spans=True)))
+    # Generative label decoders (spec 8), small encoder (BERT, D = 16) + a 32-wide decoder, so _enc2dec_proj
+    # (D != Dd) is built: GPT-2 without full decoder context; a tiny Llama with and without it.
+    dec = dict(labels_decoder=gpt_path, decoder_mode="span", blank_entity_prob=0.0)
+    S.append(
+        (
+            "uni_span_decoder_gpt2_nofull",
+            small(labels_decoder_config=gpt2_cfg(gpt_len, gpt_eos), full_decoder_context=False, **dec),
+        )
+    )
+    S.append(
+        (
+            "uni_span_decoder_llama",
+            small(
+                labels_decoder_config=llama_cfg(gpt_len, gpt_eos, rope_theta=100000.0, rms_norm_eps=1e-5, pad_id=gpt_eos),
+                full_decoder_context=True,
+                **dec,
+            ),
+        )
+    )
+    S.append(
+        (
+            "uni_span_decoder_llama_nofull",
+            small(
+                labels_decoder_config=llama_cfg(gpt_len, gpt_eos, rope_theta=10000.0, rms_norm_eps=1e-6),
+                full_decoder_context=False,
+                **dec,
+            ),
+        )
+    )
     S.append(
         (
             "bi_span_postfusion",
@@ -1185,6 +1256,498 @@ def decoder_first_step(model, texts, labels, tensors, where):
                 }
 
 
+# ----------------------------------------------------------------------------------------------
+# decoder models: generation, crash cases and decoder-loss pieces (reference/decoder.{json,safetensors})
+# ----------------------------------------------------------------------------------------------
+
+GEN_TEXTS = TEXTS[1:3]  # two texts of different lengths (a padded batch), the main case's labels
+GEN_MAX_NEW_TOKENS = 6  # the reference's default is 15; 6 keeps the per-step logits small (and cuts the
+# 7-token constrained label "organization" + eos: a generation that ends without eos)
+GEN_CONSTRAINTS = ["person", "location", "date of birth", "date", "organization"]  # " d ate" is a prefix of two labels
+GEN_TARGET_SPANS = 5  # the generation case's threshold keeps about this many spans (decoder rows)
+GEN_RUNS = [  # name, num_gen_sequences (= num_beams = num_return_sequences), gen_constraints
+    ("greedy", 1, None),
+    ("greedy_constrained", 1, GEN_CONSTRAINTS),
+    ("beam2", 2, None),
+    ("beam2_constrained", 2, GEN_CONSTRAINTS),
+]
+MAX_GEN_LOGITS_BYTES = 400_000  # per-step raw logits of a run are stored when they fit
+
+
+def _byte_decoder():
+    """GPT-2's byte-level alphabet inverted: unicode char -> byte."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def _token_bytes_hex(tok, ids):
+    """The UTF-8 bytes the byte-level BPE tokens stand for (special tokens skipped), before the lossy decode."""
+    bd = _byte_decoder()
+    special = set(tok.all_special_ids)
+    out = bytearray()
+    for t in tok.convert_ids_to_tokens([i for i in ids if i not in special]):
+        out.extend(bd[c] for c in t)
+    return out.hex()
+
+
+def _constraint_ids(tok, label):
+    """What set_labels_trie inserts for one label: encode(label), a leading BOS dropped, + eos."""
+    t = tok.encode(label)
+    if t[0] == tok.bos_token_id:
+        t = t[1:]
+    return t + [tok.eos_token_id]
+
+
+def _capture_gen(model):
+    """Wrap the HF causal LM's generate (called by Decoder.generate_from_embeds) so that it also returns the
+    per-step logits / scores, and run_batch so that its output (logits, decoder_span_idx, gen_labels) and the
+    collated batch are kept. The generation itself is the reference's, unchanged (it still gets .sequences)."""
+    hf = model.model.decoder.decoder_layer.model
+    orig_gen, orig_rb = hf.generate, model.run_batch
+    got = {"gen": [], "run_batch": []}
+
+    def gen(*a, **kw):
+        kw = dict(kw)
+        kw.update(return_dict_in_generate=True, output_logits=True, output_scores=True)
+        out = orig_gen(*a, **kw)
+        got["gen"].append({"kwargs": kw, "out": out})
+        return out.sequences
+
+    def rb(batch, *a, **kw):
+        got["run_batch"].append({"batch": batch})
+        out = orig_rb(batch, *a, **kw)
+        got["run_batch"][-1]["out"] = out
+        return out
+
+    hf.generate = gen
+    model.run_batch = rb
+
+    def undo():
+        del hf.generate
+        del model.run_batch
+
+    return got, undo
+
+
+def _gen_kwargs_json(kw):
+    keep = ("max_new_tokens", "eos_token_id", "pad_token_id", "temperature", "do_sample", "use_cache",
+            "num_return_sequences", "num_beams")
+    d = {k: to_jsonable(kw[k]) for k in keep if k in kw}
+    d["attention_mask"] = "all ones (B, L0)" if bool(kw["attention_mask"].bool().all()) else "partial"
+    d["prefix_allowed_tokens_fn"] = kw.get("prefix_allowed_tokens_fn") is not None
+    d["logits_processor"] = [type(p).__name__ for p in kw.get("logits_processor") or []]
+    return d
+
+
+def _flat_probs(model, texts, labels, batch_size=8):
+    """sigmoid(span logits) of the collated texts, from a plain forward (no generation): per valid span the max
+    over classes (the decoder's selection score) and every valid (span, class) probability."""
+    prepared = model.prepare_batch(texts, labels)
+    batch = model.collate_batch(prepared["input_x"], prepared["entity_types"])
+    tb = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    with torch.no_grad():
+        lg = model.model(**tb, threshold=0.5).logits
+    p = torch.sigmoid(lg.float())
+    B, W, K, C = p.shape
+    m = tb["span_mask"].view(B, W, K).bool()
+    return p.amax(-1)[m], p[m]
+
+
+def _choose_gen_threshold(model):
+    sel, cells = _flat_probs(model, GEN_TEXTS, LABELS)
+    v = sorted(set(sel.tolist()), reverse=True)
+    ks = sorted(range(1, len(v)), key=lambda j: (abs(j - GEN_TARGET_SPANS), j))
+    k = next((j for j in ks if 3 <= j <= 10 and _logit(v[j - 1]) - _logit(v[j]) >= 0.02), None)
+    if k is None:
+        k = max((j for j in ks if 2 <= j <= 12), key=lambda j: _logit(v[j - 1]) - _logit(v[j]))
+    thr = _nice_between(v[k], v[k - 1])
+    return thr, {
+        "threshold": thr,
+        "kept_spans": int((sel > thr).sum()),
+        "selection_margin": float((sel - thr).abs().min()),
+        "class_prob_margin": float((cells - thr).abs().min()),
+        "max_selection_prob": float(sel.max()),
+        "note": "threshold between two consecutive selection scores (max over classes of sigmoid(span logit), valid "
+        "spans) so that about GEN_TARGET_SPANS spans are kept; margins = min |prob - threshold| over valid spans "
+        "(selection) and valid (span, class) cells (entity decoding)",
+    }
+
+
+def _padded_class_threshold(model):
+    """A threshold just below the highest padded-class probability of the per-text case (PER_TEXT_LABELS: the
+    first text has 2 labels, the second 3, so the first text's class 3 is padding): a candidate with that class
+    passes, and the reference's decoding raises KeyError (id_to_class has no entry 3)."""
+    prepared = model.prepare_batch(PER_TEXT_TEXTS, PER_TEXT_LABELS)
+    batch = model.collate_batch(prepared["input_x"], prepared["entity_types"])
+    tb = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    with torch.no_grad():
+        p = torch.sigmoid(model.model(**tb, threshold=0.5).logits.float())
+    B, W, K, C = p.shape
+    lens = [len(x) for x in batch["tokens"]]
+    valid = torch.zeros(B, W, K, dtype=torch.bool)
+    for b in range(B):
+        for i in range(W):
+            for k in range(K):
+                valid[b, i, k] = i + k + 1 <= lens[b]
+    ncls = [len(x) for x in PER_TEXT_LABELS]
+    padded = torch.zeros(B, W, K, C, dtype=torch.bool)
+    for b in range(B):
+        padded[b, :, :, ncls[b]:] = True
+    vals = p[valid.unsqueeze(-1).expand_as(p)]
+    pmax = float(p[padded & valid.unsqueeze(-1)].max())
+    below = [v for v in vals.tolist() if v < pmax]
+    lo = max(below) if below else pmax / 2
+    t = _nice_between(lo, pmax)
+    return t, {"threshold": t, "max_padded_class_prob": pmax, "next_lower_prob": lo,
+               "cells_above": int((vals > t).sum()),
+               "note": "between the highest padded-class probability (valid spans only) and the next lower valid "
+               "probability: exactly the top cells pass; decoding meets the padded class and the reference raises"}
+
+
+def _gen_run(model, texts, labels, threshold, n, constraints, tensors, key, store_logits=True, flat_ner=True):
+    """One model.inference call (do_sample=False) with the generation captured; tensors under key.
+    store_logits False (crash cases): neither the per-step logits nor the prefix are stored."""
+    tok = model.data_processor.decoder_tokenizer
+    got, undo = _capture_gen(model)
+    res = {"texts": texts, "labels": labels, "threshold": threshold, "flat_ner": flat_ner, "multi_label": False,
+           "num_gen_sequences": n, "gen_constraints": constraints, "do_sample": False,
+           "max_new_tokens": GEN_MAX_NEW_TOKENS}
+    try:
+        res["entities"] = to_jsonable(
+            model.inference(texts, labels, threshold=threshold, flat_ner=flat_ner, gen_constraints=constraints,
+                            num_gen_sequences=n, do_sample=False, max_new_tokens=GEN_MAX_NEW_TOKENS)
+        )
+    except Exception as e:
+        res["error"] = f"{type(e).__name__}: {e}"
+        res["error_traceback_tail"] = traceback.format_exc().strip().splitlines()[-3:]
+    finally:
+        undo()
+    assert len(got["run_batch"]) <= 1, "one batch expected"
+    if got["run_batch"]:
+        rb = got["run_batch"][0]
+        b = rb["batch"]
+        for k, v in b.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"{key}.batch.{k}"] = v
+        res["batch_tokens"] = to_jsonable(b.get("tokens"))
+        res["id_to_classes"] = to_jsonable(b.get("id_to_classes"))
+        out = rb.get("out")
+        if out is not None:
+            tensors[f"{key}.logits"] = out.logits
+            sel = out.decoder_span_idx
+            tensors[f"{key}.decoder_span_idx"] = sel
+            res["gen_labels"] = list(out.gen_labels) if out.gen_labels is not None else None
+            rows = [(bi, m, int(f)) for bi in range(sel.shape[0]) for m, f in enumerate(sel[bi].tolist()) if f != -1]
+            res["kept_spans_per_text"] = [sum(1 for r in rows if r[0] == bi) for bi in range(sel.shape[0])]
+            res["prefix_rows"] = [{"text": bi, "m": m, "f": f, "start": f // model.config.max_width,
+                                   "width": f % model.config.max_width} for bi, m, f in rows]
+    if got["gen"]:
+        assert len(got["gen"]) == 1
+        g = got["gen"][0]
+        kw, o = g["kwargs"], g["out"]
+        if store_logits:
+            tensors[f"{key}.prefix"] = kw["inputs_embeds"]
+        res["generate_kwargs"] = _gen_kwargs_json(kw)
+        seq = o.sequences
+        tensors[f"{key}.sequences"] = seq
+        res["sequences"] = seq.tolist()
+        res["decoded"] = tok.batch_decode(seq, skip_special_tokens=True)
+        res["decoded_bytes_hex"] = [_token_bytes_hex(tok, s) for s in seq.tolist()]
+        res["steps"] = len(o.logits)
+        lg = torch.stack(list(o.logits), 1)  # (rows, steps, V): raw logits, before any processor
+        sc = torch.stack(list(o.scores), 1)  # processed scores
+        top2 = lg.topk(2, dim=-1).values
+        res["min_top2_logit_gap"] = float((top2[..., 0] - top2[..., 1]).min())
+        if n == 1:
+            # greedy: the chosen token is argmax of the processed scores; its gap to the runner-up
+            st = sc.topk(2, dim=-1).values
+            res["min_top2_score_gap"] = float((st[..., 0] - st[..., 1]).min())
+        eos = kw["eos_token_id"]
+        # step s of row r counts when the row had not produced eos before s (HF keeps running finished rows
+        # with pad inputs until every row is done: their later logits are not part of the result)
+        before = torch.cat([torch.zeros(seq.shape[0], 1, dtype=torch.long), (seq == eos).long().cumsum(1)[:, :-1]], 1)
+        valid = before == 0
+        res["verify"] = _verify_generation(model, kw["inputs_embeds"], seq, lg, valid, n, o, eos)
+        if n == 1:
+            tensors[f"{key}.step_valid"] = valid
+        if store_logits and n == 1 and lg.numel() * 4 <= MAX_GEN_LOGITS_BYTES:
+            tensors[f"{key}.step_logits"] = lg
+        elif store_logits and n == 1:
+            res["step_logits_skipped"] = f"{list(lg.shape)} too large"
+        if n > 1:
+            tensors[f"{key}.sequences_scores"] = o.sequences_scores
+            tensors[f"{key}.beam_indices"] = o.beam_indices
+            res["sequences_scores"] = o.sequences_scores.tolist()
+        if "gen_labels" in res:
+            assert res["gen_labels"] == res["decoded"], "gen_labels != batch_decode(sequences)"
+    return res
+
+
+@torch.no_grad()
+def _verify_generation(model, prefix, seq, lg, valid, n, o, eos):
+    """Recompute without the KV cache: one forward of [prefix ; E_dec[tokens before s]] per returned sequence
+    (position ids 0.., all-ones mask, as generate). Greedy: the raw step logits of the valid steps; beam: the
+    sequence score = sum over the generated tokens up to and including eos of (log_softmax(logits)[token] + 1e-6)
+    / (number of those tokens)^length_penalty(1.0) -- the NumericalStabilityProcessor's +1e-6 is applied to
+    log-probs in beam search, and the prefix constraint only masks (allowed tokens keep their log-prob)."""
+    hf = model.model.decoder.decoder_layer.model
+    emb = hf.get_input_embeddings()
+    rows = seq.shape[0]
+    P = prefix.repeat_interleave(n, 0) if n > 1 else prefix
+    full = hf(inputs_embeds=torch.cat([P, emb(seq)], 1)).logits[:, P.shape[1] - 1 : -1]  # (rows, T, V)
+    res = {}
+    if n == 1:
+        d = (full - lg).abs().amax(-1)
+        res["greedy_logits_cache_vs_full_forward_max_abs"] = float(d[valid].max())
+        assert res["greedy_logits_cache_vs_full_forward_max_abs"] < 1e-4
+    else:
+        lp = torch.log_softmax(full.float(), -1).gather(-1, seq.unsqueeze(-1)).squeeze(-1) + 1e-6
+        lens = valid.sum(1)
+        sc = (lp * valid).sum(1) / lens.float()
+        res["beam_scores_recomputed_max_abs"] = float((sc - o.sequences_scores).abs().max())
+        res["beam_lengths"] = lens.tolist()
+        assert res["beam_scores_recomputed_max_abs"] < 1e-4, res
+    return res
+
+
+def _prefix_check(model, res, tensors, key):
+    """The packed prefix (Mk, L0, Dd) generate got == get_raw_decoder_inputs(decoder_embedding, mask) of a
+    plain forward of the same batch; the mask is stored (generation ignores it, training uses it)."""
+    b = {k: tensors[f"{key}.batch.{k}"] for k in list_batch_keys(tensors, key)}
+    with torch.no_grad():
+        out = model.model(**b, threshold=res["threshold"])
+        toks, tmask = model.model.get_raw_decoder_inputs(out.decoder_embedding, out.decoder_embedding_mask)
+    assert torch.equal(toks, tensors[f"{key}.prefix"]), "prefix differs from a plain forward"
+    tensors[f"{key}.prefix_mask"] = tmask
+    return {"Mk": int(toks.shape[0]), "L0": int(toks.shape[1]), "Dd": int(toks.shape[2])}
+
+
+def list_batch_keys(tensors, key):
+    p = f"{key}.batch."
+    return [k[len(p):] for k in tensors if k.startswith(p)]
+
+
+def decoder_train_pieces(model, tensors):
+    """The decoder loss of spec 8.4 on train_grads' batch (TRAIN_EXAMPLES, TRAIN_TYPES, train() mode, dropout 0):
+    prefix, decoder inputs, targets, per-token cross-entropy, the loss parts, and the gradient of the decoder loss
+    w.r.t. the prefix. Keys train.*."""
+    seed_all(1234)
+    collator = model.data_collator_class(model.config, data_processor=model.data_processor, prepare_labels=True)
+    batch = collator(copy.deepcopy(TRAIN_EXAMPLES), entity_types=[list(TRAIN_TYPES) for _ in TRAIN_EXAMPLES])
+    tb = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    inner = model.model
+    inner.train()
+    rec = {}
+    dec = inner.decoder
+    orig_fwd = dec.forward
+
+    def fwd(*a, **kw):  # the teacher-forcing decoder call of decode_labels
+        if kw["inputs_embeds"].requires_grad:
+            kw["inputs_embeds"].retain_grad()
+        out = orig_fwd(*a, **kw)
+        rec["inputs_embeds"], rec["attention_mask"], rec["logits"] = kw["inputs_embeds"], kw["attention_mask"], out
+        return out
+
+    orig_raw = inner.get_raw_decoder_inputs
+
+    def raw(*a, **kw):
+        out = orig_raw(*a, **kw)
+        if out[0].requires_grad:
+            out[0].retain_grad()
+        rec["prefix"], rec["prefix_mask"] = out
+        return out
+
+    dec.forward = fwd
+    inner.get_raw_decoder_inputs = raw
+    info = {}
+    try:
+        seed_all(1234)
+        out = inner(**tb)
+        out.decoder_loss.backward()
+        loss, dloss = float(out.loss), float(out.decoder_loss)
+        with torch.no_grad():
+            span_loss = float(inner.loss(out.logits, tb["labels"], out.prompts_embedding_mask, tb["span_mask"]))
+            # the loss parts with the training fixtures' loss settings (make_train_fixtures.py: alpha 0.75)
+            seed_all(1234)
+            rec_first = dict(rec)
+            o2 = inner(**tb, alpha=0.75, gamma=0.0, prob_margin=0.0, label_smoothing=0.0, reduction="sum")
+            rec.clear()
+            rec.update(rec_first)
+            span_loss_a = float(inner.loss(out.logits, tb["labels"], out.prompts_embedding_mask, tb["span_mask"],
+                                           alpha=0.75))
+    finally:
+        del dec.forward
+        del inner.get_raw_decoder_inputs
+        inner.eval()
+        inner.zero_grad(set_to_none=True)
+    ids = tb["decoder_labels_ids"]
+    label_strings = [lab for ex in TRAIN_EXAMPLES for _, _, lab in sorted(ex["ner"])]  # spans in increasing f
+    re_tok = model.data_processor.decoder_tokenizer(label_strings, return_tensors="pt", padding="longest")
+    assert torch.equal(re_tok["input_ids"], ids), "decoder label strings do not reproduce decoder_labels_ids"
+    L0 = rec["prefix"].shape[1]
+    tgt = torch.cat([torch.full((ids.shape[0], L0), -100, dtype=ids.dtype), tb["decoder_labels"]], 1)[:, 1:]
+    lg = rec["logits"].detach()
+    ce = torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), reduction="none",
+                                           ignore_index=-100).view(tgt.shape)
+    assert abs(float(ce.sum()) - dloss) <= 1e-4 * max(1.0, abs(dloss)), (float(ce.sum()), dloss)
+    cfg = model.config
+    assert abs(cfg.decoder_loss_coef * dloss + cfg.span_loss_coef * span_loss - loss) <= 1e-4 * max(1.0, abs(loss))
+    tensors["train.prefix"] = rec["prefix"]
+    tensors["train.prefix_mask"] = rec["prefix_mask"]
+    tensors["train.decoder_attention_mask"] = rec["attention_mask"]
+    tensors["train.targets"] = tgt
+    tensors["train.token_ce"] = ce
+    tensors["train.first_label_logits"] = lg[:, L0 - 1]  # (Mk, V): the prediction of each label's first token
+    tensors["train.grad_inputs_embeds_decoder_loss"] = rec["inputs_embeds"].grad
+    tensors["train.decoder_loss"] = torch.tensor(dloss)
+    tensors["train.span_loss"] = torch.tensor(span_loss)
+    tensors["train.loss"] = torch.tensor(loss)
+    info.update(
+        {
+            "examples": "TRAIN_EXAMPLES / TRAIN_TYPES of make_fixtures.py (= inputs.json train.examples); the "
+            "collated batch is reference/train_batch.safetensors",
+            "decoder_label_strings": label_strings,
+            "decoder_label_strings_note": "the gold label of each positive span in increasing flat index, examples in "
+            "order; decoder_tokenizer(strings, padding='longest') == decoder_labels_ids (asserted)",
+            "Mk": int(ids.shape[0]), "L0": int(L0), "Ll": int(ids.shape[1]), "Dd": int(rec["prefix"].shape[2]),
+            "loss": loss, "decoder_loss": dloss, "span_loss": span_loss,
+            "decoder_loss_coef": cfg.decoder_loss_coef, "span_loss_coef": cfg.span_loss_coef,
+            "loss_formula": "loss = decoder_loss_coef * decoder_loss + span_loss_coef * span_loss; decoder_loss = "
+            "sum of token_ce (cross-entropy, sum over targets != -100); span_loss = the span focal/BCE loss "
+            "(model defaults: alpha -1, gamma 0, reduction sum)",
+            "with_alpha_0.75": {"loss": float(o2.loss), "decoder_loss": float(o2.decoder_loss),
+                                "span_loss": span_loss_a,
+                                "note": "model(**batch, alpha=0.75, gamma=0, reduction='sum'): the train fixtures' "
+                                "loss settings (scripts/make_train_fixtures.py)"},
+        }
+    )
+    return info
+
+
+def decoder_extras(model, mdir, entry=None):
+    """Writes reference/decoder.safetensors + reference/decoder.json (layout: tests/fixtures/DECODER_FIXTURES.md)."""
+    ref = mdir / "reference"
+    ref.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    tok = model.data_processor.decoder_tokenizer
+    hf = model.model.decoder.decoder_layer.model
+    thr, thr_info = _choose_gen_threshold(model)
+    trie = model.set_labels_trie(GEN_CONSTRAINTS)
+    info = {
+        "versions": VERSIONS,
+        "decoder": {
+            "model_type": hf.config.model_type,
+            "full_decoder_context": bool(model.config.full_decoder_context),
+            "hidden_size": int(hf.config.hidden_size),
+            "enc2dec_proj": hasattr(model.model, "_enc2dec_proj"),
+            "tokenizer": {
+                "path": model.config.labels_decoder,
+                "class": type(tok).__name__,
+                "add_prefix_space": True,
+                "len": len(tok),
+                "bos_token_id": tok.bos_token_id,
+                "eos_token_id": tok.eos_token_id,
+                "pad_token_id": tok.pad_token_id,
+                "all_special_ids": tok.all_special_ids,
+            },
+            "config_ids": {k: getattr(hf.config, k, None) for k in ("bos_token_id", "eos_token_id", "pad_token_id")},
+            "generation_config": {k: to_jsonable(getattr(hf.generation_config, k, None)) for k in
+                                  ("length_penalty", "early_stopping", "num_beams", "do_sample", "temperature",
+                                   "top_k", "top_p", "repetition_penalty", "max_length", "bos_token_id",
+                                   "eos_token_id", "pad_token_id")},
+        },
+        "gen_constraints": GEN_CONSTRAINTS,
+        "gen_constraints_token_ids": [_constraint_ids(tok, x) for x in GEN_CONSTRAINTS],
+        "trie_root_children": trie.get([]),
+        "gen_threshold": thr_info,
+        "runs": {},
+        "crashes": {},
+    }
+    for name, n, cons in GEN_RUNS:
+        res = _gen_run(model, GEN_TEXTS, LABELS, thr, n, cons, tensors, f"gen.{name}", store_logits=True)
+        assert "error" not in res, (name, res.get("error"))
+        res["prefix_shape"] = _prefix_check(model, res, tensors, f"gen.{name}")
+        info["runs"][name] = res
+    # the batch / span logits / selection / prefix are the same tensors in every run: keep the first copy
+    base = "gen.greedy"
+    for name, _, _ in GEN_RUNS[1:]:
+        for k in list(tensors):
+            if k.startswith(f"gen.{name}.") and k.split(".", 2)[2].split(".")[0] in (
+                    "batch", "logits", "decoder_span_idx", "prefix", "prefix_mask"):
+                suffix = k.split(".", 2)[2]
+                assert torch.equal(canon_tensor(tensors[k]), canon_tensor(tensors[f"{base}.{suffix}"])), k
+                del tensors[k]
+    # the same generation attached to nested (flat_ner=False) decoding
+    res = _gen_run(model, GEN_TEXTS, LABELS, thr, 1, None, {}, "x", store_logits=False, flat_ner=False)
+    assert res.get("sequences") == info["runs"]["greedy"]["sequences"]
+    info["runs"]["greedy_nested"] = {k: res[k] for k in ("texts", "labels", "threshold", "flat_ner", "multi_label",
+                                                         "num_gen_sequences", "gen_constraints", "entities")}
+    info["runs"]["greedy_nested"]["note"] = "same generation as 'greedy' (asserted), decoded with flat_ner=False"
+    # reference crashes: no span above the threshold (nothing to generate from); per-text label lists of different
+    # sizes with a padded class above the threshold (KeyError in decoding, after the generation)
+    above = _nice_between(thr_info["max_selection_prob"], 1.0) if thr_info["max_selection_prob"] < 1.0 else 1.0
+    t_pad, pad_info = _padded_class_threshold(model)
+    info["padded_classes_threshold"] = pad_info
+    crash_cases = [
+        ("no_span_above_threshold", GEN_TEXTS, LABELS, above, 1, None),
+        ("no_span_above_threshold_beam2_constrained", GEN_TEXTS, LABELS, above, 2, GEN_CONSTRAINTS),
+        ("padded_classes", PER_TEXT_TEXTS, PER_TEXT_LABELS, t_pad, 1, None),
+    ]
+    for cname, texts, labels, t, n, cons in crash_cases:
+        res = _gen_run(model, texts, labels, t, n, cons, tensors, f"crash.{cname}", store_logits=False)
+        res["crashed"] = "error" in res
+        info["crashes"][cname] = res
+    # crash cases on the generation case's texts: their batch tensors are gen.greedy.batch.* (asserted, not stored)
+    for k in list(tensors):
+        if k.startswith("crash.no_span_above_threshold") and ".batch." in k:
+            assert torch.equal(canon_tensor(tensors[k]), canon_tensor(tensors["gen.greedy.batch." + k.split(".batch.")[1]]))
+            del tensors[k]
+    try:
+        info["train"] = decoder_train_pieces(model, tensors)
+    except Exception as e:
+        info["train"] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    info["tensors"] = {k: {"shape": list(v.shape), "dtype": str(canon_tensor(v).dtype).replace("torch.", "")}
+                       for k, v in sorted(tensors.items())}
+    save_tensors(ref / "decoder.safetensors", dict(sorted(tensors.items())))
+    dump_json(ref / "decoder.json", info, compact=True)
+    crashes = {k: {"error": v["error"], "texts": v["texts"], "labels": v["labels"], "threshold": v["threshold"],
+                   "num_gen_sequences": v["num_gen_sequences"], "gen_constraints": v["gen_constraints"]}
+               for k, v in info["crashes"].items() if v.get("crashed")}
+    return {"decoder_reference_crashes": crashes,
+            "decoder_files": ["reference/decoder.json", "reference/decoder.safetensors"],
+            "_train_loss": info["train"].get("loss")}
+
+
+def decoder_extras_only(out_root, names):
+    """--decoder-extras: for decoder fixtures that already exist, write only reference/decoder.{json,safetensors}
+    from the saved checkpoint (GLiNER.from_pretrained), leaving the model files, the other reference dumps and the
+    tokenizers untouched; the MANIFEST entry gets the crash list and its file list is refreshed."""
+    mpath = out_root / "MANIFEST.json"
+    manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    for name in names:
+        print(f"[decoder extras] {name}", flush=True)
+        mdir = out_root / "models" / name
+        model = GLiNER.from_pretrained(str(mdir), local_files_only=True, load_tokenizer=True)
+        model.eval()
+        upd = decoder_extras(model, mdir)
+        ref_loss = json.loads((mdir / "reference" / "inputs.json").read_text(encoding="utf-8"))["train"]["loss"]
+        upd["decoder_train_loss_equals_inputs_json"] = upd.pop("_train_loss") == ref_loss
+        assert upd["decoder_train_loss_equals_inputs_json"], (name, "decoder.json train.loss != inputs.json train.loss")
+        entry = manifest["fixtures"][name]
+        entry.update(upd)
+        entry["files"] = sorted(str(p.relative_to(mdir)) for p in mdir.rglob("*") if p.is_file())
+        for p in (mdir / "reference").iterdir():
+            os.chmod(p, 0o644)
+    dump_json(mpath, manifest)
+
+
 def train_grads(model, model_dir, info):
     seed_all(1234)
     collator = model.data_collator_class(model.config, data_processor=model.data_processor, prepare_labels=True)
@@ -1449,6 +2012,7 @@ def dump_one(model, mdir, entry):
             decoder_first_step(model, TEXTS, LABELS, tensors, where)
         except Exception as e:
             entry.setdefault("reference_errors", []).append(f"decoder first step: {type(e).__name__}: {e}")
+        dec_upd = decoder_extras(model, mdir)
     if is_bi(model):
         try:
             emb = model.encode_labels(LABELS)
@@ -1460,6 +2024,10 @@ def dump_one(model, mdir, entry):
             entry.setdefault("reference_errors", []).append(f"encode_labels/predict_with_embeds: {type(e).__name__}: {e}")
     try:
         train_grads(model, mdir, info)
+        if is_decoder(model):  # decoder.json's train.loss is the loss of this very batch and forward
+            dec_upd["decoder_train_loss_equals_inputs_json"] = dec_upd.pop("_train_loss") == info["train"]["loss"]
+            assert dec_upd["decoder_train_loss_equals_inputs_json"], "decoder.json train.loss != inputs.json train.loss"
+            entry.update(dec_upd)
     except Exception as e:
         info["train"] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
         entry.setdefault("reference_errors", []).append(f"training loss/grads: {type(e).__name__}: {e}")
@@ -1667,9 +2235,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="tests/fixtures")
     ap.add_argument("--only", default="", help="comma-separated fixture names")
+    ap.add_argument(
+        "--decoder-extras",
+        default="",
+        help="comma-separated existing decoder fixtures: write only reference/decoder.{json,safetensors} "
+        "(+ their MANIFEST entry), nothing else",
+    )
     args = ap.parse_args()
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
+    if args.decoder_extras:
+        decoder_extras_only(out_root, [x for x in args.decoder_extras.split(",") if x])
+        return
 
     seed_all(0)
     corpus = training_corpus()

@@ -8,13 +8,19 @@ and records, per optimizer step, everything a re-implementation needs to replay 
 
     tests/fixtures/train/data.json               the 40 training examples of the entity models
     tests/fixtures/train/data_relex.json         the 40 training examples of the relex models
+    tests/fixtures/train_decoder/data_decoder.json   the 40 training examples of the decoder models (16 words)
+    tests/fixtures/train_decoder/<model>/{steps.safetensors,info.json}   the decoder models (DECODER_MODELS)
     tests/fixtures/train/<model>/steps.safetensors
     tests/fixtures/train/<model>/info.json
 
 Models: MODELS (entity: uni_span_deberta_markerV0, uni_span_bert_markerV0, uni_token_deberta, bi_span_bert) and
 RELEX_MODELS (uni_span_relex_mlp: mlp adjacency + pair_rep_layer; uni_span_relex_none: single step;
 uni_span_relex_triples_DistMult / _TransE: weightless triples modes on the dot / bilinear adjacency;
-uni_token_relex_attn: token relex, attention adjacency + pair_rep_layer).
+uni_token_relex_attn: token relex, attention adjacency + pair_rep_layer) and DECODER_MODELS (generative label decoders,
+spec 8: uni_span_decoder_gpt2 -- GPT-2, full decoder context, D = Dd = 32; uni_span_decoder_llama -- a tiny Llama,
+grouped-query attention, RoPE theta 1e5, RMSNorm, SiLU MLP, tied head, padding_idx 0, full context, D = 16 ->
+_enc2dec_proj). The decoder models are written to tests/fixtures/train_decoder/ (--out-decoder), not train/:
+tests/golden/test_train_parity.c replays every directory of train/, and gliner.c has no decoder training yet.
 
 Run from the repository root (offline, CPU, deterministic: reruns in one environment are byte-identical, asserted;
 a rerun in a later environment -- same package versions, another machine -- moved the entity fixtures' values at
@@ -70,6 +76,14 @@ step index inside the collator (FixedTypesCollator), so the batches do not depen
 seeding; the stored adj_matrix / rel_matrix make the replay deterministic anyway. The default-path check compares
 every tensor but adj_matrix / rel_matrix, and those by their positive (pair, class) triples (its class mapping
 draws random.randint first, so its negative pairs differ); single step ("none": no adj_matrix) exactly.
+
+Decoder data (data_decoder.json): data.json's 40 examples truncated to MAX_WORDS_DECODER (16) words instead of 24,
+same batches and class lists. The reason is the reference's decoder prefix: its length L0 is the maximum over ALL
+rows of the selection, padding rows included, and a padding row (flat index -1) counts every decoder token whose
+word number is 0..max_width-1 -- every prompt, special and padding token plus the first 3 words (spec 8.3) -- so
+[prefix ; label tokens] is nearly as long as the whole decoder input: at 24 words step 6 needs 129 positions and
+GPT-2 (n_positions 128) raises IndexError in wpe. At 16 words every batch fits (<= 105). The collator draws one
+random.uniform per batch for blank_entity_prob, which is 0 in both configs: no blank prompt, nothing random.
 
 Trainer settings (TrainingArguments via GLiNER.create_training_args; see info.json "training_args" for the
 full dump): optim adamw_torch (torch.optim.AdamW, betas (0.9, 0.999), eps 1e-8, weight decay decoupled,
@@ -127,6 +141,15 @@ What is recorded (per optimizer step i = 0..19)
   with the parameters BEFORE that step's optimizer update. It is the model's loss with reduction "sum":
   sum over batch x spans (or words x {start,end,inside} for token level) x classes of the alpha-weighted
   BCE-with-logits, masked by span_mask / text length and by the class mask -- no division by batch size.
+* decoder_loss [20] F32 (decoder models): outputs.decoder_loss of that step's forward = L_dec (spec 8.4, sum of the
+  label-token cross-entropies); the step loss is decoder_loss_coef (0.5) * L_dec + span_loss_coef (1.0) * L_span.
+  info.json "decoder_loss" has the coefficients, the decoder type and its padding_idx. The decoder batches add
+  decoder_input_ids / decoder_attention_mask / decoder_words_mask (B, Td) and decoder_labels_ids /
+  decoder_labels_mask / decoder_labels (M, Ll): M = the number of positive spans of the batch (one row per span in
+  increasing flat index, examples in order), decoder_labels == decoder_labels_ids (pad tokens are targets).
+  The teacher-forcing decoder call itself (prefix, targets, per-token cross-entropy, gradient w.r.t. its inputs) is
+  dumped once per decoder fixture in tests/fixtures/models/<model>/reference/decoder.safetensors (train.*), see
+  tests/fixtures/DECODER_FIXTURES.md.
 * grad_norm [20] F32: the value `accelerator.clip_grad_norm_(model.parameters(), 1.0)` returned = total
   L2 norm of all gradients BEFORE clipping (torch.nn.utils.clip_grad_norm_, scale min(1, 1/(norm+1e-6))).
 * grad_norm_clipped [20] F32: the same norm recomputed in on_pre_optimizer_step, i.e. after clipping.
@@ -155,6 +178,12 @@ Trainer vs. a plain loop (things a re-implementation must copy)
   So the loss of step i is computed with the weights after i updates, and step 0 runs with lr multiplier 0
   (linear warm-up starts at 0): AdamW still updates exp_avg / exp_avg_sq and its step count (so step 1 uses
   bias corrections for t = 2), and weight decay multiplies by (1 - 0*wd) = 1: parameters do not move at step 0.
+* Decoder models: the decoder's parameters (decoder.*, _enc2dec_proj.*) are "others" (no "token_rep_layer" in the
+  name): others_lr / others_weight_decay; "no-decay" is only nn.LayerNorm modules and names containing "bias", so
+  Llama's RMSNorm weights ARE decayed while GPT-2's LayerNorms are not. The tied lm_head / input embedding is one
+  parameter (named ...wte.weight / ...embed_tokens.weight): its gradient is the lookup gradient plus the output
+  projection's; Llama's embed_tokens has padding_idx = pad_token_id = 0, so the lookups of token 0 (eos = pad,
+  in the label inputs) add nothing to row 0 (the output projection still does).
 * Parameters that never get a gradient (info.json "params_without_grad") are skipped by AdamW entirely, weight
   decay included: the BERT poolers, and -- a reference quirk -- the whole BiLSTM of BiEncoderSpan models
   (BiEncoderSpanModel.forward never calls self.rnn although the module exists and is saved).
@@ -227,11 +256,19 @@ MODELS = ["uni_span_deberta_markerV0", "uni_span_bert_markerV0", "uni_token_debe
 # on the dot / bilinear adjacency, token relex with the attention adjacency
 RELEX_MODELS = ["uni_span_relex_mlp", "uni_span_relex_none", "uni_span_relex_triples_DistMult",
                 "uni_span_relex_triples_TransE", "uni_token_relex_attn"]
+# generative label decoders (spec 8; data.json): GPT-2 (full decoder context, D = Dd = 32) and a tiny Llama (GQA,
+# RoPE, RMSNorm, SiLU MLP, tied head, padding_idx 0; full context, D = 16 -> _enc2dec_proj)
+DECODER_MODELS = ["uni_span_decoder_gpt2", "uni_span_decoder_llama"]
 RELEX_DATA = Path("/work/shared/data/re/conll04/conll04_train.json")
 RELEX_TYPES = Path("/work/shared/data/re/conll04/conll04_types.json")
 N_EXAMPLES = 40
 MAX_WORDS = 24
 MAX_WORDS_RELEX = 16
+# decoder models: the training prefix length L0 is set by the padding rows (every prompt / special / padding token
+# of the decoder input + the first max_width - 1 words, spec 8.3), so [prefix ; label tokens] nearly spans the
+# whole decoder input: at 24 words batch 6 needs 129 positions and GPT-2 (n_positions 128) fails in wpe
+# (IndexError) -- 16 words keep every batch <= 105
+MAX_WORDS_DECODER = 16
 RELEX_MAX_WIDTH = 4  # max_width of every relex fixture model (asserted): longer entities are not selected
 BATCH = 2
 STEPS = 20
@@ -249,6 +286,12 @@ FINAL_EXTRA = [
     "relations_rep_layer.relation_rep_layer.proj.weight",
     "relations_rep_layer.relation_rep_layer.attn.in_proj_weight",
     "pair_rep_layer.0.weight",  # relex pair head (where L_rel enters)
+    "_enc2dec_proj.0.weight",  # decoder models with D != Dd
+    "decoder.decoder_layer.model.transformer.wte.weight",  # GPT-2: tied with lm_head (lookup + output grads)
+    "decoder.decoder_layer.model.transformer.h.1.attn.c_attn.weight",
+    "decoder.decoder_layer.model.model.embed_tokens.weight",  # Llama: tied with lm_head, padding_idx row 0
+    "decoder.decoder_layer.model.model.layers.1.self_attn.k_proj.weight",  # grouped-query: (2 heads x 8, 32)
+    "decoder.decoder_layer.model.model.layers.1.mlp.gate_proj.weight",
 ]
 
 HPARAMS = dict(
@@ -302,11 +345,12 @@ def strip(name):
     return name[len("model."):] if name.startswith("model.") else name
 
 
-def load_examples():
+def load_examples(max_words=None):
+    max_words = MAX_WORDS if max_words is None else max_words
     raw = json.load(open(DATA, encoding="utf-8"))[:N_EXAMPLES]
     out = []
     for ex in raw:
-        words = list(ex["tokenized_text"][:MAX_WORDS])
+        words = list(ex["tokenized_text"][:max_words])
         ner = [[int(s), int(e), str(lab)] for s, e, lab in ex["ner"] if int(e) < len(words)]
         out.append({"tokenized_text": words, "ner": ner})
     for b in range(0, len(out), BATCH):
@@ -408,7 +452,7 @@ class RecordingTrainer(Trainer):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.rec_batches, self.rec_losses, self.rec_logit_stats = [], [], []
+        self.rec_batches, self.rec_losses, self.rec_logit_stats, self.rec_decoder_losses = [], [], [], []
 
     def _get_train_sampler(self, train_dataset=None):
         return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
@@ -421,6 +465,9 @@ class RecordingTrainer(Trainer):
             )
             self.rec_losses.append(loss.detach().cpu().clone())
             self.rec_logit_stats.append(logit_stats(inputs, outputs))
+            dl = getattr(outputs, "decoder_loss", None)
+            if dl is not None:
+                self.rec_decoder_losses.append(dl.detach().cpu().clone())
         return (loss, outputs) if return_outputs else loss
 
 
@@ -440,6 +487,32 @@ class StepRecorder(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kw):
         if logs and "loss" in logs:
             self.logs.append({"step": state.global_step, **{k: logs[k] for k in ("loss", "grad_norm", "learning_rate") if k in logs}})
+
+
+def is_decoder(model):
+    return getattr(model.config, "labels_decoder", None) is not None
+
+
+def decoder_loss_info(model):
+    """The decoder models' loss (spec 6.5 / 8.4) and what the training batches hold for it."""
+    cfg, hf = model.config, model.model.decoder.decoder_layer.model
+    return {
+        "decoder_model_type": hf.config.model_type,
+        "full_decoder_context": cfg.full_decoder_context,
+        "decoder_loss_coef": cfg.decoder_loss_coef,
+        "span_loss_coef": cfg.span_loss_coef,
+        "blank_entity_prob": cfg.blank_entity_prob,
+        "decoder_padding_idx": getattr(hf.get_input_embeddings(), "padding_idx", None),
+        "note": "loss = decoder_loss_coef * L_dec + span_loss_coef * L_span; L_span as the span models (alpha 0.75, "
+                "sum), L_dec = cross-entropy summed over the label tokens (targets = decoder_labels, pad tokens "
+                "included: the reference's -100 masking is a no-op) of the decoder run on [span prefix ; label "
+                "embeddings] (spec 8.4); the per-step L_dec is the tensor decoder_loss [20]. blank_entity_prob 0: "
+                "no random blank prompt. Batches add decoder_input_ids / decoder_attention_mask / "
+                "decoder_words_mask (full context) and decoder_labels_ids / decoder_labels_mask / decoder_labels "
+                "(M, Ll). The decoder parameters are in the non-encoder ('others') groups; Llama's RMSNorm weights "
+                "are NOT no-decay (only nn.LayerNorm modules and names with 'bias' are), GPT-2's LayerNorms are. "
+                "Tied weights (lm_head = the input embedding) are one parameter under the embedding's name.",
+    }
 
 
 def is_relex(model):
@@ -520,6 +593,7 @@ def run_once(model_dir, examples, out_tmp):
     return {
         "batches": trainer.rec_batches,
         "losses": trainer.rec_losses,
+        "decoder_losses": trainer.rec_decoder_losses,
         "logit_stats": trainer.rec_logit_stats,
         "norms": norms,
         "clipped_norms": rec.clipped_norms,
@@ -564,6 +638,9 @@ def tensors_of(r):
         for k, v in b.items():
             t[f"step{i}.{k}"] = v.to(dtypes[k]).contiguous()
     t["loss"] = torch.stack([x.reshape(()) for x in r["losses"]]).to(torch.float32)
+    if r["decoder_losses"]:
+        assert len(r["decoder_losses"]) == len(r["losses"])
+        t["decoder_loss"] = torch.stack([x.reshape(()) for x in r["decoder_losses"]]).to(torch.float32)
     t["grad_norm"] = torch.stack([x.reshape(()) for x in r["norms"]]).to(torch.float32)
     t["grad_norm_clipped"] = torch.stack([x.reshape(()) for x in r["clipped_norms"]]).to(torch.float32)
     t["lr"] = torch.tensor(r["lrs"], dtype=torch.float64)
@@ -918,6 +995,7 @@ def build(name, examples, out_root, data_name="data.json"):
             "that step's update; sum (not mean) over the batch of the masked per-element focal/BCE terms; "
             "this exact tensor is what backward() ran on (gradient_accumulation_steps = 1)"),
         **({"relex_loss": relex_loss_info(r1["args"], cfg)} if is_relex(model) else {}),
+        **({"decoder_loss": decoder_loss_info(model)} if is_decoder(model) else {}),
         "grad_norm_definition": "total L2 norm of all parameter gradients before clipping "
                                 "(accelerator.clip_grad_norm_ return value); grad_norm_clipped is the norm after",
         "lr_definition": "param_groups[g]['lr'] at optimizer.step() of that step, groups in optimizer order "
@@ -950,6 +1028,8 @@ def build(name, examples, out_root, data_name="data.json"):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "train"))
+    ap.add_argument("--out-decoder", default=str(ROOT / "tests" / "fixtures" / "train_decoder"),
+                    help="where DECODER_MODELS and data_decoder.json go")
     ap.add_argument("--only", default="", help="comma-separated model names")
     ap.add_argument("--lr", type=float, default=None, help="override learning_rate (experiments only)")
     ap.add_argument("--others-lr", type=float, default=None, help="override others_lr (experiments only)")
@@ -984,18 +1064,34 @@ def main():
             "examples": relex_examples,
         }, f, ensure_ascii=False, indent=None, separators=(",", ":"))
         f.write("\n")
+    decoder_examples = load_examples(MAX_WORDS_DECODER)
+    out_dec = Path(args.out_decoder)
+    out_dec.mkdir(parents=True, exist_ok=True)
+    with open(out_dec / "data_decoder.json", "w", encoding="utf-8") as f:
+        json.dump({
+            "source": "/work/shared/data/gliner_train_sample/sample_data.json, first 40 examples (as data.json)",
+            "max_words": MAX_WORDS_DECODER,
+            "note": "data.json's examples truncated to max_words (16, not 24: the decoder models' sequence length, "
+                    "see MAX_WORDS_DECODER in make_train_fixtures.py); entities kept when end < len; ner_labels = "
+                    "sorted union of the gold labels of the example's batch (batch size 2, sequential)",
+            "examples": decoder_examples,
+        }, f, ensure_ascii=False, indent=None, separators=(",", ":"))
+        f.write("\n")
     only = set(filter(None, args.only.split(",")))
-    for name in MODELS + RELEX_MODELS:
+    for name in MODELS + RELEX_MODELS + DECODER_MODELS:
         if only and name not in only:
             continue
         if name in RELEX_MODELS:
             build(name, relex_examples, out_root, "data_relex.json")
+        elif name in DECODER_MODELS:
+            build(name, decoder_examples, out_dec, "data_decoder.json")
         else:
             build(name, examples, out_root)
-    for p in out_root.rglob("*"):
-        os.chmod(p, 0o755 if p.is_dir() else 0o644)
-    total = sum(p.stat().st_size for p in out_root.rglob("*") if p.is_file())
-    print(f"size of {out_root}: {total / 1024:.1f} KiB")
+    for root in (out_root, out_dec):
+        for p in root.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        print(f"size of {root}: {total / 1024:.1f} KiB")
 
 
 if __name__ == "__main__":

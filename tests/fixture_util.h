@@ -41,6 +41,58 @@ static inline const int64_t* i64(const SafeTensors* st, const char* cs, const ch
 
 #include "model/model.h"
 
+#include <dirent.h>
+
+/* the decoder fixtures' directory names (tests/fixtures/models/uni_span_decoder_*), sorted; returns how many */
+static inline int fx_decoder_fixtures(char names[][256], int cap) {
+    DIR* d = opendir(FIXTURES "/models");
+    cr_assert(d);
+    struct dirent* de;
+    int n = 0;
+    while ((de = readdir(d)) && n < cap)
+        if (!strncmp(de->d_name, "uni_span_decoder", 16)) snprintf(names[n++], 256, "%s", de->d_name);
+    closedir(d);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(names[j], names[j - 1]) < 0; j--) {
+            char t[256];
+            memcpy(t, names[j], 256); memcpy(names[j], names[j - 1], 256); memcpy(names[j - 1], t, 256);
+        }
+    return n;
+}
+
+/* a JSON list of strings as an array of its strings (the cJSON tree owns them; free the array) */
+static inline const char** fx_strings(const cJSON* arr, int* n) {
+    *n = cJSON_GetArraySize(arr);
+    const char** s = calloc((size_t)*n + 1, sizeof *s);
+    for (int i = 0; i < *n; i++) s[i] = cJSON_GetArrayItem(arr, i)->valuestring;
+    return s;
+}
+
+/* a case's (or a run's) "texts" and "labels": one label list for every text, or one per text */
+typedef struct {
+    int           n;
+    const char**  texts;
+    const char*** labels;
+    int*          n_labels;
+} FxTexts;
+
+static inline void fx_texts(const cJSON* o, FxTexts* t) {
+    t->texts = fx_strings(cJSON_GetObjectItem(o, "texts"), &t->n);
+    const cJSON* labels = cJSON_GetObjectItem(o, "labels");
+    const int per = cJSON_IsArray(cJSON_GetArrayItem(labels, 0));
+    t->labels = calloc((size_t)t->n + 1, sizeof *t->labels);
+    t->n_labels = calloc((size_t)t->n + 1, sizeof *t->n_labels);
+    for (int i = 0; i < t->n; i++) t->labels[i] = fx_strings(per ? cJSON_GetArrayItem(labels, i) : labels, &t->n_labels[i]);
+}
+
+static inline void fx_texts_free(FxTexts* t) {
+    for (int i = 0; i < t->n; i++) free(t->labels[i]);
+    free(t->labels);
+    free(t->n_labels);
+    free(t->texts);
+    memset(t, 0, sizeof *t);
+}
+
 /* A fixture's reference dump: reference/inputs.json parsed into *root (its text in *js; free both, cJSON_Delete and
    free) with g_tensors_map set, and reference/tensors.safetensors opened into st (st_close). */
 static inline void fx_open_reference(const char* dir, char** js, cJSON** root, SafeTensors* st) {

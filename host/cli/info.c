@@ -33,6 +33,7 @@ static const char* family_name(BackboneFamily f) {
     case BACKBONE_BERT: return "BERT";
     case BACKBONE_MODERNBERT: return "ModernBERT";
     case BACKBONE_GPT2: return "GPT-2";
+    case BACKBONE_LLAMA: return "Llama";
     default: return "unsupported";
     }
 }
@@ -45,6 +46,9 @@ static void print_backbone(const char* what, const BackboneConfig* b) {
         printf("%-22s relative attention: position_buckets %d, max_relative_positions %d, share_att_key %s, %s%s%s\n", "",
                b->position_buckets, b->max_relative_positions, b->share_att_key ? "yes" : "no", b->pos_c2p ? "c2p" : "",
                b->pos_c2p && b->pos_p2c ? "|" : "", b->pos_p2c ? "p2c" : "");
+    if (b->family == BACKBONE_LLAMA)
+        printf("%-22s grouped-query attention: %d kv heads of %d, rope_theta %g, %s lm_head\n", "",
+               b->num_key_value_heads, b->head_dim, b->rope_theta, b->tie_word_embeddings ? "tied" : "untied");
 }
 
 static void usage(FILE* f) {
@@ -107,6 +111,12 @@ int cli_info(int argc, char** argv) {
     if (r.label_tok)
         printf("%-22s %s: %d tokens (%s)\n", "label tokenizer", r.label_tok_name, tokenizer_vocab_size(r.label_tok),
                tokenizer_model_name(r.label_tok));
+    if (r.dec_tok)
+        printf("%-22s %s: %d tokens (%s), add_prefix_space; eos '%s', pad '%s' (generation: the CPU)\n",
+               "decoder tokenizer", r.dec_tok_name, tokenizer_vocab_size(r.dec_tok), tokenizer_model_name(r.dec_tok),
+               r.dec_eos, r.dec_pad);
+    else if (arch_is_decoder(c->arch))
+        printf("%-22s not found: %s (entities only: generation needs it)\n", "decoder tokenizer", r.dec_tok_err);
     /* what a legacy config left out, and the old trainer's keys it carries */
     const char* keys[GL_CONFIG_MAX_FIELDS];
     int nd = gliner_config_defaulted(c, keys, GL_CONFIG_MAX_FIELDS);

@@ -80,5 +80,10 @@ int main(int argc, char** argv) {
     }
 #endif
     if (argc < 2) { usage(stderr); return 2; }
+    /* stdout not a terminal: one 64 KiB buffer, so that a short output (a --help text, gliner info) reaches the file
+       only in finish's fflush, whose errno names the failure (a write that fails inside printf leaves errno to
+       whatever comes after it: finish would report EIO) */
+    static char out_buf[1 << 16];
+    if (!isatty(1)) setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
     return finish(argv[1], run(argc, argv));
 }

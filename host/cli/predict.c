@@ -140,6 +140,16 @@ static void usage(FILE* f) {
             "                       \"relations\" list: {head, tail ({start, end, text, type, entity_idx}), relation, score}\n"
             "  --adjacency-threshold F  relex: entity pairs the relations layer proposes (default: --threshold)\n"
             "  --relation-threshold F   relex: a relation's score threshold (default: --threshold)\n"
+            "  generative decoder models (labels_decoder): each entity whose span the model selected gets\n"
+            "  \"generated_labels\" (N strings), as the reference's inference returns them; greedy by default\n"
+            "  (deterministic; the reference samples at temperature 0.01 by default). CPU only for now.\n"
+            "  --gen-constraints L  generate only these labels: comma-separated, or a file with one per line\n"
+            "  --num-gen-sequences N  N labels per entity by beam search with N beams (default 1: greedy)\n"
+            "  --max-new-tokens N   tokens generated per label at most (default 15)\n"
+            "  --sample             sample instead (temperature, top-k 50, as the reference's default)\n"
+            "  --temperature T      with --sample (default 0.01)\n"
+            "  --seed N             with --sample: the draws (default 0)\n"
+            "  --no-generate        decoder models: entities only\n"
             "  --flat | --nested    non-overlapping entities (default) or nested ones allowed\n"
             "  --multi-label        the same span may carry several labels\n"
             "  --batch-size N       texts per forward pass (default 8)\n"
@@ -228,8 +238,10 @@ static cJSON* rel_end(const gliner_result* r, int k) {
     return j;
 }
 
-/* rels: relex models' relations of the text (a "relations" list after the entities), or NULL */
-static char* entities_line(long long index, const gliner_result* r, const gliner_relations* rels) {
+/* rels: relex models' relations of the text (a "relations" list after the entities), or NULL; gen: decoder models'
+   generated labels ("generated_labels" in each entity that has them), or NULL */
+static char* entities_line(long long index, const gliner_result* r, const gliner_relations* rels,
+                           const gliner_generated* gen) {
     cJSON* o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", (double)index);
     cJSON* ents = cJSON_AddArrayToObject(o, "entities");
@@ -241,6 +253,11 @@ static char* entities_line(long long index, const gliner_result* r, const gliner
         cJSON_AddStringToObject(je, "text", e->text);
         cJSON_AddStringToObject(je, "label", e->label);
         cJSON_AddNumberToObject(je, "score", e->score);
+        if (gen && gen->labels[(size_t)k * gen->n_seq]) {
+            cJSON* jg = cJSON_AddArrayToObject(je, "generated_labels");
+            for (int j = 0; j < gen->n_seq; j++)
+                cJSON_AddItemToArray(jg, cJSON_CreateString(gen->labels[(size_t)k * gen->n_seq + j]));
+        }
         cJSON_AddItemToArray(ents, je);
     }
     if (rels) {
@@ -274,9 +291,11 @@ static char* error_line(long long index, const char* msg) {
 /* ---------------------------------------------------------------- the command */
 
 typedef struct {
-    const char *model, *labels_arg, *relations_arg, *file, *output;
+    const char *model, *labels_arg, *relations_arg, *file, *output, *constraints_arg;
     gliner_predict_options po;
     gliner_relex_options   ro; /* relex models: --adjacency-threshold, --relation-threshold */
+    gliner_decoder_options dopt; /* decoder models: --num-gen-sequences, --max-new-tokens, --sample, ... */
+    int dec_flags, no_generate;  /* a decoder flag was given (a model that is not a decoder: bad usage) */
     gliner_options go;
     int chunk, skip_errors, resume;
     long long resume_from;
@@ -292,7 +311,9 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
                                                  "--threads", "--file", "--output", "--window", "--stride", "--device",
                                                  "--dtype", "--chunk-size", "--on-error", "--resume-from",
                                                  "--max-tokens", "--shard", "--relations",
-                                                 "--adjacency-threshold", "--relation-threshold", NULL};
+                                                 "--adjacency-threshold", "--relation-threshold",
+                                                 "--gen-constraints", "--num-gen-sequences", "--max-new-tokens",
+                                                 "--temperature", "--seed", NULL};
         int need = 0;
         for (int k = 0; with_value[k]; k++) need |= !strcmp(s, with_value[k]);
         if (need && i + 1 >= argc) { fprintf(stderr, "gliner predict: %s needs a value\n", s); return 2; }
@@ -301,6 +322,28 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         else if (!strcmp(s, "--model")) a->model = v;
         else if (!strcmp(s, "--labels")) a->labels_arg = v;
         else if (!strcmp(s, "--relations")) a->relations_arg = v;
+        else if (!strcmp(s, "--gen-constraints")) a->constraints_arg = v, a->dec_flags = 1;
+        else if (!strcmp(s, "--num-gen-sequences")) { if (parse_int(s, v, 1, 32, &a->dopt.num_gen_sequences)) return 2; a->dec_flags = 1; }
+        else if (!strcmp(s, "--max-new-tokens")) { if (parse_int(s, v, 1, 4096, &a->dopt.max_new_tokens)) return 2; a->dec_flags = 1; }
+        else if (!strcmp(s, "--sample")) a->dopt.sample = 1, a->dec_flags = 1;
+        else if (!strcmp(s, "--no-generate")) a->no_generate = 1;
+        else if (!strcmp(s, "--temperature")) {
+            char* end;
+            errno = 0;
+            double t = strtod(v, &end);
+            if (errno || *end || end == v || !(t > 0.0 && t < 1e30)) {
+                fprintf(stderr, "gliner predict: --temperature: expected a positive number, found '%s'\n", v);
+                return 2;
+            }
+            a->dopt.temperature = (float)t;
+            a->dec_flags = 1;
+        }
+        else if (!strcmp(s, "--seed")) {
+            long long x;
+            if (parse_ll(s, v, 0, INT64_MAX, &x)) return 2;
+            a->dopt.seed = (uint64_t)x;
+            a->dec_flags = 1;
+        }
         else if (!strcmp(s, "--file")) a->file = v;
         else if (!strcmp(s, "--output")) a->output = v;
         else if (!strcmp(s, "--threshold") || !strcmp(s, "--adjacency-threshold") || !strcmp(s, "--relation-threshold")) {
@@ -346,6 +389,10 @@ static int parse_args(int argc, char** argv, PredictArgs* a, StrList* texts) {
         else sl_push(texts, strdup(s));
     }
     if (flat && nested) { fprintf(stderr, "gliner predict: --flat and --nested contradict each other (give one)\n"); return 2; }
+    if (a->no_generate && a->dec_flags) {
+        fprintf(stderr, "gliner predict: --no-generate and the generation flags contradict each other (give one)\n");
+        return 2;
+    }
     if (nested) a->po.flat_ner = 0;
     if (!a->model) { fprintf(stderr, "gliner predict: --model DIR is required\n"); usage(stderr); return 2; }
     if (a->po.stride && !a->po.window) { fprintf(stderr, "gliner predict: --stride needs --window\n"); return 2; }
@@ -499,6 +546,7 @@ typedef struct {
     const char* const** relations; /* relex */
     int* n_relations;
     gliner_relations* rels;
+    gliner_generated* gen;         /* decoder models */
     int* slot;       /* items[i] -> its place among the texts run, or -1 (an input error) */
     gliner_result* res;
 } Chunk;
@@ -518,13 +566,15 @@ static void chunk_free(Chunk* c) {
     free(c->relations);
     free(c->n_relations);
     free(c->rels);
+    free(c->gen);
     free(c->slot);
     free(c->res);
 }
 
 int cli_predict(int argc, char** argv) {
-    PredictArgs a = {.po = GLINER_PREDICT_DEFAULTS, .ro = GLINER_RELEX_DEFAULTS, .chunk = 10000};
-    StrList args = {0}, labels = {0}, relations = {0};
+    PredictArgs a = {.po = GLINER_PREDICT_DEFAULTS, .ro = GLINER_RELEX_DEFAULTS, .dopt = GLINER_DECODER_DEFAULTS,
+                     .chunk = 10000};
+    StrList args = {0}, labels = {0}, relations = {0}, constraints = {0};
     int rc = parse_args(argc, argv, &a, &args);
     char out_name[4096], dev_name[32];
     if (rc == 0) rc = apply_launch(&a, out_name, sizeof out_name, dev_name, sizeof dev_name);
@@ -538,6 +588,9 @@ int cli_predict(int argc, char** argv) {
     Chunk c = {0};
     if (a.labels_arg && parse_labels("--labels", a.labels_arg, &labels)) goto done;
     if (a.relations_arg && parse_labels("--relations", a.relations_arg, &relations)) goto done;
+    if (a.constraints_arg && parse_labels("--gen-constraints", a.constraints_arg, &constraints)) goto done;
+    a.dopt.gen_constraints = (const char* const*)constraints.s;
+    a.dopt.n_gen_constraints = constraints.n;
 
     if (a.file) { if (pi_open_file(&in, a.file, PI_LINES, err, sizeof err)) { fprintf(stderr, "gliner predict: --file %s\n", err); goto done; } }
     else if (args.n) pi_open_args(&in, args.s, args.n);
@@ -566,6 +619,23 @@ int cli_predict(int argc, char** argv) {
         fprintf(stderr, "gliner predict: %s: the model is not a relation extraction model (%s)\n",
                 a.relations_arg ? "--relations" : a.ro.adjacency_threshold >= 0 ? "--adjacency-threshold" : "--relation-threshold",
                 gliner_describe(g));
+        rc = 2;
+        goto done;
+    }
+    const int decoder = gliner_is_decoder(g) && !a.no_generate;
+    if (!gliner_is_decoder(g) && (a.dec_flags || a.no_generate)) {
+        fprintf(stderr, "gliner predict: %s: the model has no generative labels decoder (%s)\n",
+                a.no_generate ? "--no-generate" : "the generation flags", gliner_describe(g));
+        rc = 2;
+        goto done;
+    }
+    if (decoder && gliner_predict_decoder(g, NULL, 0, NULL, NULL, NULL, &a.dopt, NULL, NULL, err, sizeof err)) {
+        fprintf(stderr, "gliner predict: %s (--no-generate: entities only)\n", err); /* checked before any input */
+        goto done;
+    }
+    if (decoder && a.po.window) {
+        fprintf(stderr, "gliner predict: --window: label generation does not take a sliding window (give --no-generate "
+                        "for entities only)\n");
         rc = 2;
         goto done;
     }
@@ -599,9 +669,10 @@ int cli_predict(int argc, char** argv) {
                 c.relations = realloc(c.relations, (size_t)c.cap * sizeof *c.relations);
                 c.n_relations = realloc(c.n_relations, (size_t)c.cap * sizeof *c.n_relations);
                 c.rels = realloc(c.rels, (size_t)c.cap * sizeof *c.rels);
+                c.gen = realloc(c.gen, (size_t)c.cap * sizeof *c.gen);
                 c.slot = realloc(c.slot, (size_t)c.cap * sizeof *c.slot);
                 c.res = realloc(c.res, (size_t)c.cap * sizeof *c.res);
-                CHECK(c.items && c.texts && c.labels && c.n_labels && c.slot && c.res && c.relations && c.n_relations && c.rels,
+                CHECK(c.items && c.texts && c.labels && c.n_labels && c.slot && c.res && c.relations && c.n_relations && c.rels && c.gen,
                       "out of memory");
             }
             PiItem* it = &c.items[c.n];
@@ -642,7 +713,9 @@ int cli_predict(int argc, char** argv) {
         pr.chunk_n = c.n;
         if (relex ? gliner_predict_relations(g, c.texts, nt, c.labels, c.n_labels, c.relations, c.n_relations, &a.po, &a.ro,
                                              c.res, c.rels, err, sizeof err)
-                  : gliner_predict_per_text(g, c.texts, nt, c.labels, c.n_labels, &a.po, c.res, err, sizeof err)) {
+            : decoder ? gliner_predict_decoder(g, c.texts, nt, c.labels, c.n_labels, &a.po, &a.dopt, c.res, c.gen, err,
+                                               sizeof err)
+                      : gliner_predict_per_text(g, c.texts, nt, c.labels, c.n_labels, &a.po, c.res, err, sizeof err)) {
             fprintf(stderr, "gliner predict: %s\n", err);
             goto done;
         }
@@ -670,7 +743,7 @@ int cli_predict(int argc, char** argv) {
                 line = error_line(it->index, msg);
                 n_bad++;
             } else {
-                line = entities_line(it->index, res, relex ? &c.rels[c.slot[i]] : NULL);
+                line = entities_line(it->index, res, relex ? &c.rels[c.slot[i]] : NULL, decoder ? &c.gen[c.slot[i]] : NULL);
                 if (res->truncated && ++n_cut <= CUT_SHOWN) {
                     char where[512];
                     pi_where(&in, it, where, sizeof where);
@@ -692,6 +765,7 @@ int cli_predict(int argc, char** argv) {
         }
         gliner_results_free(c.res, nt);
         if (relex) gliner_relations_free(c.rels, nt);
+        if (decoder) gliner_generated_free(c.gen, nt);
         if (pout_flush(&out, err, sizeof err)) {
             if (pr.shown) fputc('\n', stderr);
             fprintf(stderr, "gliner predict: %s\n", err);
@@ -720,5 +794,6 @@ done:
     sl_free(&args);
     sl_free(&labels);
     sl_free(&relations);
+    sl_free(&constraints);
     return rc;
 }

@@ -251,6 +251,7 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
               : !strcmp(t, "bert")       ? BACKBONE_BERT
               : !strcmp(t, "modernbert") ? BACKBONE_MODERNBERT
               : !strcmp(t, "gpt2")       ? BACKBONE_GPT2
+              : !strcmp(t, "llama")      ? BACKBONE_LLAMA
                                          : BACKBONE_OTHER;
     /* defaults of the HF config classes (transformers DebertaV2Config, BertConfig, ModernBertConfig, GPT2Config) */
     switch (b->family) {
@@ -270,10 +271,17 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         b->local_rope_theta = 10000; b->pad_token_id = 50283; break;
     case BACKBONE_GPT2:
         b->vocab_size = 50257; b->hidden_size = 768; b->num_hidden_layers = 12; b->num_attention_heads = 12;
-        b->max_position_embeddings = 1024; b->layer_norm_eps = 1e-5; break;
+        b->max_position_embeddings = 1024; b->layer_norm_eps = 1e-5; b->scale_attn_weights = 1;
+        b->tie_word_embeddings = 1; break;
+    case BACKBONE_LLAMA: /* LlamaConfig */
+        b->vocab_size = 32000; b->hidden_size = 4096; b->num_hidden_layers = 32; b->num_attention_heads = 32;
+        b->intermediate_size = 11008; b->max_position_embeddings = 2048; b->layer_norm_eps = 1e-6; break;
     default: break;
     }
-    snprintf(b->hidden_act, sizeof b->hidden_act, "%s", b->family == BACKBONE_GPT2 ? "gelu_new" : "gelu");
+    snprintf(b->hidden_act, sizeof b->hidden_act, "%s",
+             b->family == BACKBONE_GPT2 ? "gelu_new" : b->family == BACKBONE_LLAMA ? "silu" : "gelu");
+    b->rope_theta = 10000.0;
+    snprintf(b->rope_type, sizeof b->rope_type, "default");
     b->hidden_dropout_prob = b->family == BACKBONE_BERT || b->family == BACKBONE_DEBERTA_V2 ? 0.1 : 0.0;
     b->attention_probs_dropout_prob = b->hidden_dropout_prob;
     const IntKey ints[] = {
@@ -299,6 +307,8 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         {"n_head", offsetof(BackboneConfig, num_attention_heads), 0},
         {"n_positions", offsetof(BackboneConfig, max_position_embeddings), 0},
         {"n_inner", offsetof(BackboneConfig, n_inner), 0},
+        {"num_key_value_heads", offsetof(BackboneConfig, num_key_value_heads), 0},
+        {"head_dim", offsetof(BackboneConfig, head_dim), 0},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, ints[i].key);
@@ -314,7 +324,8 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
                               (long long)x);
         *(int*)((char*)b + ints[i].off) = (int)x;
     }
-    const char* eps_key = b->family == BACKBONE_GPT2 ? "layer_norm_epsilon" : b->family == BACKBONE_MODERNBERT ? "norm_eps" : "layer_norm_eps";
+    const char* eps_key = b->family == BACKBONE_GPT2 ? "layer_norm_epsilon" : b->family == BACKBONE_MODERNBERT ? "norm_eps"
+                        : b->family == BACKBONE_LLAMA ? "rms_norm_eps" : "layer_norm_eps";
     const cJSON* eps = cJSON_GetObjectItemCaseSensitive(obj, eps_key);
     if (eps) {
         if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0))
@@ -337,7 +348,8 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
     if (act && !cJSON_IsNull(act)) {
         /* the encoders this project runs (BERT, DeBERTa) apply it through hidden_act_kind: an unknown name is
            refused here, at load, not when the first forward meets it */
-        const int runs = b->family == BACKBONE_BERT || b->family == BACKBONE_DEBERTA_V2;
+        const int runs = b->family == BACKBONE_BERT || b->family == BACKBONE_DEBERTA_V2 || b->family == BACKBONE_GPT2 ||
+                         b->family == BACKBONE_LLAMA;
         if (!cJSON_IsString(act))
             return gl_set_err(err, errlen, "%s.%s: expected a string (one of " HIDDEN_ACT_LIST ")", where, act_key);
         if (strlen(act->valuestring) >= sizeof b->hidden_act || (runs && hidden_act_kind(act->valuestring) < 0)) {
@@ -351,6 +363,10 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         {"relative_attention", &b->relative_attention, 0}, {"share_att_key", &b->share_att_key, 0},
         {"position_biased_input", &b->position_biased_input, b->position_biased_input},
         {"norm_bias", &b->norm_bias, 0}, {"attention_bias", &b->attention_bias, 0}, {"mlp_bias", &b->mlp_bias, 0},
+        {"scale_attn_weights", &b->scale_attn_weights, 0},
+        {"scale_attn_by_inverse_layer_idx", &b->scale_attn_by_inverse_layer_idx, 0},
+        {"reorder_and_upcast_attn", &b->reorder_and_upcast_attn, 0},
+        {"tie_word_embeddings", &b->tie_word_embeddings, 0},
     };
     for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
         const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, bools[i].key);
@@ -379,6 +395,24 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
         if (cJSON_IsNumber(v)) *(k ? &b->local_rope_theta : &b->global_rope_theta) = v->valuedouble;
     }
+    /* rotary embeddings: transformers 5 writes rope_parameters {rope_theta, rope_type}; older files rope_theta and
+       rope_scaling (null, or a dict naming its rope_type / type) */
+    const cJSON* rp = cJSON_GetObjectItemCaseSensitive(obj, "rope_parameters");
+    const cJSON* rs = cJSON_GetObjectItemCaseSensitive(obj, "rope_scaling");
+    const cJSON* th = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, "rope_theta") : NULL;
+    if (!th) th = cJSON_GetObjectItemCaseSensitive(obj, "rope_theta");
+    if (th && !cJSON_IsNull(th)) {
+        if (!cJSON_IsNumber(th) || !(th->valuedouble > 0))
+            return gl_set_err(err, errlen, "%s.rope_theta: expected a positive number", where);
+        b->rope_theta = th->valuedouble;
+    }
+    for (int k = 0; k < 2; k++) {
+        const cJSON* o = k ? rs : rp;
+        if (!cJSON_IsObject(o)) continue;
+        const cJSON* ty = cJSON_GetObjectItemCaseSensitive(o, "rope_type");
+        if (!ty) ty = cJSON_GetObjectItemCaseSensitive(o, "type");
+        if (cJSON_IsString(ty)) snprintf(b->rope_type, sizeof b->rope_type, "%s", ty->valuestring);
+    }
     /* derived values, as the HF modules compute them */
     if (b->embedding_size <= 0) b->embedding_size = b->hidden_size;
     if (b->hidden_size <= 0 || b->num_attention_heads <= 0 || b->num_hidden_layers < 0 || b->vocab_size <= 0)
@@ -390,6 +424,8 @@ int backbone_config_from_json(BackboneConfig* b, const cJSON* obj, const char* d
         b->attention_head_size = b->hidden_size / b->num_attention_heads;
     }
     if (b->family == BACKBONE_GPT2 && b->n_inner <= 0) b->n_inner = 4 * b->hidden_size;
+    if (b->num_key_value_heads <= 0) b->num_key_value_heads = b->num_attention_heads;
+    if (b->head_dim <= 0) b->head_dim = b->hidden_size / b->num_attention_heads;
     if (b->conv_groups <= 0) b->conv_groups = 1;
     b->raw = cJSON_Duplicate(obj, 1);
     return 0;

@@ -35,6 +35,7 @@ typedef enum {
     BACKBONE_BERT,           /* bert */
     BACKBONE_MODERNBERT,     /* modernbert */
     BACKBONE_GPT2,           /* gpt2 (labels decoder) */
+    BACKBONE_LLAMA,          /* llama (labels decoder: SmolLM2, Llama) */
     BACKBONE_OTHER           /* anything else: readable config, no model here yet */
 } BackboneFamily;
 
@@ -57,6 +58,13 @@ typedef struct {
     double global_rope_theta, local_rope_theta;
     /* gpt2 */
     int n_inner;  /* 4*hidden when null */
+    int scale_attn_weights, scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn; /* only the defaults run */
+    /* llama (rms_norm_eps is read into layer_norm_eps) */
+    int num_key_value_heads, head_dim; /* heads and hidden / heads when null */
+    double rope_theta;                 /* rope_parameters.rope_theta or rope_theta (10000 when neither) */
+    char   rope_type[32];              /* "default" unless rope_parameters / rope_scaling name another */
+    /* decoders: the LM head is the input embeddings (tie_word_embeddings; GPT-2's default true, Llama's false) */
+    int tie_word_embeddings;
     cJSON* raw;   /* the dict as read (owned) */
 } BackboneConfig;
 

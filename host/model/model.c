@@ -350,7 +350,7 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
             be->free(be, (void*)d_si2);
             be->free(be, (void*)d_sm2);
         }
-    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !arch_is_relex(a)) {
+    } else if (!strcmp(cfg->span_mode, "markerV0") && !(cap && cap->fn) && !arch_is_relex(a) && !in->decoder_prefix) {
         /* the split form: no (B, S, D) span representation, no per-span D x 4D products */
         void* prep = be->alloc(be, (size_t)B * (C ? C : 1) * D * es);
         mlp4_forward(m, "prompt_rep_layer", prep, prompts, B * C, D, D);
@@ -371,6 +371,8 @@ static void* forward_device(const GlinerModel* m, const ModelInputs* in, ModelOu
         void* logits = be->alloc(be, (size_t)B * S * (C ? C : 1) * es);
         be->span_scores(be, logits, span, prep, B, S, C, D);
         if (arch_is_relex(a)) relex_forward(m, in, out, cap, X, d_ids, words, span, d_si, d_sm, logits, C); /* needs span_rep */
+        if (arch_is_decoder(a) && in->decoder_prefix) /* needs span_rep */
+            decoder_prefix_forward(m, in, out, cap, span, logits, d_si, d_sm, C);
         out->ndim = 4;
         out->shape[0] = B; out->shape[1] = W; out->shape[2] = K; out->shape[3] = C;
         L = logits;
@@ -460,7 +462,7 @@ static void* forward_graphed(const GlinerModel* m, const ModelInputs* in, ModelO
     const Backend* be = m->be;
     const GlinerArch a = m->cfg.arch;
     if (!gl_env_is("GLINER_GRAPHS", "1") || !be->graph_begin || !m->graphs || !m->arena || m->training || (cap && cap->fn) ||
-        arch_is_token(a) || arch_is_bi(a) || arch_is_relex(a))
+        arch_is_token(a) || arch_is_bi(a) || arch_is_relex(a) || in->decoder_prefix)
         return forward_device(m, in, out, cap, d, C);
     GraphEntry* e = graph_entry(m, in, C);
     if (e->state == 2 && e->gen == m->arena->gen && be->graph_run(be, e->id) == 0) {
@@ -495,8 +497,12 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
     memset(out, 0, sizeof *out);
     CHECK(!m->logits_on_device || m->training, "logits_on_device is for training forwards (on the tape)");
     if (m->arena) arena_reset(m->arena); /* the previous forward's activations are dead */
-    if (arch_is_decoder(a))
-        return gl_set_err(err, errlen, "%s: inference for this architecture is not implemented yet", arch_name(a));
+    if (arch_is_decoder(a) && (m->training || arch_is_token(a)))
+        return gl_set_err(err, errlen, "%s: %s is not implemented yet", arch_name(a),
+                          m->training ? "training the labels decoder" : "the token-level decoder");
+    if (arch_is_decoder(a) && (!cfg->decoder_mode || strcmp(cfg->decoder_mode, "span")))
+        return gl_set_err(err, errlen, "%s: decoder_mode '%s' is not supported (the reference's prompt mode does not run: "
+                          "supported: span)", arch_name(a), cfg->decoder_mode ? cfg->decoder_mode : "null");
     if (arch_is_relex(a) && !relex_supported(be))
         return gl_set_err(err, errlen, "%s: relation extraction runs on the CPU and on CUDA with fp32 storage only for now (the %s backend with %s storage has no relex ops)",
                           arch_name(a), be->name, dtype_name(be->dtype));
@@ -509,6 +515,19 @@ int gliner_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* ou
         if (in->text_lengths[b] < 0 || in->text_lengths[b] > W)
             return gl_set_err(err, errlen, "text_lengths[%d] = %lld outside [0, W = %d]", b, (long long)in->text_lengths[b], W);
     if (check_tokens(m, 0, in->input_ids, B, T, err, errlen)) return -1;
+    if (arch_is_decoder(a) && in->decoder_prefix) { /* what the decoder prefix reads (span_decoder.c) */
+        if (!be->relex_select_spans)
+            return gl_set_err(err, errlen, "%s: the %s backend with %s storage has no span selection op (relex_select_spans)",
+                              arch_name(a), be->name, dtype_name(be->dtype));
+        if (cfg->full_decoder_context && (!in->decoder_input_ids || !in->decoder_words_mask))
+            return gl_set_err(err, errlen, "%s: full_decoder_context needs the batch's decoder_input_ids and "
+                              "decoder_words_mask", arch_name(a));
+        const int Vd = m->cfg.labels_decoder_config.vocab_size;
+        for (size_t i = 0; cfg->full_decoder_context && i < (size_t)B * in->Td; i++)
+            if (in->decoder_input_ids[i] < 0 || in->decoder_input_ids[i] >= Vd)
+                return gl_set_err(err, errlen, "decoder token id %lld is outside the decoder's embeddings (%d rows)",
+                                  (long long)in->decoder_input_ids[i], Vd);
+    }
     if (arch_is_bi(a) && in->C_labels > 0 && !(in->labels_embeds && !m->training) &&
         check_tokens(m, 1, in->labels_input_ids, in->C_labels, in->T_labels, err, errlen))
         return -1;

@@ -170,6 +170,14 @@ typedef struct {
     int            relex_labels_C;
     const float*   adj_matrix;
     int            n_adj;
+    /* decoder models (span mode, spec §8.2): the decoder tokenizer's ids of each text's prompt + text words (B, Td),
+       and with full_decoder_context the token-level word map (B, Td): text word w -> w + 1 on every one of its
+       tokens, 0 elsewhere (host/text/batch.c batch_build_decoder); threshold selects the spans (spec §8.3).
+       decoder_prefix = 1 builds the prefixes (ModelOutputs.dec_*) for generation; 0: the entity logits only */
+    int            decoder_prefix;
+    int            Td;
+    const int64_t* decoder_input_ids;
+    const int64_t* decoder_words_mask;
 } ModelInputs;
 
 /* Bi-encoders: the labels' pooled embeddings (C, D) into out (host), as the forward computes them
@@ -204,7 +212,25 @@ typedef struct {
        adjacency probabilities (NULL for relations_layer "none") */
     uint8_t* ent_mask;
     float*   adj;
+    /* decoder models (spec §8.3; host, malloc'd, free with decoder_outputs_free): dec_sel (B, dec_S) the kept spans'
+       flat indices f = start*K + width of each text in increasing order, then -1 (the reference's decoder_span_idx);
+       dec_count (B) how many; dec_ntok (dec_rows) each kept row's decoder tokens (0 without full_decoder_context).
+       dec_prefix (dec_rows, dec_len, Dd): the kept rows' prefixes, b-major, in backend memory (the arena's: valid until
+       the next forward) -- what generation starts from (host/generate.h) */
+    int64_t* dec_sel;
+    int*     dec_count;
+    int*     dec_ntok;
+    int      dec_S, dec_rows, dec_len;
+    void*    dec_prefix;
 } ModelOutputs;
+
+/* The decoder prefix after the span logits (span_decoder.c; spec §8.3): span (B, S, D) and logits (B, S, C) in
+   backend memory, span_idx / span_mask the forward's index tensors. Fills out->dec_*. gliner_forward checked its
+   inputs (the selection op, the decoder ids and words mask). */
+void decoder_prefix_forward(const GlinerModel* m, const ModelInputs* in, ModelOutputs* out, const Capture* cap,
+                            const void* span, const void* logits, const int64_t* span_idx, const int64_t* span_mask,
+                            int C);
+void decoder_outputs_free(ModelOutputs* out);
 
 /* Runs the model; fills out->logits (malloc'd, free with free()). Returns 0 or -1 (err) for inputs
    the architecture cannot take. */

@@ -8,7 +8,7 @@
      span_rep_layer.span_rep_layer.*             span_mode (or TokenMarker)
      prompt_rep_layer.*, scorer.*                heads
      cross_fuser.layers.{l}.{j}.*                post_fusion_schema
-     decoder.decoder_layer.model.*, _enc2dec_proj.*              labels decoder (GPT-2)
+     decoder.decoder_layer.model.*, _enc2dec_proj.*              labels decoder (GPT-2, Llama)
      relations_rep_layer.relation_rep_layer.*, pair_rep_layer.*  relex */
 #include "params.h"
 
@@ -209,19 +209,67 @@ static void gpt2(ParamTable* t, const char* pre, const BackboneConfig* b) {
     snprintf(p, sizeof p, "%s.transformer.ln_f", pre);
     layer_norm(t, p, H, 1);
     int64_t w[2] = {b->vocab_size, H};
-    snprintf(p, sizeof p, "%s.lm_head.weight", pre); /* tied to wte: may be absent from the file */
-    params_add(t, p, 2, w, 1);
+    snprintf(p, sizeof p, "%s.lm_head.weight", pre); /* tied to wte (the default): may be absent from the file */
+    params_add(t, p, 2, w, b->tie_word_embeddings);
+}
+
+/* LlamaForCausalLM: RMSNorms, q/k/v/o projections (grouped kv heads), the gated MLP; lm_head tied or not */
+static void llama(ParamTable* t, const char* pre, const BackboneConfig* b) {
+    char p[512];
+    const int64_t H = b->hidden_size, I = b->intermediate_size, Dh = b->head_dim;
+    const int64_t Q = b->num_attention_heads * Dh, KV = b->num_key_value_heads * Dh;
+    const int ab = b->attention_bias, mb = b->mlp_bias;
+    const struct { const char* name; int64_t in, out; int bias; } lin[] = {
+        {"self_attn.q_proj", H, Q, ab}, {"self_attn.k_proj", H, KV, ab}, {"self_attn.v_proj", H, KV, ab},
+        {"self_attn.o_proj", Q, H, ab}, {"mlp.gate_proj", H, I, mb},     {"mlp.up_proj", H, I, mb},
+        {"mlp.down_proj", I, H, mb},
+    };
+    add(t, b->vocab_size, H, "%s.model.embed_tokens.weight", pre);
+    for (int l = 0; l < b->num_hidden_layers; l++) {
+        add(t, H, 0, "%s.model.layers.%d.input_layernorm.weight", pre, l);
+        add(t, H, 0, "%s.model.layers.%d.post_attention_layernorm.weight", pre, l);
+        for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++) {
+            snprintf(p, sizeof p, "%s.model.layers.%d.%s", pre, l, lin[k].name);
+            linear(t, p, lin[k].in, lin[k].out, lin[k].bias);
+        }
+    }
+    add(t, H, 0, "%s.model.norm.weight", pre);
+    int64_t w[2] = {b->vocab_size, H};
+    snprintf(p, sizeof p, "%s.lm_head.weight", pre); /* tied: the embeddings (the file may still hold a copy) */
+    params_add(t, p, 2, w, b->tie_word_embeddings);
+}
+
+/* what the decoder forward (host/model/causal_lm.c) computes exactly as the reference does; the rest is refused here */
+static int decoder_supported(const BackboneConfig* b, char* err, size_t errlen) {
+    if (hidden_act_kind(b->hidden_act) < 0)
+        return gl_set_err(err, errlen, "labels_decoder_config: activation '%s' is not supported", b->hidden_act);
+    if (b->family == BACKBONE_GPT2 && (!b->scale_attn_weights || b->scale_attn_by_inverse_layer_idx))
+        return gl_set_err(err, errlen, "labels_decoder_config: GPT-2 with scale_attn_weights false or "
+                          "scale_attn_by_inverse_layer_idx true is not supported (only the default attention scale)");
+    if (b->family == BACKBONE_LLAMA) {
+        if (strcmp(b->rope_type, "default"))
+            return gl_set_err(err, errlen, "labels_decoder_config: rope_type '%s' is not supported (supported: default)",
+                              b->rope_type);
+        if (b->num_key_value_heads <= 0 || b->num_attention_heads % b->num_key_value_heads || b->head_dim <= 0 ||
+            b->head_dim % 2)
+            return gl_set_err(err, errlen, "labels_decoder_config: %d attention heads, %d key/value heads, head_dim %d "
+                              "(expected a multiple of the kv heads and an even head_dim)", b->num_attention_heads,
+                              b->num_key_value_heads, b->head_dim);
+    }
+    return 0;
 }
 
 static int backbone(ParamTable* t, const char* pre, const BackboneConfig* b, const char* what, char* err, size_t errlen) {
-    switch (b->family) {
+    const int dec = !strcmp(what, "labels_decoder_config");
+    switch (dec ? b->family : b->family == BACKBONE_GPT2 || b->family == BACKBONE_LLAMA ? BACKBONE_OTHER : b->family) {
     case BACKBONE_DEBERTA_V2: deberta_v2(t, pre, b); return 0;
     case BACKBONE_BERT: bert(t, pre, b); return 0;
     case BACKBONE_MODERNBERT: modernbert(t, pre, b); return 0;
-    case BACKBONE_GPT2: gpt2(t, pre, b); return 0;
+    case BACKBONE_GPT2: if (decoder_supported(b, err, errlen)) return -1; gpt2(t, pre, b); return 0;
+    case BACKBONE_LLAMA: if (decoder_supported(b, err, errlen)) return -1; llama(t, pre, b); return 0;
     default:
-        return gl_set_err(err, errlen, "%s: model_type '%s' is not supported (supported: deberta-v2, bert, modernbert%s)",
-                          what, b->model_type, !strcmp(what, "labels_decoder_config") ? ", gpt2" : "");
+        return gl_set_err(err, errlen, "%s: model_type '%s' is not supported (supported: %s)", what, b->model_type,
+                          dec ? "gpt2, llama" : "deberta-v2, bert, modernbert");
     }
 }
 

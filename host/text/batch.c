@@ -50,6 +50,34 @@ static int encode_word(TokSeq* s, const Tokenizer* tok, const char* w, size_t le
     return 0;
 }
 
+/* the collated rows (B, T) of the sequences: the post-processor's specials around each, right padding with pad,
+   attention mask, and the words mask counting distinct word ids seen (a word that produced no sub-token shifts later
+   words), the prompt's words 0: w+1 at the first sub-token of text word w, or on every one (token_level) */
+static void collate_rows(const TokSeq* seqs, int B, int T, const int32_t* pre, int npre, const int32_t* suf, int nsuf,
+                         int32_t pad, const int* prompt_len, int token_level, int64_t* ids_all, int64_t* am_all,
+                         int64_t* wm_all) {
+    for (int i = 0; i < B; i++) {
+        int64_t* ids = ids_all + (size_t)i * T;
+        int64_t* am = am_all + (size_t)i * T;
+        int64_t* wm = wm_all + (size_t)i * T;
+        const TokSeq* s = &seqs[i];
+        int t = 0;
+        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
+        int32_t prev = -1;
+        int seen = 0;
+        for (int k = 0; k < s->n; k++, t++) {
+            ids[t] = s->id[k];
+            am[t] = 1;
+            const int first = s->word[k] != prev;
+            seen += first;
+            if (first || token_level) wm[t] = seen <= prompt_len[i] ? 0 : seen - prompt_len[i];
+            prev = s->word[k];
+        }
+        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
+        for (; t < T; t++) ids[t] = pad;
+    }
+}
+
 int64_t batch_token_cap(const BackboneConfig* enc, int64_t model_max_length, int64_t max_tokens, int64_t fallback) {
     const int64_t table = backbone_position_limit(enc); /* BERT / DeBERTa positions start at 0: no padding offset */
     int64_t cap = max_tokens > 0 ? max_tokens : model_max_length > 0 ? model_max_length : table > 0 ? table : fallback;
@@ -76,6 +104,7 @@ void batch_free(Batch* b) {
     free(b->input_ids); free(b->attention_mask); free(b->words_mask); free(b->text_lengths);
     free(b->span_idx); free(b->span_mask); free(b->words); free(b->n_words_total);
     free(b->n_labels); free(b->n_relations); free(b->labels); free(b->relations); free(b->prompt_len); free(b->tokens_cut);
+    free(b->dec_ids); free(b->dec_attention_mask); free(b->dec_words_mask);
     memset(b, 0, sizeof *b);
 }
 
@@ -216,26 +245,8 @@ int batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const B
     b->text_lengths = xcalloc((size_t)B, sizeof(int64_t));
     b->span_idx = xcalloc((size_t)B * W * K * 2, sizeof(int64_t));
     b->span_mask = xcalloc((size_t)B * W * K, sizeof(uint8_t));
+    collate_rows(seqs, B, T, pre, npre, suf, nsuf, pad, b->prompt_len, 0, b->input_ids, b->attention_mask, b->words_mask);
     for (int i = 0; i < B; i++) {
-        int64_t* ids = b->input_ids + (size_t)i * T;
-        int64_t* am = b->attention_mask + (size_t)i * T;
-        int64_t* wm = b->words_mask + (size_t)i * T;
-        const TokSeq* s = &seqs[i];
-        int t = 0;
-        for (int k = 0; k < npre; k++, t++) { ids[t] = pre[k]; am[t] = 1; }
-        int32_t prev = -1;
-        int seen = 0;
-        for (int k = 0; k < s->n; k++, t++) {
-            ids[t] = s->id[k];
-            am[t] = 1;
-            if (s->word[k] != prev) {
-                seen++;
-                wm[t] = seen <= b->prompt_len[i] ? 0 : seen - b->prompt_len[i];
-            }
-            prev = s->word[k];
-        }
-        for (int k = 0; k < nsuf; k++, t++) { ids[t] = suf[k]; am[t] = 1; }
-        for (; t < T; t++) ids[t] = pad;
         int L = b->words[i].n ? b->words[i].n : 1;
         b->text_lengths[i] = L;
         /* spans (st, st+k) for st < L, k < K, valid while st+k < L (the collator keeps the indices of
@@ -254,5 +265,72 @@ out:
     free(seqs);
     idvec_free(&tmp);
     if (rc) batch_free(b);
+    return rc;
+}
+
+/* one word of the decoder's input: " " + w for every word but the first */
+static int dec_word(TokSeq* s, const Tokenizer* tok, const char* w, size_t len, int lead, int32_t word_id, IdVec* tmp,
+                    char* err, size_t errlen) {
+    if (!lead) return encode_word(s, tok, w, len, word_id, tmp, err, errlen);
+    char* sp = malloc(len + 2);
+    CHECK(sp, "out of memory");
+    sp[0] = ' ';
+    memcpy(sp + 1, w, len);
+    sp[len + 1] = 0;
+    const int rc = encode_word(s, tok, sp, len + 1, word_id, tmp, err, errlen);
+    free(sp);
+    return rc;
+}
+
+int batch_build_decoder(Batch* b, const Tokenizer* dtok, const GlinerConfig* cfg, const BatchItem* items,
+                        int64_t max_tokens, int32_t pad_id, char* err, size_t errlen) {
+    const int B = b->B, precomputed = cfg->precomputed_prompts_mode == 1;
+    const int32_t* pre; const int32_t* suf;
+    int npre, nsuf;
+    tokenizer_special_ids(dtok, &pre, &npre, &suf, &nsuf);
+    TokSeq* seqs = xcalloc((size_t)B, sizeof *seqs);
+    IdVec tmp = {0};
+    int rc = -1, Td = 0;
+    for (int i = 0; i < B; i++) {
+        TokSeq* s = &seqs[i];
+        char e2[256];
+        int32_t wid = 0;
+        const char* e = cfg->ent_token; const char* sep = cfg->sep_token;
+#define WORD(str, len) if (dec_word(s, dtok, str, len, wid > 0, wid, &tmp, e2, sizeof e2)) goto bad; wid++
+        if (precomputed) { WORD(sep, strlen(sep)); }
+        else {
+            for (int c = 0; c < b->n_labels[i]; c++) {
+                WORD(e, strlen(e));
+                WORD(b->labels[i][c], strlen(b->labels[i][c]));
+            }
+            WORD(sep, strlen(sep));
+        }
+        const WordList* wl = &b->words[i];
+        if (wl->n == 0) { WORD("[PAD]", 5); }
+        for (int w = 0; w < wl->n; w++) {
+            if (items[i].words) { WORD(items[i].words[w], strlen(items[i].words[w])); }
+            else { WORD(items[i].text + wl->w[w].byte_start, wl->w[w].byte_end - wl->w[w].byte_start); }
+        }
+#undef WORD
+        if (max_tokens > 0 && (int64_t)npre + s->n + nsuf > max_tokens) /* truncation=True keeps the first ones */
+            s->n = max_tokens - npre - nsuf > 0 ? (int)(max_tokens - npre - nsuf) : 0;
+        const int T = npre + s->n + nsuf;
+        if (T > Td) Td = T;
+        continue;
+    bad:
+        gl_set_err(err, errlen, "text %d: the decoder tokenizer: %s", items[i].index, e2);
+        goto out;
+    }
+    b->Td = Td;
+    b->dec_ids = xcalloc((size_t)B * Td, sizeof(int64_t));
+    b->dec_attention_mask = xcalloc((size_t)B * Td, sizeof(int64_t));
+    b->dec_words_mask = xcalloc((size_t)B * Td, sizeof(int64_t));
+    collate_rows(seqs, B, Td, pre, npre, suf, nsuf, pad_id, b->prompt_len, 1, b->dec_ids, b->dec_attention_mask,
+                 b->dec_words_mask);
+    rc = 0;
+out:
+    for (int i = 0; i < B; i++) { free(seqs[i].id); free(seqs[i].word); }
+    free(seqs);
+    idvec_free(&tmp);
     return rc;
 }

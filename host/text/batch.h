@@ -52,6 +52,11 @@ typedef struct {
     int*      prompt_len;           /* (B) prompt words */
     int       tokens_truncated;     /* texts cut by the sub-token cap */
     uint8_t*  tokens_cut;           /* (B) 1 where the sub-token cap cut the text */
+    /* decoder models (batch_build_decoder; spec §8.2) */
+    int       Td;
+    int64_t*  dec_ids;              /* (B, Td) the decoder tokenizer's ids of prompt + text words */
+    int64_t*  dec_attention_mask;   /* (B, Td) */
+    int64_t*  dec_words_mask;       /* (B, Td) text word w -> w+1 on each of its tokens, else 0 */
 } Batch;
 
 /* max_tokens: the per-sequence sub-token cap (batch_token_cap; <= 0: none). Errors (invalid UTF-8, a prompt
@@ -60,6 +65,15 @@ typedef struct {
 int  batch_build(Batch* b, const Tokenizer* tok, const GlinerConfig* cfg, const BatchItem* items, int n,
                  int64_t max_tokens, char* err, size_t errlen);
 void batch_free(Batch* b);
+
+/* The decoder inputs of a built batch (UniEncoderSpanDecoderProcessor.tokenize_inputs, span mode): the same prompt and
+   text words (items as given to batch_build; empty texts "[PAD]"), every word but the first with a leading space,
+   each encoded on its own by the decoder tokenizer (is_split_into_words), its post-processor's specials around, cut
+   to max_tokens (> 0: truncation=True at the tokenizer's model_max_length), right padded with pad_id. The words mask
+   is prepare_word_mask(token_level=True): every token of text word w gets w + 1 (distinct word ids counted, the
+   prompt's skipped), 0 elsewhere. -1 with err ("text I: ...") when a word cannot be encoded. */
+int batch_build_decoder(Batch* b, const Tokenizer* dtok, const GlinerConfig* cfg, const BatchItem* items,
+                        int64_t max_tokens, int32_t pad_id, char* err, size_t errlen);
 
 /* The sub-token cap of one sequence (special tokens included), see the top of this file: max_tokens when > 0
    (an explicit option), else model_max_length when > 0 (tokenizer_config.json, finite), else the position

@@ -1272,8 +1272,11 @@ int tokenizer_load_dir(Tokenizer** out, const char* dir, char* err, size_t errle
 }
 
 /* ------------------------------------------------------------------ GLiNER's spec tokens (transformers 5.x) */
-int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, char* err, size_t errlen) {
-    bos[0] = eos[0] = 0;
+/* the special tokens keys[0..n) of DIR as transformers 5.x gives them (see tokenizer_dir_bos_eos) into out[i] (cap bytes,
+   "" for None), and the tokenizer class (without "Fast"; "" when none is named) into cname when not NULL */
+static int dir_specials(const char* dir, const int* keys, char* const* out, int n, size_t cap, char* cname,
+                        size_t ccap, char* err, size_t errlen) {
+    for (int i = 0; i < n; i++) out[i][0] = 0;
     Conv c = {.dir = dir, .err = err, .errlen = errlen};
     int  bad;
     c.cfg = read_obj(dir, "tokenizer_config.json", &bad, err, errlen);
@@ -1284,22 +1287,21 @@ int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, cha
         if (bad) goto fail;
     }
     /* the class whose __init__ defaults apply (none for the generic fast tokenizer) */
-    char cname[128], mt[96];
-    if (class_from_configs(dir, c.cfg, cname, sizeof cname, mt, sizeof mt, err, errlen)) goto fail;
+    char cn[128], mt[96];
+    if (class_from_configs(dir, c.cfg, cn, sizeof cn, mt, sizeof mt, err, errlen)) goto fail;
+    if (cname) snprintf(cname, ccap, "%s", cn);
     for (size_t k = 0; k < sizeof CLASSES / sizeof CLASSES[0]; k++)
-        if (strcmp(cname, CLASSES[k].name) == 0) c.cls = &CLASSES[k];
-    const int keys[2] = {K_BOS, K_EOS};
-    char*     out[2]  = {bos, eos};
-    for (int i = 0; i < 2; i++) {
+        if (strcmp(cn, CLASSES[k].name) == 0) c.cls = &CLASSES[k];
+    for (int i = 0; i < n; i++) {
         const char*  key = SPECIAL_KEYS[keys[i]];
         const cJSON* v   = cJSON_GetObjectItemCaseSensitive(stm, key);
         const char*  src = "special_tokens_map.json";
         if (!v) v = cJSON_GetObjectItemCaseSensitive(c.cfg, key), src = "tokenizer_config.json";
         char where[96];
         snprintf(where, sizeof where, "%s: %s", src, key);
-        SpVal s;
-        if (spval_from_json(&c, v, where, 1, &s)) goto fail;
-        const char* t = v ? (s.kind > 0 ? s.t.content : NULL) : c.cls ? c.cls->dflt[keys[i]] : NULL;
+        SpVal sv;
+        if (spval_from_json(&c, v, where, 1, &sv)) goto fail;
+        const char* t = v ? (sv.kind > 0 ? sv.t.content : NULL) : c.cls ? c.cls->dflt[keys[i]] : NULL;
         if (t && strlen(t) >= cap) {
             gl_set_err(err, errlen, "%s/%s: %s: longer than %zu bytes", dir, src, key, cap - 1);
             goto fail;
@@ -1315,6 +1317,55 @@ fail:
     cJSON_Delete(c.cfg);
     be_free(&c.be);
     return -1;
+}
+
+int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, char* err, size_t errlen) {
+    const int keys[2] = {K_BOS, K_EOS};
+    char* const out[2] = {bos, eos};
+    return dir_specials(dir, keys, out, 2, cap, NULL, 0, err, errlen);
+}
+
+int tokenizer_dir_decoder_specials(const char* dir, char* bos, char* eos, char* pad, size_t cap, char* cname,
+                                   size_t ccap, char* err, size_t errlen) {
+    const int keys[3] = {K_BOS, K_EOS, K_PAD};
+    char* const out[3] = {bos, eos, pad};
+    return dir_specials(dir, keys, out, 3, cap, cname, ccap, err, errlen);
+}
+
+int tokenizer_json_prefix_space(char** json, size_t* len, const char* cname, char* err, size_t errlen) {
+    cJSON*  doc;
+    Backend b;
+    if (doc_open(*json, *len, &doc, &b, err, errlen)) return -1;
+    int rc = 1;
+    if (!strcmp(cname, "GPT2Tokenizer")) { /* transformers 5's GPT2Tokenizer.__init__ builds its own pipeline */
+        cJSON* pre = cJSON_CreateObject();
+        cJSON_AddStringToObject(pre, "type", "ByteLevel");
+        cJSON_AddBoolToObject(pre, "add_prefix_space", 1);
+        cJSON_AddBoolToObject(pre, "trim_offsets", 1);
+        cJSON_AddBoolToObject(pre, "use_regex", 1);
+        cJSON* dec = cJSON_Duplicate(pre, 1);
+        const char* keys[3] = {"normalizer", "pre_tokenizer", "decoder"};
+        cJSON* vals[3] = {cJSON_CreateNull(), pre, dec};
+        for (int k = 0; k < 3; k++) {
+            if (cJSON_GetObjectItemCaseSensitive(doc, keys[k])) cJSON_ReplaceItemInObjectCaseSensitive(doc, keys[k], vals[k]);
+            else cJSON_AddItemToObject(doc, keys[k], vals[k]);
+        }
+        rc = 0;
+    } else { /* a fast tokenizer's add_prefix_space: its ByteLevel pre-tokenizer's flag */
+        cJSON* pre = cJSON_GetObjectItemCaseSensitive(doc, "pre_tokenizer");
+        const cJSON* ty = cJSON_GetObjectItemCaseSensitive(pre, "type");
+        if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "ByteLevel")) {
+            cJSON* f = cJSON_CreateBool(1);
+            if (cJSON_GetObjectItemCaseSensitive(pre, "add_prefix_space"))
+                cJSON_ReplaceItemInObjectCaseSensitive(pre, "add_prefix_space", f);
+            else cJSON_AddItemToObject(pre, "add_prefix_space", f);
+            rc = 0;
+        }
+    }
+    if (rc == 0) doc_write(&b, doc, json, len);
+    be_free(&b);
+    cJSON_Delete(doc);
+    return rc;
 }
 
 /* "BOS:t $X:t EOS:t", the absent tokens left out */

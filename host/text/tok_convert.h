@@ -36,6 +36,17 @@ const char* tokenizer_class_of_model_type(const char* model_type);
    each buffer holds cap bytes. -1 with a one-line error for an unreadable or malformed file. */
 int tokenizer_dir_bos_eos(const char* dir, char* bos, char* eos, size_t cap, char* err, size_t errlen);
 
+/* The labels decoder's tokenizer settings (AutoTokenizer.from_pretrained(labels_decoder, add_prefix_space=True)):
+   bos, eos and pad as tokenizer_dir_bos_eos finds them ("" for None), and the tokenizer class ("" when none is named,
+   "Fast" dropped). */
+int tokenizer_dir_decoder_specials(const char* dir, char* bos, char* eos, char* pad, size_t cap, char* cname,
+                                   size_t ccap, char* err, size_t errlen);
+/* add_prefix_space=True on a tokenizer.json document as transformers 5.x applies it for class cname: GPT2Tokenizer
+   rebuilds the pipeline around the document's BPE (no normalizer, pre-tokenizer and decoder ByteLevel with
+   add_prefix_space, the post-processor kept); another class gets the flag on a ByteLevel pre-tokenizer. *json is
+   rewritten; 1 (untouched) when there was nothing to set, -1 with err when the document cannot be read. */
+int tokenizer_json_prefix_space(char** json, size_t* len, const char* cname, char* err, size_t errlen);
+
 /* The text tokenizer as GLiNER leaves it under transformers 5, in one pass over the document: bos / eos (NULL for
    None) added as special tokens when the document lacks them (as the fast tokenizer's init adds them), the
    post-processor _set_tokenizer_spec_tokens makes (update_post_processor: TemplateProcessing single

@@ -72,9 +72,12 @@ struct Tokenizer {
     int           n_prefix, n_suffix;
     int32_t       pad_id;
     int           vocab_size;
+    int           decoder;    /* the "decoder" tokenizer_decode applies: DEC_* */
     int           rows;       /* tokenizer_bind_rows: the model's embedding rows (0: not bound) */
     char*         rows_table; /* ... and that table's name, for messages */
 };
+
+enum { DEC_NONE = 0, DEC_BYTELEVEL, DEC_OTHER }; /* Tokenizer.decoder */
 
 /* ------------------------------------------------------------------ JSON helpers */
 typedef struct {
@@ -831,6 +834,12 @@ static int load_json(Tokenizer* t, Ctx* c, const cJSON* root) {
     if (pp && !cJSON_IsNull(pp) &&
         parse_post(c, "post_processor", pp, &t->prefix, &t->n_prefix, &t->suffix, &t->n_suffix, 0))
         return -1;
+    /* decoder: only ByteLevel is applied (tokenizer_decode); another type is recorded and refused there */
+    const cJSON* de = cJSON_GetObjectItemCaseSensitive(root, "decoder");
+    if (de && !cJSON_IsNull(de)) {
+        const char* dt = jstr(de, "type");
+        t->decoder = dt && !strcmp(dt, "ByteLevel") ? DEC_BYTELEVEL : DEC_OTHER;
+    }
     /* padding / vocab size */
     const cJSON* pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
     int64_t      pid;
@@ -1019,4 +1028,90 @@ int32_t     tokenizer_pad_id(const Tokenizer* t) { return t->pad_id; }
 int         tokenizer_vocab_size(const Tokenizer* t) { return t->vocab_size; }
 const char* tokenizer_model_name(const Tokenizer* t) {
     return t->model.type == MODEL_UNIGRAM ? "Unigram" : t->model.type == MODEL_WORDPIECE ? "WordPiece" : "BPE";
+}
+
+/* ------------------------------------------------------------------ decode */
+int tokenizer_is_special(const Tokenizer* t, int32_t id) {
+    for (int k = 0; k < t->n_added; k++)
+        if (t->added[k].id == id && t->added[k].special) return 1;
+    return 0;
+}
+
+/* the byte a ByteLevel character stands for (GPT-2 bytes_to_unicode, inverted), or -1 */
+static int bytelevel_byte(int32_t cp) {
+    static int32_t inv[324];
+    static int built = 0; /* a race only writes the same values */
+    if (!built) {
+        for (int i = 0; i < 324; i++) inv[i] = -1;
+        for (int b = 0; b < 256; b++) {
+            int len;
+            const int32_t c = u8_get(BYTELEVEL_CHARS[b], strlen(BYTELEVEL_CHARS[b]), 0, &len);
+            if (c >= 0 && c < 324) inv[c] = b;
+        }
+        built = 1;
+    }
+    return cp >= 0 && cp < 324 ? inv[cp] : -1;
+}
+
+/* String::from_utf8_lossy: each maximal ill-formed subsequence becomes one U+FFFD (Unicode's "substitution of maximal
+   subparts"), as the tokenizers crate does after joining the bytes */
+static void utf8_lossy(StrBuf* out, const uint8_t* s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        const uint8_t c = s[i];
+        size_t need = 0;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c < 0x80) { sb_put(out, (const char*)s + i, 1); i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+        size_t k = 1;
+        int ok = need > 0;
+        for (; ok && k <= need; k++) {
+            if (i + k >= n) { ok = 0; break; }
+            const uint8_t d = s[i + k];
+            const uint8_t l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
+            if (d < l || d > h) { ok = 0; break; }
+        }
+        if (ok) { sb_put(out, (const char*)s + i, need + 1); i += need + 1; continue; }
+        sb_put(out, "\xEF\xBF\xBD", 3); /* U+FFFD for the lead byte and the valid continuation bytes after it */
+        i += need ? k : 1;
+    }
+}
+
+int tokenizer_decode(const Tokenizer* t, const int32_t* ids, int n, int skip_special, char** out, char* err,
+                     size_t errlen) {
+    *out = NULL;
+    if (t->decoder == DEC_OTHER)
+        return gl_set_err(err, errlen, "%s: decoding with this \"decoder\" type is not supported (supported: ByteLevel)",
+                          t->name);
+    StrBuf raw = {0}, res = {0};
+    for (int i = 0; i < n; i++) {
+        if (skip_special && tokenizer_is_special(t, ids[i])) continue;
+        const char* tok = tokenizer_id_to_token(t, ids[i]);
+        if (!tok) continue; /* an id without a token decodes to nothing, as the crate's filter_map */
+        const size_t len = strlen(tok);
+        if (t->decoder != DEC_BYTELEVEL) { sb_put(&raw, tok, len); continue; }
+        /* ByteLevel.decode_chain: every char through the byte map, or the token's own bytes when one is not in it */
+        const size_t mark = raw.n;
+        int all = 1;
+        for (size_t k = 0; k < len && all;) {
+            int l;
+            const int b = bytelevel_byte(u8_get(tok, len, k, &l));
+            if (b < 0) { all = 0; break; }
+            const char ch = (char)b;
+            sb_put(&raw, &ch, 1);
+            k += (size_t)l;
+        }
+        if (!all) { raw.n = mark; sb_put(&raw, tok, len); }
+    }
+    if (t->decoder == DEC_BYTELEVEL) utf8_lossy(&res, (const uint8_t*)raw.p, raw.n);
+    else sb_put(&res, raw.p ? raw.p : "", raw.n);
+    *out = malloc(res.n + 1);
+    CHECK(*out, "out of memory");
+    if (res.n) memcpy(*out, res.p, res.n);
+    (*out)[res.n] = 0;
+    sb_free(&raw);
+    sb_free(&res);
+    return 0;
 }

@@ -64,6 +64,15 @@ int tokenizer_bind_rows(Tokenizer* t, int rows, const char* table, char* err, si
    other than a positive number there. */
 int tokenizer_config_max_length(const char* dir, int64_t* out, char* err, size_t errlen);
 
+/* HF `Tokenizer.decode(ids, skip_special_tokens)`: each id's token (added special tokens left out when skip_special),
+   then the document's "decoder" -- ByteLevel: characters mapped back to bytes (a token with a character outside the
+   map keeps its own bytes), the joined bytes read as UTF-8 with each ill-formed part replaced by U+FFFD
+   (from_utf8_lossy); no decoder: the tokens joined. *out malloc'd, NUL-terminated. -1 with err for another decoder
+   type (Metaspace, WordPiece, ...: not implemented). */
+int tokenizer_decode(const Tokenizer* t, const int32_t* ids, int n, int skip_special, char** out, char* err,
+                     size_t errlen);
+int tokenizer_is_special(const Tokenizer* t, int32_t id); /* an added token marked special */
+
 int32_t     tokenizer_token_to_id(const Tokenizer* t, const char* token); /* -1 if absent; added tokens included */
 const char* tokenizer_id_to_token(const Tokenizer* t, int32_t id);        /* NULL if absent */
 int32_t     tokenizer_pad_id(const Tokenizer* t);     /* "padding".pad_id if set, else [PAD] / <pad>, else -1 */

@@ -841,6 +841,12 @@ Tape* tape_new(const Backend* base) {
     t->be.triple_scores = relex_bwd ? t_triple_scores : NULL;
     t->be.relex_select_spans = base->relex_select_spans ? t_relex_select_spans : NULL;
     t->be.relex_select_pairs = base->relex_select_pairs ? t_relex_select_pairs : NULL;
+    /* the labels decoder's causal-LM ops have no backward: not on the tape (decoder training is not implemented) */
+    t->be.linear_io = NULL;
+    t->be.rms_norm = NULL;
+    t->be.rope = NULL;
+    t->be.act_mul = NULL;
+    t->be.kv_attention = NULL;
     return t;
 }
 

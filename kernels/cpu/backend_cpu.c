@@ -395,6 +395,29 @@ static void cpu_relex_select_pairs(const Backend* be, int* cnt, int64_t* pidx, i
     relex_select_pairs_cpu(cnt, pidx, pmask, gidx, rows, adj, emask, B, nA, Ea, thr, P);
 }
 
+static void cpu_linear_io(const Backend* be, void* y, const void* x, const void* w, const void* b, int M, int K, int N) {
+    (void)be;
+    linear_io_forward_cpu(y, x, w, b, M, K, N);
+}
+static void cpu_rms_norm(const Backend* be, void* y, const void* x, const void* w, int M, int N, float eps) {
+    (void)be;
+    rms_norm_forward_cpu(y, x, w, M, N, eps);
+}
+static void cpu_rope(const Backend* be, void* x, int N, int T, int H, int Dh, int pos0, float theta) {
+    (void)be;
+    rope_forward_cpu(x, N, T, H, Dh, pos0, theta);
+}
+static void cpu_act_mul(const Backend* be, void* y, const void* g, const void* u, size_t n, ActKind kind) {
+    (void)be;
+    act_mul_forward_cpu(y, g, u, n, kind);
+}
+static void cpu_kv_attention(const Backend* be, void* ctx, void* kc, void* vc, const void* q, const void* k,
+                             const void* v, const int64_t* slot, int n, int Tq, int past, int Hq, int Hkv, int Dh, int cap,
+                             int ldq, int ldk) {
+    (void)be;
+    kv_attention_forward_cpu(ctx, kc, vc, q, k, v, slot, n, Tq, past, Hq, Hkv, Dh, cap, ldq, ldk);
+}
+
 static Backend g_cpu = {
     .name = "cpu",
     .dtype = DTYPE_F32,
@@ -433,6 +456,11 @@ static Backend g_cpu = {
     .triple_scores = cpu_triple_scores,
     .relex_select_spans = cpu_relex_select_spans,
     .relex_select_pairs = cpu_relex_select_pairs,
+    .linear_io = cpu_linear_io,
+    .rms_norm = cpu_rms_norm,
+    .rope = cpu_rope,
+    .act_mul = cpu_act_mul,
+    .kv_attention = cpu_kv_attention,
     .span_pair_relu = cpu_span_pair_relu,
     .span_pair_relu_scores = cpu_span_pair_relu_scores,
     .span_query_rows = cpu_span_query_rows,

@@ -74,6 +74,15 @@ void relex_select_spans_cpu(int* cnt, int64_t* ids, int64_t* emask, int64_t* spa
 void relex_select_pairs_cpu(int* cnt, int64_t* pidx, int64_t* pmask, int64_t* gidx, int64_t* rows, const float* adj,
                             const int64_t* emask, int B, int nA, int Ea, float thr, int P);
 
+/* decoder_ops.c (backend.h linear_io .. kv_attention: the labels decoder's causal LMs, inference only) */
+void linear_io_forward_cpu(float* y, const float* x, const float* w, const float* b, int M, int K, int N);
+void rms_norm_forward_cpu(float* y, const float* x, const float* w, int M, int N, float eps);
+void rope_forward_cpu(float* x, int N, int T, int H, int Dh, int pos0, float theta);
+void act_mul_forward_cpu(float* y, const float* g, const float* u, size_t n, ActKind kind);
+void kv_attention_forward_cpu(float* ctx, float* kc, float* vc, const float* q, const float* k, const float* v,
+                              const int64_t* slot, int n, int Tq, int past, int Hq, int Hkv, int Dh, int cap, int ldq,
+                              int ldk);
+
 /* basic_ops.c */
 void act_forward_cpu(float* y, const float* x, size_t n, ActKind kind);
 void layer_norm_forward_cpu(float* y, const float* x, const float* g, const float* b, int M, int N, float eps);

@@ -946,6 +946,13 @@ static const Backend* table(int device, DType dtype, int tf32) {
         be->triple_scores_bwd = cu_triple_scores_bwd;
         be->triple_scores_weights_bwd = cu_triple_scores_weights_bwd;
     }
+    /* the labels decoder's causal-LM ops (backend.h linear_io .. kv_attention) have no CUDA kernels yet: another engineer
+       writes them. NULL here, so a decoder model's label generation refuses this table with one line (causal_lm.c). */
+    be->linear_io = NULL;
+    be->rms_norm = NULL;
+    be->rope = NULL;
+    be->act_mul = NULL;
+    be->kv_attention = NULL;
     be->impl = c; /* last: marks the entry initialised */
     return be;
 }

@@ -21,8 +21,8 @@
 #include "test_util.h"
 
 #define MODELS FIXTURES "/models"
-#define EXPECTED_FIXTURES 42 /* 24 + 18 relex mode fixtures (their main case; "heldout" is not visited) */
-#define EXPECTED_STAGES 192 /* every head stage whose inputs the fixtures dump (per_text logits need the encoder) */
+#define EXPECTED_FIXTURES 45 /* 24 + 18 relex mode fixtures (their main case; "heldout" is not visited) + 3 decoder */
+#define EXPECTED_STAGES 204 /* every head stage whose inputs the fixtures dump (per_text logits need the encoder) */
 
 typedef struct {
     SafeTensors st;
